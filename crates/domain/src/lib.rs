@@ -1,0 +1,19 @@
+//! The Real Dispatch domain: pure types and rules shared by the server and the browser.
+//!
+//! Nothing here performs I/O, so the same validation and the same lifecycle table run in the
+//! service (authoritative) and in the wasm client (to offer only the actions legal right now).
+
+pub mod actor;
+pub mod case;
+pub mod command;
+pub mod error;
+pub mod priority;
+pub mod state;
+pub mod validate;
+
+pub use actor::{Actor, ActorKind, Role, SourceChannel};
+pub use case::{Case, CustomerView, SiteView};
+pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
+pub use error::{DomainError, FieldError};
+pub use priority::Priority;
+pub use state::CaseState;

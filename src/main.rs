@@ -1,1 +1,162 @@
-fn main(){}
+//! `real-dispatch`: the server and its administration commands.
+
+mod config;
+mod server;
+mod tools;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+use config::Config;
+use domain::Role;
+use std::process::ExitCode;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Real Dispatch: dispatch and closeout system of record for field-service companies.
+///
+/// Configuration comes from the environment: RD_BIND, DATABASE_URL, RD_DATA_DIR, RD_SITE_ROOT,
+/// RD_S3_ENDPOINT, RD_S3_BUCKET, RD_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, RUST_LOG.
+#[derive(Parser)]
+#[command(name = "real-dispatch", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app and the tool API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load data into the database.
+    Seed {
+        /// Demo technicians, customers and tickets, and an operator login (new database only).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage human accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for agents.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from RD_PASSWORD, else prompted for.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, operator, technician or customer.
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, on the last line of stdout.
+    Create {
+        /// intake_agent, scheduling_agent, tech_liaison_agent, closeout_agent or operator.
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a token by its id (tok_...).
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-hash the whole chain; exits non-zero if any event was altered, removed or reordered.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
+    let config = Config::from_env()?;
+    tracing::debug!(?config, "configuration");
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => server::serve(config).await?,
+        Command::Migrate => {
+            server::open_service(&config).await?;
+            println!("database is up to date");
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                return Err("nothing to seed: pass --demo".into());
+            }
+            let service = server::open_service(&config).await?;
+            let report = service.seed_demo().await?;
+            match report.operator {
+                Some((email, password)) => {
+                    println!("Seeded {} demo tickets.", report.tickets);
+                    println!("Operator login (shown once): {email} / {password}");
+                }
+                None => println!("Database already has data; demo not seeded."),
+            }
+        }
+        Command::User(UserCommand::Create { email, role, name }) => {
+            let password = match std::env::var("RD_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => rpassword::prompt_password(format!("Password for {email}: "))?,
+            };
+            let service = server::open_service(&config).await?;
+            let id = service.create_user(&email, &name, role, &password).await?;
+            println!("created user {id} ({email}, {role})");
+        }
+        Command::Token(TokenCommand::Create { role, name }) => {
+            let service = server::open_service(&config).await?;
+            let token = service.create_token(role, &name).await?;
+            println!("created token {} for role {role}; store it now, it is not shown again:", token.id);
+            println!("{}", token.token);
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let service = server::open_service(&config).await?;
+            if !service.revoke_token(&id).await? {
+                return Err(format!("no active token {id}").into());
+            }
+            println!("revoked {id}");
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let service = server::open_service(&config).await?;
+            let v = dispatch::audit::verify(service.db().pool()).await?;
+            if v.problems.is_empty() {
+                println!("audit chain intact: {} events", v.events);
+            } else {
+                for p in &v.problems {
+                    println!("TAMPERED: {p}");
+                }
+                println!("audit chain broken: {} problems in {} events", v.problems.len(), v.events);
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

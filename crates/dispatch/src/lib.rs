@@ -1,1 +1,23 @@
+//! Real Dispatch service layer: the one implementation of every action.
+//!
+//! Every front end (server functions, the tool API, the CLI) calls [`Service`]; it authorises
+//! the [`domain::Actor`], validates with the pure domain rules, and commits the state change
+//! together with its audit event in one transaction.
 
+pub mod audit;
+pub mod blob;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod seed;
+pub mod service;
+pub mod tickets;
+pub mod tokens;
+pub mod users;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
+pub use db::{Backend, Db};
+pub use error::ServiceError;
+pub use service::{CallContext, Service};

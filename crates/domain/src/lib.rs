@@ -9,6 +9,7 @@ pub mod command;
 pub mod error;
 pub mod priority;
 pub mod state;
+pub mod tool;
 pub mod validate;
 
 pub use actor::{Actor, ActorKind, Role, SourceChannel};
@@ -17,3 +18,4 @@ pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
 pub use error::{DomainError, FieldError};
 pub use priority::Priority;
 pub use state::CaseState;
+pub use tool::Tool;

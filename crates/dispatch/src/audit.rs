@@ -1,0 +1,235 @@
+//! The append-only, hash-chained audit trail.
+//!
+//! Each event stores the hash of the previous event globally (`prev_hash`) and of the previous
+//! event of its ticket (`ticket_prev_hash`), and its own `hash` over all of its content, so
+//! any edit, deletion or reordering breaks [`verify`].
+
+use crate::ids::{new_id, now_ms};
+use crate::service::CallContext;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Row, Transaction};
+
+/// What an action changed, before it is stamped and chained.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub ticket_id: Option<String>,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    /// `[{"id", "sha256", "size", "content_type"}]` of attachments the action touched.
+    pub attachments: Vec<serde_json::Value>,
+}
+
+/// The hashed content of an event, in a fixed field order.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    id: &'a str,
+    seq: i64,
+    ticket_id: Option<&'a str>,
+    at_ms: i64,
+    actor_kind: &'a str,
+    actor_id: &'a str,
+    actor_role: &'a str,
+    source_channel: &'a str,
+    correlation_id: Option<&'a str>,
+    request_id: Option<&'a str>,
+    action: &'a str,
+    before_json: Option<&'a str>,
+    after_json: Option<&'a str>,
+    attachments_json: &'a str,
+    prev_hash: &'a str,
+    ticket_prev_hash: Option<&'a str>,
+}
+
+fn hash_of(h: &Hashed<'_>) -> String {
+    let json = serde_json::to_vec(h).unwrap_or_default();
+    hex::encode(Sha256::digest(&json))
+}
+
+/// Appends one event inside the caller's transaction and returns its id.
+pub async fn append(tx: &mut Transaction<'static, Any>, ctx: &CallContext, ev: NewEvent) -> Result<String, sqlx::Error> {
+    // Taking the head row's lock first serialises appenders, so the chain never forks.
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash")
+        .fetch_one(&mut **tx)
+        .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("head_hash")?;
+    let ticket_prev_hash: Option<String> = match &ev.ticket_id {
+        Some(t) => sqlx::query("SELECT hash FROM audit_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(t)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get("hash"))
+            .transpose()?,
+        None => None,
+    };
+    let id = new_id("evt");
+    let before_json = ev.before.as_ref().map(|v| v.to_string());
+    let after_json = ev.after.as_ref().map(|v| v.to_string());
+    let attachments_json = serde_json::Value::Array(ev.attachments).to_string();
+    let at_ms = now_ms();
+    let hashed = Hashed {
+        id: &id,
+        seq,
+        ticket_id: ev.ticket_id.as_deref(),
+        at_ms,
+        actor_kind: ctx.actor.kind.as_str(),
+        actor_id: &ctx.actor.id,
+        actor_role: ctx.actor.role.as_str(),
+        source_channel: ctx.channel.as_str(),
+        correlation_id: ctx.correlation_id.as_deref(),
+        request_id: ctx.request_id.as_deref(),
+        action: &ev.action,
+        before_json: before_json.as_deref(),
+        after_json: after_json.as_deref(),
+        attachments_json: &attachments_json,
+        prev_hash: &prev_hash,
+        ticket_prev_hash: ticket_prev_hash.as_deref(),
+    };
+    let hash = hash_of(&hashed);
+    sqlx::query(
+        "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
+         correlation_id, request_id, action, before_json, after_json, attachments_json, prev_hash, ticket_prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&id)
+    .bind(seq)
+    .bind(hashed.ticket_id)
+    .bind(at_ms)
+    .bind(hashed.actor_kind)
+    .bind(hashed.actor_id)
+    .bind(hashed.actor_role)
+    .bind(hashed.source_channel)
+    .bind(hashed.correlation_id)
+    .bind(hashed.request_id)
+    .bind(hashed.action)
+    .bind(hashed.before_json)
+    .bind(hashed.after_json)
+    .bind(&attachments_json)
+    .bind(&prev_hash)
+    .bind(hashed.ticket_prev_hash)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1").bind(&hash).execute(&mut **tx).await?;
+    Ok(id)
+}
+
+/// One stored event, as read back for timelines and verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub id: String,
+    pub seq: i64,
+    pub ticket_id: Option<String>,
+    pub at_ms: i64,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub actor_role: String,
+    pub source_channel: String,
+    pub correlation_id: Option<String>,
+    pub request_id: Option<String>,
+    pub action: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+    pub attachments_json: String,
+    pub prev_hash: String,
+    pub ticket_prev_hash: Option<String>,
+    pub hash: String,
+}
+
+const EVENT_COLUMNS: &str = "id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
+    correlation_id, request_id, action, before_json, after_json, attachments_json, prev_hash, ticket_prev_hash, hash";
+
+fn stored(r: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        id: r.try_get("id")?,
+        seq: r.try_get("seq")?,
+        ticket_id: r.try_get("ticket_id")?,
+        at_ms: r.try_get("at_ms")?,
+        actor_kind: r.try_get("actor_kind")?,
+        actor_id: r.try_get("actor_id")?,
+        actor_role: r.try_get("actor_role")?,
+        source_channel: r.try_get("source_channel")?,
+        correlation_id: r.try_get("correlation_id")?,
+        request_id: r.try_get("request_id")?,
+        action: r.try_get("action")?,
+        before_json: r.try_get("before_json")?,
+        after_json: r.try_get("after_json")?,
+        attachments_json: r.try_get("attachments_json")?,
+        prev_hash: r.try_get("prev_hash")?,
+        ticket_prev_hash: r.try_get("ticket_prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+pub async fn events_for_ticket(pool: &sqlx::AnyPool, ticket_id: &str) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE ticket_id = $1 ORDER BY seq"))
+        .bind(ticket_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(stored).collect()
+}
+
+/// The result of checking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub events: u64,
+    pub problems: Vec<String>,
+}
+
+/// Re-hashes every event in order and checks both chains and the head.
+pub async fn verify(pool: &sqlx::AnyPool) -> Result<Verification, sqlx::Error> {
+    use std::collections::HashMap;
+    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq")).fetch_all(pool).await?;
+    let mut problems = vec![];
+    let mut prev = "genesis".to_string();
+    let mut expected_seq = 1;
+    let mut last_by_ticket: HashMap<String, String> = HashMap::new();
+    for r in &rows {
+        let e = stored(r)?;
+        if e.seq != expected_seq {
+            problems.push(format!("event {}: sequence {} where {expected_seq} was expected (missing event?)", e.id, e.seq));
+        }
+        expected_seq = e.seq + 1;
+        if e.prev_hash != prev {
+            problems.push(format!("event {} (seq {}): global chain broken", e.id, e.seq));
+        }
+        let expected_ticket_prev = e.ticket_id.as_ref().and_then(|t| last_by_ticket.get(t).cloned());
+        if e.ticket_prev_hash != expected_ticket_prev {
+            problems.push(format!("event {} (seq {}): ticket chain broken", e.id, e.seq));
+        }
+        let recomputed = hash_of(&Hashed {
+            id: &e.id,
+            seq: e.seq,
+            ticket_id: e.ticket_id.as_deref(),
+            at_ms: e.at_ms,
+            actor_kind: &e.actor_kind,
+            actor_id: &e.actor_id,
+            actor_role: &e.actor_role,
+            source_channel: &e.source_channel,
+            correlation_id: e.correlation_id.as_deref(),
+            request_id: e.request_id.as_deref(),
+            action: &e.action,
+            before_json: e.before_json.as_deref(),
+            after_json: e.after_json.as_deref(),
+            attachments_json: &e.attachments_json,
+            prev_hash: &e.prev_hash,
+            ticket_prev_hash: e.ticket_prev_hash.as_deref(),
+        });
+        if recomputed != e.hash {
+            problems.push(format!("event {} (seq {}): content does not match its hash (edited?)", e.id, e.seq));
+        }
+        if let Some(t) = &e.ticket_id {
+            last_by_ticket.insert(t.clone(), e.hash.clone());
+        }
+        prev = e.hash;
+    }
+    let head = sqlx::query("SELECT seq, head_hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("head_hash")?;
+    if head_hash != prev || head_seq != expected_seq - 1 {
+        problems.push(format!("chain head (seq {head_seq}) does not match the last event (seq {})", expected_seq - 1));
+    }
+    Ok(Verification { events: rows.len() as u64, problems })
+}

@@ -1,0 +1,271 @@
+//! Attachment storage: a local folder (embedded default) or any S3-compatible server.
+
+use aws_sdk_s3::primitives::ByteStream;
+use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("invalid blob key '{0}'")]
+    InvalidKey(String),
+    #[error("blob '{0}' not found")]
+    NotFound(String),
+    #[error("blob store I/O failed: {0}")]
+    Io(String),
+}
+
+/// What was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+pub trait BlobStore: Send + Sync + fmt::Debug {
+    /// Which backend, for logs and /readyz.
+    fn kind(&self) -> &'static str;
+    fn put<'a>(&'a self, key: &'a str, content_type: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<BlobMeta, BlobError>>;
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>>;
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>>;
+    /// Reachable and writable enough to serve: used by /readyz.
+    fn ping(&self) -> BoxFuture<'_, Result<(), BlobError>>;
+}
+
+/// Keys are relative paths of safe segments: no traversal out of the store.
+fn check_key(key: &str) -> Result<(), BlobError> {
+    let ok = !key.is_empty()
+        && key.len() <= 512
+        && key.split('/').all(|seg| {
+            !seg.is_empty() && seg != "." && seg != ".." && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.to_string()))
+    }
+}
+
+fn meta(key: &str, body: &[u8]) -> BlobMeta {
+    BlobMeta { key: key.to_string(), size: body.len() as u64, sha256: hex::encode(Sha256::digest(body)) }
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+impl LocalBlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        Ok(LocalBlobStore { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn io(e: std::io::Error) -> BlobError {
+    BlobError::Io(e.to_string())
+}
+
+impl BlobStore for LocalBlobStore {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn put<'a>(&'a self, key: &'a str, _content_type: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<BlobMeta, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let path = self.root.join(key);
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            }
+            // Write aside and rename, so a reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+            tokio::fs::write(&tmp, &body).await.map_err(io)?;
+            tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+            Ok(meta(key, &body))
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            match tokio::fs::read(self.root.join(key)).await {
+                Ok(b) => Ok(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound(key.to_string())),
+                Err(e) => Err(io(e)),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            match tokio::fs::remove_file(self.root.join(key)).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io(e)),
+            }
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), BlobError>> {
+        Box::pin(async move {
+            let meta = tokio::fs::metadata(&self.root).await.map_err(io)?;
+            if meta.is_dir() {
+                Ok(())
+            } else {
+                Err(BlobError::Io(format!("{} is not a folder", self.root.display())))
+            }
+        })
+    }
+}
+
+/// Settings for an S3-compatible server (MinIO in the homelab compose file).
+#[derive(Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct S3BlobStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3BlobStore {
+    pub fn new(settings: &S3Settings) -> Self {
+        use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+        let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            &settings.access_key_id,
+            &settings.secret_access_key,
+            None,
+            None,
+            "real-dispatch-config",
+        );
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(settings.region.clone()))
+            .endpoint_url(&settings.endpoint)
+            // MinIO and most self-hosted servers address buckets by path, not by subdomain.
+            .force_path_style(true)
+            .credentials_provider(credentials)
+            .http_client(http)
+            .build();
+        S3BlobStore { client: aws_sdk_s3::Client::from_conf(config), bucket: settings.bucket.clone() }
+    }
+
+    /// Creates the bucket if it does not exist (first start of a fresh server).
+    pub async fn ensure_bucket(&self) -> Result<(), BlobError> {
+        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        self.client.create_bucket().bucket(&self.bucket).send().await.map_err(|e| s3_err(&e))?;
+        Ok(())
+    }
+}
+
+fn s3_err<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> BlobError {
+    BlobError::Io(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+impl BlobStore for S3BlobStore {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn put<'a>(&'a self, key: &'a str, content_type: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<BlobMeta, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let m = meta(key, &body);
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            Ok(m)
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+                Ok(out) => out,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                    return Err(BlobError::NotFound(key.to_string()))
+                }
+                Err(e) => return Err(s3_err(&e)),
+            };
+            let bytes = out.body.collect().await.map_err(|e| BlobError::Io(e.to_string()))?;
+            Ok(bytes.into_bytes().to_vec())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(|e| s3_err(&e))?;
+            Ok(())
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), BlobError>> {
+        Box::pin(async move {
+            self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| s3_err(&e))?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_store() {
+        for bad in ["", "../x", "a/../../b", "/abs", "a//b", "a/./b", "sp ace", "a\\b"] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_key("attachments/tkt_1/evt-2.jpg").is_ok());
+    }
+
+    #[test]
+    fn secrets_are_not_debug_printed() {
+        let s = S3Settings {
+            endpoint: "http://127.0.0.1:9000".into(),
+            bucket: "b".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIA".into(),
+            secret_access_key: "hunter2".into(),
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,12 @@
+//! Identifiers and clock.
+
+/// A new opaque id with a type prefix (`tkt_`, `cus_`, `evt_`, ...), sortable by nothing.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Milliseconds since the Unix epoch; the one time representation in storage.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}

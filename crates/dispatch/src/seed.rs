@@ -1,0 +1,110 @@
+//! Demo data for a new database: technicians, customers, tickets across the lifecycle, and
+//! an operator login. Every ticket is created and moved through the service, so the demo
+//! carries a complete, verifiable audit trail like real data.
+
+use crate::error::ServiceError;
+use crate::ids::{new_id, now_ms};
+use crate::service::{CallContext, Service};
+use domain::{Actor, CaseState, CreateTicket, NewCustomer, NewSite, Priority, Role, SourceChannel};
+use rand_core::{OsRng, RngCore};
+use sqlx::Row;
+
+pub const DEMO_OPERATOR_EMAIL: &str = "operator@demo.realdispatch.local";
+
+pub struct SeedReport {
+    /// `None` when the database already had data and nothing was seeded.
+    pub operator: Option<(String, String)>,
+    pub tickets: usize,
+}
+
+struct Demo {
+    name: &'static str,
+    phone: &'static str,
+    address: Option<&'static str>,
+    problem: Option<&'static str>,
+    trade: &'static str,
+    priority: Priority,
+    channel: SourceChannel,
+    /// Moves after creation, in order.
+    path: &'static [CaseState],
+}
+
+const DEMO: &[Demo] = &[
+    Demo { name: "Ana Ruiz", phone: "555-010-4477", address: Some("12 Elm St, Springfield"), problem: Some("Furnace blows cold air, house at 58°F"), trade: "hvac", priority: Priority::Urgent, channel: SourceChannel::Sms, path: &[] },
+    Demo { name: "Marcus Lee", phone: "555-010-2231", address: None, problem: Some("Water heater leaking in garage"), trade: "plumbing", priority: Priority::Standard, channel: SourceChannel::Whatsapp, path: &[] },
+    Demo { name: "Priya Shah", phone: "555-010-9012", address: Some("48 Oak Ave, Springfield"), problem: Some("Breaker trips when the dryer runs"), trade: "electrical", priority: Priority::Standard, channel: SourceChannel::Voice, path: &[CaseState::Scheduled] },
+    Demo { name: "Tom Becker", phone: "555-010-7788", address: Some("3 Birch Ct, Shelbyville"), problem: Some("AC not cooling, compressor clicks"), trade: "hvac", priority: Priority::Urgent, channel: SourceChannel::Webchat, path: &[CaseState::Scheduled, CaseState::Dispatched] },
+    Demo { name: "Grace Kim", phone: "555-010-3344", address: Some("902 Pine Rd, Springfield"), problem: Some("Dishwasher will not drain"), trade: "appliance", priority: Priority::Standard, channel: SourceChannel::Email, path: &[CaseState::Scheduled, CaseState::Dispatched, CaseState::Onsite] },
+    Demo { name: "Luis Ortega", phone: "555-010-5566", address: Some("77 Cedar Ln, Shelbyville"), problem: Some("Burst pipe under kitchen sink"), trade: "plumbing", priority: Priority::Emergency, channel: SourceChannel::Voice, path: &[CaseState::Scheduled, CaseState::Dispatched, CaseState::Onsite, CaseState::WorkPerformed] },
+    Demo { name: "Hannah Novak", phone: "555-010-6677", address: Some("15 Maple Dr, Springfield"), problem: Some("Annual boiler service"), trade: "hvac", priority: Priority::Standard, channel: SourceChannel::Email, path: &[CaseState::Canceled] },
+];
+
+const TECHNICIANS: &[(&str, &str, &[&str], &str)] = &[
+    ("Dana Whitfield", "555-020-1001", &["hvac", "electrical"], "north"),
+    ("Sam Okafor", "555-020-1002", &["plumbing"], "south"),
+    ("Rita Alvarez", "555-020-1003", &["appliance", "hvac"], "north"),
+];
+
+fn random_password() -> String {
+    let mut raw = [0u8; 9];
+    OsRng.fill_bytes(&mut raw);
+    // 12 characters from an unambiguous alphabet (no 0/O, 1/l).
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bits: u128 = 0;
+    for b in raw {
+        bits = (bits << 8) | u128::from(b);
+    }
+    (0..12).map(|i| ALPHABET[((bits >> (i * 6)) & 63) as usize % ALPHABET.len()] as char).collect()
+}
+
+impl Service {
+    /// Seeds the demo only into an empty database; returns what it did.
+    pub async fn seed_demo(&self) -> Result<SeedReport, ServiceError> {
+        let existing: i64 = sqlx::query("SELECT (SELECT COUNT(*) FROM tickets) + (SELECT COUNT(*) FROM users) AS n")
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get("n")?;
+        if existing > 0 {
+            return Ok(SeedReport { operator: None, tickets: 0 });
+        }
+        for (name, phone, skills, zone) in TECHNICIANS {
+            sqlx::query("INSERT INTO technicians (id, name, phone, skills_json, zone, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(new_id("tec"))
+                .bind(*name)
+                .bind(*phone)
+                .bind(serde_json::to_string(skills).unwrap_or_else(|_| "[]".into()))
+                .bind(*zone)
+                .bind(now_ms())
+                .execute(self.db.pool())
+                .await?;
+        }
+        let system = Actor::system("seed");
+        for d in DEMO {
+            let ctx = CallContext { channel: d.channel, ..CallContext::new(system.clone()) };
+            let input = CreateTicket {
+                customer: NewCustomer { name: Some(d.name.into()), phone: Some(d.phone.into()), email: None, preferred_channel: Some(d.channel) },
+                site: d.address.map(|a| NewSite { address: Some(a.into()), access_notes: None }),
+                problem_summary: d.problem.map(Into::into),
+                trade: Some(d.trade.into()),
+                priority: Some(d.priority),
+            };
+            let (mut case, _) = self.create_ticket(&ctx, &input).await?;
+            for to in d.path {
+                (case, _) = self.transition(&ctx, &case.id, case.version, *to, "seed.demo_progress").await?;
+            }
+        }
+        let password = random_password();
+        self.create_user(DEMO_OPERATOR_EMAIL, "Demo Operator", Role::Operator, &password).await?;
+        Ok(SeedReport { operator: Some((DEMO_OPERATOR_EMAIL.to_string(), password)), tickets: DEMO.len() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_long_and_vary() {
+        let a = super::random_password();
+        assert_eq!(a.chars().count(), 12);
+        assert_ne!(a, super::random_password());
+    }
+}

@@ -1,0 +1,142 @@
+//! The HTTP server: Leptos pages and server functions, the tool API, health, static files.
+
+use crate::config::Config;
+use crate::tools;
+use crate::BoxError;
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use dispatch::{BlobStore, Db, LocalBlobStore, S3BlobStore, Service};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+/// Opens the database (migrated) and the blob store the configuration names.
+pub async fn open_service(config: &Config) -> Result<Service, BoxError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let blobs: Arc<dyn BlobStore> = match &config.s3 {
+        Some(s3) => {
+            let store = S3BlobStore::new(s3);
+            store.ensure_bucket().await?;
+            Arc::new(store)
+        }
+        None => Arc::new(LocalBlobStore::new(config.data_dir.join("blobs"))?),
+    };
+    tracing::info!(database = db.backend().as_str(), blobs = blobs.kind(), "storage ready");
+    Ok(Service::new(db, blobs))
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("real-dispatch")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build()
+}
+
+pub fn router(service: Service, leptos: LeptosOptions) -> Router {
+    let state = AppState { service: service.clone(), leptos: leptos.clone() };
+    let routes = generate_route_list(app::App);
+    let site = ServeDir::new(leptos.site_root.as_ref()).precompressed_br();
+    let shell_options = leptos.clone();
+    let ctx_service = service.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/tools/v1", tools::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::context::provide_context(ctx_service.clone()),
+            move || app::shell(shell_options.clone()),
+        )
+        .fallback_service(site)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+                })
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1e3, "response");
+                }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn healthz() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({"status": "ok"})))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let db = state.service.db().ping().await.map_err(|e| e.to_string());
+    let blobs = state.service.blobs().ping().await.map_err(|e| e.to_string());
+    let ready = db.is_ok() && blobs.is_ok();
+    let describe = |r: &Result<(), String>| match r {
+        Ok(()) => serde_json::json!("ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            serde_json::json!("unavailable")
+        }
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "database": describe(&db),
+        "blob_store": describe(&blobs),
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body))
+}
+
+pub async fn serve(config: Config) -> Result<(), BoxError> {
+    let service = open_service(&config).await?;
+    let app = router(service.clone(), leptos_options(&config));
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    tracing::info!("serving on http://{}", config.bind);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    service.db().close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+

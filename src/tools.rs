@@ -1,0 +1,168 @@
+//! The closed tool API for OpenClaw agents (design §3): `POST /tools/v1/{tool}` and case reads.
+//! A thin door: it authenticates, parses and maps errors; the service decides everything.
+
+use crate::server::{AppState, REQUEST_ID};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dispatch::{CallContext, ServiceError};
+use domain::{Actor, CreateTicket, DomainError, SourceChannel, Tool};
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/{tool}", post(call_tool)).route("/cases/{ticket_id}", get(read_case))
+}
+
+/// An error response in the public envelope.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+    request_id: String,
+}
+
+impl ApiError {
+    fn new(request_id: &str, status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), details: json!({}), request_id: request_id.to_string() }
+    }
+
+    fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    fn from_service(request_id: &str, e: &ServiceError) -> Self {
+        let status = match e {
+            ServiceError::Domain(DomainError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            ServiceError::Domain(DomainError::InvalidTransition { .. }) | ServiceError::Conflict => StatusCode::CONFLICT,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::TicketNotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let details = match e {
+            ServiceError::Domain(DomainError::Invalid(fields)) => json!({ "fields": fields }),
+            ServiceError::Domain(DomainError::InvalidTransition { from, to }) => json!({
+                "from_state": from, "to_state": to, "allowed_from": domain::CaseState::allowed_from(*to),
+            }),
+            _ => json!({}),
+        };
+        ApiError::new(request_id, status, e.code(), e.public_message()).details(details)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {
+            "code": self.code, "message": self.message, "request_id": self.request_id, "details": self.details,
+        }});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Actor, ApiError> {
+    let unauthenticated = || ApiError::new(rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "a valid bearer token is required");
+    let token = header(headers, "authorization")
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .ok_or_else(unauthenticated)?;
+    match state.service.authenticate_token(token.trim()).await {
+        Ok(Some(actor)) => Ok(actor),
+        Ok(None) => Err(unauthenticated()),
+        Err(e) => Err(ApiError::from_service(rid, &e)),
+    }
+}
+
+fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallContext, ApiError> {
+    let channel = match header(headers, "x-source-channel") {
+        None => SourceChannel::Internal,
+        Some(raw) => raw.parse().map_err(|()| {
+            ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "unknown X-Source-Channel").details(json!({
+                "fields": [{"field": "X-Source-Channel", "code": "invalid_channel",
+                            "message": "one of whatsapp, sms, email, webchat, telegram, voice, internal"}]
+            }))
+        })?,
+    };
+    let correlation_id = header(headers, "x-correlation-id").map(|c| c.chars().take(200).collect());
+    Ok(CallContext { actor, channel, correlation_id, request_id: Some(rid.to_string()) })
+}
+
+/// JSON parse errors become `INVALID_REQUEST` naming the field serde complained about.
+fn parse_input<T: serde::de::DeserializeOwned>(body: Value, rid: &str) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| {
+        let message = e.to_string();
+        let field = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.contains("field"))
+            .unwrap_or("body")
+            .to_string();
+        ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", format!("the request body does not match the tool's input: {message}"))
+            .details(json!({"fields": [{"field": field, "code": "invalid", "message": message}]}))
+    })
+}
+
+#[tracing::instrument(name = "tool", skip_all, fields(tool = %tool_name))]
+async fn call_tool(State(state): State<AppState>, Path(tool_name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = request_id(&headers);
+    match run_tool(&state, &tool_name, &headers, &body, &rid).await {
+        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Err(e) => {
+            tracing::info!(code = e.code, "tool call refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: &[u8], rid: &str) -> Result<Value, ApiError> {
+    let actor = authenticate(state, headers, rid).await?;
+    let tool: Tool = tool_name
+        .parse()
+        .map_err(|()| ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'")))?;
+    if !tool.allowed_for(actor.role) {
+        tracing::warn!(actor = %actor.id, role = %actor.role, %tool, "tool not allowed");
+        return Err(ApiError::new(rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", format!("role {} may not call {tool}", actor.role)));
+    }
+    if header(headers, "idempotency-key").is_none() {
+        return Err(ApiError::new(rid, StatusCode::BAD_REQUEST, "MISSING_IDEMPOTENCY_KEY", "send an Idempotency-Key header (a UUID) with every call"));
+    }
+    let ctx = call_context(actor, headers, rid)?;
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}")))?;
+    let (case, event) = match tool {
+        Tool::TicketCreate => {
+            let input: CreateTicket = parse_input(json, rid)?;
+            state.service.create_ticket(&ctx, &input).await
+        }
+        other => {
+            return Err(ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("{other} is not available on this server yet")));
+        }
+    }
+    .map_err(|e| ApiError::from_service(rid, &e))?;
+    Ok(json!({"request_id": rid, "case": case, "events": [event], "data": {}}))
+}
+
+async fn read_case(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let actor = authenticate(&state, &headers, &rid).await?;
+        let ctx = call_context(actor, &headers, &rid)?;
+        state.service.case(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e))
+    }
+    .await;
+    match result {
+        Ok(case) => Json(json!({"request_id": rid, "case": case})).into_response(),
+        Err(e) => e.into_response(),
+    }
+}

@@ -42,14 +42,14 @@ pub mod ssr {
     }
 }
 
-#[server]
+#[server(endpoint = "list_cases")]
 pub async fn list_cases() -> Result<Vec<Case>, ServerFnError> {
     let service = ssr::service()?;
     let filter = dispatch::tickets::CaseFilter { limit: Some(200), ..Default::default() };
     service.cases(&ssr::console_context(), &filter).await.map_err(|e| ServerFnError::new(e.public_message()))
 }
 
-#[server]
+#[server(endpoint = "create_ticket")]
 pub async fn create_ticket(
     customer_name: String,
     phone: String,

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Starts the built server on a throwaway SQLite database and runs the Playwright suite
+# (end2end/) in Debian's Chromium against it. Output: end2end TAP, screenshots in
+# end2end/test-results/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${RD_BIN:-$root/target/debug/real-dispatch}"
+port="${E2E_PORT:-3199}"
+work="$(mktemp -d)"
+export RD_DATA_DIR="$work/data" RD_BIND="127.0.0.1:$port" RD_SITE_ROOT="$root/target/site" RUST_LOG="${RUST_LOG:-warn}"
+unset DATABASE_URL RD_S3_ENDPOINT
+
+"$bin" migrate >/dev/null
+token="$("$bin" token create --role intake_agent --name end2end | tail -n 1)"
+"$bin" serve >"$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; echo "server exited" >&2; exit 1; }
+  sleep 0.2
+done
+
+cd "$root/end2end"
+rc=0
+E2E_BASE_URL="http://127.0.0.1:$port" E2E_TOKEN="$token" node --test --test-concurrency=1 || rc=$?
+if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 50 "$work/server.log"; fi
+exit "$rc"

@@ -16,7 +16,7 @@ psql "$RD_TEST_PG_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE
   while read -r db; do psql "$RD_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1; done
 
 echo "== Rust tests (SQLite + PostgreSQL + S3) =="
-"$CARGO" test --locked --workspace 2>&1 | tee "$log"
+"$CARGO" test --locked 2>&1 | tee "$log"
 rust_rc=${PIPESTATUS[0]}
 
 echo "== end2end (Chromium) =="

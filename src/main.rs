@@ -1,16 +1,10 @@
 //! `real-dispatch`: the server and its administration commands.
 
-mod config;
-mod server;
-mod tools;
-mod telemetry;
-
 use clap::{Parser, Subcommand};
-use config::Config;
 use domain::Role;
+use real_dispatch::config::Config;
+use real_dispatch::{server, telemetry, BoxError};
 use std::process::ExitCode;
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Real Dispatch: dispatch and closeout system of record for field-service companies.
 ///

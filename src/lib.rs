@@ -1,0 +1,9 @@
+//! The Real Dispatch server: configuration, HTTP composition and the tool API door.
+//! `main.rs` is the CLI around it; integration tests drive [`server::router`] over real HTTP.
+
+pub mod config;
+pub mod server;
+pub mod telemetry;
+pub mod tools;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,156 @@
+//! The tool API over real HTTP, on SQLite and PostgreSQL.
+
+use dispatch::testing::{each_backend, service};
+use dispatch::Service;
+use real_dispatch::config::Config;
+use real_dispatch::server;
+use serde_json::{json, Value};
+
+struct Server {
+    base: String,
+    service: Service,
+}
+
+async fn start(db: dispatch::Db) -> Server {
+    let service = service(db);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = Config {
+        bind: addr,
+        database_url: String::new(),
+        data_dir: dispatch::testing::temp_dir(),
+        site_root: dispatch::testing::temp_dir(),
+        s3: None,
+    };
+    let app = server::router(service.clone(), server::leptos_options(&config));
+    tokio::spawn(async move { axum_serve(listener, app).await });
+    Server { base: format!("http://{addr}"), service }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    let _ = axum::serve(listener, app).await;
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn call(s: &Server, tool: &str, token: Option<&str>, body: &str, idem: bool) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = client().post(format!("{}/tools/v1/{tool}", s.base)).header("content-type", "application/json").body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if idem {
+        req = req.header("idempotency-key", uuid_like());
+    }
+    let res = req.send().await.expect("send");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let v = res.json::<Value>().await.unwrap_or(Value::Null);
+    (status, v, headers)
+}
+
+fn uuid_like() -> String {
+    format!("{:032x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+}
+
+const GOOD: &str = r#"{"customer":{"name":"Ana Ruiz","phone":"555-010-4477"},"site":{"address":"12 Elm St"},"problem_summary":"No heat","trade":"hvac"}"#;
+
+fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["error"]["request_id"].as_str().is_some_and(|m| m.len() > 8), "{body}");
+}
+
+#[tokio::test]
+async fn ticket_create_over_http_returns_the_canonical_case() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let token = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let (status, body, headers) = call(&s, "ticket.create", Some(&token), GOOD, true).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["case"]["state"], "intake");
+        assert_eq!(body["case"]["number"], "RD-000001");
+        assert!(body["events"][0].as_str().is_some_and(|e| e.starts_with("evt_")));
+        assert_eq!(body["request_id"].as_str(), headers.get("x-request-id").and_then(|v| v.to_str().ok()));
+
+        let id = body["case"]["id"].as_str().expect("id");
+        let read = client().get(format!("{}/tools/v1/cases/{id}", s.base)).bearer_auth(&token).send().await.expect("get");
+        assert_eq!(read.status(), 200);
+        let read: Value = read.json().await.expect("json");
+        assert_eq!(read["case"], body["case"]);
+    }
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_code_and_changes_nothing() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let closeout = s.service.create_token(domain::Role::CloseoutAgent, "closeout").await.expect("token").token;
+
+        let (st, b, _) = call(&s, "ticket.create", None, GOOD, true).await;
+        assert_error(st, &b, 401, "UNAUTHENTICATED");
+        let (st, b, _) = call(&s, "ticket.create", Some("rdt_tok_x.y"), GOOD, true).await;
+        assert_error(st, &b, 401, "UNAUTHENTICATED");
+        let (st, b, _) = call(&s, "ticket.delete", Some(&intake), GOOD, true).await;
+        assert_error(st, &b, 404, "UNKNOWN_TOOL");
+        let (st, b, _) = call(&s, "ticket.create", Some(&closeout), GOOD, true).await;
+        assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+        let (st, b, _) = call(&s, "ticket.create", Some(&intake), GOOD, false).await;
+        assert_error(st, &b, 400, "MISSING_IDEMPOTENCY_KEY");
+        let (st, b, _) = call(&s, "ticket.create", Some(&intake), "{not json", true).await;
+        assert_error(st, &b, 400, "INVALID_JSON");
+        let (st, b, _) = call(&s, "ticket.create", Some(&intake), r#"{"customer":{"name":"A","phone":"12"}}"#, true).await;
+        assert_error(st, &b, 400, "INVALID_REQUEST");
+        assert_eq!(b["error"]["details"]["fields"][0]["field"], "customer.phone", "{b}");
+        let (st, b, _) = call(&s, "ticket.create", Some(&intake), r#"{"customer":{"name":"A","phone":"5550104477"},"colour":"red"}"#, true).await;
+        assert_error(st, &b, 400, "INVALID_REQUEST");
+        assert_eq!(b["error"]["details"]["fields"][0]["field"], "colour", "{b}");
+
+        let mut req = client().post(format!("{}/tools/v1/ticket.create", s.base)).bearer_auth(&intake).body(GOOD);
+        req = req.header("idempotency-key", uuid_like()).header("x-source-channel", "carrier-pigeon");
+        let res = req.send().await.expect("send");
+        let st = res.status().as_u16();
+        assert_error(st, &res.json().await.expect("json"), 400, "INVALID_REQUEST");
+
+        let missing = client().get(format!("{}/tools/v1/cases/tkt_missing", s.base)).bearer_auth(&intake).send().await.expect("get");
+        let st = missing.status().as_u16();
+        assert_error(st, &missing.json().await.expect("json"), 404, "TICKET_NOT_FOUND");
+
+        let n: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM tickets").fetch_one(db.pool()).await.expect("count"), "n");
+        assert_eq!(n, 0);
+        let e: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"), "n");
+        assert_eq!(e, 0);
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let h = client().get(format!("{}/healthz", s.base)).send().await.expect("healthz");
+        assert_eq!(h.status(), 200);
+        assert!(h.headers().contains_key("x-request-id"));
+        let r = client().get(format!("{}/readyz", s.base)).send().await.expect("readyz");
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.expect("json"), json!({"status": "ready", "database": "ok", "blob_store": "ok"}));
+        db.close().await;
+        let r = client().get(format!("{}/readyz", s.base)).send().await.expect("readyz");
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.json::<Value>().await.expect("json")["database"], "unavailable");
+    }
+}
+
+#[tokio::test]
+async fn console_page_is_server_rendered_with_tickets() {
+    let db = dispatch::testing::sqlite_db().await;
+    let s = start(db).await;
+    s.service.seed_demo().await.expect("seed");
+    let html = client().get(format!("{}/console", s.base)).send().await.expect("get").text().await.expect("text");
+    assert!(html.contains("RD-000007"), "seeded tickets are in the SSR page");
+    assert!(html.contains("/pkg/real-dispatch_bg.wasm"), "the page loads the hydration client");
+    let missing = client().get(format!("{}/no-such-page", s.base)).send().await.expect("get");
+    assert_eq!(missing.status(), 404);
+}

@@ -90,6 +90,7 @@ cargo_install() {
 }
 tools="${RD_TOOLS_DIR:-$HOME/.cache/real-dispatch/tools}"
 mkdir -p "$tools/bin"
+echo "TOOLS_BIN := $tools/bin" >> target/toolchain.env
 
 # wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
 wb_version="$(lock_version wasm-bindgen)"

@@ -5,10 +5,10 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 # shellcheck disable=SC1091
-eval "$(sed -n 's/^export \([A-Z_]*\) := \(.*\)$/export \1=\2/p; s/^CARGO := \(.*\)$/CARGO=\1/p' target/toolchain.env)"
+eval "$(sed -n 's/^export \([A-Z_]*\) := \(.*\)$/export \1=\2/p; s/^CARGO := \(.*\)$/CARGO=\1/p; s/^TOOLS_BIN := \(.*\)$/TOOLS_BIN=\1/p' target/toolchain.env)"
 CARGO="${CARGO:-cargo}"
 export RD_TEST_PG_URL="${RD_TEST_PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
-export RD_S3S_FS="${RD_S3S_FS:-$HOME/.cache/real-dispatch/tools/bin/s3s-fs}"
+export RD_S3S_FS="${RD_S3S_FS:-${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/s3s-fs}"
 log="$(mktemp)"
 
 # Test databases from earlier runs are dropped first; each test makes its own.

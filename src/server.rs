@@ -14,7 +14,6 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -59,7 +58,6 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub fn router(service: Service, leptos: LeptosOptions) -> Router {
     let state = AppState { service: service.clone(), leptos: leptos.clone() };
     let routes = generate_route_list(app::App);
-    let site = ServeDir::new(leptos.site_root.as_ref()).precompressed_br();
     let shell_options = leptos.clone();
     let ctx_service = service.clone();
     Router::new()
@@ -72,7 +70,8 @@ pub fn router(service: Service, leptos: LeptosOptions) -> Router {
             move || leptos::context::provide_context(ctx_service.clone()),
             move || app::shell(shell_options.clone()),
         )
-        .fallback_service(site)
+        // Static files from the site root; anything else renders the app's "not found" page.
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

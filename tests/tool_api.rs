@@ -153,4 +153,5 @@ async fn console_page_is_server_rendered_with_tickets() {
     assert!(html.contains("/pkg/real-dispatch_bg.wasm"), "the page loads the hydration client");
     let missing = client().get(format!("{}/no-such-page", s.base)).send().await.expect("get");
     assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.expect("text").contains("Page not found"));
 }

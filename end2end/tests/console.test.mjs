@@ -44,6 +44,7 @@ test('creating a ticket through the form updates the list without a reload', asy
   const row = await page.waitForSelector(`tr[data-ticket="${number}"]`, { timeout: 15_000 });
   assert.match(await row.textContent(), new RegExp(name));
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page reloaded');
+  assert.equal(await page.inputValue('input[name="customer_name"]'), '', 'the form is cleared for the next call');
   assert.deepEqual(errors, []);
   await screenshot(page, 'console-after-create');
   await page.close();
@@ -59,6 +60,7 @@ test('invalid input shows a field error and creates nothing', async () => {
   assert.match(await err.textContent(), /North American|international/);
   assert.equal(await page.getAttribute('input[name="phone"]', 'aria-invalid'), 'true');
   assert.equal(await page.locator('#ticket-table tbody tr').count(), rowsBefore);
+  assert.equal(await page.inputValue('input[name="customer_name"]'), 'Bad Phone', 'typed input is kept');
   await page.close();
 });
 

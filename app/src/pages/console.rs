@@ -10,6 +10,15 @@ pub fn ConsolePage() -> impl IntoView {
     // Re-fetch the list whenever a ticket was created.
     let cases = Resource::new(move || create.version().get(), |_| list_cases());
     let outcome = create.value();
+    // A created ticket clears the form for the next call; a refused one keeps what was typed.
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(FormOutcome::Done(_))) = outcome.get() {
+            if let Some(form) = form_ref.get() {
+                form.reset();
+            }
+        }
+    });
     let field_errors = Signal::derive(move || match outcome.get() {
         Some(Ok(FormOutcome::Invalid { fields, .. })) => fields,
         _ => vec![],
@@ -23,7 +32,7 @@ pub fn ConsolePage() -> impl IntoView {
         <main class="console">
             <section class="panel intake" aria-labelledby="intake-title">
                 <h2 id="intake-title">"New ticket"</h2>
-                <ActionForm action=create attr:id="new-ticket-form" attr:class="form">
+                <ActionForm action=create node_ref=form_ref attr:id="new-ticket-form" attr:class="form">
                     <Field label="Customer name" name="customer_name" errors=field_errors error_key="customer.name" required=true/>
                     <Field label="Phone" name="phone" errors=field_errors error_key="customer.phone" kind="tel"/>
                     <Field label="E-mail" name="email" errors=field_errors error_key="customer.email" kind="email"/>

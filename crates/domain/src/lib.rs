@@ -7,10 +7,13 @@ pub mod actor;
 pub mod case;
 pub mod command;
 pub mod error;
+pub mod money;
 pub mod priority;
+pub mod slots;
 pub mod state;
 pub mod tool;
 pub mod validate;
+pub mod window;
 
 pub use actor::{Actor, ActorKind, Role, SourceChannel};
 pub use case::{Case, CustomerView, SiteView};

@@ -1,0 +1,130 @@
+//! Time windows (unix milliseconds, UTC) and weekly working hours.
+
+use crate::error::FieldError;
+use serde::{Deserialize, Serialize};
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// A half-open interval `[start_ms, end_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimeWindow {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl TimeWindow {
+    /// A window that starts before it ends and lasts at most `max_ms`.
+    pub fn parse(field: &str, start_ms: i64, end_ms: i64, max_ms: i64) -> Result<TimeWindow, FieldError> {
+        if start_ms <= 0 || end_ms <= 0 {
+            return Err(FieldError::new(field, "invalid_window", "times are unix milliseconds"));
+        }
+        if end_ms <= start_ms {
+            return Err(FieldError::new(field, "invalid_window", "the window must end after it starts"));
+        }
+        if end_ms - start_ms > max_ms {
+            return Err(FieldError::new(field, "window_too_long", format!("at most {} hours", max_ms / HOUR_MS)));
+        }
+        Ok(TimeWindow { start_ms, end_ms })
+    }
+
+    pub fn duration_ms(self) -> i64 {
+        self.end_ms - self.start_ms
+    }
+
+    pub fn overlaps(self, other: TimeWindow) -> bool {
+        self.start_ms < other.end_ms && other.start_ms < self.end_ms
+    }
+
+    pub fn contains(self, inner: TimeWindow) -> bool {
+        self.start_ms <= inner.start_ms && inner.end_ms <= self.end_ms
+    }
+}
+
+/// `busy` removed from `free`; both may be unsorted, the result is sorted and disjoint.
+pub fn subtract(free: &[TimeWindow], busy: &[TimeWindow]) -> Vec<TimeWindow> {
+    let mut busy = busy.to_vec();
+    busy.sort();
+    let mut out = vec![];
+    let mut free = free.to_vec();
+    free.sort();
+    for f in free {
+        let mut cursor = f.start_ms;
+        for b in busy.iter().filter(|b| b.overlaps(f)) {
+            if b.start_ms > cursor {
+                out.push(TimeWindow { start_ms: cursor, end_ms: b.start_ms });
+            }
+            cursor = cursor.max(b.end_ms);
+        }
+        if cursor < f.end_ms {
+            out.push(TimeWindow { start_ms: cursor, end_ms: f.end_ms });
+        }
+    }
+    out
+}
+
+/// Weekly working hours in the shop's local time: for each weekday (0 = Monday), a list of
+/// `[start_minute, end_minute)` ranges within the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkingHours(pub [Vec<(u16, u16)>; 7]);
+
+impl WorkingHours {
+    /// Monday to Friday, 08:00–17:00.
+    pub fn weekdays_8_to_5() -> Self {
+        let day = vec![(8 * 60, 17 * 60)];
+        WorkingHours([day.clone(), day.clone(), day.clone(), day.clone(), day, vec![], vec![]])
+    }
+
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
+        for ranges in &self.0 {
+            for (s, e) in ranges {
+                if s >= e || *e > 24 * 60 {
+                    return Err(FieldError::new(field, "invalid_hours", "each range is [start, end) minutes within one day"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: i64, e: i64) -> TimeWindow {
+        TimeWindow { start_ms: s, end_ms: e }
+    }
+
+    #[test]
+    fn windows_parse() {
+        assert!(TimeWindow::parse("w", 10, 20, 100).is_ok());
+        assert_eq!(TimeWindow::parse("w", 20, 10, 100).unwrap_err().code, "invalid_window");
+        assert_eq!(TimeWindow::parse("w", 10, 10, 100).unwrap_err().code, "invalid_window");
+        assert_eq!(TimeWindow::parse("w", 10, 200, 100).unwrap_err().code, "window_too_long");
+        assert_eq!(TimeWindow::parse("w", -5, 10, 100).unwrap_err().code, "invalid_window");
+    }
+
+    #[test]
+    fn overlap_is_half_open() {
+        assert!(w(0, 10).overlaps(w(9, 20)));
+        assert!(!w(0, 10).overlaps(w(10, 20)));
+        assert!(w(0, 10).contains(w(2, 10)));
+    }
+
+    #[test]
+    fn subtraction() {
+        assert_eq!(subtract(&[w(0, 100)], &[w(10, 20), w(15, 30), w(90, 120)]), vec![w(0, 10), w(30, 90)]);
+        assert_eq!(subtract(&[w(0, 100)], &[]), vec![w(0, 100)]);
+        assert_eq!(subtract(&[w(0, 100)], &[w(0, 100)]), vec![]);
+        assert_eq!(subtract(&[w(50, 60), w(0, 10)], &[w(5, 55)]), vec![w(0, 5), w(55, 60)]);
+    }
+
+    #[test]
+    fn hours_validate() {
+        assert!(WorkingHours::weekdays_8_to_5().validate("h").is_ok());
+        let mut bad = WorkingHours::weekdays_8_to_5();
+        bad.0[0] = vec![(600, 500)];
+        assert!(bad.validate("h").is_err());
+    }
+}

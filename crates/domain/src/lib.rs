@@ -6,6 +6,7 @@
 pub mod actor;
 pub mod case;
 pub mod command;
+pub mod diff;
 pub mod error;
 pub mod money;
 pub mod priority;

@@ -72,6 +72,8 @@ enum TokenCommand {
 enum AuditCommand {
     /// Re-hash the whole chain; exits non-zero if any event was altered, removed or reordered.
     Verify,
+    /// Rebuild every case from its events alone and compare with the stored state.
+    Replay,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +150,19 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                     println!("TAMPERED: {p}");
                 }
                 println!("audit chain broken: {} problems in {} events", v.problems.len(), v.events);
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Audit(AuditCommand::Replay) => {
+            let service = server::open_service(&config).await?;
+            let r = service.replay().await?;
+            for m in &r.mismatches {
+                println!("MISMATCH: {m}");
+            }
+            if r.mismatches.is_empty() {
+                println!("replay matches: {} cases rebuilt from {} events", r.cases, r.events);
+            } else {
+                println!("replay differs: {} problems across {} cases", r.mismatches.len(), r.cases);
                 return Ok(ExitCode::from(2));
             }
         }

@@ -43,7 +43,7 @@ pub async fn open_service(config: &Config) -> Result<Service, BoxError> {
         None => Arc::new(LocalBlobStore::new(config.data_dir.join("blobs"))?),
     };
     tracing::info!(database = db.backend().as_str(), blobs = blobs.kind(), "storage ready");
-    Ok(Service::new(db, blobs))
+    Ok(Service::with_settings(db, blobs, dispatch::ShopSettings::from_env()?))
 }
 
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -71,7 +71,7 @@ pub fn router(service: Service, leptos: LeptosOptions) -> Router {
             move || app::shell(shell_options.clone()),
         )
         // Static files from the site root; anything else renders the app's "not found" page.
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dispatch::{CallContext, ServiceError};
-use domain::{Actor, CreateTicket, DomainError, SourceChannel, Tool};
+use domain::{Actor, DomainError, SourceChannel, Tool};
 use serde_json::{json, Value};
 
 pub fn router() -> Router<AppState> {
@@ -39,7 +39,10 @@ impl ApiError {
     fn from_service(request_id: &str, e: &ServiceError) -> Self {
         let status = match e {
             ServiceError::Domain(DomainError::Invalid(_)) => StatusCode::BAD_REQUEST,
-            ServiceError::Domain(DomainError::InvalidTransition { .. }) | ServiceError::Conflict => StatusCode::CONFLICT,
+            ServiceError::Domain(DomainError::InvalidTransition { .. } | DomainError::NotInState { .. })
+            | ServiceError::Conflict(_)
+            | ServiceError::TechUnavailable { .. }
+            | ServiceError::CloseoutIncomplete { .. } => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::TicketNotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -49,6 +52,11 @@ impl ApiError {
             ServiceError::Domain(DomainError::InvalidTransition { from, to }) => json!({
                 "from_state": from, "to_state": to, "allowed_from": domain::CaseState::allowed_from(*to),
             }),
+            ServiceError::Domain(DomainError::NotInState { action, state, allowed }) => json!({
+                "from_state": state, "to_state": null, "action": action, "allowed_from": allowed,
+            }),
+            ServiceError::TechUnavailable { technician_id, reason } => json!({ "technician_id": technician_id, "reason": reason }),
+            ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
             _ => json!({}),
         };
         ApiError::new(request_id, status, e.code(), e.public_message()).details(details)
@@ -140,17 +148,23 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
     let ctx = call_context(actor, headers, rid)?;
     let json: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}")))?;
-    let (case, event) = match tool {
-        Tool::TicketCreate => {
-            let input: CreateTicket = parse_input(json, rid)?;
-            state.service.create_ticket(&ctx, &input).await
-        }
-        other => {
-            return Err(ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("{other} is not available on this server yet")));
-        }
+    let service = &state.service;
+    let outcome = match tool {
+        Tool::TicketCreate => service.create_ticket(&ctx, &parse_input(json, rid)?).await,
+        Tool::TicketAddMessage => service.add_message(&ctx, &parse_input(json, rid)?).await,
+        Tool::TicketSetPriority => service.set_priority(&ctx, &parse_input(json, rid)?).await,
+        Tool::ScheduleProposeSlots => service.propose_slots(&ctx, &parse_input(json, rid)?).await,
+        Tool::ScheduleConfirm => service.confirm_slot(&ctx, &parse_input(json, rid)?).await,
+        Tool::DispatchAssignTech => service.assign_tech(&ctx, &parse_input(json, rid)?).await,
+        Tool::DispatchSetEta => service.set_eta(&ctx, &parse_input(json, rid)?).await,
+        Tool::CloseoutAddPhoto => service.add_photo(&ctx, &parse_input(json, rid)?).await,
+        Tool::CloseoutAddNote => service.add_note(&ctx, &parse_input(json, rid)?).await,
+        Tool::CloseoutChecklistComplete => service.checklist_complete(&ctx, &parse_input(json, rid)?).await,
+        Tool::BillingGenerateInvoiceDraft => service.generate_invoice_draft(&ctx, &parse_input(json, rid)?).await,
+        Tool::BillingCompileCloseoutPacket => service.compile_closeout_packet(&ctx, &parse_input(json, rid)?).await,
     }
     .map_err(|e| ApiError::from_service(rid, &e))?;
-    Ok(json!({"request_id": rid, "case": case, "events": [event], "data": {}}))
+    Ok(json!({"request_id": rid, "case": outcome.case, "events": [outcome.event_id], "data": outcome.data}))
 }
 
 async fn read_case(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {

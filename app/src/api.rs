@@ -1,6 +1,6 @@
 //! Server functions: typed calls from the browser, each one line into the service.
 
-use domain::{Case, FieldError};
+use domain::{Case, CaseSummary, FieldError};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,7 @@ pub mod ssr {
     /// The console's actor. Until sign-in exists, the console acts as one operator seat and
     /// the server listens on loopback by default.
     pub fn console_context() -> CallContext {
-        let actor = Actor { kind: ActorKind::User, id: "console".into(), role: Role::Operator, name: "Console".into() };
+        let actor = Actor::new(ActorKind::User, "console", Role::Operator, "Console");
         CallContext { channel: SourceChannel::Internal, ..CallContext::new(actor) }
     }
 
@@ -43,7 +43,7 @@ pub mod ssr {
 }
 
 #[server(endpoint = "list_cases")]
-pub async fn list_cases() -> Result<Vec<Case>, ServerFnError> {
+pub async fn list_cases() -> Result<Vec<CaseSummary>, ServerFnError> {
     let service = ssr::service()?;
     let filter = dispatch::tickets::CaseFilter { limit: Some(200), ..Default::default() };
     service.cases(&ssr::console_context(), &filter).await.map_err(|e| ServerFnError::new(e.public_message()))
@@ -73,11 +73,12 @@ pub async fn create_ticket(
     };
     let input = CreateTicket {
         customer: NewCustomer { name: opt(customer_name), phone: opt(phone), email: opt(email), preferred_channel: None },
-        site: opt(address).map(|a| NewSite { address: Some(a), access_notes: None }),
+        site: opt(address).map(|a| NewSite { address: Some(a), ..Default::default() }),
         problem_summary: opt(problem_summary),
         trade: opt(trade),
         priority,
+        ..Default::default()
     };
     let service = ssr::service()?;
-    ssr::outcome(service.create_ticket(&ssr::console_context(), &input).await.map(|(case, _event)| case))
+    ssr::outcome(service.create_ticket(&ssr::console_context(), &input).await.map(|o| o.case))
 }

@@ -5,38 +5,90 @@ CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
     value BIGINT NOT NULL
 );
-INSERT INTO counters (name, value) VALUES ('ticket_number', 0);
+INSERT INTO counters (name, value) VALUES ('ticket_number', 0), ('invoice_number', 0);
 
 CREATE TABLE customers (
     id                TEXT PRIMARY KEY,
     name              TEXT NOT NULL,
-    phone             TEXT,
-    email             TEXT,
     preferred_channel TEXT,
     created_at_ms     BIGINT NOT NULL,
     updated_at_ms     BIGINT NOT NULL
 );
-CREATE INDEX customers_phone ON customers (phone);
-CREATE INDEX customers_email ON customers (email);
+
+-- Phones (E.164) and e-mails of customers; one address belongs to one customer.
+CREATE TABLE customer_contacts (
+    id            TEXT PRIMARY KEY,
+    customer_id   TEXT NOT NULL REFERENCES customers (id),
+    kind          TEXT NOT NULL CHECK (kind IN ('phone', 'email')),
+    value         TEXT NOT NULL,
+    position      BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    UNIQUE (kind, value)
+);
+CREATE INDEX customer_contacts_customer ON customer_contacts (customer_id, position);
 
 CREATE TABLE sites (
     id            TEXT PRIMARY KEY,
     customer_id   TEXT NOT NULL REFERENCES customers (id),
     address       TEXT NOT NULL,
     access_notes  TEXT,
+    zone          TEXT,
+    lat           DOUBLE PRECISION,
+    lon           DOUBLE PRECISION,
     created_at_ms BIGINT NOT NULL
 );
 CREATE INDEX sites_customer ON sites (customer_id);
 
 CREATE TABLE technicians (
-    id            TEXT PRIMARY KEY,
-    name          TEXT NOT NULL,
-    phone         TEXT,
-    skills_json   TEXT NOT NULL,
-    zone          TEXT,
-    active        BIGINT NOT NULL DEFAULT 1,
-    created_at_ms BIGINT NOT NULL
+    id                 TEXT PRIMARY KEY,
+    name               TEXT NOT NULL,
+    phone              TEXT,
+    email              TEXT,
+    skills_json        TEXT NOT NULL,
+    zone               TEXT,
+    -- WorkingHours: seven lists of [start_minute, end_minute) in the shop's time zone.
+    working_hours_json TEXT NOT NULL,
+    active             BIGINT NOT NULL DEFAULT 1,
+    -- Bumped by every booking, so two bookings of one technician serialise.
+    version            BIGINT NOT NULL DEFAULT 1,
+    created_at_ms      BIGINT NOT NULL
 );
+
+CREATE TABLE technician_time_off (
+    id            TEXT PRIMARY KEY,
+    technician_id TEXT NOT NULL REFERENCES technicians (id),
+    start_ms      BIGINT NOT NULL,
+    end_ms        BIGINT NOT NULL,
+    reason        TEXT
+);
+CREATE INDEX technician_time_off_tech ON technician_time_off (technician_id, start_ms);
+
+-- Closeout checklist per job type (the ticket's trade; 'general' when none matches).
+CREATE TABLE checklist_templates (
+    job_type TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    label    TEXT NOT NULL,
+    required BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (job_type, item_key)
+);
+INSERT INTO checklist_templates (job_type, item_key, label, required, position) VALUES
+    ('general', 'site_left_clean', 'Work area left clean', 1, 1),
+    ('general', 'customer_walkthrough', 'Walked the customer through the work', 1, 2),
+    ('general', 'followup_needed', 'Follow-up visit needed', 0, 3),
+    ('hvac', 'filter_checked', 'Filter checked or replaced', 1, 1),
+    ('hvac', 'thermostat_tested', 'Thermostat tested through a full cycle', 1, 2),
+    ('hvac', 'refrigerant_logged', 'Refrigerant added logged (EPA 608)', 0, 3),
+    ('hvac', 'site_left_clean', 'Work area left clean', 1, 4),
+    ('plumbing', 'leak_test', 'Leak test passed', 1, 1),
+    ('plumbing', 'water_restored', 'Water supply restored and checked', 1, 2),
+    ('plumbing', 'site_left_clean', 'Work area left clean', 1, 3),
+    ('electrical', 'circuit_tested', 'Circuit tested under load', 1, 1),
+    ('electrical', 'panel_labeled', 'Panel directory updated', 0, 2),
+    ('electrical', 'site_left_clean', 'Work area left clean', 1, 3),
+    ('appliance', 'appliance_tested', 'Appliance run through a full cycle', 1, 1),
+    ('appliance', 'model_serial_recorded', 'Model and serial number recorded', 1, 2),
+    ('appliance', 'site_left_clean', 'Work area left clean', 1, 3);
 
 -- The legal lifecycle moves; crates/domain/src/state.rs holds the same list and a test
 -- proves they agree. The trigger below refuses any other move, whoever writes.
@@ -68,14 +120,25 @@ CREATE TABLE tickets (
     priority        TEXT NOT NULL CHECK (priority IN ('standard', 'urgent', 'emergency')),
     problem_summary TEXT,
     trade           TEXT,
+    requested_start_ms BIGINT,
+    requested_end_ms   BIGINT,
     customer_id     TEXT NOT NULL REFERENCES customers (id),
     site_id         TEXT REFERENCES sites (id),
+    assigned_tech_id TEXT REFERENCES technicians (id),
+    assigned_at_ms  BIGINT,
+    eta_ms          BIGINT,
+    eta_note        TEXT,
+    eta_set_at_ms   BIGINT,
+    cancel_reason   TEXT,
+    message_count   BIGINT NOT NULL DEFAULT 0,
+    last_message_at_ms BIGINT,
     version         BIGINT NOT NULL,
     created_at_ms   BIGINT NOT NULL,
     updated_at_ms   BIGINT NOT NULL
 );
 CREATE INDEX tickets_state ON tickets (state, updated_at_ms);
 CREATE INDEX tickets_customer ON tickets (customer_id);
+CREATE INDEX tickets_tech ON tickets (assigned_tech_id, state);
 
 CREATE FUNCTION tickets_state_guard() RETURNS trigger AS $$
 BEGIN
@@ -97,6 +160,126 @@ CREATE TRIGGER tickets_initial_state BEFORE INSERT ON tickets
 CREATE TRIGGER tickets_state_guard BEFORE UPDATE OF state ON tickets
     FOR EACH ROW EXECUTE FUNCTION tickets_state_guard();
 
+-- Confirmed appointments; one active per ticket. Bookings of a technician never overlap.
+CREATE TABLE appointments (
+    id            TEXT PRIMARY KEY,
+    ticket_id     TEXT NOT NULL REFERENCES tickets (id),
+    technician_id TEXT REFERENCES technicians (id),
+    start_ms      BIGINT NOT NULL,
+    end_ms        BIGINT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'canceled')),
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX appointments_ticket ON appointments (ticket_id, status);
+CREATE INDEX appointments_tech ON appointments (technician_id, status, start_ms);
+
+CREATE TABLE messages (
+    id                  TEXT PRIMARY KEY,
+    ticket_id           TEXT NOT NULL REFERENCES tickets (id),
+    direction           TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound', 'internal')),
+    channel             TEXT NOT NULL,
+    sender              TEXT,
+    body                TEXT NOT NULL,
+    raw_json            TEXT,
+    provider_message_id TEXT,
+    author              TEXT NOT NULL,
+    created_at_ms       BIGINT NOT NULL
+);
+CREATE INDEX messages_ticket ON messages (ticket_id, created_at_ms);
+
+CREATE TABLE checklist_items (
+    ticket_id  TEXT NOT NULL REFERENCES tickets (id),
+    item_key   TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    required   BIGINT NOT NULL,
+    position   BIGINT NOT NULL,
+    done_at_ms BIGINT,
+    done_by    TEXT,
+    PRIMARY KEY (ticket_id, item_key)
+);
+
+CREATE TABLE notes (
+    id            TEXT PRIMARY KEY,
+    ticket_id     TEXT NOT NULL REFERENCES tickets (id),
+    kind          TEXT NOT NULL CHECK (kind IN ('note', 'work_summary')),
+    body          TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX notes_ticket ON notes (ticket_id, created_at_ms);
+
+CREATE TABLE attachments (
+    id            TEXT PRIMARY KEY,
+    ticket_id     TEXT NOT NULL REFERENCES tickets (id),
+    kind          TEXT NOT NULL CHECK (kind IN ('before', 'after', 'signature', 'other')),
+    sha256        TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    content_type  TEXT NOT NULL,
+    filename      TEXT,
+    blob_key      TEXT NOT NULL UNIQUE,
+    uploaded_by   TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX attachments_ticket ON attachments (ticket_id, created_at_ms);
+
+CREATE TABLE labor_lines (
+    id            TEXT PRIMARY KEY,
+    ticket_id     TEXT NOT NULL REFERENCES tickets (id),
+    technician_id TEXT,
+    description   TEXT NOT NULL,
+    minutes       BIGINT NOT NULL CHECK (minutes > 0),
+    rate_cents    BIGINT NOT NULL CHECK (rate_cents >= 0),
+    amount_cents  BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX labor_lines_ticket ON labor_lines (ticket_id, created_at_ms);
+
+CREATE TABLE part_lines (
+    id               TEXT PRIMARY KEY,
+    ticket_id        TEXT NOT NULL REFERENCES tickets (id),
+    sku              TEXT,
+    description      TEXT NOT NULL,
+    quantity         BIGINT NOT NULL CHECK (quantity > 0),
+    unit_price_cents BIGINT NOT NULL CHECK (unit_price_cents >= 0),
+    amount_cents     BIGINT NOT NULL,
+    created_at_ms    BIGINT NOT NULL
+);
+CREATE INDEX part_lines_ticket ON part_lines (ticket_id, created_at_ms);
+
+CREATE TABLE invoice_drafts (
+    id             TEXT PRIMARY KEY,
+    ticket_id      TEXT NOT NULL UNIQUE REFERENCES tickets (id),
+    number         BIGINT NOT NULL UNIQUE,
+    lines_json     TEXT NOT NULL,
+    subtotal_cents BIGINT NOT NULL,
+    tax_rate_bp    BIGINT NOT NULL,
+    tax_cents      BIGINT NOT NULL,
+    total_cents    BIGINT NOT NULL,
+    created_at_ms  BIGINT NOT NULL
+);
+
+CREATE TABLE closeout_packets (
+    id            TEXT PRIMARY KEY,
+    ticket_id     TEXT NOT NULL REFERENCES tickets (id),
+    blob_key      TEXT NOT NULL UNIQUE,
+    sha256        TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    current       BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX closeout_packets_ticket ON closeout_packets (ticket_id, current);
+
+CREATE TABLE payments (
+    id             TEXT PRIMARY KEY,
+    ticket_id      TEXT NOT NULL UNIQUE REFERENCES tickets (id),
+    kind           TEXT NOT NULL CHECK (kind IN ('paid', 'ar')),
+    amount_cents   BIGINT NOT NULL,
+    due_ms         BIGINT,
+    recorded_by    TEXT NOT NULL,
+    recorded_at_ms BIGINT NOT NULL
+);
+
 -- Append-only, hash-chained audit trail: per ticket (ticket_prev_hash) and global (prev_hash).
 CREATE TABLE audit_events (
     id               TEXT PRIMARY KEY,
@@ -112,6 +295,7 @@ CREATE TABLE audit_events (
     action           TEXT NOT NULL,
     before_json      TEXT,
     after_json       TEXT,
+    detail_json      TEXT,
     attachments_json TEXT NOT NULL,
     prev_hash        TEXT NOT NULL,
     ticket_prev_hash TEXT,

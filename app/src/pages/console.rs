@@ -1,7 +1,7 @@
 //! The operator console: the ticket list and phone intake.
 
 use crate::api::{list_cases, CreateTicket, FormOutcome};
-use domain::{Case, FieldError, Priority};
+use domain::{CaseSummary, FieldError, Priority};
 use leptos::prelude::*;
 
 #[component]
@@ -83,7 +83,7 @@ pub fn ConsolePage() -> impl IntoView {
 }
 
 #[component]
-fn TicketTable(cases: Vec<Case>) -> impl IntoView {
+fn TicketTable(cases: Vec<CaseSummary>) -> impl IntoView {
     view! {
         <table class="ticket-table" id="ticket-table">
             <thead>
@@ -95,8 +95,8 @@ fn TicketTable(cases: Vec<Case>) -> impl IntoView {
                         <td class="mono">{c.number.clone()}</td>
                         <td><span class=format!("badge state-{}", c.state.as_str())>{c.state.label()}</span></td>
                         <td><span class=format!("badge prio-{}", c.priority.as_str())>{c.priority.as_str()}</span></td>
-                        <td>{c.customer.name.clone()}<br/><small class="muted">{c.customer.phone.clone().or(c.customer.email.clone()).unwrap_or_default()}</small></td>
-                        <td>{c.site.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "—".into())}</td>
+                        <td>{c.customer_name.clone()}<br/><small class="muted">{c.customer_contact.clone().unwrap_or_default()}</small></td>
+                        <td>{c.site_address.clone().unwrap_or_else(|| "—".into())}</td>
                         <td>{c.trade.clone().unwrap_or_else(|| "—".into())}</td>
                         <td class="problem">{c.problem_summary.clone().unwrap_or_else(|| "—".into())}</td>
                     </tr>

@@ -17,6 +17,8 @@ pub struct NewEvent {
     pub action: String,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
+    /// What the action produced beyond the case (proposed slots, a packet manifest).
+    pub detail: Option<serde_json::Value>,
     /// `[{"id", "sha256", "size", "content_type"}]` of attachments the action touched.
     pub attachments: Vec<serde_json::Value>,
 }
@@ -37,6 +39,7 @@ struct Hashed<'a> {
     action: &'a str,
     before_json: Option<&'a str>,
     after_json: Option<&'a str>,
+    detail_json: Option<&'a str>,
     attachments_json: &'a str,
     prev_hash: &'a str,
     ticket_prev_hash: Option<&'a str>,
@@ -67,6 +70,7 @@ pub async fn append(tx: &mut Transaction<'static, Any>, ctx: &CallContext, ev: N
     let id = new_id("evt");
     let before_json = ev.before.as_ref().map(|v| v.to_string());
     let after_json = ev.after.as_ref().map(|v| v.to_string());
+    let detail_json = ev.detail.as_ref().map(|v| v.to_string());
     let attachments_json = serde_json::Value::Array(ev.attachments).to_string();
     let at_ms = now_ms();
     let hashed = Hashed {
@@ -83,6 +87,7 @@ pub async fn append(tx: &mut Transaction<'static, Any>, ctx: &CallContext, ev: N
         action: &ev.action,
         before_json: before_json.as_deref(),
         after_json: after_json.as_deref(),
+        detail_json: detail_json.as_deref(),
         attachments_json: &attachments_json,
         prev_hash: &prev_hash,
         ticket_prev_hash: ticket_prev_hash.as_deref(),
@@ -90,8 +95,8 @@ pub async fn append(tx: &mut Transaction<'static, Any>, ctx: &CallContext, ev: N
     let hash = hash_of(&hashed);
     sqlx::query(
         "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
-         correlation_id, request_id, action, before_json, after_json, attachments_json, prev_hash, ticket_prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         correlation_id, request_id, action, before_json, after_json, detail_json, attachments_json, prev_hash, \
+         ticket_prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&id)
     .bind(seq)
@@ -106,6 +111,7 @@ pub async fn append(tx: &mut Transaction<'static, Any>, ctx: &CallContext, ev: N
     .bind(hashed.action)
     .bind(hashed.before_json)
     .bind(hashed.after_json)
+    .bind(hashed.detail_json)
     .bind(&attachments_json)
     .bind(&prev_hash)
     .bind(hashed.ticket_prev_hash)
@@ -132,6 +138,7 @@ pub struct StoredEvent {
     pub action: String,
     pub before_json: Option<String>,
     pub after_json: Option<String>,
+    pub detail_json: Option<String>,
     pub attachments_json: String,
     pub prev_hash: String,
     pub ticket_prev_hash: Option<String>,
@@ -139,7 +146,7 @@ pub struct StoredEvent {
 }
 
 const EVENT_COLUMNS: &str = "id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
-    correlation_id, request_id, action, before_json, after_json, attachments_json, prev_hash, ticket_prev_hash, hash";
+    correlation_id, request_id, action, before_json, after_json, detail_json, attachments_json, prev_hash, ticket_prev_hash, hash";
 
 fn stored(r: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
     Ok(StoredEvent {
@@ -156,11 +163,17 @@ fn stored(r: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
         action: r.try_get("action")?,
         before_json: r.try_get("before_json")?,
         after_json: r.try_get("after_json")?,
+        detail_json: r.try_get("detail_json")?,
         attachments_json: r.try_get("attachments_json")?,
         prev_hash: r.try_get("prev_hash")?,
         ticket_prev_hash: r.try_get("ticket_prev_hash")?,
         hash: r.try_get("hash")?,
     })
+}
+
+pub async fn all_events(pool: &sqlx::AnyPool) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq")).fetch_all(pool).await?;
+    rows.iter().map(stored).collect()
 }
 
 pub async fn events_for_ticket(pool: &sqlx::AnyPool, ticket_id: &str) -> Result<Vec<StoredEvent>, sqlx::Error> {
@@ -213,6 +226,7 @@ pub async fn verify(pool: &sqlx::AnyPool) -> Result<Verification, sqlx::Error> {
             action: &e.action,
             before_json: e.before_json.as_deref(),
             after_json: e.after_json.as_deref(),
+            detail_json: e.detail_json.as_deref(),
             attachments_json: &e.attachments_json,
             prev_hash: &e.prev_hash,
             ticket_prev_hash: e.ticket_prev_hash.as_deref(),

@@ -10,8 +10,12 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("ticket {0} not found")]
     TicketNotFound(String),
-    #[error("the ticket changed since it was read; reload and try again")]
-    Conflict,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("technician {technician_id} cannot take this job: {reason}")]
+    TechUnavailable { technician_id: String, reason: &'static str },
+    #[error("closeout evidence is missing: {}", .missing.join(", "))]
+    CloseoutIncomplete { missing: Vec<String> },
     #[error("internal error")]
     Internal(String),
 }
@@ -22,9 +26,15 @@ impl ServiceError {
             ServiceError::Domain(e) => e.code(),
             ServiceError::Forbidden(_) => "FORBIDDEN",
             ServiceError::TicketNotFound(_) => "TICKET_NOT_FOUND",
-            ServiceError::Conflict => "CONFLICT",
+            ServiceError::Conflict(_) => "CONFLICT",
+            ServiceError::TechUnavailable { .. } => "TECH_UNAVAILABLE",
+            ServiceError::CloseoutIncomplete { .. } => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
             ServiceError::Internal(_) => "INTERNAL",
         }
+    }
+
+    pub fn stale() -> Self {
+        ServiceError::Conflict("the ticket changed since it was read; reload it and try again".into())
     }
 
     pub fn invalid(field: &str, code: &str, message: &str) -> Self {
@@ -47,6 +57,13 @@ impl ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(error = %e, "database error");
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::blob::BlobError> for ServiceError {
+    fn from(e: crate::blob::BlobError) -> Self {
+        tracing::error!(error = %e, "blob store error");
         ServiceError::Internal(e.to_string())
     }
 }

@@ -5,12 +5,18 @@
 //! together with its audit event in one transaction.
 
 pub mod audit;
+pub mod billing;
 pub mod blob;
+pub mod case_store;
+pub mod closeout;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod replay;
+pub mod scheduling;
 pub mod seed;
 pub mod service;
+pub mod settings;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
@@ -20,4 +26,5 @@ pub mod testing;
 pub use blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
 pub use db::{Backend, Db};
 pub use error::ServiceError;
-pub use service::{CallContext, Service};
+pub use service::{CallContext, Outcome, Service};
+pub use settings::ShopSettings;

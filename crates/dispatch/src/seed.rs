@@ -3,8 +3,12 @@
 //! carries a complete, verifiable audit trail like real data.
 
 use crate::error::ServiceError;
-use crate::ids::{new_id, now_ms};
+use crate::scheduling::NewTechnician;
 use crate::service::{CallContext, Service};
+use domain::case::NoteKind;
+use domain::commands::{AddNote, AssignTech, CancelTicket, ConfirmSlot, ProposeSlots, RecordLabor, SetEta, TicketRef};
+use domain::slots::Slot;
+use domain::window::WorkingHours;
 use domain::{Actor, CaseState, CreateTicket, NewCustomer, NewSite, Priority, Role, SourceChannel};
 use rand_core::{OsRng, RngCore};
 use sqlx::Row;
@@ -41,8 +45,8 @@ const DEMO: &[Demo] = &[
 
 const TECHNICIANS: &[(&str, &str, &[&str], &str)] = &[
     ("Dana Whitfield", "555-020-1001", &["hvac", "electrical"], "north"),
-    ("Sam Okafor", "555-020-1002", &["plumbing"], "south"),
-    ("Rita Alvarez", "555-020-1003", &["appliance", "hvac"], "north"),
+    ("Sam Okafor", "555-020-1002", &["plumbing", "hvac"], "north"),
+    ("Rita Alvarez", "555-020-1003", &["appliance", "hvac", "plumbing", "electrical"], "north"),
 ];
 
 fn random_password() -> String {
@@ -58,6 +62,44 @@ fn random_password() -> String {
 }
 
 impl Service {
+    /// Moves a demo case one step through the real actions.
+    async fn demo_step(&self, ctx: &CallContext, case: &domain::Case, to: CaseState) -> Result<domain::Case, ServiceError> {
+        let id = case.id.clone();
+        let outcome = match to {
+            CaseState::Scheduled => {
+                let proposed = self.propose_slots(ctx, &ProposeSlots { ticket_id: id.clone(), ..Default::default() }).await?;
+                let slot: Slot = serde_json::from_value(proposed.data["slots"][0].clone())
+                    .map_err(|_| ServiceError::Internal("no free slot for the demo".into()))?;
+                let confirm = ConfirmSlot {
+                    ticket_id: id,
+                    start_ms: slot.start_ms,
+                    end_ms: slot.end_ms,
+                    technician_id: Some(slot.technician_id),
+                    reschedule: false,
+                    expected_version: None,
+                };
+                self.confirm_slot(ctx, &confirm).await?
+            }
+            CaseState::Dispatched => {
+                let tech = case.appointment.as_ref().and_then(|a| a.technician_id.clone()).unwrap_or_default();
+                let out = self.assign_tech(ctx, &AssignTech { ticket_id: id.clone(), technician_id: tech, expected_version: None }).await?;
+                let eta = out.case.appointment.as_ref().map(|a| a.start_ms).unwrap_or_default();
+                self.set_eta(ctx, &SetEta { ticket_id: id, eta_ms: eta, note: Some("On schedule".into()) }).await?
+            }
+            CaseState::Onsite => self.check_in(ctx, &TicketRef { ticket_id: id, expected_version: None }).await?,
+            CaseState::WorkPerformed => {
+                self.add_note(ctx, &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced the failed part and tested the system.".into() }).await?;
+                self.record_labor(ctx, &RecordLabor { ticket_id: id.clone(), minutes: 75, description: "Diagnosis and repair".into(), rate_cents: None }).await?;
+                self.complete_work(ctx, &TicketRef { ticket_id: id, expected_version: None }).await?
+            }
+            CaseState::Canceled => {
+                self.cancel_ticket(ctx, &CancelTicket { ticket_id: id, reason: "Customer postponed to next season".into(), expected_version: None }).await?
+            }
+            other => return Err(ServiceError::Internal(format!("the demo does not move cases to {other}"))),
+        };
+        Ok(outcome.case)
+    }
+
     /// Seeds the demo only into an empty database; returns what it did.
     pub async fn seed_demo(&self) -> Result<SeedReport, ServiceError> {
         let existing: i64 = sqlx::query("SELECT (SELECT COUNT(*) FROM tickets) + (SELECT COUNT(*) FROM users) AS n")
@@ -67,30 +109,40 @@ impl Service {
         if existing > 0 {
             return Ok(SeedReport { operator: None, tickets: 0 });
         }
-        for (name, phone, skills, zone) in TECHNICIANS {
-            sqlx::query("INSERT INTO technicians (id, name, phone, skills_json, zone, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(new_id("tec"))
-                .bind(*name)
-                .bind(*phone)
-                .bind(serde_json::to_string(skills).unwrap_or_else(|_| "[]".into()))
-                .bind(*zone)
-                .bind(now_ms())
-                .execute(self.db.pool())
-                .await?;
-        }
         let system = Actor::system("seed");
+        let admin = CallContext::new(system.clone());
+        // Long days, every day, so the demo has free slots whenever it is started.
+        let every_day = WorkingHours([(); 7].map(|()| vec![(7 * 60, 19 * 60)]));
+        let mut techs = vec![];
+        for (name, phone, skills, zone) in TECHNICIANS {
+            let t = self
+                .create_technician(
+                    &admin,
+                    &NewTechnician {
+                        name: (*name).into(),
+                        phone: Some((*phone).into()),
+                        email: None,
+                        skills: skills.iter().map(|s| s.to_string()).collect(),
+                        zone: Some((*zone).into()),
+                        working_hours: Some(every_day.clone()),
+                    },
+                )
+                .await?;
+            techs.push(t);
+        }
         for d in DEMO {
             let ctx = CallContext { channel: d.channel, ..CallContext::new(system.clone()) };
             let input = CreateTicket {
                 customer: NewCustomer { name: Some(d.name.into()), phone: Some(d.phone.into()), email: None, preferred_channel: Some(d.channel) },
-                site: d.address.map(|a| NewSite { address: Some(a.into()), access_notes: None }),
+                site: d.address.map(|a| NewSite { address: Some(a.into()), zone: Some("north".into()), ..Default::default() }),
                 problem_summary: d.problem.map(Into::into),
                 trade: Some(d.trade.into()),
                 priority: Some(d.priority),
+                ..Default::default()
             };
-            let (mut case, _) = self.create_ticket(&ctx, &input).await?;
+            let mut case = self.create_ticket(&ctx, &input).await?.case;
             for to in d.path {
-                (case, _) = self.transition(&ctx, &case.id, case.version, *to, "seed.demo_progress").await?;
+                case = self.demo_step(&ctx, &case, *to).await?;
             }
         }
         let password = random_password();

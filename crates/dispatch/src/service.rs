@@ -1,9 +1,16 @@
-//! The service handle shared by every front end.
+//! The service handle shared by every front end, and the shape every action follows:
+//! authorise -> open (lock + load + compare version) -> decide -> write -> finish (state move,
+//! audit event with the field diff, commit) -> canonical case.
 
+use crate::audit::{self, NewEvent};
 use crate::blob::BlobStore;
+use crate::case_store::load_case;
 use crate::db::Db;
 use crate::error::ServiceError;
-use domain::{Actor, Role, SourceChannel, Tool};
+use crate::ids::now_ms;
+use crate::settings::ShopSettings;
+use domain::{Actor, Case, CaseState, Role, SourceChannel, Tool};
+use sqlx::{Any, Transaction};
 use std::sync::Arc;
 
 /// Who is calling, through which door, for the audit trail.
@@ -21,15 +28,35 @@ impl CallContext {
     }
 }
 
+/// What every action returns: the case after commit, the audit event, and action data.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub case: Case,
+    pub event_id: String,
+    pub data: serde_json::Value,
+}
+
 #[derive(Clone)]
 pub struct Service {
     pub(crate) db: Db,
     pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) settings: Arc<ShopSettings>,
+}
+
+/// An action in progress: the write transaction and the case as it was.
+pub(crate) struct Open {
+    pub tx: Transaction<'static, Any>,
+    pub before: Case,
+    pub now: i64,
 }
 
 impl Service {
     pub fn new(db: Db, blobs: Arc<dyn BlobStore>) -> Self {
-        Service { db, blobs }
+        Service::with_settings(db, blobs, ShopSettings::default())
+    }
+
+    pub fn with_settings(db: Db, blobs: Arc<dyn BlobStore>, settings: ShopSettings) -> Self {
+        Service { db, blobs, settings: Arc::new(settings) }
     }
 
     pub fn db(&self) -> &Db {
@@ -40,7 +67,11 @@ impl Service {
         &self.blobs
     }
 
-    /// Every tool call passes here first: the role must be allowed the tool at all.
+    pub fn settings(&self) -> &ShopSettings {
+        &self.settings
+    }
+
+    /// The role must be allowed the tool at all.
     pub(crate) fn authorize_tool(&self, ctx: &CallContext, tool: Tool) -> Result<(), ServiceError> {
         if tool.allowed_for(ctx.actor.role) {
             Ok(())
@@ -50,13 +81,119 @@ impl Service {
         }
     }
 
-    /// Reads of whole cases: staff and agents see every case. Technicians and customers are
-    /// scoped to their own jobs and tickets by the identity layer; until a case is linked to
-    /// them they see none.
-    pub(crate) fn authorize_read_any(&self, ctx: &CallContext) -> Result<(), ServiceError> {
-        match ctx.actor.role {
-            Role::Technician | Role::Customer => Err(ServiceError::Forbidden("not your ticket".into())),
-            _ => Ok(()),
+    /// Actions outside the agent toolset (check-in, cancel, payment): an explicit role list.
+    pub(crate) fn authorize_roles(&self, ctx: &CallContext, action: &str, roles: &[Role]) -> Result<(), ServiceError> {
+        if roles.contains(&ctx.actor.role) {
+            Ok(())
+        } else {
+            tracing::warn!(actor = %ctx.actor.id, role = %ctx.actor.role, action, "permission denied");
+            Err(ServiceError::Forbidden(format!("role {} may not {action}", ctx.actor.role)))
         }
+    }
+
+    /// Technicians reach only jobs assigned to them, customers only their own tickets. The
+    /// answer for someone else's ticket is the same as for a missing one, so ids cannot be probed.
+    pub(crate) fn check_scope(&self, ctx: &CallContext, case: &Case) -> Result<(), ServiceError> {
+        let allowed = match ctx.actor.role {
+            Role::Technician => {
+                ctx.actor.technician_id.is_some()
+                    && case.assignment.as_ref().map(|a| &a.technician_id) == ctx.actor.technician_id.as_ref()
+            }
+            Role::Customer => ctx.actor.customer_id.as_deref() == Some(case.customer.id.as_str()),
+            _ => true,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            tracing::warn!(actor = %ctx.actor.id, ticket = %case.id, "out-of-scope ticket access");
+            Err(ServiceError::TicketNotFound(case.id.clone()))
+        }
+    }
+
+    /// Begins the write, loads the case, checks scope and `expected_version`, and bumps the
+    /// version at once: the row lock is taken first and a concurrent writer loses with CONFLICT.
+    pub(crate) async fn open(&self, ctx: &CallContext, ticket_id: &str, expected_version: Option<i64>) -> Result<Open, ServiceError> {
+        let mut tx = self.db.begin_write().await?;
+        let before = load_case(&mut tx, ticket_id.trim()).await?;
+        self.check_scope(ctx, &before)?;
+        if expected_version.is_some_and(|v| v != before.version) {
+            return Err(ServiceError::stale());
+        }
+        let now = now_ms().max(before.updated_at_ms);
+        let bumped = sqlx::query("UPDATE tickets SET version = version + 1, updated_at_ms = $1 WHERE id = $2 AND version = $3")
+            .bind(now)
+            .bind(&before.id)
+            .bind(before.version)
+            .execute(&mut *tx)
+            .await?;
+        if bumped.rows_affected() != 1 {
+            return Err(ServiceError::stale());
+        }
+        Ok(Open { tx, before, now })
+    }
+
+    /// Moves the state if asked (legality checked here and again by the database), writes the
+    /// audit event with the diff of the canonical case, commits, and returns the new case.
+    pub(crate) async fn finish(
+        &self,
+        ctx: &CallContext,
+        mut open: Open,
+        action: &str,
+        to: Option<CaseState>,
+        data: serde_json::Value,
+        attachments: Vec<serde_json::Value>,
+    ) -> Result<Outcome, ServiceError> {
+        if let Some(to) = to {
+            if !open.before.state.can_transition_to(to) {
+                return Err(ServiceError::transition(open.before.state, to));
+            }
+            sqlx::query("UPDATE tickets SET state = $1 WHERE id = $2")
+                .bind(to.as_str())
+                .bind(&open.before.id)
+                .execute(&mut *open.tx)
+                .await?;
+        }
+        let after = load_case(&mut open.tx, &open.before.id).await?;
+        let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let after_json = serde_json::to_value(&after).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let changes = domain::diff::diff(&before_json, &after_json);
+        let detail = if data.is_null() || data == serde_json::json!({}) { None } else { Some(data.clone()) };
+        let event_id = audit::append(
+            &mut open.tx,
+            ctx,
+            NewEvent {
+                ticket_id: Some(after.id.clone()),
+                action: action.to_string(),
+                before: Some(serde_json::Value::Object(changes.before)),
+                after: Some(serde_json::Value::Object(changes.after)),
+                detail,
+                attachments,
+            },
+        )
+        .await?;
+        open.tx.commit().await?;
+        tracing::info!(ticket = %after.number, action, state = %after.state, version = after.version, "committed");
+        Ok(Outcome { case: after, event_id, data })
+    }
+
+    /// Refuses an action outside the states where it makes sense.
+    pub(crate) fn require_state(case: &Case, action: &str, allowed: &[CaseState]) -> Result<(), ServiceError> {
+        if allowed.contains(&case.state) {
+            Ok(())
+        } else {
+            Err(ServiceError::Domain(domain::DomainError::NotInState {
+                action: action.to_string(),
+                state: case.state,
+                allowed: allowed.to_vec(),
+            }))
+        }
+    }
+
+    /// The canonical case, for any door.
+    pub async fn case(&self, ctx: &CallContext, id: &str) -> Result<Case, ServiceError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let case = load_case(&mut conn, id.trim()).await?;
+        self.check_scope(ctx, &case)?;
+        Ok(case)
     }
 }

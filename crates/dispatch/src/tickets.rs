@@ -1,62 +1,14 @@
-//! Tickets: creation, canonical reads, and audited state moves.
+//! Intake actions: `ticket.create`, `ticket.add_message`, `ticket.set_priority`, `ticket.cancel`,
+//! and the lists the surfaces read.
 
 use crate::audit::{self, NewEvent};
+use crate::case_store::{load_case, summaries};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{CallContext, Service};
-use domain::case::ticket_number;
-use domain::{Case, CaseState, CreateTicket, CustomerView, SiteView, Tool};
-use sqlx::any::AnyRow;
+use crate::service::{CallContext, Outcome, Service};
+use domain::commands::{AddMessage, CancelTicket, SetPriority};
+use domain::{CaseState, CaseSummary, CreateTicket, Role, Tool, ValidCreateTicket};
 use sqlx::{Any, Row, Transaction};
-
-const CASE_SELECT: &str = "SELECT t.id, t.number, t.state, t.priority, t.problem_summary, t.trade, t.version, \
-    t.created_at_ms, t.updated_at_ms, c.id AS customer_id, c.name AS customer_name, c.phone AS customer_phone, \
-    c.email AS customer_email, c.preferred_channel AS customer_channel, s.id AS site_id, s.address AS site_address, \
-    s.access_notes AS site_access_notes \
-    FROM tickets t JOIN customers c ON c.id = t.customer_id LEFT JOIN sites s ON s.id = t.site_id";
-
-fn case_from_row(r: &AnyRow) -> Result<Case, ServiceError> {
-    let state: String = r.try_get("state")?;
-    let priority: String = r.try_get("priority")?;
-    let channel: Option<String> = r.try_get("customer_channel")?;
-    let site_id: Option<String> = r.try_get("site_id")?;
-    let site = match site_id {
-        Some(id) => Some(SiteView { id, address: r.try_get("site_address")?, access_notes: r.try_get("site_access_notes")? }),
-        None => None,
-    };
-    Ok(Case {
-        id: r.try_get("id")?,
-        number: ticket_number(r.try_get("number")?),
-        state: state.parse().map_err(|e| ServiceError::Internal(format!("{e}")))?,
-        priority: priority.parse().map_err(|()| ServiceError::Internal(format!("bad priority {priority}")))?,
-        problem_summary: r.try_get("problem_summary")?,
-        trade: r.try_get("trade")?,
-        customer: CustomerView {
-            id: r.try_get("customer_id")?,
-            name: r.try_get("customer_name")?,
-            phone: r.try_get("customer_phone")?,
-            email: r.try_get("customer_email")?,
-            preferred_channel: channel.and_then(|c| c.parse().ok()),
-        },
-        site,
-        version: r.try_get("version")?,
-        created_at_ms: r.try_get("created_at_ms")?,
-        updated_at_ms: r.try_get("updated_at_ms")?,
-    })
-}
-
-async fn load_case(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Case, ServiceError> {
-    let row = sqlx::query(&format!("{CASE_SELECT} WHERE t.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
-    case_from_row(&row)
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
 
 /// Filters for the dispatch board and lists.
 #[derive(Debug, Clone, Default)]
@@ -66,73 +18,39 @@ pub struct CaseFilter {
     pub limit: Option<i64>,
 }
 
+const OPEN_STATES: &[CaseState] = &[
+    CaseState::Lead,
+    CaseState::Intake,
+    CaseState::Scheduled,
+    CaseState::Dispatched,
+    CaseState::Onsite,
+    CaseState::WorkPerformed,
+    CaseState::CloseoutReady,
+    CaseState::InvoiceReady,
+];
+
 impl Service {
-    /// `ticket.create`.
+    /// `ticket.create`: a new case, or — with `lead_ticket_id` — the completion of a lead.
     #[tracing::instrument(name = "ticket.create", skip_all, fields(actor = %ctx.actor.id))]
-    pub async fn create_ticket(&self, ctx: &CallContext, input: &CreateTicket) -> Result<(Case, String), ServiceError> {
+    pub async fn create_ticket(&self, ctx: &CallContext, input: &CreateTicket) -> Result<Outcome, ServiceError> {
         self.authorize_tool(ctx, Tool::TicketCreate)?;
         let valid = input.validate()?;
+        if let Some(lead) = &input.lead_ticket_id {
+            return self.complete_lead(ctx, lead, &valid).await;
+        }
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
-
-        let customer_id = match find_customer(&mut tx, valid.phone.as_ref().map(|p| p.as_str()), valid.email.as_ref().map(|e| e.as_str())).await? {
-            Some(id) => id,
-            None => {
-                let id = new_id("cus");
-                sqlx::query(
-                    "INSERT INTO customers (id, name, phone, email, preferred_channel, created_at_ms, updated_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                )
-                .bind(&id)
-                .bind(&valid.customer_name)
-                .bind(valid.phone.as_ref().map(|p| p.as_str()))
-                .bind(valid.email.as_ref().map(|e| e.as_str()))
-                .bind(valid.preferred_channel.map(|c| c.as_str()))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
-        };
-
-        let site_id = match &valid.address {
-            None => None,
-            Some(address) => {
-                let existing: Option<String> = sqlx::query("SELECT id FROM sites WHERE customer_id = $1 AND address = $2")
-                    .bind(&customer_id)
-                    .bind(address)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| r.try_get("id"))
-                    .transpose()?;
-                match existing {
-                    Some(id) => Some(id),
-                    None => {
-                        let id = new_id("sit");
-                        sqlx::query(
-                            "INSERT INTO sites (id, customer_id, address, access_notes, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(&id)
-                        .bind(&customer_id)
-                        .bind(address)
-                        .bind(&valid.access_notes)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        Some(id)
-                    }
-                }
-            }
-        };
-
+        let customer_id = upsert_customer(&mut tx, &valid, now).await?;
+        let site_id = upsert_site(&mut tx, &customer_id, &valid, now).await?;
         let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
             .fetch_one(&mut *tx)
             .await?
             .try_get("value")?;
         let id = new_id("tkt");
         sqlx::query(
-            "INSERT INTO tickets (id, number, state, priority, problem_summary, trade, customer_id, site_id, version, \
-             created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
+            "INSERT INTO tickets (id, number, state, priority, problem_summary, trade, requested_start_ms, requested_end_ms, \
+             customer_id, site_id, version, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
         )
         .bind(&id)
         .bind(number)
@@ -140,101 +58,163 @@ impl Service {
         .bind(valid.priority.as_str())
         .bind(&valid.problem_summary)
         .bind(&valid.trade)
+        .bind(valid.requested_window.map(|w| w.start_ms))
+        .bind(valid.requested_window.map(|w| w.end_ms))
         .bind(&customer_id)
         .bind(&site_id)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        instantiate_checklist(&mut tx, &id, valid.trade.as_deref()).await?;
 
         let case = load_case(&mut tx, &id).await?;
-        let event = audit::append(
-            &mut tx,
-            ctx,
-            NewEvent { ticket_id: Some(id.clone()), action: Tool::TicketCreate.name().into(), before: None, after: Some(to_json(&case)), attachments: vec![] },
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::info!(ticket = %case.number, state = %case.state, "ticket created");
-        Ok((case, event))
-    }
-
-    /// The canonical case.
-    pub async fn case(&self, ctx: &CallContext, id: &str) -> Result<Case, ServiceError> {
-        self.authorize_read_any(ctx)?;
-        let mut conn = self.db.pool().acquire().await?;
-        load_case(&mut conn, id).await
-    }
-
-    /// Cases for lists and the board, most recently changed first.
-    pub async fn cases(&self, ctx: &CallContext, filter: &CaseFilter) -> Result<Vec<Case>, ServiceError> {
-        self.authorize_read_any(ctx)?;
-        let mut sql = format!("{CASE_SELECT} WHERE 1 = 1");
-        if filter.state.is_some() {
-            sql.push_str(" AND t.state = $1");
-        }
-        if filter.open_only {
-            sql.push_str(" AND t.state NOT IN ('paid_or_ar', 'canceled')");
-        }
-        sql.push_str(" ORDER BY t.updated_at_ms DESC, t.number DESC");
-        sql.push_str(&format!(" LIMIT {}", filter.limit.unwrap_or(500).clamp(1, 5_000)));
-        let mut q = sqlx::query(&sql);
-        if let Some(st) = filter.state {
-            q = q.bind(st.as_str());
-        }
-        let rows = q.fetch_all(self.db.pool()).await?;
-        rows.iter().map(case_from_row).collect()
-    }
-
-    /// Moves a case to `to` if the move is legal and the case is still at `expected_version`.
-    /// The building block of the lifecycle actions; it audits the move with `action`.
-    pub async fn transition(
-        &self,
-        ctx: &CallContext,
-        id: &str,
-        expected_version: i64,
-        to: CaseState,
-        action: &str,
-    ) -> Result<(Case, String), ServiceError> {
-        let mut tx = self.db.begin_write().await?;
-        let before = load_case(&mut tx, id).await?;
-        if before.version != expected_version {
-            return Err(ServiceError::Conflict);
-        }
-        if !before.state.can_transition_to(to) {
-            return Err(ServiceError::transition(before.state, to));
-        }
-        let updated = sqlx::query(
-            "UPDATE tickets SET state = $1, version = version + 1, updated_at_ms = $2 WHERE id = $3 AND version = $4",
-        )
-        .bind(to.as_str())
-        .bind(now_ms())
-        .bind(id)
-        .bind(expected_version)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(ServiceError::Conflict);
-        }
-        let after = load_case(&mut tx, id).await?;
-        let event = audit::append(
+        let after = serde_json::to_value(&case).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let changes = domain::diff::diff(&serde_json::Value::Null, &after);
+        let missing: Vec<&str> = valid.missing_for_intake();
+        let data = serde_json::json!({ "missing_for_intake": missing });
+        let event_id = audit::append(
             &mut tx,
             ctx,
             NewEvent {
-                ticket_id: Some(id.to_string()),
-                action: action.to_string(),
-                before: Some(serde_json::json!({"state": before.state, "version": before.version})),
-                after: Some(serde_json::json!({"state": after.state, "version": after.version})),
+                ticket_id: Some(id.clone()),
+                action: Tool::TicketCreate.name().into(),
+                before: Some(serde_json::Value::Object(changes.before)),
+                after: Some(serde_json::Value::Object(changes.after)),
+                detail: None,
                 attachments: vec![],
             },
         )
         .await?;
         tx.commit().await?;
-        Ok((after, event))
+        tracing::info!(ticket = %case.number, state = %case.state, "ticket created");
+        Ok(Outcome { case, event_id, data })
+    }
+
+    async fn complete_lead(&self, ctx: &CallContext, lead_id: &str, valid: &ValidCreateTicket) -> Result<Outcome, ServiceError> {
+        let mut o = self.open(ctx, lead_id, None).await?;
+        Self::require_state(&o.before, "completing a lead", &[CaseState::Lead])?;
+        let customer_id = o.before.customer.id.clone();
+        add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
+        let site_id = upsert_site(&mut o.tx, &customer_id, valid, o.now).await?;
+        sqlx::query(
+            "UPDATE tickets SET site_id = COALESCE($1, site_id), problem_summary = COALESCE($2, problem_summary), \
+             trade = COALESCE($3, trade), priority = $4, requested_start_ms = COALESCE($5, requested_start_ms), \
+             requested_end_ms = COALESCE($6, requested_end_ms) WHERE id = $7",
+        )
+        .bind(&site_id)
+        .bind(&valid.problem_summary)
+        .bind(&valid.trade)
+        .bind(valid.priority.as_str())
+        .bind(valid.requested_window.map(|w| w.start_ms))
+        .bind(valid.requested_window.map(|w| w.end_ms))
+        .bind(&o.before.id)
+        .execute(&mut *o.tx)
+        .await?;
+        let merged = load_case(&mut o.tx, &o.before.id).await?;
+        if merged.checklist.is_empty() {
+            instantiate_checklist(&mut o.tx, &o.before.id, merged.trade.as_deref()).await?;
+        }
+        let mut missing = vec![];
+        if merged.site.is_none() {
+            missing.push("site.address");
+        }
+        if merged.problem_summary.is_none() {
+            missing.push("problem_summary");
+        }
+        let to = missing.is_empty().then_some(CaseState::Intake);
+        self.finish(ctx, o, Tool::TicketCreate.name(), to, serde_json::json!({ "missing_for_intake": missing }), vec![]).await
+    }
+
+    /// `ticket.add_message`: any state; the thread is the case's memory across channels.
+    #[tracing::instrument(name = "ticket.add_message", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn add_message(&self, ctx: &CallContext, input: &AddMessage) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::TicketAddMessage)?;
+        let text = input.validate()?;
+        let mut o = self.open(ctx, &input.ticket_id, None).await?;
+        let id = new_id("msg");
+        let channel = input.channel.unwrap_or(ctx.channel);
+        sqlx::query(
+            "INSERT INTO messages (id, ticket_id, direction, channel, sender, body, author, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&o.before.id)
+        .bind(input.direction.as_str())
+        .bind(channel.as_str())
+        .bind(input.sender.as_deref().map(str::trim))
+        .bind(&text)
+        .bind(&ctx.actor.id)
+        .bind(o.now)
+        .execute(&mut *o.tx)
+        .await?;
+        sqlx::query("UPDATE tickets SET message_count = message_count + 1, last_message_at_ms = $1 WHERE id = $2")
+            .bind(o.now)
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
+        self.finish(ctx, o, Tool::TicketAddMessage.name(), None, serde_json::json!({ "message_id": id }), vec![]).await
+    }
+
+    /// `ticket.set_priority`.
+    #[tracing::instrument(name = "ticket.set_priority", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn set_priority(&self, ctx: &CallContext, input: &SetPriority) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::TicketSetPriority)?;
+        let mut errors = vec![];
+        domain::validate::optional_text("reason", input.reason.as_deref(), domain::commands::MAX_REASON, &mut errors);
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        Self::require_state(&o.before, Tool::TicketSetPriority.name(), OPEN_STATES)?;
+        sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
+            .bind(input.priority.as_str())
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
+        let data = serde_json::json!({ "reason": input.reason });
+        self.finish(ctx, o, Tool::TicketSetPriority.name(), None, data, vec![]).await
+    }
+
+    /// `ticket.cancel` (operator): possible until a technician is on site.
+    #[tracing::instrument(name = "ticket.cancel", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn cancel_ticket(&self, ctx: &CallContext, input: &CancelTicket) -> Result<Outcome, ServiceError> {
+        self.authorize_roles(ctx, "cancel tickets", &[Role::Operator, Role::Admin])?;
+        let reason = input.validate()?;
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        if !o.before.state.can_transition_to(CaseState::Canceled) {
+            return Err(ServiceError::transition(o.before.state, CaseState::Canceled));
+        }
+        sqlx::query("UPDATE tickets SET cancel_reason = $1 WHERE id = $2").bind(&reason).bind(&o.before.id).execute(&mut *o.tx).await?;
+        // A canceled job frees its technician's time.
+        sqlx::query("UPDATE appointments SET status = 'canceled' WHERE ticket_id = $1 AND status = 'active'")
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
+        self.finish(ctx, o, "ticket.cancel", Some(CaseState::Canceled), serde_json::json!({}), vec![]).await
+    }
+
+    /// Board rows for the caller: everything for staff and agents, own jobs for technicians,
+    /// own tickets for customers.
+    pub async fn cases(&self, ctx: &CallContext, filter: &CaseFilter) -> Result<Vec<CaseSummary>, ServiceError> {
+        let (tech, customer) = match ctx.actor.role {
+            Role::Technician => (Some(ctx.actor.technician_id.clone().unwrap_or_default()), None),
+            Role::Customer => (None, Some(ctx.actor.customer_id.clone().unwrap_or_default())),
+            _ => (None, None),
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        summaries(
+            &mut conn,
+            filter.state.map(CaseState::as_str),
+            filter.open_only,
+            tech.as_deref(),
+            customer.as_deref(),
+            filter.limit.unwrap_or(500),
+        )
+        .await
     }
 
     /// Counts per state, for the board header.
-    pub async fn state_counts(&self, ctx: &CallContext) -> Result<Vec<(CaseState, i64)>, ServiceError> {
-        self.authorize_read_any(ctx)?;
+    pub async fn state_counts(&self, _ctx: &CallContext) -> Result<Vec<(CaseState, i64)>, ServiceError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state").fetch_all(self.db.pool()).await?;
         let mut counts = vec![];
         for r in rows {
@@ -248,23 +228,101 @@ impl Service {
     }
 }
 
-async fn find_customer(
-    tx: &mut Transaction<'static, Any>,
-    phone: Option<&str>,
-    email: Option<&str>,
-) -> Result<Option<String>, sqlx::Error> {
-    // A known phone or e-mail is the same household: reuse it rather than duplicate.
-    for (column, value) in [("phone", phone), ("email", email)] {
-        if let Some(v) = value {
-            let row = sqlx::query(&format!("SELECT id FROM customers WHERE {column} = $1 ORDER BY created_at_ms LIMIT 1"))
-                .bind(v)
-                .fetch_optional(&mut **tx)
-                .await?;
-            if let Some(r) = row {
-                return Ok(Some(r.try_get("id")?));
-            }
+/// A known phone or e-mail is the same household: reuse it rather than duplicate.
+async fn upsert_customer(tx: &mut Transaction<'static, Any>, v: &ValidCreateTicket, now: i64) -> Result<String, ServiceError> {
+    for (kind, value) in [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))] {
+        let Some(value) = value else { continue };
+        let row = sqlx::query("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
+            .bind(kind)
+            .bind(value)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(r) = row {
+            let id: String = r.try_get("customer_id")?;
+            add_contacts(tx, &id, v, now).await?;
+            return Ok(id);
         }
     }
-    Ok(None)
+    let id = new_id("cus");
+    sqlx::query("INSERT INTO customers (id, name, preferred_channel, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)")
+        .bind(&id)
+        .bind(&v.customer_name)
+        .bind(v.preferred_channel.map(|c| c.as_str()))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    add_contacts(tx, &id, v, now).await?;
+    Ok(id)
 }
 
+/// Adds the phone and e-mail of `v` to the customer unless known (to anyone).
+async fn add_contacts(tx: &mut Transaction<'static, Any>, customer_id: &str, v: &ValidCreateTicket, now: i64) -> Result<(), ServiceError> {
+    for (kind, value) in [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))] {
+        let Some(value) = value else { continue };
+        sqlx::query(
+            "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
+             VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5) \
+             ON CONFLICT (kind, value) DO NOTHING",
+        )
+        .bind(new_id("con"))
+        .bind(customer_id)
+        .bind(kind)
+        .bind(value)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn upsert_site(
+    tx: &mut Transaction<'static, Any>,
+    customer_id: &str,
+    v: &ValidCreateTicket,
+    now: i64,
+) -> Result<Option<String>, ServiceError> {
+    let Some(address) = &v.address else { return Ok(None) };
+    let existing = sqlx::query("SELECT id FROM sites WHERE customer_id = $1 AND address = $2")
+        .bind(customer_id)
+        .bind(address)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(r) = existing {
+        return Ok(Some(r.try_get("id")?));
+    }
+    let id = new_id("sit");
+    sqlx::query(
+        "INSERT INTO sites (id, customer_id, address, access_notes, zone, lat, lon, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(customer_id)
+    .bind(address)
+    .bind(&v.access_notes)
+    .bind(&v.zone)
+    .bind(v.geo.map(|g| g.0))
+    .bind(v.geo.map(|g| g.1))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(id))
+}
+
+/// Copies the checklist template of the job type (or `general`) onto the ticket.
+async fn instantiate_checklist(tx: &mut Transaction<'static, Any>, ticket_id: &str, trade: Option<&str>) -> Result<(), ServiceError> {
+    let has_template: i64 = sqlx::query("SELECT COUNT(*) AS n FROM checklist_templates WHERE job_type = $1")
+        .bind(trade.unwrap_or("general"))
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+    let job_type = if has_template > 0 { trade.unwrap_or("general") } else { "general" };
+    sqlx::query(
+        "INSERT INTO checklist_items (ticket_id, item_key, label, required, position) \
+         SELECT $1, item_key, label, required, position FROM checklist_templates WHERE job_type = $2",
+    )
+    .bind(ticket_id)
+    .bind(job_type)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -72,7 +72,8 @@ impl Service {
             .bind(id)
             .execute(self.db.pool())
             .await?;
-        Ok(Some(Actor { kind: ActorKind::Token, id: id.to_string(), role, name: row.try_get("name")? }))
+        let name: String = row.try_get("name")?;
+        Ok(Some(Actor::new(ActorKind::Token, id, role, name)))
     }
 
     /// Revokes a token by id; `false` if there was no such active token.

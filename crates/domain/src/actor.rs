@@ -103,11 +103,26 @@ pub struct Actor {
     pub id: String,
     pub role: Role,
     pub name: String,
+    /// For technicians: the technician profile they act as (their jobs only).
+    #[serde(default)]
+    pub technician_id: Option<String>,
+    /// For customers: the customer record they act as (their tickets only).
+    #[serde(default)]
+    pub customer_id: Option<String>,
 }
 
 impl Actor {
+    pub fn new(kind: ActorKind, id: impl Into<String>, role: Role, name: impl Into<String>) -> Self {
+        Actor { kind, id: id.into(), role, name: name.into(), technician_id: None, customer_id: None }
+    }
+
     pub fn system(name: &str) -> Self {
-        Actor { kind: ActorKind::System, id: format!("system:{name}"), role: Role::Admin, name: name.into() }
+        Actor::new(ActorKind::System, format!("system:{name}"), Role::Admin, name)
+    }
+
+    /// Staff and agents see every case; technicians and customers only their own.
+    pub fn sees_all_cases(&self) -> bool {
+        !matches!(self.role, Role::Technician | Role::Customer)
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::actor::SourceChannel;
 use crate::priority::Priority;
 use crate::state::CaseState;
+use crate::window::TimeWindow;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,9 +14,25 @@ pub struct Case {
     pub state: CaseState,
     pub priority: Priority,
     pub problem_summary: Option<String>,
+    /// Trade or skill needed; also selects the closeout checklist template.
     pub trade: Option<String>,
+    pub requested_window: Option<TimeWindow>,
     pub customer: CustomerView,
     pub site: Option<SiteView>,
+    pub appointment: Option<Appointment>,
+    pub assignment: Option<Assignment>,
+    pub eta: Option<Eta>,
+    pub checklist: Vec<ChecklistItem>,
+    pub notes: Vec<Note>,
+    pub attachments: Vec<Attachment>,
+    pub labor: Vec<LaborLine>,
+    pub parts: Vec<PartLine>,
+    pub invoice: Option<InvoiceDraft>,
+    pub packet: Option<PacketRef>,
+    pub payment: Option<Payment>,
+    pub cancel_reason: Option<String>,
+    pub message_count: i64,
+    pub last_message_at_ms: Option<i64>,
     /// Compare-and-swap version: every committed change increments it.
     pub version: i64,
     pub created_at_ms: i64,
@@ -26,9 +43,20 @@ pub struct Case {
 pub struct CustomerView {
     pub id: String,
     pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
+    /// Primary first.
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
     pub preferred_channel: Option<SourceChannel>,
+}
+
+impl CustomerView {
+    pub fn phone(&self) -> Option<&str> {
+        self.phones.first().map(String::as_str)
+    }
+
+    pub fn email(&self) -> Option<&str> {
+        self.emails.first().map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,17 +64,200 @@ pub struct SiteView {
     pub id: String,
     pub address: String,
     pub access_notes: Option<String>,
+    pub zone: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appointment {
+    pub id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The technician the slot was offered with (held, not yet dispatched).
+    pub technician_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub technician_id: String,
+    pub technician_name: String,
+    pub assigned_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eta {
+    pub eta_ms: i64,
+    pub note: Option<String>,
+    pub set_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistItem {
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+    pub done: bool,
+    pub done_at_ms: Option<i64>,
+    pub done_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    Note,
+    /// What was found and done; required for closeout.
+    WorkSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: String,
+    pub kind: NoteKind,
+    pub text: String,
+    pub author: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    Before,
+    After,
+    Signature,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: String,
+    pub kind: AttachmentKind,
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub blob_key: String,
+    pub uploaded_by: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaborLine {
+    pub id: String,
+    pub technician_id: Option<String>,
+    pub description: String,
+    pub minutes: i64,
+    pub rate_cents: i64,
+    pub amount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartLine {
+    pub id: String,
+    pub sku: Option<String>,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub amount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub description: String,
+    pub quantity: String,
+    pub amount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceDraft {
+    pub id: String,
+    /// `INV-000042`.
+    pub number: String,
+    pub lines: Vec<InvoiceLine>,
+    pub subtotal_cents: i64,
+    /// Basis points: 825 = 8.25 %.
+    pub tax_rate_bp: i64,
+    pub tax_cents: i64,
+    pub total_cents: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketRef {
+    pub id: String,
+    pub blob_key: String,
+    pub sha256: String,
+    pub size: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    Paid,
+    /// Accounts receivable: invoiced, payment due later.
+    Ar,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub kind: PaymentKind,
+    pub amount_cents: i64,
+    pub due_ms: Option<i64>,
+    pub recorded_at_ms: i64,
 }
 
 pub fn ticket_number(n: i64) -> String {
     format!("RD-{n:06}")
 }
 
+pub fn invoice_number(n: i64) -> String {
+    format!("INV-{n:06}")
+}
+
+/// Evidence that must exist before a case may become `closeout_ready`.
+pub fn closeout_missing(case: &Case) -> Vec<String> {
+    let mut missing: Vec<String> = case
+        .checklist
+        .iter()
+        .filter(|i| i.required && !i.done)
+        .map(|i| format!("checklist:{}", i.key))
+        .collect();
+    if !case.attachments.iter().any(|a| a.kind == AttachmentKind::After) {
+        missing.push("after_photo".into());
+    }
+    if !case.notes.iter().any(|n| n.kind == NoteKind::WorkSummary) {
+        missing.push("work_summary".into());
+    }
+    missing
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
-    fn ticket_numbers_are_zero_padded() {
+    fn numbers_are_zero_padded() {
         assert_eq!(super::ticket_number(123), "RD-000123");
         assert_eq!(super::ticket_number(1_234_567), "RD-1234567");
+        assert_eq!(super::invoice_number(42), "INV-000042");
     }
+}
+
+/// One row of the dispatch board: what lists show, without the case's collections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub id: String,
+    pub number: String,
+    pub state: CaseState,
+    pub priority: Priority,
+    pub problem_summary: Option<String>,
+    pub trade: Option<String>,
+    pub customer_name: String,
+    pub customer_contact: Option<String>,
+    pub site_address: Option<String>,
+    pub technician_name: Option<String>,
+    pub appointment: Option<TimeWindow>,
+    pub eta_ms: Option<i64>,
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
 }

@@ -5,6 +5,7 @@ use crate::error::{DomainError, FieldError};
 use crate::priority::Priority;
 use crate::state::CaseState;
 use crate::validate::{optional_text, required_text, Email, Phone};
+use crate::window::{TimeWindow, DAY_MS};
 use serde::{Deserialize, Serialize};
 
 pub const MAX_NAME: usize = 200;
@@ -16,6 +17,9 @@ pub const MAX_NOTES: usize = 2_000;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
+    /// Completes the intake of this existing `lead` ticket instead of opening a new one.
+    #[serde(default)]
+    pub lead_ticket_id: Option<String>,
     pub customer: NewCustomer,
     #[serde(default)]
     pub site: Option<NewSite>,
@@ -26,6 +30,9 @@ pub struct CreateTicket {
     pub trade: Option<String>,
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// When the customer would like the visit (unix ms, at most 14 days long).
+    #[serde(default)]
+    pub requested_window: Option<TimeWindow>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +55,13 @@ pub struct NewSite {
     pub address: Option<String>,
     #[serde(default)]
     pub access_notes: Option<String>,
+    /// Service zone used to match technicians (e.g. `north`).
+    #[serde(default)]
+    pub zone: Option<String>,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
 }
 
 /// A `ticket.create` that passed validation: every field is in its final form.
@@ -59,9 +73,12 @@ pub struct ValidCreateTicket {
     pub preferred_channel: Option<SourceChannel>,
     pub address: Option<String>,
     pub access_notes: Option<String>,
+    pub zone: Option<String>,
+    pub geo: Option<(f64, f64)>,
     pub problem_summary: Option<String>,
     pub trade: Option<String>,
     pub priority: Priority,
+    pub requested_window: Option<TimeWindow>,
 }
 
 impl ValidCreateTicket {
@@ -106,17 +123,25 @@ impl CreateTicket {
         let site = self.site.clone().unwrap_or_default();
         let address = optional_text("site.address", site.address.as_deref(), MAX_ADDRESS, &mut errors);
         let access_notes = optional_text("site.access_notes", site.access_notes.as_deref(), MAX_NOTES, &mut errors);
-        let problem_summary = optional_text("problem_summary", self.problem_summary.as_deref(), MAX_SUMMARY, &mut errors);
-        let trade = self.trade.as_deref().map(str::trim).filter(|t| !t.is_empty()).and_then(|t| {
-            let t = t.to_ascii_lowercase();
-            let ok = t.len() <= 32 && t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
-            if ok {
-                Some(t)
-            } else {
-                errors.push(FieldError::new("trade", "invalid_trade", "a short name like hvac, plumbing or electrical"));
+        let zone = slug("site.zone", site.zone.as_deref(), &mut errors);
+        let geo = match (site.lat, site.lon) {
+            (None, None) => None,
+            (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => Some((lat, lon)),
+            _ => {
+                errors.push(FieldError::new("site.lat", "invalid_geo", "latitude -90..90 and longitude -180..180, both or neither"));
                 None
             }
+        };
+        let requested_window = self.requested_window.and_then(|w| {
+            TimeWindow::parse("requested_window", w.start_ms, w.end_ms, 14 * DAY_MS).map_err(|e| errors.push(e)).ok()
         });
+        if let Some(id) = &self.lead_ticket_id {
+            if id.trim().is_empty() || id.len() > 64 {
+                errors.push(FieldError::new("lead_ticket_id", "invalid", "the id of a lead ticket (tkt_...)"));
+            }
+        }
+        let problem_summary = optional_text("problem_summary", self.problem_summary.as_deref(), MAX_SUMMARY, &mut errors);
+        let trade = slug("trade", self.trade.as_deref(), &mut errors);
         match (customer_name, errors.is_empty()) {
             (Some(customer_name), true) => Ok(ValidCreateTicket {
                 customer_name,
@@ -125,12 +150,26 @@ impl CreateTicket {
                 preferred_channel: c.preferred_channel,
                 address,
                 access_notes,
+                zone,
+                geo,
                 problem_summary,
                 trade,
                 priority: self.priority.unwrap_or_default(),
+                requested_window,
             }),
             _ => Err(DomainError::Invalid(errors)),
         }
+    }
+}
+
+/// A short lower-case name (`hvac`, `north`): letters, digits, `_` and `-`.
+pub fn slug(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let t = raw.map(str::trim).filter(|t| !t.is_empty())?.to_ascii_lowercase();
+    if t.len() <= 32 && t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-') {
+        Some(t)
+    } else {
+        errors.push(FieldError::new(field, "invalid_name", "a short name like hvac, plumbing or north"));
+        None
     }
 }
 
@@ -154,10 +193,11 @@ mod tests {
                 phone: Some("555-010-4477".into()),
                 ..Default::default()
             },
-            site: Some(NewSite { address: Some("12 Elm St".into()), access_notes: None }),
+            site: Some(NewSite { address: Some("12 Elm St".into()), ..Default::default() }),
             problem_summary: Some("No heat upstairs".into()),
             trade: Some("HVAC".into()),
             priority: Some(Priority::Urgent),
+            ..Default::default()
         }
     }
 
@@ -190,7 +230,7 @@ mod tests {
         let fields: Vec<_> = errs.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         assert_eq!(
             fields,
-            vec![("customer.name", "required"), ("customer.email", "invalid_email"), ("trade", "invalid_trade")]
+            vec![("customer.name", "required"), ("customer.email", "invalid_email"), ("trade", "invalid_name")]
         );
     }
 

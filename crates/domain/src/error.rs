@@ -31,13 +31,15 @@ pub enum DomainError {
     Invalid(Vec<FieldError>),
     #[error("a ticket in state '{from}' cannot move to '{to}'")]
     InvalidTransition { from: CaseState, to: CaseState },
+    #[error("{action} is not possible while the ticket is '{state}'")]
+    NotInState { action: String, state: CaseState, allowed: Vec<CaseState> },
 }
 
 impl DomainError {
     pub const fn code(&self) -> &'static str {
         match self {
             DomainError::Invalid(_) => "INVALID_REQUEST",
-            DomainError::InvalidTransition { .. } => "INVALID_STATE_TRANSITION",
+            DomainError::InvalidTransition { .. } | DomainError::NotInState { .. } => "INVALID_STATE_TRANSITION",
         }
     }
 }

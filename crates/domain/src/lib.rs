@@ -6,8 +6,11 @@
 pub mod actor;
 pub mod case;
 pub mod command;
+pub mod commands;
 pub mod diff;
 pub mod error;
+pub mod invoice;
+pub mod media;
 pub mod money;
 pub mod priority;
 pub mod slots;
@@ -17,7 +20,8 @@ pub mod validate;
 pub mod window;
 
 pub use actor::{Actor, ActorKind, Role, SourceChannel};
-pub use case::{Case, CustomerView, SiteView};
+pub use case::{Case, CaseSummary, CustomerView, SiteView};
+pub use commands::*;
 pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
 pub use error::{DomainError, FieldError};
 pub use priority::Priority;

@@ -1,0 +1,343 @@
+//! Reading the canonical case (and board rows) from the normalised tables.
+
+use crate::error::ServiceError;
+use domain::case::{
+    invoice_number, ticket_number, Appointment, Assignment, Attachment, Case, CaseSummary, ChecklistItem,
+    CustomerView, Eta, InvoiceDraft, LaborLine, Note, PacketRef, PartLine, Payment, SiteView,
+};
+use domain::window::TimeWindow;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+const MAIN: &str = "SELECT t.id, t.number, t.state, t.priority, t.problem_summary, t.trade, t.requested_start_ms, \
+    t.requested_end_ms, t.assigned_tech_id, t.assigned_at_ms, t.eta_ms, t.eta_note, t.eta_set_at_ms, t.cancel_reason, \
+    t.message_count, t.last_message_at_ms, t.version, t.created_at_ms, t.updated_at_ms, \
+    c.id AS customer_id, c.name AS customer_name, c.preferred_channel AS customer_channel, \
+    s.id AS site_id, s.address AS site_address, s.access_notes AS site_access_notes, s.zone AS site_zone, \
+    s.lat AS site_lat, s.lon AS site_lon, tech.name AS tech_name, \
+    a.id AS appt_id, a.start_ms AS appt_start_ms, a.end_ms AS appt_end_ms, a.technician_id AS appt_tech_id, \
+    i.id AS inv_id, i.number AS inv_number, i.lines_json AS inv_lines, i.subtotal_cents AS inv_subtotal, \
+    i.tax_rate_bp AS inv_tax_rate, i.tax_cents AS inv_tax, i.total_cents AS inv_total, i.created_at_ms AS inv_created, \
+    k.id AS pkt_id, k.blob_key AS pkt_key, k.sha256 AS pkt_sha, k.size AS pkt_size, k.created_at_ms AS pkt_created, \
+    p.kind AS pay_kind, p.amount_cents AS pay_amount, p.due_ms AS pay_due, p.recorded_at_ms AS pay_at, \
+    (SELECT value FROM customer_contacts cc WHERE cc.customer_id = c.id ORDER BY cc.position LIMIT 1) AS customer_contact \
+    FROM tickets t JOIN customers c ON c.id = t.customer_id \
+    LEFT JOIN sites s ON s.id = t.site_id \
+    LEFT JOIN technicians tech ON tech.id = t.assigned_tech_id \
+    LEFT JOIN appointments a ON a.ticket_id = t.id AND a.status = 'active' \
+    LEFT JOIN invoice_drafts i ON i.ticket_id = t.id \
+    LEFT JOIN closeout_packets k ON k.ticket_id = t.id AND k.current = 1 \
+    LEFT JOIN payments p ON p.ticket_id = t.id";
+
+fn parse<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, ServiceError> {
+    raw.parse().map_err(|_| ServiceError::Internal(format!("stored {what} '{raw}' is not valid")))
+}
+
+fn summary(r: &AnyRow) -> Result<CaseSummary, ServiceError> {
+    let appt_start: Option<i64> = r.try_get("appt_start_ms")?;
+    let appt_end: Option<i64> = r.try_get("appt_end_ms")?;
+    Ok(CaseSummary {
+        id: r.try_get("id")?,
+        number: ticket_number(r.try_get("number")?),
+        state: parse("state", &r.try_get::<String, _>("state")?)?,
+        priority: parse("priority", &r.try_get::<String, _>("priority")?)?,
+        problem_summary: r.try_get("problem_summary")?,
+        trade: r.try_get("trade")?,
+        customer_name: r.try_get("customer_name")?,
+        customer_contact: r.try_get("customer_contact")?,
+        site_address: r.try_get("site_address")?,
+        technician_name: r.try_get("tech_name")?,
+        appointment: appt_start.zip(appt_end).map(|(start_ms, end_ms)| TimeWindow { start_ms, end_ms }),
+        eta_ms: r.try_get("eta_ms")?,
+        version: r.try_get("version")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        updated_at_ms: r.try_get("updated_at_ms")?,
+    })
+}
+
+/// Board rows, most recently changed first. `state` and `technician_id` narrow the list.
+pub async fn summaries(
+    conn: &mut AnyConnection,
+    state: Option<&str>,
+    open_only: bool,
+    technician_id: Option<&str>,
+    customer_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CaseSummary>, ServiceError> {
+    let mut sql = format!("{MAIN} WHERE 1 = 1");
+    let mut binds: Vec<&str> = vec![];
+    if let Some(s) = state {
+        binds.push(s);
+        sql.push_str(&format!(" AND t.state = ${}", binds.len()));
+    }
+    if let Some(t) = technician_id {
+        binds.push(t);
+        sql.push_str(&format!(" AND t.assigned_tech_id = ${}", binds.len()));
+    }
+    if let Some(c) = customer_id {
+        binds.push(c);
+        sql.push_str(&format!(" AND t.customer_id = ${}", binds.len()));
+    }
+    if open_only {
+        sql.push_str(" AND t.state NOT IN ('paid_or_ar', 'canceled')");
+    }
+    sql.push_str(&format!(" ORDER BY t.updated_at_ms DESC, t.number DESC LIMIT {}", limit.clamp(1, 5_000)));
+    let mut q = sqlx::query(&sql);
+    for b in binds {
+        q = q.bind(b);
+    }
+    q.fetch_all(&mut *conn).await?.iter().map(summary).collect()
+}
+
+/// The canonical case, or `TICKET_NOT_FOUND`.
+pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, ServiceError> {
+    let r = sqlx::query(&format!("{MAIN} WHERE t.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
+    let customer_id: String = r.try_get("customer_id")?;
+
+    let contacts = sqlx::query("SELECT kind, value FROM customer_contacts WHERE customer_id = $1 ORDER BY position")
+        .bind(&customer_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let (mut phones, mut emails) = (vec![], vec![]);
+    for c in &contacts {
+        let kind: String = c.try_get("kind")?;
+        let value: String = c.try_get("value")?;
+        if kind == "phone" {
+            phones.push(value);
+        } else {
+            emails.push(value);
+        }
+    }
+
+    let checklist = sqlx::query(
+        "SELECT item_key, label, required, done_at_ms, done_by FROM checklist_items WHERE ticket_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|c| {
+        let done_at_ms: Option<i64> = c.try_get("done_at_ms")?;
+        Ok(ChecklistItem {
+            key: c.try_get("item_key")?,
+            label: c.try_get("label")?,
+            required: c.try_get::<i64, _>("required")? != 0,
+            done: done_at_ms.is_some(),
+            done_at_ms,
+            done_by: c.try_get("done_by")?,
+        })
+    })
+    .collect::<Result<Vec<_>, ServiceError>>()?;
+
+    let notes = sqlx::query("SELECT id, kind, body, author, created_at_ms FROM notes WHERE ticket_id = $1 ORDER BY created_at_ms, id")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|n| {
+            Ok(Note {
+                id: n.try_get("id")?,
+                kind: parse_serde("note kind", &n.try_get::<String, _>("kind")?)?,
+                text: n.try_get("body")?,
+                author: n.try_get("author")?,
+                created_at_ms: n.try_get("created_at_ms")?,
+            })
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+
+    let attachments = sqlx::query(
+        "SELECT id, kind, sha256, size, content_type, filename, blob_key, uploaded_by, created_at_ms \
+         FROM attachments WHERE ticket_id = $1 ORDER BY created_at_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|a| {
+        Ok(Attachment {
+            id: a.try_get("id")?,
+            kind: parse_serde("attachment kind", &a.try_get::<String, _>("kind")?)?,
+            sha256: a.try_get("sha256")?,
+            size: a.try_get("size")?,
+            content_type: a.try_get("content_type")?,
+            filename: a.try_get("filename")?,
+            blob_key: a.try_get("blob_key")?,
+            uploaded_by: a.try_get("uploaded_by")?,
+            created_at_ms: a.try_get("created_at_ms")?,
+        })
+    })
+    .collect::<Result<Vec<_>, ServiceError>>()?;
+
+    let labor = sqlx::query(
+        "SELECT id, technician_id, description, minutes, rate_cents, amount_cents FROM labor_lines \
+         WHERE ticket_id = $1 ORDER BY created_at_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|l| {
+        Ok(LaborLine {
+            id: l.try_get("id")?,
+            technician_id: l.try_get("technician_id")?,
+            description: l.try_get("description")?,
+            minutes: l.try_get("minutes")?,
+            rate_cents: l.try_get("rate_cents")?,
+            amount_cents: l.try_get("amount_cents")?,
+        })
+    })
+    .collect::<Result<Vec<_>, ServiceError>>()?;
+
+    let parts = sqlx::query(
+        "SELECT id, sku, description, quantity, unit_price_cents, amount_cents FROM part_lines \
+         WHERE ticket_id = $1 ORDER BY created_at_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|p| {
+        Ok(PartLine {
+            id: p.try_get("id")?,
+            sku: p.try_get("sku")?,
+            description: p.try_get("description")?,
+            quantity: p.try_get("quantity")?,
+            unit_price_cents: p.try_get("unit_price_cents")?,
+            amount_cents: p.try_get("amount_cents")?,
+        })
+    })
+    .collect::<Result<Vec<_>, ServiceError>>()?;
+
+    let site_id: Option<String> = r.try_get("site_id")?;
+    let site = match site_id {
+        None => None,
+        Some(sid) => Some(SiteView {
+            id: sid,
+            address: r.try_get("site_address")?,
+            access_notes: r.try_get("site_access_notes")?,
+            zone: r.try_get("site_zone")?,
+            lat: r.try_get("site_lat")?,
+            lon: r.try_get("site_lon")?,
+        }),
+    };
+    let appt_id: Option<String> = r.try_get("appt_id")?;
+    let appointment = match appt_id {
+        None => None,
+        Some(aid) => Some(Appointment {
+            id: aid,
+            start_ms: r.try_get("appt_start_ms")?,
+            end_ms: r.try_get("appt_end_ms")?,
+            technician_id: r.try_get("appt_tech_id")?,
+        }),
+    };
+    let tech_id: Option<String> = r.try_get("assigned_tech_id")?;
+    let assignment = match tech_id {
+        None => None,
+        Some(tid) => Some(Assignment {
+            technician_id: tid,
+            technician_name: r.try_get::<Option<String>, _>("tech_name")?.unwrap_or_default(),
+            assigned_at_ms: r.try_get::<Option<i64>, _>("assigned_at_ms")?.unwrap_or_default(),
+        }),
+    };
+    let eta_ms: Option<i64> = r.try_get("eta_ms")?;
+    let eta = match eta_ms {
+        None => None,
+        Some(eta_ms) => Some(Eta {
+            eta_ms,
+            note: r.try_get("eta_note")?,
+            set_at_ms: r.try_get::<Option<i64>, _>("eta_set_at_ms")?.unwrap_or_default(),
+        }),
+    };
+    let inv_id: Option<String> = r.try_get("inv_id")?;
+    let invoice = match inv_id {
+        None => None,
+        Some(iid) => Some(InvoiceDraft {
+            id: iid,
+            number: invoice_number(r.try_get("inv_number")?),
+            lines: serde_json::from_str(&r.try_get::<String, _>("inv_lines")?)
+                .map_err(|e| ServiceError::Internal(format!("stored invoice lines: {e}")))?,
+            subtotal_cents: r.try_get("inv_subtotal")?,
+            tax_rate_bp: r.try_get("inv_tax_rate")?,
+            tax_cents: r.try_get("inv_tax")?,
+            total_cents: r.try_get("inv_total")?,
+            created_at_ms: r.try_get("inv_created")?,
+        }),
+    };
+    let pkt_id: Option<String> = r.try_get("pkt_id")?;
+    let packet = match pkt_id {
+        None => None,
+        Some(pid) => Some(PacketRef {
+            id: pid,
+            blob_key: r.try_get("pkt_key")?,
+            sha256: r.try_get("pkt_sha")?,
+            size: r.try_get("pkt_size")?,
+            created_at_ms: r.try_get("pkt_created")?,
+        }),
+    };
+    let pay_kind: Option<String> = r.try_get("pay_kind")?;
+    let payment = match pay_kind {
+        None => None,
+        Some(kind) => Some(Payment {
+            kind: parse_serde("payment kind", &kind)?,
+            amount_cents: r.try_get("pay_amount")?,
+            due_ms: r.try_get("pay_due")?,
+            recorded_at_ms: r.try_get("pay_at")?,
+        }),
+    };
+    let req_start: Option<i64> = r.try_get("requested_start_ms")?;
+    let req_end: Option<i64> = r.try_get("requested_end_ms")?;
+    let channel: Option<String> = r.try_get("customer_channel")?;
+
+    Ok(Case {
+        id: r.try_get("id")?,
+        number: ticket_number(r.try_get("number")?),
+        state: parse("state", &r.try_get::<String, _>("state")?)?,
+        priority: parse("priority", &r.try_get::<String, _>("priority")?)?,
+        problem_summary: r.try_get("problem_summary")?,
+        trade: r.try_get("trade")?,
+        requested_window: req_start.zip(req_end).map(|(start_ms, end_ms)| TimeWindow { start_ms, end_ms }),
+        customer: CustomerView {
+            id: customer_id,
+            name: r.try_get("customer_name")?,
+            phones,
+            emails,
+            preferred_channel: channel.and_then(|c| c.parse().ok()),
+        },
+        site,
+        appointment,
+        assignment,
+        eta,
+        checklist,
+        notes,
+        attachments,
+        labor,
+        parts,
+        invoice,
+        packet,
+        payment,
+        cancel_reason: r.try_get("cancel_reason")?,
+        message_count: r.try_get("message_count")?,
+        last_message_at_ms: r.try_get("last_message_at_ms")?,
+        version: r.try_get("version")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        updated_at_ms: r.try_get("updated_at_ms")?,
+    })
+}
+
+/// Enum values stored as their serde names.
+fn parse_serde<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T, ServiceError> {
+    serde_json::from_value(serde_json::Value::String(raw.to_string()))
+        .map_err(|_| ServiceError::Internal(format!("stored {what} '{raw}' is not valid")))
+}
+
+/// The serde name of a unit enum value (`AttachmentKind::After` -> `after`).
+pub fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}

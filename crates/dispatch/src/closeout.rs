@@ -1,0 +1,242 @@
+//! Work on site and its evidence: `job.check_in`, `job.complete_work`, `closeout.add_photo`,
+//! `closeout.add_note`, `closeout.checklist_complete`, labor and parts.
+
+use crate::error::ServiceError;
+use crate::ids::new_id;
+use crate::service::{CallContext, Outcome, Service};
+use base64::Engine;
+use domain::case::closeout_missing;
+use domain::commands::{AddNote, AddPhoto, ChecklistComplete, JobRef, RecordLabor, RecordPart};
+use domain::{CaseState, FieldError, Role, Tool};
+
+/// Largest photo accepted through a JSON body (base64 decoded).
+pub const MAX_INLINE_PHOTO: usize = 10 * 1024 * 1024;
+
+const EVIDENCE_STATES: &[CaseState] = &[CaseState::Dispatched, CaseState::Onsite, CaseState::WorkPerformed];
+const WORK_STATES: &[CaseState] = &[CaseState::Onsite, CaseState::WorkPerformed];
+const FIELD_ROLES: &[Role] = &[Role::Technician, Role::Operator, Role::Admin];
+
+impl Service {
+    /// `job.check_in`: the technician is on site (dispatched -> onsite).
+    #[tracing::instrument(name = "job.check_in", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn check_in(&self, ctx: &CallContext, input: &JobRef) -> Result<Outcome, ServiceError> {
+        self.authorize_roles(ctx, "check in to jobs", FIELD_ROLES)?;
+        let o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        self.finish(ctx, o, "job.check_in", Some(CaseState::Onsite), serde_json::json!({}), vec![]).await
+    }
+
+    /// `job.complete_work`: the work is done (onsite -> work_performed).
+    #[tracing::instrument(name = "job.complete_work", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn complete_work(&self, ctx: &CallContext, input: &JobRef) -> Result<Outcome, ServiceError> {
+        self.authorize_roles(ctx, "complete jobs", FIELD_ROLES)?;
+        let o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        self.finish(ctx, o, "job.complete_work", Some(CaseState::WorkPerformed), serde_json::json!({}), vec![]).await
+    }
+
+    /// `closeout.add_photo` with the image bytes inline (base64). The blob is written before
+    /// the transaction; a blob whose row never commits is removed again.
+    #[tracing::instrument(name = "closeout.add_photo", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn add_photo(&self, ctx: &CallContext, input: &AddPhoto) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::CloseoutAddPhoto)?;
+        let bytes = match (&input.content_base64, &input.upload_id) {
+            (Some(b64), None) => {
+                if b64.len() > MAX_INLINE_PHOTO / 3 * 4 + 8 {
+                    return Err(ServiceError::invalid("content_base64", "too_large", "at most 10 MiB; use an upload for larger files"));
+                }
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| ServiceError::invalid("content_base64", "invalid_base64", "standard base64 of the image file"))?
+            }
+            (None, Some(_)) => {
+                return Err(ServiceError::invalid("upload_id", "unknown_upload", "no such upload"));
+            }
+            _ => {
+                return Err(ServiceError::invalid("content_base64", "one_of", "send exactly one of content_base64 or upload_id"));
+            }
+        };
+        let mut errors = vec![];
+        let filename = domain::validate::optional_text("filename", input.filename.as_deref(), 200, &mut errors);
+        let sniffed = domain::media::sniff_image(&bytes);
+        match (sniffed, input.content_type.as_deref()) {
+            (None, _) => errors.push(FieldError::new("content_base64", "unsupported_type", "a JPEG, PNG, WebP or HEIC/HEIF image")),
+            (Some(real), Some(declared)) if declared != real => {
+                errors.push(FieldError::new("content_type", "type_mismatch", format!("the file is {real}, not {declared}")))
+            }
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let content_type = sniffed.unwrap_or("application/octet-stream");
+        self.attach(ctx, &input.ticket_id, input.kind, content_type, filename, bytes, Tool::CloseoutAddPhoto.name()).await
+    }
+
+    /// Stores a file and records it on the ticket in one audited action.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn attach(
+        &self,
+        ctx: &CallContext,
+        ticket_id: &str,
+        kind: domain::case::AttachmentKind,
+        content_type: &str,
+        filename: Option<String>,
+        bytes: Vec<u8>,
+        action: &str,
+    ) -> Result<Outcome, ServiceError> {
+        // Check access and state before writing anything to the store.
+        {
+            let case = self.case(ctx, ticket_id).await?;
+            Self::require_state(&case, action, EVIDENCE_STATES)?;
+        }
+        let id = new_id("att");
+        let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(content_type));
+        let meta = self.blobs.put(&key, content_type, bytes).await?;
+        let result = async {
+            let mut o = self.open(ctx, ticket_id, None).await?;
+            Self::require_state(&o.before, action, EVIDENCE_STATES)?;
+            sqlx::query(
+                "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, uploaded_by, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&id)
+            .bind(&o.before.id)
+            .bind(crate::case_store::serde_name(&kind))
+            .bind(&meta.sha256)
+            .bind(meta.size as i64)
+            .bind(content_type)
+            .bind(&filename)
+            .bind(&key)
+            .bind(&ctx.actor.id)
+            .bind(o.now)
+            .execute(&mut *o.tx)
+            .await?;
+            let reference = serde_json::json!({"id": id, "sha256": meta.sha256, "size": meta.size, "content_type": content_type});
+            let data = serde_json::json!({ "attachment_id": id, "sha256": meta.sha256, "size": meta.size });
+            self.finish(ctx, o, action, None, data, vec![reference]).await
+        }
+        .await;
+        if result.is_err() {
+            if let Err(e) = self.blobs.delete(&key).await {
+                tracing::warn!(%key, error = %e, "could not remove the blob of a failed attachment; the sweep will");
+            }
+        }
+        result
+    }
+
+    /// `closeout.add_note`: a note, or the work summary the closeout needs.
+    #[tracing::instrument(name = "closeout.add_note", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn add_note(&self, ctx: &CallContext, input: &AddNote) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::CloseoutAddNote)?;
+        let text = input.validate()?;
+        let mut o = self.open(ctx, &input.ticket_id, None).await?;
+        Self::require_state(&o.before, Tool::CloseoutAddNote.name(), EVIDENCE_STATES)?;
+        let id = new_id("not");
+        sqlx::query("INSERT INTO notes (id, ticket_id, kind, body, author, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&o.before.id)
+            .bind(crate::case_store::serde_name(&input.kind))
+            .bind(&text)
+            .bind(&ctx.actor.name)
+            .bind(o.now)
+            .execute(&mut *o.tx)
+            .await?;
+        self.finish(ctx, o, Tool::CloseoutAddNote.name(), None, serde_json::json!({ "note_id": id }), vec![]).await
+    }
+
+    /// `closeout.checklist_complete`: ticks items; with `finalize`, submits the closeout
+    /// (work_performed -> closeout_ready) if every evidence gate is met, else nothing changes.
+    #[tracing::instrument(name = "closeout.checklist_complete", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn checklist_complete(&self, ctx: &CallContext, input: &ChecklistComplete) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::CloseoutChecklistComplete)?;
+        input.validate()?;
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        Self::require_state(&o.before, Tool::CloseoutChecklistComplete.name(), WORK_STATES)?;
+        let unknown: Vec<FieldError> = input
+            .items
+            .iter()
+            .filter(|k| !o.before.checklist.iter().any(|i| &i.key == *k))
+            .map(|k| FieldError::new("items", "unknown_item", format!("'{k}' is not on this ticket's checklist")))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(domain::DomainError::Invalid(unknown).into());
+        }
+        for key in &input.items {
+            sqlx::query(
+                "UPDATE checklist_items SET done_at_ms = $1, done_by = $2 WHERE ticket_id = $3 AND item_key = $4 AND done_at_ms IS NULL",
+            )
+            .bind(o.now)
+            .bind(&ctx.actor.name)
+            .bind(&o.before.id)
+            .bind(key)
+            .execute(&mut *o.tx)
+            .await?;
+        }
+        let to = if input.finalize {
+            if o.before.state != CaseState::WorkPerformed {
+                return Err(ServiceError::transition(o.before.state, CaseState::CloseoutReady));
+            }
+            let now_case = crate::case_store::load_case(&mut o.tx, &o.before.id).await?;
+            let missing = closeout_missing(&now_case);
+            if !missing.is_empty() {
+                return Err(ServiceError::CloseoutIncomplete { missing });
+            }
+            Some(CaseState::CloseoutReady)
+        } else {
+            None
+        };
+        self.finish(ctx, o, Tool::CloseoutChecklistComplete.name(), to, serde_json::json!({}), vec![]).await
+    }
+
+    /// `job.record_labor`: time worked, at the shop rate unless given.
+    pub async fn record_labor(&self, ctx: &CallContext, input: &RecordLabor) -> Result<Outcome, ServiceError> {
+        self.authorize_roles(ctx, "record labor", FIELD_ROLES)?;
+        let description = input.validate()?;
+        let rate = input.rate_cents.unwrap_or(self.settings.labor_rate_cents);
+        let amount = domain::invoice::labor_amount(rate, input.minutes)
+            .ok_or_else(|| ServiceError::invalid("minutes", "out_of_range", "amount too large"))?;
+        let mut o = self.open(ctx, &input.ticket_id, None).await?;
+        Self::require_state(&o.before, "job.record_labor", WORK_STATES)?;
+        let id = new_id("lab");
+        sqlx::query(
+            "INSERT INTO labor_lines (id, ticket_id, technician_id, description, minutes, rate_cents, amount_cents, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&o.before.id)
+        .bind(ctx.actor.technician_id.clone().or_else(|| o.before.assignment.as_ref().map(|a| a.technician_id.clone())))
+        .bind(&description)
+        .bind(input.minutes)
+        .bind(rate)
+        .bind(amount)
+        .bind(o.now)
+        .execute(&mut *o.tx)
+        .await?;
+        self.finish(ctx, o, "job.record_labor", None, serde_json::json!({ "labor_id": id }), vec![]).await
+    }
+
+    /// `job.record_part`: parts used on the job.
+    pub async fn record_part(&self, ctx: &CallContext, input: &RecordPart) -> Result<Outcome, ServiceError> {
+        self.authorize_roles(ctx, "record parts", FIELD_ROLES)?;
+        let description = input.validate()?;
+        let amount = domain::invoice::part_amount(input.unit_price_cents, input.quantity)
+            .ok_or_else(|| ServiceError::invalid("quantity", "out_of_range", "amount too large"))?;
+        let mut o = self.open(ctx, &input.ticket_id, None).await?;
+        Self::require_state(&o.before, "job.record_part", WORK_STATES)?;
+        let id = new_id("prt");
+        sqlx::query(
+            "INSERT INTO part_lines (id, ticket_id, sku, description, quantity, unit_price_cents, amount_cents, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&o.before.id)
+        .bind(input.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+        .bind(&description)
+        .bind(input.quantity)
+        .bind(input.unit_price_cents)
+        .bind(amount)
+        .bind(o.now)
+        .execute(&mut *o.tx)
+        .await?;
+        self.finish(ctx, o, "job.record_part", None, serde_json::json!({ "part_id": id }), vec![]).await
+    }
+}

@@ -1,0 +1,366 @@
+//! Technicians and scheduling: `schedule.propose_slots`, `schedule.confirm`,
+//! `dispatch.assign_tech`, `dispatch.set_eta`.
+
+use crate::audit::{self, NewEvent};
+use crate::error::ServiceError;
+use crate::ids::{new_id, now_ms};
+use crate::service::{CallContext, Outcome, Service};
+use domain::commands::{AssignTech, ConfirmSlot, ProposeSlots, SetEta};
+use domain::slots::{self, Candidate, SlotQuery, Unavailable};
+use domain::window::{TimeWindow, WorkingHours, MINUTE_MS};
+use domain::{CaseState, FieldError, Role, Tool};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Technician {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub skills: Vec<String>,
+    pub zone: Option<String>,
+    pub working_hours: WorkingHours,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTechnician {
+    pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Defaults to Monday–Friday 08:00–17:00.
+    #[serde(default)]
+    pub working_hours: Option<WorkingHours>,
+}
+
+fn technician(r: &sqlx::any::AnyRow) -> Result<Technician, ServiceError> {
+    let bad = |what: &str, e: serde_json::Error| ServiceError::Internal(format!("stored technician {what}: {e}"));
+    Ok(Technician {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        phone: r.try_get("phone")?,
+        email: r.try_get("email")?,
+        skills: serde_json::from_str(&r.try_get::<String, _>("skills_json")?).map_err(|e| bad("skills", e))?,
+        zone: r.try_get("zone")?,
+        working_hours: serde_json::from_str(&r.try_get::<String, _>("working_hours_json")?).map_err(|e| bad("hours", e))?,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+const TECH_COLUMNS: &str = "id, name, phone, email, skills_json, zone, working_hours_json, active";
+
+/// Working hours as UTC intervals overlapping `range`, in the shop's time zone.
+pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: TimeWindow) -> Vec<TimeWindow> {
+    let mut out = vec![];
+    let Ok(first) = jiff::Timestamp::from_millisecond(range.start_ms) else { return out };
+    let mut date = first.to_zoned(tz.clone()).date();
+    // One day before covers a shift that started yesterday and runs into the range.
+    if let Ok(d) = date.yesterday() {
+        date = d;
+    }
+    for _ in 0..64 {
+        let weekday = date.weekday().to_monday_zero_offset() as usize;
+        for &(start_min, end_min) in &hours.0[weekday] {
+            let at = |minute: u16| -> Option<i64> {
+                let midnight = date.to_datetime(jiff::civil::Time::midnight());
+                let dt = midnight.checked_add(jiff::Span::new().minutes(i64::from(minute))).ok()?;
+                Some(dt.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond())
+            };
+            if let (Some(s), Some(e)) = (at(start_min), at(end_min)) {
+                let w = TimeWindow { start_ms: s, end_ms: e };
+                if w.overlaps(range) {
+                    out.push(w);
+                }
+            }
+        }
+        let Ok(next) = date.tomorrow() else { break };
+        date = next;
+        let day_start = date.to_datetime(jiff::civil::Time::midnight()).to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond());
+        if day_start.map_or(true, |s| s >= range.end_ms) {
+            break;
+        }
+    }
+    out
+}
+
+impl Service {
+    pub async fn create_technician(&self, ctx: &CallContext, input: &NewTechnician) -> Result<Technician, ServiceError> {
+        self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
+        let mut errors = vec![];
+        let name = domain::validate::required_text("name", Some(&input.name), 200, &mut errors);
+        let phone = input.phone.as_deref().filter(|p| !p.trim().is_empty()).and_then(|p| {
+            domain::validate::Phone::parse("phone", p).map_err(|e| errors.push(e)).ok()
+        });
+        let email = input.email.as_deref().filter(|p| !p.trim().is_empty()).and_then(|p| {
+            domain::validate::Email::parse("email", p).map_err(|e| errors.push(e)).ok()
+        });
+        let skills: Vec<String> =
+            input.skills.iter().filter_map(|s| domain::command::slug("skills", Some(s), &mut errors)).collect();
+        if skills.is_empty() {
+            errors.push(FieldError::new("skills", "required", "at least one trade, like hvac"));
+        }
+        let zone = domain::command::slug("zone", input.zone.as_deref(), &mut errors);
+        let hours = input.working_hours.clone().unwrap_or_else(WorkingHours::weekdays_8_to_5);
+        if let Err(e) = hours.validate("working_hours") {
+            errors.push(e);
+        }
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let t = Technician {
+            id: new_id("tec"),
+            name: name.unwrap_or_default(),
+            phone: phone.map(|p| p.as_str().to_string()),
+            email: email.map(|e| e.as_str().to_string()),
+            skills,
+            zone,
+            working_hours: hours,
+            active: true,
+        };
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO technicians ({TECH_COLUMNS}, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)"
+        ))
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.phone)
+        .bind(&t.email)
+        .bind(serde_json::to_string(&t.skills).unwrap_or_default())
+        .bind(&t.zone)
+        .bind(serde_json::to_string(&t.working_hours).unwrap_or_default())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        let after = serde_json::to_value(&t).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        audit::append(&mut tx, ctx, NewEvent { action: "technician.create".into(), after: Some(after), ..Default::default() }).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    pub async fn technicians(&self) -> Result<Vec<Technician>, ServiceError> {
+        let rows = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians ORDER BY name")).fetch_all(self.db.pool()).await?;
+        rows.iter().map(technician).collect()
+    }
+
+    /// Technicians with their free time and bookings in `range`, ignoring `except_ticket`'s
+    /// own appointment (a reschedule may reuse its time).
+    async fn candidates(
+        &self,
+        conn: &mut AnyConnection,
+        only: Option<&str>,
+        range: TimeWindow,
+        except_ticket: &str,
+    ) -> Result<Vec<(Technician, Candidate)>, ServiceError> {
+        let rows = match only {
+            Some(id) => sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE id = $1")).bind(id).fetch_all(&mut *conn).await?,
+            None => sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE active = 1")).fetch_all(&mut *conn).await?,
+        };
+        let mut out = vec![];
+        for r in &rows {
+            let t = technician(r)?;
+            let off: Vec<TimeWindow> = sqlx::query(
+                "SELECT start_ms, end_ms FROM technician_time_off WHERE technician_id = $1 AND start_ms < $2 AND end_ms > $3",
+            )
+            .bind(&t.id)
+            .bind(range.end_ms)
+            .bind(range.start_ms)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| Ok(TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? }))
+            .collect::<Result<_, sqlx::Error>>()?;
+            let booked: Vec<TimeWindow> = sqlx::query(
+                "SELECT start_ms, end_ms FROM appointments WHERE technician_id = $1 AND status = 'active' \
+                 AND ticket_id <> $2 AND start_ms < $3 AND end_ms > $4",
+            )
+            .bind(&t.id)
+            .bind(except_ticket)
+            .bind(range.end_ms + 24 * 60 * MINUTE_MS)
+            .bind(range.start_ms - 24 * 60 * MINUTE_MS)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| Ok(TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? }))
+            .collect::<Result<_, sqlx::Error>>()?;
+            let working = domain::window::subtract(&working_intervals(&t.working_hours, &self.settings.timezone, range), &off);
+            let c = Candidate {
+                technician_id: t.id.clone(),
+                technician_name: t.name.clone(),
+                skills: t.skills.clone(),
+                zone: t.zone.clone(),
+                working,
+                booked,
+            };
+            out.push((t, c));
+        }
+        Ok(out)
+    }
+
+    /// Locks the technician's row (so two bookings of one technician serialise) and checks
+    /// that they can take `window` for this job.
+    async fn check_technician(
+        &self,
+        conn: &mut AnyConnection,
+        technician_id: &str,
+        window: TimeWindow,
+        trade: Option<&str>,
+        zone: Option<&str>,
+        ticket_id: &str,
+    ) -> Result<Technician, ServiceError> {
+        let locked = sqlx::query("UPDATE technicians SET version = version + 1 WHERE id = $1")
+            .bind(technician_id)
+            .execute(&mut *conn)
+            .await?;
+        if locked.rows_affected() != 1 {
+            return Err(ServiceError::invalid("technician_id", "not_found", "no technician with this id"));
+        }
+        let mut found = self.candidates(conn, Some(technician_id), window, ticket_id).await?;
+        let (t, c) = found.pop().ok_or_else(|| ServiceError::invalid("technician_id", "not_found", "no technician with this id"))?;
+        let unavailable = |reason: Unavailable| ServiceError::TechUnavailable { technician_id: t.id.clone(), reason: reason.as_str() };
+        if !t.active {
+            return Err(unavailable(Unavailable::Inactive));
+        }
+        c.qualifies(trade, zone).map_err(unavailable)?;
+        c.can_take(window, self.settings.travel_buffer_minutes * MINUTE_MS).map_err(unavailable)?;
+        Ok(t)
+    }
+
+    /// `schedule.propose_slots`: real candidates, recorded in the audit trail as proposed.
+    #[tracing::instrument(name = "schedule.propose_slots", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn propose_slots(&self, ctx: &CallContext, input: &ProposeSlots) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::ScheduleProposeSlots)?;
+        let q = input.validate(now_ms())?;
+        let mut o = self.open(ctx, &input.ticket_id, None).await?;
+        Self::require_state(&o.before, Tool::ScheduleProposeSlots.name(), &[CaseState::Intake, CaseState::Scheduled])?;
+        let candidates: Vec<Candidate> =
+            self.candidates(&mut o.tx, None, q.range, &o.before.id).await?.into_iter().map(|(_, c)| c).collect();
+        let query = SlotQuery {
+            trade: o.before.trade.clone(),
+            zone: o.before.site.as_ref().and_then(|s| s.zone.clone()),
+            range: q.range,
+            duration_ms: q.duration_ms,
+            step_ms: self.settings.slot_step_minutes * MINUTE_MS,
+            buffer_ms: self.settings.travel_buffer_minutes * MINUTE_MS,
+            max_slots: q.max_slots,
+        };
+        let slots = slots::propose(&query, &candidates);
+        let data = serde_json::json!({ "slots": slots });
+        self.finish(ctx, o, Tool::ScheduleProposeSlots.name(), None, data, vec![]).await
+    }
+
+    /// `schedule.confirm`: books the appointment (intake -> scheduled, or a reschedule).
+    #[tracing::instrument(name = "schedule.confirm", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn confirm_slot(&self, ctx: &CallContext, input: &ConfirmSlot) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::ScheduleConfirm)?;
+        let window = input.validate(now_ms())?;
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        match o.before.state {
+            CaseState::Intake => {}
+            CaseState::Scheduled if input.reschedule => {}
+            CaseState::Scheduled => {
+                return Err(ServiceError::Conflict(
+                    "the ticket already has a confirmed appointment; send reschedule: true to move it".into(),
+                ))
+            }
+            other => return Err(ServiceError::transition(other, CaseState::Scheduled)),
+        }
+        let zone = o.before.site.as_ref().and_then(|s| s.zone.clone());
+        if let Some(tech) = &input.technician_id {
+            self.check_technician(&mut o.tx, tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id).await?;
+        }
+        sqlx::query("UPDATE appointments SET status = 'superseded' WHERE ticket_id = $1 AND status = 'active'")
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
+        let appointment_id = new_id("apt");
+        sqlx::query(
+            "INSERT INTO appointments (id, ticket_id, technician_id, start_ms, end_ms, status, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6)",
+        )
+        .bind(&appointment_id)
+        .bind(&o.before.id)
+        .bind(&input.technician_id)
+        .bind(window.start_ms)
+        .bind(window.end_ms)
+        .bind(o.now)
+        .execute(&mut *o.tx)
+        .await?;
+        self.finish(ctx, o, Tool::ScheduleConfirm.name(), Some(CaseState::Scheduled), serde_json::json!({}), vec![]).await
+    }
+
+    /// `dispatch.assign_tech`: scheduled -> dispatched, with a qualified, free technician.
+    #[tracing::instrument(name = "dispatch.assign_tech", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn assign_tech(&self, ctx: &CallContext, input: &AssignTech) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::DispatchAssignTech)?;
+        if input.technician_id.trim().is_empty() {
+            return Err(ServiceError::invalid("technician_id", "required", "the id of a technician (tec_...)"));
+        }
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        if !o.before.state.can_transition_to(CaseState::Dispatched) {
+            return Err(ServiceError::transition(o.before.state, CaseState::Dispatched));
+        }
+        let appointment = o.before.appointment.clone().ok_or_else(|| ServiceError::Internal("scheduled ticket without appointment".into()))?;
+        let window = TimeWindow { start_ms: appointment.start_ms, end_ms: appointment.end_ms };
+        let zone = o.before.site.as_ref().and_then(|s| s.zone.clone());
+        let tech = input.technician_id.trim().to_string();
+        self.check_technician(&mut o.tx, &tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id).await?;
+        sqlx::query("UPDATE tickets SET assigned_tech_id = $1, assigned_at_ms = $2 WHERE id = $3")
+            .bind(&tech)
+            .bind(o.now)
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
+        sqlx::query("UPDATE appointments SET technician_id = $1 WHERE id = $2").bind(&tech).bind(&appointment.id).execute(&mut *o.tx).await?;
+        self.finish(ctx, o, Tool::DispatchAssignTech.name(), Some(CaseState::Dispatched), serde_json::json!({}), vec![]).await
+    }
+
+    /// `dispatch.set_eta`: when the technician will arrive.
+    #[tracing::instrument(name = "dispatch.set_eta", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn set_eta(&self, ctx: &CallContext, input: &SetEta) -> Result<Outcome, ServiceError> {
+        self.authorize_tool(ctx, Tool::DispatchSetEta)?;
+        let note = input.validate(now_ms())?;
+        let mut o = self.open(ctx, &input.ticket_id, None).await?;
+        Self::require_state(&o.before, Tool::DispatchSetEta.name(), &[CaseState::Scheduled, CaseState::Dispatched])?;
+        sqlx::query("UPDATE tickets SET eta_ms = $1, eta_note = $2, eta_set_at_ms = $3 WHERE id = $4")
+            .bind(input.eta_ms)
+            .bind(&note)
+            .bind(o.now)
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
+        self.finish(ctx, o, Tool::DispatchSetEta.name(), None, serde_json::json!({}), vec![]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_hours_follow_the_time_zone_and_dst() {
+        let tz = jiff::tz::TimeZone::get("America/Chicago").expect("tz");
+        let hours = WorkingHours::weekdays_8_to_5();
+        // Monday 2026-03-09 (after the DST change on 2026-03-08): 08:00 CDT = 13:00 UTC.
+        let monday: jiff::Timestamp = "2026-03-09T00:00:00Z".parse().expect("ts");
+        let range = TimeWindow { start_ms: monday.as_millisecond(), end_ms: monday.as_millisecond() + 7 * 24 * 60 * MINUTE_MS };
+        let got = working_intervals(&hours, &tz, range);
+        assert_eq!(got.len(), 5, "{got:?}");
+        let first = jiff::Timestamp::from_millisecond(got[0].start_ms).expect("ts");
+        assert_eq!(first.to_string(), "2026-03-09T13:00:00Z");
+        assert_eq!(got[0].duration_ms(), 9 * 60 * MINUTE_MS);
+        // Friday before the change: 08:00 CST = 14:00 UTC.
+        let friday: jiff::Timestamp = "2026-03-06T00:00:00Z".parse().expect("ts");
+        let r = TimeWindow { start_ms: friday.as_millisecond(), end_ms: friday.as_millisecond() + 24 * 60 * MINUTE_MS };
+        let got = working_intervals(&hours, &tz, r);
+        let starts: Vec<String> =
+            got.iter().map(|w| jiff::Timestamp::from_millisecond(w.start_ms).expect("ts").to_string()).collect();
+        assert!(starts.contains(&"2026-03-06T14:00:00Z".to_string()), "{starts:?}");
+    }
+}

@@ -1,0 +1,65 @@
+//! Shop-wide settings: time zone, rates, scheduling grid. From the environment (README).
+
+use jiff::tz::TimeZone;
+
+#[derive(Debug, Clone)]
+pub struct ShopSettings {
+    /// Technicians' working hours are in this zone (IANA name, e.g. America/Chicago).
+    pub timezone: TimeZone,
+    /// Default labor rate per hour, in cents.
+    pub labor_rate_cents: i64,
+    /// Sales tax in basis points (825 = 8.25 %).
+    pub tax_rate_bp: i64,
+    /// Appointment starts are offered on this grid.
+    pub slot_step_minutes: i64,
+    /// Kept free around each booking for travel.
+    pub travel_buffer_minutes: i64,
+}
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        ShopSettings {
+            timezone: TimeZone::UTC,
+            labor_rate_cents: 9_500,
+            tax_rate_bp: 0,
+            slot_step_minutes: 30,
+            travel_buffer_minutes: 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}='{value}': {why}")]
+pub struct SettingsError {
+    name: &'static str,
+    value: String,
+    why: String,
+}
+
+fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, SettingsError> {
+    match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(SettingsError { name, value: v, why: format!("a whole number from {} to {}", range.start(), range.end()) }),
+        },
+    }
+}
+
+impl ShopSettings {
+    pub fn from_env() -> Result<ShopSettings, SettingsError> {
+        let d = ShopSettings::default();
+        let timezone = match std::env::var("RD_TIMEZONE").ok().filter(|v| !v.trim().is_empty()) {
+            None => TimeZone::system(),
+            Some(name) => TimeZone::get(name.trim())
+                .map_err(|e| SettingsError { name: "RD_TIMEZONE", value: name.clone(), why: e.to_string() })?,
+        };
+        Ok(ShopSettings {
+            timezone,
+            labor_rate_cents: int("RD_LABOR_RATE_CENTS", d.labor_rate_cents, 0..=1_000_000)?,
+            tax_rate_bp: int("RD_TAX_RATE_BP", d.tax_rate_bp, 0..=5_000)?,
+            slot_step_minutes: int("RD_SLOT_STEP_MINUTES", d.slot_step_minutes, 5..=240)?,
+            travel_buffer_minutes: int("RD_TRAVEL_BUFFER_MINUTES", d.travel_buffer_minutes, 0..=240)?,
+        })
+    }
+}

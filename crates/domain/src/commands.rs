@@ -1,0 +1,438 @@
+//! Typed inputs of every action beyond `ticket.create`, with validation. Inputs name the ticket
+//! and may carry `expected_version`: when present, the action fails with `CONFLICT` unless the
+//! case is still at that version (the caller acted on what it saw, or not at all).
+
+use crate::actor::SourceChannel;
+use crate::case::{AttachmentKind, NoteKind, PaymentKind};
+use crate::error::{DomainError, FieldError};
+use crate::money::Money;
+use crate::priority::Priority;
+use crate::validate::{optional_text, required_text};
+use crate::window::{TimeWindow, DAY_MS, HOUR_MS, MINUTE_MS};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_MESSAGE: usize = 8_000;
+pub const MAX_NOTE: usize = 8_000;
+pub const MAX_REASON: usize = 500;
+
+fn check(errors: Vec<FieldError>) -> Result<(), DomainError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(errors))
+    }
+}
+
+fn require_ticket(errors: &mut Vec<FieldError>, id: &str) {
+    if id.trim().is_empty() || id.len() > 64 {
+        errors.push(FieldError::new("ticket_id", "required", "the id of the ticket (tkt_...)"));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the customer.
+    Inbound,
+    /// To the customer.
+    Outbound,
+    /// Between staff and agents only.
+    Internal,
+}
+
+impl Direction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+            Direction::Internal => "internal",
+        }
+    }
+}
+
+/// `ticket.add_message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMessage {
+    pub ticket_id: String,
+    pub direction: Direction,
+    /// Defaults to the call's source channel.
+    #[serde(default)]
+    pub channel: Option<SourceChannel>,
+    /// Who wrote it, as the channel knows them (phone number, e-mail, agent name).
+    #[serde(default)]
+    pub sender: Option<String>,
+    pub text: String,
+}
+
+impl AddMessage {
+    pub fn validate(&self) -> Result<String, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        let text = required_text("text", Some(&self.text), MAX_MESSAGE, &mut errors);
+        optional_text("sender", self.sender.as_deref(), 200, &mut errors);
+        check(errors)?;
+        Ok(text.unwrap_or_default())
+    }
+}
+
+/// `ticket.set_priority`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPriority {
+    pub ticket_id: String,
+    pub priority: Priority,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+/// `schedule.propose_slots`: candidate appointments, computed, not booked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeSlots {
+    pub ticket_id: String,
+    /// Search from (default: now); unix ms.
+    #[serde(default)]
+    pub from_ms: Option<i64>,
+    /// Search until (default: 7 days after `from_ms`, at most 31 days).
+    #[serde(default)]
+    pub to_ms: Option<i64>,
+    /// Job length (default 120 minutes).
+    #[serde(default)]
+    pub duration_minutes: Option<i64>,
+    /// How many slots (default 5, at most 20).
+    #[serde(default)]
+    pub max_slots: Option<usize>,
+}
+
+pub struct ValidProposeSlots {
+    pub range: TimeWindow,
+    pub duration_ms: i64,
+    pub max_slots: usize,
+}
+
+impl ProposeSlots {
+    pub fn validate(&self, now_ms: i64) -> Result<ValidProposeSlots, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        let from = self.from_ms.unwrap_or(now_ms).max(now_ms);
+        let to = self.to_ms.unwrap_or(from + 7 * DAY_MS);
+        let range = TimeWindow::parse("to_ms", from, to, 31 * DAY_MS).map_err(|e| errors.push(e)).ok();
+        let minutes = self.duration_minutes.unwrap_or(120);
+        if !(15..=12 * 60).contains(&minutes) {
+            errors.push(FieldError::new("duration_minutes", "out_of_range", "between 15 and 720 minutes"));
+        }
+        let max_slots = self.max_slots.unwrap_or(5);
+        if !(1..=20).contains(&max_slots) {
+            errors.push(FieldError::new("max_slots", "out_of_range", "between 1 and 20"));
+        }
+        check(errors)?;
+        let range = range.ok_or_else(|| DomainError::Invalid(vec![]))?;
+        Ok(ValidProposeSlots { range, duration_ms: minutes * MINUTE_MS, max_slots })
+    }
+}
+
+/// `schedule.confirm`: books an appointment (intake -> scheduled, or a reschedule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmSlot {
+    pub ticket_id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The technician the slot was proposed with; held for the booking.
+    #[serde(default)]
+    pub technician_id: Option<String>,
+    /// Required to move an existing appointment: without it, a second confirm is a conflict.
+    #[serde(default)]
+    pub reschedule: bool,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+impl ConfirmSlot {
+    pub fn validate(&self, now_ms: i64) -> Result<TimeWindow, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        let w = TimeWindow::parse("end_ms", self.start_ms, self.end_ms, 12 * HOUR_MS).map_err(|e| errors.push(e)).ok();
+        if self.start_ms < now_ms - 15 * MINUTE_MS {
+            errors.push(FieldError::new("start_ms", "in_the_past", "the appointment must start in the future"));
+        }
+        check(errors)?;
+        w.ok_or_else(|| DomainError::Invalid(vec![]))
+    }
+}
+
+/// `dispatch.assign_tech`: scheduled -> dispatched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignTech {
+    pub ticket_id: String,
+    pub technician_id: String,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+/// `dispatch.set_eta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetEta {
+    pub ticket_id: String,
+    pub eta_ms: i64,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl SetEta {
+    pub fn validate(&self, now_ms: i64) -> Result<Option<String>, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        if self.eta_ms < now_ms - HOUR_MS || self.eta_ms > now_ms + 14 * DAY_MS {
+            errors.push(FieldError::new("eta_ms", "out_of_range", "an arrival time between an hour ago and 14 days ahead"));
+        }
+        let note = optional_text("note", self.note.as_deref(), MAX_REASON, &mut errors);
+        check(errors)?;
+        Ok(note)
+    }
+}
+
+/// `closeout.add_photo`: exactly one of `content_base64` (≤ 10 MiB decoded) or `upload_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPhoto {
+    pub ticket_id: String,
+    pub kind: AttachmentKind,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    #[serde(default)]
+    pub upload_id: Option<String>,
+}
+
+/// `closeout.add_note`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddNote {
+    pub ticket_id: String,
+    #[serde(default = "default_note_kind")]
+    pub kind: NoteKind,
+    pub text: String,
+}
+
+fn default_note_kind() -> NoteKind {
+    NoteKind::Note
+}
+
+impl AddNote {
+    pub fn validate(&self) -> Result<String, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        let text = required_text("text", Some(&self.text), MAX_NOTE, &mut errors);
+        check(errors)?;
+        Ok(text.unwrap_or_default())
+    }
+}
+
+/// `closeout.checklist_complete`: marks checklist items done, and with `finalize` submits the
+/// closeout (work_performed -> closeout_ready) once every evidence gate is met.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistComplete {
+    pub ticket_id: String,
+    #[serde(default)]
+    pub items: Vec<String>,
+    #[serde(default)]
+    pub finalize: bool,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+impl ChecklistComplete {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        if self.items.is_empty() && !self.finalize {
+            errors.push(FieldError::new("items", "required", "name the checklist items done, or set finalize"));
+        }
+        if self.items.len() > 100 {
+            errors.push(FieldError::new("items", "too_many", "at most 100 items per call"));
+        }
+        check(errors)
+    }
+}
+
+/// `billing.generate_invoice_draft` and `billing.compile_closeout_packet`: the ticket alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRef {
+    pub ticket_id: String,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+/// `job.check_in`, `job.complete_work` (technician actions).
+pub type JobRef = TicketRef;
+
+/// `ticket.cancel` (operator action).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelTicket {
+    pub ticket_id: String,
+    pub reason: String,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+impl CancelTicket {
+    pub fn validate(&self) -> Result<String, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        let reason = required_text("reason", Some(&self.reason), MAX_REASON, &mut errors);
+        check(errors)?;
+        Ok(reason.unwrap_or_default())
+    }
+}
+
+/// `billing.record_payment` (operator action): invoice_ready -> paid_or_ar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPayment {
+    pub ticket_id: String,
+    pub kind: PaymentKind,
+    /// Defaults to the invoice total.
+    #[serde(default)]
+    pub amount_cents: Option<i64>,
+    /// Required for accounts receivable.
+    #[serde(default)]
+    pub due_ms: Option<i64>,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+impl RecordPayment {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        if let Some(a) = self.amount_cents {
+            if let Err(e) = Money::from_input("amount_cents", a) {
+                errors.push(e);
+            }
+        }
+        match (self.kind, self.due_ms) {
+            (PaymentKind::Ar, None) => errors.push(FieldError::new("due_ms", "required", "accounts receivable needs a due date")),
+            (PaymentKind::Paid, Some(_)) => errors.push(FieldError::new("due_ms", "not_allowed", "a paid invoice has no due date")),
+            _ => {}
+        }
+        check(errors)
+    }
+}
+
+/// `job.record_labor` (technician or operator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordLabor {
+    pub ticket_id: String,
+    pub minutes: i64,
+    pub description: String,
+    /// Defaults to the shop's labor rate.
+    #[serde(default)]
+    pub rate_cents: Option<i64>,
+}
+
+impl RecordLabor {
+    pub fn validate(&self) -> Result<String, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        if !(1..=24 * 60).contains(&self.minutes) {
+            errors.push(FieldError::new("minutes", "out_of_range", "between 1 and 1440 minutes"));
+        }
+        if let Some(r) = self.rate_cents {
+            if let Err(e) = Money::from_input("rate_cents", r) {
+                errors.push(e);
+            }
+        }
+        let d = required_text("description", Some(&self.description), 500, &mut errors);
+        check(errors)?;
+        Ok(d.unwrap_or_default())
+    }
+}
+
+/// `job.record_part` (technician or operator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPart {
+    pub ticket_id: String,
+    #[serde(default)]
+    pub sku: Option<String>,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+}
+
+impl RecordPart {
+    pub fn validate(&self) -> Result<String, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        if !(1..=10_000).contains(&self.quantity) {
+            errors.push(FieldError::new("quantity", "out_of_range", "between 1 and 10000"));
+        }
+        if let Err(e) = Money::from_input("unit_price_cents", self.unit_price_cents) {
+            errors.push(e);
+        }
+        optional_text("sku", self.sku.as_deref(), 64, &mut errors);
+        let d = required_text("description", Some(&self.description), 500, &mut errors);
+        check(errors)?;
+        Ok(d.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payments_need_a_due_date_only_for_ar() {
+        let p = |kind, due| RecordPayment { ticket_id: "tkt_1".into(), kind, amount_cents: None, due_ms: due, expected_version: None };
+        assert!(p(PaymentKind::Paid, None).validate().is_ok());
+        assert!(p(PaymentKind::Ar, Some(5)).validate().is_ok());
+        assert!(p(PaymentKind::Ar, None).validate().is_err());
+        assert!(p(PaymentKind::Paid, Some(5)).validate().is_err());
+    }
+
+    #[test]
+    fn slots_query_defaults_and_bounds() {
+        let now = 1_000 * DAY_MS;
+        let q = ProposeSlots { ticket_id: "tkt_1".into(), ..Default::default() };
+        let v = q.validate(now).expect("valid");
+        assert_eq!((v.range.start_ms, v.range.end_ms, v.duration_ms, v.max_slots), (now, now + 7 * DAY_MS, 120 * MINUTE_MS, 5));
+        let q = ProposeSlots { ticket_id: "tkt_1".into(), to_ms: Some(now + 40 * DAY_MS), max_slots: Some(0), ..Default::default() };
+        let DomainError::Invalid(errs) = q.validate(now).err().expect("invalid") else { panic!() };
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["to_ms", "max_slots"]);
+    }
+
+    #[test]
+    fn confirm_rejects_past_and_inverted_windows() {
+        let now = 1_000 * DAY_MS;
+        let c = |s, e| ConfirmSlot { ticket_id: "tkt_1".into(), start_ms: s, end_ms: e, technician_id: None, reschedule: false, expected_version: None };
+        assert!(c(now + HOUR_MS, now + 3 * HOUR_MS).validate(now).is_ok());
+        assert!(c(now - DAY_MS, now - DAY_MS + HOUR_MS).validate(now).is_err());
+        assert!(c(now + 3 * HOUR_MS, now + HOUR_MS).validate(now).is_err());
+        assert!(c(now + HOUR_MS, now + 20 * HOUR_MS).validate(now).is_err());
+    }
+
+    #[test]
+    fn text_inputs_are_bounded() {
+        let m = AddMessage { ticket_id: "tkt_1".into(), direction: Direction::Inbound, channel: None, sender: None, text: "x".repeat(MAX_MESSAGE + 1) };
+        assert!(m.validate().is_err());
+        let n = AddNote { ticket_id: "".into(), kind: NoteKind::Note, text: "ok".into() };
+        assert!(n.validate().is_err());
+        assert!(CancelTicket { ticket_id: "tkt_1".into(), reason: " ".into(), expected_version: None }.validate().is_err());
+        assert!(RecordPart { ticket_id: "t".into(), sku: None, description: "Valve".into(), quantity: 0, unit_price_cents: 5 }.validate().is_err());
+        assert!(RecordLabor { ticket_id: "t".into(), minutes: 30, description: "Diagnose".into(), rate_cents: None }.validate().is_ok());
+    }
+}

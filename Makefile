@@ -58,5 +58,8 @@ site:
 	cp -R public/. $(SITE)/
 	cp style/main.css $(SITE)/pkg/real-dispatch.css
 
+bench: bootstrap-test
+	$(CARGO) bench --locked -p dispatch --features test-support --bench lifecycle
+
 clean-site:
 	rm -rf $(SITE)

@@ -12,6 +12,51 @@ use dispatch::{CallContext, ServiceError};
 use domain::{Actor, DomainError, SourceChannel, Tool};
 use serde_json::{json, Value};
 
+/// The agent toolset, plus the operator actions an operator token may script (check-in and
+/// completion on a technician's behalf, cancel, labor, parts, payment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolName {
+    Agent(Tool),
+    Operator(OperatorAction),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorAction {
+    CheckIn,
+    CompleteWork,
+    RecordLabor,
+    RecordPart,
+    Cancel,
+    RecordPayment,
+}
+
+impl OperatorAction {
+    pub const ALL: [(&'static str, OperatorAction); 6] = [
+        ("job.check_in", OperatorAction::CheckIn),
+        ("job.complete_work", OperatorAction::CompleteWork),
+        ("job.record_labor", OperatorAction::RecordLabor),
+        ("job.record_part", OperatorAction::RecordPart),
+        ("ticket.cancel", OperatorAction::Cancel),
+        ("billing.record_payment", OperatorAction::RecordPayment),
+    ];
+}
+
+impl ToolName {
+    pub fn parse(name: &str) -> Option<ToolName> {
+        name.parse()
+            .ok()
+            .map(ToolName::Agent)
+            .or_else(|| OperatorAction::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| ToolName::Operator(*a)))
+    }
+
+    pub fn allowed_for(self, role: domain::Role) -> bool {
+        match self {
+            ToolName::Agent(t) => t.allowed_for(role),
+            ToolName::Operator(_) => matches!(role, domain::Role::Operator | domain::Role::Admin),
+        }
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/{tool}", post(call_tool)).route("/cases/{ticket_id}", get(read_case))
 }
@@ -135,12 +180,11 @@ async fn call_tool(State(state): State<AppState>, Path(tool_name): Path<String>,
 
 async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: &[u8], rid: &str) -> Result<Value, ApiError> {
     let actor = authenticate(state, headers, rid).await?;
-    let tool: Tool = tool_name
-        .parse()
-        .map_err(|()| ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'")))?;
+    let tool = ToolName::parse(tool_name)
+        .ok_or_else(|| ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'")))?;
     if !tool.allowed_for(actor.role) {
-        tracing::warn!(actor = %actor.id, role = %actor.role, %tool, "tool not allowed");
-        return Err(ApiError::new(rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", format!("role {} may not call {tool}", actor.role)));
+        tracing::warn!(actor = %actor.id, role = %actor.role, tool = tool_name, "tool not allowed");
+        return Err(ApiError::new(rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", format!("role {} may not call {tool_name}", actor.role)));
     }
     if header(headers, "idempotency-key").is_none() {
         return Err(ApiError::new(rid, StatusCode::BAD_REQUEST, "MISSING_IDEMPOTENCY_KEY", "send an Idempotency-Key header (a UUID) with every call"));
@@ -150,6 +194,15 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
         .map_err(|e| ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}")))?;
     let service = &state.service;
     let outcome = match tool {
+        ToolName::Operator(action) => match action {
+            OperatorAction::CheckIn => service.check_in(&ctx, &parse_input(json, rid)?).await,
+            OperatorAction::CompleteWork => service.complete_work(&ctx, &parse_input(json, rid)?).await,
+            OperatorAction::RecordLabor => service.record_labor(&ctx, &parse_input(json, rid)?).await,
+            OperatorAction::RecordPart => service.record_part(&ctx, &parse_input(json, rid)?).await,
+            OperatorAction::Cancel => service.cancel_ticket(&ctx, &parse_input(json, rid)?).await,
+            OperatorAction::RecordPayment => service.record_payment(&ctx, &parse_input(json, rid)?).await,
+        },
+        ToolName::Agent(tool) => match tool {
         Tool::TicketCreate => service.create_ticket(&ctx, &parse_input(json, rid)?).await,
         Tool::TicketAddMessage => service.add_message(&ctx, &parse_input(json, rid)?).await,
         Tool::TicketSetPriority => service.set_priority(&ctx, &parse_input(json, rid)?).await,
@@ -162,6 +215,7 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
         Tool::CloseoutChecklistComplete => service.checklist_complete(&ctx, &parse_input(json, rid)?).await,
         Tool::BillingGenerateInvoiceDraft => service.generate_invoice_draft(&ctx, &parse_input(json, rid)?).await,
         Tool::BillingCompileCloseoutPacket => service.compile_closeout_packet(&ctx, &parse_input(json, rid)?).await,
+        },
     }
     .map_err(|e| ApiError::from_service(rid, &e))?;
     Ok(json!({"request_id": rid, "case": outcome.case, "events": [outcome.event_id], "data": outcome.data}))

@@ -155,3 +155,83 @@ async fn console_page_is_server_rendered_with_tickets() {
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.expect("text").contains("Page not found"));
 }
+
+async fn post_ok(s: &Server, tool: &str, token: &str, body: Value) -> Value {
+    let (status, v, _) = call(s, tool, Some(token), &body.to_string(), true).await;
+    assert_eq!(status, 200, "{tool}: {v}");
+    assert!(v["events"][0].as_str().is_some_and(|e| e.starts_with("evt_")), "{tool}: {v}");
+    v
+}
+
+#[tokio::test]
+async fn a_whole_lifecycle_through_the_tool_api_only() {
+    use base64::Engine;
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let tok = |role| {
+            let svc = s.service.clone();
+            async move { svc.create_token(role, "agent").await.expect("token").token }
+        };
+        let (intake, scheduling, liaison, closeout, operator) = (
+            tok(domain::Role::IntakeAgent).await,
+            tok(domain::Role::SchedulingAgent).await,
+            tok(domain::Role::TechLiaisonAgent).await,
+            tok(domain::Role::CloseoutAgent).await,
+            tok(domain::Role::Operator).await,
+        );
+        let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
+        let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
+        let tech = s
+            .service
+            .create_technician(&ctx, &dispatch::scheduling::NewTechnician { name: "Dana".into(), phone: None, email: None, skills: vec!["hvac".into()], zone: None, working_hours: Some(all_day) })
+            .await
+            .expect("tech")
+            .id;
+
+        let v = post_ok(&s, "ticket.create", &intake, serde_json::from_str(GOOD).expect("json")).await;
+        let id = v["case"]["id"].as_str().expect("id").to_string();
+        post_ok(&s, "ticket.add_message", &intake, json!({"ticket_id": id, "direction": "inbound", "text": "Still cold"})).await;
+        let p = post_ok(&s, "schedule.propose_slots", &scheduling, json!({"ticket_id": id, "max_slots": 2})).await;
+        let slot = p["data"]["slots"][0].clone();
+        assert_eq!(slot["technician_id"], tech.as_str(), "{p}");
+        post_ok(&s, "schedule.confirm", &scheduling, json!({"ticket_id": id, "start_ms": slot["start_ms"], "end_ms": slot["end_ms"], "technician_id": tech})).await;
+        post_ok(&s, "dispatch.assign_tech", &scheduling, json!({"ticket_id": id, "technician_id": tech})).await;
+        post_ok(&s, "dispatch.set_eta", &liaison, json!({"ticket_id": id, "eta_ms": slot["start_ms"]})).await;
+        post_ok(&s, "job.check_in", &operator, json!({"ticket_id": id})).await;
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend([1u8; 500]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+        post_ok(&s, "closeout.add_photo", &liaison, json!({"ticket_id": id, "kind": "after", "content_base64": b64})).await;
+        post_ok(&s, "closeout.add_note", &liaison, json!({"ticket_id": id, "kind": "work_summary", "text": "Relit pilot"})).await;
+        post_ok(&s, "job.record_labor", &operator, json!({"ticket_id": id, "minutes": 30, "description": "Repair"})).await;
+        post_ok(&s, "job.complete_work", &operator, json!({"ticket_id": id})).await;
+
+        // Finalizing without the checklist names exactly what is missing.
+        let (st, b, _) = call(&s, "closeout.checklist_complete", Some(&closeout), &json!({"ticket_id": id, "finalize": true}).to_string(), true).await;
+        assert_error(st, &b, 409, "CLOSEOUT_REQUIREMENTS_INCOMPLETE");
+        assert_eq!(b["error"]["details"]["missing"], json!(["checklist:filter_checked", "checklist:thermostat_tested", "checklist:site_left_clean"]));
+        let keys = json!(["filter_checked", "thermostat_tested", "site_left_clean"]);
+        let v = post_ok(&s, "closeout.checklist_complete", &closeout, json!({"ticket_id": id, "items": keys, "finalize": true})).await;
+        assert_eq!(v["case"]["state"], "closeout_ready");
+        // An illegal move reports where it could have come from.
+        let (st, b, _) = call(&s, "job.check_in", Some(&operator), &json!({"ticket_id": id}).to_string(), true).await;
+        assert_error(st, &b, 409, "INVALID_STATE_TRANSITION");
+        assert_eq!(b["error"]["details"]["allowed_from"], json!(["dispatched"]));
+        let v = post_ok(&s, "billing.generate_invoice_draft", &closeout, json!({"ticket_id": id})).await;
+        assert_eq!(v["case"]["invoice"]["total_cents"], 4750, "{v}"); // 30 min at $95/h
+        let v = post_ok(&s, "billing.compile_closeout_packet", &closeout, json!({"ticket_id": id})).await;
+        assert_eq!(v["case"]["state"], "invoice_ready");
+        assert_eq!(v["data"]["attachments"], 1);
+
+        let read: Value = client().get(format!("{}/tools/v1/cases/{id}", s.base)).bearer_auth(&closeout).send().await.expect("get").json().await.expect("json");
+        assert_eq!(read["case"], v["case"], "the returned case is the committed case");
+        let verify = dispatch::audit::verify(db.pool()).await.expect("verify");
+        assert!(verify.problems.is_empty(), "{:?}", verify.problems);
+        let replay = s.service.replay().await.expect("replay");
+        assert!(replay.mismatches.is_empty(), "{:?}", replay.mismatches);
+
+        // Agents cannot reach operator actions.
+        let (st, b, _) = call(&s, "ticket.cancel", Some(&closeout), &json!({"ticket_id": id, "reason": "x"}).to_string(), true).await;
+        assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+    }
+}

@@ -1,0 +1,182 @@
+//! Throughput of the service under a realistic mix of tool calls: whole ticket lifecycles
+//! (create, message, propose, confirm, assign, ETA, check-in, note, photo, labor, complete,
+//! closeout, invoice, payment), with 1, 8 and 32 concurrent tasks, on SQLite and PostgreSQL;
+//! then `pgbench -b tpcb-like -c 32` on the same PostgreSQL server for scale.
+//!
+//!   make bench            (or: cargo bench -p dispatch --features test-support --bench lifecycle)
+//!   BENCH_SECONDS=10      run length per configuration (default 5)
+
+use base64::Engine;
+use dispatch::scheduling::NewTechnician;
+use dispatch::testing::{pg_admin_url, postgres_db, service, sqlite_db};
+use dispatch::{CallContext, Service};
+use domain::case::{AttachmentKind, NoteKind, PaymentKind};
+use domain::commands::*;
+use domain::window::{WorkingHours, HOUR_MS};
+use domain::{Actor, ActorKind, CreateTicket, NewCustomer, NewSite, Role};
+use std::time::{Duration, Instant};
+
+fn ctx() -> CallContext {
+    CallContext::new(Actor::new(ActorKind::Token, "tok_bench", Role::Operator, "bench"))
+}
+
+struct Stats {
+    calls: u64,
+    latencies_us: Vec<u64>,
+    errors: u64,
+}
+
+async fn timed<T, E: std::fmt::Debug>(stats: &mut Stats, f: impl std::future::Future<Output = Result<T, E>>) -> Option<T> {
+    let t = Instant::now();
+    let r = f.await;
+    stats.latencies_us.push(t.elapsed().as_micros() as u64);
+    stats.calls += 1;
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            stats.errors += 1;
+            if stats.errors <= 3 {
+                eprintln!("  call failed: {e:?}");
+            }
+            None
+        }
+    }
+}
+
+/// One full lifecycle: 15 service calls.
+async fn lifecycle(svc: &Service, tech: &str, slot: i64, n: u64, stats: &mut Stats) -> Option<()> {
+    let c = ctx();
+    let photo = {
+        let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+        b.extend(std::iter::repeat_n(7u8, 4096));
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let create = CreateTicket {
+        customer: NewCustomer { name: Some(format!("Bench {n}")), phone: Some(format!("+1555{:07}", n % 10_000_000)), ..Default::default() },
+        site: Some(NewSite { address: Some(format!("{n} Bench St")), zone: Some("north".into()), ..Default::default() }),
+        problem_summary: Some("No heat".into()),
+        trade: Some("hvac".into()),
+        ..Default::default()
+    };
+    let case = timed(stats, svc.create_ticket(&c, &create)).await?.case;
+    let id = case.id.clone();
+    timed(stats, svc.add_message(&c, &AddMessage { ticket_id: id.clone(), direction: Direction::Inbound, channel: None, sender: None, text: "When can you come?".into() })).await?;
+    timed(stats, svc.propose_slots(&c, &ProposeSlots { ticket_id: id.clone(), from_ms: Some(slot), to_ms: Some(slot + 4 * HOUR_MS), duration_minutes: Some(60), max_slots: Some(3) })).await?;
+    timed(stats, svc.confirm_slot(&c, &ConfirmSlot { ticket_id: id.clone(), start_ms: slot, end_ms: slot + HOUR_MS, technician_id: Some(tech.into()), reschedule: false, expected_version: None })).await?;
+    timed(stats, svc.assign_tech(&c, &AssignTech { ticket_id: id.clone(), technician_id: tech.into(), expected_version: None })).await?;
+    timed(stats, svc.set_eta(&c, &SetEta { ticket_id: id.clone(), eta_ms: dispatch::ids::now_ms() + HOUR_MS, note: None })).await?;
+    let r = TicketRef { ticket_id: id.clone(), expected_version: None };
+    timed(stats, svc.check_in(&c, &r)).await?;
+    timed(stats, svc.add_note(&c, &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced igniter".into() })).await?;
+    timed(stats, svc.add_photo(&c, &AddPhoto { ticket_id: id.clone(), kind: AttachmentKind::After, content_type: None, filename: None, content_base64: Some(photo), upload_id: None })).await?;
+    timed(stats, svc.record_labor(&c, &RecordLabor { ticket_id: id.clone(), minutes: 45, description: "Repair".into(), rate_cents: None })).await?;
+    timed(stats, svc.complete_work(&c, &r)).await?;
+    let keys = case.checklist.iter().map(|i| i.key.clone()).collect();
+    timed(stats, svc.checklist_complete(&c, &ChecklistComplete { ticket_id: id.clone(), items: keys, finalize: true, expected_version: None })).await?;
+    timed(stats, svc.generate_invoice_draft(&c, &r)).await?;
+    timed(stats, svc.add_message(&c, &AddMessage { ticket_id: id.clone(), direction: Direction::Outbound, channel: None, sender: None, text: "Invoice sent".into() })).await?;
+    timed(stats, svc.record_payment(&c, &RecordPayment { ticket_id: id, kind: PaymentKind::Paid, amount_cents: None, due_ms: None, expected_version: None })).await?;
+    Some(())
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+async fn run(name: &str, svc: &Service, tasks: usize, seconds: u64) -> f64 {
+    let all_day = WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
+    let mut techs = vec![];
+    for i in 0..tasks {
+        let t = svc
+            .create_technician(&ctx(), &NewTechnician { name: format!("Bench tech {i}"), phone: None, email: None, skills: vec!["hvac".into()], zone: Some("north".into()), working_hours: Some(all_day.clone()) })
+            .await
+            .expect("technician");
+        techs.push(t.id);
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let base = (dispatch::ids::now_ms() / HOUR_MS + 24) * HOUR_MS;
+    let handles: Vec<_> = techs
+        .into_iter()
+        .enumerate()
+        .map(|(k, tech)| {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                let mut stats = Stats { calls: 0, latencies_us: vec![], errors: 0 };
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    // Each task books its own technician, two hours apart: no false conflicts.
+                    let slot = base + (i as i64) * 2 * HOUR_MS;
+                    lifecycle(&svc, &tech, slot, (k as u64) * 1_000_000 + i, &mut stats).await;
+                    i += 1;
+                }
+                stats
+            })
+        })
+        .collect();
+    let mut calls = 0;
+    let mut errors = 0;
+    let mut lat = vec![];
+    for h in handles {
+        let s = h.await.expect("task");
+        calls += s.calls;
+        errors += s.errors;
+        lat.extend(s.latencies_us);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let rate = calls as f64 / elapsed;
+    println!(
+        "{name:<10} tasks={tasks:>2}  calls={calls:>6}  errors={errors}  {rate:>8.0} calls/s  p50={:.2} ms  p99={:.2} ms",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    rate
+}
+
+fn pgbench_tps(seconds: u64) -> Option<f64> {
+    let admin = pg_admin_url();
+    let (base, _) = admin.rsplit_once('/')?;
+    let db = format!("rdbench_{}", std::process::id());
+    let url = format!("{base}/{db}");
+    let psql = |sql: &str| std::process::Command::new("psql").args([admin.as_str(), "-qc", sql]).status().ok();
+    psql(&format!("CREATE DATABASE {db}"))?;
+    let init = std::process::Command::new("pgbench").args(["-i", "-q", "-s", "1", url.as_str()]).output().ok()?;
+    let out = if init.status.success() {
+        std::process::Command::new("pgbench")
+            .args(["-b", "tpcb-like", "-c", "32", "-j", "2", "-T", &seconds.to_string(), url.as_str()])
+            .output()
+            .ok()
+    } else {
+        None
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {db}"));
+    let text = String::from_utf8_lossy(&out?.stdout).to_string();
+    text.lines().find(|l| l.starts_with("tps = ")).and_then(|l| l.split_whitespace().nth(2)).and_then(|v| v.parse().ok())
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!("service lifecycle mix, {seconds} s per configuration (15 calls per ticket lifecycle)");
+    let mut pg_best: f64 = 0.0;
+    let mut lite_best: f64 = 0.0;
+    for tasks in [1usize, 8, 32] {
+        let lite = rt.block_on(async { service(sqlite_db().await) });
+        lite_best = lite_best.max(rt.block_on(run("sqlite", &lite, tasks, seconds)));
+        let pg = rt.block_on(async { service(postgres_db().await) });
+        pg_best = pg_best.max(rt.block_on(run("postgres", &pg, tasks, seconds)));
+    }
+    match pgbench_tps(seconds) {
+        Some(tps) => println!(
+            "pgbench tpcb-like -c 32: {tps:.0} tps; best service rate on postgres {pg_best:.0} calls/s = {:.2} x pgbench (target >= 0.5)",
+            pg_best / tps
+        ),
+        None => println!("pgbench not available: ratio not measured"),
+    }
+    println!("best service rate on sqlite: {lite_best:.0} calls/s (target >= 1500)");
+}

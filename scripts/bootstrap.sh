@@ -58,8 +58,8 @@ fi
 [ -n "$toolchain" ] || toolchain=debian
 
 if [ "$toolchain" = debian ]; then
-  if [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/src/rust/library ] || ! /usr/bin/rustc --version | grep -qE '^rustc 1\.(9[0-9]|[1-9][0-9]{2})'; then
-    apt_install rustc-web cargo-web rust-web-src lld
+  if [ ! -x /usr/bin/cargo ] || [ ! -x /usr/bin/rust-lld ] || [ ! -d /usr/lib/rustlib/src/rust/library ] || ! /usr/bin/rustc --version | grep -qE '^rustc 1\.(9[0-9]|[1-9][0-9]{2})'; then
+    apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
   fi
   cat > target/toolchain.env <<EOF
 # written by scripts/bootstrap.sh

@@ -98,20 +98,7 @@ pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, Servi
         .ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
     let customer_id: String = r.try_get("customer_id")?;
 
-    let contacts = sqlx::query("SELECT kind, value FROM customer_contacts WHERE customer_id = $1 ORDER BY position")
-        .bind(&customer_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    let (mut phones, mut emails) = (vec![], vec![]);
-    for c in &contacts {
-        let kind: String = c.try_get("kind")?;
-        let value: String = c.try_get("value")?;
-        if kind == "phone" {
-            phones.push(value);
-        } else {
-            emails.push(value);
-        }
-    }
+    let (phones, emails) = contacts(&mut *conn, &customer_id).await?;
 
     let checklist = sqlx::query(
         "SELECT item_key, label, required, done_at_ms, done_by FROM checklist_items WHERE ticket_id = $1 ORDER BY position",
@@ -325,6 +312,41 @@ pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, Servi
         version: r.try_get("version")?,
         created_at_ms: r.try_get("created_at_ms")?,
         updated_at_ms: r.try_get("updated_at_ms")?,
+    })
+}
+
+async fn contacts(conn: &mut AnyConnection, customer_id: &str) -> Result<(Vec<String>, Vec<String>), ServiceError> {
+    let rows = sqlx::query("SELECT kind, value FROM customer_contacts WHERE customer_id = $1 ORDER BY position")
+        .bind(customer_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let (mut phones, mut emails) = (vec![], vec![]);
+    for c in &rows {
+        let kind: String = c.try_get("kind")?;
+        let value: String = c.try_get("value")?;
+        if kind == "phone" {
+            phones.push(value);
+        } else {
+            emails.push(value);
+        }
+    }
+    Ok((phones, emails))
+}
+
+/// The customer as cases embed it.
+pub async fn load_customer(conn: &mut AnyConnection, customer_id: &str) -> Result<CustomerView, ServiceError> {
+    let r = sqlx::query("SELECT name, preferred_channel FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (phones, emails) = contacts(conn, customer_id).await?;
+    let channel: Option<String> = r.try_get("preferred_channel")?;
+    Ok(CustomerView {
+        id: customer_id.to_string(),
+        name: r.try_get("name")?,
+        phones,
+        emails,
+        preferred_channel: channel.and_then(|c| c.parse().ok()),
     })
 }
 

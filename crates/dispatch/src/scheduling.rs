@@ -144,6 +144,35 @@ impl Service {
         Ok(t)
     }
 
+    /// Time off (vacation, sick day): no slots are offered and no bookings accepted in it.
+    pub async fn add_time_off(&self, ctx: &CallContext, technician_id: &str, start_ms: i64, end_ms: i64, reason: Option<&str>) -> Result<String, ServiceError> {
+        self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
+        let window = TimeWindow::parse("end_ms", start_ms, end_ms, 366 * 24 * 60 * MINUTE_MS).map_err(|e| domain::DomainError::Invalid(vec![e]))?;
+        let mut errors = vec![];
+        let reason = domain::validate::optional_text("reason", reason, 200, &mut errors);
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let exists = sqlx::query("SELECT id FROM technicians WHERE id = $1").bind(technician_id).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Err(ServiceError::invalid("technician_id", "not_found", "no technician with this id"));
+        }
+        let id = new_id("off");
+        sqlx::query("INSERT INTO technician_time_off (id, technician_id, start_ms, end_ms, reason) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(technician_id)
+            .bind(window.start_ms)
+            .bind(window.end_ms)
+            .bind(&reason)
+            .execute(&mut *tx)
+            .await?;
+        let after = serde_json::json!({"id": id, "technician_id": technician_id, "window": window, "reason": reason});
+        audit::append(&mut tx, ctx, NewEvent { action: "technician.time_off".into(), after: Some(after), ..Default::default() }).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     pub async fn technicians(&self) -> Result<Vec<Technician>, ServiceError> {
         let rows = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians ORDER BY name")).fetch_all(self.db.pool()).await?;
         rows.iter().map(technician).collect()

@@ -40,7 +40,7 @@ impl Service {
         }
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
-        let customer_id = upsert_customer(&mut tx, &valid, now).await?;
+        let (customer_id, old_customer) = upsert_customer(&mut tx, &valid, now).await?;
         let site_id = upsert_site(&mut tx, &customer_id, &valid, now).await?;
         let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
             .fetch_one(&mut *tx)
@@ -85,6 +85,9 @@ impl Service {
             },
         )
         .await?;
+        if let Some(old) = old_customer {
+            self.propagate_customer_change(&mut tx, ctx, &old, &case.id).await?;
+        }
         tx.commit().await?;
         tracing::info!(ticket = %case.number, state = %case.state, "ticket created");
         Ok(Outcome { case, event_id, data })
@@ -95,6 +98,7 @@ impl Service {
         Self::require_state(&o.before, "completing a lead", &[CaseState::Lead])?;
         let customer_id = o.before.customer.id.clone();
         add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
+        self.propagate_customer_change(&mut o.tx, ctx, &o.before.customer, &o.before.id).await?;
         let site_id = upsert_site(&mut o.tx, &customer_id, valid, o.now).await?;
         sqlx::query(
             "UPDATE tickets SET site_id = COALESCE($1, site_id), problem_summary = COALESCE($2, problem_summary), \
@@ -228,8 +232,55 @@ impl Service {
     }
 }
 
-/// A known phone or e-mail is the same household: reuse it rather than duplicate.
-async fn upsert_customer(tx: &mut Transaction<'static, Any>, v: &ValidCreateTicket, now: i64) -> Result<String, ServiceError> {
+impl Service {
+    /// A customer's details are part of every one of their cases. When an action changes
+    /// them, each other case of that customer gets an event with the change, so every case's
+    /// history stays complete (and replays exactly) without bumping their versions.
+    async fn propagate_customer_change(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        ctx: &CallContext,
+        old: &domain::CustomerView,
+        via_ticket: &str,
+    ) -> Result<(), ServiceError> {
+        let new = crate::case_store::load_customer(tx, &old.id).await?;
+        if &new == old {
+            return Ok(());
+        }
+        let others: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 AND id <> $2 ORDER BY number")
+            .bind(&old.id)
+            .bind(via_ticket)
+            .fetch_all(&mut **tx)
+            .await?;
+        let before = serde_json::json!({ "customer": old });
+        let after = serde_json::json!({ "customer": new });
+        let changes = domain::diff::diff(&before, &after);
+        for id in others {
+            audit::append(
+                tx,
+                ctx,
+                NewEvent {
+                    ticket_id: Some(id),
+                    action: "customer.update".into(),
+                    before: Some(serde_json::Value::Object(changes.before.clone())),
+                    after: Some(serde_json::Value::Object(changes.after.clone())),
+                    detail: Some(serde_json::json!({ "via_ticket": via_ticket })),
+                    attachments: vec![],
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
+/// customer and, when an existing one was reused, how it looked before.
+async fn upsert_customer(
+    tx: &mut Transaction<'static, Any>,
+    v: &ValidCreateTicket,
+    now: i64,
+) -> Result<(String, Option<domain::CustomerView>), ServiceError> {
     for (kind, value) in [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))] {
         let Some(value) = value else { continue };
         let row = sqlx::query("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
@@ -239,8 +290,9 @@ async fn upsert_customer(tx: &mut Transaction<'static, Any>, v: &ValidCreateTick
             .await?;
         if let Some(r) = row {
             let id: String = r.try_get("customer_id")?;
+            let old = crate::case_store::load_customer(tx, &id).await?;
             add_contacts(tx, &id, v, now).await?;
-            return Ok(id);
+            return Ok((id, Some(old)));
         }
     }
     let id = new_id("cus");
@@ -252,7 +304,7 @@ async fn upsert_customer(tx: &mut Transaction<'static, Any>, v: &ValidCreateTick
         .execute(&mut **tx)
         .await?;
     add_contacts(tx, &id, v, now).await?;
-    Ok(id)
+    Ok((id, None))
 }
 
 /// Adds the phone and e-mail of `v` to the customer unless known (to anyone).

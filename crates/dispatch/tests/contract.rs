@@ -68,6 +68,14 @@ fn tomorrow_at(hour: i64) -> i64 {
     (now / (24 * HOUR_MS) + 1) * 24 * HOUR_MS + hour * HOUR_MS
 }
 
+/// Every test ends here: whatever it did, the chain verifies and replay rebuilds every case.
+async fn assert_audit_consistent(svc: &Service) {
+    let verify = audit::verify(svc.db().pool()).await.expect("verify");
+    assert!(verify.problems.is_empty(), "{:?}", verify.problems);
+    let replay = svc.replay().await.expect("replay");
+    assert!(replay.mismatches.is_empty(), "{:?}", replay.mismatches);
+}
+
 fn r(ticket: &Case) -> TicketRef {
     TicketRef { ticket_id: ticket.id.clone(), expected_version: None }
 }
@@ -178,11 +186,17 @@ async fn create_ticket_persists_case_and_audit() {
         assert_eq!(second.case.customer.id, case.customer.id);
         assert_eq!(second.case.customer.emails, vec!["ana@example.com".to_string()]);
         assert_eq!(count(&db, "customers").await, 1);
+        // The first case shows the customer's new address, with an event saying so.
+        let first = svc.case(&ctx, &case.id).await.expect("first");
+        assert_eq!((first.customer.emails.len(), first.version), (1, 1));
+        let events = audit::events_for_ticket(db.pool(), &case.id).await.expect("events");
+        assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["ticket.create", "customer.update"]);
 
         // Completing the lead moves it to intake instead of opening a third ticket.
         let done = svc.create_ticket(&ctx, &CreateTicket { lead_ticket_id: Some(second.case.id.clone()), ..complete_ticket() }).await.expect("complete");
         assert_eq!((done.case.id.as_str(), done.case.state), (second.case.id.as_str(), CaseState::Intake));
         assert_eq!(count(&db, "tickets").await, 2);
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -212,6 +226,7 @@ async fn invalid_input_changes_nothing() {
         assert_eq!(missing.code(), "TICKET_NOT_FOUND");
         assert_eq!(count(&db, "audit_events").await, before);
         assert_eq!(svc.case(&op(), &case.id).await.expect("case"), case);
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -228,6 +243,7 @@ async fn roles_without_the_tool_are_refused() {
         assert_eq!(svc.cancel_ticket(&actor(Role::IntakeAgent), &cancel).await.unwrap_err().code(), "FORBIDDEN");
         assert_eq!(svc.check_in(&actor(Role::SchedulingAgent), &r(&case)).await.unwrap_err().code(), "FORBIDDEN");
         assert_eq!(count(&db, "tickets").await, 1);
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -322,6 +338,7 @@ async fn every_illegal_transition_is_refused_and_writes_nothing() {
         // 10 x 9 targets other than lead, minus 13 legal moves, plus the 1 reschedule refused
         // only without `reschedule` (not counted): every illegal pair was tried.
         assert_eq!(refused, 10 * 9 - 13, "{:?}", db.backend());
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -355,6 +372,7 @@ async fn concurrent_confirms_of_one_ticket_have_exactly_one_winner() {
         let moved = svc.confirm_slot(&op(), &ConfirmSlot { ticket_id: case.id.clone(), start_ms: tomorrow_at(20), end_ms: tomorrow_at(21), technician_id: None, reschedule: true, expected_version: None }).await.expect("reschedule");
         assert_eq!(moved.case.appointment.as_ref().map(|a| a.start_ms), Some(tomorrow_at(20)));
         assert_eq!(moved.case.state, CaseState::Scheduled);
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -390,6 +408,13 @@ async fn technicians_without_the_skill_or_time_are_unavailable() {
         assert_eq!(starts, vec![23, 24, 25, 26], "{:?}", db.backend());
         let err = svc.assign_tech(&op(), &AssignTech { ticket_id: first.id.clone(), technician_id: "tec_missing".into(), expected_version: None }).await.unwrap_err();
         assert_eq!(err.code(), "INVALID_REQUEST");
+        // Time off removes the afternoon: no slots there, and no booking either.
+        svc.add_time_off(&op(), &hvac, tomorrow_at(12), tomorrow_at(18), Some("dentist")).await.expect("time off");
+        let p = svc.propose_slots(&op(), &ProposeSlots { ticket_id: second.id.clone(), from_ms: Some(tomorrow_at(8)), to_ms: Some(tomorrow_at(14)), duration_minutes: Some(60), max_slots: Some(20) }).await.expect("propose");
+        assert_eq!(p.data["slots"].as_array().map(Vec::len), Some(0), "{}", p.data);
+        let err = svc.confirm_slot(&op(), &confirm(&second.id, &hvac, 13)).await.unwrap_err();
+        assert!(matches!(err, ServiceError::TechUnavailable { reason: "outside_working_hours", .. }), "{err:?}");
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -410,6 +435,7 @@ async fn closeout_gates_list_exactly_what_is_missing() {
         let mismatch = svc.add_photo(&op(), &AddPhoto { ticket_id: case.id.clone(), kind: AttachmentKind::After, content_type: Some("image/jpeg".into()), filename: None, content_base64: Some(png()), upload_id: None }).await.unwrap_err();
         assert_eq!(mismatch.code(), "INVALID_REQUEST");
         assert_eq!(count(&db, "attachments").await, 0);
+        assert_audit_consistent(&svc).await;
     }
 }
 
@@ -428,6 +454,7 @@ async fn technicians_reach_only_their_own_jobs() {
         assert_eq!(svc.check_in(&ctx, &r(&mine)).await.expect("check in").case.state, CaseState::Onsite);
         let listed = svc.cases(&ctx, &Default::default()).await.expect("list");
         assert_eq!(listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec![mine.id.as_str()]);
+        assert_audit_consistent(&svc).await;
     }
 }
 

@@ -82,7 +82,7 @@ test('a ticket created through the tool API appears in the console', async () =>
   const body = await res.json();
   assert.equal(res.status, 200, JSON.stringify(body));
   assert.equal(body.case.state, 'lead');
-  assert.equal(body.case.customer.phone, '+442079460958');
+  assert.deepEqual(body.case.customer.phones, ['+442079460958']);
   assert.equal(body.events.length, 1);
   assert.ok(res.headers.get('x-request-id'));
   assert.equal(body.request_id, res.headers.get('x-request-id'));

@@ -14,7 +14,7 @@ pub const MAX_ADDRESS: usize = 500;
 pub const MAX_NOTES: usize = 2_000;
 
 /// `ticket.create`: a new case from an inbound request or a phone call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
     /// Completes the intake of this existing `lead` ticket instead of opening a new one.
@@ -35,7 +35,7 @@ pub struct CreateTicket {
     pub requested_window: Option<TimeWindow>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     #[serde(default)]
@@ -48,7 +48,7 @@ pub struct NewCustomer {
     pub preferred_channel: Option<SourceChannel>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSite {
     #[serde(default)]

@@ -29,7 +29,7 @@ fn require_ticket(errors: &mut Vec<FieldError>, id: &str) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// From the customer.
@@ -51,7 +51,7 @@ impl Direction {
 }
 
 /// `ticket.add_message`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMessage {
     pub ticket_id: String,
@@ -77,7 +77,7 @@ impl AddMessage {
 }
 
 /// `ticket.set_priority`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPriority {
     pub ticket_id: String,
@@ -89,7 +89,7 @@ pub struct SetPriority {
 }
 
 /// `schedule.propose_slots`: candidate appointments, computed, not booked.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeSlots {
     pub ticket_id: String,
@@ -135,7 +135,7 @@ impl ProposeSlots {
 }
 
 /// `schedule.confirm`: books an appointment (intake -> scheduled, or a reschedule).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmSlot {
     pub ticket_id: String,
@@ -165,7 +165,7 @@ impl ConfirmSlot {
 }
 
 /// `dispatch.assign_tech`: scheduled -> dispatched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignTech {
     pub ticket_id: String,
@@ -175,7 +175,7 @@ pub struct AssignTech {
 }
 
 /// `dispatch.set_eta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetEta {
     pub ticket_id: String,
@@ -198,7 +198,7 @@ impl SetEta {
 }
 
 /// `closeout.add_photo`: exactly one of `content_base64` (≤ 10 MiB decoded) or `upload_id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddPhoto {
     pub ticket_id: String,
@@ -214,7 +214,7 @@ pub struct AddPhoto {
 }
 
 /// `closeout.add_note`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddNote {
     pub ticket_id: String,
@@ -239,7 +239,7 @@ impl AddNote {
 
 /// `closeout.checklist_complete`: marks checklist items done, and with `finalize` submits the
 /// closeout (work_performed -> closeout_ready) once every evidence gate is met.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistComplete {
     pub ticket_id: String,
@@ -266,7 +266,7 @@ impl ChecklistComplete {
 }
 
 /// `billing.generate_invoice_draft` and `billing.compile_closeout_packet`: the ticket alone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketRef {
     pub ticket_id: String,
@@ -278,7 +278,7 @@ pub struct TicketRef {
 pub type JobRef = TicketRef;
 
 /// `ticket.cancel` (operator action).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelTicket {
     pub ticket_id: String,
@@ -298,7 +298,7 @@ impl CancelTicket {
 }
 
 /// `billing.record_payment` (operator action): invoice_ready -> paid_or_ar.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPayment {
     pub ticket_id: String,
@@ -332,7 +332,7 @@ impl RecordPayment {
 }
 
 /// `job.record_labor` (technician or operator).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordLabor {
     pub ticket_id: String,
@@ -362,7 +362,7 @@ impl RecordLabor {
 }
 
 /// `job.record_part` (technician or operator).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPart {
     pub ticket_id: String,
@@ -434,5 +434,23 @@ mod tests {
         assert!(CancelTicket { ticket_id: "tkt_1".into(), reason: " ".into(), expected_version: None }.validate().is_err());
         assert!(RecordPart { ticket_id: "t".into(), sku: None, description: "Valve".into(), quantity: 0, unit_price_cents: 5 }.validate().is_err());
         assert!(RecordLabor { ticket_id: "t".into(), minutes: 30, description: "Diagnose".into(), rate_cents: None }.validate().is_ok());
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn input_schemas_are_generated_from_the_types() {
+        let schema = serde_json::to_value(schemars::schema_for!(ConfirmSlot)).expect("schema");
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
+        let required: Vec<&str> = schema["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
+        assert_eq!(required, ["ticket_id", "start_ms", "end_ms"]);
+        assert_eq!(schema["properties"]["reschedule"]["type"], "boolean");
+        let create = serde_json::to_value(schemars::schema_for!(crate::CreateTicket)).expect("schema");
+        assert_eq!(create["required"], serde_json::json!(["customer"]));
+        let kinds = serde_json::to_value(schemars::schema_for!(AddPhoto)).expect("schema");
+        assert!(kinds.to_string().contains("\"after\""), "{kinds}");
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 /// One problem with one input field. `field` is a dotted path (`customer.phone`),
 /// `code` a stable snake_case reason, `message` a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: String,

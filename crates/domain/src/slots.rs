@@ -29,7 +29,7 @@ pub struct SlotQuery {
     pub max_slots: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Slot {
     pub start_ms: i64,
     pub end_ms: i64,
@@ -38,7 +38,7 @@ pub struct Slot {
 }
 
 /// Why a technician cannot take a job; reported with `TECH_UNAVAILABLE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unavailable {
     MissingSkill,

@@ -8,7 +8,7 @@ pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// A half-open interval `[start_ms, end_ms)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeWindow {
     pub start_ms: i64,
     pub end_ms: i64,
@@ -66,7 +66,7 @@ pub fn subtract(free: &[TimeWindow], busy: &[TimeWindow]) -> Vec<TimeWindow> {
 
 /// Weekly working hours in the shop's local time: for each weekday (0 = Monday), a list of
 /// `[start_minute, end_minute)` ranges within the day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkingHours(pub [Vec<(u16, u16)>; 7]);
 
 impl WorkingHours {

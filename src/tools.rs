@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use dispatch::idempotency::{IdempotencyKey, Stored};
 use dispatch::{CallContext, ServiceError};
 use domain::{Actor, DomainError, SourceChannel, Tool};
 use serde_json::{json, Value};
@@ -90,7 +91,7 @@ impl ApiError {
             | ServiceError::CloseoutIncomplete { .. } => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::TicketNotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServiceError::Internal(_) | ServiceError::AlreadyProcessed => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let details = match e {
             ServiceError::Domain(DomainError::Invalid(fields)) => json!({ "fields": fields }),
@@ -148,7 +149,7 @@ fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallCont
         })?,
     };
     let correlation_id = header(headers, "x-correlation-id").map(|c| c.chars().take(200).collect());
-    Ok(CallContext { actor, channel, correlation_id, request_id: Some(rid.to_string()) })
+    Ok(CallContext { actor, channel, correlation_id, request_id: Some(rid.to_string()), idempotency: None })
 }
 
 /// JSON parse errors become `INVALID_REQUEST` naming the field serde complained about.
@@ -186,12 +187,27 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
         tracing::warn!(actor = %actor.id, role = %actor.role, tool = tool_name, "tool not allowed");
         return Err(ApiError::new(rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", format!("role {} may not call {tool_name}", actor.role)));
     }
-    if header(headers, "idempotency-key").is_none() {
-        return Err(ApiError::new(rid, StatusCode::BAD_REQUEST, "MISSING_IDEMPOTENCY_KEY", "send an Idempotency-Key header (a UUID) with every call"));
+    let key = header(headers, "idempotency-key").ok_or_else(|| {
+        ApiError::new(rid, StatusCode::BAD_REQUEST, "MISSING_IDEMPOTENCY_KEY", "send an Idempotency-Key header (a UUID) with every call")
+    })?;
+    if !is_uuid(key) {
+        return Err(ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Idempotency-Key must be a UUID").details(json!({
+            "fields": [{"field": "Idempotency-Key", "code": "invalid_uuid", "message": "a UUID such as 3f0e8c4e-6a1b-4b8e-9d57-2f1c9a6e0b11"}]
+        })));
     }
-    let ctx = call_context(actor, headers, rid)?;
+    let mut ctx = call_context(actor, headers, rid)?;
     let json: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}")))?;
+    let idem = IdempotencyKey {
+        scope: ctx.actor.id.clone(),
+        tool: tool_name.to_string(),
+        key: key.to_ascii_lowercase(),
+        request_hash: dispatch::idempotency::request_hash(&json),
+    };
+    if let Some(stored) = stored_answer(state, &idem, rid).await? {
+        return Ok(stored);
+    }
+    ctx.idempotency = Some(idem.clone());
     let service = &state.service;
     let outcome = match tool {
         ToolName::Operator(action) => match action {
@@ -216,9 +232,46 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
         Tool::BillingGenerateInvoiceDraft => service.generate_invoice_draft(&ctx, &parse_input(json, rid)?).await,
         Tool::BillingCompileCloseoutPacket => service.compile_closeout_packet(&ctx, &parse_input(json, rid)?).await,
         },
+    };
+    match outcome {
+        Ok(o) => Ok(o.envelope(Some(rid))),
+        // A duplicate that raced the first call: answer as the first call did.
+        Err(ServiceError::AlreadyProcessed) => match stored_answer(state, &idem, rid).await? {
+            Some(v) => Ok(v),
+            None => Err(ApiError::new(rid, StatusCode::CONFLICT, "CONFLICT", "a request with this Idempotency-Key is still in progress")),
+        },
+        Err(e) => Err(ApiError::from_service(rid, &e)),
     }
-    .map_err(|e| ApiError::from_service(rid, &e))?;
-    Ok(json!({"request_id": rid, "case": outcome.case, "events": [outcome.event_id], "data": outcome.data}))
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
+/// The answer a key already holds: the stored response, a mismatch, or (after waiting for a
+/// call still in progress) nothing.
+async fn stored_answer(state: &AppState, idem: &IdempotencyKey, rid: &str) -> Result<Option<Value>, ApiError> {
+    for _ in 0..300 {
+        match dispatch::idempotency::lookup(state.service.db().pool(), idem).await.map_err(|e| ApiError::from_service(rid, &e))? {
+            None => return Ok(None),
+            Some(Stored::Replay(v)) => {
+                tracing::info!(key = %idem.key, "idempotent replay");
+                return Ok(Some(v));
+            }
+            Some(Stored::Mismatch) => {
+                return Err(ApiError::new(
+                    rid,
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_PAYLOAD_MISMATCH",
+                    "this Idempotency-Key was used with a different request body",
+                ))
+            }
+            Some(Stored::InProgress) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    Err(ApiError::new(rid, StatusCode::CONFLICT, "CONFLICT", "a request with this Idempotency-Key is still in progress"))
 }
 
 async fn read_case(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {

@@ -51,7 +51,7 @@ async fn call(s: &Server, tool: &str, token: Option<&str>, body: &str, idem: boo
 }
 
 fn uuid_like() -> String {
-    format!("{:032x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+    uuid::Uuid::new_v4().to_string()
 }
 
 const GOOD: &str = r#"{"customer":{"name":"Ana Ruiz","phone":"555-010-4477"},"site":{"address":"12 Elm St"},"problem_summary":"No heat","trade":"hvac"}"#;
@@ -233,5 +233,79 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
         // Agents cannot reach operator actions.
         let (st, b, _) = call(&s, "ticket.cancel", Some(&closeout), &json!({"ticket_id": id, "reason": "x"}).to_string(), true).await;
         assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+    }
+}
+
+async fn call_with_key(s: &Server, tool: &str, token: &str, body: &str, key: &str) -> (u16, Value) {
+    let res = client()
+        .post(format!("{}/tools/v1/{tool}", s.base))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn events(db: &dispatch::Db) -> i64 {
+    sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"), "n")
+}
+
+#[tokio::test]
+async fn idempotent_replay_mismatch_and_concurrent_duplicates() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let token = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let key = uuid_like();
+        let (st1, first) = call_with_key(&s, "ticket.create", &token, GOOD, &key).await;
+        assert_eq!(st1, 200, "{first}");
+        let after_first = events(&db).await;
+        // Same key, same body in another formatting: the stored answer, nothing written.
+        let reformatted = serde_json::to_string_pretty(&serde_json::from_str::<Value>(GOOD).expect("json")).expect("pretty");
+        let (st2, second) = call_with_key(&s, "ticket.create", &token, &reformatted, &key).await;
+        assert_eq!((st2, &second), (200, &first));
+        assert_eq!(events(&db).await, after_first);
+        // Same key, different body.
+        let other = GOOD.replace("No heat", "No hot water");
+        let (st3, b) = call_with_key(&s, "ticket.create", &token, &other, &key).await;
+        assert_error(st3, &b, 409, "IDEMPOTENCY_PAYLOAD_MISMATCH");
+        // The key is scoped to the tool: the same key on another tool is a new call.
+        let id = first["case"]["id"].as_str().expect("id");
+        let msg = json!({"ticket_id": id, "direction": "inbound", "text": "hello"}).to_string();
+        let (st4, _) = call_with_key(&s, "ticket.add_message", &token, &msg, &key).await;
+        assert_eq!(st4, 200);
+        // A malformed key is refused before anything runs.
+        let (st5, b) = call_with_key(&s, "ticket.create", &token, GOOD, "not-a-uuid").await;
+        assert_error(st5, &b, 400, "INVALID_REQUEST");
+
+        // Eight concurrent duplicates: one action, eight identical answers.
+        let key = uuid_like();
+        let before = events(&db).await;
+        let body = GOOD.replace("Ana Ruiz", "Concurrent Carla").replace("555-010-4477", "555-010-1212");
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let (base, token, body, key) = (s.base.clone(), token.clone(), body.clone(), key.clone());
+                tokio::spawn(async move {
+                    let res = client()
+                        .post(format!("{base}/tools/v1/ticket.create"))
+                        .bearer_auth(token)
+                        .header("idempotency-key", key)
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("send");
+                    (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        let mut answers = vec![];
+        for c in calls {
+            answers.push(c.await.expect("join"));
+        }
+        assert!(answers.iter().all(|(st, b)| *st == 200 && b == &answers[0].1), "{answers:?}");
+        assert_eq!(events(&db).await, before + 1, "exactly one ticket.create ran on {:?}", db.backend());
     }
 }

@@ -334,3 +334,16 @@ CREATE TABLE api_tokens (
     last_used_at_ms BIGINT,
     revoked_at_ms   BIGINT
 );
+
+-- Idempotency of tool calls: the first success per (token, tool, key) is stored with the
+-- action's own transaction, so a retry gets the same answer and nothing runs twice.
+CREATE TABLE idempotency_keys (
+    scope         TEXT NOT NULL,
+    tool          TEXT NOT NULL,
+    idem_key      TEXT NOT NULL,
+    request_hash  TEXT NOT NULL,
+    response_json TEXT,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (scope, tool, idem_key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at_ms);

@@ -16,6 +16,9 @@ pub enum ServiceError {
     TechUnavailable { technician_id: String, reason: &'static str },
     #[error("closeout evidence is missing: {}", .missing.join(", "))]
     CloseoutIncomplete { missing: Vec<String> },
+    /// The call's idempotency key already holds an answer (the door replays it).
+    #[error("this request was already processed")]
+    AlreadyProcessed,
     #[error("internal error")]
     Internal(String),
 }
@@ -29,6 +32,7 @@ impl ServiceError {
             ServiceError::Conflict(_) => "CONFLICT",
             ServiceError::TechUnavailable { .. } => "TECH_UNAVAILABLE",
             ServiceError::CloseoutIncomplete { .. } => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
+            ServiceError::AlreadyProcessed => "IDEMPOTENT_REPLAY",
             ServiceError::Internal(_) => "INTERNAL",
         }
     }

@@ -11,6 +11,7 @@ pub mod case_store;
 pub mod closeout;
 pub mod db;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod replay;
 pub mod scheduling;

@@ -20,11 +20,13 @@ pub struct CallContext {
     pub channel: SourceChannel,
     pub correlation_id: Option<String>,
     pub request_id: Option<String>,
+    /// Set by the tool API: the answer is stored with the action, once.
+    pub idempotency: Option<crate::idempotency::IdempotencyKey>,
 }
 
 impl CallContext {
     pub fn new(actor: Actor) -> Self {
-        CallContext { actor, channel: SourceChannel::Internal, correlation_id: None, request_id: None }
+        CallContext { actor, channel: SourceChannel::Internal, correlation_id: None, request_id: None, idempotency: None }
     }
 }
 
@@ -34,6 +36,18 @@ pub struct Outcome {
     pub case: Case,
     pub event_id: String,
     pub data: serde_json::Value,
+}
+
+impl Outcome {
+    /// The tool API's success body (design §3).
+    pub fn envelope(&self, request_id: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "request_id": request_id.unwrap_or("-"),
+            "case": self.case,
+            "events": [self.event_id],
+            "data": self.data,
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -114,6 +128,7 @@ impl Service {
     /// version at once: the row lock is taken first and a concurrent writer loses with CONFLICT.
     pub(crate) async fn open(&self, ctx: &CallContext, ticket_id: &str, expected_version: Option<i64>) -> Result<Open, ServiceError> {
         let mut tx = self.db.begin_write().await?;
+        self.claim(&mut tx, ctx).await?;
         let before = load_case(&mut tx, ticket_id.trim()).await?;
         self.check_scope(ctx, &before)?;
         if expected_version.is_some_and(|v| v != before.version) {
@@ -171,9 +186,29 @@ impl Service {
             },
         )
         .await?;
-        open.tx.commit().await?;
-        tracing::info!(ticket = %after.number, action, state = %after.state, version = after.version, "committed");
-        Ok(Outcome { case: after, event_id, data })
+        let number = after.number.clone();
+        let state = after.state;
+        let version = after.version;
+        let outcome = self.commit(open.tx, ctx, Outcome { case: after, event_id, data }).await?;
+        tracing::info!(ticket = %number, action, %state, version, "committed");
+        Ok(outcome)
+    }
+
+    /// Claims the call's idempotency key, if it has one, inside the action's transaction.
+    pub(crate) async fn claim(&self, tx: &mut Transaction<'static, Any>, ctx: &CallContext) -> Result<(), ServiceError> {
+        match &ctx.idempotency {
+            Some(k) => crate::idempotency::claim(tx, k).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Stores the answer under the idempotency key and commits, together.
+    pub(crate) async fn commit(&self, mut tx: Transaction<'static, Any>, ctx: &CallContext, outcome: Outcome) -> Result<Outcome, ServiceError> {
+        if let Some(k) = &ctx.idempotency {
+            crate::idempotency::record(&mut tx, k, &outcome.envelope(ctx.request_id.as_deref())).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Refuses an action outside the states where it makes sense.

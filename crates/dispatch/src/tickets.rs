@@ -40,6 +40,7 @@ impl Service {
         }
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
+        self.claim(&mut tx, ctx).await?;
         let (customer_id, old_customer) = upsert_customer(&mut tx, &valid, now).await?;
         let site_id = upsert_site(&mut tx, &customer_id, &valid, now).await?;
         let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
@@ -88,9 +89,8 @@ impl Service {
         if let Some(old) = old_customer {
             self.propagate_customer_change(&mut tx, ctx, &old, &case.id).await?;
         }
-        tx.commit().await?;
         tracing::info!(ticket = %case.number, state = %case.state, "ticket created");
-        Ok(Outcome { case, event_id, data })
+        self.commit(tx, ctx, Outcome { case, event_id, data }).await
     }
 
     async fn complete_lead(&self, ctx: &CallContext, lead_id: &str, valid: &ValidCreateTicket) -> Result<Outcome, ServiceError> {

@@ -15,6 +15,7 @@ fn actor(role: Role) -> CallContext {
         channel: SourceChannel::Sms,
         correlation_id: Some("corr-1".into()),
         request_id: Some("req-1".into()),
+        idempotency: None,
         ..CallContext::new(Actor::new(ActorKind::Token, format!("tok_{role}"), role, role.to_string()))
     }
 }

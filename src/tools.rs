@@ -59,7 +59,102 @@ impl ToolName {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/{tool}", post(call_tool)).route("/cases/{ticket_id}", get(read_case))
+    Router::new()
+        .route("/", get(list_tools))
+        .route("/{tool}", post(call_tool))
+        .route("/cases/{ticket_id}", get(read_case))
+        .route("/cases/{ticket_id}/summary", get(read_summary))
+}
+
+impl OperatorAction {
+    pub fn description(self) -> &'static str {
+        match self {
+            OperatorAction::CheckIn => "Check the technician in on site (dispatched -> onsite).",
+            OperatorAction::CompleteWork => "Mark the work done (onsite -> work_performed).",
+            OperatorAction::RecordLabor => "Record labor time on the job.",
+            OperatorAction::RecordPart => "Record a part used on the job.",
+            OperatorAction::Cancel => "Cancel the ticket (possible until a technician is on site).",
+            OperatorAction::RecordPayment => "Record payment: paid, or accounts receivable with a due date (invoice_ready -> paid_or_ar).",
+        }
+    }
+}
+
+impl ToolName {
+    pub fn name(self) -> &'static str {
+        match self {
+            ToolName::Agent(t) => t.name(),
+            ToolName::Operator(a) => OperatorAction::ALL.iter().find(|(_, x)| *x == a).map(|(n, _)| *n).unwrap_or(""),
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            ToolName::Agent(t) => t.description(),
+            ToolName::Operator(a) => a.description(),
+        }
+    }
+
+    /// Every tool and action the door knows, in a stable order.
+    pub fn all() -> Vec<ToolName> {
+        Tool::ALL.into_iter().map(ToolName::Agent).chain(OperatorAction::ALL.iter().map(|(_, a)| ToolName::Operator(*a))).collect()
+    }
+
+    /// The JSON Schema of the tool's input, generated from the Rust type the door parses.
+    pub fn input_schema(self) -> Value {
+        use domain::commands as c;
+        let schema = match self {
+            ToolName::Agent(t) => match t {
+                Tool::TicketCreate => schemars::schema_for!(domain::CreateTicket),
+                Tool::TicketAddMessage => schemars::schema_for!(c::AddMessage),
+                Tool::TicketSetPriority => schemars::schema_for!(c::SetPriority),
+                Tool::ScheduleProposeSlots => schemars::schema_for!(c::ProposeSlots),
+                Tool::ScheduleConfirm => schemars::schema_for!(c::ConfirmSlot),
+                Tool::DispatchAssignTech => schemars::schema_for!(c::AssignTech),
+                Tool::DispatchSetEta => schemars::schema_for!(c::SetEta),
+                Tool::CloseoutAddPhoto => schemars::schema_for!(c::AddPhoto),
+                Tool::CloseoutAddNote => schemars::schema_for!(c::AddNote),
+                Tool::CloseoutChecklistComplete => schemars::schema_for!(c::ChecklistComplete),
+                Tool::BillingGenerateInvoiceDraft | Tool::BillingCompileCloseoutPacket => schemars::schema_for!(c::TicketRef),
+            },
+            ToolName::Operator(a) => match a {
+                OperatorAction::CheckIn | OperatorAction::CompleteWork => schemars::schema_for!(c::TicketRef),
+                OperatorAction::RecordLabor => schemars::schema_for!(c::RecordLabor),
+                OperatorAction::RecordPart => schemars::schema_for!(c::RecordPart),
+                OperatorAction::Cancel => schemars::schema_for!(c::CancelTicket),
+                OperatorAction::RecordPayment => schemars::schema_for!(c::RecordPayment),
+            },
+        };
+        serde_json::to_value(schema).unwrap_or(Value::Null)
+    }
+}
+
+/// `GET /tools/v1`: the tools the caller's role may use.
+async fn list_tools(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let rid = request_id(&headers);
+    let actor = match authenticate(&state, &headers, &rid).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let tools: Vec<Value> = ToolName::all()
+        .into_iter()
+        .filter(|t| t.allowed_for(actor.role))
+        .map(|t| json!({"name": t.name(), "description": t.description(), "input_schema": t.input_schema()}))
+        .collect();
+    Json(json!({"request_id": rid, "role": actor.role, "tools": tools})).into_response()
+}
+
+async fn read_summary(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let actor = authenticate(&state, &headers, &rid).await?;
+        let ctx = call_context(actor, &headers, &rid)?;
+        state.service.case_summary(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e))
+    }
+    .await;
+    match result {
+        Ok(summary) => Json(json!({"request_id": rid, "summary": summary})).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// An error response in the public envelope.

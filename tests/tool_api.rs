@@ -309,3 +309,47 @@ async fn idempotent_replay_mismatch_and_concurrent_duplicates() {
         assert_eq!(events(&db).await, before + 1, "exactly one ticket.create ran on {:?}", db.backend());
     }
 }
+
+#[tokio::test]
+async fn tool_listing_and_bounded_summaries() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
+        let list: Value = client().get(format!("{}/tools/v1", s.base)).bearer_auth(&intake).send().await.expect("get").json().await.expect("json");
+        let names: Vec<&str> = list["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(names, ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
+        let create_schema = &list["tools"][0]["input_schema"];
+        assert_eq!(create_schema["type"], "object", "{create_schema}");
+        assert_eq!(create_schema["required"], json!(["customer"]));
+        let all: Value = client().get(format!("{}/tools/v1", s.base)).bearer_auth(&operator).send().await.expect("get").json().await.expect("json");
+        assert_eq!(all["tools"].as_array().map(Vec::len), Some(18));
+        let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
+        assert_eq!(anon.status(), 401);
+
+        let (_, created, _) = call(&s, "ticket.create", Some(&intake), GOOD, true).await;
+        let id = created["case"]["id"].as_str().expect("id").to_string();
+        let long = "word ".repeat(1_500);
+        for i in 0..60 {
+            let body = json!({"ticket_id": id, "direction": if i % 2 == 0 { "inbound" } else { "outbound" }, "text": format!("{i}: {long}")});
+            let (st, b, _) = call(&s, "ticket.add_message", Some(&intake), &body.to_string(), true).await;
+            assert_eq!(st, 200, "{b}");
+        }
+        let res = client().get(format!("{}/tools/v1/cases/{id}/summary", s.base)).bearer_auth(&intake).send().await.expect("get");
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.expect("text");
+        assert!(text.chars().count() <= 6_000, "{} characters", text.chars().count());
+        let v: Value = serde_json::from_str(&text).expect("json");
+        let sum = &v["summary"];
+        assert_eq!(sum["state"], "intake");
+        assert_eq!(sum["legal_tools"], json!(["ticket.add_message", "ticket.set_priority"]), "intake agent, intake state");
+        let msgs = sum["last_messages"].as_array().expect("messages");
+        assert!(!msgs.is_empty() && msgs.len() <= 5, "{}", msgs.len());
+        assert!(msgs.last().and_then(|m| m["text"].as_str()).is_some_and(|t| t.starts_with("59:")), "newest last");
+        assert!(sum["text"].as_str().is_some_and(|t| t.contains("RD-000001") && t.contains("Next:")), "{sum}");
+        // The operator sees the scheduling tools that are legal now.
+        let op: Value = client().get(format!("{}/tools/v1/cases/{id}/summary", s.base)).bearer_auth(&operator).send().await.expect("get").json().await.expect("json");
+        let legal: Vec<&str> = op["summary"]["legal_tools"].as_array().expect("legal").iter().filter_map(|t| t.as_str()).collect();
+        assert!(legal.contains(&"schedule.propose_slots") && legal.contains(&"schedule.confirm") && !legal.contains(&"dispatch.assign_tech"), "{legal:?}");
+    }
+}

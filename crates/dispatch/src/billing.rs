@@ -52,9 +52,8 @@ impl Service {
     #[tracing::instrument(name = "billing.compile_closeout_packet", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn compile_closeout_packet(&self, ctx: &CallContext, input: &TicketRef) -> Result<Outcome, ServiceError> {
         self.authorize_tool(ctx, Tool::BillingCompileCloseoutPacket)?;
-        let states = [CaseState::InvoiceReady, CaseState::PaidOrAr];
         let case = self.case(ctx, &input.ticket_id).await?;
-        Self::require_state(&case, Tool::BillingCompileCloseoutPacket.name(), &states)?;
+        Self::require_tool_state(&case, Tool::BillingCompileCloseoutPacket)?;
         let id = new_id("pkt");
         let manifest: Vec<serde_json::Value> = case
             .attachments

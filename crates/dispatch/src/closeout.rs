@@ -12,7 +12,6 @@ use domain::{CaseState, FieldError, Role, Tool};
 /// Largest photo accepted through a JSON body (base64 decoded).
 pub const MAX_INLINE_PHOTO: usize = 10 * 1024 * 1024;
 
-const EVIDENCE_STATES: &[CaseState] = &[CaseState::Dispatched, CaseState::Onsite, CaseState::WorkPerformed];
 const WORK_STATES: &[CaseState] = &[CaseState::Onsite, CaseState::WorkPerformed];
 const FIELD_ROLES: &[Role] = &[Role::Technician, Role::Operator, Role::Admin];
 
@@ -68,7 +67,7 @@ impl Service {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let content_type = sniffed.unwrap_or("application/octet-stream");
-        self.attach(ctx, &input.ticket_id, input.kind, content_type, filename, bytes, Tool::CloseoutAddPhoto.name()).await
+        self.attach(ctx, &input.ticket_id, input.kind, content_type, filename, bytes, Tool::CloseoutAddPhoto).await
     }
 
     /// Stores a file and records it on the ticket in one audited action.
@@ -81,19 +80,19 @@ impl Service {
         content_type: &str,
         filename: Option<String>,
         bytes: Vec<u8>,
-        action: &str,
+        tool: Tool,
     ) -> Result<Outcome, ServiceError> {
         // Check access and state before writing anything to the store.
         {
             let case = self.case(ctx, ticket_id).await?;
-            Self::require_state(&case, action, EVIDENCE_STATES)?;
+            Self::require_tool_state(&case, tool)?;
         }
         let id = new_id("att");
         let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(content_type));
         let meta = self.blobs.put(&key, content_type, bytes).await?;
         let result = async {
             let mut o = self.open(ctx, ticket_id, None).await?;
-            Self::require_state(&o.before, action, EVIDENCE_STATES)?;
+            Self::require_tool_state(&o.before, tool)?;
             sqlx::query(
                 "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, uploaded_by, created_at_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -112,7 +111,7 @@ impl Service {
             .await?;
             let reference = serde_json::json!({"id": id, "sha256": meta.sha256, "size": meta.size, "content_type": content_type});
             let data = serde_json::json!({ "attachment_id": id, "sha256": meta.sha256, "size": meta.size });
-            self.finish(ctx, o, action, None, data, vec![reference]).await
+            self.finish(ctx, o, tool.name(), None, data, vec![reference]).await
         }
         .await;
         if result.is_err() {
@@ -129,7 +128,7 @@ impl Service {
         self.authorize_tool(ctx, Tool::CloseoutAddNote)?;
         let text = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_state(&o.before, Tool::CloseoutAddNote.name(), EVIDENCE_STATES)?;
+        Self::require_tool_state(&o.before, Tool::CloseoutAddNote)?;
         let id = new_id("not");
         sqlx::query("INSERT INTO notes (id, ticket_id, kind, body, author, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
@@ -150,7 +149,7 @@ impl Service {
         self.authorize_tool(ctx, Tool::CloseoutChecklistComplete)?;
         input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        Self::require_state(&o.before, Tool::CloseoutChecklistComplete.name(), WORK_STATES)?;
+        Self::require_tool_state(&o.before, Tool::CloseoutChecklistComplete)?;
         let unknown: Vec<FieldError> = input
             .items
             .iter()

@@ -18,6 +18,7 @@ pub mod scheduling;
 pub mod seed;
 pub mod service;
 pub mod settings;
+pub mod summary;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

@@ -267,7 +267,7 @@ impl Service {
         self.authorize_tool(ctx, Tool::ScheduleProposeSlots)?;
         let q = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_state(&o.before, Tool::ScheduleProposeSlots.name(), &[CaseState::Intake, CaseState::Scheduled])?;
+        Self::require_tool_state(&o.before, Tool::ScheduleProposeSlots)?;
         let candidates: Vec<Candidate> =
             self.candidates(&mut o.tx, None, q.range, &o.before.id).await?.into_iter().map(|(_, c)| c).collect();
         let query = SlotQuery {
@@ -356,7 +356,7 @@ impl Service {
         self.authorize_tool(ctx, Tool::DispatchSetEta)?;
         let note = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_state(&o.before, Tool::DispatchSetEta.name(), &[CaseState::Scheduled, CaseState::Dispatched])?;
+        Self::require_tool_state(&o.before, Tool::DispatchSetEta)?;
         sqlx::query("UPDATE tickets SET eta_ms = $1, eta_note = $2, eta_set_at_ms = $3 WHERE id = $4")
             .bind(input.eta_ms)
             .bind(&note)

@@ -224,6 +224,11 @@ impl Service {
         }
     }
 
+    /// Refuses a tool outside the states its contract names (`Tool::legal_states`).
+    pub(crate) fn require_tool_state(case: &Case, tool: Tool) -> Result<(), ServiceError> {
+        Self::require_state(case, tool.name(), tool.legal_states())
+    }
+
     /// The canonical case, for any door.
     pub async fn case(&self, ctx: &CallContext, id: &str) -> Result<Case, ServiceError> {
         let mut conn = self.db.pool().acquire().await?;

@@ -18,16 +18,6 @@ pub struct CaseFilter {
     pub limit: Option<i64>,
 }
 
-const OPEN_STATES: &[CaseState] = &[
-    CaseState::Lead,
-    CaseState::Intake,
-    CaseState::Scheduled,
-    CaseState::Dispatched,
-    CaseState::Onsite,
-    CaseState::WorkPerformed,
-    CaseState::CloseoutReady,
-    CaseState::InvoiceReady,
-];
 
 impl Service {
     /// `ticket.create`: a new case, or — with `lead_ticket_id` — the completion of a lead.
@@ -169,7 +159,7 @@ impl Service {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        Self::require_state(&o.before, Tool::TicketSetPriority.name(), OPEN_STATES)?;
+        Self::require_tool_state(&o.before, Tool::TicketSetPriority)?;
         sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
             .bind(input.priority.as_str())
             .bind(&o.before.id)

@@ -1,6 +1,7 @@
 //! The closed toolset and who may use which tool.
 
 use crate::actor::Role;
+use crate::state::CaseState;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -65,6 +66,41 @@ impl Tool {
             CloseoutChecklistComplete => "closeout.checklist_complete",
             BillingGenerateInvoiceDraft => "billing.generate_invoice_draft",
             BillingCompileCloseoutPacket => "billing.compile_closeout_packet",
+        }
+    }
+
+    /// One line for an agent's tool list.
+    pub const fn description(self) -> &'static str {
+        match self {
+            TicketCreate => "Open a ticket from a customer request (contact, site, problem); lands in intake when complete, else lead. With lead_ticket_id, completes that lead.",
+            TicketAddMessage => "Add a message to the ticket's thread (inbound from the customer, outbound to them, or internal).",
+            TicketSetPriority => "Set the ticket's priority: standard, urgent or emergency.",
+            ScheduleProposeSlots => "Compute candidate appointment slots from technicians' skills, zones, hours and bookings. Books nothing.",
+            ScheduleConfirm => "Book an appointment slot (intake -> scheduled). Moving an existing appointment needs reschedule: true.",
+            DispatchAssignTech => "Assign a qualified, free technician to the scheduled job (scheduled -> dispatched).",
+            DispatchSetEta => "Record when the technician will arrive.",
+            CloseoutAddPhoto => "Attach a before/after photo (JPEG, PNG, WebP, HEIC) as base64 or an upload id.",
+            CloseoutAddNote => "Add a note, or the work summary (kind: work_summary) that closeout requires.",
+            CloseoutChecklistComplete => "Tick checklist items; with finalize: true, submit the closeout (work_performed -> closeout_ready) once all evidence is there.",
+            BillingGenerateInvoiceDraft => "Create the invoice draft from recorded labor and parts (closeout_ready -> invoice_ready).",
+            BillingCompileCloseoutPacket => "Compile the closeout packet (photos, notes, checklist, labor, parts, invoice) with a hash manifest.",
+        }
+    }
+
+    /// States in which the tool makes sense; the service refuses it elsewhere.
+    pub fn legal_states(self) -> &'static [CaseState] {
+        use CaseState::*;
+        match self {
+            TicketCreate => &[Lead],
+            TicketAddMessage => &CaseState::ALL,
+            TicketSetPriority => &[Lead, Intake, Scheduled, Dispatched, Onsite, WorkPerformed, CloseoutReady, InvoiceReady],
+            ScheduleProposeSlots | ScheduleConfirm => &[Intake, Scheduled],
+            DispatchAssignTech => &[Scheduled],
+            DispatchSetEta => &[Scheduled, Dispatched],
+            CloseoutAddPhoto | CloseoutAddNote => &[Dispatched, Onsite, WorkPerformed],
+            CloseoutChecklistComplete => &[Onsite, WorkPerformed],
+            BillingGenerateInvoiceDraft => &[CloseoutReady],
+            BillingCompileCloseoutPacket => &[InvoiceReady, PaidOrAr],
         }
     }
 
@@ -144,6 +180,19 @@ mod tests {
             ]
         );
         assert_eq!(allowed(Role::Operator).len(), 12);
+    }
+
+    #[test]
+    fn every_state_has_a_next_step_tool_or_is_terminal() {
+        for st in CaseState::ALL {
+            let tools: Vec<_> = Tool::ALL.into_iter().filter(|t| t.legal_states().contains(&st)).collect();
+            assert!(tools.contains(&Tool::TicketAddMessage), "{st}");
+            if matches!(st, CaseState::Canceled) {
+                assert_eq!(tools, vec![Tool::TicketAddMessage]);
+            }
+        }
+        assert!(Tool::DispatchAssignTech.legal_states() == [CaseState::Scheduled]);
+        assert!(Tool::ALL.iter().all(|t| !t.description().is_empty()));
     }
 
     #[test]

@@ -1,0 +1,214 @@
+//! Case summaries sized for a language model's context: facts from committed data only,
+//! what happens next, what is still open, and the tools that are legal now.
+
+use crate::error::ServiceError;
+use crate::service::{CallContext, Service};
+use domain::case::closeout_missing;
+use domain::{Case, CaseState, Tool};
+use serde::Serialize;
+use sqlx::Row;
+
+/// Hard bound of the serialised summary, whatever the case's history.
+pub const MAX_SUMMARY_CHARS: usize = 6_000;
+const MAX_MESSAGES: i64 = 5;
+const MAX_MESSAGE_CHARS: usize = 280;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub at_ms: i64,
+    pub direction: String,
+    pub channel: String,
+    pub sender: Option<String>,
+    pub text: String,
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+impl Service {
+    /// The most recent messages of a case, newest last.
+    pub async fn recent_messages(&self, ctx: &CallContext, ticket_id: &str, limit: i64) -> Result<Vec<MessageView>, ServiceError> {
+        self.case(ctx, ticket_id).await?;
+        let rows = sqlx::query(
+            "SELECT created_at_ms, direction, channel, sender, body FROM messages WHERE ticket_id = $1 \
+             ORDER BY created_at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(ticket_id.trim())
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(MessageView {
+                    at_ms: r.try_get("created_at_ms")?,
+                    direction: r.try_get("direction")?,
+                    channel: r.try_get("channel")?,
+                    sender: r.try_get("sender")?,
+                    text: r.try_get("body")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn local_time(&self, ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_zoned(self.settings.timezone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
+            .unwrap_or_else(|_| ms.to_string())
+    }
+
+    /// `GET /tools/v1/cases/{id}/summary`.
+    pub async fn case_summary(&self, ctx: &CallContext, ticket_id: &str) -> Result<serde_json::Value, ServiceError> {
+        let case = self.case(ctx, ticket_id).await?;
+        let mut messages = self.recent_messages(ctx, ticket_id, MAX_MESSAGES).await?;
+        for m in &mut messages {
+            m.text = clip(&m.text, MAX_MESSAGE_CHARS);
+        }
+        let legal: Vec<&str> = Tool::ALL
+            .into_iter()
+            .filter(|t| t.allowed_for(ctx.actor.role) && t.legal_states().contains(&case.state))
+            .map(Tool::name)
+            .collect();
+        let missing_closeout = if matches!(case.state, CaseState::Onsite | CaseState::WorkPerformed) { closeout_missing(&case) } else { vec![] };
+        let questions = open_questions(&case, &messages);
+        let next = self.next_step(&case, &missing_closeout);
+        loop {
+            let doc = self.summary_doc(&case, &messages, &legal, &missing_closeout, &questions, &next);
+            let len = doc.to_string().chars().count();
+            if len <= MAX_SUMMARY_CHARS || messages.is_empty() {
+                return Ok(doc);
+            }
+            // Oldest context goes first when the bound is reached.
+            messages.remove(0);
+        }
+    }
+
+    fn next_step(&self, case: &Case, missing_closeout: &[String]) -> String {
+        match case.state {
+            CaseState::Lead => format!("Complete intake: collect {} (ticket.create with lead_ticket_id).", missing_intake(case).join(", ")),
+            CaseState::Intake => "Offer slots (schedule.propose_slots) and confirm one with the customer (schedule.confirm).".into(),
+            CaseState::Scheduled => "Assign a qualified technician (dispatch.assign_tech).".into(),
+            CaseState::Dispatched if case.eta.is_none() => "Set an ETA (dispatch.set_eta) and tell the customer.".into(),
+            CaseState::Dispatched => "The technician is on the way; they check in on arrival.".into(),
+            CaseState::Onsite => "Work in progress: collect photos, notes and checklist items.".into(),
+            CaseState::WorkPerformed if !missing_closeout.is_empty() => format!("Collect closeout evidence: {}.", missing_closeout.join(", ")),
+            CaseState::WorkPerformed => "Submit the closeout (closeout.checklist_complete with finalize: true).".into(),
+            CaseState::CloseoutReady => "Generate the invoice draft (billing.generate_invoice_draft).".into(),
+            CaseState::InvoiceReady => "Compile the closeout packet (billing.compile_closeout_packet); the office records payment.".into(),
+            CaseState::PaidOrAr => match &case.payment {
+                Some(p) if p.due_ms.is_some() => format!("Closed; payment due {}.", self.local_time(p.due_ms.unwrap_or_default())),
+                _ => "Closed and paid.".into(),
+            },
+            CaseState::Canceled => format!("Canceled: {}.", case.cancel_reason.as_deref().unwrap_or("no reason given")),
+        }
+    }
+
+    fn summary_doc(
+        &self,
+        case: &Case,
+        messages: &[MessageView],
+        legal: &[&str],
+        missing_closeout: &[String],
+        questions: &[String],
+        next: &str,
+    ) -> serde_json::Value {
+        let mut text = format!(
+            "{} — {} ({}), priority {}.\nCustomer: {}{}.\n",
+            case.number,
+            case.state.label(),
+            case.state,
+            case.priority,
+            clip(&case.customer.name, 100),
+            case.customer.phone().or(case.customer.email()).map(|c| format!(", {c}")).unwrap_or_default()
+        );
+        if let Some(site) = &case.site {
+            text.push_str(&format!("Site: {}", clip(&site.address, 200)));
+            if let Some(n) = &site.access_notes {
+                text.push_str(&format!(" (access: {})", clip(n, 200)));
+            }
+            text.push_str(".\n");
+        }
+        if let Some(p) = &case.problem_summary {
+            text.push_str(&format!("Problem{}: {}\n", case.trade.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default(), clip(p, 500)));
+        }
+        if let Some(a) = &case.appointment {
+            text.push_str(&format!("Appointment: {} to {}.\n", self.local_time(a.start_ms), self.local_time(a.end_ms)));
+        }
+        if let Some(t) = &case.assignment {
+            text.push_str(&format!("Technician: {}.\n", clip(&t.technician_name, 100)));
+        }
+        if let Some(e) = &case.eta {
+            text.push_str(&format!("ETA: {}.\n", self.local_time(e.eta_ms)));
+        }
+        text.push_str(&format!("Next: {next}\n"));
+        for q in questions {
+            text.push_str(&format!("Open: {q}\n"));
+        }
+        for m in messages {
+            text.push_str(&format!("[{} {} {}] {}\n", self.local_time(m.at_ms), m.direction, m.channel, m.text));
+        }
+        text.push_str(&format!("Tools now: {}.", legal.join(", ")));
+        serde_json::json!({
+            "ticket_id": case.id,
+            "number": case.number,
+            "state": case.state,
+            "priority": case.priority,
+            "version": case.version,
+            "next_step": next,
+            "open_questions": questions,
+            "appointment": case.appointment.as_ref().map(|a| serde_json::json!({"start_ms": a.start_ms, "end_ms": a.end_ms})),
+            "technician": case.assignment.as_ref().map(|a| serde_json::json!({"id": a.technician_id, "name": clip(&a.technician_name, 100)})),
+            "eta_ms": case.eta.as_ref().map(|e| e.eta_ms),
+            "last_messages": messages,
+            "missing_closeout": missing_closeout,
+            "legal_tools": legal,
+            "text": text,
+        })
+    }
+}
+
+fn missing_intake(case: &Case) -> Vec<&'static str> {
+    let mut m = vec![];
+    if case.site.is_none() {
+        m.push("site.address");
+    }
+    if case.problem_summary.is_none() {
+        m.push("problem_summary");
+    }
+    m
+}
+
+fn open_questions(case: &Case, messages: &[MessageView]) -> Vec<String> {
+    let mut q = vec![];
+    if case.state == CaseState::Lead {
+        q.extend(missing_intake(case).into_iter().map(|f| format!("{f} is unknown")));
+    }
+    if case.customer.phones.is_empty() && case.customer.emails.is_empty() {
+        q.push("no way to reach the customer".into());
+    }
+    if case.state == CaseState::Dispatched && case.eta.is_none() {
+        q.push("no ETA has been given to the customer".into());
+    }
+    if case.state.is_open() && messages.last().is_some_and(|m| m.direction == "inbound") {
+        q.push("the customer's last message has not been answered".into());
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clipping_respects_characters() {
+        assert_eq!(super::clip("héllo", 10), "héllo");
+        assert_eq!(super::clip("héllo wörld", 6), "héllo…");
+    }
+}

@@ -8,7 +8,7 @@ use crate::ids::{new_id, now_ms};
 use crate::service::CallContext;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// What an action changed, before it is stamped and chained.
 #[derive(Debug, Clone, Default)]
@@ -51,7 +51,7 @@ fn hash_of(h: &Hashed<'_>) -> String {
 }
 
 /// Appends one event inside the caller's transaction and returns its id.
-pub async fn append(tx: &mut Transaction<'static, Any>, ctx: &CallContext, ev: NewEvent) -> Result<String, sqlx::Error> {
+pub async fn append(tx: &mut crate::db::WriteTx, ctx: &CallContext, ev: NewEvent) -> Result<String, sqlx::Error> {
     // Taking the head row's lock first serialises appenders, so the chain never forks.
     let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash")
         .fetch_one(&mut **tx)

@@ -98,106 +98,10 @@ pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, Servi
         .ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
     let customer_id: String = r.try_get("customer_id")?;
 
-    let (phones, emails) = contacts(&mut *conn, &customer_id).await?;
-
-    let checklist = sqlx::query(
-        "SELECT item_key, label, required, done_at_ms, done_by FROM checklist_items WHERE ticket_id = $1 ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|c| {
-        let done_at_ms: Option<i64> = c.try_get("done_at_ms")?;
-        Ok(ChecklistItem {
-            key: c.try_get("item_key")?,
-            label: c.try_get("label")?,
-            required: c.try_get::<i64, _>("required")? != 0,
-            done: done_at_ms.is_some(),
-            done_at_ms,
-            done_by: c.try_get("done_by")?,
-        })
-    })
-    .collect::<Result<Vec<_>, ServiceError>>()?;
-
-    let notes = sqlx::query("SELECT id, kind, body, author, created_at_ms FROM notes WHERE ticket_id = $1 ORDER BY created_at_ms, id")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|n| {
-            Ok(Note {
-                id: n.try_get("id")?,
-                kind: parse_serde("note kind", &n.try_get::<String, _>("kind")?)?,
-                text: n.try_get("body")?,
-                author: n.try_get("author")?,
-                created_at_ms: n.try_get("created_at_ms")?,
-            })
-        })
-        .collect::<Result<Vec<_>, ServiceError>>()?;
-
-    let attachments = sqlx::query(
-        "SELECT id, kind, sha256, size, content_type, filename, blob_key, uploaded_by, created_at_ms \
-         FROM attachments WHERE ticket_id = $1 ORDER BY created_at_ms, id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|a| {
-        Ok(Attachment {
-            id: a.try_get("id")?,
-            kind: parse_serde("attachment kind", &a.try_get::<String, _>("kind")?)?,
-            sha256: a.try_get("sha256")?,
-            size: a.try_get("size")?,
-            content_type: a.try_get("content_type")?,
-            filename: a.try_get("filename")?,
-            blob_key: a.try_get("blob_key")?,
-            uploaded_by: a.try_get("uploaded_by")?,
-            created_at_ms: a.try_get("created_at_ms")?,
-        })
-    })
-    .collect::<Result<Vec<_>, ServiceError>>()?;
-
-    let labor = sqlx::query(
-        "SELECT id, technician_id, description, minutes, rate_cents, amount_cents FROM labor_lines \
-         WHERE ticket_id = $1 ORDER BY created_at_ms, id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|l| {
-        Ok(LaborLine {
-            id: l.try_get("id")?,
-            technician_id: l.try_get("technician_id")?,
-            description: l.try_get("description")?,
-            minutes: l.try_get("minutes")?,
-            rate_cents: l.try_get("rate_cents")?,
-            amount_cents: l.try_get("amount_cents")?,
-        })
-    })
-    .collect::<Result<Vec<_>, ServiceError>>()?;
-
-    let parts = sqlx::query(
-        "SELECT id, sku, description, quantity, unit_price_cents, amount_cents FROM part_lines \
-         WHERE ticket_id = $1 ORDER BY created_at_ms, id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|p| {
-        Ok(PartLine {
-            id: p.try_get("id")?,
-            sku: p.try_get("sku")?,
-            description: p.try_get("description")?,
-            quantity: p.try_get("quantity")?,
-            unit_price_cents: p.try_get("unit_price_cents")?,
-            amount_cents: p.try_get("amount_cents")?,
-        })
-    })
-    .collect::<Result<Vec<_>, ServiceError>>()?;
+    let children = load_children(conn, id, &customer_id).await?;
+    let (phones, emails) = (children.phones, children.emails);
+    let (checklist, notes, attachments, labor, parts) =
+        (children.checklist, children.notes, children.attachments, children.labor, children.parts);
 
     let site_id: Option<String> = r.try_get("site_id")?;
     let site = match site_id {
@@ -313,6 +217,90 @@ pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, Servi
         created_at_ms: r.try_get("created_at_ms")?,
         updated_at_ms: r.try_get("updated_at_ms")?,
     })
+}
+
+#[derive(Default)]
+struct Children {
+    phones: Vec<String>,
+    emails: Vec<String>,
+    checklist: Vec<ChecklistItem>,
+    notes: Vec<Note>,
+    attachments: Vec<Attachment>,
+    labor: Vec<LaborLine>,
+    parts: Vec<PartLine>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChecklistRow {
+    key: String,
+    label: String,
+    required: i64,
+    done_at_ms: Option<i64>,
+    done_by: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ContactRow {
+    kind: String,
+    value: String,
+}
+
+/// Every collection of a case in one round trip: each child row comes back as a JSON
+/// document (the only dialect difference is the name of the JSON object function).
+async fn load_children(conn: &mut AnyConnection, ticket_id: &str, customer_id: &str) -> Result<Children, ServiceError> {
+    let backend_is_pg = conn.backend_name() == "PostgreSQL";
+    let (obj, cast) = if backend_is_pg { ("json_build_object", "::text") } else { ("json_object", "") };
+    let sql = format!(
+        "SELECT 0 AS part, position AS ord, item_key AS tie, {obj}('key', item_key, 'label', label, 'required', required, \
+             'done_at_ms', done_at_ms, 'done_by', done_by){cast} AS doc FROM checklist_items WHERE ticket_id = $1 \
+         UNION ALL SELECT 1, created_at_ms, id, {obj}('id', id, 'kind', kind, 'text', body, 'author', author, \
+             'created_at_ms', created_at_ms){cast} FROM notes WHERE ticket_id = $1 \
+         UNION ALL SELECT 2, created_at_ms, id, {obj}('id', id, 'kind', kind, 'sha256', sha256, 'size', size, \
+             'content_type', content_type, 'filename', filename, 'blob_key', blob_key, 'uploaded_by', uploaded_by, \
+             'created_at_ms', created_at_ms){cast} FROM attachments WHERE ticket_id = $1 \
+         UNION ALL SELECT 3, created_at_ms, id, {obj}('id', id, 'technician_id', technician_id, 'description', description, \
+             'minutes', minutes, 'rate_cents', rate_cents, 'amount_cents', amount_cents){cast} FROM labor_lines WHERE ticket_id = $1 \
+         UNION ALL SELECT 4, created_at_ms, id, {obj}('id', id, 'sku', sku, 'description', description, 'quantity', quantity, \
+             'unit_price_cents', unit_price_cents, 'amount_cents', amount_cents){cast} FROM part_lines WHERE ticket_id = $1 \
+         UNION ALL SELECT 5, position, value, {obj}('kind', kind, 'value', value){cast} FROM customer_contacts WHERE customer_id = $2 \
+         ORDER BY 1, 2, 3"
+    );
+    let rows = sqlx::query(&sql).bind(ticket_id).bind(customer_id).fetch_all(&mut *conn).await?;
+    let mut c = Children::default();
+    let bad = |e: serde_json::Error| ServiceError::Internal(format!("stored case row: {e}"));
+    for r in &rows {
+        let part: i32 = match r.try_get::<i64, _>("part") {
+            Ok(p) => p as i32,
+            Err(_) => r.try_get::<i32, _>("part")?,
+        };
+        let doc: String = r.try_get("doc")?;
+        match part {
+            0 => {
+                let row: ChecklistRow = serde_json::from_str(&doc).map_err(bad)?;
+                c.checklist.push(ChecklistItem {
+                    key: row.key,
+                    label: row.label,
+                    required: row.required != 0,
+                    done: row.done_at_ms.is_some(),
+                    done_at_ms: row.done_at_ms,
+                    done_by: row.done_by,
+                });
+            }
+            1 => c.notes.push(serde_json::from_str(&doc).map_err(bad)?),
+            2 => c.attachments.push(serde_json::from_str(&doc).map_err(bad)?),
+            3 => c.labor.push(serde_json::from_str(&doc).map_err(bad)?),
+            4 => c.parts.push(serde_json::from_str(&doc).map_err(bad)?),
+            _ => {
+                let row: ContactRow = serde_json::from_str(&doc).map_err(bad)?;
+                if row.kind == "phone" {
+                    c.phones.push(row.value);
+                } else {
+                    c.emails.push(row.value);
+                }
+            }
+        }
+    }
+    Ok(c)
 }
 
 async fn contacts(conn: &mut AnyConnection, customer_id: &str) -> Result<(Vec<String>, Vec<String>), ServiceError> {

@@ -6,6 +6,7 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,34 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite has one writer: queueing writers here (FIFO, no sleeping) beats SQLite's busy
+    /// handler, which polls with growing sleeps.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds this process's writer slot until it ends.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -77,7 +106,7 @@ impl Db {
             .connect(url)
             .await
             .map_err(|source| DbError::Connect { backend: backend.as_str(), source })?;
-        Ok(Db { pool, backend, url: url.to_string() })
+        Ok(Db { pool, backend, url: url.to_string(), writer: Arc::new(tokio::sync::Mutex::new(())) })
     }
 
     pub async fn migrate(&self) -> Result<(), DbError> {
@@ -104,10 +133,13 @@ impl Db {
 
     /// A transaction that will write. SQLite takes the write lock up front (`BEGIN
     /// IMMEDIATE`) so two writers queue instead of failing when the reader upgrades.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let guard = self.writer.clone().lock_owned().await;
+                Ok(WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _writer: Some(guard) })
+            }
+            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _writer: None }),
         }
     }
 

@@ -5,7 +5,7 @@
 use crate::error::ServiceError;
 use crate::ids::now_ms;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
@@ -55,7 +55,7 @@ pub async fn lookup(pool: &sqlx::AnyPool, k: &IdempotencyKey) -> Result<Option<S
 
 /// Claims the key in `tx`. On PostgreSQL a concurrent claim of the same key waits here until
 /// the first transaction ends; then it finds the row and the call reports `AlreadyProcessed`.
-pub async fn claim(tx: &mut Transaction<'static, Any>, k: &IdempotencyKey) -> Result<(), ServiceError> {
+pub async fn claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<(), ServiceError> {
     let r = sqlx::query(
         "INSERT INTO idempotency_keys (scope, tool, idem_key, request_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (scope, tool, idem_key) DO NOTHING",
@@ -74,7 +74,7 @@ pub async fn claim(tx: &mut Transaction<'static, Any>, k: &IdempotencyKey) -> Re
     }
 }
 
-pub async fn record(tx: &mut Transaction<'static, Any>, k: &IdempotencyKey, response: &serde_json::Value) -> Result<(), ServiceError> {
+pub async fn record(tx: &mut crate::db::WriteTx, k: &IdempotencyKey, response: &serde_json::Value) -> Result<(), ServiceError> {
     sqlx::query("UPDATE idempotency_keys SET response_json = $1 WHERE scope = $2 AND tool = $3 AND idem_key = $4")
         .bind(response.to_string())
         .bind(&k.scope)

@@ -10,7 +10,6 @@ use crate::error::ServiceError;
 use crate::ids::now_ms;
 use crate::settings::ShopSettings;
 use domain::{Actor, Case, CaseState, Role, SourceChannel, Tool};
-use sqlx::{Any, Transaction};
 use std::sync::Arc;
 
 /// Who is calling, through which door, for the audit trail.
@@ -59,7 +58,7 @@ pub struct Service {
 
 /// An action in progress: the write transaction and the case as it was.
 pub(crate) struct Open {
-    pub tx: Transaction<'static, Any>,
+    pub tx: crate::db::WriteTx,
     pub before: Case,
     pub now: i64,
 }
@@ -124,8 +123,8 @@ impl Service {
         }
     }
 
-    /// Begins the write, loads the case, checks scope and `expected_version`, and bumps the
-    /// version at once: the row lock is taken first and a concurrent writer loses with CONFLICT.
+    /// Begins the write, loads the case, and checks scope and `expected_version`. The version
+    /// itself is compared and bumped in [`Service::finish`].
     pub(crate) async fn open(&self, ctx: &CallContext, ticket_id: &str, expected_version: Option<i64>) -> Result<Open, ServiceError> {
         let mut tx = self.db.begin_write().await?;
         self.claim(&mut tx, ctx).await?;
@@ -135,15 +134,6 @@ impl Service {
             return Err(ServiceError::stale());
         }
         let now = now_ms().max(before.updated_at_ms);
-        let bumped = sqlx::query("UPDATE tickets SET version = version + 1, updated_at_ms = $1 WHERE id = $2 AND version = $3")
-            .bind(now)
-            .bind(&before.id)
-            .bind(before.version)
-            .execute(&mut *tx)
-            .await?;
-        if bumped.rows_affected() != 1 {
-            return Err(ServiceError::stale());
-        }
         Ok(Open { tx, before, now })
     }
 
@@ -162,11 +152,21 @@ impl Service {
             if !open.before.state.can_transition_to(to) {
                 return Err(ServiceError::transition(open.before.state, to));
             }
-            sqlx::query("UPDATE tickets SET state = $1 WHERE id = $2")
-                .bind(to.as_str())
-                .bind(&open.before.id)
-                .execute(&mut *open.tx)
-                .await?;
+        }
+        // Compare-and-swap: commits only if nobody changed the case since it was read. On
+        // PostgreSQL a concurrent writer of the same ticket waits here and then fails.
+        let swapped = sqlx::query(
+            "UPDATE tickets SET version = version + 1, updated_at_ms = $1, state = COALESCE($2, state) \
+             WHERE id = $3 AND version = $4",
+        )
+        .bind(open.now)
+        .bind(to.map(CaseState::as_str))
+        .bind(&open.before.id)
+        .bind(open.before.version)
+        .execute(&mut *open.tx)
+        .await?;
+        if swapped.rows_affected() != 1 {
+            return Err(ServiceError::stale());
         }
         let after = load_case(&mut open.tx, &open.before.id).await?;
         let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -195,7 +195,7 @@ impl Service {
     }
 
     /// Claims the call's idempotency key, if it has one, inside the action's transaction.
-    pub(crate) async fn claim(&self, tx: &mut Transaction<'static, Any>, ctx: &CallContext) -> Result<(), ServiceError> {
+    pub(crate) async fn claim(&self, tx: &mut crate::db::WriteTx, ctx: &CallContext) -> Result<(), ServiceError> {
         match &ctx.idempotency {
             Some(k) => crate::idempotency::claim(tx, k).await,
             None => Ok(()),
@@ -203,7 +203,7 @@ impl Service {
     }
 
     /// Stores the answer under the idempotency key and commits, together.
-    pub(crate) async fn commit(&self, mut tx: Transaction<'static, Any>, ctx: &CallContext, outcome: Outcome) -> Result<Outcome, ServiceError> {
+    pub(crate) async fn commit(&self, mut tx: crate::db::WriteTx, ctx: &CallContext, outcome: Outcome) -> Result<Outcome, ServiceError> {
         if let Some(k) = &ctx.idempotency {
             crate::idempotency::record(&mut tx, k, &outcome.envelope(ctx.request_id.as_deref())).await?;
         }

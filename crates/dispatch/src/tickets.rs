@@ -8,7 +8,7 @@ use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Outcome, Service};
 use domain::commands::{AddMessage, CancelTicket, SetPriority};
 use domain::{CaseState, CaseSummary, CreateTicket, Role, Tool, ValidCreateTicket};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// Filters for the dispatch board and lists.
 #[derive(Debug, Clone, Default)]
@@ -228,7 +228,7 @@ impl Service {
     /// history stays complete (and replays exactly) without bumping their versions.
     async fn propagate_customer_change(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::db::WriteTx,
         ctx: &CallContext,
         old: &domain::CustomerView,
         via_ticket: &str,
@@ -267,7 +267,7 @@ impl Service {
 /// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
 /// customer and, when an existing one was reused, how it looked before.
 async fn upsert_customer(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     v: &ValidCreateTicket,
     now: i64,
 ) -> Result<(String, Option<domain::CustomerView>), ServiceError> {
@@ -298,7 +298,7 @@ async fn upsert_customer(
 }
 
 /// Adds the phone and e-mail of `v` to the customer unless known (to anyone).
-async fn add_contacts(tx: &mut Transaction<'static, Any>, customer_id: &str, v: &ValidCreateTicket, now: i64) -> Result<(), ServiceError> {
+async fn add_contacts(tx: &mut crate::db::WriteTx, customer_id: &str, v: &ValidCreateTicket, now: i64) -> Result<(), ServiceError> {
     for (kind, value) in [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))] {
         let Some(value) = value else { continue };
         sqlx::query(
@@ -318,7 +318,7 @@ async fn add_contacts(tx: &mut Transaction<'static, Any>, customer_id: &str, v: 
 }
 
 async fn upsert_site(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     customer_id: &str,
     v: &ValidCreateTicket,
     now: i64,
@@ -351,7 +351,7 @@ async fn upsert_site(
 }
 
 /// Copies the checklist template of the job type (or `general`) onto the ticket.
-async fn instantiate_checklist(tx: &mut Transaction<'static, Any>, ticket_id: &str, trade: Option<&str>) -> Result<(), ServiceError> {
+async fn instantiate_checklist(tx: &mut crate::db::WriteTx, ticket_id: &str, trade: Option<&str>) -> Result<(), ServiceError> {
     let has_template: i64 = sqlx::query("SELECT COUNT(*) AS n FROM checklist_templates WHERE job_type = $1")
         .bind(trade.unwrap_or("general"))
         .fetch_one(&mut **tx)

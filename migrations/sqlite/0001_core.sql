@@ -164,7 +164,8 @@ CREATE TABLE appointments (
     created_at_ms BIGINT NOT NULL
 );
 CREATE INDEX appointments_ticket ON appointments (ticket_id, status);
-CREATE INDEX appointments_tech ON appointments (technician_id, status, start_ms);
+-- Bookings are searched by "ends after the start of the range": past jobs are skipped.
+CREATE INDEX appointments_tech ON appointments (technician_id, status, end_ms);
 
 CREATE TABLE messages (
     id                  TEXT PRIMARY KEY,

@@ -178,6 +178,28 @@ fn pgbench_tps(seconds: u64) -> Option<f64> {
 fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    if std::env::var("BENCH_PING").is_ok() {
+        // Round-trip cost of one trivial statement, to tell driver overhead from work.
+        rt.block_on(async {
+            for (name, db) in [("sqlite", sqlite_db().await), ("postgres", postgres_db().await)] {
+                let mut conn = db.pool().acquire().await.expect("conn");
+                if name == "sqlite" {
+                    use sqlx::Row;
+                    for pragma in ["journal_mode", "synchronous", "busy_timeout", "foreign_keys"] {
+                        let v = sqlx::query(&format!("PRAGMA {pragma}")).fetch_one(&mut *conn).await.expect("pragma");
+                        let shown = v.try_get::<String, _>(0).or_else(|_| v.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap_or_default();
+                        println!("sqlite {pragma} = {shown}");
+                    }
+                }
+                let t = Instant::now();
+                for _ in 0..5_000 {
+                    sqlx::query("SELECT 1").fetch_one(&mut *conn).await.expect("select");
+                }
+                println!("{name}: {:.1} us per SELECT 1", t.elapsed().as_secs_f64() * 1e6 / 5_000.0);
+            }
+        });
+        return;
+    }
     println!("service lifecycle mix, {seconds} s per configuration (15 calls per ticket lifecycle)");
     let mut pg_best: f64 = 0.0;
     let mut lite_best: f64 = 0.0;

@@ -91,6 +91,16 @@ pub async fn summaries(
 
 /// The canonical case, or `TICKET_NOT_FOUND`.
 pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, ServiceError> {
+    load_case_with(conn, id, None).await
+}
+
+/// The case after an action that changed none of its collections: the ticket row is read
+/// again, the collections are taken from `unchanged` (one query instead of two).
+pub async fn reload_case_row(conn: &mut AnyConnection, unchanged: &Case) -> Result<Case, ServiceError> {
+    load_case_with(conn, &unchanged.id, Some(unchanged)).await
+}
+
+async fn load_case_with(conn: &mut AnyConnection, id: &str, collections_from: Option<&Case>) -> Result<Case, ServiceError> {
     let r = sqlx::query(&format!("{MAIN} WHERE t.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -98,7 +108,18 @@ pub async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Case, Servi
         .ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
     let customer_id: String = r.try_get("customer_id")?;
 
-    let children = load_children(conn, id, &customer_id).await?;
+    let children = match collections_from {
+        Some(c) => Children {
+            phones: c.customer.phones.clone(),
+            emails: c.customer.emails.clone(),
+            checklist: c.checklist.clone(),
+            notes: c.notes.clone(),
+            attachments: c.attachments.clone(),
+            labor: c.labor.clone(),
+            parts: c.parts.clone(),
+        },
+        None => load_children(conn, id, &customer_id).await?,
+    };
     let (phones, emails) = (children.phones, children.emails);
     let (checklist, notes, attachments, labor, parts) =
         (children.checklist, children.notes, children.attachments, children.labor, children.parts);

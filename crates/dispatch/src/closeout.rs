@@ -111,6 +111,7 @@ impl Service {
             .await?;
             let reference = serde_json::json!({"id": id, "sha256": meta.sha256, "size": meta.size, "content_type": content_type});
             let data = serde_json::json!({ "attachment_id": id, "sha256": meta.sha256, "size": meta.size });
+            o.collections_changed = true;
             self.finish(ctx, o, tool.name(), None, data, vec![reference]).await
         }
         .await;
@@ -139,6 +140,7 @@ impl Service {
             .bind(o.now)
             .execute(&mut *o.tx)
             .await?;
+        o.collections_changed = true;
         self.finish(ctx, o, Tool::CloseoutAddNote.name(), None, serde_json::json!({ "note_id": id }), vec![]).await
     }
 
@@ -170,6 +172,7 @@ impl Service {
             .execute(&mut *o.tx)
             .await?;
         }
+        o.collections_changed = !input.items.is_empty();
         let to = if input.finalize {
             if o.before.state != CaseState::WorkPerformed {
                 return Err(ServiceError::transition(o.before.state, CaseState::CloseoutReady));
@@ -210,6 +213,7 @@ impl Service {
         .bind(o.now)
         .execute(&mut *o.tx)
         .await?;
+        o.collections_changed = true;
         self.finish(ctx, o, "job.record_labor", None, serde_json::json!({ "labor_id": id }), vec![]).await
     }
 
@@ -236,6 +240,7 @@ impl Service {
         .bind(o.now)
         .execute(&mut *o.tx)
         .await?;
+        o.collections_changed = true;
         self.finish(ctx, o, "job.record_part", None, serde_json::json!({ "part_id": id }), vec![]).await
     }
 }

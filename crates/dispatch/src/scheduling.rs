@@ -207,7 +207,7 @@ impl Service {
             .collect::<Result<_, sqlx::Error>>()?;
             let booked: Vec<TimeWindow> = sqlx::query(
                 "SELECT start_ms, end_ms FROM appointments WHERE technician_id = $1 AND status = 'active' \
-                 AND ticket_id <> $2 AND start_ms < $3 AND end_ms > $4",
+                 AND end_ms > $4 AND start_ms < $3 AND ticket_id <> $2",
             )
             .bind(&t.id)
             .bind(except_ticket)

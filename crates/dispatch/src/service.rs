@@ -61,6 +61,9 @@ pub(crate) struct Open {
     pub tx: crate::db::WriteTx,
     pub before: Case,
     pub now: i64,
+    /// Set by actions that add to the case's collections (notes, photos, checklist, lines,
+    /// contacts); the others let `finish` re-read only the ticket row.
+    pub collections_changed: bool,
 }
 
 impl Service {
@@ -134,7 +137,7 @@ impl Service {
             return Err(ServiceError::stale());
         }
         let now = now_ms().max(before.updated_at_ms);
-        Ok(Open { tx, before, now })
+        Ok(Open { tx, before, now, collections_changed: false })
     }
 
     /// Moves the state if asked (legality checked here and again by the database), writes the
@@ -168,7 +171,11 @@ impl Service {
         if swapped.rows_affected() != 1 {
             return Err(ServiceError::stale());
         }
-        let after = load_case(&mut open.tx, &open.before.id).await?;
+        let after = if open.collections_changed {
+            load_case(&mut open.tx, &open.before.id).await?
+        } else {
+            crate::case_store::reload_case_row(&mut open.tx, &open.before).await?
+        };
         let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let after_json = serde_json::to_value(&after).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let changes = domain::diff::diff(&before_json, &after_json);

@@ -116,6 +116,7 @@ impl Service {
             missing.push("problem_summary");
         }
         let to = missing.is_empty().then_some(CaseState::Intake);
+        o.collections_changed = true;
         self.finish(ctx, o, Tool::TicketCreate.name(), to, serde_json::json!({ "missing_for_intake": missing }), vec![]).await
     }
 

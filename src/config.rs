@@ -43,8 +43,8 @@ impl Config {
         let bind_raw = var("RD_BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
         let bind = bind_raw.parse().map_err(|_| ConfigError::Bind(bind_raw.clone()))?;
         let data_dir = PathBuf::from(var("RD_DATA_DIR").unwrap_or_else(|| "data".into()));
-        let database_url = var("DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{}/real-dispatch.db?mode=rwc", data_dir.display()));
+        let database_url =
+            var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}/real-dispatch.db?mode=rwc", data_dir.display()));
         let site_root = PathBuf::from(var("RD_SITE_ROOT").unwrap_or_else(|| "target/site".into()));
         let s3 = match var("RD_S3_ENDPOINT") {
             None => None,
@@ -53,7 +53,8 @@ impl Config {
                 bucket: var("RD_S3_BUCKET").ok_or(ConfigError::S3Missing("RD_S3_BUCKET"))?,
                 region: var("RD_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
                 access_key_id: var("AWS_ACCESS_KEY_ID").ok_or(ConfigError::S3Missing("AWS_ACCESS_KEY_ID"))?,
-                secret_access_key: var("AWS_SECRET_ACCESS_KEY").ok_or(ConfigError::S3Missing("AWS_SECRET_ACCESS_KEY"))?,
+                secret_access_key: var("AWS_SECRET_ACCESS_KEY")
+                    .ok_or(ConfigError::S3Missing("AWS_SECRET_ACCESS_KEY"))?,
             }),
         };
         Ok(Config { bind, database_url, data_dir, site_root, s3 })

@@ -138,4 +138,3 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutting down");
 }
-

@@ -74,7 +74,9 @@ impl OperatorAction {
             OperatorAction::RecordLabor => "Record labor time on the job.",
             OperatorAction::RecordPart => "Record a part used on the job.",
             OperatorAction::Cancel => "Cancel the ticket (possible until a technician is on site).",
-            OperatorAction::RecordPayment => "Record payment: paid, or accounts receivable with a due date (invoice_ready -> paid_or_ar).",
+            OperatorAction::RecordPayment => {
+                "Record payment: paid, or accounts receivable with a due date (invoice_ready -> paid_or_ar)."
+            }
         }
     }
 }
@@ -96,7 +98,11 @@ impl ToolName {
 
     /// Every tool and action the door knows, in a stable order.
     pub fn all() -> Vec<ToolName> {
-        Tool::ALL.into_iter().map(ToolName::Agent).chain(OperatorAction::ALL.iter().map(|(_, a)| ToolName::Operator(*a))).collect()
+        Tool::ALL
+            .into_iter()
+            .map(ToolName::Agent)
+            .chain(OperatorAction::ALL.iter().map(|(_, a)| ToolName::Operator(*a)))
+            .collect()
     }
 
     /// The JSON Schema of the tool's input, generated from the Rust type the door parses.
@@ -114,7 +120,9 @@ impl ToolName {
                 Tool::CloseoutAddPhoto => schemars::schema_for!(c::AddPhoto),
                 Tool::CloseoutAddNote => schemars::schema_for!(c::AddNote),
                 Tool::CloseoutChecklistComplete => schemars::schema_for!(c::ChecklistComplete),
-                Tool::BillingGenerateInvoiceDraft | Tool::BillingCompileCloseoutPacket => schemars::schema_for!(c::TicketRef),
+                Tool::BillingGenerateInvoiceDraft | Tool::BillingCompileCloseoutPacket => {
+                    schemars::schema_for!(c::TicketRef)
+                }
             },
             ToolName::Operator(a) => match a {
                 OperatorAction::CheckIn | OperatorAction::CompleteWork => schemars::schema_for!(c::TicketRef),
@@ -196,7 +204,9 @@ impl ApiError {
             ServiceError::Domain(DomainError::NotInState { action, state, allowed }) => json!({
                 "from_state": state, "to_state": null, "action": action, "allowed_from": allowed,
             }),
-            ServiceError::TechUnavailable { technician_id, reason } => json!({ "technician_id": technician_id, "reason": reason }),
+            ServiceError::TechUnavailable { technician_id, reason } => {
+                json!({ "technician_id": technician_id, "reason": reason })
+            }
             ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
             _ => json!({}),
         };
@@ -222,7 +232,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Actor, ApiError> {
-    let unauthenticated = || ApiError::new(rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "a valid bearer token is required");
+    let unauthenticated =
+        || ApiError::new(rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "a valid bearer token is required");
     let token = header(headers, "authorization")
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
         .ok_or_else(unauthenticated)?;
@@ -251,19 +262,24 @@ fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallCont
 fn parse_input<T: serde::de::DeserializeOwned>(body: Value, rid: &str) -> Result<T, ApiError> {
     serde_json::from_value(body).map_err(|e| {
         let message = e.to_string();
-        let field = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.contains("field"))
-            .unwrap_or("body")
-            .to_string();
-        ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", format!("the request body does not match the tool's input: {message}"))
-            .details(json!({"fields": [{"field": field, "code": "invalid", "message": message}]}))
+        let field = message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("body").to_string();
+        ApiError::new(
+            rid,
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            format!("the request body does not match the tool's input: {message}"),
+        )
+        .details(json!({"fields": [{"field": field, "code": "invalid", "message": message}]}))
     })
 }
 
 #[tracing::instrument(name = "tool", skip_all, fields(tool = %tool_name))]
-async fn call_tool(State(state): State<AppState>, Path(tool_name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn call_tool(
+    State(state): State<AppState>,
+    Path(tool_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let rid = request_id(&headers);
     match run_tool(&state, &tool_name, &headers, &body, &rid).await {
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
@@ -274,16 +290,33 @@ async fn call_tool(State(state): State<AppState>, Path(tool_name): Path<String>,
     }
 }
 
-async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: &[u8], rid: &str) -> Result<Value, ApiError> {
+async fn run_tool(
+    state: &AppState,
+    tool_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    rid: &str,
+) -> Result<Value, ApiError> {
     let actor = authenticate(state, headers, rid).await?;
-    let tool = ToolName::parse(tool_name)
-        .ok_or_else(|| ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'")))?;
+    let tool = ToolName::parse(tool_name).ok_or_else(|| {
+        ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'"))
+    })?;
     if !tool.allowed_for(actor.role) {
         tracing::warn!(actor = %actor.id, role = %actor.role, tool = tool_name, "tool not allowed");
-        return Err(ApiError::new(rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", format!("role {} may not call {tool_name}", actor.role)));
+        return Err(ApiError::new(
+            rid,
+            StatusCode::FORBIDDEN,
+            "TOOL_NOT_ALLOWED",
+            format!("role {} may not call {tool_name}", actor.role),
+        ));
     }
     let key = header(headers, "idempotency-key").ok_or_else(|| {
-        ApiError::new(rid, StatusCode::BAD_REQUEST, "MISSING_IDEMPOTENCY_KEY", "send an Idempotency-Key header (a UUID) with every call")
+        ApiError::new(
+            rid,
+            StatusCode::BAD_REQUEST,
+            "MISSING_IDEMPOTENCY_KEY",
+            "send an Idempotency-Key header (a UUID) with every call",
+        )
     })?;
     if !is_uuid(key) {
         return Err(ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Idempotency-Key must be a UUID").details(json!({
@@ -291,8 +324,9 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
         })));
     }
     let mut ctx = call_context(actor, headers, rid)?;
-    let json: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}")))?;
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}"))
+    })?;
     let idem = IdempotencyKey {
         scope: ctx.actor.id.clone(),
         tool: tool_name.to_string(),
@@ -314,18 +348,18 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
             OperatorAction::RecordPayment => service.record_payment(&ctx, &parse_input(json, rid)?).await,
         },
         ToolName::Agent(tool) => match tool {
-        Tool::TicketCreate => service.create_ticket(&ctx, &parse_input(json, rid)?).await,
-        Tool::TicketAddMessage => service.add_message(&ctx, &parse_input(json, rid)?).await,
-        Tool::TicketSetPriority => service.set_priority(&ctx, &parse_input(json, rid)?).await,
-        Tool::ScheduleProposeSlots => service.propose_slots(&ctx, &parse_input(json, rid)?).await,
-        Tool::ScheduleConfirm => service.confirm_slot(&ctx, &parse_input(json, rid)?).await,
-        Tool::DispatchAssignTech => service.assign_tech(&ctx, &parse_input(json, rid)?).await,
-        Tool::DispatchSetEta => service.set_eta(&ctx, &parse_input(json, rid)?).await,
-        Tool::CloseoutAddPhoto => service.add_photo(&ctx, &parse_input(json, rid)?).await,
-        Tool::CloseoutAddNote => service.add_note(&ctx, &parse_input(json, rid)?).await,
-        Tool::CloseoutChecklistComplete => service.checklist_complete(&ctx, &parse_input(json, rid)?).await,
-        Tool::BillingGenerateInvoiceDraft => service.generate_invoice_draft(&ctx, &parse_input(json, rid)?).await,
-        Tool::BillingCompileCloseoutPacket => service.compile_closeout_packet(&ctx, &parse_input(json, rid)?).await,
+            Tool::TicketCreate => service.create_ticket(&ctx, &parse_input(json, rid)?).await,
+            Tool::TicketAddMessage => service.add_message(&ctx, &parse_input(json, rid)?).await,
+            Tool::TicketSetPriority => service.set_priority(&ctx, &parse_input(json, rid)?).await,
+            Tool::ScheduleProposeSlots => service.propose_slots(&ctx, &parse_input(json, rid)?).await,
+            Tool::ScheduleConfirm => service.confirm_slot(&ctx, &parse_input(json, rid)?).await,
+            Tool::DispatchAssignTech => service.assign_tech(&ctx, &parse_input(json, rid)?).await,
+            Tool::DispatchSetEta => service.set_eta(&ctx, &parse_input(json, rid)?).await,
+            Tool::CloseoutAddPhoto => service.add_photo(&ctx, &parse_input(json, rid)?).await,
+            Tool::CloseoutAddNote => service.add_note(&ctx, &parse_input(json, rid)?).await,
+            Tool::CloseoutChecklistComplete => service.checklist_complete(&ctx, &parse_input(json, rid)?).await,
+            Tool::BillingGenerateInvoiceDraft => service.generate_invoice_draft(&ctx, &parse_input(json, rid)?).await,
+            Tool::BillingCompileCloseoutPacket => service.compile_closeout_packet(&ctx, &parse_input(json, rid)?).await,
         },
     };
     match outcome {
@@ -333,7 +367,12 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
         // A duplicate that raced the first call: answer as the first call did.
         Err(ServiceError::AlreadyProcessed) => match stored_answer(state, &idem, rid).await? {
             Some(v) => Ok(v),
-            None => Err(ApiError::new(rid, StatusCode::CONFLICT, "CONFLICT", "a request with this Idempotency-Key is still in progress")),
+            None => Err(ApiError::new(
+                rid,
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "a request with this Idempotency-Key is still in progress",
+            )),
         },
         Err(e) => Err(ApiError::from_service(rid, &e)),
     }
@@ -342,14 +381,19 @@ async fn run_tool(state: &AppState, tool_name: &str, headers: &HeaderMap, body: 
 fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 /// The answer a key already holds: the stored response, a mismatch, or (after waiting for a
 /// call still in progress) nothing.
 async fn stored_answer(state: &AppState, idem: &IdempotencyKey, rid: &str) -> Result<Option<Value>, ApiError> {
     for _ in 0..300 {
-        match dispatch::idempotency::lookup(state.service.db().pool(), idem).await.map_err(|e| ApiError::from_service(rid, &e))? {
+        match dispatch::idempotency::lookup(state.service.db().pool(), idem)
+            .await
+            .map_err(|e| ApiError::from_service(rid, &e))?
+        {
             None => return Ok(None),
             Some(Stored::Replay(v)) => {
                 tracing::info!(key = %idem.key, "idempotent replay");
@@ -366,7 +410,12 @@ async fn stored_answer(state: &AppState, idem: &IdempotencyKey, rid: &str) -> Re
             Some(Stored::InProgress) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
     }
-    Err(ApiError::new(rid, StatusCode::CONFLICT, "CONFLICT", "a request with this Idempotency-Key is still in progress"))
+    Err(ApiError::new(
+        rid,
+        StatusCode::CONFLICT,
+        "CONFLICT",
+        "a request with this Idempotency-Key is still in progress",
+    ))
 }
 
 async fn read_case(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {

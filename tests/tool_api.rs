@@ -35,8 +35,17 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn call(s: &Server, tool: &str, token: Option<&str>, body: &str, idem: bool) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = client().post(format!("{}/tools/v1/{tool}", s.base)).header("content-type", "application/json").body(body.to_string());
+async fn call(
+    s: &Server,
+    tool: &str,
+    token: Option<&str>,
+    body: &str,
+    idem: bool,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = client()
+        .post(format!("{}/tools/v1/{tool}", s.base))
+        .header("content-type", "application/json")
+        .body(body.to_string());
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -76,7 +85,8 @@ async fn ticket_create_over_http_returns_the_canonical_case() {
         assert_eq!(body["request_id"].as_str(), headers.get("x-request-id").and_then(|v| v.to_str().ok()));
 
         let id = body["case"]["id"].as_str().expect("id");
-        let read = client().get(format!("{}/tools/v1/cases/{id}", s.base)).bearer_auth(&token).send().await.expect("get");
+        let read =
+            client().get(format!("{}/tools/v1/cases/{id}", s.base)).bearer_auth(&token).send().await.expect("get");
         assert_eq!(read.status(), 200);
         let read: Value = read.json().await.expect("json");
         assert_eq!(read["case"], body["case"]);
@@ -102,10 +112,18 @@ async fn every_refusal_has_its_code_and_changes_nothing() {
         assert_error(st, &b, 400, "MISSING_IDEMPOTENCY_KEY");
         let (st, b, _) = call(&s, "ticket.create", Some(&intake), "{not json", true).await;
         assert_error(st, &b, 400, "INVALID_JSON");
-        let (st, b, _) = call(&s, "ticket.create", Some(&intake), r#"{"customer":{"name":"A","phone":"12"}}"#, true).await;
+        let (st, b, _) =
+            call(&s, "ticket.create", Some(&intake), r#"{"customer":{"name":"A","phone":"12"}}"#, true).await;
         assert_error(st, &b, 400, "INVALID_REQUEST");
         assert_eq!(b["error"]["details"]["fields"][0]["field"], "customer.phone", "{b}");
-        let (st, b, _) = call(&s, "ticket.create", Some(&intake), r#"{"customer":{"name":"A","phone":"5550104477"},"colour":"red"}"#, true).await;
+        let (st, b, _) = call(
+            &s,
+            "ticket.create",
+            Some(&intake),
+            r#"{"customer":{"name":"A","phone":"5550104477"},"colour":"red"}"#,
+            true,
+        )
+        .await;
         assert_error(st, &b, 400, "INVALID_REQUEST");
         assert_eq!(b["error"]["details"]["fields"][0]["field"], "colour", "{b}");
 
@@ -115,13 +133,24 @@ async fn every_refusal_has_its_code_and_changes_nothing() {
         let st = res.status().as_u16();
         assert_error(st, &res.json().await.expect("json"), 400, "INVALID_REQUEST");
 
-        let missing = client().get(format!("{}/tools/v1/cases/tkt_missing", s.base)).bearer_auth(&intake).send().await.expect("get");
+        let missing = client()
+            .get(format!("{}/tools/v1/cases/tkt_missing", s.base))
+            .bearer_auth(&intake)
+            .send()
+            .await
+            .expect("get");
         let st = missing.status().as_u16();
         assert_error(st, &missing.json().await.expect("json"), 404, "TICKET_NOT_FOUND");
 
-        let n: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM tickets").fetch_one(db.pool()).await.expect("count"), "n");
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query("SELECT COUNT(*) AS n FROM tickets").fetch_one(db.pool()).await.expect("count"),
+            "n",
+        );
         assert_eq!(n, 0);
-        let e: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"), "n");
+        let e: i64 = sqlx::Row::get(
+            &sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"),
+            "n",
+        );
         assert_eq!(e, 0);
     }
 }
@@ -135,7 +164,10 @@ async fn health_and_readiness() {
         assert!(h.headers().contains_key("x-request-id"));
         let r = client().get(format!("{}/readyz", s.base)).send().await.expect("readyz");
         assert_eq!(r.status(), 200);
-        assert_eq!(r.json::<Value>().await.expect("json"), json!({"status": "ready", "database": "ok", "blob_store": "ok"}));
+        assert_eq!(
+            r.json::<Value>().await.expect("json"),
+            json!({"status": "ready", "database": "ok", "blob_store": "ok"})
+        );
         db.close().await;
         let r = client().get(format!("{}/readyz", s.base)).send().await.expect("readyz");
         assert_eq!(r.status(), 503);
@@ -183,35 +215,81 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
         let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
         let tech = s
             .service
-            .create_technician(&ctx, &dispatch::scheduling::NewTechnician { name: "Dana".into(), phone: None, email: None, skills: vec!["hvac".into()], zone: None, working_hours: Some(all_day) })
+            .create_technician(
+                &ctx,
+                &dispatch::scheduling::NewTechnician {
+                    name: "Dana".into(),
+                    phone: None,
+                    email: None,
+                    skills: vec!["hvac".into()],
+                    zone: None,
+                    working_hours: Some(all_day),
+                },
+            )
             .await
             .expect("tech")
             .id;
 
         let v = post_ok(&s, "ticket.create", &intake, serde_json::from_str(GOOD).expect("json")).await;
         let id = v["case"]["id"].as_str().expect("id").to_string();
-        post_ok(&s, "ticket.add_message", &intake, json!({"ticket_id": id, "direction": "inbound", "text": "Still cold"})).await;
+        post_ok(
+            &s,
+            "ticket.add_message",
+            &intake,
+            json!({"ticket_id": id, "direction": "inbound", "text": "Still cold"}),
+        )
+        .await;
         let p = post_ok(&s, "schedule.propose_slots", &scheduling, json!({"ticket_id": id, "max_slots": 2})).await;
         let slot = p["data"]["slots"][0].clone();
         assert_eq!(slot["technician_id"], tech.as_str(), "{p}");
-        post_ok(&s, "schedule.confirm", &scheduling, json!({"ticket_id": id, "start_ms": slot["start_ms"], "end_ms": slot["end_ms"], "technician_id": tech})).await;
+        post_ok(
+            &s,
+            "schedule.confirm",
+            &scheduling,
+            json!({"ticket_id": id, "start_ms": slot["start_ms"], "end_ms": slot["end_ms"], "technician_id": tech}),
+        )
+        .await;
         post_ok(&s, "dispatch.assign_tech", &scheduling, json!({"ticket_id": id, "technician_id": tech})).await;
         post_ok(&s, "dispatch.set_eta", &liaison, json!({"ticket_id": id, "eta_ms": slot["start_ms"]})).await;
         post_ok(&s, "job.check_in", &operator, json!({"ticket_id": id})).await;
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         png.extend([1u8; 500]);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
-        post_ok(&s, "closeout.add_photo", &liaison, json!({"ticket_id": id, "kind": "after", "content_base64": b64})).await;
-        post_ok(&s, "closeout.add_note", &liaison, json!({"ticket_id": id, "kind": "work_summary", "text": "Relit pilot"})).await;
-        post_ok(&s, "job.record_labor", &operator, json!({"ticket_id": id, "minutes": 30, "description": "Repair"})).await;
+        post_ok(&s, "closeout.add_photo", &liaison, json!({"ticket_id": id, "kind": "after", "content_base64": b64}))
+            .await;
+        post_ok(
+            &s,
+            "closeout.add_note",
+            &liaison,
+            json!({"ticket_id": id, "kind": "work_summary", "text": "Relit pilot"}),
+        )
+        .await;
+        post_ok(&s, "job.record_labor", &operator, json!({"ticket_id": id, "minutes": 30, "description": "Repair"}))
+            .await;
         post_ok(&s, "job.complete_work", &operator, json!({"ticket_id": id})).await;
 
         // Finalizing without the checklist names exactly what is missing.
-        let (st, b, _) = call(&s, "closeout.checklist_complete", Some(&closeout), &json!({"ticket_id": id, "finalize": true}).to_string(), true).await;
+        let (st, b, _) = call(
+            &s,
+            "closeout.checklist_complete",
+            Some(&closeout),
+            &json!({"ticket_id": id, "finalize": true}).to_string(),
+            true,
+        )
+        .await;
         assert_error(st, &b, 409, "CLOSEOUT_REQUIREMENTS_INCOMPLETE");
-        assert_eq!(b["error"]["details"]["missing"], json!(["checklist:filter_checked", "checklist:thermostat_tested", "checklist:site_left_clean"]));
+        assert_eq!(
+            b["error"]["details"]["missing"],
+            json!(["checklist:filter_checked", "checklist:thermostat_tested", "checklist:site_left_clean"])
+        );
         let keys = json!(["filter_checked", "thermostat_tested", "site_left_clean"]);
-        let v = post_ok(&s, "closeout.checklist_complete", &closeout, json!({"ticket_id": id, "items": keys, "finalize": true})).await;
+        let v = post_ok(
+            &s,
+            "closeout.checklist_complete",
+            &closeout,
+            json!({"ticket_id": id, "items": keys, "finalize": true}),
+        )
+        .await;
         assert_eq!(v["case"]["state"], "closeout_ready");
         // An illegal move reports where it could have come from.
         let (st, b, _) = call(&s, "job.check_in", Some(&operator), &json!({"ticket_id": id}).to_string(), true).await;
@@ -223,7 +301,15 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
         assert_eq!(v["case"]["state"], "invoice_ready");
         assert_eq!(v["data"]["attachments"], 1);
 
-        let read: Value = client().get(format!("{}/tools/v1/cases/{id}", s.base)).bearer_auth(&closeout).send().await.expect("get").json().await.expect("json");
+        let read: Value = client()
+            .get(format!("{}/tools/v1/cases/{id}", s.base))
+            .bearer_auth(&closeout)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(read["case"], v["case"], "the returned case is the committed case");
         let verify = dispatch::audit::verify(db.pool()).await.expect("verify");
         assert!(verify.problems.is_empty(), "{:?}", verify.problems);
@@ -231,7 +317,9 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
         assert!(replay.mismatches.is_empty(), "{:?}", replay.mismatches);
 
         // Agents cannot reach operator actions.
-        let (st, b, _) = call(&s, "ticket.cancel", Some(&closeout), &json!({"ticket_id": id, "reason": "x"}).to_string(), true).await;
+        let (st, b, _) =
+            call(&s, "ticket.cancel", Some(&closeout), &json!({"ticket_id": id, "reason": "x"}).to_string(), true)
+                .await;
         assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
     }
 }
@@ -251,7 +339,10 @@ async fn call_with_key(s: &Server, tool: &str, token: &str, body: &str, key: &st
 }
 
 async fn events(db: &dispatch::Db) -> i64 {
-    sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"), "n")
+    sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"),
+        "n",
+    )
 }
 
 #[tokio::test]
@@ -264,7 +355,8 @@ async fn idempotent_replay_mismatch_and_concurrent_duplicates() {
         assert_eq!(st1, 200, "{first}");
         let after_first = events(&db).await;
         // Same key, same body in another formatting: the stored answer, nothing written.
-        let reformatted = serde_json::to_string_pretty(&serde_json::from_str::<Value>(GOOD).expect("json")).expect("pretty");
+        let reformatted =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(GOOD).expect("json")).expect("pretty");
         let (st2, second) = call_with_key(&s, "ticket.create", &token, &reformatted, &key).await;
         assert_eq!((st2, &second), (200, &first));
         assert_eq!(events(&db).await, after_first);
@@ -316,13 +408,30 @@ async fn tool_listing_and_bounded_summaries() {
         let s = start(db.clone()).await;
         let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
         let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
-        let list: Value = client().get(format!("{}/tools/v1", s.base)).bearer_auth(&intake).send().await.expect("get").json().await.expect("json");
-        let names: Vec<&str> = list["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
+        let list: Value = client()
+            .get(format!("{}/tools/v1", s.base))
+            .bearer_auth(&intake)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let names: Vec<&str> =
+            list["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
         assert_eq!(names, ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
         let create_schema = &list["tools"][0]["input_schema"];
         assert_eq!(create_schema["type"], "object", "{create_schema}");
         assert_eq!(create_schema["required"], json!(["customer"]));
-        let all: Value = client().get(format!("{}/tools/v1", s.base)).bearer_auth(&operator).send().await.expect("get").json().await.expect("json");
+        let all: Value = client()
+            .get(format!("{}/tools/v1", s.base))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(all["tools"].as_array().map(Vec::len), Some(18));
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
@@ -335,21 +444,44 @@ async fn tool_listing_and_bounded_summaries() {
             let (st, b, _) = call(&s, "ticket.add_message", Some(&intake), &body.to_string(), true).await;
             assert_eq!(st, 200, "{b}");
         }
-        let res = client().get(format!("{}/tools/v1/cases/{id}/summary", s.base)).bearer_auth(&intake).send().await.expect("get");
+        let res = client()
+            .get(format!("{}/tools/v1/cases/{id}/summary", s.base))
+            .bearer_auth(&intake)
+            .send()
+            .await
+            .expect("get");
         assert_eq!(res.status(), 200);
         let text = res.text().await.expect("text");
         assert!(text.chars().count() <= 6_000, "{} characters", text.chars().count());
         let v: Value = serde_json::from_str(&text).expect("json");
         let sum = &v["summary"];
         assert_eq!(sum["state"], "intake");
-        assert_eq!(sum["legal_tools"], json!(["ticket.add_message", "ticket.set_priority"]), "intake agent, intake state");
+        assert_eq!(
+            sum["legal_tools"],
+            json!(["ticket.add_message", "ticket.set_priority"]),
+            "intake agent, intake state"
+        );
         let msgs = sum["last_messages"].as_array().expect("messages");
         assert!(!msgs.is_empty() && msgs.len() <= 5, "{}", msgs.len());
         assert!(msgs.last().and_then(|m| m["text"].as_str()).is_some_and(|t| t.starts_with("59:")), "newest last");
         assert!(sum["text"].as_str().is_some_and(|t| t.contains("RD-000001") && t.contains("Next:")), "{sum}");
         // The operator sees the scheduling tools that are legal now.
-        let op: Value = client().get(format!("{}/tools/v1/cases/{id}/summary", s.base)).bearer_auth(&operator).send().await.expect("get").json().await.expect("json");
-        let legal: Vec<&str> = op["summary"]["legal_tools"].as_array().expect("legal").iter().filter_map(|t| t.as_str()).collect();
-        assert!(legal.contains(&"schedule.propose_slots") && legal.contains(&"schedule.confirm") && !legal.contains(&"dispatch.assign_tech"), "{legal:?}");
+        let op: Value = client()
+            .get(format!("{}/tools/v1/cases/{id}/summary", s.base))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let legal: Vec<&str> =
+            op["summary"]["legal_tools"].as_array().expect("legal").iter().filter_map(|t| t.as_str()).collect();
+        assert!(
+            legal.contains(&"schedule.propose_slots")
+                && legal.contains(&"schedule.confirm")
+                && !legal.contains(&"dispatch.assign_tech"),
+            "{legal:?}"
+        );
     }
 }

@@ -36,7 +36,9 @@ pub mod ssr {
             Err(ServiceError::Domain(domain::DomainError::Invalid(fields))) => {
                 Ok(super::FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields })
             }
-            Err(e @ (ServiceError::Internal(_) | ServiceError::Forbidden(_))) => Err(ServerFnError::new(e.public_message())),
+            Err(e @ (ServiceError::Internal(_) | ServiceError::Forbidden(_))) => {
+                Err(ServerFnError::new(e.public_message()))
+            }
             Err(e) => Ok(super::FormOutcome::Invalid { message: e.public_message(), fields: vec![] }),
         }
     }
@@ -72,7 +74,12 @@ pub async fn create_ticket(
         }
     };
     let input = CreateTicket {
-        customer: NewCustomer { name: opt(customer_name), phone: opt(phone), email: opt(email), preferred_channel: None },
+        customer: NewCustomer {
+            name: opt(customer_name),
+            phone: opt(phone),
+            email: opt(email),
+            preferred_channel: None,
+        },
         site: opt(address).map(|a| NewSite { address: Some(a), ..Default::default() }),
         problem_summary: opt(problem_summary),
         trade: opt(trade),

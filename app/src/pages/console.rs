@@ -130,6 +130,10 @@ fn Field(
 #[component]
 fn FieldErrorText(errors: Signal<Vec<FieldError>>, key: &'static str) -> impl IntoView {
     move || {
-        errors.get().into_iter().find(|e| e.field == key).map(|e| view! { <small class="field-error" data-field=key>{e.message}</small> })
+        errors
+            .get()
+            .into_iter()
+            .find(|e| e.field == key)
+            .map(|e| view! { <small class="field-error" data-field=key>{e.message}</small> })
     }
 }

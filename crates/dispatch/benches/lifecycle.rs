@@ -28,7 +28,11 @@ struct Stats {
     by_action: std::collections::BTreeMap<&'static str, (u64, u64)>,
 }
 
-async fn timed<T, E: std::fmt::Debug>(stats: &mut Stats, action: &'static str, f: impl std::future::Future<Output = Result<T, E>>) -> Option<T> {
+async fn timed<T, E: std::fmt::Debug>(
+    stats: &mut Stats,
+    action: &'static str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Option<T> {
     let t = Instant::now();
     let r = f.await;
     let us = t.elapsed().as_micros() as u64;
@@ -58,30 +62,158 @@ async fn lifecycle(svc: &Service, tech: &str, slot: i64, n: u64, stats: &mut Sta
         base64::engine::general_purpose::STANDARD.encode(b)
     };
     let create = CreateTicket {
-        customer: NewCustomer { name: Some(format!("Bench {n}")), phone: Some(format!("+1555{:07}", n % 10_000_000)), ..Default::default() },
-        site: Some(NewSite { address: Some(format!("{n} Bench St")), zone: Some("north".into()), ..Default::default() }),
+        customer: NewCustomer {
+            name: Some(format!("Bench {n}")),
+            phone: Some(format!("+1555{:07}", n % 10_000_000)),
+            ..Default::default()
+        },
+        site: Some(NewSite {
+            address: Some(format!("{n} Bench St")),
+            zone: Some("north".into()),
+            ..Default::default()
+        }),
         problem_summary: Some("No heat".into()),
         trade: Some("hvac".into()),
         ..Default::default()
     };
     let case = timed(stats, "create", svc.create_ticket(&c, &create)).await?.case;
     let id = case.id.clone();
-    timed(stats, "message", svc.add_message(&c, &AddMessage { ticket_id: id.clone(), direction: Direction::Inbound, channel: None, sender: None, text: "When can you come?".into() })).await?;
-    timed(stats, "propose", svc.propose_slots(&c, &ProposeSlots { ticket_id: id.clone(), from_ms: Some(slot), to_ms: Some(slot + 4 * HOUR_MS), duration_minutes: Some(60), max_slots: Some(3) })).await?;
-    timed(stats, "confirm", svc.confirm_slot(&c, &ConfirmSlot { ticket_id: id.clone(), start_ms: slot, end_ms: slot + HOUR_MS, technician_id: Some(tech.into()), reschedule: false, expected_version: None })).await?;
-    timed(stats, "assign", svc.assign_tech(&c, &AssignTech { ticket_id: id.clone(), technician_id: tech.into(), expected_version: None })).await?;
-    timed(stats, "eta", svc.set_eta(&c, &SetEta { ticket_id: id.clone(), eta_ms: dispatch::ids::now_ms() + HOUR_MS, note: None })).await?;
+    timed(
+        stats,
+        "message",
+        svc.add_message(
+            &c,
+            &AddMessage {
+                ticket_id: id.clone(),
+                direction: Direction::Inbound,
+                channel: None,
+                sender: None,
+                text: "When can you come?".into(),
+            },
+        ),
+    )
+    .await?;
+    timed(
+        stats,
+        "propose",
+        svc.propose_slots(
+            &c,
+            &ProposeSlots {
+                ticket_id: id.clone(),
+                from_ms: Some(slot),
+                to_ms: Some(slot + 4 * HOUR_MS),
+                duration_minutes: Some(60),
+                max_slots: Some(3),
+            },
+        ),
+    )
+    .await?;
+    timed(
+        stats,
+        "confirm",
+        svc.confirm_slot(
+            &c,
+            &ConfirmSlot {
+                ticket_id: id.clone(),
+                start_ms: slot,
+                end_ms: slot + HOUR_MS,
+                technician_id: Some(tech.into()),
+                reschedule: false,
+                expected_version: None,
+            },
+        ),
+    )
+    .await?;
+    timed(
+        stats,
+        "assign",
+        svc.assign_tech(&c, &AssignTech { ticket_id: id.clone(), technician_id: tech.into(), expected_version: None }),
+    )
+    .await?;
+    timed(
+        stats,
+        "eta",
+        svc.set_eta(&c, &SetEta { ticket_id: id.clone(), eta_ms: dispatch::ids::now_ms() + HOUR_MS, note: None }),
+    )
+    .await?;
     let r = TicketRef { ticket_id: id.clone(), expected_version: None };
     timed(stats, "check_in", svc.check_in(&c, &r)).await?;
-    timed(stats, "note", svc.add_note(&c, &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced igniter".into() })).await?;
-    timed(stats, "photo", svc.add_photo(&c, &AddPhoto { ticket_id: id.clone(), kind: AttachmentKind::After, content_type: None, filename: None, content_base64: Some(photo), upload_id: None })).await?;
-    timed(stats, "labor", svc.record_labor(&c, &RecordLabor { ticket_id: id.clone(), minutes: 45, description: "Repair".into(), rate_cents: None })).await?;
+    timed(
+        stats,
+        "note",
+        svc.add_note(
+            &c,
+            &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced igniter".into() },
+        ),
+    )
+    .await?;
+    timed(
+        stats,
+        "photo",
+        svc.add_photo(
+            &c,
+            &AddPhoto {
+                ticket_id: id.clone(),
+                kind: AttachmentKind::After,
+                content_type: None,
+                filename: None,
+                content_base64: Some(photo),
+                upload_id: None,
+            },
+        ),
+    )
+    .await?;
+    timed(
+        stats,
+        "labor",
+        svc.record_labor(
+            &c,
+            &RecordLabor { ticket_id: id.clone(), minutes: 45, description: "Repair".into(), rate_cents: None },
+        ),
+    )
+    .await?;
     timed(stats, "complete", svc.complete_work(&c, &r)).await?;
     let keys = case.checklist.iter().map(|i| i.key.clone()).collect();
-    timed(stats, "checklist", svc.checklist_complete(&c, &ChecklistComplete { ticket_id: id.clone(), items: keys, finalize: true, expected_version: None })).await?;
+    timed(
+        stats,
+        "checklist",
+        svc.checklist_complete(
+            &c,
+            &ChecklistComplete { ticket_id: id.clone(), items: keys, finalize: true, expected_version: None },
+        ),
+    )
+    .await?;
     timed(stats, "invoice", svc.generate_invoice_draft(&c, &r)).await?;
-    timed(stats, "message_out", svc.add_message(&c, &AddMessage { ticket_id: id.clone(), direction: Direction::Outbound, channel: None, sender: None, text: "Invoice sent".into() })).await?;
-    timed(stats, "payment", svc.record_payment(&c, &RecordPayment { ticket_id: id, kind: PaymentKind::Paid, amount_cents: None, due_ms: None, expected_version: None })).await?;
+    timed(
+        stats,
+        "message_out",
+        svc.add_message(
+            &c,
+            &AddMessage {
+                ticket_id: id.clone(),
+                direction: Direction::Outbound,
+                channel: None,
+                sender: None,
+                text: "Invoice sent".into(),
+            },
+        ),
+    )
+    .await?;
+    timed(
+        stats,
+        "payment",
+        svc.record_payment(
+            &c,
+            &RecordPayment {
+                ticket_id: id,
+                kind: PaymentKind::Paid,
+                amount_cents: None,
+                due_ms: None,
+                expected_version: None,
+            },
+        ),
+    )
+    .await?;
     Some(())
 }
 
@@ -98,7 +230,17 @@ async fn run(name: &str, svc: &Service, tasks: usize, seconds: u64) -> f64 {
     let mut techs = vec![];
     for i in 0..tasks {
         let t = svc
-            .create_technician(&ctx(), &NewTechnician { name: format!("Bench tech {i}"), phone: None, email: None, skills: vec!["hvac".into()], zone: Some("north".into()), working_hours: Some(all_day.clone()) })
+            .create_technician(
+                &ctx(),
+                &NewTechnician {
+                    name: format!("Bench tech {i}"),
+                    phone: None,
+                    email: None,
+                    skills: vec!["hvac".into()],
+                    zone: Some("north".into()),
+                    working_hours: Some(all_day.clone()),
+                },
+            )
             .await
             .expect("technician");
         techs.push(t.id);
@@ -140,7 +282,10 @@ async fn run(name: &str, svc: &Service, tasks: usize, seconds: u64) -> f64 {
         }
     }
     if std::env::var("BENCH_BREAKDOWN").is_ok() {
-        let line: Vec<String> = by_action.iter().map(|(k, (n, us))| format!("{k} {:.2}", *us as f64 / (*n).max(1) as f64 / 1000.0)).collect();
+        let line: Vec<String> = by_action
+            .iter()
+            .map(|(k, (n, us))| format!("{k} {:.2}", *us as f64 / (*n).max(1) as f64 / 1000.0))
+            .collect();
         println!("  mean ms per action: {}", line.join(", "));
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -172,7 +317,10 @@ fn pgbench_tps(seconds: u64) -> Option<f64> {
     };
     psql(&format!("DROP DATABASE IF EXISTS {db}"));
     let text = String::from_utf8_lossy(&out?.stdout).to_string();
-    text.lines().find(|l| l.starts_with("tps = ")).and_then(|l| l.split_whitespace().nth(2)).and_then(|v| v.parse().ok())
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
 }
 
 fn main() {
@@ -187,7 +335,10 @@ fn main() {
                     use sqlx::Row;
                     for pragma in ["journal_mode", "synchronous", "busy_timeout", "foreign_keys"] {
                         let v = sqlx::query(&format!("PRAGMA {pragma}")).fetch_one(&mut *conn).await.expect("pragma");
-                        let shown = v.try_get::<String, _>(0).or_else(|_| v.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap_or_default();
+                        let shown = v
+                            .try_get::<String, _>(0)
+                            .or_else(|_| v.try_get::<i64, _>(0).map(|n| n.to_string()))
+                            .unwrap_or_default();
                         println!("sqlite {pragma} = {shown}");
                     }
                 }

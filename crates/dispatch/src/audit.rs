@@ -202,7 +202,8 @@ pub async fn verify(pool: &sqlx::AnyPool) -> Result<Verification, sqlx::Error> {
     for r in &rows {
         let e = stored(r)?;
         if e.seq != expected_seq {
-            problems.push(format!("event {}: sequence {} where {expected_seq} was expected (missing event?)", e.id, e.seq));
+            problems
+                .push(format!("event {}: sequence {} where {expected_seq} was expected (missing event?)", e.id, e.seq));
         }
         expected_seq = e.seq + 1;
         if e.prev_hash != prev {

@@ -23,10 +23,11 @@ impl Service {
         let tax_rate = self.settings.tax_rate_bp;
         let totals = domain::invoice::totals(&o.before.labor, &o.before.parts, tax_rate)
             .ok_or_else(|| ServiceError::Internal("invoice arithmetic overflow".into()))?;
-        let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value")
-            .fetch_one(&mut *o.tx)
-            .await?
-            .try_get("value")?;
+        let number: i64 =
+            sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value")
+                .fetch_one(&mut *o.tx)
+                .await?
+                .try_get("value")?;
         let id = new_id("inv");
         sqlx::query(
             "INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, total_cents, created_at_ms) \

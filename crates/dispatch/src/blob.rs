@@ -27,7 +27,12 @@ pub struct BlobMeta {
 pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Which backend, for logs and /readyz.
     fn kind(&self) -> &'static str;
-    fn put<'a>(&'a self, key: &'a str, content_type: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<BlobMeta, BlobError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<BlobMeta, BlobError>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>>;
     /// Reachable and writable enough to serve: used by /readyz.
@@ -39,7 +44,10 @@ fn check_key(key: &str) -> Result<(), BlobError> {
     let ok = !key.is_empty()
         && key.len() <= 512
         && key.split('/').all(|seg| {
-            !seg.is_empty() && seg != "." && seg != ".." && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         });
     if ok {
         Ok(())
@@ -78,7 +86,12 @@ impl BlobStore for LocalBlobStore {
         "local"
     }
 
-    fn put<'a>(&'a self, key: &'a str, _content_type: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<BlobMeta, BlobError>> {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        _content_type: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<BlobMeta, BlobError>> {
         Box::pin(async move {
             check_key(key)?;
             let path = self.root.join(key);
@@ -158,7 +171,8 @@ pub struct S3BlobStore {
 impl S3BlobStore {
     pub fn new(settings: &S3Settings) -> Self {
         use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-        let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let credentials = aws_sdk_s3::config::Credentials::new(
             &settings.access_key_id,
             &settings.secret_access_key,
@@ -197,7 +211,12 @@ impl BlobStore for S3BlobStore {
         "s3"
     }
 
-    fn put<'a>(&'a self, key: &'a str, content_type: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<BlobMeta, BlobError>> {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<BlobMeta, BlobError>> {
         Box::pin(async move {
             check_key(key)?;
             let m = meta(key, &body);

@@ -2,8 +2,8 @@
 
 use crate::error::ServiceError;
 use domain::case::{
-    invoice_number, ticket_number, Appointment, Assignment, Attachment, Case, CaseSummary, ChecklistItem,
-    CustomerView, Eta, InvoiceDraft, LaborLine, Note, PacketRef, PartLine, Payment, SiteView,
+    invoice_number, ticket_number, Appointment, Assignment, Attachment, Case, CaseSummary, ChecklistItem, CustomerView,
+    Eta, InvoiceDraft, LaborLine, Note, PacketRef, PartLine, Payment, SiteView,
 };
 use domain::window::TimeWindow;
 use sqlx::any::AnyRow;
@@ -100,7 +100,11 @@ pub async fn reload_case_row(conn: &mut AnyConnection, unchanged: &Case) -> Resu
     load_case_with(conn, &unchanged.id, Some(unchanged)).await
 }
 
-async fn load_case_with(conn: &mut AnyConnection, id: &str, collections_from: Option<&Case>) -> Result<Case, ServiceError> {
+async fn load_case_with(
+    conn: &mut AnyConnection,
+    id: &str,
+    collections_from: Option<&Case>,
+) -> Result<Case, ServiceError> {
     let r = sqlx::query(&format!("{MAIN} WHERE t.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -124,82 +128,89 @@ async fn load_case_with(conn: &mut AnyConnection, id: &str, collections_from: Op
     let (checklist, notes, attachments, labor, parts) =
         (children.checklist, children.notes, children.attachments, children.labor, children.parts);
 
-    let site_id: Option<String> = r.try_get("site_id")?;
-    let site = match site_id {
-        None => None,
-        Some(sid) => Some(SiteView {
-            id: sid,
-            address: r.try_get("site_address")?,
-            access_notes: r.try_get("site_access_notes")?,
-            zone: r.try_get("site_zone")?,
-            lat: r.try_get("site_lat")?,
-            lon: r.try_get("site_lon")?,
-        }),
-    };
-    let appt_id: Option<String> = r.try_get("appt_id")?;
-    let appointment = match appt_id {
-        None => None,
-        Some(aid) => Some(Appointment {
-            id: aid,
-            start_ms: r.try_get("appt_start_ms")?,
-            end_ms: r.try_get("appt_end_ms")?,
-            technician_id: r.try_get("appt_tech_id")?,
-        }),
-    };
-    let tech_id: Option<String> = r.try_get("assigned_tech_id")?;
-    let assignment = match tech_id {
-        None => None,
-        Some(tid) => Some(Assignment {
-            technician_id: tid,
-            technician_name: r.try_get::<Option<String>, _>("tech_name")?.unwrap_or_default(),
-            assigned_at_ms: r.try_get::<Option<i64>, _>("assigned_at_ms")?.unwrap_or_default(),
-        }),
-    };
-    let eta_ms: Option<i64> = r.try_get("eta_ms")?;
-    let eta = match eta_ms {
-        None => None,
-        Some(eta_ms) => Some(Eta {
-            eta_ms,
-            note: r.try_get("eta_note")?,
-            set_at_ms: r.try_get::<Option<i64>, _>("eta_set_at_ms")?.unwrap_or_default(),
-        }),
-    };
-    let inv_id: Option<String> = r.try_get("inv_id")?;
-    let invoice = match inv_id {
-        None => None,
-        Some(iid) => Some(InvoiceDraft {
-            id: iid,
-            number: invoice_number(r.try_get("inv_number")?),
-            lines: serde_json::from_str(&r.try_get::<String, _>("inv_lines")?)
-                .map_err(|e| ServiceError::Internal(format!("stored invoice lines: {e}")))?,
-            subtotal_cents: r.try_get("inv_subtotal")?,
-            tax_rate_bp: r.try_get("inv_tax_rate")?,
-            tax_cents: r.try_get("inv_tax")?,
-            total_cents: r.try_get("inv_total")?,
-            created_at_ms: r.try_get("inv_created")?,
-        }),
-    };
-    let pkt_id: Option<String> = r.try_get("pkt_id")?;
-    let packet = match pkt_id {
-        None => None,
-        Some(pid) => Some(PacketRef {
-            id: pid,
-            blob_key: r.try_get("pkt_key")?,
-            sha256: r.try_get("pkt_sha")?,
-            size: r.try_get("pkt_size")?,
-            created_at_ms: r.try_get("pkt_created")?,
-        }),
-    };
-    let pay_kind: Option<String> = r.try_get("pay_kind")?;
-    let payment = match pay_kind {
-        None => None,
-        Some(kind) => Some(Payment {
-            kind: parse_serde("payment kind", &kind)?,
-            amount_cents: r.try_get("pay_amount")?,
-            due_ms: r.try_get("pay_due")?,
-            recorded_at_ms: r.try_get("pay_at")?,
-        }),
-    };
+    let site = r
+        .try_get::<Option<String>, _>("site_id")?
+        .map(|sid| -> Result<_, ServiceError> {
+            Ok(SiteView {
+                id: sid,
+                address: r.try_get("site_address")?,
+                access_notes: r.try_get("site_access_notes")?,
+                zone: r.try_get("site_zone")?,
+                lat: r.try_get("site_lat")?,
+                lon: r.try_get("site_lon")?,
+            })
+        })
+        .transpose()?;
+    let appointment = r
+        .try_get::<Option<String>, _>("appt_id")?
+        .map(|aid| -> Result<_, ServiceError> {
+            Ok(Appointment {
+                id: aid,
+                start_ms: r.try_get("appt_start_ms")?,
+                end_ms: r.try_get("appt_end_ms")?,
+                technician_id: r.try_get("appt_tech_id")?,
+            })
+        })
+        .transpose()?;
+    let assignment = r
+        .try_get::<Option<String>, _>("assigned_tech_id")?
+        .map(|tid| -> Result<_, ServiceError> {
+            Ok(Assignment {
+                technician_id: tid,
+                technician_name: r.try_get::<Option<String>, _>("tech_name")?.unwrap_or_default(),
+                assigned_at_ms: r.try_get::<Option<i64>, _>("assigned_at_ms")?.unwrap_or_default(),
+            })
+        })
+        .transpose()?;
+    let eta = r
+        .try_get::<Option<i64>, _>("eta_ms")?
+        .map(|eta_ms| -> Result<_, ServiceError> {
+            Ok(Eta {
+                eta_ms,
+                note: r.try_get("eta_note")?,
+                set_at_ms: r.try_get::<Option<i64>, _>("eta_set_at_ms")?.unwrap_or_default(),
+            })
+        })
+        .transpose()?;
+    let invoice = r
+        .try_get::<Option<String>, _>("inv_id")?
+        .map(|iid| -> Result<_, ServiceError> {
+            Ok(InvoiceDraft {
+                id: iid,
+                number: invoice_number(r.try_get("inv_number")?),
+                lines: serde_json::from_str(&r.try_get::<String, _>("inv_lines")?)
+                    .map_err(|e| ServiceError::Internal(format!("stored invoice lines: {e}")))?,
+                subtotal_cents: r.try_get("inv_subtotal")?,
+                tax_rate_bp: r.try_get("inv_tax_rate")?,
+                tax_cents: r.try_get("inv_tax")?,
+                total_cents: r.try_get("inv_total")?,
+                created_at_ms: r.try_get("inv_created")?,
+            })
+        })
+        .transpose()?;
+    let packet = r
+        .try_get::<Option<String>, _>("pkt_id")?
+        .map(|pid| -> Result<_, ServiceError> {
+            Ok(PacketRef {
+                id: pid,
+                blob_key: r.try_get("pkt_key")?,
+                sha256: r.try_get("pkt_sha")?,
+                size: r.try_get("pkt_size")?,
+                created_at_ms: r.try_get("pkt_created")?,
+            })
+        })
+        .transpose()?;
+    let payment = r
+        .try_get::<Option<String>, _>("pay_kind")?
+        .map(|kind| -> Result<_, ServiceError> {
+            Ok(Payment {
+                kind: parse_serde("payment kind", &kind)?,
+                amount_cents: r.try_get("pay_amount")?,
+                due_ms: r.try_get("pay_due")?,
+                recorded_at_ms: r.try_get("pay_at")?,
+            })
+        })
+        .transpose()?;
     let req_start: Option<i64> = r.try_get("requested_start_ms")?;
     let req_end: Option<i64> = r.try_get("requested_end_ms")?;
     let channel: Option<String> = r.try_get("customer_channel")?;

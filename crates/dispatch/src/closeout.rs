@@ -40,27 +40,41 @@ impl Service {
         let bytes = match (&input.content_base64, &input.upload_id) {
             (Some(b64), None) => {
                 if b64.len() > MAX_INLINE_PHOTO / 3 * 4 + 8 {
-                    return Err(ServiceError::invalid("content_base64", "too_large", "at most 10 MiB; use an upload for larger files"));
+                    return Err(ServiceError::invalid(
+                        "content_base64",
+                        "too_large",
+                        "at most 10 MiB; use an upload for larger files",
+                    ));
                 }
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .map_err(|_| ServiceError::invalid("content_base64", "invalid_base64", "standard base64 of the image file"))?
+                base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
+                    ServiceError::invalid("content_base64", "invalid_base64", "standard base64 of the image file")
+                })?
             }
             (None, Some(_)) => {
                 return Err(ServiceError::invalid("upload_id", "unknown_upload", "no such upload"));
             }
             _ => {
-                return Err(ServiceError::invalid("content_base64", "one_of", "send exactly one of content_base64 or upload_id"));
+                return Err(ServiceError::invalid(
+                    "content_base64",
+                    "one_of",
+                    "send exactly one of content_base64 or upload_id",
+                ));
             }
         };
         let mut errors = vec![];
         let filename = domain::validate::optional_text("filename", input.filename.as_deref(), 200, &mut errors);
         let sniffed = domain::media::sniff_image(&bytes);
         match (sniffed, input.content_type.as_deref()) {
-            (None, _) => errors.push(FieldError::new("content_base64", "unsupported_type", "a JPEG, PNG, WebP or HEIC/HEIF image")),
-            (Some(real), Some(declared)) if declared != real => {
-                errors.push(FieldError::new("content_type", "type_mismatch", format!("the file is {real}, not {declared}")))
-            }
+            (None, _) => errors.push(FieldError::new(
+                "content_base64",
+                "unsupported_type",
+                "a JPEG, PNG, WebP or HEIC/HEIF image",
+            )),
+            (Some(real), Some(declared)) if declared != real => errors.push(FieldError::new(
+                "content_type",
+                "type_mismatch",
+                format!("the file is {real}, not {declared}"),
+            )),
             _ => {}
         }
         if !errors.is_empty() {
@@ -131,15 +145,17 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_tool_state(&o.before, Tool::CloseoutAddNote)?;
         let id = new_id("not");
-        sqlx::query("INSERT INTO notes (id, ticket_id, kind, body, author, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
-            .bind(&o.before.id)
-            .bind(crate::case_store::serde_name(&input.kind))
-            .bind(&text)
-            .bind(&ctx.actor.name)
-            .bind(o.now)
-            .execute(&mut *o.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO notes (id, ticket_id, kind, body, author, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&o.before.id)
+        .bind(crate::case_store::serde_name(&input.kind))
+        .bind(&text)
+        .bind(&ctx.actor.name)
+        .bind(o.now)
+        .execute(&mut *o.tx)
+        .await?;
         o.collections_changed = true;
         self.finish(ctx, o, Tool::CloseoutAddNote.name(), None, serde_json::json!({ "note_id": id }), vec![]).await
     }
@@ -147,7 +163,11 @@ impl Service {
     /// `closeout.checklist_complete`: ticks items; with `finalize`, submits the closeout
     /// (work_performed -> closeout_ready) if every evidence gate is met, else nothing changes.
     #[tracing::instrument(name = "closeout.checklist_complete", skip_all, fields(actor = %ctx.actor.id))]
-    pub async fn checklist_complete(&self, ctx: &CallContext, input: &ChecklistComplete) -> Result<Outcome, ServiceError> {
+    pub async fn checklist_complete(
+        &self,
+        ctx: &CallContext,
+        input: &ChecklistComplete,
+    ) -> Result<Outcome, ServiceError> {
         self.authorize_tool(ctx, Tool::CloseoutChecklistComplete)?;
         input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;

@@ -35,12 +35,14 @@ pub enum Stored {
 }
 
 pub async fn lookup(pool: &sqlx::AnyPool, k: &IdempotencyKey) -> Result<Option<Stored>, ServiceError> {
-    let row = sqlx::query("SELECT request_hash, response_json FROM idempotency_keys WHERE scope = $1 AND tool = $2 AND idem_key = $3")
-        .bind(&k.scope)
-        .bind(&k.tool)
-        .bind(&k.key)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT request_hash, response_json FROM idempotency_keys WHERE scope = $1 AND tool = $2 AND idem_key = $3",
+    )
+    .bind(&k.scope)
+    .bind(&k.tool)
+    .bind(&k.key)
+    .fetch_optional(pool)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let hash: String = row.try_get("request_hash")?;
     if hash != k.request_hash {
@@ -74,7 +76,11 @@ pub async fn claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<()
     }
 }
 
-pub async fn record(tx: &mut crate::db::WriteTx, k: &IdempotencyKey, response: &serde_json::Value) -> Result<(), ServiceError> {
+pub async fn record(
+    tx: &mut crate::db::WriteTx,
+    k: &IdempotencyKey,
+    response: &serde_json::Value,
+) -> Result<(), ServiceError> {
     sqlx::query("UPDATE idempotency_keys SET response_json = $1 WHERE scope = $2 AND tool = $3 AND idem_key = $4")
         .bind(response.to_string())
         .bind(&k.scope)

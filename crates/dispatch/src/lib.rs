@@ -19,11 +19,11 @@ pub mod seed;
 pub mod service;
 pub mod settings;
 pub mod summary;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
 pub use db::{Backend, Db};

@@ -22,25 +22,30 @@ impl Service {
         for e in &events {
             let Some(ticket) = &e.ticket_id else { continue };
             counted += 1;
-            let after: serde_json::Map<String, serde_json::Value> = match e.after_json.as_deref().map(serde_json::from_str) {
-                Some(Ok(serde_json::Value::Object(m))) => m,
-                _ => {
-                    mismatches.push(format!("event {} (seq {}): no change set", e.id, e.seq));
-                    continue;
-                }
-            };
+            let after: serde_json::Map<String, serde_json::Value> =
+                match e.after_json.as_deref().map(serde_json::from_str) {
+                    Some(Ok(serde_json::Value::Object(m))) => m,
+                    _ => {
+                        mismatches.push(format!("event {} (seq {}): no change set", e.id, e.seq));
+                        continue;
+                    }
+                };
             let doc = rebuilt.entry(ticket.clone()).or_insert(serde_json::Value::Null);
             if let Err(err) = domain::diff::apply(doc, &after) {
                 mismatches.push(format!("event {} (seq {}): {err}", e.id, e.seq));
             }
         }
         let mut conn = self.db.pool().acquire().await?;
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets ORDER BY number").fetch_all(&mut *conn).await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM tickets ORDER BY number").fetch_all(&mut *conn).await?;
         for id in &ids {
-            let stored = serde_json::to_value(load_case(&mut conn, id).await?).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let stored = serde_json::to_value(load_case(&mut conn, id).await?)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
             match rebuilt.remove(id) {
                 None => mismatches.push(format!("ticket {id}: no events")),
-                Some(doc) if doc != stored => mismatches.push(format!("ticket {id}: replayed state differs from the stored case")),
+                Some(doc) if doc != stored => {
+                    mismatches.push(format!("ticket {id}: replayed state differs from the stored case"))
+                }
                 Some(_) => {}
             }
         }

@@ -49,7 +49,8 @@ fn technician(r: &sqlx::any::AnyRow) -> Result<Technician, ServiceError> {
         email: r.try_get("email")?,
         skills: serde_json::from_str(&r.try_get::<String, _>("skills_json")?).map_err(|e| bad("skills", e))?,
         zone: r.try_get("zone")?,
-        working_hours: serde_json::from_str(&r.try_get::<String, _>("working_hours_json")?).map_err(|e| bad("hours", e))?,
+        working_hours: serde_json::from_str(&r.try_get::<String, _>("working_hours_json")?)
+            .map_err(|e| bad("hours", e))?,
         active: r.try_get::<i64, _>("active")? != 0,
     })
 }
@@ -82,7 +83,10 @@ pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: T
         }
         let Ok(next) = date.tomorrow() else { break };
         date = next;
-        let day_start = date.to_datetime(jiff::civil::Time::midnight()).to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond());
+        let day_start = date
+            .to_datetime(jiff::civil::Time::midnight())
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_millisecond());
         if day_start.map_or(true, |s| s >= range.end_ms) {
             break;
         }
@@ -91,16 +95,24 @@ pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: T
 }
 
 impl Service {
-    pub async fn create_technician(&self, ctx: &CallContext, input: &NewTechnician) -> Result<Technician, ServiceError> {
+    pub async fn create_technician(
+        &self,
+        ctx: &CallContext,
+        input: &NewTechnician,
+    ) -> Result<Technician, ServiceError> {
         self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
         let mut errors = vec![];
         let name = domain::validate::required_text("name", Some(&input.name), 200, &mut errors);
-        let phone = input.phone.as_deref().filter(|p| !p.trim().is_empty()).and_then(|p| {
-            domain::validate::Phone::parse("phone", p).map_err(|e| errors.push(e)).ok()
-        });
-        let email = input.email.as_deref().filter(|p| !p.trim().is_empty()).and_then(|p| {
-            domain::validate::Email::parse("email", p).map_err(|e| errors.push(e)).ok()
-        });
+        let phone = input
+            .phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .and_then(|p| domain::validate::Phone::parse("phone", p).map_err(|e| errors.push(e)).ok());
+        let email = input
+            .email
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .and_then(|p| domain::validate::Email::parse("email", p).map_err(|e| errors.push(e)).ok());
         let skills: Vec<String> =
             input.skills.iter().filter_map(|s| domain::command::slug("skills", Some(s), &mut errors)).collect();
         if skills.is_empty() {
@@ -139,42 +151,67 @@ impl Service {
         .execute(&mut *tx)
         .await?;
         let after = serde_json::to_value(&t).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        audit::append(&mut tx, ctx, NewEvent { action: "technician.create".into(), after: Some(after), ..Default::default() }).await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "technician.create".into(), after: Some(after), ..Default::default() },
+        )
+        .await?;
         tx.commit().await?;
         Ok(t)
     }
 
     /// Time off (vacation, sick day): no slots are offered and no bookings accepted in it.
-    pub async fn add_time_off(&self, ctx: &CallContext, technician_id: &str, start_ms: i64, end_ms: i64, reason: Option<&str>) -> Result<String, ServiceError> {
+    pub async fn add_time_off(
+        &self,
+        ctx: &CallContext,
+        technician_id: &str,
+        start_ms: i64,
+        end_ms: i64,
+        reason: Option<&str>,
+    ) -> Result<String, ServiceError> {
         self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
-        let window = TimeWindow::parse("end_ms", start_ms, end_ms, 366 * 24 * 60 * MINUTE_MS).map_err(|e| domain::DomainError::Invalid(vec![e]))?;
+        let window = TimeWindow::parse("end_ms", start_ms, end_ms, 366 * 24 * 60 * MINUTE_MS)
+            .map_err(|e| domain::DomainError::Invalid(vec![e]))?;
         let mut errors = vec![];
         let reason = domain::validate::optional_text("reason", reason, 200, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let mut tx = self.db.begin_write().await?;
-        let exists = sqlx::query("SELECT id FROM technicians WHERE id = $1").bind(technician_id).fetch_optional(&mut *tx).await?;
+        let exists = sqlx::query("SELECT id FROM technicians WHERE id = $1")
+            .bind(technician_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_none() {
             return Err(ServiceError::invalid("technician_id", "not_found", "no technician with this id"));
         }
         let id = new_id("off");
-        sqlx::query("INSERT INTO technician_time_off (id, technician_id, start_ms, end_ms, reason) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(technician_id)
-            .bind(window.start_ms)
-            .bind(window.end_ms)
-            .bind(&reason)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO technician_time_off (id, technician_id, start_ms, end_ms, reason) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(technician_id)
+        .bind(window.start_ms)
+        .bind(window.end_ms)
+        .bind(&reason)
+        .execute(&mut *tx)
+        .await?;
         let after = serde_json::json!({"id": id, "technician_id": technician_id, "window": window, "reason": reason});
-        audit::append(&mut tx, ctx, NewEvent { action: "technician.time_off".into(), after: Some(after), ..Default::default() }).await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "technician.time_off".into(), after: Some(after), ..Default::default() },
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     pub async fn technicians(&self) -> Result<Vec<Technician>, ServiceError> {
-        let rows = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians ORDER BY name")).fetch_all(self.db.pool()).await?;
+        let rows = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians ORDER BY name"))
+            .fetch_all(self.db.pool())
+            .await?;
         rows.iter().map(technician).collect()
     }
 
@@ -188,8 +225,17 @@ impl Service {
         except_ticket: &str,
     ) -> Result<Vec<(Technician, Candidate)>, ServiceError> {
         let rows = match only {
-            Some(id) => sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE id = $1")).bind(id).fetch_all(&mut *conn).await?,
-            None => sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE active = 1")).fetch_all(&mut *conn).await?,
+            Some(id) => {
+                sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE id = $1"))
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE active = 1"))
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
         };
         let mut out = vec![];
         for r in &rows {
@@ -218,7 +264,8 @@ impl Service {
             .iter()
             .map(|r| Ok(TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? }))
             .collect::<Result<_, sqlx::Error>>()?;
-            let working = domain::window::subtract(&working_intervals(&t.working_hours, &self.settings.timezone, range), &off);
+            let working =
+                domain::window::subtract(&working_intervals(&t.working_hours, &self.settings.timezone, range), &off);
             let c = Candidate {
                 technician_id: t.id.clone(),
                 technician_name: t.name.clone(),
@@ -251,8 +298,13 @@ impl Service {
             return Err(ServiceError::invalid("technician_id", "not_found", "no technician with this id"));
         }
         let mut found = self.candidates(conn, Some(technician_id), window, ticket_id).await?;
-        let (t, c) = found.pop().ok_or_else(|| ServiceError::invalid("technician_id", "not_found", "no technician with this id"))?;
-        let unavailable = |reason: Unavailable| ServiceError::TechUnavailable { technician_id: t.id.clone(), reason: reason.as_str() };
+        let (t, c) = found
+            .pop()
+            .ok_or_else(|| ServiceError::invalid("technician_id", "not_found", "no technician with this id"))?;
+        let unavailable = |reason: Unavailable| ServiceError::TechUnavailable {
+            technician_id: t.id.clone(),
+            reason: reason.as_str(),
+        };
         if !t.active {
             return Err(unavailable(Unavailable::Inactive));
         }
@@ -302,7 +354,8 @@ impl Service {
         }
         let zone = o.before.site.as_ref().and_then(|s| s.zone.clone());
         if let Some(tech) = &input.technician_id {
-            self.check_technician(&mut o.tx, tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id).await?;
+            self.check_technician(&mut o.tx, tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
+                .await?;
         }
         sqlx::query("UPDATE appointments SET status = 'superseded' WHERE ticket_id = $1 AND status = 'active'")
             .bind(&o.before.id)
@@ -321,7 +374,8 @@ impl Service {
         .bind(o.now)
         .execute(&mut *o.tx)
         .await?;
-        self.finish(ctx, o, Tool::ScheduleConfirm.name(), Some(CaseState::Scheduled), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Tool::ScheduleConfirm.name(), Some(CaseState::Scheduled), serde_json::json!({}), vec![])
+            .await
     }
 
     /// `dispatch.assign_tech`: scheduled -> dispatched, with a qualified, free technician.
@@ -335,19 +389,29 @@ impl Service {
         if !o.before.state.can_transition_to(CaseState::Dispatched) {
             return Err(ServiceError::transition(o.before.state, CaseState::Dispatched));
         }
-        let appointment = o.before.appointment.clone().ok_or_else(|| ServiceError::Internal("scheduled ticket without appointment".into()))?;
+        let appointment = o
+            .before
+            .appointment
+            .clone()
+            .ok_or_else(|| ServiceError::Internal("scheduled ticket without appointment".into()))?;
         let window = TimeWindow { start_ms: appointment.start_ms, end_ms: appointment.end_ms };
         let zone = o.before.site.as_ref().and_then(|s| s.zone.clone());
         let tech = input.technician_id.trim().to_string();
-        self.check_technician(&mut o.tx, &tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id).await?;
+        self.check_technician(&mut o.tx, &tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
+            .await?;
         sqlx::query("UPDATE tickets SET assigned_tech_id = $1, assigned_at_ms = $2 WHERE id = $3")
             .bind(&tech)
             .bind(o.now)
             .bind(&o.before.id)
             .execute(&mut *o.tx)
             .await?;
-        sqlx::query("UPDATE appointments SET technician_id = $1 WHERE id = $2").bind(&tech).bind(&appointment.id).execute(&mut *o.tx).await?;
-        self.finish(ctx, o, Tool::DispatchAssignTech.name(), Some(CaseState::Dispatched), serde_json::json!({}), vec![]).await
+        sqlx::query("UPDATE appointments SET technician_id = $1 WHERE id = $2")
+            .bind(&tech)
+            .bind(&appointment.id)
+            .execute(&mut *o.tx)
+            .await?;
+        self.finish(ctx, o, Tool::DispatchAssignTech.name(), Some(CaseState::Dispatched), serde_json::json!({}), vec![])
+            .await
     }
 
     /// `dispatch.set_eta`: when the technician will arrive.
@@ -378,7 +442,8 @@ mod tests {
         let hours = WorkingHours::weekdays_8_to_5();
         // Monday 2026-03-09 (after the DST change on 2026-03-08): 08:00 CDT = 13:00 UTC.
         let monday: jiff::Timestamp = "2026-03-09T00:00:00Z".parse().expect("ts");
-        let range = TimeWindow { start_ms: monday.as_millisecond(), end_ms: monday.as_millisecond() + 7 * 24 * 60 * MINUTE_MS };
+        let range =
+            TimeWindow { start_ms: monday.as_millisecond(), end_ms: monday.as_millisecond() + 7 * 24 * 60 * MINUTE_MS };
         let got = working_intervals(&hours, &tz, range);
         assert_eq!(got.len(), 5, "{got:?}");
         let first = jiff::Timestamp::from_millisecond(got[0].start_ms).expect("ts");

@@ -34,13 +34,76 @@ struct Demo {
 }
 
 const DEMO: &[Demo] = &[
-    Demo { name: "Ana Ruiz", phone: "555-010-4477", address: Some("12 Elm St, Springfield"), problem: Some("Furnace blows cold air, house at 58°F"), trade: "hvac", priority: Priority::Urgent, channel: SourceChannel::Sms, path: &[] },
-    Demo { name: "Marcus Lee", phone: "555-010-2231", address: None, problem: Some("Water heater leaking in garage"), trade: "plumbing", priority: Priority::Standard, channel: SourceChannel::Whatsapp, path: &[] },
-    Demo { name: "Priya Shah", phone: "555-010-9012", address: Some("48 Oak Ave, Springfield"), problem: Some("Breaker trips when the dryer runs"), trade: "electrical", priority: Priority::Standard, channel: SourceChannel::Voice, path: &[CaseState::Scheduled] },
-    Demo { name: "Tom Becker", phone: "555-010-7788", address: Some("3 Birch Ct, Shelbyville"), problem: Some("AC not cooling, compressor clicks"), trade: "hvac", priority: Priority::Urgent, channel: SourceChannel::Webchat, path: &[CaseState::Scheduled, CaseState::Dispatched] },
-    Demo { name: "Grace Kim", phone: "555-010-3344", address: Some("902 Pine Rd, Springfield"), problem: Some("Dishwasher will not drain"), trade: "appliance", priority: Priority::Standard, channel: SourceChannel::Email, path: &[CaseState::Scheduled, CaseState::Dispatched, CaseState::Onsite] },
-    Demo { name: "Luis Ortega", phone: "555-010-5566", address: Some("77 Cedar Ln, Shelbyville"), problem: Some("Burst pipe under kitchen sink"), trade: "plumbing", priority: Priority::Emergency, channel: SourceChannel::Voice, path: &[CaseState::Scheduled, CaseState::Dispatched, CaseState::Onsite, CaseState::WorkPerformed] },
-    Demo { name: "Hannah Novak", phone: "555-010-6677", address: Some("15 Maple Dr, Springfield"), problem: Some("Annual boiler service"), trade: "hvac", priority: Priority::Standard, channel: SourceChannel::Email, path: &[CaseState::Canceled] },
+    Demo {
+        name: "Ana Ruiz",
+        phone: "555-010-4477",
+        address: Some("12 Elm St, Springfield"),
+        problem: Some("Furnace blows cold air, house at 58°F"),
+        trade: "hvac",
+        priority: Priority::Urgent,
+        channel: SourceChannel::Sms,
+        path: &[],
+    },
+    Demo {
+        name: "Marcus Lee",
+        phone: "555-010-2231",
+        address: None,
+        problem: Some("Water heater leaking in garage"),
+        trade: "plumbing",
+        priority: Priority::Standard,
+        channel: SourceChannel::Whatsapp,
+        path: &[],
+    },
+    Demo {
+        name: "Priya Shah",
+        phone: "555-010-9012",
+        address: Some("48 Oak Ave, Springfield"),
+        problem: Some("Breaker trips when the dryer runs"),
+        trade: "electrical",
+        priority: Priority::Standard,
+        channel: SourceChannel::Voice,
+        path: &[CaseState::Scheduled],
+    },
+    Demo {
+        name: "Tom Becker",
+        phone: "555-010-7788",
+        address: Some("3 Birch Ct, Shelbyville"),
+        problem: Some("AC not cooling, compressor clicks"),
+        trade: "hvac",
+        priority: Priority::Urgent,
+        channel: SourceChannel::Webchat,
+        path: &[CaseState::Scheduled, CaseState::Dispatched],
+    },
+    Demo {
+        name: "Grace Kim",
+        phone: "555-010-3344",
+        address: Some("902 Pine Rd, Springfield"),
+        problem: Some("Dishwasher will not drain"),
+        trade: "appliance",
+        priority: Priority::Standard,
+        channel: SourceChannel::Email,
+        path: &[CaseState::Scheduled, CaseState::Dispatched, CaseState::Onsite],
+    },
+    Demo {
+        name: "Luis Ortega",
+        phone: "555-010-5566",
+        address: Some("77 Cedar Ln, Shelbyville"),
+        problem: Some("Burst pipe under kitchen sink"),
+        trade: "plumbing",
+        priority: Priority::Emergency,
+        channel: SourceChannel::Voice,
+        path: &[CaseState::Scheduled, CaseState::Dispatched, CaseState::Onsite, CaseState::WorkPerformed],
+    },
+    Demo {
+        name: "Hannah Novak",
+        phone: "555-010-6677",
+        address: Some("15 Maple Dr, Springfield"),
+        problem: Some("Annual boiler service"),
+        trade: "hvac",
+        priority: Priority::Standard,
+        channel: SourceChannel::Email,
+        path: &[CaseState::Canceled],
+    },
 ];
 
 const TECHNICIANS: &[(&str, &str, &[&str], &str)] = &[
@@ -63,11 +126,17 @@ fn random_password() -> String {
 
 impl Service {
     /// Moves a demo case one step through the real actions.
-    async fn demo_step(&self, ctx: &CallContext, case: &domain::Case, to: CaseState) -> Result<domain::Case, ServiceError> {
+    async fn demo_step(
+        &self,
+        ctx: &CallContext,
+        case: &domain::Case,
+        to: CaseState,
+    ) -> Result<domain::Case, ServiceError> {
         let id = case.id.clone();
         let outcome = match to {
             CaseState::Scheduled => {
-                let proposed = self.propose_slots(ctx, &ProposeSlots { ticket_id: id.clone(), ..Default::default() }).await?;
+                let proposed =
+                    self.propose_slots(ctx, &ProposeSlots { ticket_id: id.clone(), ..Default::default() }).await?;
                 let slot: Slot = serde_json::from_value(proposed.data["slots"][0].clone())
                     .map_err(|_| ServiceError::Internal("no free slot for the demo".into()))?;
                 let confirm = ConfirmSlot {
@@ -82,18 +151,48 @@ impl Service {
             }
             CaseState::Dispatched => {
                 let tech = case.appointment.as_ref().and_then(|a| a.technician_id.clone()).unwrap_or_default();
-                let out = self.assign_tech(ctx, &AssignTech { ticket_id: id.clone(), technician_id: tech, expected_version: None }).await?;
+                let out = self
+                    .assign_tech(
+                        ctx,
+                        &AssignTech { ticket_id: id.clone(), technician_id: tech, expected_version: None },
+                    )
+                    .await?;
                 let eta = out.case.appointment.as_ref().map(|a| a.start_ms).unwrap_or_default();
                 self.set_eta(ctx, &SetEta { ticket_id: id, eta_ms: eta, note: Some("On schedule".into()) }).await?
             }
             CaseState::Onsite => self.check_in(ctx, &TicketRef { ticket_id: id, expected_version: None }).await?,
             CaseState::WorkPerformed => {
-                self.add_note(ctx, &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced the failed part and tested the system.".into() }).await?;
-                self.record_labor(ctx, &RecordLabor { ticket_id: id.clone(), minutes: 75, description: "Diagnosis and repair".into(), rate_cents: None }).await?;
+                self.add_note(
+                    ctx,
+                    &AddNote {
+                        ticket_id: id.clone(),
+                        kind: NoteKind::WorkSummary,
+                        text: "Replaced the failed part and tested the system.".into(),
+                    },
+                )
+                .await?;
+                self.record_labor(
+                    ctx,
+                    &RecordLabor {
+                        ticket_id: id.clone(),
+                        minutes: 75,
+                        description: "Diagnosis and repair".into(),
+                        rate_cents: None,
+                    },
+                )
+                .await?;
                 self.complete_work(ctx, &TicketRef { ticket_id: id, expected_version: None }).await?
             }
             CaseState::Canceled => {
-                self.cancel_ticket(ctx, &CancelTicket { ticket_id: id, reason: "Customer postponed to next season".into(), expected_version: None }).await?
+                self.cancel_ticket(
+                    ctx,
+                    &CancelTicket {
+                        ticket_id: id,
+                        reason: "Customer postponed to next season".into(),
+                        expected_version: None,
+                    },
+                )
+                .await?
             }
             other => return Err(ServiceError::Internal(format!("the demo does not move cases to {other}"))),
         };
@@ -133,8 +232,17 @@ impl Service {
         for d in DEMO {
             let ctx = CallContext { channel: d.channel, ..CallContext::new(system.clone()) };
             let input = CreateTicket {
-                customer: NewCustomer { name: Some(d.name.into()), phone: Some(d.phone.into()), email: None, preferred_channel: Some(d.channel) },
-                site: d.address.map(|a| NewSite { address: Some(a.into()), zone: Some("north".into()), ..Default::default() }),
+                customer: NewCustomer {
+                    name: Some(d.name.into()),
+                    phone: Some(d.phone.into()),
+                    email: None,
+                    preferred_channel: Some(d.channel),
+                },
+                site: d.address.map(|a| NewSite {
+                    address: Some(a.into()),
+                    zone: Some("north".into()),
+                    ..Default::default()
+                }),
                 problem_summary: d.problem.map(Into::into),
                 trade: Some(d.trade.into()),
                 priority: Some(d.priority),

@@ -25,7 +25,13 @@ pub struct CallContext {
 
 impl CallContext {
     pub fn new(actor: Actor) -> Self {
-        CallContext { actor, channel: SourceChannel::Internal, correlation_id: None, request_id: None, idempotency: None }
+        CallContext {
+            actor,
+            channel: SourceChannel::Internal,
+            correlation_id: None,
+            request_id: None,
+            idempotency: None,
+        }
     }
 }
 
@@ -128,7 +134,12 @@ impl Service {
 
     /// Begins the write, loads the case, and checks scope and `expected_version`. The version
     /// itself is compared and bumped in [`Service::finish`].
-    pub(crate) async fn open(&self, ctx: &CallContext, ticket_id: &str, expected_version: Option<i64>) -> Result<Open, ServiceError> {
+    pub(crate) async fn open(
+        &self,
+        ctx: &CallContext,
+        ticket_id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Open, ServiceError> {
         let mut tx = self.db.begin_write().await?;
         self.claim(&mut tx, ctx).await?;
         let before = load_case(&mut tx, ticket_id.trim()).await?;
@@ -210,7 +221,12 @@ impl Service {
     }
 
     /// Stores the answer under the idempotency key and commits, together.
-    pub(crate) async fn commit(&self, mut tx: crate::db::WriteTx, ctx: &CallContext, outcome: Outcome) -> Result<Outcome, ServiceError> {
+    pub(crate) async fn commit(
+        &self,
+        mut tx: crate::db::WriteTx,
+        ctx: &CallContext,
+        outcome: Outcome,
+    ) -> Result<Outcome, ServiceError> {
         if let Some(k) = &ctx.idempotency {
             crate::idempotency::record(&mut tx, k, &outcome.envelope(ctx.request_id.as_deref())).await?;
         }

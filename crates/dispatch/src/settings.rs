@@ -41,7 +41,11 @@ fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(SettingsError { name, value: v, why: format!("a whole number from {} to {}", range.start(), range.end()) }),
+            _ => Err(SettingsError {
+                name,
+                value: v,
+                why: format!("a whole number from {} to {}", range.start(), range.end()),
+            }),
         },
     }
 }
@@ -51,8 +55,11 @@ impl ShopSettings {
         let d = ShopSettings::default();
         let timezone = match std::env::var("RD_TIMEZONE").ok().filter(|v| !v.trim().is_empty()) {
             None => TimeZone::system(),
-            Some(name) => TimeZone::get(name.trim())
-                .map_err(|e| SettingsError { name: "RD_TIMEZONE", value: name.clone(), why: e.to_string() })?,
+            Some(name) => TimeZone::get(name.trim()).map_err(|e| SettingsError {
+                name: "RD_TIMEZONE",
+                value: name.clone(),
+                why: e.to_string(),
+            })?,
         };
         Ok(ShopSettings {
             timezone,

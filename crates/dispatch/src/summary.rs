@@ -34,7 +34,12 @@ fn clip(s: &str, max: usize) -> String {
 
 impl Service {
     /// The most recent messages of a case, newest last.
-    pub async fn recent_messages(&self, ctx: &CallContext, ticket_id: &str, limit: i64) -> Result<Vec<MessageView>, ServiceError> {
+    pub async fn recent_messages(
+        &self,
+        ctx: &CallContext,
+        ticket_id: &str,
+        limit: i64,
+    ) -> Result<Vec<MessageView>, ServiceError> {
         self.case(ctx, ticket_id).await?;
         let rows = sqlx::query(
             "SELECT created_at_ms, direction, channel, sender, body FROM messages WHERE ticket_id = $1 \
@@ -78,7 +83,11 @@ impl Service {
             .filter(|t| t.allowed_for(ctx.actor.role) && t.legal_states().contains(&case.state))
             .map(Tool::name)
             .collect();
-        let missing_closeout = if matches!(case.state, CaseState::Onsite | CaseState::WorkPerformed) { closeout_missing(&case) } else { vec![] };
+        let missing_closeout = if matches!(case.state, CaseState::Onsite | CaseState::WorkPerformed) {
+            closeout_missing(&case)
+        } else {
+            vec![]
+        };
         let questions = open_questions(&case, &messages);
         let next = self.next_step(&case, &missing_closeout);
         loop {
@@ -94,18 +103,31 @@ impl Service {
 
     fn next_step(&self, case: &Case, missing_closeout: &[String]) -> String {
         match case.state {
-            CaseState::Lead => format!("Complete intake: collect {} (ticket.create with lead_ticket_id).", missing_intake(case).join(", ")),
-            CaseState::Intake => "Offer slots (schedule.propose_slots) and confirm one with the customer (schedule.confirm).".into(),
+            CaseState::Lead => format!(
+                "Complete intake: collect {} (ticket.create with lead_ticket_id).",
+                missing_intake(case).join(", ")
+            ),
+            CaseState::Intake => {
+                "Offer slots (schedule.propose_slots) and confirm one with the customer (schedule.confirm).".into()
+            }
             CaseState::Scheduled => "Assign a qualified technician (dispatch.assign_tech).".into(),
-            CaseState::Dispatched if case.eta.is_none() => "Set an ETA (dispatch.set_eta) and tell the customer.".into(),
+            CaseState::Dispatched if case.eta.is_none() => {
+                "Set an ETA (dispatch.set_eta) and tell the customer.".into()
+            }
             CaseState::Dispatched => "The technician is on the way; they check in on arrival.".into(),
             CaseState::Onsite => "Work in progress: collect photos, notes and checklist items.".into(),
-            CaseState::WorkPerformed if !missing_closeout.is_empty() => format!("Collect closeout evidence: {}.", missing_closeout.join(", ")),
+            CaseState::WorkPerformed if !missing_closeout.is_empty() => {
+                format!("Collect closeout evidence: {}.", missing_closeout.join(", "))
+            }
             CaseState::WorkPerformed => "Submit the closeout (closeout.checklist_complete with finalize: true).".into(),
             CaseState::CloseoutReady => "Generate the invoice draft (billing.generate_invoice_draft).".into(),
-            CaseState::InvoiceReady => "Compile the closeout packet (billing.compile_closeout_packet); the office records payment.".into(),
+            CaseState::InvoiceReady => {
+                "Compile the closeout packet (billing.compile_closeout_packet); the office records payment.".into()
+            }
             CaseState::PaidOrAr => match &case.payment {
-                Some(p) if p.due_ms.is_some() => format!("Closed; payment due {}.", self.local_time(p.due_ms.unwrap_or_default())),
+                Some(p) if p.due_ms.is_some() => {
+                    format!("Closed; payment due {}.", self.local_time(p.due_ms.unwrap_or_default()))
+                }
                 _ => "Closed and paid.".into(),
             },
             CaseState::Canceled => format!("Canceled: {}.", case.cancel_reason.as_deref().unwrap_or("no reason given")),
@@ -138,7 +160,11 @@ impl Service {
             text.push_str(".\n");
         }
         if let Some(p) = &case.problem_summary {
-            text.push_str(&format!("Problem{}: {}\n", case.trade.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default(), clip(p, 500)));
+            text.push_str(&format!(
+                "Problem{}: {}\n",
+                case.trade.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default(),
+                clip(p, 500)
+            ));
         }
         if let Some(a) = &case.appointment {
             text.push_str(&format!("Appointment: {} to {}.\n", self.local_time(a.start_ms), self.local_time(a.end_ms)));

@@ -18,7 +18,6 @@ pub struct CaseFilter {
     pub limit: Option<i64>,
 }
 
-
 impl Service {
     /// `ticket.create`: a new case, or — with `lead_ticket_id` — the completion of a lead.
     #[tracing::instrument(name = "ticket.create", skip_all, fields(actor = %ctx.actor.id))]
@@ -33,10 +32,11 @@ impl Service {
         self.claim(&mut tx, ctx).await?;
         let (customer_id, old_customer) = upsert_customer(&mut tx, &valid, now).await?;
         let site_id = upsert_site(&mut tx, &customer_id, &valid, now).await?;
-        let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("value")?;
+        let number: i64 =
+            sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("value")?;
         let id = new_id("tkt");
         sqlx::query(
             "INSERT INTO tickets (id, number, state, priority, problem_summary, trade, requested_start_ms, requested_end_ms, \
@@ -83,7 +83,12 @@ impl Service {
         self.commit(tx, ctx, Outcome { case, event_id, data }).await
     }
 
-    async fn complete_lead(&self, ctx: &CallContext, lead_id: &str, valid: &ValidCreateTicket) -> Result<Outcome, ServiceError> {
+    async fn complete_lead(
+        &self,
+        ctx: &CallContext,
+        lead_id: &str,
+        valid: &ValidCreateTicket,
+    ) -> Result<Outcome, ServiceError> {
         let mut o = self.open(ctx, lead_id, None).await?;
         Self::require_state(&o.before, "completing a lead", &[CaseState::Lead])?;
         let customer_id = o.before.customer.id.clone();
@@ -117,7 +122,8 @@ impl Service {
         }
         let to = missing.is_empty().then_some(CaseState::Intake);
         o.collections_changed = true;
-        self.finish(ctx, o, Tool::TicketCreate.name(), to, serde_json::json!({ "missing_for_intake": missing }), vec![]).await
+        self.finish(ctx, o, Tool::TicketCreate.name(), to, serde_json::json!({ "missing_for_intake": missing }), vec![])
+            .await
     }
 
     /// `ticket.add_message`: any state; the thread is the case's memory across channels.
@@ -179,7 +185,11 @@ impl Service {
         if !o.before.state.can_transition_to(CaseState::Canceled) {
             return Err(ServiceError::transition(o.before.state, CaseState::Canceled));
         }
-        sqlx::query("UPDATE tickets SET cancel_reason = $1 WHERE id = $2").bind(&reason).bind(&o.before.id).execute(&mut *o.tx).await?;
+        sqlx::query("UPDATE tickets SET cancel_reason = $1 WHERE id = $2")
+            .bind(&reason)
+            .bind(&o.before.id)
+            .execute(&mut *o.tx)
+            .await?;
         // A canceled job frees its technician's time.
         sqlx::query("UPDATE appointments SET status = 'canceled' WHERE ticket_id = $1 AND status = 'active'")
             .bind(&o.before.id)
@@ -210,7 +220,8 @@ impl Service {
 
     /// Counts per state, for the board header.
     pub async fn state_counts(&self, _ctx: &CallContext) -> Result<Vec<(CaseState, i64)>, ServiceError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state").fetch_all(self.db.pool()).await?;
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state").fetch_all(self.db.pool()).await?;
         let mut counts = vec![];
         for r in rows {
             let st: String = r.try_get("state")?;
@@ -238,11 +249,12 @@ impl Service {
         if &new == old {
             return Ok(());
         }
-        let others: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 AND id <> $2 ORDER BY number")
-            .bind(&old.id)
-            .bind(via_ticket)
-            .fetch_all(&mut **tx)
-            .await?;
+        let others: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 AND id <> $2 ORDER BY number")
+                .bind(&old.id)
+                .bind(via_ticket)
+                .fetch_all(&mut **tx)
+                .await?;
         let before = serde_json::json!({ "customer": old });
         let after = serde_json::json!({ "customer": new });
         let changes = domain::diff::diff(&before, &after);
@@ -272,7 +284,9 @@ async fn upsert_customer(
     v: &ValidCreateTicket,
     now: i64,
 ) -> Result<(String, Option<domain::CustomerView>), ServiceError> {
-    for (kind, value) in [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))] {
+    for (kind, value) in
+        [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))]
+    {
         let Some(value) = value else { continue };
         let row = sqlx::query("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
             .bind(kind)
@@ -287,20 +301,29 @@ async fn upsert_customer(
         }
     }
     let id = new_id("cus");
-    sqlx::query("INSERT INTO customers (id, name, preferred_channel, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)")
-        .bind(&id)
-        .bind(&v.customer_name)
-        .bind(v.preferred_channel.map(|c| c.as_str()))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO customers (id, name, preferred_channel, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&id)
+    .bind(&v.customer_name)
+    .bind(v.preferred_channel.map(|c| c.as_str()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     add_contacts(tx, &id, v, now).await?;
     Ok((id, None))
 }
 
 /// Adds the phone and e-mail of `v` to the customer unless known (to anyone).
-async fn add_contacts(tx: &mut crate::db::WriteTx, customer_id: &str, v: &ValidCreateTicket, now: i64) -> Result<(), ServiceError> {
-    for (kind, value) in [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))] {
+async fn add_contacts(
+    tx: &mut crate::db::WriteTx,
+    customer_id: &str,
+    v: &ValidCreateTicket,
+    now: i64,
+) -> Result<(), ServiceError> {
+    for (kind, value) in
+        [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))]
+    {
         let Some(value) = value else { continue };
         sqlx::query(
             "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
@@ -352,7 +375,11 @@ async fn upsert_site(
 }
 
 /// Copies the checklist template of the job type (or `general`) onto the ticket.
-async fn instantiate_checklist(tx: &mut crate::db::WriteTx, ticket_id: &str, trade: Option<&str>) -> Result<(), ServiceError> {
+async fn instantiate_checklist(
+    tx: &mut crate::db::WriteTx,
+    ticket_id: &str,
+    trade: Option<&str>,
+) -> Result<(), ServiceError> {
     let has_template: i64 = sqlx::query("SELECT COUNT(*) AS n FROM checklist_templates WHERE job_type = $1")
         .bind(trade.unwrap_or("general"))
         .fetch_one(&mut **tx)

@@ -30,7 +30,13 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 impl Service {
-    pub async fn create_user(&self, email: &str, name: &str, role: Role, password: &str) -> Result<String, ServiceError> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        name: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<String, ServiceError> {
         let email = Email::parse("email", email).map_err(|e| ServiceError::invalid(&e.field, &e.code, &e.message))?;
         if !role.is_human() {
             return Err(ServiceError::invalid("role", "invalid_role", "agent roles use API tokens, not accounts"));

@@ -21,11 +21,23 @@ async fn start_s3() -> S3Server {
     let bin = std::env::var("RD_S3S_FS").unwrap_or_else(|_| {
         format!("{}/.cache/real-dispatch/tools/bin/s3s-fs", std::env::var("HOME").unwrap_or_default())
     });
-    assert!(std::path::Path::new(&bin).exists(), "S3 test server not found at {bin}; run `make test` (it installs s3s-fs)");
+    assert!(
+        std::path::Path::new(&bin).exists(),
+        "S3 test server not found at {bin}; run `make test` (it installs s3s-fs)"
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
     let root = dispatch::testing::temp_dir();
     let child = tokio::process::Command::new(&bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", "rdtest", "--secret-key", "rdtest-secret-key"])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--access-key",
+            "rdtest",
+            "--secret-key",
+            "rdtest-secret-key",
+        ])
         .arg(&root)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

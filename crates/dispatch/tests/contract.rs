@@ -26,8 +26,17 @@ fn op() -> CallContext {
 
 fn complete_ticket() -> CreateTicket {
     CreateTicket {
-        customer: NewCustomer { name: Some("Ana Ruiz".into()), phone: Some("(555) 010-4477".into()), ..Default::default() },
-        site: Some(NewSite { address: Some("12 Elm St".into()), access_notes: Some("Gate code 1234".into()), zone: Some("north".into()), ..Default::default() }),
+        customer: NewCustomer {
+            name: Some("Ana Ruiz".into()),
+            phone: Some("(555) 010-4477".into()),
+            ..Default::default()
+        },
+        site: Some(NewSite {
+            address: Some("12 Elm St".into()),
+            access_notes: Some("Gate code 1234".into()),
+            zone: Some("north".into()),
+            ..Default::default()
+        }),
         problem_summary: Some("No heat".into()),
         trade: Some("hvac".into()),
         priority: Some(Priority::Urgent),
@@ -100,7 +109,16 @@ async fn case_in(svc: &Service, target: CaseState, hour: i64) -> (Case, String) 
         CaseState::PaidOrAr,
     ];
     if target == CaseState::Canceled {
-        return (svc.cancel_ticket(&ctx, &CancelTicket { ticket_id: case.id.clone(), reason: "test".into(), expected_version: None }).await.expect("cancel").case, tech);
+        return (
+            svc.cancel_ticket(
+                &ctx,
+                &CancelTicket { ticket_id: case.id.clone(), reason: "test".into(), expected_version: None },
+            )
+            .await
+            .expect("cancel")
+            .case,
+            tech,
+        );
     }
     for step in path {
         if case.state == target || target == CaseState::Lead {
@@ -120,34 +138,91 @@ async fn advance(svc: &Service, case: &Case, to: CaseState, tech: &str, hour: i6
             svc.create_ticket(&ctx, &CreateTicket { lead_ticket_id: Some(id), ..complete_ticket() }).await
         }
         CaseState::Scheduled => {
-            svc.confirm_slot(&ctx, &ConfirmSlot {
-                ticket_id: id,
-                start_ms: tomorrow_at(hour),
-                end_ms: tomorrow_at(hour) + 2 * HOUR_MS,
-                technician_id: Some(tech.into()),
-                reschedule: case.state == CaseState::Scheduled,
-                expected_version: None,
-            })
+            svc.confirm_slot(
+                &ctx,
+                &ConfirmSlot {
+                    ticket_id: id,
+                    start_ms: tomorrow_at(hour),
+                    end_ms: tomorrow_at(hour) + 2 * HOUR_MS,
+                    technician_id: Some(tech.into()),
+                    reschedule: case.state == CaseState::Scheduled,
+                    expected_version: None,
+                },
+            )
             .await
         }
-        CaseState::Dispatched => svc.assign_tech(&ctx, &AssignTech { ticket_id: id, technician_id: tech.into(), expected_version: None }).await,
+        CaseState::Dispatched => {
+            svc.assign_tech(&ctx, &AssignTech { ticket_id: id, technician_id: tech.into(), expected_version: None })
+                .await
+        }
         CaseState::Onsite => svc.check_in(&ctx, &r(case)).await,
         CaseState::WorkPerformed => svc.complete_work(&ctx, &r(case)).await,
         CaseState::CloseoutReady => {
             if case.state == CaseState::WorkPerformed {
-                svc.add_photo(&ctx, &AddPhoto { ticket_id: id.clone(), kind: AttachmentKind::After, content_type: None, filename: None, content_base64: Some(png()), upload_id: None }).await?;
-                svc.add_note(&ctx, &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced capacitor".into() }).await?;
-                svc.record_labor(&ctx, &RecordLabor { ticket_id: id.clone(), minutes: 20, description: "Diagnose".into(), rate_cents: Some(9_500) }).await?;
-                svc.record_part(&ctx, &RecordPart { ticket_id: id.clone(), sku: Some("CAP-45".into()), description: "Capacitor".into(), quantity: 3, unit_price_cents: 1_999 }).await?;
+                svc.add_photo(
+                    &ctx,
+                    &AddPhoto {
+                        ticket_id: id.clone(),
+                        kind: AttachmentKind::After,
+                        content_type: None,
+                        filename: None,
+                        content_base64: Some(png()),
+                        upload_id: None,
+                    },
+                )
+                .await?;
+                svc.add_note(
+                    &ctx,
+                    &AddNote { ticket_id: id.clone(), kind: NoteKind::WorkSummary, text: "Replaced capacitor".into() },
+                )
+                .await?;
+                svc.record_labor(
+                    &ctx,
+                    &RecordLabor {
+                        ticket_id: id.clone(),
+                        minutes: 20,
+                        description: "Diagnose".into(),
+                        rate_cents: Some(9_500),
+                    },
+                )
+                .await?;
+                svc.record_part(
+                    &ctx,
+                    &RecordPart {
+                        ticket_id: id.clone(),
+                        sku: Some("CAP-45".into()),
+                        description: "Capacitor".into(),
+                        quantity: 3,
+                        unit_price_cents: 1_999,
+                    },
+                )
+                .await?;
             }
             let keys = case.checklist.iter().map(|i| i.key.clone()).collect();
-            svc.checklist_complete(&ctx, &ChecklistComplete { ticket_id: id, items: keys, finalize: true, expected_version: None }).await
+            svc.checklist_complete(
+                &ctx,
+                &ChecklistComplete { ticket_id: id, items: keys, finalize: true, expected_version: None },
+            )
+            .await
         }
         CaseState::InvoiceReady => svc.generate_invoice_draft(&ctx, &r(case)).await,
         CaseState::PaidOrAr => {
-            svc.record_payment(&ctx, &RecordPayment { ticket_id: id, kind: PaymentKind::Paid, amount_cents: None, due_ms: None, expected_version: None }).await
+            svc.record_payment(
+                &ctx,
+                &RecordPayment {
+                    ticket_id: id,
+                    kind: PaymentKind::Paid,
+                    amount_cents: None,
+                    due_ms: None,
+                    expected_version: None,
+                },
+            )
+            .await
         }
-        CaseState::Canceled => svc.cancel_ticket(&ctx, &CancelTicket { ticket_id: id, reason: "test".into(), expected_version: None }).await,
+        CaseState::Canceled => {
+            svc.cancel_ticket(&ctx, &CancelTicket { ticket_id: id, reason: "test".into(), expected_version: None })
+                .await
+        }
         CaseState::Lead => unreachable!("nothing moves into lead"),
     }
 }
@@ -172,7 +247,10 @@ async fn create_ticket_persists_case_and_audit() {
         assert_eq!(events.len(), 1);
         let e = &events[0];
         assert_eq!(e.id, out.event_id);
-        assert_eq!((e.action.as_str(), e.actor_role.as_str(), e.source_channel.as_str()), ("ticket.create", "intake_agent", "sms"));
+        assert_eq!(
+            (e.action.as_str(), e.actor_role.as_str(), e.source_channel.as_str()),
+            ("ticket.create", "intake_agent", "sms")
+        );
         assert_eq!(e.correlation_id.as_deref(), Some("corr-1"));
         assert!(e.after_json.as_deref().is_some_and(|j| j.contains("RD-000001")));
 
@@ -194,7 +272,10 @@ async fn create_ticket_persists_case_and_audit() {
         assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["ticket.create", "customer.update"]);
 
         // Completing the lead moves it to intake instead of opening a third ticket.
-        let done = svc.create_ticket(&ctx, &CreateTicket { lead_ticket_id: Some(second.case.id.clone()), ..complete_ticket() }).await.expect("complete");
+        let done = svc
+            .create_ticket(&ctx, &CreateTicket { lead_ticket_id: Some(second.case.id.clone()), ..complete_ticket() })
+            .await
+            .expect("complete");
         assert_eq!((done.case.id.as_str(), done.case.state), (second.case.id.as_str(), CaseState::Intake));
         assert_eq!(count(&db, "tickets").await, 2);
         assert_audit_consistent(&svc).await;
@@ -215,15 +296,55 @@ async fn invalid_input_changes_nothing() {
         let case = svc.create_ticket(&op(), &complete_ticket()).await.expect("create").case;
         let before = count(&db, "audit_events").await;
         let bad_calls: Vec<ServiceError> = vec![
-            svc.add_message(&op(), &AddMessage { ticket_id: case.id.clone(), direction: Direction::Inbound, channel: None, sender: None, text: " ".into() }).await.unwrap_err(),
-            svc.confirm_slot(&op(), &ConfirmSlot { ticket_id: case.id.clone(), start_ms: 5, end_ms: 1, technician_id: None, reschedule: false, expected_version: None }).await.unwrap_err(),
-            svc.propose_slots(&op(), &ProposeSlots { ticket_id: case.id.clone(), max_slots: Some(99), ..Default::default() }).await.unwrap_err(),
+            svc.add_message(
+                &op(),
+                &AddMessage {
+                    ticket_id: case.id.clone(),
+                    direction: Direction::Inbound,
+                    channel: None,
+                    sender: None,
+                    text: " ".into(),
+                },
+            )
+            .await
+            .unwrap_err(),
+            svc.confirm_slot(
+                &op(),
+                &ConfirmSlot {
+                    ticket_id: case.id.clone(),
+                    start_ms: 5,
+                    end_ms: 1,
+                    technician_id: None,
+                    reschedule: false,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap_err(),
+            svc.propose_slots(
+                &op(),
+                &ProposeSlots { ticket_id: case.id.clone(), max_slots: Some(99), ..Default::default() },
+            )
+            .await
+            .unwrap_err(),
             svc.set_eta(&op(), &SetEta { ticket_id: case.id.clone(), eta_ms: 1, note: None }).await.unwrap_err(),
         ];
         for e in bad_calls {
             assert_eq!(e.code(), "INVALID_REQUEST", "{e:?}");
         }
-        let missing = svc.add_message(&op(), &AddMessage { ticket_id: "tkt_nope".into(), direction: Direction::Inbound, channel: None, sender: None, text: "hi".into() }).await.unwrap_err();
+        let missing = svc
+            .add_message(
+                &op(),
+                &AddMessage {
+                    ticket_id: "tkt_nope".into(),
+                    direction: Direction::Inbound,
+                    channel: None,
+                    sender: None,
+                    text: "hi".into(),
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(missing.code(), "TICKET_NOT_FOUND");
         assert_eq!(count(&db, "audit_events").await, before);
         assert_eq!(svc.case(&op(), &case.id).await.expect("case"), case);
@@ -235,7 +356,9 @@ async fn invalid_input_changes_nothing() {
 async fn roles_without_the_tool_are_refused() {
     for db in each_backend().await {
         let svc = service(db.clone());
-        for role in [Role::SchedulingAgent, Role::CloseoutAgent, Role::TechLiaisonAgent, Role::Technician, Role::Customer] {
+        for role in
+            [Role::SchedulingAgent, Role::CloseoutAgent, Role::TechLiaisonAgent, Role::Technician, Role::Customer]
+        {
             let err = svc.create_ticket(&actor(role), &complete_ticket()).await.unwrap_err();
             assert_eq!(err.code(), "FORBIDDEN", "{role}");
         }
@@ -256,14 +379,45 @@ async fn the_whole_lifecycle_through_the_service() {
         let tech = technician(&svc, "Dana", &["hvac"]).await;
         let case = svc.create_ticket(&ctx, &complete_ticket()).await.expect("create").case;
         let msg = svc
-            .add_message(&ctx, &AddMessage { ticket_id: case.id.clone(), direction: Direction::Inbound, channel: None, sender: Some("+15550104477".into()), text: "Any news?".into() })
+            .add_message(
+                &ctx,
+                &AddMessage {
+                    ticket_id: case.id.clone(),
+                    direction: Direction::Inbound,
+                    channel: None,
+                    sender: Some("+15550104477".into()),
+                    text: "Any news?".into(),
+                },
+            )
             .await
             .expect("message");
         assert_eq!(msg.case.message_count, 1);
-        let p = svc.set_priority(&ctx, &SetPriority { ticket_id: case.id.clone(), priority: Priority::Emergency, reason: Some("elderly resident".into()), expected_version: None }).await.expect("priority");
+        let p = svc
+            .set_priority(
+                &ctx,
+                &SetPriority {
+                    ticket_id: case.id.clone(),
+                    priority: Priority::Emergency,
+                    reason: Some("elderly resident".into()),
+                    expected_version: None,
+                },
+            )
+            .await
+            .expect("priority");
         assert_eq!(p.case.priority, Priority::Emergency);
 
-        let proposed = svc.propose_slots(&ctx, &ProposeSlots { ticket_id: case.id.clone(), from_ms: Some(tomorrow_at(9)), to_ms: Some(tomorrow_at(12)), ..Default::default() }).await.expect("propose");
+        let proposed = svc
+            .propose_slots(
+                &ctx,
+                &ProposeSlots {
+                    ticket_id: case.id.clone(),
+                    from_ms: Some(tomorrow_at(9)),
+                    to_ms: Some(tomorrow_at(12)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("propose");
         let slots = proposed.data["slots"].as_array().expect("slots").clone();
         assert_eq!(slots.len(), 3, "{slots:?}"); // 9:00, 9:30, 10:00 fit a 2 h job before 12:00
         assert_eq!(slots[0]["start_ms"], tomorrow_at(9));
@@ -274,7 +428,10 @@ async fn the_whole_lifecycle_through_the_service() {
             c = advance(&svc, &c, to, &tech, 9).await.expect("advance").case;
         }
         assert_eq!(c.assignment.as_ref().map(|a| a.technician_id.as_str()), Some(tech.as_str()));
-        let eta = svc.set_eta(&ctx, &SetEta { ticket_id: c.id.clone(), eta_ms: tomorrow_at(9), note: Some("on the way".into()) }).await.expect("eta");
+        let eta = svc
+            .set_eta(&ctx, &SetEta { ticket_id: c.id.clone(), eta_ms: tomorrow_at(9), note: Some("on the way".into()) })
+            .await
+            .expect("eta");
         assert_eq!(eta.case.eta.as_ref().map(|e| e.eta_ms), Some(tomorrow_at(9)));
         c = eta.case;
         for to in [CaseState::Onsite, CaseState::WorkPerformed, CaseState::CloseoutReady, CaseState::InvoiceReady] {
@@ -290,7 +447,8 @@ async fn the_whole_lifecycle_through_the_service() {
 
         let packet = svc.compile_closeout_packet(&ctx, &r(&c)).await.expect("packet");
         let pref = packet.case.packet.clone().expect("packet ref");
-        let doc: serde_json::Value = serde_json::from_slice(&svc.blobs().get(&pref.blob_key).await.expect("packet blob")).expect("json");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&svc.blobs().get(&pref.blob_key).await.expect("packet blob")).expect("json");
         assert_eq!(doc["manifest"][0]["sha256"], c.attachments[0].sha256.as_str());
         let events = audit::events_for_ticket(db.pool(), &c.id).await.expect("events");
         let last = events.last().expect("event");
@@ -332,7 +490,11 @@ async fn every_illegal_transition_is_refused_and_writes_nothing() {
             assert_eq!((now.state, now.version), (case.state, case.version));
             // Writing around the service is refused by the database itself.
             for to in CaseState::ALL.into_iter().filter(|to| *to != from && !from.can_transition_to(*to)) {
-                let direct = sqlx::query("UPDATE tickets SET state = $1 WHERE id = $2").bind(to.as_str()).bind(&case.id).execute(db.pool()).await;
+                let direct = sqlx::query("UPDATE tickets SET state = $1 WHERE id = $2")
+                    .bind(to.as_str())
+                    .bind(&case.id)
+                    .execute(db.pool())
+                    .await;
                 assert!(direct.is_err(), "database accepted {from} -> {to} on {:?}", db.backend());
             }
         }
@@ -354,7 +516,18 @@ async fn concurrent_confirms_of_one_ticket_have_exactly_one_winner() {
                 let (svc, id, tech) = (svc.clone(), case.id.clone(), tech.clone());
                 tokio::spawn(async move {
                     let start = tomorrow_at(8 + i);
-                    svc.confirm_slot(&op(), &ConfirmSlot { ticket_id: id, start_ms: start, end_ms: start + HOUR_MS, technician_id: Some(tech), reschedule: false, expected_version: Some(1) }).await
+                    svc.confirm_slot(
+                        &op(),
+                        &ConfirmSlot {
+                            ticket_id: id,
+                            start_ms: start,
+                            end_ms: start + HOUR_MS,
+                            technician_id: Some(tech),
+                            reschedule: false,
+                            expected_version: Some(1),
+                        },
+                    )
+                    .await
                 })
             })
             .collect();
@@ -368,9 +541,34 @@ async fn concurrent_confirms_of_one_ticket_have_exactly_one_winner() {
         assert_eq!(wins, 1, "{:?}", db.backend());
         assert_eq!(count(&db, "appointments").await, 1);
         // Without expected_version a second confirm is still refused: rescheduling is explicit.
-        let again = svc.confirm_slot(&op(), &ConfirmSlot { ticket_id: case.id.clone(), start_ms: tomorrow_at(20), end_ms: tomorrow_at(21), technician_id: None, reschedule: false, expected_version: None }).await;
+        let again = svc
+            .confirm_slot(
+                &op(),
+                &ConfirmSlot {
+                    ticket_id: case.id.clone(),
+                    start_ms: tomorrow_at(20),
+                    end_ms: tomorrow_at(21),
+                    technician_id: None,
+                    reschedule: false,
+                    expected_version: None,
+                },
+            )
+            .await;
         assert_eq!(again.unwrap_err().code(), "CONFLICT");
-        let moved = svc.confirm_slot(&op(), &ConfirmSlot { ticket_id: case.id.clone(), start_ms: tomorrow_at(20), end_ms: tomorrow_at(21), technician_id: None, reschedule: true, expected_version: None }).await.expect("reschedule");
+        let moved = svc
+            .confirm_slot(
+                &op(),
+                &ConfirmSlot {
+                    ticket_id: case.id.clone(),
+                    start_ms: tomorrow_at(20),
+                    end_ms: tomorrow_at(21),
+                    technician_id: None,
+                    reschedule: true,
+                    expected_version: None,
+                },
+            )
+            .await
+            .expect("reschedule");
         assert_eq!(moved.case.appointment.as_ref().map(|a| a.start_ms), Some(tomorrow_at(20)));
         assert_eq!(moved.case.state, CaseState::Scheduled);
         assert_audit_consistent(&svc).await;
@@ -402,16 +600,55 @@ async fn technicians_without_the_skill_or_time_are_unavailable() {
             assert!(matches!(err, ServiceError::TechUnavailable { reason: "already_booked", .. }), "{hour}: {err:?}");
         }
         // Proposals skip the booked time.
-        let p = svc.propose_slots(&op(), &ProposeSlots { ticket_id: second.id.clone(), from_ms: Some(tomorrow_at(8)), to_ms: Some(tomorrow_at(14)), duration_minutes: Some(60), max_slots: Some(20) }).await.expect("propose");
-        let starts: Vec<i64> = p.data["slots"].as_array().expect("slots").iter().map(|s| (s["start_ms"].as_i64().unwrap_or(0) - tomorrow_at(0)) / (HOUR_MS / 2)).collect();
+        let p = svc
+            .propose_slots(
+                &op(),
+                &ProposeSlots {
+                    ticket_id: second.id.clone(),
+                    from_ms: Some(tomorrow_at(8)),
+                    to_ms: Some(tomorrow_at(14)),
+                    duration_minutes: Some(60),
+                    max_slots: Some(20),
+                },
+            )
+            .await
+            .expect("propose");
+        let starts: Vec<i64> = p.data["slots"]
+            .as_array()
+            .expect("slots")
+            .iter()
+            .map(|s| (s["start_ms"].as_i64().unwrap_or(0) - tomorrow_at(0)) / (HOUR_MS / 2))
+            .collect();
         // In half hours from midnight: 8:00 would end inside the buffer before 9:00; the
         // booking plus its buffer ends at 11:30, and the last hour-long slot starts at 13:00.
         assert_eq!(starts, vec![23, 24, 25, 26], "{:?}", db.backend());
-        let err = svc.assign_tech(&op(), &AssignTech { ticket_id: first.id.clone(), technician_id: "tec_missing".into(), expected_version: None }).await.unwrap_err();
+        let err = svc
+            .assign_tech(
+                &op(),
+                &AssignTech {
+                    ticket_id: first.id.clone(),
+                    technician_id: "tec_missing".into(),
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "INVALID_REQUEST");
         // Time off removes the afternoon: no slots there, and no booking either.
         svc.add_time_off(&op(), &hvac, tomorrow_at(12), tomorrow_at(18), Some("dentist")).await.expect("time off");
-        let p = svc.propose_slots(&op(), &ProposeSlots { ticket_id: second.id.clone(), from_ms: Some(tomorrow_at(8)), to_ms: Some(tomorrow_at(14)), duration_minutes: Some(60), max_slots: Some(20) }).await.expect("propose");
+        let p = svc
+            .propose_slots(
+                &op(),
+                &ProposeSlots {
+                    ticket_id: second.id.clone(),
+                    from_ms: Some(tomorrow_at(8)),
+                    to_ms: Some(tomorrow_at(14)),
+                    duration_minutes: Some(60),
+                    max_slots: Some(20),
+                },
+            )
+            .await
+            .expect("propose");
         assert_eq!(p.data["slots"].as_array().map(Vec::len), Some(0), "{}", p.data);
         let err = svc.confirm_slot(&op(), &confirm(&second.id, &hvac, 13)).await.unwrap_err();
         assert!(matches!(err, ServiceError::TechUnavailable { reason: "outside_working_hours", .. }), "{err:?}");
@@ -424,16 +661,67 @@ async fn closeout_gates_list_exactly_what_is_missing() {
     for db in each_backend().await {
         let svc = service(db.clone());
         let (case, _) = case_in(&svc, CaseState::WorkPerformed, 9).await;
-        let err = svc.checklist_complete(&op(), &ChecklistComplete { ticket_id: case.id.clone(), items: vec!["filter_checked".into()], finalize: true, expected_version: None }).await.unwrap_err();
+        let err = svc
+            .checklist_complete(
+                &op(),
+                &ChecklistComplete {
+                    ticket_id: case.id.clone(),
+                    items: vec!["filter_checked".into()],
+                    finalize: true,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap_err();
         let ServiceError::CloseoutIncomplete { missing } = err else { panic!("{err:?}") };
-        assert_eq!(missing, ["checklist:thermostat_tested", "checklist:site_left_clean", "after_photo", "work_summary"]);
+        assert_eq!(
+            missing,
+            ["checklist:thermostat_tested", "checklist:site_left_clean", "after_photo", "work_summary"]
+        );
         let now = svc.case(&op(), &case.id).await.expect("case");
         assert!(now.checklist.iter().all(|i| !i.done), "the refused call ticked nothing");
-        let unknown = svc.checklist_complete(&op(), &ChecklistComplete { ticket_id: case.id.clone(), items: vec!["nope".into()], finalize: false, expected_version: None }).await.unwrap_err();
+        let unknown = svc
+            .checklist_complete(
+                &op(),
+                &ChecklistComplete {
+                    ticket_id: case.id.clone(),
+                    items: vec!["nope".into()],
+                    finalize: false,
+                    expected_version: None,
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(unknown.code(), "INVALID_REQUEST");
-        let bad_photo = svc.add_photo(&op(), &AddPhoto { ticket_id: case.id.clone(), kind: AttachmentKind::After, content_type: None, filename: None, content_base64: Some(base64::engine::general_purpose::STANDARD.encode(b"GIF89a....")), upload_id: None }).await.unwrap_err();
+        let bad_photo = svc
+            .add_photo(
+                &op(),
+                &AddPhoto {
+                    ticket_id: case.id.clone(),
+                    kind: AttachmentKind::After,
+                    content_type: None,
+                    filename: None,
+                    content_base64: Some(base64::engine::general_purpose::STANDARD.encode(b"GIF89a....")),
+                    upload_id: None,
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(bad_photo.code(), "INVALID_REQUEST");
-        let mismatch = svc.add_photo(&op(), &AddPhoto { ticket_id: case.id.clone(), kind: AttachmentKind::After, content_type: Some("image/jpeg".into()), filename: None, content_base64: Some(png()), upload_id: None }).await.unwrap_err();
+        let mismatch = svc
+            .add_photo(
+                &op(),
+                &AddPhoto {
+                    ticket_id: case.id.clone(),
+                    kind: AttachmentKind::After,
+                    content_type: Some("image/jpeg".into()),
+                    filename: None,
+                    content_base64: Some(png()),
+                    upload_id: None,
+                },
+            )
+            .await
+            .unwrap_err();
         assert_eq!(mismatch.code(), "INVALID_REQUEST");
         assert_eq!(count(&db, "attachments").await, 0);
         assert_audit_consistent(&svc).await;
@@ -479,13 +767,19 @@ async fn audit_chain_and_replay_survive_the_demo_and_detect_tampering() {
             Backend::Postgres => "DROP TRIGGER audit_events_no_update ON audit_events",
         };
         sqlx::query(drop_guard).execute(db.pool()).await.expect("drop trigger");
-        sqlx::query("UPDATE audit_events SET actor_id = 'someone-else' WHERE seq = 3").execute(db.pool()).await.expect("tamper");
+        sqlx::query("UPDATE audit_events SET actor_id = 'someone-else' WHERE seq = 3")
+            .execute(db.pool())
+            .await
+            .expect("tamper");
         let bad = audit::verify(db.pool()).await.expect("verify");
         assert_eq!(bad.problems.len(), 1, "{:?}", bad.problems);
         assert!(bad.problems[0].contains("seq 3"), "{:?}", bad.problems);
 
         // A state changed behind the service's back no longer matches its events.
-        sqlx::query("UPDATE tickets SET priority = 'emergency' WHERE number = 1").execute(db.pool()).await.expect("edit");
+        sqlx::query("UPDATE tickets SET priority = 'emergency' WHERE number = 1")
+            .execute(db.pool())
+            .await
+            .expect("edit");
         let replay = svc.replay().await.expect("replay");
         assert_eq!(replay.mismatches.len(), 1, "{:?}", replay.mismatches);
     }
@@ -498,7 +792,11 @@ async fn tokens_authenticate_until_revoked() {
         let t = svc.create_token(Role::IntakeAgent, "intake bot").await.expect("token");
         let a = svc.authenticate_token(&t.token).await.expect("auth").expect("known token");
         assert_eq!((a.role, a.kind, a.id.as_str()), (Role::IntakeAgent, ActorKind::Token, t.id.as_str()));
-        let stored: String = sqlx::query("SELECT secret_hash FROM api_tokens").fetch_one(db.pool()).await.expect("row").get("secret_hash");
+        let stored: String = sqlx::query("SELECT secret_hash FROM api_tokens")
+            .fetch_one(db.pool())
+            .await
+            .expect("row")
+            .get("secret_hash");
         assert!(!t.token.contains(&stored), "the secret itself is not stored");
         let mut wrong = t.token.clone();
         wrong.pop();
@@ -514,7 +812,8 @@ async fn tokens_authenticate_until_revoked() {
 #[tokio::test]
 async fn transition_table_matches_migrations() {
     for db in each_backend().await {
-        let rows = sqlx::query("SELECT from_state, to_state FROM state_transitions").fetch_all(db.pool()).await.expect("rows");
+        let rows =
+            sqlx::query("SELECT from_state, to_state FROM state_transitions").fetch_all(db.pool()).await.expect("rows");
         let mut in_db: Vec<(String, String)> = rows.iter().map(|r| (r.get("from_state"), r.get("to_state"))).collect();
         let mut in_code: Vec<(String, String)> =
             domain::state::TRANSITIONS.iter().map(|(f, t)| (f.as_str().to_string(), t.as_str().to_string())).collect();
@@ -529,13 +828,18 @@ async fn both_schemas_have_the_same_tables_and_columns() {
     let sqlite = sqlite_db().await;
     let pg = postgres_db().await;
     let mut lite: Vec<(String, String)> = vec![];
-    let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'")
-        .fetch_all(sqlite.pool())
-        .await
-        .expect("tables");
+    let tables = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+    )
+    .fetch_all(sqlite.pool())
+    .await
+    .expect("tables");
     for t in tables {
         let table: String = t.get("name");
-        let cols = sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')")).fetch_all(sqlite.pool()).await.expect("cols");
+        let cols = sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .fetch_all(sqlite.pool())
+            .await
+            .expect("cols");
         lite.extend(cols.iter().map(|c| (table.clone(), c.get::<String, _>("name"))));
     }
     let rows = sqlx::query(

@@ -43,10 +43,7 @@ impl Role {
     }
 
     pub const fn is_agent(self) -> bool {
-        matches!(
-            self,
-            Role::IntakeAgent | Role::SchedulingAgent | Role::TechLiaisonAgent | Role::CloseoutAgent
-        )
+        matches!(self, Role::IntakeAgent | Role::SchedulingAgent | Role::TechLiaisonAgent | Role::CloseoutAgent)
     }
 
     /// Roles an API token may carry (agents, and operators scripting the API).
@@ -189,13 +186,7 @@ mod tests {
         let token_roles: Vec<_> = Role::ALL.into_iter().filter(|r| r.is_token_role()).collect();
         assert_eq!(
             token_roles,
-            vec![
-                Role::Operator,
-                Role::IntakeAgent,
-                Role::SchedulingAgent,
-                Role::TechLiaisonAgent,
-                Role::CloseoutAgent
-            ]
+            vec![Role::Operator, Role::IntakeAgent, Role::SchedulingAgent, Role::TechLiaisonAgent, Role::CloseoutAgent]
         );
     }
 

@@ -217,12 +217,8 @@ pub fn invoice_number(n: i64) -> String {
 
 /// Evidence that must exist before a case may become `closeout_ready`.
 pub fn closeout_missing(case: &Case) -> Vec<String> {
-    let mut missing: Vec<String> = case
-        .checklist
-        .iter()
-        .filter(|i| i.required && !i.done)
-        .map(|i| format!("checklist:{}", i.key))
-        .collect();
+    let mut missing: Vec<String> =
+        case.checklist.iter().filter(|i| i.required && !i.done).map(|i| format!("checklist:{}", i.key)).collect();
     if !case.attachments.iter().any(|a| a.kind == AttachmentKind::After) {
         missing.push("after_photo".into());
     }

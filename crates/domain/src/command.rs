@@ -126,9 +126,15 @@ impl CreateTicket {
         let zone = slug("site.zone", site.zone.as_deref(), &mut errors);
         let geo = match (site.lat, site.lon) {
             (None, None) => None,
-            (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => Some((lat, lon)),
+            (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
+                Some((lat, lon))
+            }
             _ => {
-                errors.push(FieldError::new("site.lat", "invalid_geo", "latitude -90..90 and longitude -180..180, both or neither"));
+                errors.push(FieldError::new(
+                    "site.lat",
+                    "invalid_geo",
+                    "latitude -90..90 and longitude -180..180, both or neither",
+                ));
                 None
             }
         };
@@ -140,7 +146,8 @@ impl CreateTicket {
                 errors.push(FieldError::new("lead_ticket_id", "invalid", "the id of a lead ticket (tkt_...)"));
             }
         }
-        let problem_summary = optional_text("problem_summary", self.problem_summary.as_deref(), MAX_SUMMARY, &mut errors);
+        let problem_summary =
+            optional_text("problem_summary", self.problem_summary.as_deref(), MAX_SUMMARY, &mut errors);
         let trade = slug("trade", self.trade.as_deref(), &mut errors);
         match (customer_name, errors.is_empty()) {
             (Some(customer_name), true) => Ok(ValidCreateTicket {
@@ -244,8 +251,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let err = serde_json::from_str::<CreateTicket>(r#"{"customer":{"name":"A","phone":"5550104477"},"colour":"red"}"#)
-            .unwrap_err();
+        let err =
+            serde_json::from_str::<CreateTicket>(r#"{"customer":{"name":"A","phone":"5550104477"},"colour":"red"}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
     }
 }

@@ -189,7 +189,11 @@ impl SetEta {
         let mut errors = vec![];
         require_ticket(&mut errors, &self.ticket_id);
         if self.eta_ms < now_ms - HOUR_MS || self.eta_ms > now_ms + 14 * DAY_MS {
-            errors.push(FieldError::new("eta_ms", "out_of_range", "an arrival time between an hour ago and 14 days ahead"));
+            errors.push(FieldError::new(
+                "eta_ms",
+                "out_of_range",
+                "an arrival time between an hour ago and 14 days ahead",
+            ));
         }
         let note = optional_text("note", self.note.as_deref(), MAX_REASON, &mut errors);
         check(errors)?;
@@ -323,8 +327,12 @@ impl RecordPayment {
             }
         }
         match (self.kind, self.due_ms) {
-            (PaymentKind::Ar, None) => errors.push(FieldError::new("due_ms", "required", "accounts receivable needs a due date")),
-            (PaymentKind::Paid, Some(_)) => errors.push(FieldError::new("due_ms", "not_allowed", "a paid invoice has no due date")),
+            (PaymentKind::Ar, None) => {
+                errors.push(FieldError::new("due_ms", "required", "accounts receivable needs a due date"))
+            }
+            (PaymentKind::Paid, Some(_)) => {
+                errors.push(FieldError::new("due_ms", "not_allowed", "a paid invoice has no due date"))
+            }
             _ => {}
         }
         check(errors)
@@ -396,7 +404,13 @@ mod tests {
 
     #[test]
     fn payments_need_a_due_date_only_for_ar() {
-        let p = |kind, due| RecordPayment { ticket_id: "tkt_1".into(), kind, amount_cents: None, due_ms: due, expected_version: None };
+        let p = |kind, due| RecordPayment {
+            ticket_id: "tkt_1".into(),
+            kind,
+            amount_cents: None,
+            due_ms: due,
+            expected_version: None,
+        };
         assert!(p(PaymentKind::Paid, None).validate().is_ok());
         assert!(p(PaymentKind::Ar, Some(5)).validate().is_ok());
         assert!(p(PaymentKind::Ar, None).validate().is_err());
@@ -408,8 +422,16 @@ mod tests {
         let now = 1_000 * DAY_MS;
         let q = ProposeSlots { ticket_id: "tkt_1".into(), ..Default::default() };
         let v = q.validate(now).expect("valid");
-        assert_eq!((v.range.start_ms, v.range.end_ms, v.duration_ms, v.max_slots), (now, now + 7 * DAY_MS, 120 * MINUTE_MS, 5));
-        let q = ProposeSlots { ticket_id: "tkt_1".into(), to_ms: Some(now + 40 * DAY_MS), max_slots: Some(0), ..Default::default() };
+        assert_eq!(
+            (v.range.start_ms, v.range.end_ms, v.duration_ms, v.max_slots),
+            (now, now + 7 * DAY_MS, 120 * MINUTE_MS, 5)
+        );
+        let q = ProposeSlots {
+            ticket_id: "tkt_1".into(),
+            to_ms: Some(now + 40 * DAY_MS),
+            max_slots: Some(0),
+            ..Default::default()
+        };
         let DomainError::Invalid(errs) = q.validate(now).err().expect("invalid") else { panic!() };
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["to_ms", "max_slots"]);
@@ -418,7 +440,14 @@ mod tests {
     #[test]
     fn confirm_rejects_past_and_inverted_windows() {
         let now = 1_000 * DAY_MS;
-        let c = |s, e| ConfirmSlot { ticket_id: "tkt_1".into(), start_ms: s, end_ms: e, technician_id: None, reschedule: false, expected_version: None };
+        let c = |s, e| ConfirmSlot {
+            ticket_id: "tkt_1".into(),
+            start_ms: s,
+            end_ms: e,
+            technician_id: None,
+            reschedule: false,
+            expected_version: None,
+        };
         assert!(c(now + HOUR_MS, now + 3 * HOUR_MS).validate(now).is_ok());
         assert!(c(now - DAY_MS, now - DAY_MS + HOUR_MS).validate(now).is_err());
         assert!(c(now + 3 * HOUR_MS, now + HOUR_MS).validate(now).is_err());
@@ -427,13 +456,31 @@ mod tests {
 
     #[test]
     fn text_inputs_are_bounded() {
-        let m = AddMessage { ticket_id: "tkt_1".into(), direction: Direction::Inbound, channel: None, sender: None, text: "x".repeat(MAX_MESSAGE + 1) };
+        let m = AddMessage {
+            ticket_id: "tkt_1".into(),
+            direction: Direction::Inbound,
+            channel: None,
+            sender: None,
+            text: "x".repeat(MAX_MESSAGE + 1),
+        };
         assert!(m.validate().is_err());
         let n = AddNote { ticket_id: "".into(), kind: NoteKind::Note, text: "ok".into() };
         assert!(n.validate().is_err());
-        assert!(CancelTicket { ticket_id: "tkt_1".into(), reason: " ".into(), expected_version: None }.validate().is_err());
-        assert!(RecordPart { ticket_id: "t".into(), sku: None, description: "Valve".into(), quantity: 0, unit_price_cents: 5 }.validate().is_err());
-        assert!(RecordLabor { ticket_id: "t".into(), minutes: 30, description: "Diagnose".into(), rate_cents: None }.validate().is_ok());
+        assert!(CancelTicket { ticket_id: "tkt_1".into(), reason: " ".into(), expected_version: None }
+            .validate()
+            .is_err());
+        assert!(RecordPart {
+            ticket_id: "t".into(),
+            sku: None,
+            description: "Valve".into(),
+            quantity: 0,
+            unit_price_cents: 5
+        }
+        .validate()
+        .is_err());
+        assert!(RecordLabor { ticket_id: "t".into(), minutes: 30, description: "Diagnose".into(), rate_cents: None }
+            .validate()
+            .is_ok());
     }
 }
 
@@ -445,7 +492,8 @@ mod schema_tests {
     fn input_schemas_are_generated_from_the_types() {
         let schema = serde_json::to_value(schemars::schema_for!(ConfirmSlot)).expect("schema");
         assert_eq!(schema["additionalProperties"], false, "{schema}");
-        let required: Vec<&str> = schema["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
+        let required: Vec<&str> =
+            schema["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
         assert_eq!(required, ["ticket_id", "start_ms", "end_ms"]);
         assert_eq!(schema["properties"]["reschedule"]["type"], "boolean");
         let create = serde_json::to_value(schemars::schema_for!(crate::CreateTicket)).expect("schema");

@@ -56,8 +56,22 @@ mod tests {
 
     #[test]
     fn totals_follow_the_rounding_rule() {
-        let labor = vec![LaborLine { id: "l1".into(), technician_id: None, description: "Diagnose".into(), minutes: 20, rate_cents: 9_500, amount_cents: 3_167 }];
-        let parts = vec![PartLine { id: "p1".into(), sku: Some("CAP-45".into()), description: "Capacitor".into(), quantity: 3, unit_price_cents: 1_999, amount_cents: 5_997 }];
+        let labor = vec![LaborLine {
+            id: "l1".into(),
+            technician_id: None,
+            description: "Diagnose".into(),
+            minutes: 20,
+            rate_cents: 9_500,
+            amount_cents: 3_167,
+        }];
+        let parts = vec![PartLine {
+            id: "p1".into(),
+            sku: Some("CAP-45".into()),
+            description: "Capacitor".into(),
+            quantity: 3,
+            unit_price_cents: 1_999,
+            amount_cents: 5_997,
+        }];
         let t = totals(&labor, &parts, 825).expect("totals");
         assert_eq!(t.lines.len(), 2);
         assert_eq!(t.lines[0].amount_cents, 3_167);

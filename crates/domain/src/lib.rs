@@ -21,8 +21,8 @@ pub mod window;
 
 pub use actor::{Actor, ActorKind, Role, SourceChannel};
 pub use case::{Case, CaseSummary, CustomerView, SiteView};
-pub use commands::*;
 pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
+pub use commands::*;
 pub use error::{DomainError, FieldError};
 pub use priority::Priority;
 pub use state::CaseState;

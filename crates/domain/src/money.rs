@@ -53,7 +53,11 @@ impl Money {
         let bad = || FieldError::new(field, "invalid_amount", "an amount like 125.50");
         let s: String = raw.trim().trim_start_matches('$').chars().filter(|c| *c != ',').collect();
         let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
-        if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        if whole.is_empty()
+            || !whole.chars().all(|c| c.is_ascii_digit())
+            || frac.len() > 2
+            || !frac.chars().all(|c| c.is_ascii_digit())
+        {
             return Err(bad());
         }
         let whole: i64 = whole.parse().map_err(|_| bad())?;

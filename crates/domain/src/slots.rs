@@ -162,7 +162,15 @@ mod tests {
     }
 
     fn query(trade: &str, range: TimeWindow) -> SlotQuery {
-        SlotQuery { trade: Some(trade.into()), zone: None, range, duration_ms: 2 * HOUR_MS, step_ms: HOUR_MS, buffer_ms: 0, max_slots: 10 }
+        SlotQuery {
+            trade: Some(trade.into()),
+            zone: None,
+            range,
+            duration_ms: 2 * HOUR_MS,
+            step_ms: HOUR_MS,
+            buffer_ms: 0,
+            max_slots: 10,
+        }
     }
 
     #[test]

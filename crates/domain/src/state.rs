@@ -42,18 +42,8 @@ pub const TRANSITIONS: &[(CaseState, CaseState)] = &[
 ];
 
 impl CaseState {
-    pub const ALL: [CaseState; 10] = [
-        Lead,
-        Intake,
-        Scheduled,
-        Dispatched,
-        Onsite,
-        WorkPerformed,
-        CloseoutReady,
-        InvoiceReady,
-        PaidOrAr,
-        Canceled,
-    ];
+    pub const ALL: [CaseState; 10] =
+        [Lead, Intake, Scheduled, Dispatched, Onsite, WorkPerformed, CloseoutReady, InvoiceReady, PaidOrAr, Canceled];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -130,10 +120,7 @@ impl std::error::Error for UnknownState {}
 impl FromStr for CaseState {
     type Err = UnknownState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CaseState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownState(s.to_string()))
+        CaseState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownState(s.to_string()))
     }
 }
 

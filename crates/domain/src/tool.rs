@@ -93,7 +93,9 @@ impl Tool {
         match self {
             TicketCreate => &[Lead],
             TicketAddMessage => &CaseState::ALL,
-            TicketSetPriority => &[Lead, Intake, Scheduled, Dispatched, Onsite, WorkPerformed, CloseoutReady, InvoiceReady],
+            TicketSetPriority => {
+                &[Lead, Intake, Scheduled, Dispatched, Onsite, WorkPerformed, CloseoutReady, InvoiceReady]
+            }
             ScheduleProposeSlots | ScheduleConfirm => &[Intake, Scheduled],
             DispatchAssignTech => &[Scheduled],
             DispatchSetEta => &[Scheduled, Dispatched],
@@ -162,11 +164,23 @@ mod tests {
         assert_eq!(allowed(Role::IntakeAgent), ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
         assert_eq!(
             allowed(Role::SchedulingAgent),
-            ["ticket.add_message", "schedule.propose_slots", "schedule.confirm", "dispatch.assign_tech", "dispatch.set_eta"]
+            [
+                "ticket.add_message",
+                "schedule.propose_slots",
+                "schedule.confirm",
+                "dispatch.assign_tech",
+                "dispatch.set_eta"
+            ]
         );
         assert_eq!(
             allowed(Role::TechLiaisonAgent),
-            ["ticket.add_message", "dispatch.set_eta", "closeout.add_photo", "closeout.add_note", "closeout.checklist_complete"]
+            [
+                "ticket.add_message",
+                "dispatch.set_eta",
+                "closeout.add_photo",
+                "closeout.add_note",
+                "closeout.checklist_complete"
+            ]
         );
         assert_eq!(
             allowed(Role::CloseoutAgent),

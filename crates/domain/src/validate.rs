@@ -22,7 +22,11 @@ impl Phone {
                 '+' if i == 0 => {}
                 ' ' | '-' | '.' | '(' | ')' => {}
                 _ => {
-                    return Err(FieldError::new(field, "invalid_phone", "use digits, spaces, dashes, dots and an optional leading +"))
+                    return Err(FieldError::new(
+                        field,
+                        "invalid_phone",
+                        "use digits, spaces, dashes, dots and an optional leading +",
+                    ))
                 }
             }
         }
@@ -40,7 +44,11 @@ impl Phone {
             ));
         };
         if !(8..=15).contains(&e164.len()) || e164.starts_with('0') {
-            return Err(FieldError::new(field, "invalid_phone", "an international number has 8 to 15 digits after the +"));
+            return Err(FieldError::new(
+                field,
+                "invalid_phone",
+                "an international number has 8 to 15 digits after the +",
+            ));
         }
         Ok(Phone(format!("+{e164}")))
     }
@@ -96,12 +104,7 @@ impl fmt::Display for Email {
 }
 
 /// Trimmed text of bounded length; `None` when blank.
-pub fn optional_text(
-    field: &str,
-    raw: Option<&str>,
-    max_chars: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
+pub fn optional_text(field: &str, raw: Option<&str>, max_chars: usize, errors: &mut Vec<FieldError>) -> Option<String> {
     let text = raw.map(str::trim).filter(|s| !s.is_empty())?;
     if text.chars().count() > max_chars {
         errors.push(FieldError::new(field, "too_long", format!("at most {max_chars} characters")));
@@ -115,12 +118,7 @@ pub fn optional_text(
 }
 
 /// Like [`optional_text`], but blank is an error.
-pub fn required_text(
-    field: &str,
-    raw: Option<&str>,
-    max_chars: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
+pub fn required_text(field: &str, raw: Option<&str>, max_chars: usize, errors: &mut Vec<FieldError>) -> Option<String> {
     let before = errors.len();
     let text = optional_text(field, raw, max_chars, errors);
     if text.is_none() && errors.len() == before {

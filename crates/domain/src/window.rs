@@ -80,7 +80,11 @@ impl WorkingHours {
         for ranges in &self.0 {
             for (s, e) in ranges {
                 if s >= e || *e > 24 * 60 {
-                    return Err(FieldError::new(field, "invalid_hours", "each range is [start, end) minutes within one day"));
+                    return Err(FieldError::new(
+                        field,
+                        "invalid_hours",
+                        "each range is [start, end) minutes within one day",
+                    ));
                 }
             }
         }

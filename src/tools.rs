@@ -58,12 +58,16 @@ impl ToolName {
     }
 }
 
+/// Largest tool request body: a 10 MiB photo in base64 plus its JSON.
+pub const MAX_TOOL_BODY: usize = 14 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list_tools))
         .route("/{tool}", post(call_tool))
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_TOOL_BODY))
 }
 
 impl OperatorAction {
@@ -278,9 +282,20 @@ async fn call_tool(
     State(state): State<AppState>,
     Path(tool_name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let rid = request_id(&headers);
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message =
+                format!("the request body is larger than {} MiB; send large files as uploads", MAX_TOOL_BODY >> 20);
+            return ApiError::new(&rid, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message).into_response();
+        }
+        Err(e) => {
+            return ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.body_text()).into_response()
+        }
+    };
     match run_tool(&state, &tool_name, &headers, &body, &rid).await {
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
         Err(e) => {

@@ -133,6 +133,10 @@ async fn every_refusal_has_its_code_and_changes_nothing() {
         let st = res.status().as_u16();
         assert_error(st, &res.json().await.expect("json"), 400, "INVALID_REQUEST");
 
+        let huge = format!("{{\"customer\":{{\"name\":\"{}\"}}}}", "x".repeat(15 * 1024 * 1024));
+        let (st, b, _) = call(&s, "ticket.create", Some(&intake), &huge, true).await;
+        assert_error(st, &b, 413, "PAYLOAD_TOO_LARGE");
+
         let missing = client()
             .get(format!("{}/tools/v1/cases/tkt_missing", s.base))
             .bearer_auth(&intake)

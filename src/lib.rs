@@ -2,6 +2,7 @@
 //! `main.rs` is the CLI around it; integration tests drive [`server::router`] over real HTTP.
 
 pub mod config;
+pub mod openapi;
 pub mod server;
 pub mod telemetry;
 pub mod tools;

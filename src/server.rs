@@ -63,6 +63,7 @@ pub fn router(service: Service, leptos: LeptosOptions) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(|| async { Json(crate::openapi::cached()) }))
         .nest("/tools/v1", tools::router())
         .leptos_routes_with_context(
             &state,

@@ -109,34 +109,43 @@ impl ToolName {
             .collect()
     }
 
-    /// The JSON Schema of the tool's input, generated from the Rust type the door parses.
+    /// The JSON Schema of the tool's input, generated from the Rust type the door parses:
+    /// inline (self-contained) for `GET /tools/v1`.
     pub fn input_schema(self) -> Value {
+        let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+        settings.inline_subschemas = true;
+        settings.meta_schema = None;
+        let mut generator = settings.into_generator();
+        serde_json::to_value(self.input_schema_in(&mut generator)).unwrap_or(Value::Null)
+    }
+
+    /// The input schema in `generator` (a `$ref` when the generator keeps definitions).
+    pub fn input_schema_in(self, g: &mut schemars::SchemaGenerator) -> schemars::Schema {
         use domain::commands as c;
-        let schema = match self {
+        match self {
             ToolName::Agent(t) => match t {
-                Tool::TicketCreate => schemars::schema_for!(domain::CreateTicket),
-                Tool::TicketAddMessage => schemars::schema_for!(c::AddMessage),
-                Tool::TicketSetPriority => schemars::schema_for!(c::SetPriority),
-                Tool::ScheduleProposeSlots => schemars::schema_for!(c::ProposeSlots),
-                Tool::ScheduleConfirm => schemars::schema_for!(c::ConfirmSlot),
-                Tool::DispatchAssignTech => schemars::schema_for!(c::AssignTech),
-                Tool::DispatchSetEta => schemars::schema_for!(c::SetEta),
-                Tool::CloseoutAddPhoto => schemars::schema_for!(c::AddPhoto),
-                Tool::CloseoutAddNote => schemars::schema_for!(c::AddNote),
-                Tool::CloseoutChecklistComplete => schemars::schema_for!(c::ChecklistComplete),
+                Tool::TicketCreate => g.subschema_for::<domain::CreateTicket>(),
+                Tool::TicketAddMessage => g.subschema_for::<c::AddMessage>(),
+                Tool::TicketSetPriority => g.subschema_for::<c::SetPriority>(),
+                Tool::ScheduleProposeSlots => g.subschema_for::<c::ProposeSlots>(),
+                Tool::ScheduleConfirm => g.subschema_for::<c::ConfirmSlot>(),
+                Tool::DispatchAssignTech => g.subschema_for::<c::AssignTech>(),
+                Tool::DispatchSetEta => g.subschema_for::<c::SetEta>(),
+                Tool::CloseoutAddPhoto => g.subschema_for::<c::AddPhoto>(),
+                Tool::CloseoutAddNote => g.subschema_for::<c::AddNote>(),
+                Tool::CloseoutChecklistComplete => g.subschema_for::<c::ChecklistComplete>(),
                 Tool::BillingGenerateInvoiceDraft | Tool::BillingCompileCloseoutPacket => {
-                    schemars::schema_for!(c::TicketRef)
+                    g.subschema_for::<c::TicketRef>()
                 }
             },
             ToolName::Operator(a) => match a {
-                OperatorAction::CheckIn | OperatorAction::CompleteWork => schemars::schema_for!(c::TicketRef),
-                OperatorAction::RecordLabor => schemars::schema_for!(c::RecordLabor),
-                OperatorAction::RecordPart => schemars::schema_for!(c::RecordPart),
-                OperatorAction::Cancel => schemars::schema_for!(c::CancelTicket),
-                OperatorAction::RecordPayment => schemars::schema_for!(c::RecordPayment),
+                OperatorAction::CheckIn | OperatorAction::CompleteWork => g.subschema_for::<c::TicketRef>(),
+                OperatorAction::RecordLabor => g.subschema_for::<c::RecordLabor>(),
+                OperatorAction::RecordPart => g.subschema_for::<c::RecordPart>(),
+                OperatorAction::Cancel => g.subschema_for::<c::CancelTicket>(),
+                OperatorAction::RecordPayment => g.subschema_for::<c::RecordPayment>(),
             },
-        };
-        serde_json::to_value(schema).unwrap_or(Value::Null)
+        }
     }
 }
 
@@ -218,11 +227,34 @@ impl ApiError {
     }
 }
 
+/// The error body of every refused call; its schema is published in /openapi.json.
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ErrorDetail {
+    /// Stable code: INVALID_REQUEST, TOOL_NOT_ALLOWED, CONFLICT, ...
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+    /// Code-specific: `fields` for INVALID_REQUEST, `from_state`/`to_state`/`allowed_from` for
+    /// INVALID_STATE_TRANSITION, `missing` for CLOSEOUT_REQUIREMENTS_INCOMPLETE, `reason` for
+    /// TECH_UNAVAILABLE.
+    pub details: Value,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {
-            "code": self.code, "message": self.message, "request_id": self.request_id, "details": self.details,
-        }});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.into(),
+                message: self.message,
+                request_id: self.request_id,
+                details: self.details,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

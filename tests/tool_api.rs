@@ -489,3 +489,57 @@ async fn tool_listing_and_bounded_summaries() {
         );
     }
 }
+
+/// Every `$ref` in `v` points at a schema that exists in the document.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn openapi_describes_every_tool_from_the_rust_types() {
+    let s = start(dispatch::testing::sqlite_db().await).await;
+    let doc: Value =
+        client().get(format!("{}/openapi.json", s.base)).send().await.expect("get").json().await.expect("json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().expect("paths");
+    for t in domain::Tool::ALL {
+        let op = &paths[&format!("/tools/v1/{}", t.name())]["post"];
+        assert!(op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{t}: {op}");
+        assert!(op["responses"]["409"].is_object() && op["responses"]["200"].is_object(), "{t}");
+    }
+    assert_eq!(paths.len(), 18 + 3);
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in ["Case", "CreateTicket", "ConfirmSlot", "SuccessBody", "ErrorBody", "CaseState"] {
+        assert!(schemas.contains_key(name), "{name} missing");
+    }
+    let mut all = vec![];
+    refs(&doc, &mut all);
+    assert!(all.len() > 50);
+    for r in all {
+        let pointer = r.trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "dangling $ref {r}");
+    }
+    // The published error body is the one the door sends.
+    let err: Value = client()
+        .post(format!("{}/tools/v1/ticket.create", s.base))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let required: Vec<&str> =
+        schemas["ErrorDetail"]["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
+    for field in required {
+        assert!(err["error"].get(field).is_some(), "{field} missing from {err}");
+    }
+}

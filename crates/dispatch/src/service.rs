@@ -43,15 +43,27 @@ pub struct Outcome {
     pub data: serde_json::Value,
 }
 
+/// The tool API's success body (design §3); its schema is published in /openapi.json.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct SuccessBody {
+    pub request_id: String,
+    /// The whole case after the action committed.
+    pub case: Case,
+    /// Audit events the action wrote.
+    pub events: Vec<String>,
+    /// What the action produced beyond the case (proposed slots, ids, totals).
+    pub data: serde_json::Value,
+}
+
 impl Outcome {
-    /// The tool API's success body (design §3).
     pub fn envelope(&self, request_id: Option<&str>) -> serde_json::Value {
-        serde_json::json!({
-            "request_id": request_id.unwrap_or("-"),
-            "case": self.case,
-            "events": [self.event_id],
-            "data": self.data,
-        })
+        let body = SuccessBody {
+            request_id: request_id.unwrap_or("-").to_string(),
+            case: self.case.clone(),
+            events: vec![self.event_id.clone()],
+            data: self.data.clone(),
+        };
+        serde_json::to_value(body).unwrap_or(serde_json::Value::Null)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod openapi;
+pub mod ratelimit;
 pub mod server;
 pub mod telemetry;
 pub mod tools;

@@ -22,6 +22,10 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub service: Service,
     pub leptos: LeptosOptions,
+    /// Tool calls per token.
+    pub tool_limit: Arc<crate::ratelimit::RateLimiter>,
+    /// Audit writes for refused calls without a valid token (so a flood cannot fill the trail).
+    pub denial_audit_limit: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,7 +60,18 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 }
 
 pub fn router(service: Service, leptos: LeptosOptions) -> Router {
-    let state = AppState { service: service.clone(), leptos: leptos.clone() };
+    let per_minute = std::env::var("RD_TOOL_RATE_PER_MINUTE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(600);
+    router_with_rate(service, leptos, per_minute)
+}
+
+/// [`router`] with an explicit per-token tool-call rate (calls per minute; burst up to 120).
+pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32) -> Router {
+    let state = AppState {
+        service: service.clone(),
+        leptos: leptos.clone(),
+        tool_limit: Arc::new(crate::ratelimit::RateLimiter::new(per_minute, per_minute.clamp(1, 120))),
+        denial_audit_limit: Arc::new(crate::ratelimit::RateLimiter::new(60, 60)),
+    };
     let routes = generate_route_list(app::App);
     let shell_options = leptos.clone();
     let ctx_service = service.clone();

@@ -186,11 +186,33 @@ pub struct ApiError {
     message: String,
     details: Value,
     request_id: String,
+    /// Seconds, for RATE_LIMITED.
+    retry_after: Option<u64>,
+    /// Who was refused, when known (for the security event).
+    actor: Option<Actor>,
 }
 
 impl ApiError {
     fn new(request_id: &str, status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: json!({}), request_id: request_id.to_string() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: json!({}),
+            request_id: request_id.to_string(),
+            retry_after: None,
+            actor: None,
+        }
+    }
+
+    fn by(mut self, actor: &Actor) -> Self {
+        self.actor = Some(actor.clone());
+        self
+    }
+
+    /// Refusals that are security events: audited even though the call wrote nothing.
+    fn is_denial(&self) -> bool {
+        matches!(self.code, "UNAUTHENTICATED" | "TOOL_NOT_ALLOWED" | "FORBIDDEN" | "RATE_LIMITED")
     }
 
     fn details(mut self, details: Value) -> Self {
@@ -247,6 +269,7 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self.retry_after;
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.into(),
@@ -255,7 +278,11 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -332,8 +359,45 @@ async fn call_tool(
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
         Err(e) => {
             tracing::info!(code = e.code, "tool call refused");
+            if e.is_denial() {
+                audit_denial(&state, &e, &tool_name, &headers).await;
+            }
             e.into_response()
         }
+    }
+}
+
+/// Denials are security events. Callers without a valid token share one budget of audit
+/// writes, so a flood of bad tokens cannot fill the trail (the log still has every one).
+async fn audit_denial(state: &AppState, e: &ApiError, tool: &str, headers: &HeaderMap) {
+    let channel = header(headers, "x-source-channel").and_then(|c| c.parse::<SourceChannel>().ok()).unwrap_or_default();
+    let correlation = header(headers, "x-correlation-id");
+    let who = match &e.actor {
+        Some(a) => dispatch::audit::Who {
+            kind: a.kind.as_str(),
+            id: &a.id,
+            role: a.role.as_str(),
+            channel: channel.as_str(),
+            correlation_id: correlation,
+            request_id: Some(&e.request_id),
+        },
+        None => {
+            if state.denial_audit_limit.check("anonymous").is_err() {
+                return;
+            }
+            dispatch::audit::Who {
+                kind: "anonymous",
+                id: "anonymous",
+                role: "none",
+                channel: channel.as_str(),
+                correlation_id: correlation,
+                request_id: Some(&e.request_id),
+            }
+        }
+    };
+    let detail = json!({"tool": tool.chars().take(100).collect::<String>(), "code": e.code, "message": e.message});
+    if let Err(err) = state.service.record_denial(&who, detail).await {
+        tracing::error!(error = %err, "could not audit a refused call");
     }
 }
 
@@ -345,6 +409,19 @@ async fn run_tool(
     rid: &str,
 ) -> Result<Value, ApiError> {
     let actor = authenticate(state, headers, rid).await?;
+    if let Err(wait) = state.tool_limit.check(&actor.id) {
+        let secs = wait.as_secs().max(1);
+        let mut e = ApiError::new(
+            rid,
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("too many calls; retry in {secs} s"),
+        )
+        .by(&actor);
+        e.retry_after = Some(secs);
+        e.details = json!({ "retry_after_seconds": secs });
+        return Err(e);
+    }
     let tool = ToolName::parse(tool_name).ok_or_else(|| {
         ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'"))
     })?;
@@ -355,7 +432,8 @@ async fn run_tool(
             StatusCode::FORBIDDEN,
             "TOOL_NOT_ALLOWED",
             format!("role {} may not call {tool_name}", actor.role),
-        ));
+        )
+        .by(&actor));
     }
     let key = header(headers, "idempotency-key").ok_or_else(|| {
         ApiError::new(
@@ -421,7 +499,7 @@ async fn run_tool(
                 "a request with this Idempotency-Key is still in progress",
             )),
         },
-        Err(e) => Err(ApiError::from_service(rid, &e)),
+        Err(e) => Err(ApiError::from_service(rid, &e).by(&ctx.actor)),
     }
 }
 

@@ -151,11 +151,13 @@ async fn every_refusal_has_its_code_and_changes_nothing() {
             "n",
         );
         assert_eq!(n, 0);
-        let e: i64 = sqlx::Row::get(
-            &sqlx::query("SELECT COUNT(*) AS n FROM audit_events").fetch_one(db.pool()).await.expect("count"),
-            "n",
-        );
-        assert_eq!(e, 0);
+        // Nothing about any case was written; the three denials (two bad tokens, one tool
+        // outside the role) are security events.
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events ORDER BY seq")
+            .fetch_all(db.pool())
+            .await
+            .expect("events");
+        assert_eq!(actions, ["security.denied"; 3], "{:?}", db.backend());
     }
 }
 
@@ -542,4 +544,84 @@ async fn openapi_describes_every_tool_from_the_rust_types() {
     for field in required {
         assert!(err["error"].get(field).is_some(), "{field} missing from {err}");
     }
+}
+
+#[tokio::test]
+async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        for role in [
+            domain::Role::IntakeAgent,
+            domain::Role::SchedulingAgent,
+            domain::Role::TechLiaisonAgent,
+            domain::Role::CloseoutAgent,
+            domain::Role::Operator,
+        ] {
+            let token = s.service.create_token(role, "matrix").await.expect("token").token;
+            for tool in real_dispatch::tools::ToolName::all() {
+                // An empty body: allowed tools get past the door and fail validation instead.
+                let (st, b, _) = call(&s, tool.name(), Some(&token), "{}", true).await;
+                if tool.allowed_for(role) {
+                    assert_error(st, &b, 400, "INVALID_REQUEST");
+                } else {
+                    assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+                }
+            }
+        }
+        let denied: Vec<(String, String)> =
+            sqlx::query("SELECT actor_role, detail_json FROM audit_events WHERE action = 'security.denied'")
+                .fetch_all(db.pool())
+                .await
+                .expect("events")
+                .iter()
+                .map(|r| (sqlx::Row::get(r, "actor_role"), sqlx::Row::get(r, "detail_json")))
+                .collect();
+        // 18 tools: intake 3, scheduling 5, liaison 5, closeout 6, operator 18 allowed.
+        assert_eq!(denied.len(), 5 * 18 - (3 + 5 + 5 + 6 + 18), "{:?}", db.backend());
+        assert!(denied.iter().all(|(_, d)| d.contains("TOOL_NOT_ALLOWED")));
+        let (st, _, _) = call(&s, "ticket.create", Some("rdt_tok_nobody.nothing"), GOOD, true).await;
+        assert_eq!(st, 401);
+        let anon: i64 = sqlx::Row::get(
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'security.denied' AND actor_kind = 'anonymous'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .expect("count"),
+            "n",
+        );
+        assert_eq!(anon, 1);
+        let verify = dispatch::audit::verify(db.pool()).await.expect("verify");
+        assert!(verify.problems.is_empty(), "{:?}", verify.problems);
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_rate_limited_with_retry_after() {
+    let service = dispatch::testing::service(dispatch::testing::sqlite_db().await);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = Config {
+        bind: addr,
+        database_url: String::new(),
+        data_dir: dispatch::testing::temp_dir(),
+        site_root: dispatch::testing::temp_dir(),
+        s3: None,
+    };
+    let app = server::router_with_rate(service.clone(), server::leptos_options(&config), 3);
+    tokio::spawn(async move { axum_serve(listener, app).await });
+    let s = Server { base: format!("http://{addr}"), service };
+    let token = s.service.create_token(domain::Role::IntakeAgent, "fast").await.expect("token").token;
+    let other = s.service.create_token(domain::Role::IntakeAgent, "other").await.expect("token").token;
+    for _ in 0..3 {
+        let (st, b, _) = call(&s, "ticket.add_message", Some(&token), "{}", true).await;
+        assert_eq!(st, 400, "{b}");
+    }
+    let (st, b, headers) = call(&s, "ticket.add_message", Some(&token), "{}", true).await;
+    assert_error(st, &b, 429, "RATE_LIMITED");
+    let retry: u64 =
+        headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=20).contains(&retry), "{retry}");
+    let (st, _, _) = call(&s, "ticket.add_message", Some(&other), "{}", true).await;
+    assert_eq!(st, 400, "another token has its own budget");
 }

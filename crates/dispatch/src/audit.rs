@@ -50,8 +50,37 @@ fn hash_of(h: &Hashed<'_>) -> String {
     hex::encode(Sha256::digest(&json))
 }
 
+/// Who an event is attributed to, as stored.
+#[derive(Debug, Clone)]
+pub struct Who<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub role: &'a str,
+    pub channel: &'a str,
+    pub correlation_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> Who<'a> {
+    pub fn from_ctx(ctx: &'a CallContext) -> Self {
+        Who {
+            kind: ctx.actor.kind.as_str(),
+            id: &ctx.actor.id,
+            role: ctx.actor.role.as_str(),
+            channel: ctx.channel.as_str(),
+            correlation_id: ctx.correlation_id.as_deref(),
+            request_id: ctx.request_id.as_deref(),
+        }
+    }
+}
+
 /// Appends one event inside the caller's transaction and returns its id.
 pub async fn append(tx: &mut crate::db::WriteTx, ctx: &CallContext, ev: NewEvent) -> Result<String, sqlx::Error> {
+    append_as(tx, &Who::from_ctx(ctx), ev).await
+}
+
+/// [`append`] for callers without a [`CallContext`] (refused calls of unknown callers).
+pub async fn append_as(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent) -> Result<String, sqlx::Error> {
     // Taking the head row's lock first serialises appenders, so the chain never forks.
     let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash")
         .fetch_one(&mut **tx)
@@ -78,12 +107,12 @@ pub async fn append(tx: &mut crate::db::WriteTx, ctx: &CallContext, ev: NewEvent
         seq,
         ticket_id: ev.ticket_id.as_deref(),
         at_ms,
-        actor_kind: ctx.actor.kind.as_str(),
-        actor_id: &ctx.actor.id,
-        actor_role: ctx.actor.role.as_str(),
-        source_channel: ctx.channel.as_str(),
-        correlation_id: ctx.correlation_id.as_deref(),
-        request_id: ctx.request_id.as_deref(),
+        actor_kind: who.kind,
+        actor_id: who.id,
+        actor_role: who.role,
+        source_channel: who.channel,
+        correlation_id: who.correlation_id,
+        request_id: who.request_id,
         action: &ev.action,
         before_json: before_json.as_deref(),
         after_json: after_json.as_deref(),

@@ -264,6 +264,21 @@ impl Service {
         Self::require_state(case, tool.name(), tool.legal_states())
     }
 
+    /// Records a refused call as a security event (its own transaction: the call itself wrote
+    /// nothing).
+    pub async fn record_denial(
+        &self,
+        who: &crate::audit::Who<'_>,
+        detail: serde_json::Value,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.db.begin_write().await?;
+        let ev =
+            crate::audit::NewEvent { action: "security.denied".into(), detail: Some(detail), ..Default::default() };
+        crate::audit::append_as(&mut tx, who, ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The canonical case, for any door.
     pub async fn case(&self, ctx: &CallContext, id: &str) -> Result<Case, ServiceError> {
         let mut conn = self.db.pool().acquire().await?;

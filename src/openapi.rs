@@ -63,6 +63,28 @@ pub fn document() -> Value {
         });
         paths.insert(format!("/tools/v1/{}", tool.name()), json!({ "post": operation }));
     }
+    let inbound_input = g.subschema_for::<domain::commands::Inbound>();
+    let mut inbound_responses = error_responses(&[
+        ("400", "INVALID_JSON or INVALID_REQUEST"),
+        ("401", "UNAUTHENTICATED"),
+        ("403", "TOOL_NOT_ALLOWED"),
+        ("429", "RATE_LIMITED"),
+    ]);
+    inbound_responses.insert(
+        "200".into(),
+        json!({"description": "What was done with the message",
+               "content": {"application/json": {"schema": {"type": "object", "required": ["request_id", "disposition"],
+               "properties": {"request_id": {"type": "string"}, "ticket_id": {"type": ["string", "null"]},
+                              "message_id": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+                              "disposition": {"type": "string", "enum": ["attached", "created", "duplicate", "quarantined"]},
+                              "case": {}}}}}}),
+    );
+    paths.insert(
+        "/tools/v1/inbound".into(),
+        json!({"post": {"operationId": "inbound", "summary": "Deliver an inbound message: deduplicated, gated, attached or turned into a lead.",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": inbound_input}}},
+                        "responses": inbound_responses}}),
+    );
     let read_errors = error_responses(&[("401", "UNAUTHENTICATED"), ("404", "TICKET_NOT_FOUND")]);
     let ticket_param = json!({"name": "ticket_id", "in": "path", "required": true, "schema": {"type": "string"}});
     let mut case_responses = read_errors.clone();

@@ -64,6 +64,7 @@ pub const MAX_TOOL_BODY: usize = 14 * 1024 * 1024;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list_tools))
+        .route("/inbound", post(inbound))
         .route("/{tool}", post(call_tool))
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))
@@ -145,6 +146,57 @@ impl ToolName {
                 OperatorAction::Cancel => g.subschema_for::<c::CancelTicket>(),
                 OperatorAction::RecordPayment => g.subschema_for::<c::RecordPayment>(),
             },
+        }
+    }
+}
+
+/// `POST /tools/v1/inbound`: a message as a channel delivered it (intake agents, operators).
+/// Deduplicated by the provider's message id, so it needs no Idempotency-Key.
+async fn inbound(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let body = body.map_err(|e| ApiError::new(&rid, e.status(), "PAYLOAD_TOO_LARGE", e.body_text()))?;
+        let actor = authenticate(&state, &headers, &rid).await?;
+        if !matches!(actor.role, domain::Role::IntakeAgent | domain::Role::Operator | domain::Role::Admin) {
+            let message = format!("role {} may not deliver inbound messages", actor.role);
+            return Err(ApiError::new(&rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", message).by(&actor));
+        }
+        if let Err(wait) = state.tool_limit.check(&actor.id) {
+            let secs = wait.as_secs().max(1);
+            let mut e =
+                ApiError::new(&rid, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", format!("retry in {secs} s"))
+                    .by(&actor);
+            e.retry_after = Some(secs);
+            return Err(e);
+        }
+        let ctx = call_context(actor, &headers, &rid)?;
+        let json: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}"))
+        })?;
+        let input: domain::commands::Inbound = parse_input(json, &rid)?;
+        let r =
+            state.service.inbound(&ctx, &input).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        Ok(json!({
+            "request_id": rid,
+            "ticket_id": r.ticket_id,
+            "message_id": r.message_id,
+            "disposition": r.disposition,
+            "reason": r.reason,
+            "case": r.case,
+        }))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            if e.is_denial() {
+                audit_denial(&state, &e, "inbound", &headers).await;
+            }
+            e.into_response()
         }
     }
 }

@@ -12,7 +12,10 @@ struct Server {
 }
 
 async fn start(db: dispatch::Db) -> Server {
-    let service = service(db);
+    start_with(service(db)).await
+}
+
+async fn start_with(service: Service) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let config = Config {
@@ -518,7 +521,7 @@ async fn openapi_describes_every_tool_from_the_rust_types() {
         assert!(op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{t}: {op}");
         assert!(op["responses"]["409"].is_object() && op["responses"]["200"].is_object(), "{t}");
     }
-    assert_eq!(paths.len(), 18 + 3);
+    assert_eq!(paths.len(), 18 + 4);
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in ["Case", "CreateTicket", "ConfirmSlot", "SuccessBody", "ErrorBody", "CaseState"] {
         assert!(schemas.contains_key(name), "{name} missing");
@@ -624,4 +627,114 @@ async fn tokens_are_rate_limited_with_retry_after() {
     assert!((1..=20).contains(&retry), "{retry}");
     let (st, _, _) = call(&s, "ticket.add_message", Some(&other), "{}", true).await;
     assert_eq!(st, 400, "another token has its own budget");
+}
+
+async fn inbound(s: &Server, token: &str, body: Value) -> (u16, Value) {
+    let res = client()
+        .post(format!("{}/tools/v1/inbound", s.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let st = res.status().as_u16();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+fn msg(id: &str, from: &str, text: &str) -> Value {
+    json!({"channel": "sms", "provider_message_id": id, "from": from, "to": "+15550000000", "text": text,
+           "received_at": "2026-11-23T15:04:05Z", "raw": {"MessageSid": id, "Body": text}})
+}
+
+#[tokio::test]
+async fn inbound_dedupes_attaches_creates_and_quarantines() {
+    for db in each_backend().await {
+        let mut settings = dispatch::ShopSettings::default();
+        settings.inbound_blocklist = vec!["+15550109999".into()];
+        let blobs = std::sync::Arc::new(dispatch::LocalBlobStore::new(dispatch::testing::temp_dir()).expect("blobs"));
+        let s = start_with(Service::with_settings(db.clone(), blobs, settings)).await;
+        let token = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+
+        let (st, first) = inbound(&s, &token, msg("SM1", "(555) 010-4477", "My furnace is out")).await;
+        assert_eq!(st, 200, "{first}");
+        assert_eq!(first["disposition"], "created");
+        assert_eq!(first["case"]["state"], "lead");
+        assert_eq!(first["case"]["message_count"], 1);
+        let ticket = first["ticket_id"].as_str().expect("ticket").to_string();
+
+        let (_, dup) = inbound(&s, &token, msg("SM1", "(555) 010-4477", "My furnace is out")).await;
+        assert_eq!(
+            (dup["disposition"].as_str(), dup["ticket_id"].as_str()),
+            (Some("duplicate"), Some(ticket.as_str()))
+        );
+        assert_eq!(dup["message_id"], first["message_id"]);
+
+        let (_, second) = inbound(&s, &token, msg("SM2", "+1 555 010 4477", "Any update?")).await;
+        assert_eq!(
+            (second["disposition"].as_str(), second["ticket_id"].as_str()),
+            (Some("attached"), Some(ticket.as_str()))
+        );
+        assert_eq!(second["case"]["message_count"], 2);
+
+        for (id, from, text, why) in [
+            ("SM3", "+15550104477", "   ", "empty"),
+            ("SM4", "+15550104477", &"x".repeat(9_000)[..], "too long"),
+            ("SM5", "tg:123456", "hello", "no phone"),
+            ("SM6", "+1 555 010 9999", "buy now", "blocked"),
+        ] {
+            let (st, q) = inbound(&s, &token, msg(id, from, text)).await;
+            assert_eq!(st, 200, "{q}");
+            assert_eq!(q["disposition"], "quarantined", "{id}: {q}");
+            assert!(q["reason"].as_str().is_some_and(|r| r.contains(why)), "{id}: {q}");
+            assert!(q["ticket_id"].is_null());
+        }
+        let raw: String = sqlx::query_scalar("SELECT raw_json FROM inbound_messages WHERE provider_message_id = 'SM2'")
+            .fetch_one(db.pool())
+            .await
+            .expect("raw");
+        assert!(raw.contains("MessageSid"), "{raw}");
+        let tickets: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(db.pool()).await.expect("count");
+        assert_eq!(tickets, 1);
+
+        // A flood from one sender is quarantined after 20 messages in ten minutes.
+        let mut last = Value::Null;
+        for i in 0..21 {
+            let (_, r) = inbound(&s, &token, msg(&format!("F{i}"), "flood@example.com", "hi")).await;
+            last = r;
+        }
+        assert_eq!(last["disposition"], "quarantined", "{last}");
+
+        // Concurrent deliveries of one message: one message on the thread.
+        let calls: Vec<_> = (0..5)
+            .map(|_| {
+                let (base, token) = (s.base.clone(), token.clone());
+                tokio::spawn(async move {
+                    let res = client()
+                        .post(format!("{base}/tools/v1/inbound"))
+                        .bearer_auth(token)
+                        .json(&msg("C1", "carla@example.com", "Leaking tap"))
+                        .send()
+                        .await
+                        .expect("send");
+                    res.json::<Value>().await.unwrap_or(Value::Null)
+                })
+            })
+            .collect();
+        let mut tickets = vec![];
+        for c in calls {
+            let v = c.await.expect("join");
+            tickets.push(v["ticket_id"].as_str().unwrap_or_default().to_string());
+        }
+        assert!(tickets.iter().all(|t| !t.is_empty() && t == &tickets[0]), "{tickets:?}");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE body = 'Leaking tap'")
+            .fetch_one(db.pool())
+            .await
+            .expect("count");
+        assert_eq!(n, 1, "{:?}", db.backend());
+
+        let scheduling = s.service.create_token(domain::Role::SchedulingAgent, "sched").await.expect("token").token;
+        let (st, b) = inbound(&s, &scheduling, msg("X1", "+15550104477", "hi")).await;
+        assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+    }
 }

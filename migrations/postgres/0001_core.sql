@@ -356,3 +356,24 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (scope, tool, idem_key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at_ms);
+
+-- Every inbound message as received (raw) and as understood (normalised), deduplicated by
+-- the provider's id, with what was done with it.
+CREATE TABLE inbound_messages (
+    id                  TEXT PRIMARY KEY,
+    channel             TEXT NOT NULL,
+    provider_message_id TEXT NOT NULL,
+    from_addr           TEXT NOT NULL,
+    to_addr             TEXT,
+    normalized_from     TEXT,
+    body                TEXT NOT NULL,
+    raw_json            TEXT NOT NULL,
+    received_at_ms      BIGINT NOT NULL,
+    disposition         TEXT NOT NULL CHECK (disposition IN ('attached', 'created', 'quarantined')),
+    reason              TEXT,
+    ticket_id           TEXT,
+    message_id          TEXT,
+    created_at_ms       BIGINT NOT NULL,
+    UNIQUE (channel, provider_message_id)
+);
+CREATE INDEX inbound_messages_from ON inbound_messages (normalized_from, created_at_ms);

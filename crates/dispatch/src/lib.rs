@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
+pub mod inbound;
 pub mod replay;
 pub mod scheduling;
 pub mod seed;

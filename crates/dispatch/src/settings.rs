@@ -14,6 +14,8 @@ pub struct ShopSettings {
     pub slot_step_minutes: i64,
     /// Kept free around each booking for travel.
     pub travel_buffer_minutes: i64,
+    /// Senders whose inbound messages are quarantined (normalised phone numbers or e-mails).
+    pub inbound_blocklist: Vec<String>,
 }
 
 impl Default for ShopSettings {
@@ -24,6 +26,7 @@ impl Default for ShopSettings {
             tax_rate_bp: 0,
             slot_step_minutes: 30,
             travel_buffer_minutes: 30,
+            inbound_blocklist: vec![],
         }
     }
 }
@@ -67,6 +70,12 @@ impl ShopSettings {
             tax_rate_bp: int("RD_TAX_RATE_BP", d.tax_rate_bp, 0..=5_000)?,
             slot_step_minutes: int("RD_SLOT_STEP_MINUTES", d.slot_step_minutes, 5..=240)?,
             travel_buffer_minutes: int("RD_TRAVEL_BUFFER_MINUTES", d.travel_buffer_minutes, 0..=240)?,
+            inbound_blocklist: std::env::var("RD_INBOUND_BLOCKLIST")
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
         })
     }
 }

@@ -502,3 +502,30 @@ mod schema_tests {
         assert!(kinds.to_string().contains("\"after\""), "{kinds}");
     }
 }
+
+/// A time as unix milliseconds or an RFC 3339 string (`2026-11-23T15:04:05Z`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum TimeInput {
+    UnixMs(i64),
+    Rfc3339(String),
+}
+
+/// `POST /tools/v1/inbound`: one message as a channel delivered it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    pub channel: SourceChannel,
+    /// The channel's own id of the message; a second delivery with the same id is a duplicate.
+    pub provider_message_id: String,
+    /// Sender: a phone number or e-mail address finds the customer.
+    pub from: String,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub text: String,
+    pub received_at: TimeInput,
+    /// The provider's payload, kept verbatim.
+    #[serde(default)]
+    pub raw: serde_json::Value,
+}

@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list_tools))
         .route("/inbound", post(inbound))
+        .route("/uploads", post(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/{tool}", post(call_tool))
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))
@@ -148,6 +149,130 @@ impl ToolName {
             },
         }
     }
+}
+
+/// Largest upload (a phone photo is a few MiB; video is not a photo).
+pub const MAX_UPLOAD: usize = 50 * 1024 * 1024;
+
+/// `POST /tools/v1/uploads`: multipart field `file`, streamed to disk while hashed, then to
+/// the blob store; memory stays flat whatever the size. Returns the upload id for
+/// `closeout.add_photo`.
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let actor = authenticate(&state, &headers, &rid).await?;
+        if !Tool::CloseoutAddPhoto.allowed_for(actor.role) {
+            let message = format!("role {} may not upload files", actor.role);
+            return Err(ApiError::new(&rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", message).by(&actor));
+        }
+        if let Err(wait) = state.tool_limit.check(&actor.id) {
+            let secs = wait.as_secs().max(1);
+            let mut e =
+                ApiError::new(&rid, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", format!("retry in {secs} s"))
+                    .by(&actor);
+            e.retry_after = Some(secs);
+            return Err(e);
+        }
+        let ctx = call_context(actor, &headers, &rid)?;
+        let bad = |message: &str| {
+            ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.to_string()).details(json!({
+                "fields": [{"field": "file", "code": "required", "message": message}]
+            }))
+        };
+        let mut multipart = multipart.map_err(|_| bad("send multipart/form-data with a field named file"))?;
+        let too_large = || {
+            ApiError::new(
+                &rid,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("uploads are limited to {} MiB", MAX_UPLOAD >> 20),
+            )
+        };
+        while let Some(mut field) = multipart.next_field().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                bad(&e.body_text())
+            }
+        })? {
+            if field.name() != Some("file") {
+                continue;
+            }
+            let filename = field.file_name().map(str::to_string);
+            let path = std::env::temp_dir().join(format!("rd-upload-{}", uuid::Uuid::new_v4().simple()));
+            let written = async {
+                use sha2::Digest;
+                use tokio::io::AsyncWriteExt;
+                let mut file = tokio::fs::File::create(&path).await.map_err(|e| internal(&rid, &e))?;
+                let mut hasher = sha2::Sha256::new();
+                let mut size: u64 = 0;
+                let mut head: Vec<u8> = Vec::with_capacity(32);
+                while let Some(chunk) = field.chunk().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        too_large()
+                    } else {
+                        bad(&e.body_text())
+                    }
+                })? {
+                    size += chunk.len() as u64;
+                    if size > MAX_UPLOAD as u64 {
+                        return Err(too_large());
+                    }
+                    if head.len() < 32 {
+                        head.extend(chunk.iter().take(32 - head.len()));
+                    }
+                    hasher.update(&chunk);
+                    file.write_all(&chunk).await.map_err(|e| internal(&rid, &e))?;
+                }
+                file.flush().await.map_err(|e| internal(&rid, &e))?;
+                if size == 0 {
+                    return Err(bad("the file is empty"));
+                }
+                let sha = hex::encode(hasher.finalize());
+                state
+                    .service
+                    .store_upload(&ctx, &path, &sha, size, &head, filename.as_deref())
+                    .await
+                    .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))
+            }
+            .await;
+            let _ = tokio::fs::remove_file(&path).await;
+            let upload = written?;
+            return Ok(json!({
+                "request_id": rid,
+                "upload_id": upload.upload_id,
+                "sha256": upload.sha256,
+                "size": upload.size,
+                "content_type": upload.content_type,
+                "filename": upload.filename,
+            }));
+        }
+        Err(bad("no field named file in the form"))
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            if e.is_denial() {
+                audit_denial(&state, &e, "uploads", &headers).await;
+            }
+            e.into_response()
+        }
+    }
+}
+
+fn internal(rid: &str, e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "upload spool failed");
+    ApiError::new(
+        rid,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        "internal error; the request id identifies it in the server logs",
+    )
 }
 
 /// `POST /tools/v1/inbound`: a message as a channel delivered it (intake agents, operators).

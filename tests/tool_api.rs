@@ -738,3 +738,97 @@ async fn inbound_dedupes_attaches_creates_and_quarantines() {
         assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
     }
 }
+
+async fn upload(s: &Server, token: &str, bytes: Vec<u8>, name: &str) -> (u16, Value) {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let res = client()
+        .post(format!("{}/tools/v1/uploads", s.base))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
+    let st = res.status().as_u16();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn uploads_stream_to_the_blob_store_and_attach_once() {
+    use sha2::Digest;
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let liaison = s.service.create_token(domain::Role::TechLiaisonAgent, "liaison").await.expect("token").token;
+        let other = s.service.create_token(domain::Role::TechLiaisonAgent, "other").await.expect("token").token;
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend((0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8));
+        let (st, up) = upload(&s, &liaison, png.clone(), "meter.png").await;
+        assert_eq!(st, 200, "{up}");
+        assert_eq!(up["sha256"], hex::encode(sha2::Sha256::digest(&png)));
+        assert_eq!((up["size"].as_u64(), up["content_type"].as_str()), (Some(png.len() as u64), Some("image/png")));
+
+        // A dispatched job to attach it to.
+        let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
+        let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
+        let tech = s
+            .service
+            .create_technician(
+                &ctx,
+                &dispatch::scheduling::NewTechnician {
+                    name: "Dana".into(),
+                    phone: None,
+                    email: None,
+                    skills: vec!["hvac".into()],
+                    zone: None,
+                    working_hours: Some(all_day),
+                },
+            )
+            .await
+            .expect("tech")
+            .id;
+        let case =
+            s.service.create_ticket(&ctx, &serde_json::from_str(GOOD).expect("input")).await.expect("create").case;
+        let start_ms = (dispatch::ids::now_ms() / 3_600_000 + 30) * 3_600_000;
+        s.service
+            .confirm_slot(
+                &ctx,
+                &domain::ConfirmSlot {
+                    ticket_id: case.id.clone(),
+                    start_ms,
+                    end_ms: start_ms + 3_600_000,
+                    technician_id: Some(tech.clone()),
+                    reschedule: false,
+                    expected_version: None,
+                },
+            )
+            .await
+            .expect("confirm");
+        s.service
+            .assign_tech(
+                &ctx,
+                &domain::AssignTech { ticket_id: case.id.clone(), technician_id: tech, expected_version: None },
+            )
+            .await
+            .expect("assign");
+
+        let add = json!({"ticket_id": case.id, "kind": "before", "upload_id": up["upload_id"]}).to_string();
+        let (st, b, _) = call(&s, "closeout.add_photo", Some(&other), &add, true).await;
+        assert_error(st, &b, 400, "INVALID_REQUEST"); // someone else's upload
+        let (st, b, _) = call(&s, "closeout.add_photo", Some(&liaison), &add, true).await;
+        assert_eq!(st, 200, "{b}");
+        let att = &b["case"]["attachments"][0];
+        assert_eq!(att["sha256"], up["sha256"]);
+        let stored = s.service.blobs().get(att["blob_key"].as_str().expect("key")).await.expect("blob");
+        assert_eq!(stored, png);
+        let (st, b, _) = call(&s, "closeout.add_photo", Some(&liaison), &add, true).await;
+        assert_error(st, &b, 400, "INVALID_REQUEST"); // used once
+
+        let (st, b) = upload(&s, &liaison, b"%PDF-1.7 not a photo".to_vec(), "x.pdf").await;
+        assert_error(st, &b, 400, "INVALID_REQUEST");
+        let (st, b) = upload(&s, &liaison, vec![0xFF; 51 * 1024 * 1024], "huge.jpg").await;
+        assert_error(st, &b, 413, "PAYLOAD_TOO_LARGE");
+        let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let (st, b) = upload(&s, &intake, png.clone(), "meter.png").await;
+        assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+    }
+}

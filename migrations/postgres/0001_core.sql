@@ -377,3 +377,16 @@ CREATE TABLE inbound_messages (
     UNIQUE (channel, provider_message_id)
 );
 CREATE INDEX inbound_messages_from ON inbound_messages (normalized_from, created_at_ms);
+
+-- Files uploaded ahead of the action that uses them (large photos). An upload is used once.
+CREATE TABLE uploads (
+    id            TEXT PRIMARY KEY,
+    owner_id      TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          BIGINT NOT NULL,
+    content_type  TEXT NOT NULL,
+    filename      TEXT,
+    blob_key      TEXT NOT NULL UNIQUE,
+    created_at_ms BIGINT NOT NULL,
+    used_at_ms    BIGINT
+);

@@ -34,6 +34,14 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
         body: Vec<u8>,
     ) -> BoxFuture<'a, Result<BlobMeta, BlobError>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>>;
+    /// Stores a file already on local disk, streaming it (memory stays flat whatever its
+    /// size). The caller has hashed it while writing it.
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<(), BlobError>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), BlobError>>;
     /// Reachable and writable enough to serve: used by /readyz.
     fn ping(&self) -> BoxFuture<'_, Result<(), BlobError>>;
@@ -103,6 +111,25 @@ impl BlobStore for LocalBlobStore {
             tokio::fs::write(&tmp, &body).await.map_err(io)?;
             tokio::fs::rename(&tmp, &path).await.map_err(io)?;
             Ok(meta(key, &body))
+        })
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        _content_type: &'a str,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let dest = self.root.join(key);
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            }
+            let tmp = dest.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+            tokio::fs::copy(path, &tmp).await.map_err(io)?;
+            tokio::fs::rename(&tmp, &dest).await.map_err(io)?;
+            Ok(())
         })
     }
 
@@ -230,6 +257,28 @@ impl BlobStore for S3BlobStore {
                 .await
                 .map_err(|e| s3_err(&e))?;
             Ok(m)
+        })
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let body = ByteStream::from_path(path).await.map_err(|e| BlobError::Io(e.to_string()))?;
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            Ok(())
         })
     }
 

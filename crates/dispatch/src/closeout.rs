@@ -9,6 +9,12 @@ use domain::case::closeout_missing;
 use domain::commands::{AddNote, AddPhoto, ChecklistComplete, JobRef, RecordLabor, RecordPart};
 use domain::{CaseState, FieldError, Role, Tool};
 
+/// Where a photo's bytes come from.
+pub(crate) enum PhotoSource {
+    Bytes(Vec<u8>),
+    Upload(crate::uploads::Upload),
+}
+
 /// Largest photo accepted through a JSON body (base64 decoded).
 pub const MAX_INLINE_PHOTO: usize = 10 * 1024 * 1024;
 
@@ -37,7 +43,9 @@ impl Service {
     #[tracing::instrument(name = "closeout.add_photo", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn add_photo(&self, ctx: &CallContext, input: &AddPhoto) -> Result<Outcome, ServiceError> {
         self.authorize_tool(ctx, Tool::CloseoutAddPhoto)?;
-        let bytes = match (&input.content_base64, &input.upload_id) {
+        let mut errors = vec![];
+        let filename = domain::validate::optional_text("filename", input.filename.as_deref(), 200, &mut errors);
+        let source = match (&input.content_base64, &input.upload_id) {
             (Some(b64), None) => {
                 if b64.len() > MAX_INLINE_PHOTO / 3 * 4 + 8 {
                     return Err(ServiceError::invalid(
@@ -46,13 +54,28 @@ impl Service {
                         "at most 10 MiB; use an upload for larger files",
                     ));
                 }
-                base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
                     ServiceError::invalid("content_base64", "invalid_base64", "standard base64 of the image file")
-                })?
+                })?;
+                match domain::media::sniff_image(&bytes) {
+                    None => errors.push(FieldError::new(
+                        "content_base64",
+                        "unsupported_type",
+                        "a JPEG, PNG, WebP or HEIC/HEIF image",
+                    )),
+                    Some(real) => {
+                        if let Some(declared) = input.content_type.as_deref().filter(|d| *d != real) {
+                            errors.push(FieldError::new(
+                                "content_type",
+                                "type_mismatch",
+                                format!("the file is {real}, not {declared}"),
+                            ));
+                        }
+                    }
+                }
+                PhotoSource::Bytes(bytes)
             }
-            (None, Some(_)) => {
-                return Err(ServiceError::invalid("upload_id", "unknown_upload", "no such upload"));
-            }
+            (None, Some(id)) => PhotoSource::Upload(self.unused_upload(ctx, id).await?),
             _ => {
                 return Err(ServiceError::invalid(
                     "content_base64",
@@ -61,39 +84,21 @@ impl Service {
                 ));
             }
         };
-        let mut errors = vec![];
-        let filename = domain::validate::optional_text("filename", input.filename.as_deref(), 200, &mut errors);
-        let sniffed = domain::media::sniff_image(&bytes);
-        match (sniffed, input.content_type.as_deref()) {
-            (None, _) => errors.push(FieldError::new(
-                "content_base64",
-                "unsupported_type",
-                "a JPEG, PNG, WebP or HEIC/HEIF image",
-            )),
-            (Some(real), Some(declared)) if declared != real => errors.push(FieldError::new(
-                "content_type",
-                "type_mismatch",
-                format!("the file is {real}, not {declared}"),
-            )),
-            _ => {}
-        }
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
-        let content_type = sniffed.unwrap_or("application/octet-stream");
-        self.attach(ctx, &input.ticket_id, input.kind, content_type, filename, bytes, Tool::CloseoutAddPhoto).await
+        self.attach(ctx, &input.ticket_id, input.kind, filename, source, Tool::CloseoutAddPhoto).await
     }
 
-    /// Stores a file and records it on the ticket in one audited action.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores a file (unless it is an upload, already stored) and records it on the ticket in
+    /// one audited action. A blob whose row does not commit is removed again.
     pub(crate) async fn attach(
         &self,
         ctx: &CallContext,
         ticket_id: &str,
         kind: domain::case::AttachmentKind,
-        content_type: &str,
         filename: Option<String>,
-        bytes: Vec<u8>,
+        source: PhotoSource,
         tool: Tool,
     ) -> Result<Outcome, ServiceError> {
         // Check access and state before writing anything to the store.
@@ -102,11 +107,29 @@ impl Service {
             Self::require_tool_state(&case, tool)?;
         }
         let id = new_id("att");
-        let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(content_type));
-        let meta = self.blobs.put(&key, content_type, bytes).await?;
+        let (key, sha256, size, content_type, upload_id, fresh_blob) = match source {
+            PhotoSource::Bytes(bytes) => {
+                let content_type = domain::media::sniff_image(&bytes).unwrap_or("application/octet-stream").to_string();
+                let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(&content_type));
+                let meta = self.blobs.put(&key, &content_type, bytes).await?;
+                (key, meta.sha256, meta.size as i64, content_type, None, true)
+            }
+            PhotoSource::Upload(u) => (u.blob_key, u.sha256, u.size, u.content_type, Some(u.upload_id), false),
+        };
         let result = async {
             let mut o = self.open(ctx, ticket_id, None).await?;
             Self::require_tool_state(&o.before, tool)?;
+            if let Some(upload) = &upload_id {
+                let used = sqlx::query("UPDATE uploads SET used_at_ms = $1 WHERE id = $2 AND owner_id = $3 AND used_at_ms IS NULL")
+                    .bind(o.now)
+                    .bind(upload)
+                    .bind(&ctx.actor.id)
+                    .execute(&mut *o.tx)
+                    .await?;
+                if used.rows_affected() != 1 {
+                    return Err(ServiceError::invalid("upload_id", "unknown_upload", "this upload was already used"));
+                }
+            }
             sqlx::query(
                 "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, uploaded_by, created_at_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -114,22 +137,22 @@ impl Service {
             .bind(&id)
             .bind(&o.before.id)
             .bind(crate::case_store::serde_name(&kind))
-            .bind(&meta.sha256)
-            .bind(meta.size as i64)
-            .bind(content_type)
+            .bind(&sha256)
+            .bind(size)
+            .bind(&content_type)
             .bind(&filename)
             .bind(&key)
             .bind(&ctx.actor.id)
             .bind(o.now)
             .execute(&mut *o.tx)
             .await?;
-            let reference = serde_json::json!({"id": id, "sha256": meta.sha256, "size": meta.size, "content_type": content_type});
-            let data = serde_json::json!({ "attachment_id": id, "sha256": meta.sha256, "size": meta.size });
+            let reference = serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type});
+            let data = serde_json::json!({ "attachment_id": id, "sha256": sha256, "size": size, "upload_id": upload_id });
             o.collections_changed = true;
             self.finish(ctx, o, tool.name(), None, data, vec![reference]).await
         }
         .await;
-        if result.is_err() {
+        if result.is_err() && fresh_blob {
             if let Err(e) = self.blobs.delete(&key).await {
                 tracing::warn!(%key, error = %e, "could not remove the blob of a failed attachment; the sweep will");
             }

@@ -24,6 +24,7 @@ pub mod summary;
 pub mod testing;
 pub mod tickets;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 pub use blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};

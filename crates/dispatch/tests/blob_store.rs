@@ -72,6 +72,12 @@ async fn round_trip(store: &dyn BlobStore) {
     assert_eq!(store.get("attachments/tkt_1/photo.jpg").await.expect("get"), body);
     assert!(matches!(store.get("attachments/tkt_1/missing.jpg").await, Err(BlobError::NotFound(_))));
     assert!(matches!(store.put("../escape", "text/plain", vec![1]).await, Err(BlobError::InvalidKey(_))));
+    // Files on disk stream in without being read into memory first.
+    let path = dispatch::testing::temp_dir().join("spool.bin");
+    let big: Vec<u8> = (0..6_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&path, &big).expect("spool");
+    store.put_file("uploads/upl_1.png", "image/png", &path).await.expect("put_file");
+    assert_eq!(store.get("uploads/upl_1.png").await.expect("get"), big);
     store.delete("attachments/tkt_1/photo.jpg").await.expect("delete");
     assert!(matches!(store.get("attachments/tkt_1/photo.jpg").await, Err(BlobError::NotFound(_))));
 }

@@ -23,7 +23,7 @@ else
   BIN := target/debug/real-dispatch
 endif
 
-.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench clean-site
+.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http clean-site
 
 run: bootstrap-run
 	@$(MAKE) --no-print-directory build
@@ -60,6 +60,9 @@ site:
 
 bench: bootstrap-test
 	$(CARGO) bench --locked -p dispatch --features test-support --bench lifecycle
+
+bench-http: bootstrap-test
+	$(CARGO) bench --locked --bench http_lifecycle
 
 clean-site:
 	rm -rf $(SITE)

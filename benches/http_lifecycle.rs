@@ -1,0 +1,148 @@
+//! The lifecycle benchmark over the wire: the same 15-call ticket lifecycle as the service
+//! benchmark, through `POST /tools/v1/{tool}` with bearer tokens and idempotency keys, against
+//! the real router on loopback (SQLite and PostgreSQL). Prints calls/s and p50/p99.
+//!
+//!   make bench-http     (BENCH_SECONDS, BENCH_TASKS=1,8,32 as for the service benchmark)
+
+use base64::Engine;
+use dispatch::testing::{postgres_db, service, sqlite_db};
+use real_dispatch::config::Config;
+use real_dispatch::server;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const HOUR: i64 = 3_600_000;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    lat_us: Vec<u64>,
+    errors: u64,
+}
+
+impl Client {
+    async fn call(&mut self, tool: &str, body: Value) -> Option<Value> {
+        let t = Instant::now();
+        let res = self
+            .http
+            .post(format!("{}/tools/v1/{tool}", self.base))
+            .bearer_auth(&self.token)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
+        let ok = res.status().is_success();
+        let v: Value = res.json().await.ok()?;
+        self.lat_us.push(t.elapsed().as_micros() as u64);
+        if !ok {
+            self.errors += 1;
+            if self.errors <= 3 {
+                eprintln!("  {tool} failed: {v}");
+            }
+            return None;
+        }
+        Some(v)
+    }
+}
+
+async fn lifecycle(c: &mut Client, tech: &str, slot: i64, n: u64) -> Option<()> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(std::iter::repeat_n(7u8, 4096));
+    let photo = base64::engine::general_purpose::STANDARD.encode(png);
+    let v = c
+        .call(
+            "ticket.create",
+            json!({"customer": {"name": format!("Wire {n}"), "phone": format!("+1556{:07}", n % 10_000_000)},
+                   "site": {"address": format!("{n} Wire St")}, "problem_summary": "No heat", "trade": "hvac"}),
+        )
+        .await?;
+    let id = v["case"]["id"].as_str()?.to_string();
+    let keys = v["case"]["checklist"].as_array()?.iter().filter_map(|i| i["key"].as_str().map(str::to_string)).collect::<Vec<_>>();
+    c.call("ticket.add_message", json!({"ticket_id": id, "direction": "inbound", "text": "When can you come?"})).await?;
+    c.call("schedule.propose_slots", json!({"ticket_id": id, "from_ms": slot, "to_ms": slot + 4 * HOUR, "duration_minutes": 60, "max_slots": 3})).await?;
+    c.call("schedule.confirm", json!({"ticket_id": id, "start_ms": slot, "end_ms": slot + HOUR, "technician_id": tech})).await?;
+    c.call("dispatch.assign_tech", json!({"ticket_id": id, "technician_id": tech})).await?;
+    c.call("dispatch.set_eta", json!({"ticket_id": id, "eta_ms": dispatch::ids::now_ms() + HOUR})).await?;
+    c.call("job.check_in", json!({"ticket_id": id})).await?;
+    c.call("closeout.add_note", json!({"ticket_id": id, "kind": "work_summary", "text": "Replaced igniter"})).await?;
+    c.call("closeout.add_photo", json!({"ticket_id": id, "kind": "after", "content_base64": photo})).await?;
+    c.call("job.record_labor", json!({"ticket_id": id, "minutes": 45, "description": "Repair"})).await?;
+    c.call("job.complete_work", json!({"ticket_id": id})).await?;
+    c.call("closeout.checklist_complete", json!({"ticket_id": id, "items": keys, "finalize": true})).await?;
+    c.call("billing.generate_invoice_draft", json!({"ticket_id": id})).await?;
+    c.call("ticket.add_message", json!({"ticket_id": id, "direction": "outbound", "text": "Invoice sent"})).await?;
+    c.call("billing.record_payment", json!({"ticket_id": id, "kind": "paid"})).await?;
+    Some(())
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
+}
+
+async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
+    let svc = service(db);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = Config { bind: addr, database_url: String::new(), data_dir: dispatch::testing::temp_dir(), site_root: dispatch::testing::temp_dir(), s3: None };
+    let app = server::router_with_rate(svc.clone(), server::leptos_options(&config), 1_000_000);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let ctx = dispatch::CallContext::new(domain::Actor::system("bench"));
+    let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
+    let base_slot = (dispatch::ids::now_ms() / HOUR + 24) * HOUR;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut handles = vec![];
+    for k in 0..tasks {
+        let tech = svc
+            .create_technician(&ctx, &dispatch::scheduling::NewTechnician { name: format!("Wire tech {k}"), phone: None, email: None, skills: vec!["hvac".into()], zone: None, working_hours: Some(all_day.clone()) })
+            .await
+            .expect("tech")
+            .id;
+        let token = svc.create_token(domain::Role::Operator, &format!("bench {k}")).await.expect("token").token;
+        let base = format!("http://{addr}");
+        handles.push(tokio::spawn(async move {
+            let mut c = Client { http: reqwest::Client::new(), base, token, lat_us: vec![], errors: 0 };
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                lifecycle(&mut c, &tech, base_slot + (i as i64) * 2 * HOUR, (k as u64) * 1_000_000 + i).await;
+                i += 1;
+            }
+            (c.lat_us, c.errors)
+        }));
+    }
+    let mut lat = vec![];
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.await.expect("task");
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    println!(
+        "{name:<10} tasks={tasks:>2}  calls={:>6}  errors={errors}  {:>8.0} calls/s over HTTP  p50={:.2} ms  p99={:.2} ms",
+        lat.len(),
+        lat.len() as f64 / elapsed,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let tasks_list: Vec<usize> = std::env::var("BENCH_TASKS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 32]);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!("tool API lifecycle mix over HTTP, {seconds} s per configuration");
+    for tasks in tasks_list {
+        rt.block_on(async { run("sqlite", sqlite_db().await, tasks, seconds).await });
+        rt.block_on(async { run("postgres", postgres_db().await, tasks, seconds).await });
+    }
+}

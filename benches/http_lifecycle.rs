@@ -59,10 +59,23 @@ async fn lifecycle(c: &mut Client, tech: &str, slot: i64, n: u64) -> Option<()> 
         )
         .await?;
     let id = v["case"]["id"].as_str()?.to_string();
-    let keys = v["case"]["checklist"].as_array()?.iter().filter_map(|i| i["key"].as_str().map(str::to_string)).collect::<Vec<_>>();
-    c.call("ticket.add_message", json!({"ticket_id": id, "direction": "inbound", "text": "When can you come?"})).await?;
-    c.call("schedule.propose_slots", json!({"ticket_id": id, "from_ms": slot, "to_ms": slot + 4 * HOUR, "duration_minutes": 60, "max_slots": 3})).await?;
-    c.call("schedule.confirm", json!({"ticket_id": id, "start_ms": slot, "end_ms": slot + HOUR, "technician_id": tech})).await?;
+    let keys = v["case"]["checklist"]
+        .as_array()?
+        .iter()
+        .filter_map(|i| i["key"].as_str().map(str::to_string))
+        .collect::<Vec<_>>();
+    c.call("ticket.add_message", json!({"ticket_id": id, "direction": "inbound", "text": "When can you come?"}))
+        .await?;
+    c.call(
+        "schedule.propose_slots",
+        json!({"ticket_id": id, "from_ms": slot, "to_ms": slot + 4 * HOUR, "duration_minutes": 60, "max_slots": 3}),
+    )
+    .await?;
+    c.call(
+        "schedule.confirm",
+        json!({"ticket_id": id, "start_ms": slot, "end_ms": slot + HOUR, "technician_id": tech}),
+    )
+    .await?;
     c.call("dispatch.assign_tech", json!({"ticket_id": id, "technician_id": tech})).await?;
     c.call("dispatch.set_eta", json!({"ticket_id": id, "eta_ms": dispatch::ids::now_ms() + HOUR})).await?;
     c.call("job.check_in", json!({"ticket_id": id})).await?;
@@ -88,7 +101,13 @@ async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
     let svc = service(db);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let config = Config { bind: addr, database_url: String::new(), data_dir: dispatch::testing::temp_dir(), site_root: dispatch::testing::temp_dir(), s3: None };
+    let config = Config {
+        bind: addr,
+        database_url: String::new(),
+        data_dir: dispatch::testing::temp_dir(),
+        site_root: dispatch::testing::temp_dir(),
+        s3: None,
+    };
     let app = server::router_with_rate(svc.clone(), server::leptos_options(&config), 1_000_000);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let ctx = dispatch::CallContext::new(domain::Actor::system("bench"));
@@ -99,7 +118,17 @@ async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
     let mut handles = vec![];
     for k in 0..tasks {
         let tech = svc
-            .create_technician(&ctx, &dispatch::scheduling::NewTechnician { name: format!("Wire tech {k}"), phone: None, email: None, skills: vec!["hvac".into()], zone: None, working_hours: Some(all_day.clone()) })
+            .create_technician(
+                &ctx,
+                &dispatch::scheduling::NewTechnician {
+                    name: format!("Wire tech {k}"),
+                    phone: None,
+                    email: None,
+                    skills: vec!["hvac".into()],
+                    zone: None,
+                    working_hours: Some(all_day.clone()),
+                },
+            )
             .await
             .expect("tech")
             .id;

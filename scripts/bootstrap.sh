@@ -145,4 +145,13 @@ if ! [ -f end2end/node_modules/playwright-core/package.json ] || [ end2end/packa
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# Schemathesis fuzzes the tool API from its own OpenAPI document (end2end stage).
+if ! "$tools/schemathesis/bin/st" --version 2>/dev/null | grep -q "4.32.5"; then
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  log "pip install schemathesis (once)"
+  rm -rf "$tools/schemathesis"
+  python3 -m venv "$tools/schemathesis"
+  "$tools/schemathesis/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+
 log "ready to test"

@@ -8,10 +8,13 @@ bin="${RD_BIN:-$root/target/debug/real-dispatch}"
 port="${E2E_PORT:-3199}"
 work="$(mktemp -d)"
 export RD_DATA_DIR="$work/data" RD_BIND="127.0.0.1:$port" RD_SITE_ROOT="$root/target/site" RUST_LOG="${RUST_LOG:-warn}"
+# The fuzzing stage sends thousands of calls; the rate limit is tested on its own.
+export RD_TOOL_RATE_PER_MINUTE=1000000
 unset DATABASE_URL RD_S3_ENDPOINT
 
 "$bin" migrate >/dev/null
 token="$("$bin" token create --role intake_agent --name end2end | tail -n 1)"
+operator_token="$("$bin" token create --role operator --name schemathesis | tail -n 1)"
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
@@ -26,5 +29,22 @@ done
 cd "$root/end2end"
 rc=0
 E2E_BASE_URL="http://127.0.0.1:$port" E2E_TOKEN="$token" node --test --test-concurrency=1 || rc=$?
+
+# Property-based fuzzing of the tool API from /openapi.json: no server errors, only
+# documented status codes, and responses that match their published schemas.
+st="${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/../schemathesis/bin/st"
+if [ -x "$st" ]; then
+  echo "== schemathesis (tool API from /openapi.json) =="
+  if ! "$st" run "http://127.0.0.1:$port/openapi.json" -H "Authorization: Bearer $operator_token" \
+      --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
+      --phases examples,coverage,fuzzing --max-examples 30 --workers 1 --seed 1 >"$work/st.log" 2>&1; then
+    rc=1
+    tail -n 60 "$work/st.log"
+  fi
+  grep -E "generated," "$work/st.log" | tail -n 1 | sed 's/^ */schemathesis: /'
+else
+  echo "schemathesis not installed (scripts/bootstrap.sh test installs it)" >&2
+  rc=1
+fi
 if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 50 "$work/server.log"; fi
 exit "$rc"

@@ -7,6 +7,7 @@ cd "$root"
 # shellcheck disable=SC1091
 eval "$(sed -n 's/^export \([A-Z_]*\) := \(.*\)$/export \1=\2/p; s/^CARGO := \(.*\)$/CARGO=\1/p; s/^TOOLS_BIN := \(.*\)$/TOOLS_BIN=\1/p' target/toolchain.env)"
 CARGO="${CARGO:-cargo}"
+export TOOLS_BIN
 export RD_TEST_PG_URL="${RD_TEST_PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 export RD_S3S_FS="${RD_S3S_FS:-${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/s3s-fs}"
 log="$(mktemp)"

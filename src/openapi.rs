@@ -44,6 +44,7 @@ pub fn document() -> Value {
             ("404", "UNKNOWN_TOOL or TICKET_NOT_FOUND"),
             ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE or IDEMPOTENCY_PAYLOAD_MISMATCH"),
             ("413", "PAYLOAD_TOO_LARGE"),
+            ("429", "RATE_LIMITED (Retry-After header)"),
             ("500", "INTERNAL"),
         ]);
         responses.insert(
@@ -85,7 +86,11 @@ pub fn document() -> Value {
                         "requestBody": {"required": true, "content": {"application/json": {"schema": inbound_input}}},
                         "responses": inbound_responses}}),
     );
-    let read_errors = error_responses(&[("401", "UNAUTHENTICATED"), ("404", "TICKET_NOT_FOUND")]);
+    let read_errors = error_responses(&[
+        ("400", "INVALID_REQUEST (a bad header)"),
+        ("401", "UNAUTHENTICATED"),
+        ("404", "TICKET_NOT_FOUND"),
+    ]);
     let ticket_param = json!({"name": "ticket_id", "in": "path", "required": true, "schema": {"type": "string"}});
     let mut case_responses = read_errors.clone();
     case_responses.insert(

@@ -89,6 +89,7 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
         // Static files from the site root; anything else renders the app's "not found" page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -101,6 +102,14 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
                 }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A bug must not cost the caller their connection: answer 500 in the API's error shape.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    let body = serde_json::json!({"error": {"code": "INTERNAL", "request_id": "-", "details": {},
+        "message": "internal error; the X-Request-Id header identifies it in the server logs"}});
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -118,7 +118,10 @@ impl ProposeSlots {
         let mut errors = vec![];
         require_ticket(&mut errors, &self.ticket_id);
         let from = self.from_ms.unwrap_or(now_ms).max(now_ms);
-        let to = self.to_ms.unwrap_or(from + 7 * DAY_MS);
+        if from > now_ms.saturating_add(366 * DAY_MS) {
+            errors.push(FieldError::new("from_ms", "out_of_range", "at most a year ahead"));
+        }
+        let to = self.to_ms.unwrap_or(from.saturating_add(7 * DAY_MS));
         let range = TimeWindow::parse("to_ms", from, to, 31 * DAY_MS).map_err(|e| errors.push(e)).ok();
         let minutes = self.duration_minutes.unwrap_or(120);
         if !(15..=12 * 60).contains(&minutes) {
@@ -435,6 +438,26 @@ mod tests {
         let DomainError::Invalid(errs) = q.validate(now).err().expect("invalid") else { panic!() };
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["to_ms", "max_slots"]);
+    }
+
+    #[test]
+    fn extreme_times_are_errors_not_overflows() {
+        let now = 1_000 * DAY_MS;
+        let q = ProposeSlots { ticket_id: "tkt_1".into(), from_ms: Some(i64::MAX - 1), ..Default::default() };
+        assert!(q.validate(now).is_err());
+        let q = ProposeSlots { ticket_id: "tkt_1".into(), to_ms: Some(i64::MIN), ..Default::default() };
+        assert!(q.validate(now).is_err());
+        let c = ConfirmSlot {
+            ticket_id: "t".into(),
+            start_ms: i64::MAX,
+            end_ms: i64::MIN,
+            technician_id: None,
+            reschedule: false,
+            expected_version: None,
+        };
+        assert!(c.validate(now).is_err());
+        let e = SetEta { ticket_id: "t".into(), eta_ms: i64::MIN, note: None };
+        assert!(e.validate(now).is_err());
     }
 
     #[test]

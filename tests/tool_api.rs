@@ -832,3 +832,57 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
         assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
     }
 }
+
+#[tokio::test]
+async fn conflict_tech_unavailable_and_internal_over_http() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
+        let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
+        let plumber = s
+            .service
+            .create_technician(
+                &ctx,
+                &dispatch::scheduling::NewTechnician {
+                    name: "Sam".into(),
+                    phone: None,
+                    email: None,
+                    skills: vec!["plumbing".into()],
+                    zone: None,
+                    working_hours: Some(domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]))),
+                },
+            )
+            .await
+            .expect("tech")
+            .id;
+        let (_, created, _) = call(&s, "ticket.create", Some(&operator), GOOD, true).await;
+        let id = created["case"]["id"].as_str().expect("id").to_string();
+        let start_ms = (dispatch::ids::now_ms() / 3_600_000 + 30) * 3_600_000;
+
+        // The ticket needs hvac; the plumber cannot take it.
+        let confirm =
+            json!({"ticket_id": id, "start_ms": start_ms, "end_ms": start_ms + 3_600_000, "technician_id": plumber});
+        let (st, b, _) = call(&s, "schedule.confirm", Some(&operator), &confirm.to_string(), true).await;
+        assert_error(st, &b, 409, "TECH_UNAVAILABLE");
+        assert_eq!(b["error"]["details"]["reason"], "missing_skill");
+
+        // A stale expected_version.
+        let stale = json!({"ticket_id": id, "priority": "urgent", "expected_version": 99});
+        let (st, b, _) = call(&s, "ticket.set_priority", Some(&operator), &stale.to_string(), true).await;
+        assert_error(st, &b, 409, "CONFLICT");
+
+        // The database goes away: INTERNAL, and nothing about it in the message.
+        db.close().await;
+        let (st, b, _) = call(
+            &s,
+            "ticket.add_message",
+            Some(&operator),
+            &json!({"ticket_id": id, "direction": "inbound", "text": "hi"}).to_string(),
+            true,
+        )
+        .await;
+        assert_error(st, &b, 500, "INTERNAL");
+        let message = b["error"]["message"].as_str().unwrap_or_default().to_lowercase();
+        assert!(!message.contains("pool") && !message.contains("sqlx") && !message.contains("closed"), "{message}");
+    }
+}

@@ -208,7 +208,11 @@ impl Service {
         Ok(id)
     }
 
-    pub async fn technicians(&self) -> Result<Vec<Technician>, ServiceError> {
+    /// The roster, for staff and agents (it holds technicians' contact details).
+    pub async fn technicians(&self, ctx: &CallContext) -> Result<Vec<Technician>, ServiceError> {
+        if !ctx.actor.sees_all_cases() {
+            return Err(ServiceError::Forbidden("the roster is for staff and agents".into()));
+        }
         let rows = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians ORDER BY name"))
             .fetch_all(self.db.pool())
             .await?;

@@ -217,21 +217,6 @@ impl Service {
         )
         .await
     }
-
-    /// Counts per state, for the board header.
-    pub async fn state_counts(&self, _ctx: &CallContext) -> Result<Vec<(CaseState, i64)>, ServiceError> {
-        let rows =
-            sqlx::query("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state").fetch_all(self.db.pool()).await?;
-        let mut counts = vec![];
-        for r in rows {
-            let st: String = r.try_get("state")?;
-            if let Ok(st) = st.parse() {
-                counts.push((st, r.try_get("n")?));
-            }
-        }
-        counts.sort();
-        Ok(counts)
-    }
 }
 
 impl Service {

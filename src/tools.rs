@@ -169,14 +169,7 @@ async fn upload(
             let message = format!("role {} may not upload files", actor.role);
             return Err(ApiError::new(&rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", message).by(&actor));
         }
-        if let Err(wait) = state.tool_limit.check(&actor.id) {
-            let secs = wait.as_secs().max(1);
-            let mut e =
-                ApiError::new(&rid, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", format!("retry in {secs} s"))
-                    .by(&actor);
-            e.retry_after = Some(secs);
-            return Err(e);
-        }
+        check_rate(&state, &actor, &rid)?;
         let ctx = call_context(actor, &headers, &rid)?;
         let bad = |message: &str| {
             ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.to_string()).details(json!({
@@ -254,15 +247,7 @@ async fn upload(
         Err(bad("no field named file in the form"))
     }
     .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => {
-            if e.is_denial() {
-                audit_denial(&state, &e, "uploads", &headers).await;
-            }
-            e.into_response()
-        }
-    }
+    respond(&state, result, "uploads", &headers).await
 }
 
 fn internal(rid: &str, e: &dyn std::fmt::Display) -> ApiError {
@@ -290,14 +275,7 @@ async fn inbound(
             let message = format!("role {} may not deliver inbound messages", actor.role);
             return Err(ApiError::new(&rid, StatusCode::FORBIDDEN, "TOOL_NOT_ALLOWED", message).by(&actor));
         }
-        if let Err(wait) = state.tool_limit.check(&actor.id) {
-            let secs = wait.as_secs().max(1);
-            let mut e =
-                ApiError::new(&rid, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", format!("retry in {secs} s"))
-                    .by(&actor);
-            e.retry_after = Some(secs);
-            return Err(e);
-        }
+        check_rate(&state, &actor, &rid)?;
         let ctx = call_context(actor, &headers, &rid)?;
         let json: Value = serde_json::from_slice(&body).map_err(|e| {
             ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}"))
@@ -315,15 +293,7 @@ async fn inbound(
         }))
     }
     .await;
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => {
-            if e.is_denial() {
-                audit_denial(&state, &e, "inbound", &headers).await;
-            }
-            e.into_response()
-        }
-    }
+    respond(&state, result, "inbound", &headers).await
 }
 
 /// `GET /tools/v1`: the tools the caller's role may use.
@@ -532,12 +502,30 @@ async fn call_tool(
             return ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.body_text()).into_response()
         }
     };
-    match run_tool(&state, &tool_name, &headers, &body, &rid).await {
-        Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+    let result = run_tool(&state, &tool_name, &headers, &body, &rid).await;
+    respond(&state, result, &tool_name, &headers).await
+}
+
+/// Tool calls per token: `RATE_LIMITED` with `Retry-After` once the budget is spent.
+fn check_rate(state: &AppState, actor: &Actor, rid: &str) -> Result<(), ApiError> {
+    let Err(wait) = state.tool_limit.check(&actor.id) else { return Ok(()) };
+    let secs = wait.as_secs().max(1);
+    let mut e =
+        ApiError::new(rid, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", format!("too many calls; retry in {secs} s"))
+            .by(actor);
+    e.retry_after = Some(secs);
+    e.details = json!({ "retry_after_seconds": secs });
+    Err(e)
+}
+
+/// The response of a door handler; refusals that are security events are audited first.
+async fn respond(state: &AppState, result: Result<Value, ApiError>, what: &str, headers: &HeaderMap) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
         Err(e) => {
-            tracing::info!(code = e.code, "tool call refused");
+            tracing::info!(code = e.code, what, "call refused");
             if e.is_denial() {
-                audit_denial(&state, &e, &tool_name, &headers).await;
+                audit_denial(state, &e, what, headers).await;
             }
             e.into_response()
         }
@@ -586,19 +574,7 @@ async fn run_tool(
     rid: &str,
 ) -> Result<Value, ApiError> {
     let actor = authenticate(state, headers, rid).await?;
-    if let Err(wait) = state.tool_limit.check(&actor.id) {
-        let secs = wait.as_secs().max(1);
-        let mut e = ApiError::new(
-            rid,
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!("too many calls; retry in {secs} s"),
-        )
-        .by(&actor);
-        e.retry_after = Some(secs);
-        e.details = json!({ "retry_after_seconds": secs });
-        return Err(e);
-    }
+    check_rate(state, &actor, rid)?;
     let tool = ToolName::parse(tool_name).ok_or_else(|| {
         ApiError::new(rid, StatusCode::NOT_FOUND, "UNKNOWN_TOOL", format!("there is no tool '{tool_name}'"))
     })?;

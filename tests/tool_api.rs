@@ -34,6 +34,21 @@ async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
     let _ = axum::serve(listener, app).await;
 }
 
+/// A technician with `skill` who works around the clock.
+async fn technician(service: &Service, skill: &str) -> String {
+    let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
+    let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
+    let input = dispatch::scheduling::NewTechnician {
+        name: format!("{skill} tech"),
+        phone: None,
+        email: None,
+        skills: vec![skill.into()],
+        zone: None,
+        working_hours: Some(all_day),
+    };
+    service.create_technician(&ctx, &input).await.expect("technician").id
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
@@ -220,24 +235,7 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
             tok(domain::Role::CloseoutAgent).await,
             tok(domain::Role::Operator).await,
         );
-        let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
-        let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
-        let tech = s
-            .service
-            .create_technician(
-                &ctx,
-                &dispatch::scheduling::NewTechnician {
-                    name: "Dana".into(),
-                    phone: None,
-                    email: None,
-                    skills: vec!["hvac".into()],
-                    zone: None,
-                    working_hours: Some(all_day),
-                },
-            )
-            .await
-            .expect("tech")
-            .id;
+        let tech = technician(&s.service, "hvac").await;
 
         let v = post_ok(&s, "ticket.create", &intake, serde_json::from_str(GOOD).expect("json")).await;
         let id = v["case"]["id"].as_str().expect("id").to_string();
@@ -769,23 +767,7 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
 
         // A dispatched job to attach it to.
         let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
-        let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
-        let tech = s
-            .service
-            .create_technician(
-                &ctx,
-                &dispatch::scheduling::NewTechnician {
-                    name: "Dana".into(),
-                    phone: None,
-                    email: None,
-                    skills: vec!["hvac".into()],
-                    zone: None,
-                    working_hours: Some(all_day),
-                },
-            )
-            .await
-            .expect("tech")
-            .id;
+        let tech = technician(&s.service, "hvac").await;
         let case =
             s.service.create_ticket(&ctx, &serde_json::from_str(GOOD).expect("input")).await.expect("create").case;
         let start_ms = (dispatch::ids::now_ms() / 3_600_000 + 30) * 3_600_000;
@@ -838,23 +820,7 @@ async fn conflict_tech_unavailable_and_internal_over_http() {
     for db in each_backend().await {
         let s = start(db.clone()).await;
         let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
-        let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
-        let plumber = s
-            .service
-            .create_technician(
-                &ctx,
-                &dispatch::scheduling::NewTechnician {
-                    name: "Sam".into(),
-                    phone: None,
-                    email: None,
-                    skills: vec!["plumbing".into()],
-                    zone: None,
-                    working_hours: Some(domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]))),
-                },
-            )
-            .await
-            .expect("tech")
-            .id;
+        let plumber = technician(&s.service, "plumbing").await;
         let (_, created, _) = call(&s, "ticket.create", Some(&operator), GOOD, true).await;
         let id = created["case"]["id"].as_str().expect("id").to_string();
         let start_ms = (dispatch::ids::now_ms() / 3_600_000 + 30) * 3_600_000;

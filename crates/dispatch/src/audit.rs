@@ -96,59 +96,54 @@ pub async fn append_as(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent)
             .transpose()?,
         None => None,
     };
-    let id = new_id("evt");
-    let before_json = ev.before.as_ref().map(|v| v.to_string());
-    let after_json = ev.after.as_ref().map(|v| v.to_string());
-    let detail_json = ev.detail.as_ref().map(|v| v.to_string());
-    let attachments_json = serde_json::Value::Array(ev.attachments).to_string();
-    let at_ms = now_ms();
-    let hashed = Hashed {
-        id: &id,
+    let mut e = StoredEvent {
+        id: new_id("evt"),
         seq,
-        ticket_id: ev.ticket_id.as_deref(),
-        at_ms,
-        actor_kind: who.kind,
-        actor_id: who.id,
-        actor_role: who.role,
-        source_channel: who.channel,
-        correlation_id: who.correlation_id,
-        request_id: who.request_id,
-        action: &ev.action,
-        before_json: before_json.as_deref(),
-        after_json: after_json.as_deref(),
-        detail_json: detail_json.as_deref(),
-        attachments_json: &attachments_json,
-        prev_hash: &prev_hash,
-        ticket_prev_hash: ticket_prev_hash.as_deref(),
+        ticket_id: ev.ticket_id,
+        at_ms: now_ms(),
+        actor_kind: who.kind.to_string(),
+        actor_id: who.id.to_string(),
+        actor_role: who.role.to_string(),
+        source_channel: who.channel.to_string(),
+        correlation_id: who.correlation_id.map(str::to_string),
+        request_id: who.request_id.map(str::to_string),
+        action: ev.action,
+        before_json: ev.before.as_ref().map(|v| v.to_string()),
+        after_json: ev.after.as_ref().map(|v| v.to_string()),
+        detail_json: ev.detail.as_ref().map(|v| v.to_string()),
+        attachments_json: serde_json::Value::Array(ev.attachments).to_string(),
+        prev_hash,
+        ticket_prev_hash,
+        hash: String::new(),
     };
-    let hash = hash_of(&hashed);
+    e.hash = e.computed_hash();
     sqlx::query(
         "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
          correlation_id, request_id, action, before_json, after_json, detail_json, attachments_json, prev_hash, \
          ticket_prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
-    .bind(&id)
-    .bind(seq)
-    .bind(hashed.ticket_id)
-    .bind(at_ms)
-    .bind(hashed.actor_kind)
-    .bind(hashed.actor_id)
-    .bind(hashed.actor_role)
-    .bind(hashed.source_channel)
-    .bind(hashed.correlation_id)
-    .bind(hashed.request_id)
-    .bind(hashed.action)
-    .bind(hashed.before_json)
-    .bind(hashed.after_json)
-    .bind(hashed.detail_json)
-    .bind(&attachments_json)
-    .bind(&prev_hash)
-    .bind(hashed.ticket_prev_hash)
-    .bind(&hash)
+    .bind(&e.id)
+    .bind(e.seq)
+    .bind(&e.ticket_id)
+    .bind(e.at_ms)
+    .bind(&e.actor_kind)
+    .bind(&e.actor_id)
+    .bind(&e.actor_role)
+    .bind(&e.source_channel)
+    .bind(&e.correlation_id)
+    .bind(&e.request_id)
+    .bind(&e.action)
+    .bind(&e.before_json)
+    .bind(&e.after_json)
+    .bind(&e.detail_json)
+    .bind(&e.attachments_json)
+    .bind(&e.prev_hash)
+    .bind(&e.ticket_prev_hash)
+    .bind(&e.hash)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1").bind(&hash).execute(&mut **tx).await?;
-    Ok(id)
+    sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1").bind(&e.hash).execute(&mut **tx).await?;
+    Ok(e.id)
 }
 
 /// One stored event, as read back for timelines and verification.
@@ -172,6 +167,31 @@ pub struct StoredEvent {
     pub prev_hash: String,
     pub ticket_prev_hash: Option<String>,
     pub hash: String,
+}
+
+impl StoredEvent {
+    /// The hash over everything but the hash itself, in the fixed field order of [`Hashed`].
+    pub fn computed_hash(&self) -> String {
+        hash_of(&Hashed {
+            id: &self.id,
+            seq: self.seq,
+            ticket_id: self.ticket_id.as_deref(),
+            at_ms: self.at_ms,
+            actor_kind: &self.actor_kind,
+            actor_id: &self.actor_id,
+            actor_role: &self.actor_role,
+            source_channel: &self.source_channel,
+            correlation_id: self.correlation_id.as_deref(),
+            request_id: self.request_id.as_deref(),
+            action: &self.action,
+            before_json: self.before_json.as_deref(),
+            after_json: self.after_json.as_deref(),
+            detail_json: self.detail_json.as_deref(),
+            attachments_json: &self.attachments_json,
+            prev_hash: &self.prev_hash,
+            ticket_prev_hash: self.ticket_prev_hash.as_deref(),
+        })
+    }
 }
 
 const EVENT_COLUMNS: &str = "id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
@@ -242,25 +262,7 @@ pub async fn verify(pool: &sqlx::AnyPool) -> Result<Verification, sqlx::Error> {
         if e.ticket_prev_hash != expected_ticket_prev {
             problems.push(format!("event {} (seq {}): ticket chain broken", e.id, e.seq));
         }
-        let recomputed = hash_of(&Hashed {
-            id: &e.id,
-            seq: e.seq,
-            ticket_id: e.ticket_id.as_deref(),
-            at_ms: e.at_ms,
-            actor_kind: &e.actor_kind,
-            actor_id: &e.actor_id,
-            actor_role: &e.actor_role,
-            source_channel: &e.source_channel,
-            correlation_id: e.correlation_id.as_deref(),
-            request_id: e.request_id.as_deref(),
-            action: &e.action,
-            before_json: e.before_json.as_deref(),
-            after_json: e.after_json.as_deref(),
-            detail_json: e.detail_json.as_deref(),
-            attachments_json: &e.attachments_json,
-            prev_hash: &e.prev_hash,
-            ticket_prev_hash: e.ticket_prev_hash.as_deref(),
-        });
+        let recomputed = e.computed_hash();
         if recomputed != e.hash {
             problems.push(format!("event {} (seq {}): content does not match its hash (edited?)", e.id, e.seq));
         }

@@ -11,7 +11,8 @@ use domain::{CaseState, FieldError, Role, Tool};
 
 /// Where a photo's bytes come from.
 pub(crate) enum PhotoSource {
-    Bytes(Vec<u8>),
+    /// The bytes and their content type, as sniffed from them.
+    Bytes(Vec<u8>, &'static str),
     Upload(crate::uploads::Upload),
 }
 
@@ -57,7 +58,8 @@ impl Service {
                 let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
                     ServiceError::invalid("content_base64", "invalid_base64", "standard base64 of the image file")
                 })?;
-                match domain::media::sniff_image(&bytes) {
+                let sniffed = domain::media::sniff_image(&bytes);
+                match sniffed {
                     None => errors.push(FieldError::new(
                         "content_base64",
                         "unsupported_type",
@@ -73,7 +75,7 @@ impl Service {
                         }
                     }
                 }
-                PhotoSource::Bytes(bytes)
+                PhotoSource::Bytes(bytes, sniffed.unwrap_or("application/octet-stream"))
             }
             (None, Some(id)) => PhotoSource::Upload(self.unused_upload(ctx, id).await?),
             _ => {
@@ -108,11 +110,10 @@ impl Service {
         }
         let id = new_id("att");
         let (key, sha256, size, content_type, upload_id, fresh_blob) = match source {
-            PhotoSource::Bytes(bytes) => {
-                let content_type = domain::media::sniff_image(&bytes).unwrap_or("application/octet-stream").to_string();
-                let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(&content_type));
-                let meta = self.blobs.put(&key, &content_type, bytes).await?;
-                (key, meta.sha256, meta.size as i64, content_type, None, true)
+            PhotoSource::Bytes(bytes, content_type) => {
+                let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(content_type));
+                let meta = self.blobs.put(&key, content_type, bytes).await?;
+                (key, meta.sha256, meta.size as i64, content_type.to_string(), None, true)
             }
             PhotoSource::Upload(u) => (u.blob_key, u.sha256, u.size, u.content_type, Some(u.upload_id), false),
         };

@@ -314,8 +314,7 @@ async fn list_tools(State(state): State<AppState>, headers: HeaderMap) -> Respon
 async fn read_summary(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {
     let rid = request_id(&headers);
     let result = async {
-        let actor = authenticate(&state, &headers, &rid).await?;
-        let ctx = call_context(actor, &headers, &rid)?;
+        let ctx = reader(&state, &headers, &rid).await?;
         state.service.case_summary(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e))
     }
     .await;
@@ -452,6 +451,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Resul
         Ok(None) => Err(unauthenticated()),
         Err(e) => Err(ApiError::from_service(rid, &e)),
     }
+}
+
+/// The context of a read: any valid token; what it may see is the service's decision.
+async fn reader(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<CallContext, ApiError> {
+    let actor = authenticate(state, headers, rid).await?;
+    call_context(actor, headers, rid)
 }
 
 fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallContext, ApiError> {
@@ -699,8 +704,7 @@ async fn stored_answer(state: &AppState, idem: &IdempotencyKey, rid: &str) -> Re
 async fn read_case(State(state): State<AppState>, Path(ticket_id): Path<String>, headers: HeaderMap) -> Response {
     let rid = request_id(&headers);
     let result = async {
-        let actor = authenticate(&state, &headers, &rid).await?;
-        let ctx = call_context(actor, &headers, &rid)?;
+        let ctx = reader(&state, &headers, &rid).await?;
         state.service.case(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e))
     }
     .await;

@@ -49,6 +49,11 @@ async fn technician(service: &Service, skill: &str) -> String {
     service.create_technician(&ctx, &input).await.expect("technician").id
 }
 
+/// GET with a bearer token; the JSON body (status checked by the callers that care).
+async fn get_json(url: &str, token: &str) -> Value {
+    client().get(url).bearer_auth(token).send().await.expect("get").json().await.expect("json")
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
@@ -308,15 +313,7 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
         assert_eq!(v["case"]["state"], "invoice_ready");
         assert_eq!(v["data"]["attachments"], 1);
 
-        let read: Value = client()
-            .get(format!("{}/tools/v1/cases/{id}", s.base))
-            .bearer_auth(&closeout)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let read: Value = get_json(&format!("{}/tools/v1/cases/{id}", s.base), &closeout).await;
         assert_eq!(read["case"], v["case"], "the returned case is the committed case");
         let verify = dispatch::audit::verify(db.pool()).await.expect("verify");
         assert!(verify.problems.is_empty(), "{:?}", verify.problems);
@@ -415,30 +412,14 @@ async fn tool_listing_and_bounded_summaries() {
         let s = start(db.clone()).await;
         let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
         let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
-        let list: Value = client()
-            .get(format!("{}/tools/v1", s.base))
-            .bearer_auth(&intake)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let list: Value = get_json(&format!("{}/tools/v1", s.base), &intake).await;
         let names: Vec<&str> =
             list["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
         assert_eq!(names, ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
         let create_schema = &list["tools"][0]["input_schema"];
         assert_eq!(create_schema["type"], "object", "{create_schema}");
         assert_eq!(create_schema["required"], json!(["customer"]));
-        let all: Value = client()
-            .get(format!("{}/tools/v1", s.base))
-            .bearer_auth(&operator)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let all: Value = get_json(&format!("{}/tools/v1", s.base), &operator).await;
         assert_eq!(all["tools"].as_array().map(Vec::len), Some(18));
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
@@ -473,15 +454,7 @@ async fn tool_listing_and_bounded_summaries() {
         assert!(msgs.last().and_then(|m| m["text"].as_str()).is_some_and(|t| t.starts_with("59:")), "newest last");
         assert!(sum["text"].as_str().is_some_and(|t| t.contains("RD-000001") && t.contains("Next:")), "{sum}");
         // The operator sees the scheduling tools that are legal now.
-        let op: Value = client()
-            .get(format!("{}/tools/v1/cases/{id}/summary", s.base))
-            .bearer_auth(&operator)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let op: Value = get_json(&format!("{}/tools/v1/cases/{id}/summary", s.base), &operator).await;
         let legal: Vec<&str> =
             op["summary"]["legal_tools"].as_array().expect("legal").iter().filter_map(|t| t.as_str()).collect();
         assert!(

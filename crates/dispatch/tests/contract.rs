@@ -600,19 +600,14 @@ async fn technicians_without_the_skill_or_time_are_unavailable() {
             assert!(matches!(err, ServiceError::TechUnavailable { reason: "already_booked", .. }), "{hour}: {err:?}");
         }
         // Proposals skip the booked time.
-        let p = svc
-            .propose_slots(
-                &op(),
-                &ProposeSlots {
-                    ticket_id: second.id.clone(),
-                    from_ms: Some(tomorrow_at(8)),
-                    to_ms: Some(tomorrow_at(14)),
-                    duration_minutes: Some(60),
-                    max_slots: Some(20),
-                },
-            )
-            .await
-            .expect("propose");
+        let morning = ProposeSlots {
+            ticket_id: second.id.clone(),
+            from_ms: Some(tomorrow_at(8)),
+            to_ms: Some(tomorrow_at(14)),
+            duration_minutes: Some(60),
+            max_slots: Some(20),
+        };
+        let p = svc.propose_slots(&op(), &morning).await.expect("propose");
         let starts: Vec<i64> = p.data["slots"]
             .as_array()
             .expect("slots")
@@ -636,19 +631,7 @@ async fn technicians_without_the_skill_or_time_are_unavailable() {
         assert_eq!(err.code(), "INVALID_REQUEST");
         // Time off removes the afternoon: no slots there, and no booking either.
         svc.add_time_off(&op(), &hvac, tomorrow_at(12), tomorrow_at(18), Some("dentist")).await.expect("time off");
-        let p = svc
-            .propose_slots(
-                &op(),
-                &ProposeSlots {
-                    ticket_id: second.id.clone(),
-                    from_ms: Some(tomorrow_at(8)),
-                    to_ms: Some(tomorrow_at(14)),
-                    duration_minutes: Some(60),
-                    max_slots: Some(20),
-                },
-            )
-            .await
-            .expect("propose");
+        let p = svc.propose_slots(&op(), &morning).await.expect("propose");
         assert_eq!(p.data["slots"].as_array().map(Vec::len), Some(0), "{}", p.data);
         let err = svc.confirm_slot(&op(), &confirm(&second.id, &hvac, 13)).await.unwrap_err();
         assert!(matches!(err, ServiceError::TechUnavailable { reason: "outside_working_hours", .. }), "{err:?}");

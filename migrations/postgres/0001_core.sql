@@ -322,6 +322,16 @@ CREATE TABLE audit_head (
 );
 INSERT INTO audit_head (id, seq, head_hash) VALUES (1, 0, 'genesis');
 
+-- The head follows every append inside the database, one statement fewer per action.
+CREATE FUNCTION audit_head_follow() RETURNS trigger AS $$
+BEGIN
+    UPDATE audit_head SET head_hash = NEW.hash WHERE id = 1;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_events_head AFTER INSERT ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_head_follow();
+
 CREATE TABLE users (
     id             TEXT PRIMARY KEY,
     email          TEXT NOT NULL UNIQUE,

@@ -81,21 +81,19 @@ pub async fn append(tx: &mut crate::db::WriteTx, ctx: &CallContext, ev: NewEvent
 
 /// [`append`] for callers without a [`CallContext`] (refused calls of unknown callers).
 pub async fn append_as(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent) -> Result<String, sqlx::Error> {
-    // Taking the head row's lock first serialises appenders, so the chain never forks.
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash")
-        .fetch_one(&mut **tx)
-        .await?;
+    // Taking the head row's lock first serialises appenders, so the chain never forks. The
+    // ticket's own chain head comes back with it; the trigger on insert moves `head_hash`.
+    let head = sqlx::query(
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash, \
+         (SELECT hash FROM audit_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1) AS ticket_prev_hash",
+    )
+    .bind(&ev.ticket_id)
+    .fetch_one(&mut **tx)
+    .await?;
     let seq: i64 = head.try_get("seq")?;
     let prev_hash: String = head.try_get("head_hash")?;
-    let ticket_prev_hash: Option<String> = match &ev.ticket_id {
-        Some(t) => sqlx::query("SELECT hash FROM audit_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(t)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get("hash"))
-            .transpose()?,
-        None => None,
-    };
+    let ticket_prev_hash: Option<String> =
+        if ev.ticket_id.is_some() { head.try_get("ticket_prev_hash")? } else { None };
     let mut e = StoredEvent {
         id: new_id("evt"),
         seq,
@@ -142,7 +140,6 @@ pub async fn append_as(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent)
     .bind(&e.hash)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1").bind(&e.hash).execute(&mut **tx).await?;
     Ok(e.id)
 }
 

@@ -838,3 +838,33 @@ async fn both_schemas_have_the_same_tables_and_columns() {
     assert!(lite.len() > 150, "{} columns", lite.len());
     assert_eq!(lite, postgres);
 }
+
+/// SQLite writers never checkpoint (it would stall a write on a file sync); the background
+/// checkpointer must fold the write-ahead log back into the database file on its own.
+#[tokio::test]
+async fn sqlite_write_ahead_log_is_checkpointed_in_the_background() {
+    let dir = dispatch::testing::temp_dir();
+    let file = dir.join("wal.db");
+    let db = Db::connect(&format!("sqlite://{}?mode=rwc", file.display())).await.expect("open");
+    db.migrate().await.expect("migrate");
+    let svc = service(db.clone());
+    for _ in 0..20 {
+        svc.create_ticket(&op(), &complete_ticket()).await.expect("create");
+    }
+    let wal = dir.join("wal.db-wal");
+    let wal_size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(wal_size > 0, "writes go to the write-ahead log first");
+    // Once checkpointed, every frame is in the main file: its page count covers the data.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let main_pages = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) / 4096;
+        let row = sqlx::query("PRAGMA page_count").fetch_one(db.pool()).await.expect("page count");
+        let pages: i64 = row.try_get(0).expect("pages");
+        if main_pages as i64 >= pages {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not checkpointed: file has {main_pages} of {pages} pages");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&db, "tickets").await, 20);
+}

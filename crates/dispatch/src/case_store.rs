@@ -105,7 +105,13 @@ async fn load_case_with(
     id: &str,
     collections_from: Option<&Case>,
 ) -> Result<Case, ServiceError> {
-    let r = sqlx::query(&format!("{MAIN} WHERE t.id = $1"))
+    let is_pg = conn.backend_name() == "PostgreSQL";
+    let sql = match (collections_from.is_some(), is_pg) {
+        (true, _) => main_by_id(),
+        (false, false) => with_children_sqlite(),
+        (false, true) => with_children_postgres(),
+    };
+    let r = sqlx::query(sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -122,7 +128,7 @@ async fn load_case_with(
             labor: c.labor.clone(),
             parts: c.parts.clone(),
         },
-        None => load_children(conn, id, &customer_id).await?,
+        None => parse_children(r.try_get::<Option<String>, _>("children")?.as_deref())?,
     };
     let (phones, emails) = (children.phones, children.emails);
     let (checklist, notes, attachments, labor, parts) =
@@ -277,38 +283,60 @@ struct ContactRow {
     value: String,
 }
 
-/// Every collection of a case in one round trip: each child row comes back as a JSON
-/// document (the only dialect difference is the name of the JSON object function).
-async fn load_children(conn: &mut AnyConnection, ticket_id: &str, customer_id: &str) -> Result<Children, ServiceError> {
-    let backend_is_pg = conn.backend_name() == "PostgreSQL";
-    let (obj, cast) = if backend_is_pg { ("json_build_object", "::text") } else { ("json_object", "") };
-    let sql = format!(
+fn main_by_id() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("{MAIN} WHERE t.id = $1"))
+}
+
+fn with_children_sqlite() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| with_children(false))
+}
+
+fn with_children_postgres() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| with_children(true))
+}
+
+/// The case and every collection of it in one round trip: the child rows come back as one
+/// JSON array of `[part, row]` pairs, in display order. The dialects differ only in the
+/// names of the JSON functions.
+fn with_children(pg: bool) -> String {
+    let obj = if pg { "json_build_object" } else { "json_object" };
+    let union = format!(
         "SELECT 0 AS part, position AS ord, item_key AS tie, {obj}('key', item_key, 'label', label, 'required', required, \
-             'done_at_ms', done_at_ms, 'done_by', done_by){cast} AS doc FROM checklist_items WHERE ticket_id = $1 \
+             'done_at_ms', done_at_ms, 'done_by', done_by) AS doc FROM checklist_items WHERE ticket_id = t.id \
          UNION ALL SELECT 1, created_at_ms, id, {obj}('id', id, 'kind', kind, 'text', body, 'author', author, \
-             'created_at_ms', created_at_ms){cast} FROM notes WHERE ticket_id = $1 \
+             'created_at_ms', created_at_ms) FROM notes WHERE ticket_id = t.id \
          UNION ALL SELECT 2, created_at_ms, id, {obj}('id', id, 'kind', kind, 'sha256', sha256, 'size', size, \
              'content_type', content_type, 'filename', filename, 'blob_key', blob_key, 'uploaded_by', uploaded_by, \
-             'created_at_ms', created_at_ms){cast} FROM attachments WHERE ticket_id = $1 \
+             'created_at_ms', created_at_ms) FROM attachments WHERE ticket_id = t.id \
          UNION ALL SELECT 3, created_at_ms, id, {obj}('id', id, 'technician_id', technician_id, 'description', description, \
-             'minutes', minutes, 'rate_cents', rate_cents, 'amount_cents', amount_cents){cast} FROM labor_lines WHERE ticket_id = $1 \
+             'minutes', minutes, 'rate_cents', rate_cents, 'amount_cents', amount_cents) FROM labor_lines WHERE ticket_id = t.id \
          UNION ALL SELECT 4, created_at_ms, id, {obj}('id', id, 'sku', sku, 'description', description, 'quantity', quantity, \
-             'unit_price_cents', unit_price_cents, 'amount_cents', amount_cents){cast} FROM part_lines WHERE ticket_id = $1 \
-         UNION ALL SELECT 5, position, value, {obj}('kind', kind, 'value', value){cast} FROM customer_contacts WHERE customer_id = $2 \
-         ORDER BY 1, 2, 3"
+             'unit_price_cents', unit_price_cents, 'amount_cents', amount_cents) FROM part_lines WHERE ticket_id = t.id \
+         UNION ALL SELECT 5, position, value, {obj}('kind', kind, 'value', value) FROM customer_contacts WHERE customer_id = c.id"
     );
-    let rows = sqlx::query(&sql).bind(ticket_id).bind(customer_id).fetch_all(&mut *conn).await?;
+    let children = if pg {
+        format!("(SELECT json_agg(json_build_array(part, doc) ORDER BY part, ord, tie)::text FROM ({union}) x)")
+    } else {
+        format!("(SELECT json_group_array(json_array(part, json(doc))) FROM ({union} ORDER BY 1, 2, 3))")
+    };
+    let (select, from) = MAIN.split_once(" FROM tickets t ").unwrap_or((MAIN, ""));
+    format!("{select}, {children} AS children FROM tickets t {from} WHERE t.id = $1")
+}
+
+/// The `children` column of [`with_children`]: `[[part, row], ...]` (NULL when empty on
+/// PostgreSQL).
+fn parse_children(raw: Option<&str>) -> Result<Children, ServiceError> {
     let mut c = Children::default();
+    let Some(raw) = raw else { return Ok(c) };
     let bad = |e: serde_json::Error| ServiceError::Internal(format!("stored case row: {e}"));
-    for r in &rows {
-        let part: i32 = match r.try_get::<i64, _>("part") {
-            Ok(p) => p as i32,
-            Err(_) => r.try_get::<i32, _>("part")?,
-        };
-        let doc: String = r.try_get("doc")?;
+    let rows: Vec<(i64, serde_json::Value)> = serde_json::from_str(raw).map_err(bad)?;
+    for (part, doc) in rows {
         match part {
             0 => {
-                let row: ChecklistRow = serde_json::from_str(&doc).map_err(bad)?;
+                let row: ChecklistRow = serde_json::from_value(doc).map_err(bad)?;
                 c.checklist.push(ChecklistItem {
                     key: row.key,
                     label: row.label,
@@ -318,12 +346,12 @@ async fn load_children(conn: &mut AnyConnection, ticket_id: &str, customer_id: &
                     done_by: row.done_by,
                 });
             }
-            1 => c.notes.push(serde_json::from_str(&doc).map_err(bad)?),
-            2 => c.attachments.push(serde_json::from_str(&doc).map_err(bad)?),
-            3 => c.labor.push(serde_json::from_str(&doc).map_err(bad)?),
-            4 => c.parts.push(serde_json::from_str(&doc).map_err(bad)?),
+            1 => c.notes.push(serde_json::from_value(doc).map_err(bad)?),
+            2 => c.attachments.push(serde_json::from_value(doc).map_err(bad)?),
+            3 => c.labor.push(serde_json::from_value(doc).map_err(bad)?),
+            4 => c.parts.push(serde_json::from_value(doc).map_err(bad)?),
             _ => {
-                let row: ContactRow = serde_json::from_str(&doc).map_err(bad)?;
+                let row: ContactRow = serde_json::from_value(doc).map_err(bad)?;
                 if row.kind == "phone" {
                     c.phones.push(row.value);
                 } else {

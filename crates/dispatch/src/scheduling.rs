@@ -4,7 +4,7 @@
 use crate::audit::{self, NewEvent};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{CallContext, Outcome, Service};
+use crate::service::{CallContext, Outcome, Service, SetValue};
 use domain::commands::{AssignTech, ConfirmSlot, ProposeSlots, SetEta};
 use domain::slots::{self, Candidate, SlotQuery, Unavailable};
 use domain::window::{TimeWindow, WorkingHours, MINUTE_MS};
@@ -403,12 +403,8 @@ impl Service {
         let tech = input.technician_id.trim().to_string();
         self.check_technician(&mut o.tx, &tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
             .await?;
-        sqlx::query("UPDATE tickets SET assigned_tech_id = $1, assigned_at_ms = $2 WHERE id = $3")
-            .bind(&tech)
-            .bind(o.now)
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.set("assigned_tech_id", SetValue::Text(Some(tech.clone())));
+        o.set("assigned_at_ms", SetValue::Int(Some(o.now)));
         sqlx::query("UPDATE appointments SET technician_id = $1 WHERE id = $2")
             .bind(&tech)
             .bind(&appointment.id)
@@ -425,13 +421,9 @@ impl Service {
         let note = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_tool_state(&o.before, Tool::DispatchSetEta)?;
-        sqlx::query("UPDATE tickets SET eta_ms = $1, eta_note = $2, eta_set_at_ms = $3 WHERE id = $4")
-            .bind(input.eta_ms)
-            .bind(&note)
-            .bind(o.now)
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.set("eta_ms", SetValue::Int(Some(input.eta_ms)));
+        o.set("eta_note", SetValue::Text(note));
+        o.set("eta_set_at_ms", SetValue::Int(Some(o.now)));
         self.finish(ctx, o, Tool::DispatchSetEta.name(), None, serde_json::json!({}), vec![]).await
     }
 }

@@ -82,6 +82,23 @@ pub(crate) struct Open {
     /// Set by actions that add to the case's collections (notes, photos, checklist, lines,
     /// contacts); the others let `finish` re-read only the ticket row.
     pub collections_changed: bool,
+    /// Ticket columns the action sets; written by the compare-and-swap update in
+    /// [`Service::finish`], saving a statement per action.
+    pub ticket_sets: Vec<(&'static str, SetValue)>,
+}
+
+/// A value for one ticket column in [`Open::ticket_sets`].
+pub(crate) enum SetValue {
+    Text(Option<String>),
+    Int(Option<i64>),
+    /// A fixed SQL expression over the row (`message_count + 1`).
+    Expr(&'static str),
+}
+
+impl Open {
+    pub fn set(&mut self, column: &'static str, value: SetValue) {
+        self.ticket_sets.push((column, value));
+    }
 }
 
 impl Service {
@@ -160,7 +177,7 @@ impl Service {
             return Err(ServiceError::stale());
         }
         let now = now_ms().max(before.updated_at_ms);
-        Ok(Open { tx, before, now, collections_changed: false })
+        Ok(Open { tx, before, now, collections_changed: false, ticket_sets: vec![] })
     }
 
     /// Moves the state if asked (legality checked here and again by the database), writes the
@@ -181,16 +198,28 @@ impl Service {
         }
         // Compare-and-swap: commits only if nobody changed the case since it was read. On
         // PostgreSQL a concurrent writer of the same ticket waits here and then fails.
-        let swapped = sqlx::query(
-            "UPDATE tickets SET version = version + 1, updated_at_ms = $1, state = COALESCE($2, state) \
-             WHERE id = $3 AND version = $4",
-        )
-        .bind(open.now)
-        .bind(to.map(CaseState::as_str))
-        .bind(&open.before.id)
-        .bind(open.before.version)
-        .execute(&mut *open.tx)
-        .await?;
+        let mut sql =
+            String::from("UPDATE tickets SET version = version + 1, updated_at_ms = $1, state = COALESCE($2, state)");
+        let mut n = 2;
+        for (column, value) in &open.ticket_sets {
+            match value {
+                SetValue::Expr(e) => sql.push_str(&format!(", {column} = {e}")),
+                _ => {
+                    n += 1;
+                    sql.push_str(&format!(", {column} = ${n}"));
+                }
+            }
+        }
+        sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
+        let mut q = sqlx::query(&sql).bind(open.now).bind(to.map(CaseState::as_str));
+        for (_, value) in &open.ticket_sets {
+            q = match value {
+                SetValue::Text(v) => q.bind(v.clone()),
+                SetValue::Int(v) => q.bind(*v),
+                SetValue::Expr(_) => q,
+            };
+        }
+        let swapped = q.bind(&open.before.id).bind(open.before.version).execute(&mut *open.tx).await?;
         if swapped.rows_affected() != 1 {
             return Err(ServiceError::stale());
         }

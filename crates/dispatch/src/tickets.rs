@@ -5,7 +5,7 @@ use crate::audit::{self, NewEvent};
 use crate::case_store::{load_case, summaries};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{CallContext, Outcome, Service};
+use crate::service::{CallContext, Outcome, Service, SetValue};
 use domain::commands::{AddMessage, CancelTicket, SetPriority};
 use domain::{CaseState, CaseSummary, CreateTicket, Role, Tool, ValidCreateTicket};
 use sqlx::Row;
@@ -148,11 +148,8 @@ impl Service {
         .bind(o.now)
         .execute(&mut *o.tx)
         .await?;
-        sqlx::query("UPDATE tickets SET message_count = message_count + 1, last_message_at_ms = $1 WHERE id = $2")
-            .bind(o.now)
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.set("message_count", SetValue::Expr("message_count + 1"));
+        o.set("last_message_at_ms", SetValue::Int(Some(o.now)));
         self.finish(ctx, o, Tool::TicketAddMessage.name(), None, serde_json::json!({ "message_id": id }), vec![]).await
     }
 
@@ -167,11 +164,7 @@ impl Service {
         }
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_tool_state(&o.before, Tool::TicketSetPriority)?;
-        sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
-            .bind(input.priority.as_str())
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.set("priority", SetValue::Text(Some(input.priority.as_str().to_string())));
         let data = serde_json::json!({ "reason": input.reason });
         self.finish(ctx, o, Tool::TicketSetPriority.name(), None, data, vec![]).await
     }
@@ -185,11 +178,7 @@ impl Service {
         if !o.before.state.can_transition_to(CaseState::Canceled) {
             return Err(ServiceError::transition(o.before.state, CaseState::Canceled));
         }
-        sqlx::query("UPDATE tickets SET cancel_reason = $1 WHERE id = $2")
-            .bind(&reason)
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.set("cancel_reason", SetValue::Text(Some(reason)));
         // A canceled job frees its technician's time.
         sqlx::query("UPDATE appointments SET status = 'canceled' WHERE ticket_id = $1 AND status = 'active'")
             .bind(&o.before.id)

@@ -275,9 +275,10 @@ CREATE TABLE payments (
 );
 
 -- Append-only, hash-chained audit trail: per ticket (ticket_prev_hash) and global (prev_hash).
+-- `seq` is the rowid here (one b-tree fewer to write per event); `id` stays unique.
 CREATE TABLE audit_events (
-    id               TEXT PRIMARY KEY,
-    seq              BIGINT NOT NULL UNIQUE,
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT NOT NULL UNIQUE,
     ticket_id        TEXT,
     at_ms            BIGINT NOT NULL,
     actor_kind       TEXT NOT NULL,

@@ -1,8 +1,10 @@
 //! Identifiers and clock.
 
-/// A new opaque id with a type prefix (`tkt_`, `cus_`, `evt_`, ...), sortable by nothing.
+/// A new opaque id with a type prefix (`tkt_`, `cus_`, `evt_`, ...). Time-ordered (UUIDv7),
+/// so new rows land at the end of their primary-key index instead of on a random page.
+/// Ids are not secrets: tokens and links carry their own random secrets.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// Milliseconds since the Unix epoch; the one time representation in storage.

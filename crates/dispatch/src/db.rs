@@ -108,7 +108,7 @@ impl Db {
                 let writer = if in_memory { None } else { Some(connect(sqlite_options(1)).await?) };
                 (pool, writer)
             }
-            Backend::Postgres => (connect(AnyPoolOptions::new().max_connections(32)).await?, None),
+            Backend::Postgres => (connect(AnyPoolOptions::new().max_connections(pg_pool_size())).await?, None),
         };
         let db = Db {
             pool,
@@ -191,6 +191,19 @@ impl Db {
         }
         self.pool.close().await;
     }
+}
+
+/// PostgreSQL connections per instance (`RD_DB_MAX_CONNECTIONS`, default twice the cores,
+/// 4 to 16). More connections than the database has cores only adds lock queueing inside
+/// PostgreSQL; waiting tasks queue more cheaply in this pool. On 2 cores with 32 concurrent
+/// callers, 4 connections gave 1.5x the throughput of 10.
+fn pg_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2);
+    std::env::var("RD_DB_MAX_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or((2 * cores).clamp(4, 16))
 }
 
 /// WAL lets readers run beside the single writer; writers queue on busy_timeout (other

@@ -3,9 +3,10 @@
 
 pub mod config;
 pub mod openapi;
-pub mod ratelimit;
+pub use dispatch::ratelimit;
 pub mod server;
 pub mod telemetry;
 pub mod tools;
+pub mod web;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

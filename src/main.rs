@@ -51,6 +51,29 @@ enum UserCommand {
         role: Role,
         #[arg(long)]
         name: String,
+        /// For technician accounts: the technician profile (tec_...).
+        #[arg(long)]
+        technician: Option<String>,
+        /// For customer accounts: the customer record (cus_...).
+        #[arg(long)]
+        customer: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account; its sessions end at once.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password (RD_PASSWORD, else prompted for); the account's sessions end.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -118,14 +141,50 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 None => println!("Database already has data; demo not seeded."),
             }
         }
-        Command::User(UserCommand::Create { email, role, name }) => {
-            let password = match std::env::var("RD_PASSWORD") {
-                Ok(p) if !p.is_empty() => p,
-                _ => rpassword::prompt_password(format!("Password for {email}: "))?,
-            };
+        Command::User(cmd) => {
             let service = server::open_service(&config).await?;
-            let id = service.create_user(&email, &name, role, &password).await?;
-            println!("created user {id} ({email}, {role})");
+            let admin = dispatch::CallContext::new(domain::Actor::system("cli"));
+            let password_for = |email: &str| -> Result<String, BoxError> {
+                match std::env::var("RD_PASSWORD") {
+                    Ok(p) if !p.is_empty() => Ok(p),
+                    _ => Ok(rpassword::prompt_password(format!("Password for {email}: "))?),
+                }
+            };
+            match cmd {
+                UserCommand::Create { email, role, name, technician, customer } => {
+                    let input = dispatch::users::NewUser {
+                        password: password_for(&email)?,
+                        email,
+                        name,
+                        role: Some(role),
+                        technician_id: technician,
+                        customer_id: customer,
+                    };
+                    let u = service.create_user(&admin, &input).await?;
+                    println!("created user {} ({}, {})", u.id, u.email, u.role);
+                }
+                UserCommand::List => {
+                    for u in service.users(&admin).await? {
+                        let state = if u.disabled { "disabled" } else { "active" };
+                        println!("{}  {:<32} {:<11} {:<8} {}", u.id, u.email, u.role, state, u.name);
+                    }
+                }
+                UserCommand::Disable { email } => {
+                    let u = service.user_by_email(&admin, &email).await?;
+                    service.set_user_disabled(&admin, &u.id, true).await?;
+                    println!("disabled {email}; its sessions have ended");
+                }
+                UserCommand::Enable { email } => {
+                    let u = service.user_by_email(&admin, &email).await?;
+                    service.set_user_disabled(&admin, &u.id, false).await?;
+                    println!("enabled {email}");
+                }
+                UserCommand::ResetPassword { email } => {
+                    let u = service.user_by_email(&admin, &email).await?;
+                    service.reset_password(&admin, &u.id, &password_for(&email)?).await?;
+                    println!("password of {email} replaced; its sessions have ended");
+                }
+            }
         }
         Command::Token(TokenCommand::Create { role, name }) => {
             let service = server::open_service(&config).await?;

@@ -75,10 +75,13 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
     let routes = generate_route_list(app::App);
     let shell_options = leptos.clone();
     let ctx_service = service.clone();
+    let sessions = crate::web::session_layer(&state);
+    let identify = axum::middleware::from_fn_with_state(state.clone(), crate::web::identify);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(|| async { Json(crate::openapi::cached()) }))
+        .route("/portal/link/{token}", get(crate::web::open_link))
         .nest("/tools/v1", tools::router())
         .leptos_routes_with_context(
             &state,
@@ -89,6 +92,10 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
         // Static files from the site root; anything else renders the app's "not found" page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .with_state(state)
+        .layer(identify)
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(crate::web::refuse_cross_site))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -143,9 +150,27 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     tracing::info!("serving on http://{}", config.bind);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    spawn_session_sweeper(service.clone());
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     service.db().close().await;
     Ok(())
+}
+
+/// Deletes expired sessions hourly (they are already refused; this keeps the table small).
+fn spawn_session_sweeper(service: Service) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match service.delete_expired_sessions().await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

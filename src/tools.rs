@@ -375,6 +375,8 @@ impl ApiError {
             | ServiceError::CloseoutIncomplete { .. } => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::TicketNotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::LoginFailed | ServiceError::LinkInvalid => StatusCode::UNAUTHORIZED,
+            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Internal(_) | ServiceError::AlreadyProcessed => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let details = match e {

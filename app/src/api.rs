@@ -1,6 +1,7 @@
 //! Server functions: typed calls from the browser, each one line into the service.
 
-use domain::{Case, CaseSummary, FieldError};
+use domain::window::TimeWindow;
+use domain::{Case, CaseState, CaseSummary, FieldError, Role};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -11,21 +12,79 @@ pub enum FormOutcome<T> {
     Invalid { message: String, fields: Vec<FieldError> },
 }
 
+/// Who is signed in, as the page header shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub role: Role,
+    /// True for a visitor who came by a portal link (no account, no password).
+    pub by_link: bool,
+}
+
+/// An account row for the admin page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+/// What a customer sees of their ticket: no internal notes, no storage keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalTicket {
+    pub id: String,
+    pub number: String,
+    pub state: CaseState,
+    pub problem_summary: Option<String>,
+    pub appointment: Option<TimeWindow>,
+    pub technician_first_name: Option<String>,
+    pub eta_ms: Option<i64>,
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    use dispatch::users::{ClientAddr, CurrentActor};
     use dispatch::{CallContext, Service, ServiceError};
-    use domain::{Actor, ActorKind, Role, SourceChannel};
+    use domain::{Actor, Role, SourceChannel};
     use leptos::prelude::*;
 
     pub fn service() -> Result<Service, ServerFnError> {
         use_context::<Service>().ok_or_else(|| ServerFnError::new("service unavailable"))
     }
 
-    /// The console's actor. Until sign-in exists, the console acts as one operator seat and
-    /// the server listens on loopback by default.
-    pub fn console_context() -> CallContext {
-        let actor = Actor::new(ActorKind::User, "console", Role::Operator, "Console");
-        CallContext { channel: SourceChannel::Internal, ..CallContext::new(actor) }
+    fn parts() -> Option<http::request::Parts> {
+        use_context::<http::request::Parts>()
+    }
+
+    /// The signed-in actor of this request, resolved from the session by the server (never
+    /// from anything the browser sends).
+    pub fn current_actor() -> Option<Actor> {
+        parts().and_then(|p| p.extensions.get::<CurrentActor>().cloned()).and_then(|a| a.0)
+    }
+
+    pub fn client_addr() -> String {
+        parts().and_then(|p| p.extensions.get::<ClientAddr>().cloned()).map(|c| c.0).unwrap_or_else(|| "unknown".into())
+    }
+
+    pub fn request_id() -> Option<String> {
+        parts().and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string))
+    }
+
+    /// The call context of the signed-in actor, or an error asking to sign in.
+    pub fn context() -> Result<CallContext, ServerFnError> {
+        let actor = current_actor().ok_or_else(|| ServerFnError::new("please sign in again"))?;
+        let channel = if actor.role == Role::Customer { SourceChannel::Webchat } else { SourceChannel::Internal };
+        Ok(CallContext { channel, request_id: request_id(), ..CallContext::new(actor) })
+    }
+
+    pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
+        leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| ServerFnError::new("sessions unavailable"))
+    }
+
+    pub fn error(e: ServiceError) -> ServerFnError {
+        ServerFnError::new(e.public_message())
     }
 
     /// Service errors that the user can act on become form outcomes; the rest become
@@ -42,13 +101,176 @@ pub mod ssr {
             Err(e) => Ok(super::FormOutcome::Invalid { message: e.public_message(), fields: vec![] }),
         }
     }
+
+    /// Where a role starts.
+    pub fn home_of(role: Role) -> &'static str {
+        match role {
+            Role::Technician => "/tech",
+            Role::Customer => "/portal",
+            _ => "/console",
+        }
+    }
+}
+
+/// Signs in. On success the browser is sent on (to `next` when it is a page of this site,
+/// else to the role's start page); otherwise the answer is one message for every failure.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String, next: String) -> Result<String, ServerFnError> {
+    use dispatch::users::{LoginFrom, SessionAuth};
+    let service = ssr::service()?;
+    let from = LoginFrom { client: ssr::client_addr(), request_id: ssr::request_id() };
+    let (user, auth) = match service.login(&email, &password, &from).await {
+        Ok(ok) => ok,
+        Err(e @ (dispatch::ServiceError::LoginFailed | dispatch::ServiceError::RateLimited { .. })) => {
+            return Ok(e.public_message())
+        }
+        Err(e) => return Err(ssr::error(e)),
+    };
+    let session = ssr::session().await?;
+    // A new session id at sign-in: an id planted before login is worth nothing after it.
+    session.cycle_id().await.map_err(|_| ServerFnError::new("could not start the session"))?;
+    session.insert(SessionAuth::KEY, auth).await.map_err(|_| ServerFnError::new("could not start the session"))?;
+    let home = ssr::home_of(user.role);
+    let safe_next = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let target = if safe_next && next.starts_with(home) { next.as_str() } else { home };
+    leptos_axum::redirect(target);
+    Ok(String::new())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let session = ssr::session().await?;
+    if let Ok(ctx) = ssr::context() {
+        ssr::service()?.logout(&ctx).await.map_err(ssr::error)?;
+    }
+    session.flush().await.map_err(|_| ServerFnError::new("could not end the session"))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
+    Ok(ssr::current_actor().map(|a| Me { by_link: a.id.starts_with("link:"), name: a.name, role: a.role }))
+}
+
+/// Changes the signed-in account's password. Every session of the account ends; this one
+/// continues under a new id.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<FormOutcome<()>, ServerFnError> {
+    use dispatch::users::SessionAuth;
+    let ctx = ssr::context()?;
+    let service = ssr::service()?;
+    let epoch = match service.change_password(&ctx, &current_password, &new_password).await {
+        Ok(epoch) => epoch,
+        Err(e) => return ssr::outcome(Err(e)),
+    };
+    let session = ssr::session().await?;
+    let auth = SessionAuth { user_id: Some(ctx.actor.id.clone()), epoch, link_id: None, auth_ms: dispatch::ids::now_ms() };
+    session.cycle_id().await.map_err(|_| ServerFnError::new("could not renew the session"))?;
+    session.insert(SessionAuth::KEY, auth).await.map_err(|_| ServerFnError::new("could not renew the session"))?;
+    Ok(FormOutcome::Done(()))
+}
+
+#[server(endpoint = "accounts")]
+pub async fn accounts() -> Result<Vec<Account>, ServerFnError> {
+    let users = ssr::service()?.users(&ssr::context()?).await.map_err(ssr::error)?;
+    Ok(users
+        .into_iter()
+        .map(|u| Account { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled })
+        .collect())
+}
+
+#[server(endpoint = "create_account")]
+pub async fn create_account(
+    email: String,
+    name: String,
+    role: String,
+    password: String,
+    technician_id: String,
+    customer_id: String,
+) -> Result<FormOutcome<Account>, ServerFnError> {
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let Ok(role) = role.parse::<Role>() else {
+        return Ok(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("role", "invalid_role", "admin, operator, technician or customer")],
+        });
+    };
+    let input = dispatch::users::NewUser {
+        email,
+        name,
+        role: Some(role),
+        password,
+        technician_id: opt(technician_id),
+        customer_id: opt(customer_id),
+    };
+    let r = ssr::service()?.create_user(&ssr::context()?, &input).await;
+    ssr::outcome(r.map(|u| Account { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled }))
+}
+
+#[server(endpoint = "set_account_disabled")]
+pub async fn set_account_disabled(user_id: String, disabled: bool) -> Result<(), ServerFnError> {
+    ssr::service()?.set_user_disabled(&ssr::context()?, &user_id, disabled).await.map_err(ssr::error)?;
+    Ok(())
+}
+
+#[server(endpoint = "reset_account_password")]
+pub async fn reset_account_password(user_id: String, password: String) -> Result<FormOutcome<()>, ServerFnError> {
+    ssr::outcome(ssr::service()?.reset_password(&ssr::context()?, &user_id, &password).await)
+}
+
+/// The technician's own jobs (the service narrows the list to them).
+#[server(endpoint = "my_jobs")]
+pub async fn my_jobs() -> Result<Vec<CaseSummary>, ServerFnError> {
+    let filter = dispatch::tickets::CaseFilter { open_only: true, limit: Some(200), ..Default::default() };
+    ssr::service()?.cases(&ssr::context()?, &filter).await.map_err(ssr::error)
+}
+
+/// One case, if the caller may see it (another technician's job reads as not found).
+#[server(endpoint = "job_case")]
+pub async fn job_case(ticket_id: String) -> Result<Case, ServerFnError> {
+    ssr::service()?.case(&ssr::context()?, &ticket_id).await.map_err(ssr::error)
+}
+
+/// The customer's tickets (one, for a visitor who came by a link).
+#[server(endpoint = "portal_tickets")]
+pub async fn portal_tickets() -> Result<Vec<PortalTicket>, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let filter = dispatch::tickets::CaseFilter { limit: Some(100), ..Default::default() };
+    let mut out = vec![];
+    for row in service.cases(&ctx, &filter).await.map_err(ssr::error)? {
+        out.push(portal_view(service.case(&ctx, &row.id).await.map_err(ssr::error)?));
+    }
+    Ok(out)
+}
+
+#[server(endpoint = "portal_ticket")]
+pub async fn portal_ticket_view(ticket_id: String) -> Result<PortalTicket, ServerFnError> {
+    let case = ssr::service()?.case(&ssr::context()?, &ticket_id).await.map_err(ssr::error)?;
+    Ok(portal_view(case))
+}
+
+#[cfg(feature = "ssr")]
+fn portal_view(c: Case) -> PortalTicket {
+    PortalTicket {
+        id: c.id,
+        number: c.number,
+        state: c.state,
+        problem_summary: c.problem_summary,
+        appointment: c.appointment.map(|a| TimeWindow { start_ms: a.start_ms, end_ms: a.end_ms }),
+        technician_first_name: c
+            .assignment
+            .and_then(|a| a.technician_name.split_whitespace().next().map(str::to_string)),
+        eta_ms: c.eta.map(|e| e.eta_ms),
+    }
 }
 
 #[server(endpoint = "list_cases")]
 pub async fn list_cases() -> Result<Vec<CaseSummary>, ServerFnError> {
     let service = ssr::service()?;
     let filter = dispatch::tickets::CaseFilter { limit: Some(200), ..Default::default() };
-    service.cases(&ssr::console_context(), &filter).await.map_err(|e| ServerFnError::new(e.public_message()))
+    service.cases(&ssr::context()?, &filter).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "create_ticket")]
@@ -87,5 +309,5 @@ pub async fn create_ticket(
         ..Default::default()
     };
     let service = ssr::service()?;
-    ssr::outcome(service.create_ticket(&ssr::console_context(), &input).await.map(|o| o.case))
+    ssr::outcome(service.create_ticket(&ssr::context()?, &input).await.map(|o| o.case))
 }

@@ -10,8 +10,17 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+/// The nonce the server chose for this page's inline scripts (its Content-Security-Policy
+/// names it); put in the request's extensions by the server.
+#[derive(Debug, Clone)]
+pub struct CspNonce(pub String);
+
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(nonce) = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned()) {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -39,7 +48,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/") view=pages::Home/>
+                <Route path=path!("/login") view=pages::session::LoginPage/>
+                <Route path=path!("/account") view=pages::session::AccountPage/>
                 <Route path=path!("/console") view=pages::console::ConsolePage/>
+                <Route path=path!("/console/accounts") view=pages::accounts::AccountsPage/>
+                <Route path=path!("/tech") view=pages::tech::TechJobsPage/>
+                <Route path=path!("/tech/jobs/:id") view=pages::tech::TechJobPage/>
+                <Route path=path!("/portal") view=pages::portal::PortalPage/>
+                <Route path=path!("/portal/tickets/:id") view=pages::portal::PortalTicketPage/>
             </Routes>
         </Router>
     }

@@ -341,8 +341,48 @@ CREATE TABLE users (
     technician_id  TEXT REFERENCES technicians (id),
     customer_id    TEXT REFERENCES customers (id),
     disabled_at_ms BIGINT,
-    created_at_ms  BIGINT NOT NULL
+    created_at_ms  BIGINT NOT NULL,
+    -- Raised on password change, reset and disable: sessions carrying an older epoch are dead.
+    session_epoch  BIGINT NOT NULL DEFAULT 0,
+    last_login_at_ms BIGINT
 );
+
+-- Failed logins per (e-mail as typed, client address): a lockout earned from one address does
+-- not lock the account's owner out from another, and unknown e-mails are throttled the same
+-- way as known ones.
+CREATE TABLE login_throttle (
+    email           TEXT NOT NULL,
+    client          TEXT NOT NULL,
+    failures        BIGINT NOT NULL,
+    locked_until_ms BIGINT,
+    updated_at_ms   BIGINT NOT NULL,
+    PRIMARY KEY (email, client)
+);
+
+-- Browser sessions (tower-sessions records). `user_id` lets every session of a user be revoked
+-- at once; `data_json` is the session's key-value map.
+CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT,
+    data_json     TEXT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_expires ON sessions (expires_at_ms);
+
+-- Password-less customer access to one ticket: the link carries a random secret, only its hash
+-- is stored; links expire and can be revoked.
+CREATE TABLE portal_links (
+    id              TEXT PRIMARY KEY,
+    ticket_id       TEXT NOT NULL REFERENCES tickets (id),
+    secret_hash     TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    created_at_ms   BIGINT NOT NULL,
+    expires_at_ms   BIGINT NOT NULL,
+    revoked_at_ms   BIGINT,
+    last_used_at_ms BIGINT
+);
+CREATE INDEX portal_links_ticket ON portal_links (ticket_id);
 
 CREATE TABLE api_tokens (
     id              TEXT PRIMARY KEY,

@@ -25,10 +25,7 @@ pub fn ConsolePage() -> impl IntoView {
     });
 
     view! {
-        <header class="topbar">
-            <a class="brand" href="/">"Real Dispatch"</a>
-            <span class="topbar-title">"Operator console"</span>
-        </header>
+        <crate::pages::session::TopBar title="Operator console"/>
         <main class="console">
             <section class="panel intake" aria-labelledby="intake-title">
                 <h2 id="intake-title">"New ticket"</h2>

@@ -1,4 +1,8 @@
+pub mod accounts;
 pub mod console;
+pub mod portal;
+pub mod session;
+pub mod tech;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -11,6 +15,8 @@ pub fn Home() -> impl IntoView {
             <p>"Dispatch and closeout for field-service teams."</p>
             <nav class="home-links">
                 <A href="/console">"Operator console"</A>
+                <A href="/tech">"Technician jobs"</A>
+                <A href="/login">"Sign in"</A>
             </nav>
         </main>
     }
@@ -27,5 +33,33 @@ pub fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p><a href="/">"Back to the start page"</a></p>
         </main>
+    }
+}
+
+/// A time as `YYYY-MM-DD HH:MM UTC`: the same text on the server and in the browser, so
+/// hydration never disagrees about a time zone.
+pub fn when(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_in_utc() {
+        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::when(1_709_210_096_000), "2024-02-29 12:34 UTC");
+        assert_eq!(super::when(-60_000), "1969-12-31 23:59 UTC");
     }
 }

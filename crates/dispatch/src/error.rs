@@ -19,6 +19,14 @@ pub enum ServiceError {
     /// The call's idempotency key already holds an answer (the door replays it).
     #[error("this request was already processed")]
     AlreadyProcessed,
+    /// Wrong e-mail, wrong password, disabled account or a locked pair: one answer for all.
+    #[error("e-mail or password not recognised, or too many attempts; try again in a few minutes")]
+    LoginFailed,
+    /// Unknown, wrong, expired or revoked portal link: one answer for all.
+    #[error("this link is not valid any more; ask the office for a new one")]
+    LinkInvalid,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -33,6 +41,9 @@ impl ServiceError {
             ServiceError::TechUnavailable { .. } => "TECH_UNAVAILABLE",
             ServiceError::CloseoutIncomplete { .. } => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
             ServiceError::AlreadyProcessed => "IDEMPOTENT_REPLAY",
+            ServiceError::LoginFailed => "LOGIN_FAILED",
+            ServiceError::RateLimited { .. } => "RATE_LIMITED",
+            ServiceError::LinkInvalid => "LINK_INVALID",
             ServiceError::Internal(_) => "INTERNAL",
         }
     }

@@ -14,10 +14,13 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod inbound;
+pub mod portal;
+pub mod ratelimit;
 pub mod replay;
 pub mod scheduling;
 pub mod seed;
 pub mod service;
+pub mod sessions;
 pub mod settings;
 pub mod summary;
 #[cfg(feature = "test-support")]

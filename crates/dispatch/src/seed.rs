@@ -254,7 +254,14 @@ impl Service {
             }
         }
         let password = random_password();
-        self.create_user(DEMO_OPERATOR_EMAIL, "Demo Operator", Role::Operator, &password).await?;
+        let operator = crate::users::NewUser {
+            email: DEMO_OPERATOR_EMAIL.into(),
+            name: "Demo Operator".into(),
+            role: Some(Role::Operator),
+            password: password.clone(),
+            ..Default::default()
+        };
+        self.create_user(&CallContext::new(system), &operator).await?;
         Ok(SeedReport { operator: Some((DEMO_OPERATOR_EMAIL.to_string(), password)), tickets: DEMO.len() })
     }
 }

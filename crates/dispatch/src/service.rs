@@ -67,11 +67,18 @@ impl Outcome {
     }
 }
 
+/// Login attempts per client address: a person mistyping never hits this; a password-guessing
+/// script is slowed to one argon2 check every few seconds.
+pub const LOGINS_PER_MINUTE: u32 = 20;
+pub const LOGIN_BURST: u32 = 10;
+
 #[derive(Clone)]
 pub struct Service {
     pub(crate) db: Db,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) settings: Arc<ShopSettings>,
+    /// Login attempts per client address (in memory, per instance), before any password check.
+    pub(crate) login_limit: Arc<crate::ratelimit::RateLimiter>,
 }
 
 /// An action in progress: the write transaction and the case as it was.
@@ -107,7 +114,12 @@ impl Service {
     }
 
     pub fn with_settings(db: Db, blobs: Arc<dyn BlobStore>, settings: ShopSettings) -> Self {
-        Service { db, blobs, settings: Arc::new(settings) }
+        Service {
+            db,
+            blobs,
+            settings: Arc::new(settings),
+            login_limit: Arc::new(crate::ratelimit::RateLimiter::new(LOGINS_PER_MINUTE, LOGIN_BURST)),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -152,7 +164,7 @@ impl Service {
             }
             Role::Customer => ctx.actor.customer_id.as_deref() == Some(case.customer.id.as_str()),
             _ => true,
-        };
+        } && ctx.actor.ticket_scope.as_ref().is_none_or(|t| *t == case.id);
         if allowed {
             Ok(())
         } else {

@@ -196,7 +196,7 @@ impl Service {
             _ => (None, None),
         };
         let mut conn = self.db.pool().acquire().await?;
-        summaries(
+        let mut rows = summaries(
             &mut conn,
             filter.state.map(CaseState::as_str),
             filter.open_only,
@@ -204,7 +204,11 @@ impl Service {
             customer.as_deref(),
             filter.limit.unwrap_or(500),
         )
-        .await
+        .await?;
+        if let Some(only) = &ctx.actor.ticket_scope {
+            rows.retain(|r| &r.id == only);
+        }
+        Ok(rows)
     }
 }
 

@@ -16,7 +16,7 @@ fn secret_hash(secret: &str) -> String {
 }
 
 /// Constant-time comparison, so timing does not reveal how much of a guess was right.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

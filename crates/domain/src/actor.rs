@@ -106,11 +106,14 @@ pub struct Actor {
     /// For customers: the customer record they act as (their tickets only).
     #[serde(default)]
     pub customer_id: Option<String>,
+    /// For a customer who came by a portal link: the one ticket that link opens.
+    #[serde(default)]
+    pub ticket_scope: Option<String>,
 }
 
 impl Actor {
     pub fn new(kind: ActorKind, id: impl Into<String>, role: Role, name: impl Into<String>) -> Self {
-        Actor { kind, id: id.into(), role, name: name.into(), technician_id: None, customer_id: None }
+        Actor { kind, id: id.into(), role, name: name.into(), technician_id: None, customer_id: None, ticket_scope: None }
     }
 
     pub fn system(name: &str) -> Self {

@@ -1,53 +1,11 @@
 //! The tool API over real HTTP, on SQLite and PostgreSQL.
 
+mod support;
+
 use dispatch::testing::{each_backend, service};
 use dispatch::Service;
-use real_dispatch::config::Config;
-use real_dispatch::server;
 use serde_json::{json, Value};
-
-struct Server {
-    base: String,
-    service: Service,
-}
-
-async fn start(db: dispatch::Db) -> Server {
-    start_with(service(db)).await
-}
-
-async fn start_with(service: Service) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = Config {
-        bind: addr,
-        database_url: String::new(),
-        data_dir: dispatch::testing::temp_dir(),
-        site_root: dispatch::testing::temp_dir(),
-        s3: None,
-    };
-    let app = server::router(service.clone(), server::leptos_options(&config));
-    tokio::spawn(async move { axum_serve(listener, app).await });
-    Server { base: format!("http://{addr}"), service }
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
-    let _ = axum::serve(listener, app).await;
-}
-
-/// A technician with `skill` who works around the clock.
-async fn technician(service: &Service, skill: &str) -> String {
-    let ctx = dispatch::CallContext::new(domain::Actor::system("test"));
-    let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
-    let input = dispatch::scheduling::NewTechnician {
-        name: format!("{skill} tech"),
-        phone: None,
-        email: None,
-        skills: vec![skill.into()],
-        zone: None,
-        working_hours: Some(all_day),
-    };
-    service.create_technician(&ctx, &input).await.expect("technician").id
-}
+use support::{start, start_with, technician, Server};
 
 /// GET with a bearer token; the JSON body (status checked by the callers that care).
 async fn get_json(url: &str, token: &str) -> Value {

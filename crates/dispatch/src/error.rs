@@ -25,7 +25,7 @@ pub enum ServiceError {
     /// Unknown, wrong, expired or revoked portal link: one answer for all.
     #[error("this link is not valid any more; ask the office for a new one")]
     LinkInvalid,
-    #[error("too many attempts; try again in {retry_after_secs} s")]
+    #[error("too many sign-in attempts from this address; wait {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),

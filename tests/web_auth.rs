@@ -1,0 +1,411 @@
+//! The browser door over real HTTP, on SQLite and PostgreSQL: sign-in, sessions, which pages
+//! each role reaches, scoping of technicians and customers, portal links, cross-site refusal,
+//! throttling and security headers.
+
+mod support;
+
+use dispatch::testing::each_backend;
+use dispatch::users::NewUser;
+use dispatch::{CallContext, Service};
+use domain::commands::{AssignTech, ConfirmSlot};
+use domain::window::HOUR_MS;
+use domain::{Actor, CreateTicket, NewCustomer, NewSite, Role};
+use support::{start, technician, Server};
+
+fn system() -> CallContext {
+    CallContext::new(Actor::system("test"))
+}
+
+async fn account(s: &Server, email: &str, role: Role, technician_id: Option<&str>, customer_id: Option<&str>) {
+    let input = NewUser {
+        email: email.into(),
+        name: format!("{} Person", role.as_str()),
+        role: Some(role),
+        password: "correct horse battery".into(),
+        technician_id: technician_id.map(Into::into),
+        customer_id: customer_id.map(Into::into),
+    };
+    s.service.create_user(&system(), &input).await.expect("account");
+}
+
+/// A browser without JavaScript: remembers the session cookie, does not follow redirects,
+/// and marks its posts as same-origin as a real browser does.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+struct Reply {
+    status: u16,
+    location: String,
+    set_cookie: Vec<String>,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Browser {
+    fn new(s: &Server) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Browser { base: s.base.clone(), http, cookie: None }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Reply {
+        let req = match &self.cookie {
+            Some(c) => req.header("cookie", format!("rd_session={c}")),
+            None => req,
+        };
+        let res = req.send().await.expect("send");
+        let headers = res.headers().clone();
+        let set_cookie: Vec<String> =
+            headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+        for c in &set_cookie {
+            if let Some(v) = c.strip_prefix("rd_session=") {
+                let v = v.split(';').next().unwrap_or_default();
+                self.cookie = if v.is_empty() || c.contains("Max-Age=0") { None } else { Some(v.to_string()) };
+            }
+        }
+        let status = res.status().as_u16();
+        let location = headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        Reply { status, location, set_cookie, headers, body: res.text().await.unwrap_or_default() }
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// A server function call as the hydrated page makes it.
+    async fn call(&mut self, endpoint: &str, form: &[(&str, &str)]) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+            .form(form);
+        self.send(req).await
+    }
+
+    async fn login(&mut self, email: &str, password: &str) -> Reply {
+        self.call("login", &[("email", email), ("password", password), ("next", "")]).await
+    }
+}
+
+/// A ticket dispatched to `tech`, for customer "Ada" (phone +15550001111).
+async fn dispatched_ticket(svc: &Service, tech: &str, hour: i64) -> domain::Case {
+    let op = system();
+    let input = CreateTicket {
+        customer: NewCustomer { name: Some("Ada Lovelace".into()), phone: Some("+15550001111".into()), ..Default::default() },
+        site: Some(NewSite { address: Some("1 Main St".into()), ..Default::default() }),
+        problem_summary: Some("No heat".into()),
+        trade: Some("hvac".into()),
+        ..Default::default()
+    };
+    let case = svc.create_ticket(&op, &input).await.expect("ticket").case;
+    let start = (dispatch::ids::now_ms() / HOUR_MS + 48 + hour) * HOUR_MS;
+    let confirm = ConfirmSlot {
+        ticket_id: case.id.clone(),
+        start_ms: start,
+        end_ms: start + HOUR_MS,
+        technician_id: Some(tech.into()),
+        reschedule: false,
+        expected_version: None,
+    };
+    svc.confirm_slot(&op, &confirm).await.expect("confirm");
+    let assign = AssignTech { ticket_id: case.id.clone(), technician_id: tech.into(), expected_version: None };
+    svc.assign_tech(&op, &assign).await.expect("assign").case
+}
+
+async fn audit_actions(svc: &Service) -> Vec<String> {
+    dispatch::audit::all_events(svc.db().pool()).await.expect("events").into_iter().map(|e| e.action).collect()
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_sets_safe_cookie_flags() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        let mut b = Browser::new(&s);
+        let r = b.login("op@example.com", "correct horse battery").await;
+        assert!(matches!(r.status, 200 | 302 | 303), "{} {}", r.status, r.body);
+        let cookie = r.set_cookie.iter().find(|c| c.starts_with("rd_session=")).expect("session cookie");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain http must not mark the cookie Secure: {cookie}");
+        let first = b.cookie.clone().expect("signed in");
+        assert_eq!(b.get("/console").await.status, 200);
+
+        // Signing in again (as from a planted, already valid id) yields a new id; the old one is dead.
+        b.login("op@example.com", "correct horse battery").await;
+        let second = b.cookie.clone().expect("signed in again");
+        assert_ne!(first, second, "the session id must change at sign-in");
+        let mut old = Browser::new(&s);
+        old.cookie = Some(first);
+        let r = old.get("/console").await;
+        assert_eq!(r.status, 303, "the pre-login id must not be signed in");
+
+        // Signing out ends the session.
+        let r = b.call("logout", &[]).await;
+        assert!(r.status < 400, "{}", r.status);
+        b.cookie = Some(second);
+        assert_eq!(b.get("/console").await.status, 303);
+        let actions = audit_actions(&s.service).await;
+        assert_eq!(actions.iter().filter(|a| *a == "auth.login").count(), 2);
+        assert!(actions.contains(&"auth.logout".to_string()));
+        assert!(actions.contains(&"account.create".to_string()));
+    }
+}
+
+#[tokio::test]
+async fn each_role_reaches_only_its_pages() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        account(&s, "admin@example.com", Role::Admin, None, None).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        account(&s, "tech@example.com", Role::Technician, Some(&tech), None).await;
+        let mut anon = Browser::new(&s);
+        for page in ["/console", "/tech", "/portal", "/console/accounts"] {
+            let r = anon.get(page).await;
+            assert_eq!(r.status, 303, "{page}");
+            assert!(r.location.starts_with(&format!("/login?next={page}")), "{page}: {}", r.location);
+        }
+        assert_eq!(anon.get("/login").await.status, 200);
+        let expect = [
+            ("admin@example.com", [200, 403, 403, 200]),
+            ("op@example.com", [200, 403, 403, 403]),
+            ("tech@example.com", [403, 200, 403, 403]),
+        ];
+        for (email, statuses) in expect {
+            let mut b = Browser::new(&s);
+            b.login(email, "correct horse battery").await;
+            for (page, want) in ["/console", "/tech", "/portal", "/console/accounts"].into_iter().zip(statuses) {
+                assert_eq!(b.get(page).await.status, want, "{email} {page}");
+            }
+        }
+        let denials = audit_actions(&s.service).await.iter().filter(|a| *a == "security.denied").count();
+        assert_eq!(denials, 8, "every refused page is a security event");
+    }
+}
+
+#[tokio::test]
+async fn technicians_cannot_reach_another_technicians_job() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech_a = technician(&s.service, "hvac").await;
+        let tech_b = technician(&s.service, "hvac").await;
+        account(&s, "a@example.com", Role::Technician, Some(&tech_a), None).await;
+        account(&s, "b@example.com", Role::Technician, Some(&tech_b), None).await;
+        let job = dispatched_ticket(&s.service, &tech_a, 0).await;
+
+        let mut a = Browser::new(&s);
+        a.login("a@example.com", "correct horse battery").await;
+        let page = a.get(&format!("/tech/jobs/{}", job.id)).await;
+        assert!(page.body.contains("Ada Lovelace"), "the assigned technician sees the job");
+        let mine = a.call("my_jobs", &[]).await;
+        assert!(mine.body.contains(&job.number), "{}", mine.body);
+
+        let mut b = Browser::new(&s);
+        b.login("b@example.com", "correct horse battery").await;
+        let page = b.get(&format!("/tech/jobs/{}", job.id)).await;
+        assert!(!page.body.contains("Ada Lovelace"), "another technician must not see the customer");
+        assert!(page.body.contains("not found"), "{}", page.body);
+        let by_fn = b.call("job_case", &[("ticket_id", &job.id)]).await;
+        assert!(by_fn.status >= 400, "{} {}", by_fn.status, by_fn.body);
+        assert!(!by_fn.body.contains("Ada Lovelace"));
+        let theirs = b.call("my_jobs", &[]).await;
+        assert!(!theirs.body.contains(&job.number), "{}", theirs.body);
+        // Ids in the request are never trusted: the actor comes from the session only.
+        let forged = b.call("job_case", &[("ticket_id", &job.id), ("technician_id", &tech_a)]).await;
+        assert!(!forged.body.contains("Ada Lovelace"));
+    }
+}
+
+#[tokio::test]
+async fn a_customer_link_opens_exactly_one_ticket_until_it_expires_or_is_revoked() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let first = dispatched_ticket(&s.service, &tech, 0).await;
+        let second = dispatched_ticket(&s.service, &tech, 3).await;
+        assert_eq!(first.customer.id, second.customer.id, "same customer, two tickets");
+        let op = system();
+        let link = s
+            .service
+            .create_portal_link(&op, &dispatch::portal::CreateLink { ticket_id: first.id.clone(), ttl_hours: None })
+            .await
+            .expect("link");
+
+        let mut c = Browser::new(&s);
+        let r = c.get(&link.path).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.location, format!("/portal/tickets/{}", first.id));
+        let page = c.get(&r.location).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(&first.number), "the linked ticket is shown");
+        let list = c.call("portal_tickets", &[]).await;
+        assert!(list.body.contains(&first.number) && !list.body.contains(&second.number), "{}", list.body);
+        let other = c.call("portal_ticket", &[("ticket_id", &second.id)]).await;
+        assert!(other.status >= 400 && !other.body.contains(&second.number), "{} {}", other.status, other.body);
+        assert_eq!(c.get("/console").await.status, 403);
+
+        // A wrong secret, and the right one after revocation, open nothing.
+        let mut wrong = Browser::new(&s);
+        let forged = format!("{}{}", &link.path[..link.path.len() - 1], if link.path.ends_with('0') { "1" } else { "0" });
+        assert_eq!(wrong.get(&forged).await.status, 410);
+        s.service
+            .revoke_portal_link(&op, &dispatch::portal::RevokeLink { link_id: link.link_id.clone() })
+            .await
+            .expect("revoke");
+        assert_eq!(c.get(&format!("/portal/tickets/{}", first.id)).await.status, 303, "revocation ends the session");
+        assert_eq!(Browser::new(&s).get(&link.path).await.status, 410);
+
+        // An expired link opens nothing either.
+        let expiring = s
+            .service
+            .create_portal_link(&op, &dispatch::portal::CreateLink { ticket_id: second.id.clone(), ttl_hours: Some(1) })
+            .await
+            .expect("link");
+        sqlx::query("UPDATE portal_links SET expires_at_ms = $1 WHERE id = $2")
+            .bind(dispatch::ids::now_ms() - 1)
+            .bind(&expiring.link_id)
+            .execute(s.service.db().pool())
+            .await
+            .expect("expire");
+        assert_eq!(Browser::new(&s).get(&expiring.path).await.status, 410);
+        let actions = audit_actions(&s.service).await;
+        for a in ["portal.link_created", "portal.link_opened", "portal.link_revoked"] {
+            assert!(actions.iter().any(|x| x == a), "{a} audited");
+        }
+        let v = dispatch::audit::verify(s.service.db().pool()).await.expect("verify");
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        let replay = s.service.replay().await.expect("replay");
+        assert!(replay.mismatches.is_empty(), "{:?}", replay.mismatches);
+    }
+}
+
+#[tokio::test]
+async fn posts_without_same_origin_marks_are_refused_and_change_nothing() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        let mut b = Browser::new(&s);
+        b.login("op@example.com", "correct horse battery").await;
+        let form = [("customer_name", "Mallory"), ("phone", "+15550009999"), ("email", ""), ("address", ""),
+            ("problem_summary", "x"), ("trade", ""), ("priority", "")];
+        let host = s.base.trim_start_matches("http://").to_string();
+        let url = format!("{}/api/create_ticket", s.base);
+        let attempts: [(&str, Option<(&str, String)>); 4] = [
+            ("no marks at all", None),
+            ("a foreign origin", Some(("origin", "http://evil.example".to_string()))),
+            ("a cross-site fetch", Some(("sec-fetch-site", "cross-site".to_string()))),
+            ("a same-site (other subdomain) fetch", Some(("sec-fetch-site", "same-site".to_string()))),
+        ];
+        for (what, header) in attempts {
+            let mut req = b.http.post(&url).form(&form);
+            if let Some((k, v)) = header {
+                req = req.header(k, v);
+            }
+            let r = b.send(req).await;
+            assert_eq!(r.status, 403, "{what}: {}", r.body);
+            assert!(r.body.contains("CSRF_REFUSED"), "{what}");
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(s.service.db().pool()).await.expect("n");
+        assert_eq!(count, 0, "refused posts wrote nothing");
+        // The same post from the site itself works (Origin of this host, as older browsers send).
+        let req = b.http.post(&url).header("origin", format!("http://{host}")).header("accept", "application/json").form(&form);
+        let r = b.send(req).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(s.service.db().pool()).await.expect("n");
+        assert_eq!(count, 1);
+    }
+}
+
+#[tokio::test]
+async fn password_change_and_disable_end_sessions() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        let mut laptop = Browser::new(&s);
+        let mut tablet = Browser::new(&s);
+        laptop.login("op@example.com", "correct horse battery").await;
+        tablet.login("op@example.com", "correct horse battery").await;
+        let before = laptop.cookie.clone();
+        let r = laptop.call("change_password", &[("current_password", "correct horse battery"), ("new_password", "battery staple horse")]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_ne!(laptop.cookie, before, "the session continues under a new id");
+        assert_eq!(laptop.get("/console").await.status, 200);
+        assert_eq!(tablet.get("/console").await.status, 303, "other sessions end");
+        assert!(tablet.login("op@example.com", "correct horse battery").await.body.contains("not recognised"));
+        tablet.login("op@example.com", "battery staple horse").await;
+        assert_eq!(tablet.get("/console").await.status, 200);
+
+        let user = s.service.user_by_email(&system(), "op@example.com").await.expect("user");
+        s.service.set_user_disabled(&system(), &user.id, true).await.expect("disable");
+        assert_eq!(laptop.get("/console").await.status, 303);
+        assert_eq!(tablet.get("/console").await.status, 303);
+        let r = Browser::new(&s).login("op@example.com", "battery staple horse").await;
+        assert!(r.body.contains("not recognised"), "a disabled account cannot sign in: {}", r.body);
+        let remaining: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(&user.id)
+            .fetch_one(s.service.db().pool())
+            .await
+            .expect("n");
+        assert_eq!(remaining, 0, "a disabled account keeps no sessions");
+        let actions = audit_actions(&s.service).await;
+        assert!(actions.contains(&"account.password_change".to_string()));
+        assert!(actions.contains(&"account.disable".to_string()));
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_with_one_answer_for_every_failure() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        let mut b = Browser::new(&s);
+        let unknown = b.login("nobody@example.com", "whatever it is").await.body;
+        let wrong = b.login("op@example.com", "wrong password!").await.body;
+        assert_eq!(unknown, wrong, "an unknown e-mail and a wrong password look the same");
+        for _ in 0..4 {
+            b.login("op@example.com", "wrong password!").await;
+        }
+        // Five failures from this client lock the pair: even the right password is refused.
+        let r = b.login("op@example.com", "correct horse battery").await;
+        assert!(r.body.contains("not recognised"), "{}", r.body);
+        assert!(b.cookie.is_none(), "no session for a locked pair");
+        let failed = audit_actions(&s.service).await.iter().filter(|a| *a == "auth.login_failed").count();
+        assert_eq!(failed, 7, "1 unknown e-mail, 5 wrong passwords, 1 locked attempt");
+        // From another client the owner can still sign in (a lock is per e-mail and client).
+        let from = dispatch::users::LoginFrom { client: "198.51.100.7".into(), request_id: None };
+        s.service.login("op@example.com", "correct horse battery", &from).await.expect("owner elsewhere");
+        // Past the burst, a client is slowed before any password is checked.
+        let mut last = String::new();
+        for _ in 0..10 {
+            last = b.login("someone@example.com", "a guess at it").await.body;
+        }
+        assert!(last.contains("too many sign-in attempts from this address; wait"), "{last}");
+    }
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_nonce_for_their_scripts() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let r = Browser::new(&s).get("/login").await;
+        assert_eq!(r.status, 200);
+        let h = |n: &str| r.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let csp = h("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
+        let nonce = csp.split("'nonce-").nth(1).and_then(|x| x.split('\'').next()).expect("nonce in CSP");
+        assert!(r.body.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(h("x-content-type-options"), "nosniff");
+        assert_eq!(h("referrer-policy"), "no-referrer");
+        assert_eq!(h("x-frame-options"), "DENY");
+        let second = Browser::new(&s).get("/login").await;
+        let csp2 = second.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert_ne!(csp, csp2, "a fresh nonce per page");
+    }
+}

@@ -15,6 +15,11 @@ unset DATABASE_URL RD_S3_ENDPOINT
 "$bin" migrate >/dev/null
 token="$("$bin" token create --role intake_agent --name end2end | tail -n 1)"
 operator_token="$("$bin" token create --role operator --name schemathesis | tail -n 1)"
+export E2E_PASSWORD="e2e-password-$RANDOM$RANDOM"
+tech_id="$("$bin" technician create --name "E2E Tech" --skill hvac | tail -n 1)"
+RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email operator@e2e.test --role operator --name "E2E Operator" >/dev/null
+RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email tech@e2e.test --role technician --name "E2E Tech" \
+  --technician "$tech_id" >/dev/null
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
@@ -28,7 +33,7 @@ done
 
 cd "$root/end2end"
 rc=0
-E2E_BASE_URL="http://127.0.0.1:$port" E2E_TOKEN="$token" node --test --test-concurrency=1 || rc=$?
+E2E_BASE_URL="http://127.0.0.1:$port" E2E_TOKEN="$token" E2E_OPERATOR_TOKEN="$operator_token" node --test --test-concurrency=1 || rc=$?
 
 # Property-based fuzzing of the tool API from /openapi.json: no server errors, only
 # documented status codes, and responses that match their published schemas.

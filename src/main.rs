@@ -38,6 +38,23 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Technician profiles (the people jobs are assigned to).
+    #[command(subcommand)]
+    Technician(TechnicianCommand),
+}
+
+#[derive(Subcommand)]
+enum TechnicianCommand {
+    /// Create a technician who works the shop's default hours; prints the id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A trade the technician is qualified for (repeat for several).
+        #[arg(long = "skill")]
+        skills: Vec<String>,
+        #[arg(long)]
+        zone: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +202,20 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                     println!("password of {email} replaced; its sessions have ended");
                 }
             }
+        }
+        Command::Technician(TechnicianCommand::Create { name, skills, zone }) => {
+            let service = server::open_service(&config).await?;
+            let admin = dispatch::CallContext::new(domain::Actor::system("cli"));
+            let input = dispatch::scheduling::NewTechnician {
+                name,
+                phone: None,
+                email: None,
+                skills,
+                zone,
+                working_hours: None,
+            };
+            let t = service.create_technician(&admin, &input).await?;
+            println!("{}", t.id);
         }
         Command::Token(TokenCommand::Create { role, name }) => {
             let service = server::open_service(&config).await?;

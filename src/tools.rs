@@ -66,6 +66,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(list_tools))
         .route("/inbound", post(inbound))
         .route("/uploads", post(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route("/portal.create_link", post(create_link))
+        .route("/portal.revoke_link", post(revoke_link))
         .route("/{tool}", post(call_tool))
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))
@@ -294,6 +296,55 @@ async fn inbound(
     }
     .await;
     respond(&state, result, "inbound", &headers).await
+}
+
+/// The shared front of the portal-link calls: token, rate, JSON body.
+async fn link_call<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    rid: &str,
+) -> Result<(CallContext, T), ApiError> {
+    let actor = authenticate(state, headers, rid).await?;
+    check_rate(state, &actor, rid)?;
+    let ctx = call_context(actor, headers, rid)?;
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}"))
+    })?;
+    Ok((ctx, parse_input(json, rid)?))
+}
+
+/// `POST /tools/v1/portal.create_link`: a signed, expiring link for the customer of one ticket
+/// (operators and agents). The path in the answer is shown once.
+async fn create_link(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let (ctx, input) = link_call::<dispatch::portal::CreateLink>(&state, &headers, &body, &rid).await?;
+        let link = state
+            .service
+            .create_portal_link(&ctx, &input)
+            .await
+            .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        Ok(json!({"request_id": rid, "link": link}))
+    }
+    .await;
+    respond(&state, result, "portal.create_link", &headers).await
+}
+
+/// `POST /tools/v1/portal.revoke_link`: the link and its sessions stop working at once.
+async fn revoke_link(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let (ctx, input) = link_call::<dispatch::portal::RevokeLink>(&state, &headers, &body, &rid).await?;
+        state
+            .service
+            .revoke_portal_link(&ctx, &input)
+            .await
+            .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        Ok(json!({"request_id": rid, "revoked": input.link_id}))
+    }
+    .await;
+    respond(&state, result, "portal.revoke_link", &headers).await
 }
 
 /// `GET /tools/v1`: the tools the caller's role may use.

@@ -243,12 +243,8 @@ pub async fn open_link(
     let rid = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
     match state.service.open_portal_link(&token, rid.as_deref()).await {
         Ok(grant) => {
-            let auth = SessionAuth {
-                user_id: None,
-                epoch: 0,
-                link_id: Some(grant.link_id),
-                auth_ms: dispatch::ids::now_ms(),
-            };
+            let auth =
+                SessionAuth { user_id: None, epoch: 0, link_id: Some(grant.link_id), auth_ms: dispatch::ids::now_ms() };
             let stored = async {
                 session.cycle_id().await?;
                 session.insert(SessionAuth::KEY, auth).await

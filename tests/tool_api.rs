@@ -2,7 +2,7 @@
 
 mod support;
 
-use dispatch::testing::{each_backend, service};
+use dispatch::testing::each_backend;
 use dispatch::Service;
 use serde_json::{json, Value};
 use support::{start, start_with, technician, Server};
@@ -166,8 +166,32 @@ async fn health_and_readiness() {
 async fn console_page_is_server_rendered_with_tickets() {
     let db = dispatch::testing::sqlite_db().await;
     let s = start(db).await;
-    s.service.seed_demo().await.expect("seed");
-    let html = client().get(format!("{}/console", s.base)).send().await.expect("get").text().await.expect("text");
+    let seeded = s.service.seed_demo().await.expect("seed");
+    let (email, password) = seeded.operator.expect("demo operator");
+    let login = client()
+        .post(format!("{}/api/login", s.base))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "application/json")
+        .form(&[("email", email.as_str()), ("password", password.as_str()), ("next", "")])
+        .send()
+        .await
+        .expect("login");
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.split(';').next().filter(|kv| kv.starts_with("rd_session=")).map(str::to_string))
+        .expect("session cookie");
+    let html = client()
+        .get(format!("{}/console", s.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
     assert!(html.contains("RD-000007"), "seeded tickets are in the SSR page");
     assert!(html.contains("/pkg/real-dispatch_bg.wasm"), "the page loads the hydration client");
     let missing = client().get(format!("{}/no-such-page", s.base)).send().await.expect("get");
@@ -531,18 +555,7 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
 #[tokio::test]
 async fn tokens_are_rate_limited_with_retry_after() {
     let service = dispatch::testing::service(dispatch::testing::sqlite_db().await);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = Config {
-        bind: addr,
-        database_url: String::new(),
-        data_dir: dispatch::testing::temp_dir(),
-        site_root: dispatch::testing::temp_dir(),
-        s3: None,
-    };
-    let app = server::router_with_rate(service.clone(), server::leptos_options(&config), 3);
-    tokio::spawn(async move { axum_serve(listener, app).await });
-    let s = Server { base: format!("http://{addr}"), service };
+    let s = support::start_with_rate(service, Some(3)).await;
     let token = s.service.create_token(domain::Role::IntakeAgent, "fast").await.expect("token").token;
     let other = s.service.create_token(domain::Role::IntakeAgent, "other").await.expect("token").token;
     for _ in 0..3 {

@@ -95,7 +95,11 @@ impl Browser {
 async fn dispatched_ticket(svc: &Service, tech: &str, hour: i64) -> domain::Case {
     let op = system();
     let input = CreateTicket {
-        customer: NewCustomer { name: Some("Ada Lovelace".into()), phone: Some("+15550001111".into()), ..Default::default() },
+        customer: NewCustomer {
+            name: Some("Ada Lovelace".into()),
+            phone: Some("+15550001111".into()),
+            ..Default::default()
+        },
         site: Some(NewSite { address: Some("1 Main St".into()), ..Default::default() }),
         problem_summary: Some("No heat".into()),
         trade: Some("hvac".into()),
@@ -252,7 +256,8 @@ async fn a_customer_link_opens_exactly_one_ticket_until_it_expires_or_is_revoked
 
         // A wrong secret, and the right one after revocation, open nothing.
         let mut wrong = Browser::new(&s);
-        let forged = format!("{}{}", &link.path[..link.path.len() - 1], if link.path.ends_with('0') { "1" } else { "0" });
+        let forged =
+            format!("{}{}", &link.path[..link.path.len() - 1], if link.path.ends_with('0') { "1" } else { "0" });
         assert_eq!(wrong.get(&forged).await.status, 410);
         s.service
             .revoke_portal_link(&op, &dispatch::portal::RevokeLink { link_id: link.link_id.clone() })
@@ -292,8 +297,15 @@ async fn posts_without_same_origin_marks_are_refused_and_change_nothing() {
         account(&s, "op@example.com", Role::Operator, None, None).await;
         let mut b = Browser::new(&s);
         b.login("op@example.com", "correct horse battery").await;
-        let form = [("customer_name", "Mallory"), ("phone", "+15550009999"), ("email", ""), ("address", ""),
-            ("problem_summary", "x"), ("trade", ""), ("priority", "")];
+        let form = [
+            ("customer_name", "Mallory"),
+            ("phone", "+15550009999"),
+            ("email", ""),
+            ("address", ""),
+            ("problem_summary", "x"),
+            ("trade", ""),
+            ("priority", ""),
+        ];
         let host = s.base.trim_start_matches("http://").to_string();
         let url = format!("{}/api/create_ticket", s.base);
         let attempts: [(&str, Option<(&str, String)>); 4] = [
@@ -311,13 +323,20 @@ async fn posts_without_same_origin_marks_are_refused_and_change_nothing() {
             assert_eq!(r.status, 403, "{what}: {}", r.body);
             assert!(r.body.contains("CSRF_REFUSED"), "{what}");
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(s.service.db().pool()).await.expect("n");
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(s.service.db().pool()).await.expect("n");
         assert_eq!(count, 0, "refused posts wrote nothing");
         // The same post from the site itself works (Origin of this host, as older browsers send).
-        let req = b.http.post(&url).header("origin", format!("http://{host}")).header("accept", "application/json").form(&form);
+        let req = b
+            .http
+            .post(&url)
+            .header("origin", format!("http://{host}"))
+            .header("accept", "application/json")
+            .form(&form);
         let r = b.send(req).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(s.service.db().pool()).await.expect("n");
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(s.service.db().pool()).await.expect("n");
         assert_eq!(count, 1);
     }
 }
@@ -332,7 +351,12 @@ async fn password_change_and_disable_end_sessions() {
         laptop.login("op@example.com", "correct horse battery").await;
         tablet.login("op@example.com", "correct horse battery").await;
         let before = laptop.cookie.clone();
-        let r = laptop.call("change_password", &[("current_password", "correct horse battery"), ("new_password", "battery staple horse")]).await;
+        let r = laptop
+            .call(
+                "change_password",
+                &[("current_password", "correct horse battery"), ("new_password", "battery staple horse")],
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_ne!(laptop.cookie, before, "the session continues under a new id");
         assert_eq!(laptop.get("/console").await.status, 200);

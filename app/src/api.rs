@@ -165,7 +165,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         Err(e) => return ssr::outcome(Err(e)),
     };
     let session = ssr::session().await?;
-    let auth = SessionAuth { user_id: Some(ctx.actor.id.clone()), epoch, link_id: None, auth_ms: dispatch::ids::now_ms() };
+    let auth =
+        SessionAuth { user_id: Some(ctx.actor.id.clone()), epoch, link_id: None, auth_ms: dispatch::ids::now_ms() };
     session.cycle_id().await.map_err(|_| ServerFnError::new("could not renew the session"))?;
     session.insert(SessionAuth::KEY, auth).await.map_err(|_| ServerFnError::new("could not renew the session"))?;
     Ok(FormOutcome::Done(()))

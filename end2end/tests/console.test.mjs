@@ -1,18 +1,15 @@
 // The operator console in real Chromium against the running server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, TOKEN, screenshot } from './support.mjs';
+import { launch, BASE, TOKEN, USERS, signIn, screenshot } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 async function openConsole() {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${BASE}/console`);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  const { page, errors } = await signIn(browser, USERS.operator, '/console');
+  assert.equal(new URL(page.url()).pathname, '/console');
   return { page, errors };
 }
 
@@ -35,7 +32,7 @@ test('creating a ticket through the form updates the list without a reload', asy
   await page.fill('textarea[name="problem_summary"]', 'Thermostat blank');
   await page.fill('input[name="trade"]', 'hvac');
   await page.selectOption('select[name="priority"]', 'urgent');
-  await page.click('button[type="submit"]');
+  await page.click('#new-ticket-form button[type="submit"]');
   const created = await page.waitForSelector('[data-test="created"]', { timeout: 15_000 });
   const text = await created.textContent();
   const number = text.match(/RD-\d{6}/)?.[0];
@@ -55,7 +52,7 @@ test('invalid input shows a field error and creates nothing', async () => {
   const rowsBefore = await page.locator('#ticket-table tbody tr').count();
   await page.fill('input[name="customer_name"]', 'Bad Phone');
   await page.fill('input[name="phone"]', '12');
-  await page.click('button[type="submit"]');
+  await page.click('#new-ticket-form button[type="submit"]');
   const err = await page.waitForSelector('small.field-error[data-field="customer.phone"]', { timeout: 15_000 });
   assert.match(await err.textContent(), /North American|international/);
   assert.equal(await page.getAttribute('input[name="phone"]', 'aria-invalid'), 'true');

@@ -4,6 +4,12 @@ import { mkdirSync } from 'node:fs';
 
 export const BASE = process.env.E2E_BASE_URL ?? 'http://127.0.0.1:3199';
 export const TOKEN = process.env.E2E_TOKEN ?? '';
+export const OPERATOR_TOKEN = process.env.E2E_OPERATOR_TOKEN ?? '';
+export const PASSWORD = process.env.E2E_PASSWORD ?? '';
+export const USERS = {
+  operator: process.env.E2E_OPERATOR_EMAIL ?? 'operator@e2e.test',
+  technician: process.env.E2E_TECH_EMAIL ?? 'tech@e2e.test',
+};
 const OUT = process.env.E2E_OUTPUT_DIR ?? 'test-results';
 
 export function launch() {
@@ -20,4 +26,23 @@ export async function screenshot(page, name) {
   const path = `${OUT}/${name}.png`;
   await page.screenshot({ path, fullPage: true });
   console.log(`screenshot: end2end/${path}`);
+}
+
+/// Signs in through the login form in a fresh browser context; returns the page, on the
+/// page the role lands on, hydrated.
+export async function signIn(browser, email, next = '') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${BASE}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 30_000 }),
+    page.click('#login-form button[type="submit"]'),
+  ]);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  return { page, context, errors };
 }

@@ -16,6 +16,11 @@ pub async fn start(db: dispatch::Db) -> Server {
 }
 
 pub async fn start_with(service: Service) -> Server {
+    start_with_rate(service, None).await
+}
+
+/// [`start_with`] with an explicit per-token tool-call rate (calls per minute).
+pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let config = Config {
@@ -25,7 +30,10 @@ pub async fn start_with(service: Service) -> Server {
         site_root: dispatch::testing::temp_dir(),
         s3: None,
     };
-    let app = server::router(service.clone(), server::leptos_options(&config));
+    let app = match per_minute {
+        Some(n) => server::router_with_rate(service.clone(), server::leptos_options(&config), n),
+        None => server::router(service.clone(), server::leptos_options(&config)),
+    };
     tokio::spawn(async move {
         let _ = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     });

@@ -1,7 +1,7 @@
 //! Signing in and out, and the header every signed-in page shares.
 
-use crate::api::{whoami, ChangePassword, Login, Logout};
 use crate::api::FormOutcome;
+use crate::api::{whoami, ChangePassword, Login, Logout};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 

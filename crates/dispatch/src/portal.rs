@@ -56,8 +56,14 @@ fn secret_hash(secret: &str) -> String {
 }
 
 /// Roles that may send a customer their link: staff and the agents that talk to customers.
-const LINK_ROLES: [Role; 6] =
-    [Role::Admin, Role::Operator, Role::IntakeAgent, Role::SchedulingAgent, Role::TechLiaisonAgent, Role::CloseoutAgent];
+const LINK_ROLES: [Role; 6] = [
+    Role::Admin,
+    Role::Operator,
+    Role::IntakeAgent,
+    Role::SchedulingAgent,
+    Role::TechLiaisonAgent,
+    Role::CloseoutAgent,
+];
 
 impl Service {
     /// `portal.create_link`: a new link to one ticket's portal page.
@@ -105,7 +111,8 @@ impl Service {
         .bind(input.link_id.trim())
         .fetch_optional(&mut *tx)
         .await?;
-        let ticket = ticket.ok_or_else(|| ServiceError::invalid("link_id", "not_found", "no active link with this id"))?;
+        let ticket =
+            ticket.ok_or_else(|| ServiceError::invalid("link_id", "not_found", "no active link with this id"))?;
         let detail = serde_json::json!({"link_id": input.link_id.trim()});
         audit::append(&mut tx, ctx, ticket_event(&ticket, "portal.link_revoked", detail)).await?;
         tx.commit().await?;
@@ -120,11 +127,12 @@ impl Service {
             return Err(ServiceError::LinkInvalid);
         }
         let now = now_ms();
-        let row = sqlx::query("SELECT ticket_id, secret_hash, expires_at_ms, revoked_at_ms FROM portal_links WHERE id = $1")
-            .bind(link_id)
-            .fetch_optional(self.db.pool())
-            .await?
-            .ok_or(ServiceError::LinkInvalid)?;
+        let row =
+            sqlx::query("SELECT ticket_id, secret_hash, expires_at_ms, revoked_at_ms FROM portal_links WHERE id = $1")
+                .bind(link_id)
+                .fetch_optional(self.db.pool())
+                .await?
+                .ok_or(ServiceError::LinkInvalid)?;
         let stored: String = row.try_get("secret_hash")?;
         let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
         let revoked: Option<i64> = row.try_get("revoked_at_ms")?;
@@ -133,7 +141,11 @@ impl Service {
         }
         let ticket_id: String = row.try_get("ticket_id")?;
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("UPDATE portal_links SET last_used_at_ms = $1 WHERE id = $2").bind(now).bind(link_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE portal_links SET last_used_at_ms = $1 WHERE id = $2")
+            .bind(now)
+            .bind(link_id)
+            .execute(&mut *tx)
+            .await?;
         let actor_id = format!("link:{link_id}");
         let who = Who {
             kind: ActorKind::User.as_str(),
@@ -163,7 +175,8 @@ impl Service {
             return Ok(None);
         }
         let name: Option<String> = r.try_get("name")?;
-        let mut actor = Actor::new(ActorKind::User, format!("link:{link_id}"), Role::Customer, name.unwrap_or_default());
+        let mut actor =
+            Actor::new(ActorKind::User, format!("link:{link_id}"), Role::Customer, name.unwrap_or_default());
         actor.customer_id = Some(r.try_get("customer_id")?);
         actor.ticket_scope = Some(r.try_get("ticket_id")?);
         Ok(Some(actor))

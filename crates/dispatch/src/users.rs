@@ -165,8 +165,11 @@ impl Service {
     /// Creates an account (admins; the CLI acts as the system, which is an admin).
     pub async fn create_user(&self, ctx: &CallContext, input: &NewUser) -> Result<UserView, ServiceError> {
         self.require_admin(ctx, "create accounts")?;
-        let email = Email::parse("email", &input.email).map_err(|e| ServiceError::invalid(&e.field, &e.code, &e.message))?;
-        let role = input.role.ok_or_else(|| ServiceError::invalid("role", "required", "admin, operator, technician or customer"))?;
+        let email =
+            Email::parse("email", &input.email).map_err(|e| ServiceError::invalid(&e.field, &e.code, &e.message))?;
+        let role = input
+            .role
+            .ok_or_else(|| ServiceError::invalid("role", "required", "admin, operator, technician or customer"))?;
         if !role.is_human() {
             return Err(ServiceError::invalid("role", "invalid_role", "agent roles use API tokens, not accounts"));
         }
@@ -179,10 +182,18 @@ impl Service {
         let customer_id = input.customer_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
         match (role, technician_id, customer_id) {
             (Role::Technician, None, _) => {
-                return Err(ServiceError::invalid("technician_id", "required", "a technician account needs its technician profile"))
+                return Err(ServiceError::invalid(
+                    "technician_id",
+                    "required",
+                    "a technician account needs its technician profile",
+                ))
             }
             (Role::Customer, _, None) => {
-                return Err(ServiceError::invalid("customer_id", "required", "a customer account needs its customer record"))
+                return Err(ServiceError::invalid(
+                    "customer_id",
+                    "required",
+                    "a customer account needs its customer record",
+                ))
             }
             _ => {}
         }
@@ -190,13 +201,15 @@ impl Service {
         let customer_id = customer_id.filter(|_| role == Role::Customer);
         let mut tx = self.db.begin_write().await?;
         if let Some(t) = technician_id {
-            let found: Option<String> = sqlx::query_scalar("SELECT id FROM technicians WHERE id = $1").bind(t).fetch_optional(&mut *tx).await?;
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM technicians WHERE id = $1").bind(t).fetch_optional(&mut *tx).await?;
             if found.is_none() {
                 return Err(ServiceError::invalid("technician_id", "not_found", "no such technician"));
             }
         }
         if let Some(c) = customer_id {
-            let found: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(c).fetch_optional(&mut *tx).await?;
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(c).fetch_optional(&mut *tx).await?;
             if found.is_none() {
                 return Err(ServiceError::invalid("customer_id", "not_found", "no such customer"));
             }
@@ -223,7 +236,12 @@ impl Service {
             return Err(ServiceError::invalid("email", "taken", "an account with this e-mail already exists"));
         }
         let detail = serde_json::json!({"user_id": id, "email": email, "role": role, "technician_id": technician_id, "customer_id": customer_id});
-        audit::append(&mut tx, ctx, NewEvent { action: "account.create".into(), detail: Some(detail), ..Default::default() }).await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "account.create".into(), detail: Some(detail), ..Default::default() },
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(user = %id, %role, "account created");
         self.user(ctx, &id).await
@@ -243,7 +261,8 @@ impl Service {
 
     pub async fn users(&self, ctx: &CallContext) -> Result<Vec<UserView>, ServiceError> {
         self.require_admin(ctx, "list accounts")?;
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email")).fetch_all(self.db.pool()).await?;
+        let rows =
+            sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email")).fetch_all(self.db.pool()).await?;
         rows.iter().map(user_view).collect()
     }
 
@@ -259,7 +278,12 @@ impl Service {
     }
 
     /// Disables or re-enables an account. Disabling ends every session of it at once.
-    pub async fn set_user_disabled(&self, ctx: &CallContext, user_id: &str, disabled: bool) -> Result<UserView, ServiceError> {
+    pub async fn set_user_disabled(
+        &self,
+        ctx: &CallContext,
+        user_id: &str,
+        disabled: bool,
+    ) -> Result<UserView, ServiceError> {
         self.require_admin(ctx, "disable accounts")?;
         if disabled && ctx.actor.id == user_id {
             return Err(ServiceError::invalid("user_id", "self", "you cannot disable your own account"));
@@ -281,7 +305,8 @@ impl Service {
                 .await?
         };
         if r.rows_affected() == 0 {
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
             if exists.is_none() {
                 return Err(ServiceError::invalid("user_id", "not_found", "no such account"));
             }
@@ -290,14 +315,28 @@ impl Service {
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
             }
             let action = if disabled { "account.disable" } else { "account.enable" };
-            audit::append(&mut tx, ctx, NewEvent { action: action.into(), detail: Some(serde_json::json!({"user_id": user_id})), ..Default::default() }).await?;
+            audit::append(
+                &mut tx,
+                ctx,
+                NewEvent {
+                    action: action.into(),
+                    detail: Some(serde_json::json!({"user_id": user_id})),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
         self.user(ctx, user_id).await
     }
 
     /// Sets a new password for someone else's account (admins); their sessions end.
-    pub async fn reset_password(&self, ctx: &CallContext, user_id: &str, new_password: &str) -> Result<(), ServiceError> {
+    pub async fn reset_password(
+        &self,
+        ctx: &CallContext,
+        user_id: &str,
+        new_password: &str,
+    ) -> Result<(), ServiceError> {
         self.require_admin(ctx, "reset passwords")?;
         check_password("password", new_password)?;
         self.replace_password(ctx, user_id, new_password, "account.password_reset").await.map(|_| ())
@@ -305,22 +344,38 @@ impl Service {
 
     /// Changes the caller's own password; every session of the account ends, and the caller
     /// gets the new epoch to carry on in a fresh session.
-    pub async fn change_password(&self, ctx: &CallContext, current: &str, new_password: &str) -> Result<i64, ServiceError> {
+    pub async fn change_password(
+        &self,
+        ctx: &CallContext,
+        current: &str,
+        new_password: &str,
+    ) -> Result<i64, ServiceError> {
         if ctx.actor.kind != ActorKind::User || ctx.actor.id.starts_with("link:") {
             return Err(ServiceError::Forbidden("only signed-in accounts have a password".into()));
         }
         check_password("new_password", new_password)?;
-        let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND disabled_at_ms IS NULL")
-            .bind(&ctx.actor.id)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let hash: Option<String> =
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND disabled_at_ms IS NULL")
+                .bind(&ctx.actor.id)
+                .fetch_optional(self.db.pool())
+                .await?;
         if !hash.is_some_and(|h| verify_password(current, &h)) {
-            return Err(ServiceError::invalid("current_password", "wrong_password", "the current password is not right"));
+            return Err(ServiceError::invalid(
+                "current_password",
+                "wrong_password",
+                "the current password is not right",
+            ));
         }
         self.replace_password(ctx, &ctx.actor.id, new_password, "account.password_change").await
     }
 
-    async fn replace_password(&self, ctx: &CallContext, user_id: &str, new_password: &str, action: &str) -> Result<i64, ServiceError> {
+    async fn replace_password(
+        &self,
+        ctx: &CallContext,
+        user_id: &str,
+        new_password: &str,
+        action: &str,
+    ) -> Result<i64, ServiceError> {
         let hash = hash_password(new_password)?;
         let mut tx = self.db.begin_write().await?;
         let epoch: Option<i64> = sqlx::query_scalar(
@@ -332,14 +387,28 @@ impl Service {
         .await?;
         let epoch = epoch.ok_or_else(|| ServiceError::invalid("user_id", "not_found", "no such account"))?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-        audit::append(&mut tx, ctx, NewEvent { action: action.into(), detail: Some(serde_json::json!({"user_id": user_id})), ..Default::default() }).await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent {
+                action: action.into(),
+                detail: Some(serde_json::json!({"user_id": user_id})),
+                ..Default::default()
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(epoch)
     }
 
     /// Checks an e-mail and password. Every failure gets the same answer, whether the e-mail
     /// exists, the password is wrong, the account is disabled or the pair is locked.
-    pub async fn login(&self, email: &str, password: &str, from: &LoginFrom) -> Result<(UserView, SessionAuth), ServiceError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        from: &LoginFrom,
+    ) -> Result<(UserView, SessionAuth), ServiceError> {
         let email_key: String = email.trim().to_lowercase().chars().take(254).collect();
         let client: String = from.client.chars().take(64).collect();
         if let Err(wait) = self.login_limit.check(&client) {
@@ -355,22 +424,24 @@ impl Service {
             correlation_id: None,
             request_id: from.request_id.as_deref(),
         };
-        let locked_until: Option<i64> = sqlx::query_scalar("SELECT locked_until_ms FROM login_throttle WHERE email = $1 AND client = $2")
-            .bind(&email_key)
-            .bind(&client)
-            .fetch_optional(self.db.pool())
-            .await?
-            .flatten();
+        let locked_until: Option<i64> =
+            sqlx::query_scalar("SELECT locked_until_ms FROM login_throttle WHERE email = $1 AND client = $2")
+                .bind(&email_key)
+                .bind(&client)
+                .fetch_optional(self.db.pool())
+                .await?
+                .flatten();
         if locked_until.is_some_and(|t| t > now) {
             tracing::warn!(client = %client, "login refused: locked");
             let detail = serde_json::json!({"email": email_key, "client": client, "reason": "locked"});
             self.account_event(&who("anonymous"), "auth.login_failed", detail).await?;
             return Err(ServiceError::LoginFailed);
         }
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash, session_epoch FROM users WHERE email = $1"))
-            .bind(&email_key)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash, session_epoch FROM users WHERE email = $1"))
+                .bind(&email_key)
+                .fetch_optional(self.db.pool())
+                .await?;
         let hash = row.as_ref().map(|r| r.try_get::<String, _>("password_hash")).transpose()?;
         let verified = if password.len() > MAX_PASSWORD {
             false
@@ -384,10 +455,27 @@ impl Service {
         match user {
             Some((user, epoch)) if !user.disabled => {
                 let mut tx = self.db.begin_write().await?;
-                sqlx::query("DELETE FROM login_throttle WHERE email = $1 AND client = $2").bind(&email_key).bind(&client).execute(&mut *tx).await?;
-                sqlx::query("UPDATE users SET last_login_at_ms = $1 WHERE id = $2").bind(now).bind(&user.id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM login_throttle WHERE email = $1 AND client = $2")
+                    .bind(&email_key)
+                    .bind(&client)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE users SET last_login_at_ms = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
                 let w = Who { id: &user.id, role: user.role.as_str(), ..who("") };
-                audit::append_as(&mut tx, &w, NewEvent { action: "auth.login".into(), detail: Some(serde_json::json!({"client": client})), ..Default::default() }).await?;
+                audit::append_as(
+                    &mut tx,
+                    &w,
+                    NewEvent {
+                        action: "auth.login".into(),
+                        detail: Some(serde_json::json!({"client": client})),
+                        ..Default::default()
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 let auth = SessionAuth { user_id: Some(user.id.clone()), epoch, link_id: None, auth_ms: now };
                 Ok((user, auth))
@@ -418,9 +506,15 @@ impl Service {
                         .await?;
                 }
                 let user_id = row.as_ref().map(|r| r.try_get::<String, _>("id")).transpose()?;
-                let detail = serde_json::json!({"email": email_key, "client": client, "reason": reason, "failures": failures});
+                let detail =
+                    serde_json::json!({"email": email_key, "client": client, "reason": reason, "failures": failures});
                 let w = Who { id: user_id.as_deref().unwrap_or("anonymous"), ..who("") };
-                audit::append_as(&mut tx, &w, NewEvent { action: "auth.login_failed".into(), detail: Some(detail), ..Default::default() }).await?;
+                audit::append_as(
+                    &mut tx,
+                    &w,
+                    NewEvent { action: "auth.login_failed".into(), detail: Some(detail), ..Default::default() },
+                )
+                .await?;
                 tx.commit().await?;
                 tracing::warn!(client = %client, reason, failures, "login failed");
                 Err(ServiceError::LoginFailed)
@@ -448,12 +542,16 @@ impl Service {
             return self.link_actor(link, now).await;
         }
         let Some(user_id) = &auth.user_id else { return Ok(None) };
-        let row = sqlx::query("SELECT name, role, technician_id, customer_id, session_epoch, disabled_at_ms FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT name, role, technician_id, customer_id, session_epoch, disabled_at_ms FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.db.pool())
+        .await?;
         let Some(r) = row else { return Ok(None) };
-        if r.try_get::<Option<i64>, _>("disabled_at_ms")?.is_some() || r.try_get::<i64, _>("session_epoch")? != auth.epoch {
+        if r.try_get::<Option<i64>, _>("disabled_at_ms")?.is_some()
+            || r.try_get::<i64, _>("session_epoch")? != auth.epoch
+        {
             return Ok(None);
         }
         let role: Role = r.try_get::<String, _>("role")?.parse().map_err(ServiceError::Internal)?;
@@ -465,7 +563,10 @@ impl Service {
 
     /// Deletes sessions past their expiry (called now and then by the server).
     pub async fn delete_expired_sessions(&self) -> Result<u64, ServiceError> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1").bind(now_ms()).execute(self.db.pool()).await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
+            .bind(now_ms())
+            .execute(self.db.pool())
+            .await?;
         Ok(r.rows_affected())
     }
 }

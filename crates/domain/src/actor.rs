@@ -113,7 +113,15 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(kind: ActorKind, id: impl Into<String>, role: Role, name: impl Into<String>) -> Self {
-        Actor { kind, id: id.into(), role, name: name.into(), technician_id: None, customer_id: None, ticket_scope: None }
+        Actor {
+            kind,
+            id: id.into(),
+            role,
+            name: name.into(),
+            technician_id: None,
+            customer_id: None,
+            ticket_scope: None,
+        }
     }
 
     pub fn system(name: &str) -> Self {

@@ -433,3 +433,78 @@ async fn pages_carry_security_headers_and_a_nonce_for_their_scripts() {
         assert_ne!(csp, csp2, "a fresh nonce per page");
     }
 }
+
+#[tokio::test]
+async fn admins_manage_accounts_from_the_console_and_others_cannot() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "admin@example.com", Role::Admin, None, None).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        let mut admin = Browser::new(&s);
+        admin.login("admin@example.com", "correct horse battery").await;
+        let form = [
+            ("email", "new@example.com"),
+            ("name", "New Operator"),
+            ("role", "operator"),
+            ("password", "a fine new password"),
+            ("technician_id", ""),
+            ("customer_id", ""),
+        ];
+        let r = admin.call("create_account", &form).await;
+        assert!(r.body.contains("Done") && r.body.contains("new@example.com"), "{}", r.body);
+        let dup = admin.call("create_account", &form).await;
+        assert!(dup.body.contains("already exists"), "{}", dup.body);
+        let tech_without_profile = admin
+            .call(
+                "create_account",
+                &[
+                    ("email", "t@example.com"),
+                    ("name", "T"),
+                    ("role", "technician"),
+                    ("password", "a fine new password"),
+                    ("technician_id", ""),
+                    ("customer_id", ""),
+                ],
+            )
+            .await;
+        assert!(tech_without_profile.body.contains("technician profile"), "{}", tech_without_profile.body);
+        let list = admin.call("accounts", &[]).await;
+        assert!(list.body.contains("new@example.com") && list.body.contains("op@example.com"), "{}", list.body);
+
+        let mut newcomer = Browser::new(&s);
+        newcomer.login("new@example.com", "a fine new password").await;
+        assert_eq!(newcomer.get("/console").await.status, 200);
+        let id = s.service.user_by_email(&system(), "new@example.com").await.expect("user").id;
+        let r = admin.call("reset_account_password", &[("user_id", &id), ("password", "another password!")]).await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        assert_eq!(newcomer.get("/console").await.status, 303, "a reset ends the account's sessions");
+        let r = admin.call("set_account_disabled", &[("user_id", &id), ("disabled", "true")]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(newcomer.login("new@example.com", "another password!").await.body.contains("not recognised"));
+
+        // An operator can neither list nor create accounts, whatever the form says.
+        let mut op = Browser::new(&s);
+        op.login("op@example.com", "correct horse battery").await;
+        let r = op.call("accounts", &[]).await;
+        assert!(r.status >= 400 && !r.body.contains("admin@example.com"), "{} {}", r.status, r.body);
+        let r = op
+            .call(
+                "create_account",
+                &[
+                    ("email", "x@example.com"),
+                    ("name", "X"),
+                    ("role", "admin"),
+                    ("password", "a fine new password"),
+                    ("technician_id", ""),
+                    ("customer_id", ""),
+                ],
+            )
+            .await;
+        assert!(r.status >= 400, "{} {}", r.status, r.body);
+        assert!(s.service.user_by_email(&system(), "x@example.com").await.is_err(), "nothing created");
+        let actions = audit_actions(&s.service).await;
+        for a in ["account.create", "account.password_reset", "account.disable"] {
+            assert!(actions.iter().any(|x| x == a), "{a} audited");
+        }
+    }
+}

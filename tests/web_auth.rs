@@ -508,3 +508,91 @@ async fn admins_manage_accounts_from_the_console_and_others_cannot() {
         }
     }
 }
+
+#[tokio::test]
+async fn sessions_end_when_idle_too_long_or_a_day_after_sign_in() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "op@example.com", Role::Operator, None, None).await;
+        let mut b = Browser::new(&s);
+        b.login("op@example.com", "correct horse battery").await;
+        assert_eq!(b.get("/console").await.status, 200);
+        // Idle expiry: the stored expiry passes (each request pushes it 8 hours ahead).
+        let stored: i64 = sqlx::query_scalar("SELECT MAX(expires_at_ms) FROM sessions")
+            .fetch_one(s.service.db().pool())
+            .await
+            .expect("expiry");
+        let now = dispatch::ids::now_ms();
+        assert!((stored - now - 8 * HOUR_MS).abs() < 60_000, "8 hours of idle time: {}", stored - now);
+        sqlx::query("UPDATE sessions SET expires_at_ms = $1")
+            .bind(now - 1)
+            .execute(s.service.db().pool())
+            .await
+            .expect("age");
+        assert_eq!(b.get("/console").await.status, 303, "an idle-expired session is refused");
+
+        // Absolute expiry: a session signed in more than a day ago is refused however active.
+        b.login("op@example.com", "correct horse battery").await;
+        assert_eq!(b.get("/console").await.status, 200);
+        let user = s.service.user_by_email(&system(), "op@example.com").await.expect("user");
+        let old = dispatch::users::SessionAuth {
+            user_id: Some(user.id.clone()),
+            epoch: 0,
+            link_id: None,
+            auth_ms: now - dispatch::users::SESSION_MAX_AGE_MS - 1,
+        };
+        assert!(s.service.session_actor(&old, dispatch::users::SESSION_MAX_AGE_MS).await.expect("resolve").is_none());
+        let fresh = dispatch::users::SessionAuth { auth_ms: now, ..old };
+        let actor = s.service.session_actor(&fresh, dispatch::users::SESSION_MAX_AGE_MS).await.expect("resolve");
+        assert_eq!(actor.map(|a| a.role), Some(Role::Operator));
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, data_json FROM sessions").fetch_all(s.service.db().pool()).await.expect("rows");
+        for (id, data) in rows {
+            let aged =
+                data.replace(&format!("\"auth_ms\":{}", serde_auth_ms(&data)), &format!("\"auth_ms\":{}", old.auth_ms));
+            sqlx::query("UPDATE sessions SET data_json = $1 WHERE id = $2")
+                .bind(aged)
+                .bind(id)
+                .execute(s.service.db().pool())
+                .await
+                .expect("age");
+        }
+        assert_eq!(b.get("/console").await.status, 303, "a day after sign-in the session is over");
+    }
+}
+
+fn serde_auth_ms(data: &str) -> i64 {
+    let v: serde_json::Value = serde_json::from_str(data).expect("session json");
+    v["auth"]["auth_ms"].as_i64().expect("auth_ms")
+}
+
+#[tokio::test]
+async fn a_customer_account_sees_all_and_only_its_own_tickets() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let first = dispatched_ticket(&s.service, &tech, 0).await;
+        let second = dispatched_ticket(&s.service, &tech, 3).await;
+        let input = CreateTicket {
+            customer: NewCustomer {
+                name: Some("Other Person".into()),
+                phone: Some("+15550002222".into()),
+                ..Default::default()
+            },
+            problem_summary: Some("Leak".into()),
+            ..Default::default()
+        };
+        let stranger = s.service.create_ticket(&system(), &input).await.expect("ticket").case;
+        account(&s, "ada@example.com", Role::Customer, None, Some(&first.customer.id)).await;
+        let mut c = Browser::new(&s);
+        let r = c.login("ada@example.com", "correct horse battery").await;
+        assert!(r.status < 400, "{}", r.body);
+        assert_eq!(c.get("/portal").await.status, 200);
+        let list = c.call("portal_tickets", &[]).await.body;
+        assert!(list.contains(&first.number) && list.contains(&second.number), "{list}");
+        assert!(!list.contains(&stranger.number), "{list}");
+        let other = c.call("portal_ticket", &[("ticket_id", &stranger.id)]).await;
+        assert!(other.status >= 400 && !other.body.contains("Other Person"), "{}", other.body);
+        assert_eq!(c.get("/tech").await.status, 403);
+    }
+}

@@ -312,3 +312,156 @@ pub async fn create_ticket(
     let service = ssr::service()?;
     ssr::outcome(service.create_ticket(&ssr::context()?, &input).await.map(|o| o.case))
 }
+
+/// The dispatch board: every open ticket, with the server's clock so ages and badges render
+/// the same on the server and in the browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Board {
+    pub now_ms: i64,
+    pub stamp: String,
+    pub rows: Vec<CaseSummary>,
+}
+
+#[server(endpoint = "board")]
+pub async fn load_board() -> Result<Board, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let stamp = service.board_stamp(&ctx).await.map_err(ssr::error)?;
+    let filter = dispatch::tickets::CaseFilter { open_only: true, limit: Some(5_000), ..Default::default() };
+    let rows = service.cases(&ctx, &filter).await.map_err(ssr::error)?;
+    Ok(Board { now_ms: dispatch::ids::now_ms(), stamp, rows })
+}
+
+/// Changes whenever any ticket changes; the board polls it.
+#[server(endpoint = "board_stamp")]
+pub async fn board_stamp() -> Result<String, ServerFnError> {
+    ssr::service()?.board_stamp(&ssr::context()?).await.map_err(ssr::error)
+}
+
+/// Everything the ticket page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketDetail {
+    pub now_ms: i64,
+    pub case: Case,
+    pub messages: Vec<domain::views::MessageEntry>,
+    pub timeline: Vec<domain::views::TimelineEntry>,
+}
+
+#[server(endpoint = "ticket_detail")]
+pub async fn load_ticket(ticket_id: String) -> Result<TicketDetail, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let case = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?;
+    let messages = service.messages(&ctx, &case.id).await.map_err(ssr::error)?;
+    let timeline = service.timeline(&ctx, &case.id).await.map_err(ssr::error)?;
+    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline })
+}
+
+/// What a console action answers: the case after it, or what to fix.
+pub type ActionResult = Result<FormOutcome<Case>, ServerFnError>;
+
+#[cfg(feature = "ssr")]
+fn case_of(r: Result<dispatch::Outcome, dispatch::ServiceError>) -> ActionResult {
+    ssr::outcome(r.map(|o| o.case))
+}
+
+#[cfg(feature = "ssr")]
+fn version(v: &str) -> Option<i64> {
+    v.trim().parse().ok()
+}
+
+#[server(endpoint = "console_set_priority")]
+pub async fn console_set_priority(ticket_id: String, priority: String, version: String) -> ActionResult {
+    let Ok(priority) = priority.parse() else {
+        return Ok(FormOutcome::Invalid { message: "Choose standard, urgent or emergency.".into(), fields: vec![] });
+    };
+    let input = domain::commands::SetPriority { ticket_id, priority, reason: None, expected_version: self::version(&version) };
+    case_of(ssr::service()?.set_priority(&ssr::context()?, &input).await)
+}
+
+/// Real candidate slots for the ticket (`schedule.propose_slots`), recorded as proposed.
+#[server(endpoint = "console_propose")]
+pub async fn console_propose(ticket_id: String, duration_minutes: String, days: String) -> Result<FormOutcome<Vec<domain::slots::Slot>>, ServerFnError> {
+    let now = dispatch::ids::now_ms();
+    let days: i64 = days.trim().parse().unwrap_or(7).clamp(1, 31);
+    let input = domain::commands::ProposeSlots {
+        ticket_id,
+        from_ms: Some(now),
+        to_ms: Some(now + days * 86_400_000),
+        duration_minutes: duration_minutes.trim().parse().ok(),
+        max_slots: Some(8),
+    };
+    let r = ssr::service()?.propose_slots(&ssr::context()?, &input).await;
+    ssr::outcome(r.map(|o| serde_json::from_value(o.data["slots"].clone()).unwrap_or_default()))
+}
+
+/// Books a slot and assigns its technician: `schedule.confirm` then `dispatch.assign_tech`,
+/// two audited actions in one step for the dispatcher.
+#[server(endpoint = "console_book")]
+pub async fn console_book(ticket_id: String, start_ms: i64, end_ms: i64, technician_id: String, reschedule: bool) -> ActionResult {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let confirm = domain::commands::ConfirmSlot {
+        ticket_id: ticket_id.clone(),
+        start_ms,
+        end_ms,
+        technician_id: Some(technician_id.clone()),
+        reschedule,
+        expected_version: None,
+    };
+    let booked = service.confirm_slot(&ctx, &confirm).await;
+    let Ok(booked) = booked else { return case_of(booked) };
+    if booked.case.state != domain::CaseState::Scheduled {
+        return Ok(FormOutcome::Done(booked.case));
+    }
+    let assign = domain::commands::AssignTech { ticket_id, technician_id, expected_version: Some(booked.case.version) };
+    case_of(service.assign_tech(&ctx, &assign).await)
+}
+
+/// `dispatch.set_eta`, as minutes from now (no time-zone guessing in the browser).
+#[server(endpoint = "console_set_eta")]
+pub async fn console_set_eta(ticket_id: String, minutes: String, note: String) -> ActionResult {
+    let Ok(minutes) = minutes.trim().parse::<i64>() else {
+        return Ok(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("eta_ms", "invalid", "minutes from now, e.g. 45")],
+        });
+    };
+    let input = domain::commands::SetEta {
+        ticket_id,
+        eta_ms: dispatch::ids::now_ms() + minutes.clamp(0, 7 * 24 * 60) * 60_000,
+        note: Some(note).filter(|n| !n.trim().is_empty()),
+    };
+    case_of(ssr::service()?.set_eta(&ssr::context()?, &input).await)
+}
+
+#[server(endpoint = "console_message")]
+pub async fn console_message(ticket_id: String, direction: String, text: String) -> ActionResult {
+    use domain::commands::Direction;
+    let direction = match direction.as_str() {
+        "outbound" => Direction::Outbound,
+        "inbound" => Direction::Inbound,
+        _ => Direction::Internal,
+    };
+    let input = domain::commands::AddMessage { ticket_id, direction, channel: None, sender: None, text };
+    case_of(ssr::service()?.add_message(&ssr::context()?, &input).await)
+}
+
+#[server(endpoint = "console_cancel")]
+pub async fn console_cancel(ticket_id: String, reason: String, version: String) -> ActionResult {
+    let input = domain::commands::CancelTicket { ticket_id, reason, expected_version: self::version(&version) };
+    case_of(ssr::service()?.cancel_ticket(&ssr::context()?, &input).await)
+}
+
+/// Check-in or work completion on the technician's behalf (`job.check_in`, `job.complete_work`).
+#[server(endpoint = "console_job_step")]
+pub async fn console_job_step(ticket_id: String, step: String, version: String) -> ActionResult {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let input = domain::commands::TicketRef { ticket_id, expected_version: self::version(&version) };
+    match step.as_str() {
+        "check_in" => case_of(service.check_in(&ctx, &input).await),
+        "complete_work" => case_of(service.complete_work(&ctx, &input).await),
+        _ => Ok(FormOutcome::Invalid { message: "unknown step".into(), fields: vec![] }),
+    }
+}

@@ -2,6 +2,8 @@
 //! console, the technician page and the customer portal. Server functions are thin calls into
 //! the `dispatch` service, which authorises and validates everything.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod pages;
 
@@ -52,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=pages::session::AccountPage/>
                 <Route path=path!("/console") view=pages::console::ConsolePage/>
                 <Route path=path!("/console/accounts") view=pages::accounts::AccountsPage/>
+                <Route path=path!("/console/tickets/:id") view=pages::ticket::TicketPage/>
                 <Route path=path!("/tech") view=pages::tech::TechJobsPage/>
                 <Route path=path!("/tech/jobs/:id") view=pages::tech::TechJobPage/>
                 <Route path=path!("/portal") view=pages::portal::PortalPage/>

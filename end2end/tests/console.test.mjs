@@ -38,7 +38,7 @@ test('creating a ticket through the form updates the list without a reload', asy
   const number = text.match(/RD-\d{6}/)?.[0];
   assert.ok(number, `no ticket number in "${text}"`);
   assert.match(text, /Intake/);
-  const row = await page.waitForSelector(`tr[data-ticket="${number}"]`, { timeout: 15_000 });
+  const row = await page.waitForSelector(`#board [data-ticket="${number}"]`, { timeout: 15_000 });
   assert.match(await row.textContent(), new RegExp(name));
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page reloaded');
   assert.equal(await page.inputValue('input[name="customer_name"]'), '', 'the form is cleared for the next call');
@@ -49,14 +49,14 @@ test('creating a ticket through the form updates the list without a reload', asy
 
 test('invalid input shows a field error and creates nothing', async () => {
   const { page } = await openConsole();
-  const rowsBefore = await page.locator('#ticket-table tbody tr').count();
+  const rowsBefore = await page.locator('#board .card').count();
   await page.fill('input[name="customer_name"]', 'Bad Phone');
   await page.fill('input[name="phone"]', '12');
   await page.click('#new-ticket-form button[type="submit"]');
   const err = await page.waitForSelector('small.field-error[data-field="customer.phone"]', { timeout: 15_000 });
   assert.match(await err.textContent(), /North American|international/);
   assert.equal(await page.getAttribute('input[name="phone"]', 'aria-invalid'), 'true');
-  assert.equal(await page.locator('#ticket-table tbody tr').count(), rowsBefore);
+  assert.equal(await page.locator('#board .card').count(), rowsBefore);
   assert.equal(await page.inputValue('input[name="customer_name"]'), 'Bad Phone', 'typed input is kept');
   await page.close();
 });
@@ -85,7 +85,7 @@ test('a ticket created through the tool API appears in the console', async () =>
   assert.equal(body.request_id, res.headers.get('x-request-id'));
 
   const { page } = await openConsole();
-  const row = await page.waitForSelector(`tr[data-ticket="${body.case.number}"]`);
+  const row = await page.waitForSelector(`#board [data-ticket="${body.case.number}"]`);
   assert.match(await row.textContent(), /Tool API Customer/);
   await page.close();
 });

@@ -3,6 +3,7 @@ pub mod console;
 pub mod portal;
 pub mod session;
 pub mod tech;
+pub mod ticket;
 
 use leptos::prelude::*;
 use leptos_router::components::A;

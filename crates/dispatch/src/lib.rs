@@ -26,6 +26,7 @@ pub mod summary;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod tickets;
+pub mod timeline;
 pub mod tokens;
 pub mod uploads;
 pub mod users;

@@ -17,6 +17,7 @@ pub mod slots;
 pub mod state;
 pub mod tool;
 pub mod validate;
+pub mod views;
 pub mod window;
 
 pub use actor::{Actor, ActorKind, Role, SourceChannel};

@@ -1,0 +1,259 @@
+//! The ticket page of the console: the canonical case, its messages and audit timeline, and
+//! only the actions that are legal in its state (from the shared lifecycle table).
+
+use crate::api::{
+    load_ticket, ActionResult, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose,
+    ConsoleSetEta, ConsoleSetPriority, FormOutcome, TicketDetail,
+};
+use crate::pages::session::TopBar;
+use crate::pages::when;
+use domain::{Case, CaseState, Priority, Tool};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn TicketPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let priority = ServerAction::<ConsoleSetPriority>::new();
+    let propose = ServerAction::<ConsolePropose>::new();
+    let book = ServerAction::<ConsoleBook>::new();
+    let eta = ServerAction::<ConsoleSetEta>::new();
+    let message = ServerAction::<ConsoleMessage>::new();
+    let cancel = ServerAction::<ConsoleCancel>::new();
+    let step = ServerAction::<ConsoleJobStep>::new();
+    let versions = move || {
+        (priority.version().get(), book.version().get(), eta.version().get(), message.version().get())
+            .max((cancel.version().get(), step.version().get(), propose.version().get(), 0))
+    };
+    let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
+    let actions = Actions { priority, propose, book, eta, message, cancel, step };
+    view! {
+        <TopBar title="Ticket"/>
+        <main class="ticket-page">
+            <p><a href="/console">"← Dispatch board"</a></p>
+            <ActionStatus actions/>
+            <Transition fallback=|| view! { <p class="muted">"Loading the ticket…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(d) => view! { <Detail d actions/> }.into_any(),
+                        Err(e) => view! { <p class="bad" data-test="ticket-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Actions {
+    priority: ServerAction<ConsoleSetPriority>,
+    propose: ServerAction<ConsolePropose>,
+    book: ServerAction<ConsoleBook>,
+    eta: ServerAction<ConsoleSetEta>,
+    message: ServerAction<ConsoleMessage>,
+    cancel: ServerAction<ConsoleCancel>,
+    step: ServerAction<ConsoleJobStep>,
+}
+
+/// The outcome of the last action, whichever it was.
+#[component]
+fn ActionStatus(actions: Actions) -> impl IntoView {
+    let show = |r: Option<ActionResult>| match r {
+        Some(Ok(FormOutcome::Invalid { message, fields })) => {
+            let detail = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
+            Some(format!("{message} {detail}"))
+        }
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    let a = actions;
+    let problem = move || {
+        show(a.priority.value().get())
+            .or_else(|| show(a.book.value().get()))
+            .or_else(|| show(a.eta.value().get()))
+            .or_else(|| show(a.message.value().get()))
+            .or_else(|| show(a.cancel.value().get()))
+            .or_else(|| show(a.step.value().get()))
+    };
+    view! { <p class="form-status bad" role="status" aria-live="polite" data-test="action-error">{problem}</p> }
+}
+
+#[component]
+fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
+    let c = d.case.clone();
+    view! {
+        <header class="ticket-head">
+            <h1 data-test="ticket-number">{c.number.clone()}</h1>
+            <span class=format!("badge state-{}", c.state.as_str()) data-test="ticket-state">{c.state.label()}</span>
+            <span class=format!("badge prio-{}", c.priority.as_str())>{c.priority.as_str()}</span>
+            <span class="muted">"version " {c.version}</span>
+        </header>
+        <div class="ticket-grid">
+            <section class="panel" aria-label="Case">
+                <Facts c=c.clone()/>
+            </section>
+            <section class="panel" aria-label="Actions">
+                <h2>"Actions"</h2>
+                <ActionForms c=c.clone() actions/>
+            </section>
+            <section class="panel" aria-label="Messages">
+                <h2>"Messages"</h2>
+                {if d.messages.is_empty() { view! { <p class="empty">"No messages yet."</p> }.into_any() } else {
+                    view! { <ol class="thread">
+                        {d.messages.into_iter().map(|m| view! {
+                            <li class=format!("msg {}", m.direction)>
+                                <small class="muted">{when(m.at_ms)} " · " {m.channel.clone()} " · " {m.direction.clone()} " " {m.sender.clone().unwrap_or_default()}</small>
+                                <p>{m.text.clone()}</p>
+                            </li>
+                        }).collect_view()}
+                    </ol> }.into_any()
+                }}
+            </section>
+            <section class="panel timeline" aria-label="Audit timeline" id="timeline">
+                <h2>"Audit timeline"</h2>
+                <ol>
+                    {d.timeline.into_iter().rev().map(|e| view! {
+                        <li data-action=e.action.clone()>
+                            <div>
+                                <strong>{e.action.clone()}</strong>
+                                {e.by_agent.then(|| view! { <span class="badge agent" title="taken by an AI agent">"agent"</span> })}
+                                " " <small class="muted">{when(e.at_ms)} " · " {e.actor_role.clone()} " " {e.actor_id.clone()} " · " {e.channel.clone()}</small>
+                            </div>
+                            <ul class="changes">
+                                {e.changes.into_iter().map(|f| view! {
+                                    <li><code>{f.path}</code> ": " <del>{f.before}</del> " → " <ins>{f.after}</ins></li>
+                                }).collect_view()}
+                            </ul>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn Facts(c: Case) -> impl IntoView {
+    view! {
+        <dl class="facts">
+            <dt>"Customer"</dt><dd>{c.customer.name.clone()} " " {c.customer.phones.join(", ")} " " {c.customer.emails.join(", ")}</dd>
+            <dt>"Site"</dt><dd>{c.site.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "—".into())}
+                {c.site.as_ref().and_then(|s| s.access_notes.clone()).map(|n| view! { <br/><small>{n}</small> })}</dd>
+            <dt>"Problem"</dt><dd>{c.problem_summary.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Trade"</dt><dd>{c.trade.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Appointment"</dt><dd data-test="appointment">{c.appointment.as_ref().map(|a| format!("{} – {}", when(a.start_ms), when(a.end_ms))).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Technician"</dt><dd data-test="technician">{c.assignment.as_ref().map(|a| a.technician_name.clone()).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"ETA"</dt><dd data-test="eta">{c.eta.as_ref().map(|e| when(e.eta_ms)).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Checklist"</dt><dd>{format!("{} of {} done", c.checklist.iter().filter(|i| i.done).count(), c.checklist.len())}</dd>
+            <dt>"Photos"</dt><dd>{c.attachments.len()}</dd>
+            <dt>"Labor / parts"</dt><dd>{c.labor.len()} " / " {c.parts.len()}</dd>
+            <dt>"Invoice"</dt><dd>{c.invoice.as_ref().map(|i| format!("{} · {}.{:02}", i.number, i.total_cents / 100, i.total_cents % 100)).unwrap_or_else(|| "—".into())}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
+    let legal = |t: Tool| t.legal_states().contains(&c.state);
+    let id = StoredValue::new(c.id.clone());
+    let version = StoredValue::new(c.version.to_string());
+    let reschedule = c.state == CaseState::Scheduled;
+    let a = actions;
+    let slots = move || match a.propose.value().get() {
+        Some(Ok(FormOutcome::Done(slots))) => Some(slots),
+        _ => None,
+    };
+    let propose_error = move || match a.propose.value().get() {
+        Some(Ok(FormOutcome::Invalid { message, fields })) => {
+            Some(format!("{message} {}", fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ")))
+        }
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    view! {
+        {legal(Tool::ScheduleProposeSlots).then(|| view! {
+            <ActionForm action=a.propose attr:class="form compact" attr:id="propose-form">
+                <input type="hidden" name="ticket_id" value=id.get_value()/>
+                <label class="field"><span>"Job length (minutes)"</span><input name="duration_minutes" value="120" inputmode="numeric"/></label>
+                <label class="field"><span>"Search the next (days)"</span><input name="days" value="7" inputmode="numeric"/></label>
+                <button type="submit" class="primary">{if reschedule { "Find new slots" } else { "Propose slots" }}</button>
+            </ActionForm>
+            <p class="bad">{propose_error}</p>
+            {move || slots().map(|list| {
+                if list.is_empty() {
+                    view! { <p class="empty" data-test="no-slots">"No free technician with the skill in that range."</p> }.into_any()
+                } else {
+                    view! { <ul class="slots" id="slots">
+                        {list.into_iter().map(|s| {
+                            view! {
+                                <li>
+                                    <ActionForm action=a.book attr:class="inline">
+                                        <input type="hidden" name="ticket_id" value=id.get_value()/>
+                                        <input type="hidden" name="start_ms" value=s.start_ms.to_string()/>
+                                        <input type="hidden" name="end_ms" value=s.end_ms.to_string()/>
+                                        <input type="hidden" name="technician_id" value=s.technician_id.clone()/>
+                                        <input type="hidden" name="reschedule" value=reschedule.to_string()/>
+                                        <button type="submit" data-test="book">{format!("Book {} with {}", when(s.start_ms), s.technician_name)}</button>
+                                    </ActionForm>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul> }.into_any()
+                }
+            })}
+        })}
+        {legal(Tool::DispatchSetEta).then(|| view! {
+            <ActionForm action=a.eta attr:class="form compact" attr:id="eta-form">
+                <input type="hidden" name="ticket_id" value=id.get_value()/>
+                <label class="field"><span>"ETA in minutes"</span><input name="minutes" inputmode="numeric" required=true/></label>
+                <label class="field"><span>"Note"</span><input name="note"/></label>
+                <button type="submit" class="primary">"Set ETA"</button>
+            </ActionForm>
+        })}
+        {(c.state == CaseState::Dispatched || c.state == CaseState::Onsite).then(|| {
+            let (step, label) = if c.state == CaseState::Dispatched { ("check_in", "Check in on site") } else { ("complete_work", "Work done") };
+            view! {
+                <ActionForm action=a.step attr:class="inline">
+                    <input type="hidden" name="ticket_id" value=id.get_value()/>
+                    <input type="hidden" name="step" value=step/>
+                    <input type="hidden" name="version" value=version.get_value()/>
+                    <button type="submit">{label}</button>
+                </ActionForm>
+            }
+        })}
+        {legal(Tool::TicketSetPriority).then(|| view! {
+            <ActionForm action=a.priority attr:class="inline" attr:id="priority-form">
+                <input type="hidden" name="ticket_id" value=id.get_value()/>
+                <input type="hidden" name="version" value=version.get_value()/>
+                <select name="priority" aria-label="Priority">
+                    {Priority::ALL.into_iter().map(|p| view! { <option value=p.as_str() selected=p == c.priority>{p.as_str()}</option> }).collect_view()}
+                </select>
+                <button type="submit">"Set priority"</button>
+            </ActionForm>
+        })}
+        {c.state.is_open().then(|| view! {
+            <ActionForm action=a.message attr:class="form compact" attr:id="message-form">
+                <input type="hidden" name="ticket_id" value=id.get_value()/>
+                <label class="field"><span>"Message"</span><textarea name="text" rows="2" required=true></textarea></label>
+                <select name="direction" aria-label="Kind">
+                    <option value="internal">"internal note"</option>
+                    <option value="outbound">"to the customer"</option>
+                    <option value="inbound">"from the customer (by phone)"</option>
+                </select>
+                <button type="submit">"Add message"</button>
+            </ActionForm>
+        })}
+        {c.state.can_transition_to(CaseState::Canceled).then(|| view! {
+            <details class="danger">
+                <summary>"Cancel the ticket"</summary>
+                <ActionForm action=a.cancel attr:class="form compact">
+                    <input type="hidden" name="ticket_id" value=id.get_value()/>
+                    <input type="hidden" name="version" value=version.get_value()/>
+                    <label class="field"><span>"Reason"</span><input name="reason" required=true/></label>
+                    <button type="submit">"Cancel ticket"</button>
+                </ActionForm>
+            </details>
+        })}
+    }
+}

@@ -1,0 +1,61 @@
+//! What the console shows beside the case: its message thread and its audit timeline.
+
+use crate::error::ServiceError;
+use crate::service::{CallContext, Service};
+use domain::views::{field_changes, MessageEntry, TimelineEntry};
+use domain::Role;
+
+/// Staff read the whole history of a case; technicians and customers do not.
+const HISTORY_ROLES: [Role; 2] = [Role::Operator, Role::Admin];
+
+impl Service {
+    /// Every audit event of a case, oldest first, with the fields each one changed.
+    pub async fn timeline(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<TimelineEntry>, ServiceError> {
+        self.authorize_roles(ctx, "read case history", &HISTORY_ROLES)?;
+        let case = self.case(ctx, ticket_id).await?;
+        let events = crate::audit::events_for_ticket(self.db.pool(), &case.id).await?;
+        let parse = |s: &Option<String>| s.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        Ok(events
+            .into_iter()
+            .map(|e| {
+                let by_agent = e.actor_role.parse::<Role>().is_ok_and(Role::is_agent);
+                TimelineEntry {
+                    seq: e.seq,
+                    at_ms: e.at_ms,
+                    changes: field_changes(&parse(&e.before_json), &parse(&e.after_json)),
+                    detail: e.detail_json,
+                    by_agent,
+                    actor_kind: e.actor_kind,
+                    actor_id: e.actor_id,
+                    actor_role: e.actor_role,
+                    channel: e.source_channel,
+                    action: e.action,
+                }
+            })
+            .collect())
+    }
+
+    /// The whole message thread of a case, oldest first (at most the last 500).
+    pub async fn messages(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<MessageEntry>, ServiceError> {
+        self.authorize_roles(ctx, "read case messages", &HISTORY_ROLES)?;
+        let rows = self.recent_messages(ctx, ticket_id, 500).await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| MessageEntry { at_ms: m.at_ms, direction: m.direction, channel: m.channel, sender: m.sender, text: m.text })
+            .collect())
+    }
+}
+
+impl Service {
+    /// A cheap fingerprint of every ticket's state: it changes whenever any ticket changes
+    /// (versions only grow; creation adds a row), so a board can poll it and reload on change.
+    pub async fn board_stamp(&self, ctx: &CallContext) -> Result<String, ServiceError> {
+        self.authorize_roles(ctx, "watch the board", &HISTORY_ROLES)?;
+        let (n, sum, max): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(version), 0) AS BIGINT), CAST(COALESCE(MAX(updated_at_ms), 0) AS BIGINT) FROM tickets",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(format!("{n}.{sum}.{max}"))
+    }
+}

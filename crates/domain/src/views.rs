@@ -1,0 +1,145 @@
+//! Read models the console shows: the message thread and the audit timeline of a case.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEntry {
+    pub at_ms: i64,
+    pub direction: String,
+    pub channel: String,
+    pub sender: Option<String>,
+    pub text: String,
+}
+
+/// One changed field of an event: its path in the case and the values before and after, as
+/// compact JSON (`(absent)` where the field did not exist).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// One audit event of a case, as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub actor_role: String,
+    pub channel: String,
+    pub action: String,
+    pub changes: Vec<FieldChange>,
+    pub detail: Option<String>,
+    /// The action was taken by one of the AI agents (through the tool API).
+    pub by_agent: bool,
+}
+
+/// A lead nobody has acted on for this long gets flagged on the board.
+pub const LEAD_UNTOUCHED_MS: i64 = 15 * 60 * 1000;
+
+/// The service-level warnings of a board row at `now_ms`.
+pub fn sla_badges(row: &crate::CaseSummary, now_ms: i64) -> Vec<&'static str> {
+    use crate::CaseState as S;
+    let mut out = vec![];
+    if row.state == S::Lead && now_ms - row.updated_at_ms >= LEAD_UNTOUCHED_MS {
+        out.push("untouched 15 min+");
+    }
+    if row.state == S::Dispatched && row.eta_ms.is_none() {
+        out.push("no ETA");
+    }
+    if matches!(row.state, S::Scheduled | S::Dispatched) && row.appointment.is_some_and(|w| w.start_ms < now_ms) {
+        out.push("late");
+    }
+    out
+}
+
+/// A short age: `45 s`, `12 min`, `5 h`, `3 d`.
+pub fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+/// Pairs an event's `before` and `after` change maps into field changes, skipping the
+/// bookkeeping every action touches (version, updated_at_ms).
+pub fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<FieldChange> {
+    let show = |v: Option<&serde_json::Value>| match v {
+        None => "(absent)".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) if v.get("$absent").is_some() => "(absent)".to_string(),
+        Some(v) => v.to_string(),
+    };
+    let Some(after) = after.as_object() else { return vec![] };
+    after
+        .iter()
+        .filter(|(path, _)| !matches!(path.as_str(), "/version" | "/updated_at_ms"))
+        .map(|(path, a)| FieldChange { path: path.clone(), before: show(before.get(path)), after: show(Some(a)) })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn row(state: crate::CaseState) -> crate::CaseSummary {
+        crate::CaseSummary {
+            id: "t".into(),
+            number: "RD-000001".into(),
+            state,
+            priority: crate::Priority::Standard,
+            problem_summary: None,
+            trade: None,
+            customer_name: "A".into(),
+            customer_contact: None,
+            site_address: None,
+            technician_name: None,
+            appointment: None,
+            eta_ms: None,
+            version: 1,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn badges_flag_untouched_leads_missing_etas_and_late_jobs() {
+        use crate::CaseState as S;
+        let min = 60_000;
+        assert!(super::sla_badges(&row(S::Lead), 14 * min).is_empty());
+        assert_eq!(super::sla_badges(&row(S::Lead), 15 * min), vec!["untouched 15 min+"]);
+        assert_eq!(super::sla_badges(&row(S::Dispatched), 0), vec!["no ETA"]);
+        let mut late = row(S::Scheduled);
+        late.appointment = Some(crate::window::TimeWindow { start_ms: 10, end_ms: 20 });
+        assert_eq!(super::sla_badges(&late, 11), vec!["late"]);
+        assert!(super::sla_badges(&late, 9).is_empty());
+        assert!(super::sla_badges(&row(S::Intake), 99 * min).is_empty());
+    }
+
+    #[test]
+    fn ages_read_short() {
+        assert_eq!(super::age(59_000), "59 s");
+        assert_eq!(super::age(12 * 60_000), "12 min");
+        assert_eq!(super::age(5 * 3_600_000), "5 h");
+        assert_eq!(super::age(3 * 86_400_000), "3 d");
+        assert_eq!(super::age(-5), "0 s");
+    }
+
+    #[test]
+    fn changes_pair_before_and_after_without_bookkeeping() {
+        let before = json!({"/state": "intake", "/version": 1, "/eta": null});
+        let after = json!({"/state": "scheduled", "/version": 2, "/eta": {"eta_ms": 5}});
+        let c = super::field_changes(&before, &after);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].path, "/eta");
+        assert_eq!(c[0].before, "null");
+        assert_eq!(c[0].after, "{\"eta_ms\":5}");
+        assert_eq!(c[1].before, "intake");
+        assert_eq!(c[1].after, "scheduled");
+    }
+}

@@ -1,0 +1,74 @@
+// The dispatcher's day in real Chromium: phone intake, slots, booking, ETA, a live board,
+// and the audit timeline.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, BASE, TOKEN, USERS, signIn, screenshot } from './support.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('an operator takes a call, books a technician, sets the ETA and reads the timeline', async () => {
+  const { page, context, errors } = await signIn(browser, USERS.operator, '/console');
+
+  // Phone intake.
+  const name = `Walkthrough ${Date.now()}`;
+  await page.fill('input[name="customer_name"]', name);
+  await page.fill('input[name="phone"]', '+1 312 555 0142');
+  await page.fill('input[name="address"]', '77 Lake Shore Dr');
+  await page.fill('textarea[name="problem_summary"]', 'Furnace short-cycles');
+  await page.fill('input[name="trade"]', 'hvac');
+  await page.click('#new-ticket-form button[type="submit"]');
+  const created = await page.waitForSelector('[data-test="created"]', { timeout: 15_000 });
+  const number = (await created.textContent()).match(/RD-\d{6}/)[0];
+  const card = await page.waitForSelector(`#board [data-ticket="${number}"]`, { timeout: 15_000 });
+  await screenshot(page, 'board');
+
+  // The ticket page offers only what is legal in intake: proposing slots, not an ETA.
+  await Promise.all([page.waitForURL(/\/console\/tickets\//), card.click()]);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.waitForSelector('[data-test="ticket-state"]');
+  assert.match(await page.textContent('[data-test="ticket-state"]'), /Intake/);
+  assert.equal(await page.locator('#eta-form').count(), 0, 'no ETA before a technician is dispatched');
+
+  await page.click('#propose-form button[type="submit"]');
+  // Proposing is itself audited; wait for the page to show the reloaded case, then book.
+  await page.waitForSelector('#timeline li[data-action="schedule.propose_slots"]', { timeout: 15_000 });
+  const book = page.locator('[data-test="book"]').first();
+  await book.waitFor({ timeout: 15_000 });
+  assert.match(await book.textContent(), /E2E Tech/);
+  await book.click();
+  await page.waitForFunction(() => document.querySelector('[data-test="ticket-state"]')?.textContent.includes('Dispatched'), null, { timeout: 15_000 });
+  assert.match(await page.textContent('[data-test="technician"]'), /E2E Tech/);
+  assert.notEqual((await page.textContent('[data-test="appointment"]')).trim(), '—');
+
+  await page.fill('#eta-form input[name="minutes"]', '45');
+  await page.click('#eta-form button[type="submit"]');
+  await page.waitForFunction(() => !document.querySelector('[data-test="eta"]')?.textContent.includes('—'), null, { timeout: 15_000 });
+
+  // The audit timeline shows every step, newest first, with before -> after.
+  const actions = await page.$$eval('#timeline li[data-action]', (els) => els.map((e) => e.dataset.action));
+  for (const a of ['ticket.create', 'schedule.propose_slots', 'schedule.confirm', 'dispatch.assign_tech', 'dispatch.set_eta']) {
+    assert.ok(actions.includes(a), `${a} in ${actions}`);
+  }
+  assert.match(await page.textContent('#timeline'), /dispatched/);
+  await screenshot(page, 'ticket-page');
+
+  // Back on the board, an agent's change through the tool API appears without a reload.
+  await page.goto(`${BASE}/console`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const agentTicket = await fetch(`${BASE}/tools/v1/ticket.create`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify({ customer: { name: 'Agent Booked', phone: '+1 312 555 0199' }, problem_summary: 'Water heater', trade: 'plumbing' }),
+  }).then((r) => r.json());
+  await page.waitForSelector(`#board [data-ticket="${agentTicket.case.number}"]`, { timeout: 15_000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the board updated in place');
+
+  // Filters narrow the board.
+  await page.fill('#board-search', name);
+  await page.waitForFunction((n) => document.querySelectorAll('#board .card').length === 1, number);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -23,7 +23,7 @@ else
   BIN := target/debug/real-dispatch
 endif
 
-.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http clean-site
+.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-board clean-site
 
 run: bootstrap-run
 	@$(MAKE) --no-print-directory build
@@ -63,6 +63,9 @@ bench: bootstrap-test
 
 bench-http: bootstrap-test
 	$(CARGO) bench --locked --bench http_lifecycle
+
+bench-board: bootstrap-test
+	$(CARGO) bench --locked --bench board
 
 clean-site:
 	rm -rf $(SITE)

@@ -79,8 +79,26 @@ pub fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> V
     after
         .iter()
         .filter(|(path, _)| !matches!(path.as_str(), "/version" | "/updated_at_ms"))
-        .map(|(path, a)| FieldChange { path: path.clone(), before: show(before.get(path)), after: show(Some(a)) })
+        .map(|(path, a)| {
+            if path.is_empty() {
+                // The whole case at once: its creation.
+                return FieldChange { path: "(case)".into(), before: "(none)".into(), after: "created".into() };
+            }
+            FieldChange { path: path.clone(), before: clip(show(before.get(path))), after: clip(show(Some(a))) }
+        })
         .collect()
+}
+
+/// Long values (a whole appointment, a line list) are cut for the timeline.
+fn clip(s: String) -> String {
+    const MAX: usize = 160;
+    if s.chars().count() <= MAX {
+        s
+    } else {
+        let mut out: String = s.chars().take(MAX - 1).collect();
+        out.push('…');
+        out
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +159,9 @@ mod tests {
         assert_eq!(c[0].after, "{\"eta_ms\":5}");
         assert_eq!(c[1].before, "intake");
         assert_eq!(c[1].after, "scheduled");
+        let created = super::field_changes(&json!({"": null}), &json!({"": {"number": "RD-1"}}));
+        assert_eq!(created[0].after, "created");
+        let long = super::field_changes(&json!({}), &json!({"/notes": "x".repeat(500)}));
+        assert_eq!(long[0].after.chars().count(), 160);
     }
 }

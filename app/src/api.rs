@@ -375,13 +375,18 @@ pub async fn console_set_priority(ticket_id: String, priority: String, version: 
     let Ok(priority) = priority.parse() else {
         return Ok(FormOutcome::Invalid { message: "Choose standard, urgent or emergency.".into(), fields: vec![] });
     };
-    let input = domain::commands::SetPriority { ticket_id, priority, reason: None, expected_version: self::version(&version) };
+    let input =
+        domain::commands::SetPriority { ticket_id, priority, reason: None, expected_version: self::version(&version) };
     case_of(ssr::service()?.set_priority(&ssr::context()?, &input).await)
 }
 
 /// Real candidate slots for the ticket (`schedule.propose_slots`), recorded as proposed.
 #[server(endpoint = "console_propose")]
-pub async fn console_propose(ticket_id: String, duration_minutes: String, days: String) -> Result<FormOutcome<Vec<domain::slots::Slot>>, ServerFnError> {
+pub async fn console_propose(
+    ticket_id: String,
+    duration_minutes: String,
+    days: String,
+) -> Result<FormOutcome<Vec<domain::slots::Slot>>, ServerFnError> {
     let now = dispatch::ids::now_ms();
     let days: i64 = days.trim().parse().unwrap_or(7).clamp(1, 31);
     let input = domain::commands::ProposeSlots {
@@ -398,7 +403,13 @@ pub async fn console_propose(ticket_id: String, duration_minutes: String, days: 
 /// Books a slot and assigns its technician: `schedule.confirm` then `dispatch.assign_tech`,
 /// two audited actions in one step for the dispatcher.
 #[server(endpoint = "console_book")]
-pub async fn console_book(ticket_id: String, start_ms: i64, end_ms: i64, technician_id: String, reschedule: bool) -> ActionResult {
+pub async fn console_book(
+    ticket_id: String,
+    start_ms: i64,
+    end_ms: i64,
+    technician_id: String,
+    reschedule: bool,
+) -> ActionResult {
     let service = ssr::service()?;
     let ctx = ssr::context()?;
     let confirm = domain::commands::ConfirmSlot {
@@ -464,4 +475,125 @@ pub async fn console_job_step(ticket_id: String, step: String, version: String) 
         "complete_work" => case_of(service.complete_work(&ctx, &input).await),
         _ => Ok(FormOutcome::Invalid { message: "unknown step".into(), fields: vec![] }),
     }
+}
+
+/// A technician as the records page lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechnicianRow {
+    pub id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub zone: Option<String>,
+    pub hours: String,
+    pub active: bool,
+}
+
+#[server(endpoint = "technicians")]
+pub async fn technicians() -> Result<Vec<TechnicianRow>, ServerFnError> {
+    let list = ssr::service()?.technicians(&ssr::context()?).await.map_err(ssr::error)?;
+    Ok(list
+        .into_iter()
+        .map(|t| {
+            const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            let hours = t
+                .working_hours
+                .0
+                .iter()
+                .zip(DAYS)
+                .filter(|(ranges, _)| !ranges.is_empty())
+                .map(|(ranges, day)| {
+                    let r: Vec<String> = ranges
+                        .iter()
+                        .map(|(a, b)| format!("{:02}:{:02}–{:02}:{:02}", a / 60, a % 60, b / 60, b % 60))
+                        .collect();
+                    format!("{day} {}", r.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            TechnicianRow { id: t.id, name: t.name, skills: t.skills, zone: t.zone, hours, active: t.active }
+        })
+        .collect())
+}
+
+/// A new technician: skills comma-separated, the same hours on the chosen days.
+#[server(endpoint = "create_technician")]
+pub async fn create_technician(
+    name: String,
+    skills: String,
+    zone: String,
+    start: String,
+    end: String,
+    days: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let minutes = |s: &str| -> Option<u16> {
+        let (h, m) = s.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (Some(a), Some(b)) = (minutes(&start), minutes(&end).or((end.trim() == "24:00").then_some(24 * 60))) else {
+        return Ok(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("working_hours", "invalid", "hours like 08:00 and 17:00")],
+        });
+    };
+    let on: Vec<bool> = (0..7).map(|d| days.split(',').any(|x| x.trim() == d.to_string())).collect();
+    let hours =
+        domain::window::WorkingHours(std::array::from_fn(|d| if on[d] && a < b { vec![(a, b)] } else { vec![] }));
+    let input = dispatch::scheduling::NewTechnician {
+        name,
+        phone: None,
+        email: None,
+        skills: skills.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect(),
+        zone: Some(zone.trim().to_string()).filter(|z| !z.is_empty()),
+        working_hours: Some(hours),
+    };
+    ssr::outcome(ssr::service()?.create_technician(&ssr::context()?, &input).await.map(|t| t.id))
+}
+
+/// Time off from one day to another (whole days, UTC), e.g. a vacation.
+#[server(endpoint = "add_time_off")]
+pub async fn add_time_off(
+    technician_id: String,
+    from: String,
+    to: String,
+    reason: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let (Some(a), Some(b)) = (crate::pages::date_ms(&from), crate::pages::date_ms(&to)) else {
+        return Ok(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("dates", "invalid", "dates like 2026-12-24")],
+        });
+    };
+    let reason = Some(reason).filter(|r| !r.trim().is_empty());
+    let r = ssr::service()?.add_time_off(&ssr::context()?, &technician_id, a, b + 86_400_000, reason.as_deref()).await;
+    ssr::outcome(r)
+}
+
+/// A week of appointments, starting `week` weeks from this Monday (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekAgenda {
+    pub from_ms: i64,
+    pub items: Vec<domain::views::AgendaItem>,
+    pub technicians: Vec<(String, String)>,
+}
+
+#[server(endpoint = "agenda")]
+pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    const DAY: i64 = 86_400_000;
+    let today = dispatch::ids::now_ms().div_euclid(DAY);
+    // 1970-01-01 was a Thursday: day 0 is weekday 3 counting from Monday.
+    let monday = today - (today + 3).rem_euclid(7);
+    let from_ms = (monday + 7 * week.clamp(-52, 52)) * DAY;
+    let items = service.agenda(&ctx, from_ms, from_ms + 7 * DAY).await.map_err(ssr::error)?;
+    let technicians = service
+        .technicians(&ctx)
+        .await
+        .map_err(ssr::error)?
+        .into_iter()
+        .filter(|t| t.active)
+        .map(|t| (t.id, t.name))
+        .collect();
+    Ok(WeekAgenda { from_ms, items, technicians })
 }

@@ -54,3 +54,66 @@ pub async fn technician(service: &Service, skill: &str) -> String {
     };
     service.create_technician(&ctx, &input).await.expect("technician").id
 }
+
+/// A browser without JavaScript: remembers the session cookie, does not follow redirects,
+/// and marks its posts as same-origin as a real browser does.
+pub struct Browser {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: Option<String>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub location: String,
+    pub set_cookie: Vec<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(s: &Server) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Browser { base: s.base.clone(), http, cookie: None }
+    }
+
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Reply {
+        let req = match &self.cookie {
+            Some(c) => req.header("cookie", format!("rd_session={c}")),
+            None => req,
+        };
+        let res = req.send().await.expect("send");
+        let headers = res.headers().clone();
+        let set_cookie: Vec<String> =
+            headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+        for c in &set_cookie {
+            if let Some(v) = c.strip_prefix("rd_session=") {
+                let v = v.split(';').next().unwrap_or_default();
+                self.cookie = if v.is_empty() || c.contains("Max-Age=0") { None } else { Some(v.to_string()) };
+            }
+        }
+        let status = res.status().as_u16();
+        let location = headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        Reply { status, location, set_cookie, headers, body: res.text().await.unwrap_or_default() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// A server function call as the hydrated page makes it.
+    pub async fn call(&mut self, endpoint: &str, form: &[(&str, &str)]) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+            .form(form);
+        self.send(req).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Reply {
+        self.call("login", &[("email", email), ("password", password), ("next", "")]).await
+    }
+}

@@ -98,9 +98,7 @@ fn poll_for_changes(board: Resource<Result<Board, ServerFnError>>, changed: RwSi
         let tick = move || {
             leptos::task::spawn_local(async move {
                 let Ok(stamp) = board_stamp().await else { return };
-                let known = last.get_value().or_else(|| {
-                    board.get_untracked().and_then(|b| b.ok()).map(|b| b.stamp)
-                });
+                let known = last.get_value().or_else(|| board.get_untracked().and_then(|b| b.ok()).map(|b| b.stamp));
                 if known.as_deref().is_some_and(|k| k != stamp) {
                     changed.update(|n| *n += 1);
                 }

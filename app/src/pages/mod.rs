@@ -1,6 +1,7 @@
 pub mod accounts;
 pub mod console;
 pub mod portal;
+pub mod records;
 pub mod session;
 pub mod tech;
 pub mod ticket;
@@ -55,8 +56,38 @@ pub fn when(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }
 
+/// Midnight UTC of a `YYYY-MM-DD` date, in unix milliseconds.
+pub fn date_ms(s: &str) -> Option<i64> {
+    let mut parts = s.trim().splitn(3, '-');
+    let (y, m, d): (i64, i64, i64) =
+        (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), the inverse of `when`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = days * 86_400_000;
+    // Reject dates that do not exist (2026-02-30) by checking the round trip.
+    when(ms).starts_with(&format!("{:04}-{:02}-{:02}", s.trim()[..4].parse::<i64>().ok()?, m, d)).then_some(ms)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_parse_to_utc_midnight() {
+        assert_eq!(super::date_ms("1970-01-01"), Some(0));
+        assert_eq!(super::date_ms("2024-02-29"), Some(1_709_164_800_000));
+        assert_eq!(super::date_ms("2026-02-30"), None);
+        assert_eq!(super::date_ms("2026-13-01"), None);
+        assert_eq!(super::date_ms("soon"), None);
+    }
+
     #[test]
     fn times_read_in_utc() {
         assert_eq!(super::when(0), "1970-01-01 00:00 UTC");

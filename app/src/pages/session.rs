@@ -54,7 +54,16 @@ pub fn TopBar(title: &'static str) -> impl IntoView {
                     match who.await {
                         Ok(Some(me)) => {
                             let show_password = !me.by_link;
+                            let staff = matches!(me.role, domain::Role::Operator | domain::Role::Admin);
                             view! {
+                                {staff.then(|| view! {
+                                    <nav class="topnav" aria-label="Console">
+                                        <a href="/console">"Board"</a>
+                                        <a href="/console/schedule">"Schedule"</a>
+                                        <a href="/console/technicians">"Technicians"</a>
+                                        {(me.role == domain::Role::Admin).then(|| view! { <a href="/console/accounts">"Accounts"</a> })}
+                                    </nav>
+                                })}
                                 <span class="whoami" data-test="whoami">{me.name} " · " {me.role.as_str()}</span>
                                 {show_password.then(|| view! { <a class="topbar-link" href="/account">"Password"</a> })}
                                 <ActionForm action=logout attr:class="inline">

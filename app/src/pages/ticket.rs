@@ -23,8 +23,12 @@ pub fn TicketPage() -> impl IntoView {
     let cancel = ServerAction::<ConsoleCancel>::new();
     let step = ServerAction::<ConsoleJobStep>::new();
     let versions = move || {
-        (priority.version().get(), book.version().get(), eta.version().get(), message.version().get())
-            .max((cancel.version().get(), step.version().get(), propose.version().get(), 0))
+        (priority.version().get(), book.version().get(), eta.version().get(), message.version().get()).max((
+            cancel.version().get(),
+            step.version().get(),
+            propose.version().get(),
+            0,
+        ))
     };
     let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
     let actions = Actions { priority, propose, book, eta, message, cancel, step };

@@ -454,3 +454,46 @@ mod tests {
         assert!(starts.contains(&"2026-03-06T14:00:00Z".to_string()), "{starts:?}");
     }
 }
+
+impl Service {
+    /// Every active appointment overlapping `[from_ms, to_ms)`, by technician and start, for
+    /// the console's schedule (staff only).
+    pub async fn agenda(
+        &self,
+        ctx: &CallContext,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<domain::views::AgendaItem>, ServiceError> {
+        self.authorize_roles(ctx, "read the schedule", &[Role::Operator, Role::Admin])?;
+        if to_ms <= from_ms || to_ms - from_ms > 62 * 24 * 60 * MINUTE_MS {
+            return Err(ServiceError::invalid("to_ms", "invalid_range", "a range of up to 62 days"));
+        }
+        let rows = sqlx::query(
+            "SELECT a.technician_id, tech.name AS technician_name, t.id AS ticket_id, t.number, t.state, a.start_ms, \
+             a.end_ms, c.name AS customer_name, s.address AS site_address FROM appointments a \
+             JOIN tickets t ON t.id = a.ticket_id JOIN customers c ON c.id = t.customer_id \
+             LEFT JOIN sites s ON s.id = t.site_id JOIN technicians tech ON tech.id = a.technician_id \
+             WHERE a.status = 'active' AND a.end_ms > $1 AND a.start_ms < $2 ORDER BY tech.name, a.start_ms",
+        )
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok(domain::views::AgendaItem {
+                    technician_id: r.try_get("technician_id")?,
+                    technician_name: r.try_get("technician_name")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    number: domain::case::ticket_number(r.try_get("number")?),
+                    state: state.parse().map_err(|_| ServiceError::Internal(format!("stored state '{state}'")))?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    customer_name: r.try_get("customer_name")?,
+                    site_address: r.try_get("site_address")?,
+                })
+            })
+            .collect()
+    }
+}

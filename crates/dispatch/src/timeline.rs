@@ -41,7 +41,13 @@ impl Service {
         let rows = self.recent_messages(ctx, ticket_id, 500).await?;
         Ok(rows
             .into_iter()
-            .map(|m| MessageEntry { at_ms: m.at_ms, direction: m.direction, channel: m.channel, sender: m.sender, text: m.text })
+            .map(|m| MessageEntry {
+                at_ms: m.at_ms,
+                direction: m.direction,
+                channel: m.channel,
+                sender: m.sender,
+                text: m.text,
+            })
             .collect())
     }
 }

@@ -36,6 +36,20 @@ pub struct TimelineEntry {
     pub by_agent: bool,
 }
 
+/// One booked appointment on the schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgendaItem {
+    pub technician_id: String,
+    pub technician_name: String,
+    pub ticket_id: String,
+    pub number: String,
+    pub state: crate::CaseState,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub customer_name: String,
+    pub site_address: Option<String>,
+}
+
 /// A lead nobody has acted on for this long gets flagged on the board.
 pub const LEAD_UNTOUCHED_MS: i64 = 15 * 60 * 1000;
 

@@ -1,0 +1,132 @@
+//! The console's records: technicians (skills, zone, working hours, time off) and the week's
+//! schedule per technician.
+
+use crate::api::{load_agenda, technicians, AddTimeOff, CreateTechnician, FormOutcome};
+use crate::pages::session::TopBar;
+use crate::pages::when;
+use leptos::prelude::*;
+
+fn outcome_text<T>(r: Option<Result<FormOutcome<T>, ServerFnError>>, done: &'static str) -> Option<(bool, String)> {
+    match r? {
+        Ok(FormOutcome::Done(_)) => Some((true, done.to_string())),
+        Ok(FormOutcome::Invalid { message, fields }) => {
+            let detail =
+                fields.into_iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
+            Some((false, format!("{message} {detail}")))
+        }
+        Err(e) => Some((false, e.to_string())),
+    }
+}
+
+#[component]
+pub fn TechniciansPage() -> impl IntoView {
+    let create = ServerAction::<CreateTechnician>::new();
+    let off = ServerAction::<AddTimeOff>::new();
+    let list = Resource::new(move || create.version().get(), |_| technicians());
+    view! {
+        <TopBar title="Technicians"/>
+        <main class="console">
+            <section class="panel" aria-labelledby="new-tech">
+                <h2 id="new-tech">"New technician"</h2>
+                <ActionForm action=create attr:id="technician-form" attr:class="form">
+                    <label class="field"><span>"Name"</span><input name="name" required=true/></label>
+                    <label class="field"><span>"Skills (comma-separated trades)"</span><input name="skills" placeholder="hvac, plumbing" required=true/></label>
+                    <label class="field"><span>"Service zone"</span><input name="zone" placeholder="north"/></label>
+                    <div class="row">
+                        <label class="field"><span>"From"</span><input name="start" value="08:00"/></label>
+                        <label class="field"><span>"To"</span><input name="end" value="17:00"/></label>
+                    </div>
+                    <label class="field"><span>"Days (0 = Monday … 6 = Sunday)"</span><input name="days" value="0,1,2,3,4"/></label>
+                    <button type="submit" class="primary">"Add technician"</button>
+                </ActionForm>
+                <p class="form-status" role="status">{move || outcome_text(create.value().get(), "Technician added.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}</p>
+            </section>
+            <section class="panel" aria-labelledby="tech-list">
+                <h2 id="tech-list">"Roster"</h2>
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Ok(rows) if rows.is_empty() => view! { <p class="empty">"No technicians yet: add the first one."</p> }.into_any(),
+                            Ok(rows) => view! {
+                                <table class="ticket-table" id="technicians">
+                                    <thead><tr><th>"Name"</th><th>"Skills"</th><th>"Zone"</th><th>"Hours"</th><th>"Time off"</th></tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|t| view! {
+                                            <tr data-technician=t.name.clone()>
+                                                <td>{t.name.clone()}</td><td>{t.skills.join(", ")}</td>
+                                                <td>{t.zone.clone().unwrap_or_else(|| "any".into())}</td><td>{t.hours.clone()}</td>
+                                                <td>
+                                                    <ActionForm action=off attr:class="inline">
+                                                        <input type="hidden" name="technician_id" value=t.id.clone()/>
+                                                        <input type="date" name="from" aria-label="From" required=true/>
+                                                        <input type="date" name="to" aria-label="To" required=true/>
+                                                        <input name="reason" placeholder="reason" aria-label="Reason"/>
+                                                        <button type="submit">"Add"</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any(),
+                            Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <p class="form-status" role="status">{move || outcome_text(off.value().get(), "Time off recorded.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}</p>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+pub fn SchedulePage() -> impl IntoView {
+    let week = RwSignal::new(0i64);
+    let agenda = Resource::new(move || week.get(), load_agenda);
+    view! {
+        <TopBar title="Schedule"/>
+        <main class="console">
+            <section class="panel">
+                <div class="row">
+                    <button type="button" on:click=move |_| week.update(|w| *w -= 1)>"← Previous week"</button>
+                    <button type="button" on:click=move |_| week.set(0)>"This week"</button>
+                    <button type="button" on:click=move |_| week.update(|w| *w += 1)>"Next week →"</button>
+                </div>
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match agenda.await {
+                            Ok(a) => {
+                                let days: Vec<i64> = (0..7).map(|d| a.from_ms + d * 86_400_000).collect();
+                                view! {
+                                    <table class="schedule" id="schedule">
+                                        <thead><tr><th>"Technician"</th>
+                                            {days.iter().map(|d| view! { <th>{when(*d)[..10].to_string()}</th> }).collect_view()}
+                                        </tr></thead>
+                                        <tbody>
+                                            {a.technicians.iter().map(|(tid, tname)| view! {
+                                                <tr data-technician=tname.clone()>
+                                                    <th>{tname.clone()}</th>
+                                                    {days.iter().map(|d| {
+                                                        let day_items: Vec<_> = a.items.iter().filter(|i| &i.technician_id == tid && i.start_ms >= *d && i.start_ms < d + 86_400_000).cloned().collect();
+                                                        view! { <td>{day_items.into_iter().map(|i| view! {
+                                                            <a class="appt" href=format!("/console/tickets/{}", i.ticket_id) data-ticket=i.number.clone()>
+                                                                <strong>{when(i.start_ms)[11..16].to_string()} "–" {when(i.end_ms)[11..16].to_string()}</strong>
+                                                                " " {i.number.clone()} <br/><small>{i.customer_name.clone()} " · " {i.state.label()}</small>
+                                                            </a>
+                                                        }).collect_view()}</td> }
+                                                    }).collect_view()}
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    <p class="muted">"Times in UTC."</p>
+                                }.into_any()
+                            }
+                            Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </main>
+    }
+}

@@ -1,0 +1,215 @@
+//! The operator console's server side over real HTTP, on SQLite and PostgreSQL: the board,
+//! its change stamp, the ticket page's history, the roster and the week's schedule.
+
+mod support;
+
+use dispatch::testing::each_backend;
+use dispatch::users::NewUser;
+use dispatch::CallContext;
+use domain::commands::{AssignTech, ConfirmSlot};
+use domain::window::HOUR_MS;
+use domain::{Actor, CreateTicket, NewCustomer, NewSite, Role};
+use support::{start, technician, Browser, Server};
+
+async fn signed_in(s: &Server, role: Role, technician_id: Option<&str>) -> Browser {
+    let email = format!("{}@example.com", role.as_str());
+    let input = NewUser {
+        email: email.clone(),
+        name: format!("{} Person", role.as_str()),
+        role: Some(role),
+        password: "correct horse battery".into(),
+        technician_id: technician_id.map(Into::into),
+        customer_id: None,
+    };
+    s.service.create_user(&CallContext::new(Actor::system("test")), &input).await.expect("account");
+    let mut b = Browser::new(s);
+    b.login(&email, "correct horse battery").await;
+    b
+}
+
+fn intake(name: &str) -> CreateTicket {
+    CreateTicket {
+        customer: NewCustomer { name: Some(name.into()), phone: Some("+15550003333".into()), ..Default::default() },
+        site: Some(NewSite { address: Some("5 Board St".into()), ..Default::default() }),
+        problem_summary: Some("No heat".into()),
+        trade: Some("hvac".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_board_lists_open_tickets_and_its_stamp_moves_on_any_change() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let mut op = signed_in(&s, Role::Operator, None).await;
+        let agent = CallContext::new(Actor::new(domain::ActorKind::Token, "tok_x", Role::IntakeAgent, "intake bot"));
+        let case = s.service.create_ticket(&agent, &intake("Board Customer")).await.expect("ticket").case;
+        let page = op.get("/console").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(&case.number) && page.body.contains("Board Customer"), "SSR board shows the ticket");
+        assert!(page.body.contains("data-state=\"intake\""), "one column per open state");
+        let stamp = op.call("board_stamp", &[]).await.body;
+        assert_eq!(op.call("board_stamp", &[]).await.body, stamp, "no change, same stamp");
+        let priority = domain::commands::SetPriority {
+            ticket_id: case.id.clone(),
+            priority: domain::Priority::Urgent,
+            reason: None,
+            expected_version: None,
+        };
+        s.service.set_priority(&CallContext::new(Actor::system("test")), &priority).await.expect("priority");
+        assert_ne!(op.call("board_stamp", &[]).await.body, stamp, "any change moves the stamp");
+        let board = op.call("board", &[]).await;
+        assert!(board.body.contains("\"urgent\""), "{}", board.body);
+
+        // The ticket page's history: every event, agent actions marked.
+        let detail = op.call("ticket_detail", &[("ticket_id", &case.id)]).await;
+        assert_eq!(detail.status, 200, "{}", detail.body);
+        let v: serde_json::Value = serde_json::from_str(&detail.body).expect("json");
+        let timeline = v["timeline"].as_array().expect("timeline");
+        assert_eq!(timeline.len(), 2);
+        assert_eq!(timeline[0]["action"], "ticket.create");
+        assert_eq!(timeline[0]["by_agent"], true);
+        assert_eq!(timeline[1]["action"], "ticket.set_priority");
+        assert_eq!(timeline[1]["by_agent"], false);
+        assert!(timeline[1]["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .any(|c| c["path"] == "/priority" && c["before"] == "standard" && c["after"] == "urgent"));
+    }
+}
+
+#[tokio::test]
+async fn booking_from_the_console_confirms_and_assigns_and_shows_on_the_schedule() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let mut op = signed_in(&s, Role::Operator, None).await;
+        let case = s
+            .service
+            .create_ticket(&CallContext::new(Actor::system("t")), &intake("Sched Customer"))
+            .await
+            .expect("t")
+            .case;
+        let slots =
+            op.call("console_propose", &[("ticket_id", &case.id), ("duration_minutes", "60"), ("days", "3")]).await;
+        let v: serde_json::Value = serde_json::from_str(&slots.body).expect("json");
+        let first = &v["Done"][0];
+        assert_eq!(first["technician_id"], tech.as_str(), "{}", slots.body);
+        let (start_ms, end_ms) = (first["start_ms"].as_i64().expect("start"), first["end_ms"].as_i64().expect("end"));
+        let booked = op
+            .call(
+                "console_book",
+                &[
+                    ("ticket_id", &case.id),
+                    ("start_ms", &start_ms.to_string()),
+                    ("end_ms", &end_ms.to_string()),
+                    ("technician_id", &tech),
+                    ("reschedule", "false"),
+                ],
+            )
+            .await;
+        let v: serde_json::Value = serde_json::from_str(&booked.body).expect("json");
+        assert_eq!(v["Done"]["state"], "dispatched", "{}", booked.body);
+        assert_eq!(v["Done"]["assignment"]["technician_id"], tech.as_str());
+        let mut weeks = String::new();
+        for week in ["0", "1"] {
+            weeks.push_str(&op.call("agenda", &[("week", week)]).await.body);
+        }
+        assert!(weeks.contains(&case.number), "the booking is on this or next week's schedule: {weeks}");
+        let page = op.get("/console/schedule").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("hvac tech"), "the roster's technicians are rows");
+    }
+}
+
+#[tokio::test]
+async fn the_roster_takes_new_technicians_and_time_off_and_is_for_staff_only() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let mut op = signed_in(&s, Role::Operator, None).await;
+        let r = op
+            .call(
+                "create_technician",
+                &[
+                    ("name", "Rosa Diaz"),
+                    ("skills", "Plumbing, gas"),
+                    ("zone", "south"),
+                    ("start", "07:30"),
+                    ("end", "16:00"),
+                    ("days", "0,1,2,3,4,5"),
+                ],
+            )
+            .await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        let bad = op
+            .call(
+                "create_technician",
+                &[("name", "X"), ("skills", "hvac"), ("zone", ""), ("start", "late"), ("end", "17:00"), ("days", "0")],
+            )
+            .await;
+        assert!(bad.body.contains("working_hours"), "{}", bad.body);
+        let list = op.call("technicians", &[]).await.body;
+        assert!(list.contains("Rosa Diaz") && list.contains("Sat 07:30–16:00") && list.contains("gas"), "{list}");
+        let off = op
+            .call(
+                "add_time_off",
+                &[("technician_id", &tech), ("from", "2030-01-02"), ("to", "2030-01-03"), ("reason", "vacation")],
+            )
+            .await;
+        assert!(off.body.contains("Done"), "{}", off.body);
+        let bad_date = op
+            .call(
+                "add_time_off",
+                &[("technician_id", &tech), ("from", "2030-02-30"), ("to", "2030-03-01"), ("reason", "")],
+            )
+            .await;
+        assert!(bad_date.body.contains("dates"), "{}", bad_date.body);
+        let page = op.get("/console/technicians").await;
+        assert!(page.status == 200 && page.body.contains("Rosa Diaz"));
+
+        let mut t = signed_in(&s, Role::Technician, Some(&tech)).await;
+        for endpoint in ["technicians", "board_stamp", "board"] {
+            let r = t.call(endpoint, &[]).await;
+            assert!(r.status >= 400, "{endpoint}: {} {}", r.status, r.body);
+        }
+        assert!(t.call("agenda", &[("week", "0")]).await.status >= 400);
+        assert_eq!(t.get("/console/technicians").await.status, 403);
+    }
+}
+
+/// Booked appointments are listed by `Service::agenda`; nothing outside the range.
+#[tokio::test]
+async fn the_agenda_holds_exactly_the_range() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let op = CallContext::new(Actor::system("t"));
+        let case = s.service.create_ticket(&op, &intake("Range")).await.expect("t").case;
+        let start_ms = (dispatch::ids::now_ms() / HOUR_MS + 30) * HOUR_MS;
+        let confirm = ConfirmSlot {
+            ticket_id: case.id.clone(),
+            start_ms,
+            end_ms: start_ms + HOUR_MS,
+            technician_id: Some(tech.clone()),
+            reschedule: false,
+            expected_version: None,
+        };
+        s.service.confirm_slot(&op, &confirm).await.expect("confirm");
+        s.service
+            .assign_tech(
+                &op,
+                &AssignTech { ticket_id: case.id.clone(), technician_id: tech.clone(), expected_version: None },
+            )
+            .await
+            .expect("assign");
+        let within = s.service.agenda(&op, start_ms - HOUR_MS, start_ms + 2 * HOUR_MS).await.expect("agenda");
+        assert_eq!(within.len(), 1);
+        assert_eq!(within[0].number, case.number);
+        assert_eq!(within[0].state, domain::CaseState::Dispatched);
+        let before = s.service.agenda(&op, start_ms - 5 * HOUR_MS, start_ms).await.expect("agenda");
+        assert!(before.is_empty());
+        assert!(s.service.agenda(&op, start_ms, start_ms - 1).await.is_err(), "an empty range is refused");
+    }
+}

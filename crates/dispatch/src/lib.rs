@@ -16,6 +16,7 @@ pub mod ids;
 pub mod inbound;
 pub mod portal;
 pub mod ratelimit;
+pub mod records;
 pub mod replay;
 pub mod scheduling;
 pub mod seed;

@@ -868,3 +868,59 @@ async fn sqlite_write_ahead_log_is_checkpointed_in_the_background() {
     }
     assert_eq!(count(&db, "tickets").await, 20);
 }
+
+#[tokio::test]
+async fn customer_and_site_edits_reach_every_case_and_replay() {
+    for db in dispatch::testing::each_backend().await {
+        let svc = service(db.clone());
+        let first = svc.create_ticket(&op(), &complete_ticket()).await.expect("first").case;
+        let second = svc.create_ticket(&op(), &complete_ticket()).await.expect("second").case;
+        assert_eq!(first.customer.id, second.customer.id, "the same phone is the same customer");
+        let other = CreateTicket {
+            customer: NewCustomer { name: Some("Someone Else".into()), phone: Some("+15550007777".into()), ..Default::default() },
+            ..Default::default()
+        };
+        svc.create_ticket(&op(), &other).await.expect("other");
+        let edit = dispatch::records::CustomerEdit {
+            customer_id: first.customer.id.clone(),
+            name: Some("Renamed Customer".into()),
+            add_email: Some("renamed@example.com".into()),
+            ..Default::default()
+        };
+        let updated = svc.update_customer(&op(), &edit).await.expect("update");
+        assert_eq!(updated.name, "Renamed Customer");
+        assert_eq!(updated.emails, vec!["renamed@example.com".to_string()]);
+        for id in [&first.id, &second.id] {
+            let case = svc.case(&op(), id).await.expect("case");
+            assert_eq!(case.customer.name, "Renamed Customer");
+        }
+        let taken = dispatch::records::CustomerEdit {
+            customer_id: first.customer.id.clone(),
+            add_phone: Some("+15550007777".into()),
+            ..Default::default()
+        };
+        let e = svc.update_customer(&op(), &taken).await.expect_err("taken");
+        assert_eq!(e.code(), "INVALID_REQUEST");
+        let bad = dispatch::records::CustomerEdit { customer_id: first.customer.id.clone(), add_phone: Some("12".into()), ..Default::default() };
+        assert!(svc.update_customer(&op(), &bad).await.is_err());
+
+        let site_id = first.site.clone().expect("site").id;
+        let site = dispatch::records::SiteEdit {
+            site_id: site_id.clone(),
+            access_notes: Some("Gate code 4411".into()),
+            zone: Some("North".into()),
+            ..Default::default()
+        };
+        let s = svc.update_site(&op(), &site).await.expect("site");
+        assert_eq!(s.zone.as_deref(), Some("north"));
+        let case = svc.case(&op(), &first.id).await.expect("case");
+        assert_eq!(case.site.expect("site").access_notes.as_deref(), Some("Gate code 4411"));
+
+        let tech_ctx = actor(Role::Technician);
+        assert_eq!(svc.update_site(&tech_ctx, &site).await.expect_err("tech").code(), "FORBIDDEN");
+        let found = svc.customers(&op(), "renamed").await.expect("search");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].tickets, 2);
+        assert_audit_consistent(&svc).await;
+    }
+}

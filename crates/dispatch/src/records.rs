@@ -1,0 +1,216 @@
+//! Customer and site records, edited from the console. A customer and a site are part of
+//! every case that names them, so each edit writes an event into each of those cases' chains
+//! (the change, field by field), and every case still replays exactly from its events.
+
+use crate::audit::{self, NewEvent};
+use crate::case_store::load_customer;
+use crate::error::ServiceError;
+use crate::ids::{new_id, now_ms};
+use crate::service::{CallContext, Service};
+use domain::validate::{optional_text, required_text, Email, Phone};
+use domain::{CustomerView, Role, SiteView, SourceChannel};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+const STAFF: [Role; 2] = [Role::Operator, Role::Admin];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CustomerEdit {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub add_phone: Option<String>,
+    pub add_email: Option<String>,
+    pub preferred_channel: Option<SourceChannel>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SiteEdit {
+    pub site_id: String,
+    pub address: Option<String>,
+    pub access_notes: Option<String>,
+    pub zone: Option<String>,
+}
+
+/// A customer with their sites, for the records page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub customer: CustomerView,
+    pub sites: Vec<SiteView>,
+    pub tickets: i64,
+}
+
+fn site_view(r: &sqlx::any::AnyRow) -> Result<SiteView, sqlx::Error> {
+    Ok(SiteView {
+        id: r.try_get("id")?,
+        address: r.try_get("address")?,
+        access_notes: r.try_get("access_notes")?,
+        zone: r.try_get("zone")?,
+        lat: r.try_get("lat")?,
+        lon: r.try_get("lon")?,
+    })
+}
+
+impl Service {
+    /// Customers whose name, phone or e-mail contains `query` (all when empty), at most 100.
+    pub async fn customers(&self, ctx: &CallContext, query: &str) -> Result<Vec<CustomerRecord>, ServiceError> {
+        self.authorize_roles(ctx, "read customer records", &STAFF)?;
+        let pattern = format!("%{}%", query.trim().to_lowercase());
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT c.id FROM customers c WHERE LOWER(c.name) LIKE $1 OR EXISTS (SELECT 1 FROM customer_contacts cc \
+             WHERE cc.customer_id = c.id AND LOWER(cc.value) LIKE $1) ORDER BY c.name, c.id LIMIT 100",
+        )
+        .bind(&pattern)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut conn = self.db.pool().acquire().await?;
+        let mut out = vec![];
+        for id in ids {
+            let customer = load_customer(&mut conn, &id).await?;
+            let sites = sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1 ORDER BY address")
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(site_view)
+                .collect::<Result<Vec<_>, _>>()?;
+            let tickets: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE customer_id = $1").bind(&id).fetch_one(&mut *conn).await?;
+            out.push(CustomerRecord { customer, sites, tickets });
+        }
+        Ok(out)
+    }
+
+    /// Renames a customer, adds a phone or e-mail, or sets the preferred channel.
+    pub async fn update_customer(&self, ctx: &CallContext, input: &CustomerEdit) -> Result<CustomerView, ServiceError> {
+        self.authorize_roles(ctx, "edit customers", &STAFF)?;
+        let mut errors = vec![];
+        let name = input.name.as_deref().and_then(|n| required_text("name", Some(n), 100, &mut errors));
+        let phone = input.add_phone.as_deref().filter(|p| !p.trim().is_empty()).and_then(|p| {
+            Phone::parse("add_phone", p).map_err(|e| errors.push(e)).ok()
+        });
+        let email = input.add_email.as_deref().filter(|e| !e.trim().is_empty()).and_then(|e| {
+            Email::parse("add_email", e).map_err(|e| errors.push(e)).ok()
+        });
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let old = load_customer(&mut tx, input.customer_id.trim())
+            .await
+            .map_err(|_| ServiceError::invalid("customer_id", "not_found", "no such customer"))?;
+        let now = now_ms();
+        if let Some(name) = &name {
+            sqlx::query("UPDATE customers SET name = $1, updated_at_ms = $2 WHERE id = $3").bind(name).bind(now).bind(&old.id).execute(&mut *tx).await?;
+        }
+        if let Some(channel) = input.preferred_channel {
+            sqlx::query("UPDATE customers SET preferred_channel = $1, updated_at_ms = $2 WHERE id = $3")
+                .bind(channel.as_str())
+                .bind(now)
+                .bind(&old.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (field, kind, value) in
+            [("add_phone", "phone", phone.as_ref().map(Phone::as_str)), ("add_email", "email", email.as_ref().map(Email::as_str))]
+        {
+            let Some(value) = value else { continue };
+            let owner: Option<String> = sqlx::query_scalar("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
+                .bind(kind)
+                .bind(value)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match owner {
+                Some(o) if o == old.id => continue,
+                Some(_) => return Err(ServiceError::invalid(field, "taken", "this belongs to another customer")),
+                None => {}
+            }
+            sqlx::query(
+                "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5)",
+            )
+            .bind(new_id("con"))
+            .bind(&old.id)
+            .bind(kind)
+            .bind(value)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let new = load_customer(&mut tx, &old.id).await?;
+        let tickets: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 ORDER BY number")
+            .bind(&old.id)
+            .fetch_all(&mut *tx)
+            .await?;
+        record_in_cases(&mut tx, ctx, "customer.update", &tickets, serde_json::json!({"customer": old}), serde_json::json!({"customer": new})).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// Corrects a site's address, access notes or zone.
+    pub async fn update_site(&self, ctx: &CallContext, input: &SiteEdit) -> Result<SiteView, ServiceError> {
+        self.authorize_roles(ctx, "edit sites", &STAFF)?;
+        let mut errors = vec![];
+        let address = input.address.as_deref().and_then(|a| required_text("address", Some(a), 300, &mut errors));
+        let notes = input.access_notes.as_deref().map(|n| optional_text("access_notes", Some(n), 1_000, &mut errors));
+        let zone = input.zone.as_deref().map(|z| optional_text("zone", Some(z), 50, &mut errors).map(|z| z.to_lowercase()));
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let row = sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE id = $1")
+            .bind(input.site_id.trim())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::invalid("site_id", "not_found", "no such site"))?;
+        let old = site_view(&row)?;
+        let new = SiteView {
+            address: address.unwrap_or_else(|| old.address.clone()),
+            access_notes: notes.unwrap_or_else(|| old.access_notes.clone()),
+            zone: zone.unwrap_or_else(|| old.zone.clone()),
+            ..old.clone()
+        };
+        sqlx::query("UPDATE sites SET address = $1, access_notes = $2, zone = $3 WHERE id = $4")
+            .bind(&new.address)
+            .bind(&new.access_notes)
+            .bind(&new.zone)
+            .bind(&old.id)
+            .execute(&mut *tx)
+            .await?;
+        let tickets: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM tickets WHERE site_id = $1 ORDER BY number").bind(&old.id).fetch_all(&mut *tx).await?;
+        record_in_cases(&mut tx, ctx, "site.update", &tickets, serde_json::json!({"site": old}), serde_json::json!({"site": new})).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+}
+
+/// One event per case with the field changes between `before` and `after`.
+async fn record_in_cases(
+    tx: &mut crate::db::WriteTx,
+    ctx: &CallContext,
+    action: &str,
+    tickets: &[String],
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Result<(), ServiceError> {
+    let changes = domain::diff::diff(&before, &after);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for id in tickets {
+        audit::append(
+            tx,
+            ctx,
+            NewEvent {
+                ticket_id: Some(id.clone()),
+                action: action.into(),
+                before: Some(serde_json::Value::Object(changes.before.clone())),
+                after: Some(serde_json::Value::Object(changes.after.clone())),
+                detail: None,
+                attachments: vec![],
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -213,3 +213,43 @@ async fn the_agenda_holds_exactly_the_range() {
         assert!(s.service.agenda(&op, start_ms, start_ms - 1).await.is_err(), "an empty range is refused");
     }
 }
+
+#[tokio::test]
+async fn customers_are_found_and_edited_from_the_console() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let mut op = signed_in(&s, Role::Operator, None).await;
+        let case =
+            s.service.create_ticket(&CallContext::new(Actor::system("t")), &intake("Edit Me")).await.expect("t").case;
+        let page = op.get("/console/customers").await;
+        assert!(page.status == 200 && page.body.contains("Edit Me"), "{}", page.status);
+        let found = op.call("customers", &[("query", "0003333")]).await.body;
+        assert!(found.contains("Edit Me"), "search by phone: {found}");
+        let r = op
+            .call(
+                "edit_customer",
+                &[
+                    ("customer_id", &case.customer.id),
+                    ("name", "Edited Name"),
+                    ("add_phone", ""),
+                    ("add_email", "e@example.com"),
+                ],
+            )
+            .await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        let site = case.site.clone().expect("site");
+        let r = op
+            .call(
+                "edit_site",
+                &[("site_id", &site.id), ("address", "6 Board St"), ("access_notes", "Dog in yard"), ("zone", "east")],
+            )
+            .await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        let after = s.service.case(&CallContext::new(Actor::system("t")), &case.id).await.expect("case");
+        assert_eq!(after.customer.name, "Edited Name");
+        assert_eq!(after.site.expect("site").address, "6 Board St");
+        let empty =
+            op.call("edit_site", &[("site_id", &site.id), ("address", " "), ("access_notes", ""), ("zone", "")]).await;
+        assert!(empty.body.contains("address"), "an address is required: {}", empty.body);
+    }
+}

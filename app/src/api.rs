@@ -597,3 +597,51 @@ pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
         .collect();
     Ok(WeekAgenda { from_ms, items, technicians })
 }
+
+/// A customer record for the console (wasm-safe copy of the service's record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRow {
+    pub customer: domain::CustomerView,
+    pub sites: Vec<domain::SiteView>,
+    pub tickets: i64,
+}
+
+#[server(endpoint = "customers")]
+pub async fn customers(query: String) -> Result<Vec<CustomerRow>, ServerFnError> {
+    let list = ssr::service()?.customers(&ssr::context()?, &query).await.map_err(ssr::error)?;
+    Ok(list.into_iter().map(|r| CustomerRow { customer: r.customer, sites: r.sites, tickets: r.tickets }).collect())
+}
+
+#[server(endpoint = "edit_customer")]
+pub async fn edit_customer(
+    customer_id: String,
+    name: String,
+    add_phone: String,
+    add_email: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let input = dispatch::records::CustomerEdit {
+        customer_id,
+        name: opt(name),
+        add_phone: opt(add_phone),
+        add_email: opt(add_email),
+        preferred_channel: None,
+    };
+    ssr::outcome(ssr::service()?.update_customer(&ssr::context()?, &input).await.map(|c| c.name))
+}
+
+#[server(endpoint = "edit_site")]
+pub async fn edit_site(
+    site_id: String,
+    address: String,
+    access_notes: String,
+    zone: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let input = dispatch::records::SiteEdit {
+        site_id,
+        address: Some(address),
+        access_notes: Some(access_notes),
+        zone: Some(zone),
+    };
+    ssr::outcome(ssr::service()?.update_site(&ssr::context()?, &input).await.map(|s| s.address))
+}

@@ -130,3 +130,59 @@ pub fn SchedulePage() -> impl IntoView {
         </main>
     }
 }
+
+#[component]
+pub fn CustomersPage() -> impl IntoView {
+    use crate::api::{customers, EditCustomer, EditSite};
+    let query = RwSignal::new(String::new());
+    let edit = ServerAction::<EditCustomer>::new();
+    let site = ServerAction::<EditSite>::new();
+    let list =
+        Resource::new(move || (query.get(), edit.version().get(), site.version().get()), |(q, _, _)| customers(q));
+    view! {
+        <TopBar title="Customers"/>
+        <main class="console">
+            <section class="panel">
+                <input type="search" id="customer-search" placeholder="Search name, phone, e-mail" aria-label="Search customers"
+                    on:change=move |ev| query.set(event_target_value(&ev))/>
+                <p class="form-status" role="status">
+                    {move || outcome_text(edit.value().get(), "Customer saved.").or_else(|| outcome_text(site.value().get(), "Site saved."))
+                        .map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}
+                </p>
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Ok(rows) if rows.is_empty() => view! { <p class="empty">"No customers match. Customers are created by intake."</p> }.into_any(),
+                            Ok(rows) => rows.into_iter().map(|r| {
+                                let c = r.customer.clone();
+                                let (label, id, name) = (c.name.clone(), c.id.clone(), c.name.clone());
+                                view! {
+                                    <article class="record" data-customer=label>
+                                        <ActionForm action=edit attr:class="form compact">
+                                            <input type="hidden" name="customer_id" value=id/>
+                                            <label class="field"><span>"Name"</span><input name="name" value=name required=true/></label>
+                                            <label class="field"><span>"Add phone"</span><input name="add_phone" type="tel"/></label>
+                                            <label class="field"><span>"Add e-mail"</span><input name="add_email" type="email"/></label>
+                                            <button type="submit">"Save"</button>
+                                        </ActionForm>
+                                        <p class="muted">{c.phones.join(", ")} " " {c.emails.join(", ")} " · " {r.tickets} " tickets"</p>
+                                        {r.sites.into_iter().map(|s| view! {
+                                            <ActionForm action=site attr:class="form compact site">
+                                                <input type="hidden" name="site_id" value=s.id.clone()/>
+                                                <label class="field"><span>"Address"</span><input name="address" value=s.address.clone() required=true/></label>
+                                                <label class="field"><span>"Access notes"</span><input name="access_notes" value=s.access_notes.clone().unwrap_or_default()/></label>
+                                                <label class="field"><span>"Zone"</span><input name="zone" value=s.zone.clone().unwrap_or_default()/></label>
+                                                <button type="submit">"Save site"</button>
+                                            </ActionForm>
+                                        }).collect_view()}
+                                    </article>
+                                }
+                            }).collect_view().into_any(),
+                            Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </main>
+    }
+}

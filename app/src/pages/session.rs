@@ -61,6 +61,7 @@ pub fn TopBar(title: &'static str) -> impl IntoView {
                                         <a href="/console">"Board"</a>
                                         <a href="/console/schedule">"Schedule"</a>
                                         <a href="/console/technicians">"Technicians"</a>
+                                        <a href="/console/customers">"Customers"</a>
                                         {(me.role == domain::Role::Admin).then(|| view! { <a href="/console/accounts">"Accounts"</a> })}
                                     </nav>
                                 })}

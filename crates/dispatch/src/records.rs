@@ -66,15 +66,19 @@ impl Service {
         let mut out = vec![];
         for id in ids {
             let customer = load_customer(&mut conn, &id).await?;
-            let sites = sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1 ORDER BY address")
+            let sites = sqlx::query(
+                "SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1 ORDER BY address",
+            )
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(site_view)
+            .collect::<Result<Vec<_>, _>>()?;
+            let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE customer_id = $1")
                 .bind(&id)
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(site_view)
-                .collect::<Result<Vec<_>, _>>()?;
-            let tickets: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE customer_id = $1").bind(&id).fetch_one(&mut *conn).await?;
+                .fetch_one(&mut *conn)
+                .await?;
             out.push(CustomerRecord { customer, sites, tickets });
         }
         Ok(out)
@@ -85,12 +89,16 @@ impl Service {
         self.authorize_roles(ctx, "edit customers", &STAFF)?;
         let mut errors = vec![];
         let name = input.name.as_deref().and_then(|n| required_text("name", Some(n), 100, &mut errors));
-        let phone = input.add_phone.as_deref().filter(|p| !p.trim().is_empty()).and_then(|p| {
-            Phone::parse("add_phone", p).map_err(|e| errors.push(e)).ok()
-        });
-        let email = input.add_email.as_deref().filter(|e| !e.trim().is_empty()).and_then(|e| {
-            Email::parse("add_email", e).map_err(|e| errors.push(e)).ok()
-        });
+        let phone = input
+            .add_phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .and_then(|p| Phone::parse("add_phone", p).map_err(|e| errors.push(e)).ok());
+        let email = input
+            .add_email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .and_then(|e| Email::parse("add_email", e).map_err(|e| errors.push(e)).ok());
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
@@ -100,7 +108,12 @@ impl Service {
             .map_err(|_| ServiceError::invalid("customer_id", "not_found", "no such customer"))?;
         let now = now_ms();
         if let Some(name) = &name {
-            sqlx::query("UPDATE customers SET name = $1, updated_at_ms = $2 WHERE id = $3").bind(name).bind(now).bind(&old.id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE customers SET name = $1, updated_at_ms = $2 WHERE id = $3")
+                .bind(name)
+                .bind(now)
+                .bind(&old.id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(channel) = input.preferred_channel {
             sqlx::query("UPDATE customers SET preferred_channel = $1, updated_at_ms = $2 WHERE id = $3")
@@ -110,15 +123,17 @@ impl Service {
                 .execute(&mut *tx)
                 .await?;
         }
-        for (field, kind, value) in
-            [("add_phone", "phone", phone.as_ref().map(Phone::as_str)), ("add_email", "email", email.as_ref().map(Email::as_str))]
-        {
+        for (field, kind, value) in [
+            ("add_phone", "phone", phone.as_ref().map(Phone::as_str)),
+            ("add_email", "email", email.as_ref().map(Email::as_str)),
+        ] {
             let Some(value) = value else { continue };
-            let owner: Option<String> = sqlx::query_scalar("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
-                .bind(kind)
-                .bind(value)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
+                    .bind(kind)
+                    .bind(value)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             match owner {
                 Some(o) if o == old.id => continue,
                 Some(_) => return Err(ServiceError::invalid(field, "taken", "this belongs to another customer")),
@@ -141,7 +156,15 @@ impl Service {
             .bind(&old.id)
             .fetch_all(&mut *tx)
             .await?;
-        record_in_cases(&mut tx, ctx, "customer.update", &tickets, serde_json::json!({"customer": old}), serde_json::json!({"customer": new})).await?;
+        record_in_cases(
+            &mut tx,
+            ctx,
+            "customer.update",
+            &tickets,
+            serde_json::json!({"customer": old}),
+            serde_json::json!({"customer": new}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -152,7 +175,8 @@ impl Service {
         let mut errors = vec![];
         let address = input.address.as_deref().and_then(|a| required_text("address", Some(a), 300, &mut errors));
         let notes = input.access_notes.as_deref().map(|n| optional_text("access_notes", Some(n), 1_000, &mut errors));
-        let zone = input.zone.as_deref().map(|z| optional_text("zone", Some(z), 50, &mut errors).map(|z| z.to_lowercase()));
+        let zone =
+            input.zone.as_deref().map(|z| optional_text("zone", Some(z), 50, &mut errors).map(|z| z.to_lowercase()));
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
@@ -176,9 +200,19 @@ impl Service {
             .bind(&old.id)
             .execute(&mut *tx)
             .await?;
-        let tickets: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM tickets WHERE site_id = $1 ORDER BY number").bind(&old.id).fetch_all(&mut *tx).await?;
-        record_in_cases(&mut tx, ctx, "site.update", &tickets, serde_json::json!({"site": old}), serde_json::json!({"site": new})).await?;
+        let tickets: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets WHERE site_id = $1 ORDER BY number")
+            .bind(&old.id)
+            .fetch_all(&mut *tx)
+            .await?;
+        record_in_cases(
+            &mut tx,
+            ctx,
+            "site.update",
+            &tickets,
+            serde_json::json!({"site": old}),
+            serde_json::json!({"site": new}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(new)
     }

@@ -877,7 +877,11 @@ async fn customer_and_site_edits_reach_every_case_and_replay() {
         let second = svc.create_ticket(&op(), &complete_ticket()).await.expect("second").case;
         assert_eq!(first.customer.id, second.customer.id, "the same phone is the same customer");
         let other = CreateTicket {
-            customer: NewCustomer { name: Some("Someone Else".into()), phone: Some("+15550007777".into()), ..Default::default() },
+            customer: NewCustomer {
+                name: Some("Someone Else".into()),
+                phone: Some("+15550007777".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         svc.create_ticket(&op(), &other).await.expect("other");
@@ -901,7 +905,11 @@ async fn customer_and_site_edits_reach_every_case_and_replay() {
         };
         let e = svc.update_customer(&op(), &taken).await.expect_err("taken");
         assert_eq!(e.code(), "INVALID_REQUEST");
-        let bad = dispatch::records::CustomerEdit { customer_id: first.customer.id.clone(), add_phone: Some("12".into()), ..Default::default() };
+        let bad = dispatch::records::CustomerEdit {
+            customer_id: first.customer.id.clone(),
+            add_phone: Some("12".into()),
+            ..Default::default()
+        };
         assert!(svc.update_customer(&op(), &bad).await.is_err());
 
         let site_id = first.site.clone().expect("site").id;

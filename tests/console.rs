@@ -253,3 +253,23 @@ async fn customers_are_found_and_edited_from_the_console() {
         assert!(empty.body.contains("address"), "an address is required: {}", empty.body);
     }
 }
+
+#[tokio::test]
+async fn checklist_templates_are_edited_from_the_console() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let mut op = signed_in(&s, Role::Operator, None).await;
+        let r = op
+            .call(
+                "put_template_item",
+                &[("job_type", "appliance"), ("label", "Door seal checked"), ("required", "on"), ("position", "2")],
+            )
+            .await;
+        assert!(r.body.contains("door_seal_checked"), "{}", r.body);
+        let page = op.get("/console/checklists").await;
+        assert!(page.status == 200 && page.body.contains("Door seal checked"));
+        let r = op.call("remove_template_item", &[("job_type", "appliance"), ("key", "door_seal_checked")]).await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        assert!(!op.call("checklist_templates", &[]).await.body.contains("door_seal_checked"));
+    }
+}

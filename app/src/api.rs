@@ -645,3 +645,50 @@ pub async fn edit_site(
     };
     ssr::outcome(ssr::service()?.update_site(&ssr::context()?, &input).await.map(|s| s.address))
 }
+
+/// A checklist template item (wasm-safe copy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateRow {
+    pub job_type: String,
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+    pub position: i64,
+}
+
+#[server(endpoint = "checklist_templates")]
+pub async fn checklist_templates() -> Result<Vec<TemplateRow>, ServerFnError> {
+    let list = ssr::service()?.checklist_templates(&ssr::context()?).await.map_err(ssr::error)?;
+    Ok(list
+        .into_iter()
+        .map(|t| TemplateRow {
+            job_type: t.job_type,
+            key: t.key,
+            label: t.label,
+            required: t.required,
+            position: t.position,
+        })
+        .collect())
+}
+
+#[server(endpoint = "put_template_item")]
+pub async fn put_template_item(
+    job_type: String,
+    label: String,
+    required: Option<String>,
+    position: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let item = dispatch::records::TemplateItem {
+        job_type,
+        key: String::new(),
+        label,
+        required: required.is_some(),
+        position: position.trim().parse().unwrap_or(100),
+    };
+    ssr::outcome(ssr::service()?.put_template_item(&ssr::context()?, &item).await.map(|t| t.key))
+}
+
+#[server(endpoint = "remove_template_item")]
+pub async fn remove_template_item(job_type: String, key: String) -> Result<FormOutcome<()>, ServerFnError> {
+    ssr::outcome(ssr::service()?.remove_template_item(&ssr::context()?, &job_type, &key).await)
+}

@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/technicians") view=pages::records::TechniciansPage/>
                 <Route path=path!("/console/schedule") view=pages::records::SchedulePage/>
                 <Route path=path!("/console/customers") view=pages::records::CustomersPage/>
+                <Route path=path!("/console/checklists") view=pages::records::ChecklistsPage/>
                 <Route path=path!("/tech") view=pages::tech::TechJobsPage/>
                 <Route path=path!("/tech/jobs/:id") view=pages::tech::TechJobPage/>
                 <Route path=path!("/portal") view=pages::portal::PortalPage/>

@@ -186,3 +186,59 @@ pub fn CustomersPage() -> impl IntoView {
         </main>
     }
 }
+
+#[component]
+pub fn ChecklistsPage() -> impl IntoView {
+    use crate::api::{checklist_templates, PutTemplateItem, RemoveTemplateItem};
+    let put = ServerAction::<PutTemplateItem>::new();
+    let remove = ServerAction::<RemoveTemplateItem>::new();
+    let list = Resource::new(move || (put.version().get(), remove.version().get()), |_| checklist_templates());
+    view! {
+        <TopBar title="Checklists"/>
+        <main class="console">
+            <section class="panel" aria-labelledby="new-item">
+                <h2 id="new-item">"Add or change an item"</h2>
+                <p class="muted">"New tickets copy their trade's checklist (or the general one); open tickets keep theirs."</p>
+                <ActionForm action=put attr:id="template-form" attr:class="form compact">
+                    <label class="field"><span>"Job type (trade)"</span><input name="job_type" placeholder="hvac" required=true/></label>
+                    <label class="field"><span>"Item"</span><input name="label" required=true/></label>
+                    <label class="field"><span>"Order"</span><input name="position" value="10" inputmode="numeric"/></label>
+                    <label class="field checkbox"><input type="checkbox" name="required" value="on"/><span>"Required before closeout"</span></label>
+                    <button type="submit" class="primary">"Save item"</button>
+                </ActionForm>
+                <p class="form-status" role="status">{move || outcome_text(put.value().get(), "Item saved.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}</p>
+            </section>
+            <section class="panel">
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Ok(rows) => view! {
+                                <table class="ticket-table" id="templates">
+                                    <thead><tr><th>"Job type"</th><th>"Item"</th><th>"Required"</th><th>"Order"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|t| {
+                                            let (item, jt, key) = (t.key.clone(), t.job_type.clone(), t.key.clone());
+                                            view! {
+                                            <tr data-item=item>
+                                                <td>{t.job_type.clone()}</td><td>{t.label.clone()}</td>
+                                                <td>{if t.required { "yes" } else { "no" }}</td><td>{t.position}</td>
+                                                <td>
+                                                    <ActionForm action=remove attr:class="inline">
+                                                        <input type="hidden" name="job_type" value=jt/>
+                                                        <input type="hidden" name="key" value=key/>
+                                                        <button type="submit">"Remove"</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }}).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any(),
+                            Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </main>
+    }
+}

@@ -62,6 +62,7 @@ pub fn TopBar(title: &'static str) -> impl IntoView {
                                         <a href="/console/schedule">"Schedule"</a>
                                         <a href="/console/technicians">"Technicians"</a>
                                         <a href="/console/customers">"Customers"</a>
+                                        <a href="/console/checklists">"Checklists"</a>
                                         {(me.role == domain::Role::Admin).then(|| view! { <a href="/console/accounts">"Accounts"</a> })}
                                     </nav>
                                 })}

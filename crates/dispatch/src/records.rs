@@ -248,3 +248,114 @@ async fn record_in_cases(
     }
     Ok(())
 }
+
+/// One item of a job type's closeout checklist template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateItem {
+    pub job_type: String,
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+    pub position: i64,
+}
+
+/// `job_type` and item keys: lower-case letters, digits, `_` and `-`, 1 to 40 characters.
+fn slug(field: &str, raw: &str) -> Result<String, ServiceError> {
+    let s: String = raw.trim().to_lowercase().chars().map(|c| if c == ' ' { '_' } else { c }).collect();
+    let ok = !s.is_empty()
+        && s.len() <= 40
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(s)
+    } else {
+        Err(ServiceError::invalid(field, "invalid", "1 to 40 letters, digits, _ or -"))
+    }
+}
+
+impl Service {
+    /// Every checklist template, by job type and position. New tickets copy their trade's
+    /// template (or `general`); tickets already open keep the list they started with.
+    pub async fn checklist_templates(&self, ctx: &CallContext) -> Result<Vec<TemplateItem>, ServiceError> {
+        self.authorize_roles(ctx, "read checklist templates", &STAFF)?;
+        let rows = sqlx::query(
+            "SELECT job_type, item_key, label, required, position FROM checklist_templates ORDER BY job_type, position, item_key",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TemplateItem {
+                    job_type: r.try_get("job_type")?,
+                    key: r.try_get("item_key")?,
+                    label: r.try_get("label")?,
+                    required: r.try_get::<i64, _>("required")? != 0,
+                    position: r.try_get("position")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds an item to a job type's template, or changes it (same key).
+    pub async fn put_template_item(
+        &self,
+        ctx: &CallContext,
+        item: &TemplateItem,
+    ) -> Result<TemplateItem, ServiceError> {
+        self.authorize_roles(ctx, "edit checklist templates", &STAFF)?;
+        let job_type = slug("job_type", &item.job_type)?;
+        let mut errors = vec![];
+        let label = required_text("label", Some(&item.label), 200, &mut errors);
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let label = label.unwrap_or_default();
+        let key = slug("key", if item.key.trim().is_empty() { &label } else { &item.key }).or_else(|_| {
+            slug("key", &label.chars().filter(|c| c.is_ascii_alphanumeric() || *c == ' ').take(40).collect::<String>())
+        })?;
+        let saved =
+            TemplateItem { job_type, key, label, required: item.required, position: item.position.clamp(0, 10_000) };
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO checklist_templates (job_type, item_key, label, required, position) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (job_type, item_key) DO UPDATE SET label = $3, required = $4, position = $5",
+        )
+        .bind(&saved.job_type)
+        .bind(&saved.key)
+        .bind(&saved.label)
+        .bind(i64::from(saved.required))
+        .bind(saved.position)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::to_value(&saved).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "checklist_template.put".into(), detail: Some(detail), ..Default::default() },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    pub async fn remove_template_item(&self, ctx: &CallContext, job_type: &str, key: &str) -> Result<(), ServiceError> {
+        self.authorize_roles(ctx, "edit checklist templates", &STAFF)?;
+        let mut tx = self.db.begin_write().await?;
+        let r = sqlx::query("DELETE FROM checklist_templates WHERE job_type = $1 AND item_key = $2")
+            .bind(job_type.trim())
+            .bind(key.trim())
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(ServiceError::invalid("key", "not_found", "no such template item"));
+        }
+        let detail = serde_json::json!({"job_type": job_type.trim(), "key": key.trim()});
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "checklist_template.remove".into(), detail: Some(detail), ..Default::default() },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

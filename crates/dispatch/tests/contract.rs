@@ -932,3 +932,34 @@ async fn customer_and_site_edits_reach_every_case_and_replay() {
         assert_audit_consistent(&svc).await;
     }
 }
+
+#[tokio::test]
+async fn checklist_templates_shape_new_tickets_only() {
+    for db in dispatch::testing::each_backend().await {
+        let svc = service(db.clone());
+        let before = svc.create_ticket(&op(), &complete_ticket()).await.expect("before").case;
+        let item = dispatch::records::TemplateItem {
+            job_type: "HVAC".into(),
+            key: String::new(),
+            label: "Carbon monoxide test".into(),
+            required: true,
+            position: 9,
+        };
+        let saved = svc.put_template_item(&op(), &item).await.expect("put");
+        assert_eq!((saved.job_type.as_str(), saved.key.as_str()), ("hvac", "carbon_monoxide_test"));
+        let after = svc.create_ticket(&op(), &complete_ticket()).await.expect("after").case;
+        assert!(after.checklist.iter().any(|i| i.key == "carbon_monoxide_test" && i.required));
+        let unchanged = svc.case(&op(), &before.id).await.expect("case");
+        assert!(!unchanged.checklist.iter().any(|i| i.key == "carbon_monoxide_test"), "open tickets keep their list");
+        let bad = dispatch::records::TemplateItem { job_type: "no spaces!".into(), ..item.clone() };
+        assert_eq!(svc.put_template_item(&op(), &bad).await.expect_err("bad").code(), "INVALID_REQUEST");
+        svc.remove_template_item(&op(), "hvac", "carbon_monoxide_test").await.expect("remove");
+        assert!(svc.remove_template_item(&op(), "hvac", "carbon_monoxide_test").await.is_err());
+        let listed = svc.checklist_templates(&op()).await.expect("list");
+        assert!(
+            listed.iter().all(|i| i.key != "carbon_monoxide_test") && listed.iter().any(|i| i.job_type == "general")
+        );
+        assert_eq!(svc.checklist_templates(&actor(Role::Technician)).await.expect_err("tech").code(), "FORBIDDEN");
+        assert_audit_consistent(&svc).await;
+    }
+}

@@ -58,8 +58,10 @@ async fn the_board_lists_open_tickets_and_its_stamp_moves_on_any_change() {
         };
         s.service.set_priority(&CallContext::new(Actor::system("test")), &priority).await.expect("priority");
         assert_ne!(op.call("board_stamp", &[]).await.body, stamp, "any change moves the stamp");
-        let board = op.call("board", &[]).await;
-        assert!(board.body.contains("\"urgent\""), "{}", board.body);
+        let board = op.call("board", &[("filter[priority]", "urgent")]).await;
+        assert!(board.body.contains(&case.number) && board.body.contains("\"total\":1"), "{}", board.body);
+        let none = op.call("board", &[("filter[priority]", "emergency")]).await;
+        assert!(!none.body.contains(&case.number) && none.body.contains("\"total\":0"), "{}", none.body);
 
         // The ticket page's history: every event, agent actions marked.
         let detail = op.call("ticket_detail", &[("ticket_id", &case.id)]).await;
@@ -170,11 +172,12 @@ async fn the_roster_takes_new_technicians_and_time_off_and_is_for_staff_only() {
         assert!(page.status == 200 && page.body.contains("Rosa Diaz"));
 
         let mut t = signed_in(&s, Role::Technician, Some(&tech)).await;
-        for endpoint in ["technicians", "board_stamp", "board"] {
+        for endpoint in ["technicians", "board_stamp"] {
             let r = t.call(endpoint, &[]).await;
             assert!(r.status >= 400, "{endpoint}: {} {}", r.status, r.body);
         }
         assert!(t.call("agenda", &[("week", "0")]).await.status >= 400);
+        assert!(t.call("board", &[("filter[query]", "")]).await.status >= 400);
         assert_eq!(t.get("/console/technicians").await.status, 403);
     }
 }

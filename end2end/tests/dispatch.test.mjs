@@ -68,7 +68,9 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
 
   // Filters narrow the board.
   await page.fill('#board-search', name);
-  await page.waitForFunction((n) => document.querySelectorAll('#board .card').length === 1, number);
+  await page.press('#board-search', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#board .card').length === 1, null, { timeout: 15_000 });
+  assert.ok(await page.isVisible(`#board [data-ticket="${number}"]`));
   assert.deepEqual(errors, []);
   await context.close();
 });

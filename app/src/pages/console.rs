@@ -1,12 +1,10 @@
 //! The operator console: the dispatch board and phone intake.
 
-use crate::api::{board_stamp, load_board, Board, CreateTicket, FormOutcome};
+use crate::api::{board_stamp, load_board, Board, BoardFilter, CreateTicket, FormOutcome};
 use domain::views::{age, sla_badges};
 use domain::{CaseState, CaseSummary, FieldError, Priority};
 use leptos::prelude::*;
 
-/// Cards shown per column before "show all" (the counts always cover every ticket).
-const PER_COLUMN: usize = 50;
 /// How often the board asks whether anything changed.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const POLL_MS: u64 = 2_000;
@@ -17,7 +15,8 @@ pub fn ConsolePage() -> impl IntoView {
     // Anything that changed elsewhere (another operator, an agent through the tool API) bumps
     // this, and the board reloads.
     let changed = RwSignal::new(0u64);
-    let cases = Resource::new(move || (create.version().get(), changed.get()), |_| load_board());
+    let filter = RwSignal::new(BoardFilter::default());
+    let cases = Resource::new(move || (create.version().get(), changed.get(), filter.get()), |(_, _, f)| load_board(f));
     poll_for_changes(cases, changed);
     let outcome = create.value();
     // A created ticket clears the form for the next call; a refused one keeps what was typed.
@@ -75,10 +74,11 @@ pub fn ConsolePage() -> impl IntoView {
             </section>
             <section class="panel tickets" aria-labelledby="tickets-title">
                 <h2 id="tickets-title">"Dispatch board"</h2>
+                <Filters filter cases/>
                 <Transition fallback=|| view! { <p class="muted">"Loading the board…"</p> }>
                     {move || Suspend::new(async move {
                         match cases.await {
-                            Ok(board) if board.rows.is_empty() => view! { <p class="empty">"No open tickets. Create the first one with the form."</p> }.into_any(),
+                            Ok(board) if board.total == 0 && filter.with_untracked(|f| *f == BoardFilter::default()) => view! { <p class="empty">"No open tickets. Create the first one with the form."</p> }.into_any(),
                             Ok(board) => view! { <BoardView board/> }.into_any(),
                             Err(e) => view! { <p class="bad">{format!("Could not load the board: {e}")}</p> }.into_any(),
                         }
@@ -113,76 +113,56 @@ fn poll_for_changes(board: Resource<Result<Board, ServerFnError>>, changed: RwSi
     let _ = (board, changed, board_stamp);
 }
 
+/// Search and filters; each change asks the server for the narrowed board.
 #[component]
-fn BoardView(board: Board) -> impl IntoView {
-    let query = RwSignal::new(String::new());
-    let priority = RwSignal::new(String::new());
-    let technician = RwSignal::new(String::new());
-    let trade = RwSignal::new(String::new());
-    let state = RwSignal::new(String::new());
-    let now = board.now_ms;
-    let rows = StoredValue::new(board.rows);
-    let mut trades: Vec<String> = rows.with_value(|r| r.iter().filter_map(|c| c.trade.clone()).collect());
-    trades.sort();
-    trades.dedup();
-    let mut techs: Vec<String> = rows.with_value(|r| r.iter().filter_map(|c| c.technician_name.clone()).collect());
-    techs.sort();
-    techs.dedup();
-    let matches = move |c: &CaseSummary| {
-        let q = query.get().to_lowercase();
-        let text = format!(
-            "{} {} {} {} {}",
-            c.number,
-            c.customer_name,
-            c.customer_contact.clone().unwrap_or_default(),
-            c.site_address.clone().unwrap_or_default(),
-            c.problem_summary.clone().unwrap_or_default()
-        )
-        .to_lowercase();
-        (q.is_empty() || text.contains(&q))
-            && (priority.get().is_empty() || c.priority.as_str() == priority.get())
-            && (technician.get().is_empty() || c.technician_name.as_deref() == Some(technician.get().as_str()))
-            && (trade.get().is_empty() || c.trade.as_deref() == Some(trade.get().as_str()))
-            && (state.get().is_empty() || c.state.as_str() == state.get())
-    };
-    let columns: Vec<CaseState> = CaseState::ALL.into_iter().filter(|s| s.is_open()).collect();
-    let total = move || rows.with_value(|r| r.iter().filter(|c| matches(c)).count());
+fn Filters(filter: RwSignal<BoardFilter>, cases: Resource<Result<Board, ServerFnError>>) -> impl IntoView {
+    // Filled from each loaded board in the browser (an effect, so server and browser render
+    // the same first frame).
+    let opts = RwSignal::new((Vec::<String>::new(), Vec::<String>::new(), None::<usize>));
+    Effect::new(move |_| {
+        if let Some(Ok(b)) = cases.get() {
+            opts.set((b.technicians, b.trades, Some(b.total)));
+        }
+    });
+    let options = move || opts.get();
+    let states: Vec<CaseState> = CaseState::ALL.into_iter().filter(|s| s.is_open()).collect();
     view! {
         <form class="filters" role="search" on:submit=|ev| ev.prevent_default()>
-            <input type="search" placeholder="Search number, customer, address, problem" aria-label="Search"
-                prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev)) id="board-search"/>
-            <select aria-label="State" on:change=move |ev| state.set(event_target_value(&ev))>
+            <input type="search" placeholder="Search number, customer, address, problem" aria-label="Search" id="board-search"
+                on:change=move |ev| filter.update(|f| f.query = event_target_value(&ev))/>
+            <select aria-label="State" on:change=move |ev| filter.update(|f| f.state = event_target_value(&ev))>
                 <option value="">"All states"</option>
-                {columns.iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
+                {states.iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
             </select>
-            <select aria-label="Priority" on:change=move |ev| priority.set(event_target_value(&ev))>
+            <select aria-label="Priority" on:change=move |ev| filter.update(|f| f.priority = event_target_value(&ev))>
                 <option value="">"All priorities"</option>
                 {Priority::ALL.into_iter().map(|p| view! { <option value=p.as_str()>{p.as_str()}</option> }).collect_view()}
             </select>
-            <select aria-label="Technician" on:change=move |ev| technician.set(event_target_value(&ev))>
+            <select aria-label="Technician" on:change=move |ev| filter.update(|f| f.technician = event_target_value(&ev))>
                 <option value="">"All technicians"</option>
-                {techs.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                {move || options().0.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
             </select>
-            <select aria-label="Trade" on:change=move |ev| trade.set(event_target_value(&ev))>
+            <select aria-label="Trade" on:change=move |ev| filter.update(|f| f.trade = event_target_value(&ev))>
                 <option value="">"All trades"</option>
-                {trades.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                {move || options().1.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
             </select>
-            <span class="muted" data-test="board-count">{move || format!("{} open", total())}</span>
+            <span class="muted" data-test="board-count">{move || options().2.map(|n| format!("{n} open"))}</span>
         </form>
+    }
+}
+
+#[component]
+fn BoardView(board: Board) -> impl IntoView {
+    let now = board.now_ms;
+    view! {
         <div class="board" id="board">
-            {columns.into_iter().map(|col| {
-                let in_col = move || rows.with_value(|r| r.iter().filter(|c| c.state == col && matches(c)).cloned().collect::<Vec<_>>());
+            {board.columns.into_iter().map(|col| {
+                let more = col.count.saturating_sub(col.cards.len());
                 view! {
-                    <section class="column" data-state=col.as_str() aria-label=col.label()>
-                        <h3>{col.label()} " " <span class="count">{move || in_col().len()}</span></h3>
-                        {move || {
-                            let list = in_col();
-                            let more = list.len().saturating_sub(PER_COLUMN);
-                            view! {
-                                {list.into_iter().take(PER_COLUMN).map(|c| view! { <Card c now/> }).collect_view()}
-                                {(more > 0).then(|| view! { <p class="muted">{format!("{more} more: narrow the filters")}</p> })}
-                            }
-                        }}
+                    <section class="column" data-state=col.state.as_str() aria-label=col.state.label()>
+                        <h3>{col.state.label()} " " <span class="count">{col.count}</span></h3>
+                        {col.cards.into_iter().map(|c| view! { <Card c now/> }).collect_view()}
+                        {(more > 0).then(|| view! { <p class="muted">{format!("{more} more: narrow the filters")}</p> })}
                     </section>
                 }
             }).collect_view()}

@@ -316,46 +316,7 @@ pub async fn create_ticket(
 /// Cards sent per column (the counts always cover every matching ticket).
 pub const BOARD_PER_COLUMN: usize = 25;
 
-/// What the board is narrowed to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BoardFilter {
-    pub query: String,
-    pub state: String,
-    pub priority: String,
-    pub technician: String,
-    pub trade: String,
-}
-
-impl BoardFilter {
-    pub fn matches(&self, c: &CaseSummary) -> bool {
-        let q = self.query.trim().to_lowercase();
-        let text = || {
-            format!(
-                "{} {} {} {} {}",
-                c.number,
-                c.customer_name,
-                c.customer_contact.as_deref().unwrap_or_default(),
-                c.site_address.as_deref().unwrap_or_default(),
-                c.problem_summary.as_deref().unwrap_or_default()
-            )
-            .to_lowercase()
-        };
-        (q.is_empty() || text().contains(&q))
-            && (self.state.is_empty() || c.state.as_str() == self.state)
-            && (self.priority.is_empty() || c.priority.as_str() == self.priority)
-            && (self.technician.is_empty() || c.technician_name.as_deref() == Some(self.technician.as_str()))
-            && (self.trade.is_empty() || c.trade.as_deref() == Some(self.trade.as_str()))
-    }
-}
-
-/// One column of the board: a lifecycle state, how many tickets match, the first of them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BoardColumn {
-    pub state: CaseState,
-    pub count: usize,
-    pub cards: Vec<CaseSummary>,
-}
+pub use domain::views::{BoardColumn, BoardFilter};
 
 /// The dispatch board, filtered on the server so the page carries only the cards it shows,
 /// with the server's clock so ages and badges render the same on both sides.
@@ -374,31 +335,9 @@ pub async fn load_board(filter: BoardFilter) -> Result<Board, ServerFnError> {
     let service = ssr::service()?;
     let ctx = ssr::context()?;
     let stamp = service.board_stamp(&ctx).await.map_err(ssr::error)?;
-    let all = service
-        .cases(&ctx, &dispatch::tickets::CaseFilter { open_only: true, limit: Some(5_000), ..Default::default() })
-        .await
-        .map_err(ssr::error)?;
-    let mut technicians: Vec<String> = all.iter().filter_map(|c| c.technician_name.clone()).collect();
-    technicians.sort();
-    technicians.dedup();
-    let mut trades: Vec<String> = all.iter().filter_map(|c| c.trade.clone()).collect();
-    trades.sort();
-    trades.dedup();
-    let mut columns: Vec<BoardColumn> = CaseState::ALL
-        .into_iter()
-        .filter(|s| s.is_open())
-        .map(|state| BoardColumn { state, count: 0, cards: vec![] })
-        .collect();
-    let mut total = 0;
-    for c in all.into_iter().filter(|c| filter.matches(c)) {
-        total += 1;
-        if let Some(col) = columns.iter_mut().find(|col| col.state == c.state) {
-            col.count += 1;
-            if col.cards.len() < BOARD_PER_COLUMN {
-                col.cards.push(c);
-            }
-        }
-    }
+    let data = service.board(&ctx, &filter, BOARD_PER_COLUMN as i64).await.map_err(ssr::error)?;
+    let (columns, technicians, trades) = (data.columns, data.technicians, data.trades);
+    let total = columns.iter().map(|c| c.count).sum();
     Ok(Board { now_ms: dispatch::ids::now_ms(), stamp, total, columns, technicians, trades })
 }
 

@@ -65,3 +65,37 @@ impl Service {
         Ok(format!("{n}.{sum}.{max}"))
     }
 }
+
+/// The board as the console shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BoardData {
+    pub columns: Vec<domain::views::BoardColumn>,
+    /// Names of technicians with open jobs, and trades of open tickets (for the filters).
+    pub technicians: Vec<String>,
+    pub trades: Vec<String>,
+}
+
+impl Service {
+    pub async fn board(
+        &self,
+        ctx: &CallContext,
+        filter: &domain::views::BoardFilter,
+        per_column: i64,
+    ) -> Result<BoardData, ServiceError> {
+        self.authorize_roles(ctx, "watch the board", &HISTORY_ROLES)?;
+        let mut conn = self.db.pool().acquire().await?;
+        let columns = crate::case_store::board(&mut conn, filter, per_column).await?;
+        let technicians: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT tech.name FROM tickets t JOIN technicians tech ON tech.id = t.assigned_tech_id \
+             WHERE t.state NOT IN ('paid_or_ar', 'canceled') ORDER BY tech.name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let trades: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT trade FROM tickets WHERE trade IS NOT NULL AND state NOT IN ('paid_or_ar', 'canceled') ORDER BY trade",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(BoardData { columns, technicians, trades })
+    }
+}

@@ -963,3 +963,41 @@ async fn checklist_templates_shape_new_tickets_only() {
         assert_audit_consistent(&svc).await;
     }
 }
+
+#[tokio::test]
+async fn the_board_counts_everything_and_sends_a_page_per_column() {
+    for db in dispatch::testing::each_backend().await {
+        let svc = service(db.clone());
+        for n in 0..30 {
+            let input = CreateTicket {
+                customer: NewCustomer {
+                    name: Some(format!("Board {n}")),
+                    phone: Some(format!("+1555010{n:04}")),
+                    ..Default::default()
+                },
+                site: Some(NewSite { address: Some(format!("{n} Elm St")), ..Default::default() }),
+                problem_summary: Some(if n == 7 { "Gas smell".into() } else { "No heat".into() }),
+                trade: Some("hvac".into()),
+                ..Default::default()
+            };
+            svc.create_ticket(&op(), &input).await.expect("ticket");
+        }
+        let all = svc.board(&op(), &Default::default(), 25).await.expect("board");
+        let intake = all.columns.iter().find(|c| c.state == CaseState::Intake).expect("intake column");
+        assert_eq!((intake.count, intake.cards.len()), (30, 25));
+        assert_eq!(intake.cards[0].customer_name, "Board 29", "most recently changed first");
+        assert_eq!(all.trades, vec!["hvac".to_string()]);
+        let search = |q: &str| domain::views::BoardFilter { query: q.into(), ..Default::default() };
+        let count = |b: &dispatch::timeline::BoardData| b.columns.iter().map(|c| c.count).sum::<usize>();
+        assert_eq!(count(&svc.board(&op(), &search("gas SMELL"), 25).await.expect("b")), 1);
+        assert_eq!(count(&svc.board(&op(), &search("5550100012"), 25).await.expect("b")), 1, "by phone");
+        assert_eq!(count(&svc.board(&op(), &search("RD-000003"), 25).await.expect("b")), 1, "by number");
+        assert_eq!(count(&svc.board(&op(), &search("'; DROP TABLE tickets; --"), 25).await.expect("b")), 0);
+        let urgent = domain::views::BoardFilter { priority: "urgent".into(), ..Default::default() };
+        assert_eq!(count(&svc.board(&op(), &urgent, 25).await.expect("b")), 0);
+        assert_eq!(
+            svc.board(&actor(Role::Technician), &Default::default(), 25).await.expect_err("tech").code(),
+            "FORBIDDEN"
+        );
+    }
+}

@@ -36,6 +36,40 @@ pub struct TimelineEntry {
     pub by_agent: bool,
 }
 
+/// What the dispatch board is narrowed to (empty strings: no narrowing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BoardFilter {
+    /// Ticket number (`RD-000123`, `123`), or text in the customer, contact, address or problem.
+    pub query: String,
+    pub state: String,
+    pub priority: String,
+    pub technician: String,
+    pub trade: String,
+}
+
+/// One column of the board: a lifecycle state, how many tickets match, the first of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoardColumn {
+    pub state: crate::CaseState,
+    pub count: usize,
+    pub cards: Vec<crate::CaseSummary>,
+}
+
+/// The ticket number a search means, if it is one (`RD-000123`, `rd123`, `123`). Bare digits
+/// longer than six are a phone number, not a ticket.
+pub fn ticket_number_query(q: &str) -> Option<i64> {
+    let q = q.trim().to_ascii_lowercase();
+    let (digits, prefixed) = match q.strip_prefix("rd-").or_else(|| q.strip_prefix("rd")) {
+        Some(d) => (d, true),
+        None => (q.as_str(), false),
+    };
+    let max = if prefixed { 12 } else { 6 };
+    (!digits.is_empty() && digits.len() <= max && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
 /// One booked appointment on the schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgendaItem {
@@ -151,6 +185,16 @@ mod tests {
         assert_eq!(super::sla_badges(&late, 11), vec!["late"]);
         assert!(super::sla_badges(&late, 9).is_empty());
         assert!(super::sla_badges(&row(S::Intake), 99 * min).is_empty());
+    }
+
+    #[test]
+    fn ticket_numbers_are_recognised_in_searches() {
+        assert_eq!(super::ticket_number_query("RD-000123"), Some(123));
+        assert_eq!(super::ticket_number_query(" rd42 "), Some(42));
+        assert_eq!(super::ticket_number_query("7"), Some(7));
+        assert_eq!(super::ticket_number_query("Main St"), None);
+        assert_eq!(super::ticket_number_query("RD-"), None);
+        assert_eq!(super::ticket_number_query("5550100012"), None, "a phone number");
     }
 
     #[test]

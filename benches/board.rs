@@ -88,7 +88,7 @@ fn main() {
         };
         let app = server::router(svc.clone(), server::leptos_options(&config));
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+            let _ = server::serve_on(listener, app).await;
         });
         let http = reqwest::Client::new();
         let base_url = format!("http://{addr}");
@@ -107,6 +107,24 @@ fn main() {
             .filter_map(|v| v.to_str().ok())
             .find_map(|c| c.split(';').next().filter(|kv| kv.starts_with("rd_session=")).map(str::to_string))
             .expect("session cookie");
+        // The data alone, without HTTP, session or rendering.
+        let mut data_ms = vec![];
+        for _ in 0..20 {
+            let t = Instant::now();
+            svc.board(&op, &Default::default(), 25).await.expect("board data");
+            svc.board_stamp(&op).await.expect("stamp");
+            data_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        data_ms.sort_by(f64::total_cmp);
+        println!("board data (4 queries) p50 {:.1} ms", data_ms[data_ms.len() / 2]);
+        let mut base_ms = vec![];
+        for _ in 0..20 {
+            let t = Instant::now();
+            http.get(format!("{base_url}/account")).header("cookie", &cookie).send().await.expect("get").text().await.expect("body");
+            base_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        base_ms.sort_by(f64::total_cmp);
+        println!("a signed-in page without data (session, shell, hydration script) p50 {:.1} ms", base_ms[base_ms.len() / 2]);
         let mut times = vec![];
         let mut bytes = 0;
         for i in 0..renders + 3 {

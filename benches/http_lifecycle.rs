@@ -109,7 +109,7 @@ async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
         s3: None,
     };
     let app = server::router_with_rate(svc.clone(), server::leptos_options(&config), 1_000_000);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { server::serve_on(listener, app).await });
     let ctx = dispatch::CallContext::new(domain::Actor::system("bench"));
     let all_day = domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]));
     let base_slot = (dispatch::ids::now_ms() / HOUR + 24) * HOUR;

@@ -35,7 +35,7 @@ pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Serve
         None => server::router(service.clone(), server::leptos_options(&config)),
     };
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+        let _ = server::serve_on(listener, app).await;
     });
     Server { base: format!("http://{addr}"), service }
 }

@@ -142,16 +142,8 @@ async fn guard(state: &AppState, req: Request, next: Next) -> Response {
     }
 }
 
-fn home_of(role: Role) -> &'static str {
-    match role {
-        Role::Technician => "/tech",
-        Role::Customer => "/portal",
-        _ => "/console",
-    }
-}
-
 fn simple_page(title: &str, message: &str, role: &Role) -> String {
-    let home = home_of(*role);
+    let home = app::api::ssr::home_of(*role);
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><title>{title} · Real Dispatch</title>\

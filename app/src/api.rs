@@ -267,13 +267,6 @@ fn portal_view(c: Case) -> PortalTicket {
     }
 }
 
-#[server(endpoint = "list_cases")]
-pub async fn list_cases() -> Result<Vec<CaseSummary>, ServerFnError> {
-    let service = ssr::service()?;
-    let filter = dispatch::tickets::CaseFilter { limit: Some(200), ..Default::default() };
-    service.cases(&ssr::context()?, &filter).await.map_err(ssr::error)
-}
-
 #[server(endpoint = "create_ticket")]
 pub async fn create_ticket(
     customer_name: String,

@@ -1,6 +1,7 @@
 //! Account administration (admins): create, disable or enable, reset a password.
 
 use crate::api::{accounts, CreateAccount, FormOutcome, ResetAccountPassword, SetAccountDisabled};
+use crate::pages::failure_text;
 use crate::pages::session::TopBar;
 use leptos::prelude::*;
 
@@ -34,12 +35,7 @@ pub fn AccountsPage() -> impl IntoView {
                 <p class="form-status" role="status">
                     {move || match create.value().get() {
                         Some(Ok(FormOutcome::Done(a))) => view! { <span class="ok">"Created " {a.email}</span> }.into_any(),
-                        Some(Ok(FormOutcome::Invalid { message, fields })) => {
-                            let detail = fields.into_iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
-                            view! { <span class="bad">{message} " " {detail}</span> }.into_any()
-                        }
-                        Some(Err(e)) => view! { <span class="bad">{e.to_string()}</span> }.into_any(),
-                        None => ().into_any(),
+                        other => failure_text(other).map(|t| view! { <span class="bad">{t}</span> }).into_any(),
                     }}
                 </p>
             </section>

@@ -38,6 +38,19 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// What went wrong with a form's last submission, in one line; None when it succeeded or has
+/// not run.
+pub fn failure_text<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnError>>) -> Option<String> {
+    match r? {
+        Ok(crate::api::FormOutcome::Done(_)) => None,
+        Ok(crate::api::FormOutcome::Invalid { message, fields }) => {
+            let detail = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
+            Some(format!("{message} {detail}"))
+        }
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// A time as `YYYY-MM-DD HH:MM UTC`: the same text on the server and in the browser, so
 /// hydration never disagrees about a time zone.
 pub fn when(ms: i64) -> String {

@@ -3,18 +3,14 @@
 
 use crate::api::{load_agenda, technicians, AddTimeOff, CreateTechnician, FormOutcome};
 use crate::pages::session::TopBar;
-use crate::pages::when;
+use crate::pages::{failure_text, when};
 use leptos::prelude::*;
 
+/// The last submission's outcome as (succeeded, text).
 fn outcome_text<T>(r: Option<Result<FormOutcome<T>, ServerFnError>>, done: &'static str) -> Option<(bool, String)> {
-    match r? {
-        Ok(FormOutcome::Done(_)) => Some((true, done.to_string())),
-        Ok(FormOutcome::Invalid { message, fields }) => {
-            let detail =
-                fields.into_iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
-            Some((false, format!("{message} {detail}")))
-        }
-        Err(e) => Some((false, e.to_string())),
+    match r {
+        Some(Ok(FormOutcome::Done(_))) => Some((true, done.to_string())),
+        other => failure_text(other).map(|t| (false, t)),
     }
 }
 

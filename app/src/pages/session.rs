@@ -99,12 +99,7 @@ pub fn AccountPage() -> impl IntoView {
             <p class="form-status" role="status" aria-live="polite">
                 {move || match change.value().get() {
                     Some(Ok(FormOutcome::Done(()))) => view! { <span class="ok" data-test="password-changed">"Password changed."</span> }.into_any(),
-                    Some(Ok(FormOutcome::Invalid { message, fields })) => {
-                        let detail = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
-                        view! { <span class="bad">{message} " " {detail}</span> }.into_any()
-                    }
-                    Some(Err(e)) => view! { <span class="bad">{e.to_string()}</span> }.into_any(),
-                    None => ().into_any(),
+                    other => crate::pages::failure_text(other).map(|t| view! { <span class="bad">{t}</span> }).into_any(),
                 }}
             </p>
         </main>

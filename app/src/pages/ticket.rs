@@ -6,7 +6,7 @@ use crate::api::{
     ConsoleSetEta, ConsoleSetPriority, FormOutcome, TicketDetail,
 };
 use crate::pages::session::TopBar;
-use crate::pages::when;
+use crate::pages::{failure_text, when};
 use domain::{Case, CaseState, Priority, Tool};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -63,22 +63,14 @@ struct Actions {
 /// The outcome of the last action, whichever it was.
 #[component]
 fn ActionStatus(actions: Actions) -> impl IntoView {
-    let show = |r: Option<ActionResult>| match r {
-        Some(Ok(FormOutcome::Invalid { message, fields })) => {
-            let detail = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
-            Some(format!("{message} {detail}"))
-        }
-        Some(Err(e)) => Some(e.to_string()),
-        _ => None,
-    };
     let a = actions;
     let problem = move || {
-        show(a.priority.value().get())
-            .or_else(|| show(a.book.value().get()))
-            .or_else(|| show(a.eta.value().get()))
-            .or_else(|| show(a.message.value().get()))
-            .or_else(|| show(a.cancel.value().get()))
-            .or_else(|| show(a.step.value().get()))
+        failure_text(a.priority.value().get())
+            .or_else(|| failure_text(a.book.value().get()))
+            .or_else(|| failure_text(a.eta.value().get()))
+            .or_else(|| failure_text(a.message.value().get()))
+            .or_else(|| failure_text(a.cancel.value().get()))
+            .or_else(|| failure_text(a.step.value().get()))
     };
     view! { <p class="form-status bad" role="status" aria-live="polite" data-test="action-error">{problem}</p> }
 }
@@ -168,13 +160,7 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
         Some(Ok(FormOutcome::Done(slots))) => Some(slots),
         _ => None,
     };
-    let propose_error = move || match a.propose.value().get() {
-        Some(Ok(FormOutcome::Invalid { message, fields })) => {
-            Some(format!("{message} {}", fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ")))
-        }
-        Some(Err(e)) => Some(e.to_string()),
-        _ => None,
-    };
+    let propose_error = move || failure_text(a.propose.value().get());
     view! {
         {legal(Tool::ScheduleProposeSlots).then(|| view! {
             <ActionForm action=a.propose attr:class="form compact" attr:id="propose-form">

@@ -2,8 +2,8 @@
 //! only the actions that are legal in its state (from the shared lifecycle table).
 
 use crate::api::{
-    load_ticket, ActionResult, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose,
-    ConsoleSetEta, ConsoleSetPriority, FormOutcome, TicketDetail,
+    load_ticket, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose, ConsoleSetEta,
+    ConsoleSetPriority, FormOutcome, TicketDetail,
 };
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, when};

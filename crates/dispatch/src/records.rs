@@ -163,6 +163,7 @@ impl Service {
             &tickets,
             serde_json::json!({"customer": old}),
             serde_json::json!({"customer": new}),
+            None,
         )
         .await?;
         tx.commit().await?;
@@ -211,6 +212,7 @@ impl Service {
             &tickets,
             serde_json::json!({"site": old}),
             serde_json::json!({"site": new}),
+            None,
         )
         .await?;
         tx.commit().await?;
@@ -218,14 +220,17 @@ impl Service {
     }
 }
 
-/// One event per case with the field changes between `before` and `after`.
-async fn record_in_cases(
+/// One event per case with the field changes between `before` and `after` (none when
+/// nothing changed). Cases embed their customer and site, so a change to either is recorded
+/// in every case that names it, without bumping the cases' versions.
+pub(crate) async fn record_in_cases(
     tx: &mut crate::db::WriteTx,
     ctx: &CallContext,
     action: &str,
     tickets: &[String],
     before: serde_json::Value,
     after: serde_json::Value,
+    detail: Option<serde_json::Value>,
 ) -> Result<(), ServiceError> {
     let changes = domain::diff::diff(&before, &after);
     if changes.is_empty() {
@@ -240,7 +245,7 @@ async fn record_in_cases(
                 action: action.into(),
                 before: Some(serde_json::Value::Object(changes.before.clone())),
                 after: Some(serde_json::Value::Object(changes.after.clone())),
-                detail: None,
+                detail: detail.clone(),
                 attachments: vec![],
             },
         )

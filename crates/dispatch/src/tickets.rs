@@ -224,33 +224,22 @@ impl Service {
         via_ticket: &str,
     ) -> Result<(), ServiceError> {
         let new = crate::case_store::load_customer(tx, &old.id).await?;
-        if &new == old {
-            return Ok(());
-        }
         let others: Vec<String> =
             sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 AND id <> $2 ORDER BY number")
                 .bind(&old.id)
                 .bind(via_ticket)
                 .fetch_all(&mut **tx)
                 .await?;
-        let before = serde_json::json!({ "customer": old });
-        let after = serde_json::json!({ "customer": new });
-        let changes = domain::diff::diff(&before, &after);
-        for id in others {
-            audit::append(
-                tx,
-                ctx,
-                NewEvent {
-                    ticket_id: Some(id),
-                    action: "customer.update".into(),
-                    before: Some(serde_json::Value::Object(changes.before.clone())),
-                    after: Some(serde_json::Value::Object(changes.after.clone())),
-                    detail: Some(serde_json::json!({ "via_ticket": via_ticket })),
-                    attachments: vec![],
-                },
-            )
-            .await?;
-        }
+        crate::records::record_in_cases(
+            tx,
+            ctx,
+            "customer.update",
+            &others,
+            serde_json::json!({ "customer": old }),
+            serde_json::json!({ "customer": new }),
+            Some(serde_json::json!({ "via_ticket": via_ticket })),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -311,20 +311,8 @@ impl Service {
                 return Err(ServiceError::invalid("user_id", "not_found", "no such account"));
             }
         } else {
-            if disabled {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-            }
             let action = if disabled { "account.disable" } else { "account.enable" };
-            audit::append(
-                &mut tx,
-                ctx,
-                NewEvent {
-                    action: action.into(),
-                    detail: Some(serde_json::json!({"user_id": user_id})),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            record_account_change(&mut tx, ctx, action, user_id, disabled).await?;
         }
         tx.commit().await?;
         self.user(ctx, user_id).await
@@ -386,17 +374,7 @@ impl Service {
         .fetch_optional(&mut *tx)
         .await?;
         let epoch = epoch.ok_or_else(|| ServiceError::invalid("user_id", "not_found", "no such account"))?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-        audit::append(
-            &mut tx,
-            ctx,
-            NewEvent {
-                action: action.into(),
-                detail: Some(serde_json::json!({"user_id": user_id})),
-                ..Default::default()
-            },
-        )
-        .await?;
+        record_account_change(&mut tx, ctx, action, user_id, true).await?;
         tx.commit().await?;
         Ok(epoch)
     }
@@ -569,6 +547,23 @@ impl Service {
             .await?;
         Ok(r.rows_affected())
     }
+}
+
+/// Audits a change to an account; with `end_sessions`, every session of it is deleted too
+/// (its epoch was raised by the caller, so cached sessions are refused as well).
+async fn record_account_change(
+    tx: &mut crate::db::WriteTx,
+    ctx: &CallContext,
+    action: &str,
+    user_id: &str,
+    end_sessions: bool,
+) -> Result<(), ServiceError> {
+    if end_sessions {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    }
+    let detail = Some(serde_json::json!({"user_id": user_id}));
+    audit::append(tx, ctx, NewEvent { action: action.into(), detail, ..Default::default() }).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -168,30 +168,9 @@ async fn console_page_is_server_rendered_with_tickets() {
     let s = start(db).await;
     let seeded = s.service.seed_demo().await.expect("seed");
     let (email, password) = seeded.operator.expect("demo operator");
-    let login = client()
-        .post(format!("{}/api/login", s.base))
-        .header("sec-fetch-site", "same-origin")
-        .header("accept", "application/json")
-        .form(&[("email", email.as_str()), ("password", password.as_str()), ("next", "")])
-        .send()
-        .await
-        .expect("login");
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.split(';').next().filter(|kv| kv.starts_with("rd_session=")).map(str::to_string))
-        .expect("session cookie");
-    let html = client()
-        .get(format!("{}/console", s.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let mut browser = support::Browser::new(&s);
+    browser.login(&email, &password).await;
+    let html = browser.get("/console").await.body;
     let open = s
         .service
         .cases(

@@ -2,6 +2,7 @@
 //! `main.rs` is the CLI around it; integration tests drive [`server::router`] over real HTTP.
 
 pub mod config;
+pub mod files;
 pub mod openapi;
 pub use dispatch::ratelimit;
 pub mod server;

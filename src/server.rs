@@ -83,6 +83,11 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
         .route("/openapi.json", get(|| async { Json(crate::openapi::cached()) }))
         .route("/portal/link/{token}", get(crate::web::open_link))
         .nest("/tools/v1", tools::router())
+        .route(
+            "/app/jobs/{ticket_id}/photos",
+            axum::routing::post(crate::files::upload_photo).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/files/{attachment_id}/{variant}", get(crate::files::download))
         .leptos_routes_with_context(
             &state,
             routes,

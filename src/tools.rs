@@ -65,7 +65,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list_tools))
         .route("/inbound", post(inbound))
-        .route("/uploads", post(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)))
+        // The spool enforces the configured limit (RD_MAX_UPLOAD_MIB) as the bytes arrive.
+        .route("/uploads", post(upload).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/portal.create_link", post(create_link))
         .route("/portal.revoke_link", post(revoke_link))
         .route("/{tool}", post(call_tool))
@@ -153,12 +154,9 @@ impl ToolName {
     }
 }
 
-/// Largest upload (a phone photo is a few MiB; video is not a photo).
-pub const MAX_UPLOAD: usize = 50 * 1024 * 1024;
-
-/// `POST /tools/v1/uploads`: multipart field `file`, streamed to disk while hashed, then to
-/// the blob store; memory stays flat whatever the size. Returns the upload id for
-/// `closeout.add_photo`.
+/// `POST /tools/v1/uploads`: multipart field `file`, streamed to disk while hashed and
+/// checked, then to the blob store; memory stays flat whatever the size. Returns the upload
+/// id for `closeout.add_photo`. An `Idempotency-Key` makes a retry return the first upload.
 async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -173,93 +171,28 @@ async fn upload(
         }
         check_rate(&state, &actor, &rid)?;
         let ctx = call_context(actor, &headers, &rid)?;
-        let bad = |message: &str| {
-            ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.to_string()).details(json!({
-                "fields": [{"field": "file", "code": "required", "message": message}]
-            }))
-        };
-        let mut multipart = multipart.map_err(|_| bad("send multipart/form-data with a field named file"))?;
-        let too_large = || {
-            ApiError::new(
-                &rid,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!("uploads are limited to {} MiB", MAX_UPLOAD >> 20),
-            )
-        };
-        while let Some(mut field) = multipart.next_field().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                bad(&e.body_text())
-            }
-        })? {
-            if field.name() != Some("file") {
-                continue;
-            }
-            let filename = field.file_name().map(str::to_string);
-            let path = std::env::temp_dir().join(format!("rd-upload-{}", uuid::Uuid::new_v4().simple()));
-            let written = async {
-                use sha2::Digest;
-                use tokio::io::AsyncWriteExt;
-                let mut file = tokio::fs::File::create(&path).await.map_err(|e| internal(&rid, &e))?;
-                let mut hasher = sha2::Sha256::new();
-                let mut size: u64 = 0;
-                let mut head: Vec<u8> = Vec::with_capacity(32);
-                while let Some(chunk) = field.chunk().await.map_err(|e| {
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        too_large()
-                    } else {
-                        bad(&e.body_text())
-                    }
-                })? {
-                    size += chunk.len() as u64;
-                    if size > MAX_UPLOAD as u64 {
-                        return Err(too_large());
-                    }
-                    if head.len() < 32 {
-                        head.extend(chunk.iter().take(32 - head.len()));
-                    }
-                    hasher.update(&chunk);
-                    file.write_all(&chunk).await.map_err(|e| internal(&rid, &e))?;
-                }
-                file.flush().await.map_err(|e| internal(&rid, &e))?;
-                if size == 0 {
-                    return Err(bad("the file is empty"));
-                }
-                let sha = hex::encode(hasher.finalize());
-                state
-                    .service
-                    .store_upload(&ctx, &path, &sha, size, &head, filename.as_deref())
-                    .await
-                    .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))
-            }
-            .await;
-            let _ = tokio::fs::remove_file(&path).await;
-            let upload = written?;
-            return Ok(json!({
-                "request_id": rid,
-                "upload_id": upload.upload_id,
-                "sha256": upload.sha256,
-                "size": upload.size,
-                "content_type": upload.content_type,
-                "filename": upload.filename,
-            }));
-        }
-        Err(bad("no field named file in the form"))
+        let bad = crate::files::ReceiveError::Bad("send multipart/form-data with a field named file".into());
+        let multipart = multipart.map_err(|_| bad.into_api(&rid))?;
+        let (file, filename) = crate::files::receive_file(multipart, state.service.settings().max_upload_bytes())
+            .await
+            .map_err(|e| e.into_api(&rid))?;
+        let upload = state
+            .service
+            .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))
+            .await
+            .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        Ok(json!({
+            "request_id": rid,
+            "upload_id": upload.upload_id,
+            "sha256": upload.sha256,
+            "size": upload.size,
+            "content_type": upload.content_type,
+            "filename": upload.filename,
+            "previews": upload.previews,
+        }))
     }
     .await;
     respond(&state, result, "uploads", &headers).await
-}
-
-fn internal(rid: &str, e: &dyn std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "upload spool failed");
-    ApiError::new(
-        rid,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL",
-        "internal error; the request id identifies it in the server logs",
-    )
 }
 
 /// `POST /tools/v1/inbound`: a message as a channel delivered it (intake agents, operators).
@@ -390,7 +323,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(request_id: &str, status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(request_id: &str, status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -402,7 +335,7 @@ impl ApiError {
         }
     }
 
-    fn by(mut self, actor: &Actor) -> Self {
+    pub(crate) fn by(mut self, actor: &Actor) -> Self {
         self.actor = Some(actor.clone());
         self
     }
@@ -412,12 +345,12 @@ impl ApiError {
         matches!(self.code, "UNAUTHENTICATED" | "TOOL_NOT_ALLOWED" | "FORBIDDEN" | "RATE_LIMITED")
     }
 
-    fn details(mut self, details: Value) -> Self {
+    pub(crate) fn details(mut self, details: Value) -> Self {
         self.details = details;
         self
     }
 
-    fn from_service(request_id: &str, e: &ServiceError) -> Self {
+    pub(crate) fn from_service(request_id: &str, e: &ServiceError) -> Self {
         let status = match e {
             ServiceError::Domain(DomainError::Invalid(_)) => StatusCode::BAD_REQUEST,
             ServiceError::Domain(DomainError::InvalidTransition { .. } | DomainError::NotInState { .. })
@@ -425,7 +358,7 @@ impl ApiError {
             | ServiceError::TechUnavailable { .. }
             | ServiceError::CloseoutIncomplete { .. } => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::TicketNotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::TicketNotFound(_) | ServiceError::AttachmentNotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::LoginFailed | ServiceError::LinkInvalid => StatusCode::UNAUTHORIZED,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Internal(_) | ServiceError::AlreadyProcessed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -485,11 +418,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 

@@ -218,6 +218,10 @@ CREATE TABLE attachments (
     content_type  TEXT NOT NULL,
     filename      TEXT,
     blob_key      TEXT NOT NULL UNIQUE,
+    -- Derived copies: a small JPEG thumbnail, and the customer-visible copy (re-encoded,
+    -- orientation applied, no metadata such as GPS location). NULL when none could be made.
+    thumb_key     TEXT,
+    view_key      TEXT,
     uploaded_by   TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL
 );
@@ -437,6 +441,11 @@ CREATE TABLE uploads (
     content_type  TEXT NOT NULL,
     filename      TEXT,
     blob_key      TEXT NOT NULL UNIQUE,
+    thumb_key     TEXT,
+    view_key      TEXT,
+    -- The client's idempotency key for this file: a retried upload returns the first one.
+    client_key    TEXT,
     created_at_ms BIGINT NOT NULL,
-    used_at_ms    BIGINT
+    used_at_ms    BIGINT,
+    UNIQUE (owner_id, client_key)
 );

@@ -16,6 +16,25 @@ pub enum BlobError {
     Io(String),
 }
 
+/// A blob opened for streaming: memory stays flat whatever its size.
+pub struct BlobReader {
+    pub size: Option<u64>,
+    pub body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+}
+
+impl fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobReader").field("size", &self.size).finish()
+    }
+}
+
+/// A stored key and when it was last written (unix ms), for the orphan sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub modified_ms: i64,
+}
+
 /// What was stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobMeta {
@@ -34,6 +53,10 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
         body: Vec<u8>,
     ) -> BoxFuture<'a, Result<BlobMeta, BlobError>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>>;
+    /// Opens a blob for streaming.
+    fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>>;
+    /// Every key under `prefix` (a folder such as `attachments/`), with its time.
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>>;
     /// Stores a file already on local disk, streaming it (memory stays flat whatever its
     /// size). The caller has hashed it while writing it.
     fn put_file<'a>(
@@ -141,6 +164,52 @@ impl BlobStore for LocalBlobStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound(key.to_string())),
                 Err(e) => Err(io(e)),
             }
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let file = match tokio::fs::File::open(self.root.join(key)).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(key.to_string())),
+                Err(e) => return Err(io(e)),
+            };
+            let size = file.metadata().await.map_err(io)?.len();
+            Ok(BlobReader { size: Some(size), body: Box::pin(file) })
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>> {
+        Box::pin(async move {
+            let mut out = vec![];
+            let mut dirs = vec![self.root.join(prefix.trim_end_matches('/'))];
+            while let Some(dir) = dirs.pop() {
+                let mut entries = match tokio::fs::read_dir(&dir).await {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(e)),
+                };
+                while let Some(entry) = entries.next_entry().await.map_err(io)? {
+                    let meta = entry.metadata().await.map_err(io)?;
+                    if meta.is_dir() {
+                        dirs.push(entry.path());
+                        continue;
+                    }
+                    let Ok(rel) = entry.path().strip_prefix(&self.root).map(|p| p.to_string_lossy().replace('\\', "/"))
+                    else {
+                        continue;
+                    };
+                    let modified_ms = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_millis() as i64);
+                    out.push(Listed { key: rel, modified_ms });
+                }
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
         })
     }
 
@@ -294,6 +363,49 @@ impl BlobStore for S3BlobStore {
             };
             let bytes = out.body.collect().await.map_err(|e| BlobError::Io(e.to_string()))?;
             Ok(bytes.into_bytes().to_vec())
+        })
+    }
+
+    fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+                Ok(out) => out,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                    return Err(BlobError::NotFound(key.to_string()))
+                }
+                Err(e) => return Err(s3_err(&e)),
+            };
+            let size = out.content_length().and_then(|n| u64::try_from(n).ok());
+            Ok(BlobReader { size, body: Box::pin(out.body.into_async_read()) })
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>> {
+        Box::pin(async move {
+            let mut out = vec![];
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| s3_err(&e))?;
+                for object in page.contents() {
+                    let Some(key) = object.key() else { continue };
+                    let modified_ms = object.last_modified().and_then(|t| t.to_millis().ok()).unwrap_or(0);
+                    out.push(Listed { key: key.to_string(), modified_ms });
+                }
+                match page.next_continuation_token() {
+                    Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                    _ => break,
+                }
+            }
+            Ok(out)
         })
     }
 

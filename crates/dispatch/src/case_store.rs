@@ -319,7 +319,7 @@ fn with_children(pg: bool) -> String {
          UNION ALL SELECT 1, created_at_ms, id, {obj}('id', id, 'kind', kind, 'text', body, 'author', author, \
              'created_at_ms', created_at_ms) FROM notes WHERE ticket_id = t.id \
          UNION ALL SELECT 2, created_at_ms, id, {obj}('id', id, 'kind', kind, 'sha256', sha256, 'size', size, \
-             'content_type', content_type, 'filename', filename, 'blob_key', blob_key, 'uploaded_by', uploaded_by, \
+             'content_type', content_type, 'filename', filename, 'blob_key', blob_key, 'thumb_key', thumb_key, 'view_key', view_key, 'uploaded_by', uploaded_by, \
              'created_at_ms', created_at_ms) FROM attachments WHERE ticket_id = t.id \
          UNION ALL SELECT 3, created_at_ms, id, {obj}('id', id, 'technician_id', technician_id, 'description', description, \
              'minutes', minutes, 'rate_cents', rate_cents, 'amount_cents', amount_cents) FROM labor_lines WHERE ticket_id = t.id \

@@ -4,6 +4,7 @@
 use crate::error::ServiceError;
 use crate::ids::new_id;
 use crate::service::{CallContext, Outcome, Service};
+use crate::uploads::{PhotoBody, StoredPhoto};
 use base64::Engine;
 use domain::case::closeout_missing;
 use domain::commands::{AddNote, AddPhoto, ChecklistComplete, JobRef, RecordLabor, RecordPart};
@@ -73,6 +74,12 @@ impl Service {
                                 format!("the file is {real}, not {declared}"),
                             ));
                         }
+                        if let Some(mut check) = domain::image_check::IntegrityCheck::new(real) {
+                            check.feed(&bytes);
+                            if let Err(defect) = check.finish() {
+                                errors.push(FieldError::new("content_base64", defect.code(), defect.message()));
+                            }
+                        }
                     }
                 }
                 PhotoSource::Bytes(bytes, sniffed.unwrap_or("application/octet-stream"))
@@ -109,14 +116,21 @@ impl Service {
             Self::require_tool_state(&case, tool)?;
         }
         let id = new_id("att");
-        let (key, sha256, size, content_type, upload_id, fresh_blob) = match source {
+        let (stored, sha256, size, content_type, upload_id, fresh_blob) = match source {
             PhotoSource::Bytes(bytes, content_type) => {
-                let key = format!("attachments/{}/{id}.{}", ticket_id.trim(), domain::media::extension(content_type));
-                let meta = self.blobs.put(&key, content_type, bytes).await?;
-                (key, meta.sha256, meta.size as i64, content_type.to_string(), None, true)
+                use sha2::Digest;
+                let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+                let size = bytes.len() as i64;
+                let base = format!("attachments/{}/{id}", ticket_id.trim());
+                let stored = self.put_photo(&base, content_type, PhotoBody::Bytes(bytes), "content_base64").await?;
+                (stored, sha256, size, content_type.to_string(), None, true)
             }
-            PhotoSource::Upload(u) => (u.blob_key, u.sha256, u.size, u.content_type, Some(u.upload_id), false),
+            PhotoSource::Upload(u) => {
+                let stored = StoredPhoto { blob_key: u.blob_key, thumb_key: u.thumb_key, view_key: u.view_key };
+                (stored, u.sha256, u.size, u.content_type, Some(u.upload_id), false)
+            }
         };
+        let key = stored.blob_key.clone();
         let result = async {
             let mut o = self.open(ctx, ticket_id, None).await?;
             Self::require_tool_state(&o.before, tool)?;
@@ -132,8 +146,8 @@ impl Service {
                 }
             }
             sqlx::query(
-                "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, uploaded_by, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, thumb_key, \
+                 view_key, uploaded_by, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&id)
             .bind(&o.before.id)
@@ -143,6 +157,8 @@ impl Service {
             .bind(&content_type)
             .bind(&filename)
             .bind(&key)
+            .bind(&stored.thumb_key)
+            .bind(&stored.view_key)
             .bind(&ctx.actor.id)
             .bind(o.now)
             .execute(&mut *o.tx)
@@ -154,9 +170,7 @@ impl Service {
         }
         .await;
         if result.is_err() && fresh_blob {
-            if let Err(e) = self.blobs.delete(&key).await {
-                tracing::warn!(%key, error = %e, "could not remove the blob of a failed attachment; the sweep will");
-            }
+            self.forget_blobs(&stored).await;
         }
         result
     }

@@ -10,6 +10,8 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("ticket {0} not found")]
     TicketNotFound(String),
+    #[error("attachment {0} not found")]
+    AttachmentNotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("technician {technician_id} cannot take this job: {reason}")]
@@ -37,6 +39,7 @@ impl ServiceError {
             ServiceError::Domain(e) => e.code(),
             ServiceError::Forbidden(_) => "FORBIDDEN",
             ServiceError::TicketNotFound(_) => "TICKET_NOT_FOUND",
+            ServiceError::AttachmentNotFound(_) => "ATTACHMENT_NOT_FOUND",
             ServiceError::Conflict(_) => "CONFLICT",
             ServiceError::TechUnavailable { .. } => "TECH_UNAVAILABLE",
             ServiceError::CloseoutIncomplete { .. } => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",

@@ -16,6 +16,14 @@ pub struct ShopSettings {
     pub travel_buffer_minutes: i64,
     /// Senders whose inbound messages are quarantined (normalised phone numbers or e-mails).
     pub inbound_blocklist: Vec<String>,
+    /// Largest file accepted by an upload, in MiB.
+    pub max_upload_mib: i64,
+}
+
+impl ShopSettings {
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_mib as u64 * 1024 * 1024
+    }
 }
 
 impl Default for ShopSettings {
@@ -27,6 +35,7 @@ impl Default for ShopSettings {
             slot_step_minutes: 30,
             travel_buffer_minutes: 30,
             inbound_blocklist: vec![],
+            max_upload_mib: 50,
         }
     }
 }
@@ -76,6 +85,7 @@ impl ShopSettings {
                 .map(|s| s.trim().to_lowercase())
                 .filter(|s| !s.is_empty())
                 .collect(),
+            max_upload_mib: int("RD_MAX_UPLOAD_MIB", d.max_upload_mib, 1..=4096)?,
         })
     }
 }

@@ -1,14 +1,17 @@
 //! Uploads: files sent ahead of the action that uses them (`closeout.add_photo` with
-//! `upload_id`), streamed to the blob store by the door. Each upload is used once.
+//! `upload_id`), spooled by the door and stored here with their derived copies. Each upload
+//! is used once; a retried upload with the same client key returns the first one.
 
 use crate::audit::{self, NewEvent};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
+use crate::photo_copies::{self, NoCopies};
 use crate::service::{CallContext, Service};
+use crate::spool::Spooled;
 use domain::Tool;
 use serde::Serialize;
 use sqlx::Row;
-use std::path::Path;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Upload {
@@ -17,46 +20,153 @@ pub struct Upload {
     pub size: i64,
     pub content_type: String,
     pub filename: Option<String>,
+    /// True when a thumbnail and a customer-visible copy were made.
+    pub previews: bool,
     #[serde(skip)]
     pub blob_key: String,
+    #[serde(skip)]
+    pub thumb_key: Option<String>,
+    #[serde(skip)]
+    pub view_key: Option<String>,
 }
 
+/// The blobs of one stored photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredPhoto {
+    pub blob_key: String,
+    pub thumb_key: Option<String>,
+    pub view_key: Option<String>,
+}
+
+impl StoredPhoto {
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.blob_key).chain(self.thumb_key.iter()).chain(self.view_key.iter())
+    }
+}
+
+/// Where a photo's bytes are.
+pub(crate) enum PhotoBody {
+    File(PathBuf, u64),
+    Bytes(Vec<u8>),
+}
+
+/// Longest client idempotency key.
+const MAX_CLIENT_KEY: usize = 100;
+
 impl Service {
-    /// Stores the file at `path` (written and hashed by the caller; `head` is its first bytes)
-    /// as an upload of the calling token or user.
+    /// Stores the original under `base` (a key without extension) with its thumbnail and
+    /// customer-visible copy. An image that does not decode is refused before anything is
+    /// written; `field` names the input that carried it.
+    pub(crate) async fn put_photo(
+        &self,
+        base: &str,
+        content_type: &'static str,
+        body: PhotoBody,
+        field: &str,
+    ) -> Result<StoredPhoto, ServiceError> {
+        let (body, copies) = tokio::task::spawn_blocking(move || {
+            let copies = match &body {
+                PhotoBody::File(path, size) => photo_copies::from_file(path, content_type, *size),
+                PhotoBody::Bytes(bytes) => photo_copies::from_bytes(bytes, content_type),
+            };
+            (body, copies)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("thumbnail task failed: {e}")))?;
+        let copies = match copies {
+            Ok(c) => Some(c),
+            Err(NoCopies::Skipped(why)) => {
+                tracing::info!(%base, why, "photo stored without previews");
+                None
+            }
+            Err(NoCopies::Unreadable(detail)) => {
+                tracing::info!(%base, %detail, "photo refused: does not decode");
+                return Err(ServiceError::invalid(
+                    field,
+                    "unreadable_image",
+                    "the image could not be read; it may be damaged, please take or choose it again",
+                ));
+            }
+        };
+        let stored = StoredPhoto {
+            blob_key: format!("{base}.{}", domain::media::extension(content_type)),
+            thumb_key: copies.as_ref().map(|_| format!("{base}.thumb.jpg")),
+            view_key: copies.as_ref().map(|_| format!("{base}.view.jpg")),
+        };
+        let written = async {
+            match body {
+                PhotoBody::File(path, _) => self.blobs.put_file(&stored.blob_key, content_type, &path).await?,
+                PhotoBody::Bytes(bytes) => {
+                    self.blobs.put(&stored.blob_key, content_type, bytes).await?;
+                }
+            }
+            if let (Some(c), Some(tk), Some(vk)) = (copies, &stored.thumb_key, &stored.view_key) {
+                self.blobs.put(tk, "image/jpeg", c.thumb).await?;
+                self.blobs.put(vk, "image/jpeg", c.view).await?;
+            }
+            Ok::<_, ServiceError>(())
+        }
+        .await;
+        if let Err(e) = written {
+            self.forget_blobs(&stored).await;
+            return Err(e);
+        }
+        Ok(stored)
+    }
+
+    /// Removes the blobs of a photo whose row did not commit (the sweep catches any left).
+    pub(crate) async fn forget_blobs(&self, stored: &StoredPhoto) {
+        for key in stored.keys() {
+            if let Err(e) = self.blobs.delete(key).await {
+                tracing::warn!(%key, error = %e, "could not remove a blob; the sweep will");
+            }
+        }
+    }
+
+    /// Stores a spooled file as an upload of the calling token or user. With a `client_key`
+    /// (the client's idempotency key for this file), a retry of the same file returns the
+    /// first upload instead of storing it twice.
+    #[tracing::instrument(name = "upload.create", skip_all, fields(actor = %ctx.actor.id, size = file.size))]
     pub async fn store_upload(
         &self,
         ctx: &CallContext,
-        path: &Path,
-        sha256: &str,
-        size: u64,
-        head: &[u8],
+        file: &Spooled,
         filename: Option<&str>,
+        client_key: Option<&str>,
     ) -> Result<Upload, ServiceError> {
         self.authorize_tool(ctx, Tool::CloseoutAddPhoto)?;
-        let content_type = domain::media::sniff_image(head)
-            .ok_or_else(|| ServiceError::invalid("file", "unsupported_type", "a JPEG, PNG, WebP or HEIC/HEIF image"))?;
         let mut errors = vec![];
         let filename = domain::validate::optional_text("filename", filename, 200, &mut errors);
+        let client_key = domain::validate::optional_text("idempotency_key", client_key, MAX_CLIENT_KEY, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
+        if let Some(key) = &client_key {
+            if let Some(first) = self.upload_by_client_key(ctx, key, &file.sha256).await? {
+                return Ok(first);
+            }
+        }
+        let content_type = file.image_type()?;
         let id = new_id("upl");
-        let key = format!("uploads/{id}.{}", domain::media::extension(content_type));
-        self.blobs.put_file(&key, content_type, path).await?;
+        let stored = self
+            .put_photo(&format!("uploads/{id}"), content_type, PhotoBody::File(file.path.clone(), file.size), "file")
+            .await?;
         let upload = Upload {
             upload_id: id,
-            sha256: sha256.to_string(),
-            size: size as i64,
+            sha256: file.sha256.clone(),
+            size: file.size as i64,
             content_type: content_type.to_string(),
             filename,
-            blob_key: key,
+            previews: stored.thumb_key.is_some(),
+            blob_key: stored.blob_key.clone(),
+            thumb_key: stored.thumb_key.clone(),
+            view_key: stored.view_key.clone(),
         };
         let result = async {
             let mut tx = self.db.begin_write().await?;
             sqlx::query(
-                "INSERT INTO uploads (id, owner_id, sha256, size, content_type, filename, blob_key, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO uploads (id, owner_id, sha256, size, content_type, filename, blob_key, thumb_key, view_key, \
+                 client_key, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&upload.upload_id)
             .bind(&ctx.actor.id)
@@ -65,6 +175,9 @@ impl Service {
             .bind(&upload.content_type)
             .bind(&upload.filename)
             .bind(&upload.blob_key)
+            .bind(&upload.thumb_key)
+            .bind(&upload.view_key)
+            .bind(&client_key)
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
@@ -75,29 +188,109 @@ impl Service {
         }
         .await;
         if let Err(e) = result {
-            let _ = self.blobs.delete(&upload.blob_key).await;
+            self.forget_blobs(&stored).await;
+            // Two copies of one retry racing: the first one's row stands.
+            if let Some(key) = &client_key {
+                if let Ok(Some(first)) = self.upload_by_client_key(ctx, key, &file.sha256).await {
+                    return Ok(first);
+                }
+            }
             return Err(e);
         }
         Ok(upload)
     }
 
+    /// The caller's earlier upload under this client key; a different file under the same key
+    /// is a client bug and is refused rather than silently mixed up.
+    async fn upload_by_client_key(
+        &self,
+        ctx: &CallContext,
+        key: &str,
+        sha256: &str,
+    ) -> Result<Option<Upload>, ServiceError> {
+        let row = sqlx::query(&format!("{UPLOAD_COLUMNS} WHERE owner_id = $1 AND client_key = $2"))
+            .bind(&ctx.actor.id)
+            .bind(key)
+            .fetch_optional(self.db.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let first = upload_of(&row)?;
+        if first.sha256 != sha256 {
+            return Err(ServiceError::invalid(
+                "idempotency_key",
+                "key_reused",
+                "this idempotency key was used for a different file; use a fresh key per file",
+            ));
+        }
+        Ok(Some(first))
+    }
+
     /// An unused upload of this caller.
     pub(crate) async fn unused_upload(&self, ctx: &CallContext, id: &str) -> Result<Upload, ServiceError> {
-        let row = sqlx::query(
-            "SELECT id, sha256, size, content_type, filename, blob_key FROM uploads WHERE id = $1 AND owner_id = $2 AND used_at_ms IS NULL",
-        )
-        .bind(id.trim())
-        .bind(&ctx.actor.id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or_else(|| ServiceError::invalid("upload_id", "unknown_upload", "no unused upload with this id from this caller"))?;
-        Ok(Upload {
-            upload_id: row.try_get("id")?,
-            sha256: row.try_get("sha256")?,
-            size: row.try_get("size")?,
-            content_type: row.try_get("content_type")?,
-            filename: row.try_get("filename")?,
-            blob_key: row.try_get("blob_key")?,
-        })
+        let row = sqlx::query(&format!("{UPLOAD_COLUMNS} WHERE id = $1 AND owner_id = $2 AND used_at_ms IS NULL"))
+            .bind(id.trim())
+            .bind(&ctx.actor.id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::invalid("upload_id", "unknown_upload", "no unused upload with this id from this caller")
+            })?;
+        upload_of(&row)
     }
+
+    /// Attaches an upload to a ticket once: a retry after the first attach succeeded (its
+    /// answer lost on a bad connection) answers with the case instead of an error.
+    pub async fn attach_upload(
+        &self,
+        ctx: &CallContext,
+        ticket_id: &str,
+        upload_id: &str,
+        kind: domain::case::AttachmentKind,
+    ) -> Result<domain::Case, ServiceError> {
+        let input = domain::commands::AddPhoto {
+            ticket_id: ticket_id.to_string(),
+            kind,
+            content_type: None,
+            filename: None,
+            content_base64: None,
+            upload_id: Some(upload_id.to_string()),
+        };
+        match self.add_photo(ctx, &input).await {
+            Ok(o) => Ok(o.case),
+            Err(e) => {
+                let blob_key: Option<String> = sqlx::query_scalar(
+                    "SELECT blob_key FROM uploads WHERE id = $1 AND owner_id = $2 AND used_at_ms IS NOT NULL",
+                )
+                .bind(upload_id.trim())
+                .bind(&ctx.actor.id)
+                .fetch_optional(self.db.pool())
+                .await?;
+                if let Some(key) = blob_key {
+                    let case = self.case(ctx, ticket_id).await?;
+                    if case.attachments.iter().any(|a| a.blob_key == key) {
+                        return Ok(case);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+const UPLOAD_COLUMNS: &str =
+    "SELECT id, sha256, size, content_type, filename, blob_key, thumb_key, view_key FROM uploads";
+
+fn upload_of(row: &sqlx::any::AnyRow) -> Result<Upload, ServiceError> {
+    let thumb_key: Option<String> = row.try_get("thumb_key")?;
+    Ok(Upload {
+        upload_id: row.try_get("id")?,
+        sha256: row.try_get("sha256")?,
+        size: row.try_get("size")?,
+        content_type: row.try_get("content_type")?,
+        filename: row.try_get("filename")?,
+        previews: thumb_key.is_some(),
+        blob_key: row.try_get("blob_key")?,
+        thumb_key,
+        view_key: row.try_get("view_key")?,
+    })
 }

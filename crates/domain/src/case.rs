@@ -137,6 +137,12 @@ pub struct Attachment {
     pub content_type: String,
     pub filename: Option<String>,
     pub blob_key: String,
+    /// A small JPEG preview, when one could be made from the image.
+    #[serde(default)]
+    pub thumb_key: Option<String>,
+    /// The copy customers may see: re-encoded, orientation applied, no metadata (no GPS).
+    #[serde(default)]
+    pub view_key: Option<String>,
     pub uploaded_by: String,
     pub created_at_ms: i64,
 }

@@ -9,6 +9,7 @@ pub mod command;
 pub mod commands;
 pub mod diff;
 pub mod error;
+pub mod image_check;
 pub mod invoice;
 pub mod media;
 pub mod money;

@@ -1,0 +1,155 @@
+//! Derived copies of a photo: a thumbnail for lists, and the copy customers see.
+//!
+//! The customer-visible copy is re-encoded from pixels, so nothing of the original's metadata
+//! (GPS location, camera serial, time) survives; the EXIF orientation is applied first so the
+//! picture still stands the right way up. The original stays for the office.
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use std::io::{BufRead, Seek};
+use std::path::Path;
+
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_SIDE: u32 = 320;
+/// Longest side of the customer-visible copy.
+pub const VIEW_SIDE: u32 = 1600;
+/// Files larger than this are stored without copies: decoding them would cost more memory than
+/// a small server should spend on one request (a phone photo is 2–12 MiB).
+pub const MAX_DECODE_BYTES: u64 = 40 * 1024 * 1024;
+/// Largest image decoded, in pixels (a 108-megapixel phone sensor is ~12000 × 9000).
+const MAX_SIDE: u32 = 12_000;
+const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// JPEG bytes of both copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copies {
+    pub thumb: Vec<u8>,
+    pub view: Vec<u8>,
+}
+
+/// Why no copies were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoCopies {
+    /// A format with no decoder here (HEIC/HEIF) or a file too large to decode: stored as is.
+    Skipped(&'static str),
+    /// The file claims to be an image but does not decode: refused.
+    Unreadable(String),
+}
+
+/// Makes both copies of the image file at `path` (blocking: run it on a blocking thread).
+pub fn from_file(path: &Path, content_type: &str, size: u64) -> Result<Copies, NoCopies> {
+    precheck(content_type, size)?;
+    let file = std::fs::File::open(path).map_err(|e| NoCopies::Unreadable(e.to_string()))?;
+    decode(ImageReader::new(std::io::BufReader::new(file)), content_type)
+}
+
+/// Makes both copies of an image held in memory (blocking).
+pub fn from_bytes(bytes: &[u8], content_type: &str) -> Result<Copies, NoCopies> {
+    precheck(content_type, bytes.len() as u64)?;
+    decode(ImageReader::new(std::io::Cursor::new(bytes)), content_type)
+}
+
+fn precheck(content_type: &str, size: u64) -> Result<(), NoCopies> {
+    if !matches!(content_type, "image/jpeg" | "image/png" | "image/webp") {
+        return Err(NoCopies::Skipped("no decoder for this format"));
+    }
+    if size > MAX_DECODE_BYTES {
+        return Err(NoCopies::Skipped("too large to decode"));
+    }
+    Ok(())
+}
+
+fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, content_type: &str) -> Result<Copies, NoCopies> {
+    let format = match content_type {
+        "image/jpeg" => image::ImageFormat::Jpeg,
+        "image/png" => image::ImageFormat::Png,
+        _ => image::ImageFormat::WebP,
+    };
+    reader.set_format(format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let unreadable = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => NoCopies::Skipped("too many pixels to decode"),
+        other => NoCopies::Unreadable(other.to_string()),
+    };
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    img.apply_orientation(orientation);
+    // JPEG has no alpha: flatten onto white so transparent PNG areas do not turn black.
+    let rgb = flatten(img);
+    let view = if rgb.width().max(rgb.height()) > VIEW_SIDE {
+        rgb.resize(VIEW_SIDE, VIEW_SIDE, image::imageops::FilterType::Triangle)
+    } else {
+        rgb
+    };
+    let thumb = view.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    Ok(Copies { thumb: jpeg(&thumb, 78)?, view: jpeg(&view, 85)? })
+}
+
+fn flatten(img: DynamicImage) -> DynamicImage {
+    if !img.color().has_alpha() {
+        return DynamicImage::ImageRgb8(img.into_rgb8());
+    }
+    let rgba = img.into_rgba8();
+    let mut out = image::RgbImage::new(rgba.width(), rgba.height());
+    for (o, p) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = u16::from(p[3]);
+        for c in 0..3 {
+            o[c] = ((u16::from(p[c]) * a + 255 * (255 - a)) / 255) as u8;
+        }
+    }
+    DynamicImage::ImageRgb8(out)
+}
+
+fn jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>, NoCopies> {
+    let mut out = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+    img.write_with_encoder(encoder).map_err(|e| NoCopies::Unreadable(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, alpha: bool) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let img = if alpha {
+            DynamicImage::ImageRgba8(image::RgbaImage::from_fn(w, h, |x, _| {
+                image::Rgba([200, 10, 10, (x % 256) as u8])
+            }))
+        } else {
+            DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90])))
+        };
+        img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+        out.into_inner()
+    }
+
+    fn dims(jpeg: &[u8]) -> (u32, u32) {
+        let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).expect("a jpeg");
+        (img.width(), img.height())
+    }
+
+    #[test]
+    fn copies_are_jpegs_bounded_in_size() {
+        let c = from_bytes(&png(2000, 1000, false), "image/png").expect("copies");
+        assert_eq!(dims(&c.view), (1600, 800));
+        assert_eq!(dims(&c.thumb), (320, 160));
+        let small = from_bytes(&png(100, 50, true), "image/png").expect("copies");
+        assert_eq!(dims(&small.view), (100, 50), "small images are not enlarged");
+    }
+
+    #[test]
+    fn unsupported_or_broken_files_are_told_apart() {
+        assert_eq!(
+            from_bytes(b"\0\0\0\x18ftypheic", "image/heic"),
+            Err(NoCopies::Skipped("no decoder for this format"))
+        );
+        let mut broken = png(64, 64, false);
+        broken.truncate(broken.len() / 2);
+        assert!(matches!(from_bytes(&broken, "image/png"), Err(NoCopies::Unreadable(_))));
+    }
+}

@@ -1,0 +1,115 @@
+//! The blob sweep. Files are written to the blob store before their row commits, so a crash
+//! between the two leaves a blob nothing points at; the sweep removes such blobs once they
+//! are older than a grace period (a write still in flight is never taken). It also expires
+//! uploads that were never attached. It only ever deletes blobs no row names, so a row never
+//! points at a missing blob.
+
+use crate::audit::{self, NewEvent};
+use crate::error::ServiceError;
+use crate::service::{CallContext, Service};
+use domain::Actor;
+use std::collections::HashSet;
+
+/// Folders of the store that hold this application's files.
+const PREFIXES: &[&str] = &["uploads/", "attachments/", "packets/"];
+
+/// A blob younger than this is never swept: its row may be about to commit.
+pub const DEFAULT_GRACE_MS: i64 = 60 * 60 * 1000;
+/// Uploads not attached within this time are removed.
+pub const DEFAULT_UPLOAD_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Blobs looked at.
+    pub scanned: usize,
+    /// Blobs removed because no row names them.
+    pub orphans_removed: usize,
+    /// Orphans left because they are younger than the grace period.
+    pub orphans_too_young: usize,
+    /// Uploads never attached, removed (their blobs go with the next sweep's orphans).
+    pub uploads_expired: usize,
+}
+
+impl Service {
+    #[tracing::instrument(name = "blobs.sweep", skip(self))]
+    pub async fn sweep_blobs(
+        &self,
+        now_ms: i64,
+        grace_ms: i64,
+        upload_ttl_ms: i64,
+    ) -> Result<SweepReport, ServiceError> {
+        let mut report =
+            SweepReport { uploads_expired: self.expire_uploads(now_ms - upload_ttl_ms).await?, ..Default::default() };
+        // List first, then read the rows: a row committed in between names a blob that is
+        // either in the listing and now referenced, or younger than the grace period.
+        let mut listed = vec![];
+        for prefix in PREFIXES {
+            listed.extend(self.blobs.list(prefix).await?);
+        }
+        let referenced = self.referenced_keys().await?;
+        report.scanned = listed.len();
+        for blob in listed {
+            if referenced.contains(&blob.key) {
+                continue;
+            }
+            if blob.modified_ms > now_ms - grace_ms {
+                report.orphans_too_young += 1;
+                continue;
+            }
+            self.blobs.delete(&blob.key).await?;
+            tracing::info!(key = %blob.key, "orphan blob removed");
+            report.orphans_removed += 1;
+        }
+        Ok(report)
+    }
+
+    async fn referenced_keys(&self) -> Result<HashSet<String>, ServiceError> {
+        let keys: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT blob_key FROM attachments UNION ALL SELECT thumb_key FROM attachments \
+             UNION ALL SELECT view_key FROM attachments UNION ALL SELECT blob_key FROM uploads \
+             UNION ALL SELECT thumb_key FROM uploads UNION ALL SELECT view_key FROM uploads \
+             UNION ALL SELECT blob_key FROM closeout_packets",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(keys.into_iter().flatten().collect())
+    }
+
+    /// Removes unused uploads created before `before_ms`, with one audit event.
+    async fn expire_uploads(&self, before_ms: i64) -> Result<usize, ServiceError> {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, sha256, size, content_type FROM uploads WHERE used_at_ms IS NULL AND created_at_ms < $1 ORDER BY id",
+        )
+        .bind(before_ms)
+        .fetch_all(self.db.pool())
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let ctx = CallContext::new(Actor::system("sweep"));
+        let mut tx = self.db.begin_write().await?;
+        let mut removed = vec![];
+        for (id, sha256, size, content_type) in rows {
+            // Still unused: an attach racing the sweep wins or loses cleanly.
+            let done = sqlx::query("DELETE FROM uploads WHERE id = $1 AND used_at_ms IS NULL")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 1 {
+                removed
+                    .push(serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type}));
+            }
+        }
+        let count = removed.len();
+        if count > 0 {
+            audit::append(
+                &mut tx,
+                &ctx,
+                NewEvent { action: "upload.expire".into(), attachments: removed, ..Default::default() },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+}

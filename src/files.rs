@@ -1,0 +1,198 @@
+//! Files over HTTP: receiving multipart uploads into a spool (shared by the tool API and the
+//! web app), the technician's photo upload, and attachment downloads with the case's own
+//! access rules.
+
+use crate::server::AppState;
+use crate::tools::{header, request_id, ApiError};
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header as h, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use dispatch::files::Variant;
+use dispatch::spool::{Spool, SpoolError, Spooled};
+use dispatch::users::CurrentActor;
+use dispatch::CallContext;
+use domain::case::AttachmentKind;
+use serde_json::json;
+
+/// Why a file could not be received.
+#[derive(Debug)]
+pub enum ReceiveError {
+    TooLarge { limit: u64 },
+    Bad(String),
+    Io(std::io::Error),
+}
+
+impl ReceiveError {
+    pub fn into_api(self, rid: &str) -> ApiError {
+        match self {
+            ReceiveError::TooLarge { limit } => ApiError::new(
+                rid,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("files are limited to {} MiB", limit >> 20),
+            )
+            .details(json!({"fields": [{"field": "file", "code": "too_large",
+                "message": format!("at most {} MiB", limit >> 20)}]})),
+            ReceiveError::Bad(message) => {
+                ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.clone())
+                    .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]}))
+            }
+            ReceiveError::Io(e) => {
+                tracing::error!(error = %e, "upload spool failed");
+                ApiError::new(
+                    rid,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "the file could not be received; the request id identifies it in the server logs",
+                )
+            }
+        }
+    }
+}
+
+impl From<SpoolError> for ReceiveError {
+    fn from(e: SpoolError) -> Self {
+        match e {
+            SpoolError::TooLarge { limit } => ReceiveError::TooLarge { limit },
+            SpoolError::Io(e) => ReceiveError::Io(e),
+        }
+    }
+}
+
+/// Reads the multipart field `file` into a spool, chunk by chunk, and returns it with its
+/// client-side name. Other fields before it are ignored.
+pub async fn receive_file(mut multipart: Multipart, limit: u64) -> Result<(Spooled, Option<String>), ReceiveError> {
+    let field_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ReceiveError::TooLarge { limit }
+        } else {
+            ReceiveError::Bad(format!("the upload was cut off or is not valid multipart: {}", e.body_text()))
+        }
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(field_error)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = field.file_name().map(str::to_string);
+        let mut spool = Spool::create(&std::env::temp_dir(), limit).await?;
+        while let Some(chunk) = field.chunk().await.map_err(field_error)? {
+            spool.write(&chunk).await?;
+        }
+        return Ok((spool.finish().await?, filename));
+    }
+    Err(ReceiveError::Bad("send multipart/form-data with a field named file".into()))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PhotoQuery {
+    kind: Option<String>,
+}
+
+/// `POST /app/jobs/{ticket_id}/photos?kind=before|after|signature|other`: a photo from the
+/// technician's phone (or the console), stored and attached in one request. The
+/// `Idempotency-Key` header (one per file, kept across retries) makes a retry return the
+/// first result instead of a second copy.
+pub async fn upload_photo(
+    State(state): State<AppState>,
+    Extension(CurrentActor(actor)): Extension<CurrentActor>,
+    Path(ticket_id): Path<String>,
+    Query(q): Query<PhotoQuery>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let actor = actor.ok_or_else(|| {
+            ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "your session ended; please sign in again")
+        })?;
+        let kind = match q.kind.as_deref().unwrap_or("other") {
+            "before" => AttachmentKind::Before,
+            "after" => AttachmentKind::After,
+            "signature" => AttachmentKind::Signature,
+            "other" => AttachmentKind::Other,
+            _ => {
+                return Err(ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "unknown photo kind")
+                    .details(json!({"fields": [{"field": "kind", "code": "invalid",
+                        "message": "one of before, after, signature, other"}]})))
+            }
+        };
+        let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
+        // Refuse before reading the body when the job is not this person's or not open for it.
+        let service = &state.service;
+        service.case(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        let multipart = multipart
+            .map_err(|_| ReceiveError::Bad("send multipart/form-data with a field named file".into()).into_api(&rid))?;
+        let (file, filename) =
+            receive_file(multipart, service.settings().max_upload_bytes()).await.map_err(|e| e.into_api(&rid))?;
+        let service_error = |e: dispatch::ServiceError| ApiError::from_service(&rid, &e).by(&ctx.actor);
+        let upload = service
+            .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))
+            .await
+            .map_err(service_error)?;
+        let case = service.attach_upload(&ctx, &ticket_id, &upload.upload_id, kind).await.map_err(service_error)?;
+        let attachment = case.attachments.iter().find(|a| a.blob_key == upload.blob_key);
+        Ok(json!({
+            "request_id": rid,
+            "upload": upload,
+            "attachment_id": attachment.map(|a| a.id.clone()),
+            "thumb_url": attachment.filter(|a| a.thumb_key.is_some()).map(|a| format!("/files/{}/thumb", a.id)),
+            "version": case.version,
+        }))
+    }
+    .await;
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /files/{attachment_id}/{variant}`: an attachment's file, streamed, for whoever may
+/// read its case (customers get the copy without metadata).
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(CurrentActor(actor)): Extension<CurrentActor>,
+    Path((attachment_id, variant)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let rid = request_id(&headers);
+    let Some(actor) = actor else {
+        return ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "please sign in").into_response();
+    };
+    let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
+    let variant: Variant = match variant.parse() {
+        Ok(v) => v,
+        Err(e) => return ApiError::from_service(&rid, &e).into_response(),
+    };
+    let file = match state.service.attachment_file(&ctx, &attachment_id, variant).await {
+        Ok(f) => f,
+        Err(e) => return ApiError::from_service(&rid, &e).by(&ctx.actor).into_response(),
+    };
+    if header(&headers, "if-none-match") == Some(file.etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(h::ETAG, file.etag)]).into_response();
+    }
+    let mut res = Body::from_stream(tokio_util::io::ReaderStream::new(file.reader.body)).into_response();
+    let hs = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&file.content_type) {
+        hs.insert(h::CONTENT_TYPE, v);
+    }
+    if let Some(size) = file.reader.size {
+        hs.insert(h::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    if let Ok(v) = HeaderValue::from_str(&file.etag) {
+        hs.insert(h::ETAG, v);
+    }
+    // Keys never change content; only this browser may keep a copy.
+    hs.insert(h::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    let name: String = file
+        .filename
+        .unwrap_or_else(|| format!("{attachment_id}.{}", domain::media::extension(&file.content_type)))
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_. ".contains(*c))
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        hs.insert(h::CONTENT_DISPOSITION, v);
+    }
+    res
+}

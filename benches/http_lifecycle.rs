@@ -48,9 +48,7 @@ impl Client {
 }
 
 async fn lifecycle(c: &mut Client, tech: &str, slot: i64, n: u64) -> Option<()> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend(std::iter::repeat_n(7u8, 4096));
-    let photo = base64::engine::general_purpose::STANDARD.encode(png);
+    let photo = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
     let v = c
         .call(
             "ticket.create",

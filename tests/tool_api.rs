@@ -236,8 +236,7 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
         post_ok(&s, "dispatch.assign_tech", &scheduling, json!({"ticket_id": id, "technician_id": tech})).await;
         post_ok(&s, "dispatch.set_eta", &liaison, json!({"ticket_id": id, "eta_ms": slot["start_ms"]})).await;
         post_ok(&s, "job.check_in", &operator, json!({"ticket_id": id})).await;
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        png.extend([1u8; 500]);
+        let png = dispatch::testing::small_png();
         let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
         post_ok(&s, "closeout.add_photo", &liaison, json!({"ticket_id": id, "kind": "after", "content_base64": b64}))
             .await;
@@ -692,8 +691,16 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
         let s = start(db.clone()).await;
         let liaison = s.service.create_token(domain::Role::TechLiaisonAgent, "liaison").await.expect("token").token;
         let other = s.service.create_token(domain::Role::TechLiaisonAgent, "other").await.expect("token").token;
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        png.extend((0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8));
+        // A real PNG of about 3 MiB (noise does not compress).
+        let mut seed = 7u32;
+        let noise = image::RgbImage::from_fn(1000, 1000, |_, _| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Rgb([(seed >> 24) as u8, (seed >> 16) as u8, (seed >> 8) as u8])
+        });
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(noise)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("png");
         let (st, up) = upload(&s, &liaison, png.clone(), "meter.png").await;
         assert_eq!(st, 200, "{up}");
         assert_eq!(up["sha256"], hex::encode(sha2::Sha256::digest(&png)));

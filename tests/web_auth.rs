@@ -5,57 +5,10 @@
 mod support;
 
 use dispatch::testing::each_backend;
-use dispatch::users::NewUser;
-use dispatch::{CallContext, Service};
-use domain::commands::{AssignTech, ConfirmSlot};
+use dispatch::Service;
 use domain::window::HOUR_MS;
-use domain::{Actor, CreateTicket, NewCustomer, NewSite, Role};
-use support::{start, technician, Browser, Server};
-
-fn system() -> CallContext {
-    CallContext::new(Actor::system("test"))
-}
-
-async fn account(s: &Server, email: &str, role: Role, technician_id: Option<&str>, customer_id: Option<&str>) {
-    let input = NewUser {
-        email: email.into(),
-        name: format!("{} Person", role.as_str()),
-        role: Some(role),
-        password: "correct horse battery".into(),
-        technician_id: technician_id.map(Into::into),
-        customer_id: customer_id.map(Into::into),
-    };
-    s.service.create_user(&system(), &input).await.expect("account");
-}
-
-/// A ticket dispatched to `tech`, for customer "Ada" (phone +15550001111).
-async fn dispatched_ticket(svc: &Service, tech: &str, hour: i64) -> domain::Case {
-    let op = system();
-    let input = CreateTicket {
-        customer: NewCustomer {
-            name: Some("Ada Lovelace".into()),
-            phone: Some("+15550001111".into()),
-            ..Default::default()
-        },
-        site: Some(NewSite { address: Some("1 Main St".into()), ..Default::default() }),
-        problem_summary: Some("No heat".into()),
-        trade: Some("hvac".into()),
-        ..Default::default()
-    };
-    let case = svc.create_ticket(&op, &input).await.expect("ticket").case;
-    let start = (dispatch::ids::now_ms() / HOUR_MS + 48 + hour) * HOUR_MS;
-    let confirm = ConfirmSlot {
-        ticket_id: case.id.clone(),
-        start_ms: start,
-        end_ms: start + HOUR_MS,
-        technician_id: Some(tech.into()),
-        reschedule: false,
-        expected_version: None,
-    };
-    svc.confirm_slot(&op, &confirm).await.expect("confirm");
-    let assign = AssignTech { ticket_id: case.id.clone(), technician_id: tech.into(), expected_version: None };
-    svc.assign_tech(&op, &assign).await.expect("assign").case
-}
+use domain::{CreateTicket, NewCustomer, Role};
+use support::{account, dispatched_ticket, start, system, technician, Browser};
 
 async fn audit_actions(svc: &Service) -> Vec<String> {
     dispatch::audit::all_events(svc.db().pool()).await.expect("events").into_iter().map(|e| e.action).collect()

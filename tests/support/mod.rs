@@ -2,7 +2,11 @@
 #![allow(dead_code)]
 
 use dispatch::testing::service;
-use dispatch::Service;
+use dispatch::users::NewUser;
+use dispatch::{CallContext, Service};
+use domain::commands::{AssignTech, ConfirmSlot};
+use domain::window::HOUR_MS;
+use domain::{Actor, CreateTicket, NewCustomer, NewSite, Role};
 use real_dispatch::config::Config;
 use real_dispatch::server;
 
@@ -113,7 +117,63 @@ impl Browser {
         self.send(req).await
     }
 
+    /// A GET whose body is bytes (files).
+    pub async fn get_bytes(&mut self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("rd_session={c}"));
+        }
+        let res = req.send().await.expect("send");
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
+        (status, headers, res.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+    }
+
     pub async fn login(&mut self, email: &str, password: &str) -> Reply {
         self.call("login", &[("email", email), ("password", password), ("next", "")]).await
     }
+}
+
+pub fn system() -> CallContext {
+    CallContext::new(Actor::system("test"))
+}
+
+pub async fn account(s: &Server, email: &str, role: Role, technician_id: Option<&str>, customer_id: Option<&str>) {
+    let input = NewUser {
+        email: email.into(),
+        name: format!("{} Person", role.as_str()),
+        role: Some(role),
+        password: "correct horse battery".into(),
+        technician_id: technician_id.map(Into::into),
+        customer_id: customer_id.map(Into::into),
+    };
+    s.service.create_user(&system(), &input).await.expect("account");
+}
+
+/// A ticket dispatched to `tech`, for customer "Ada" (phone +15550001111).
+pub async fn dispatched_ticket(svc: &Service, tech: &str, hour: i64) -> domain::Case {
+    let op = system();
+    let input = CreateTicket {
+        customer: NewCustomer {
+            name: Some("Ada Lovelace".into()),
+            phone: Some("+15550001111".into()),
+            ..Default::default()
+        },
+        site: Some(NewSite { address: Some("1 Main St".into()), ..Default::default() }),
+        problem_summary: Some("No heat".into()),
+        trade: Some("hvac".into()),
+        ..Default::default()
+    };
+    let case = svc.create_ticket(&op, &input).await.expect("ticket").case;
+    let start = (dispatch::ids::now_ms() / HOUR_MS + 48 + hour) * HOUR_MS;
+    let confirm = ConfirmSlot {
+        ticket_id: case.id.clone(),
+        start_ms: start,
+        end_ms: start + HOUR_MS,
+        technician_id: Some(tech.into()),
+        reschedule: false,
+        expected_version: None,
+    };
+    svc.confirm_slot(&op, &confirm).await.expect("confirm");
+    let assign = AssignTech { ticket_id: case.id.clone(), technician_id: tech.into(), expected_version: None };
+    svc.assign_tech(&op, &assign).await.expect("assign").case
 }

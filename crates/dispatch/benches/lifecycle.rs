@@ -56,11 +56,7 @@ async fn timed<T, E: std::fmt::Debug>(
 /// One full lifecycle: 15 service calls.
 async fn lifecycle(svc: &Service, tech: &str, slot: i64, n: u64, stats: &mut Stats) -> Option<()> {
     let c = ctx();
-    let photo = {
-        let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-        b.extend(std::iter::repeat_n(7u8, 4096));
-        base64::engine::general_purpose::STANDARD.encode(b)
-    };
+    let photo = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
     let create = CreateTicket {
         customer: NewCustomer {
             name: Some(format!("Bench {n}")),

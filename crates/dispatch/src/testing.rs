@@ -48,3 +48,58 @@ pub fn service(db: Db) -> Service {
     let blobs = LocalBlobStore::new(temp_dir().join("blobs")).expect("blob dir");
     Service::new(db, Arc::new(blobs))
 }
+
+/// A real JPEG photo of `w` × `h` whose EXIF carries an orientation and a GPS position, as a
+/// phone writes them (the GPS latitude is 41° 52' 30" N).
+pub fn jpeg_with_exif(w: u32, h: u32, orientation: u16) -> Vec<u8> {
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8]));
+    let mut plain = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 85))
+        .expect("encode jpeg");
+    let mut tiff: Vec<u8> = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    // IFD0 at 8: orientation, and the GPS IFD pointer (to offset 38).
+    tiff.extend(2u16.to_le_bytes());
+    tiff.extend([0x12, 0x01, 3, 0]); // 0x0112 Orientation, SHORT
+    tiff.extend(1u32.to_le_bytes());
+    tiff.extend(orientation.to_le_bytes());
+    tiff.extend([0, 0]);
+    tiff.extend([0x25, 0x88, 4, 0]); // 0x8825 GPSInfo, LONG
+    tiff.extend(1u32.to_le_bytes());
+    tiff.extend(38u32.to_le_bytes());
+    tiff.extend(0u32.to_le_bytes());
+    // GPS IFD at 38: latitude ref "N" and the latitude (3 rationals at 68).
+    tiff.extend(2u16.to_le_bytes());
+    tiff.extend([1, 0, 2, 0]);
+    tiff.extend(2u32.to_le_bytes());
+    tiff.extend(*b"N\0\0\0");
+    tiff.extend([2, 0, 5, 0]);
+    tiff.extend(3u32.to_le_bytes());
+    tiff.extend(68u32.to_le_bytes());
+    tiff.extend(0u32.to_le_bytes());
+    for (num, den) in [(41u32, 1u32), (52, 1), (3000, 100)] {
+        tiff.extend(num.to_le_bytes());
+        tiff.extend(den.to_le_bytes());
+    }
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let mut out = plain[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&plain[2..]);
+    out
+}
+
+/// The GPS latitude bytes [`jpeg_with_exif`] writes, to look for in stored copies.
+pub const GPS_MARK: [u8; 8] = [41, 0, 0, 0, 1, 0, 0, 0];
+
+/// A small real PNG (64 × 48), as a meter reading photo stands in for in lifecycle tests.
+pub fn small_png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    out.into_inner()
+}

@@ -2,66 +2,11 @@
 //! checks SigV4 signatures) started by this test.
 
 use dispatch::blob::BlobError;
-use dispatch::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
-use std::process::Stdio;
-use std::time::Duration;
+use dispatch::{BlobStore, LocalBlobStore, S3BlobStore};
 
-struct S3Server {
-    child: tokio::process::Child,
-    endpoint: String,
-}
+mod s3_server;
 
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn start_s3() -> S3Server {
-    let bin = std::env::var("RD_S3S_FS").unwrap_or_else(|_| {
-        format!("{}/.cache/real-dispatch/tools/bin/s3s-fs", std::env::var("HOME").unwrap_or_default())
-    });
-    assert!(
-        std::path::Path::new(&bin).exists(),
-        "S3 test server not found at {bin}; run `make test` (it installs s3s-fs)"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let root = dispatch::testing::temp_dir();
-    let child = tokio::process::Command::new(&bin)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--access-key",
-            "rdtest",
-            "--secret-key",
-            "rdtest-secret-key",
-        ])
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start s3s-fs");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    S3Server { child, endpoint: format!("http://127.0.0.1:{port}") }
-}
-
-fn settings(endpoint: &str, secret: &str) -> S3Settings {
-    S3Settings {
-        endpoint: endpoint.into(),
-        bucket: "real-dispatch".into(),
-        region: "us-east-1".into(),
-        access_key_id: "rdtest".into(),
-        secret_access_key: secret.into(),
-    }
-}
+use s3_server::{settings, start_s3};
 
 async fn round_trip(store: &dyn BlobStore) {
     store.ping().await.expect("ping");
@@ -78,6 +23,17 @@ async fn round_trip(store: &dyn BlobStore) {
     std::fs::write(&path, &big).expect("spool");
     store.put_file("uploads/upl_1.png", "image/png", &path).await.expect("put_file");
     assert_eq!(store.get("uploads/upl_1.png").await.expect("get"), big);
+    let mut streamed = vec![];
+    let mut reader = store.open("uploads/upl_1.png").await.expect("open");
+    assert_eq!(reader.size, Some(big.len() as u64));
+    tokio::io::AsyncReadExt::read_to_end(&mut reader.body, &mut streamed).await.expect("stream");
+    assert_eq!(streamed, big);
+    assert!(matches!(store.open("uploads/missing.png").await, Err(BlobError::NotFound(_))));
+    let listed = store.list("attachments/").await.expect("list");
+    assert_eq!(listed.iter().map(|l| l.key.as_str()).collect::<Vec<_>>(), ["attachments/tkt_1/photo.jpg"]);
+    let now = dispatch::ids::now_ms();
+    assert!(listed[0].modified_ms > now - 600_000 && listed[0].modified_ms <= now + 5_000, "{listed:?}");
+    assert!(store.list("packets/").await.expect("list").is_empty());
     store.delete("attachments/tkt_1/photo.jpg").await.expect("delete");
     assert!(matches!(store.get("attachments/tkt_1/photo.jpg").await, Err(BlobError::NotFound(_))));
 }

@@ -41,6 +41,23 @@ enum Command {
     /// Technician profiles (the people jobs are assigned to).
     #[command(subcommand)]
     Technician(TechnicianCommand),
+    /// The attachment store.
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
+}
+
+#[derive(Subcommand)]
+enum BlobsCommand {
+    /// Remove blobs no row names (left by a crash between file and row) and uploads never
+    /// attached. The server also does this every hour.
+    Sweep {
+        /// Blobs younger than this are kept: their row may be about to commit.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: i64,
+        /// Uploads not attached within this many hours are removed.
+        #[arg(long, default_value_t = 24)]
+        upload_ttl_hours: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -242,6 +259,16 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 println!("audit chain broken: {} problems in {} events", v.problems.len(), v.events);
                 return Ok(ExitCode::from(2));
             }
+        }
+        Command::Blobs(BlobsCommand::Sweep { grace_minutes, upload_ttl_hours }) => {
+            let service = server::open_service(&config).await?;
+            let r = service
+                .sweep_blobs(dispatch::ids::now_ms(), grace_minutes.max(0) * 60_000, upload_ttl_hours.max(0) * 3_600_000)
+                .await?;
+            println!(
+                "swept {} blobs: {} orphans removed, {} orphans younger than {grace_minutes} min kept, {} unused uploads expired",
+                r.scanned, r.orphans_removed, r.orphans_too_young, r.uploads_expired
+            );
         }
         Command::Audit(AuditCommand::Replay) => {
             let service = server::open_service(&config).await?;

@@ -155,7 +155,7 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     tracing::info!("serving on http://{}", config.bind);
-    spawn_session_sweeper(service.clone());
+    spawn_housekeeping(service.clone());
     serve_on(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     service.db().close().await;
     Ok(())
@@ -182,8 +182,10 @@ pub fn serve_on(
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
 }
 
-/// Deletes expired sessions hourly (they are already refused; this keeps the table small).
-fn spawn_session_sweeper(service: Service) {
+/// Hourly housekeeping: deletes expired sessions (they are already refused; this keeps the
+/// table small) and sweeps orphan blobs. Safe with several instances: both only delete what
+/// nothing refers to.
+fn spawn_housekeeping(service: Service) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
@@ -192,6 +194,20 @@ fn spawn_session_sweeper(service: Service) {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+            let swept = service
+                .sweep_blobs(
+                    dispatch::ids::now_ms(),
+                    dispatch::sweep::DEFAULT_GRACE_MS,
+                    dispatch::sweep::DEFAULT_UPLOAD_TTL_MS,
+                )
+                .await;
+            match swept {
+                Ok(r) if r.orphans_removed + r.uploads_expired > 0 => {
+                    tracing::info!(removed = r.orphans_removed, expired = r.uploads_expired, "blob sweep")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "blob sweep failed"),
             }
         }
     });

@@ -263,7 +263,11 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         Command::Blobs(BlobsCommand::Sweep { grace_minutes, upload_ttl_hours }) => {
             let service = server::open_service(&config).await?;
             let r = service
-                .sweep_blobs(dispatch::ids::now_ms(), grace_minutes.max(0) * 60_000, upload_ttl_hours.max(0) * 3_600_000)
+                .sweep_blobs(
+                    dispatch::ids::now_ms(),
+                    grace_minutes.max(0) * 60_000,
+                    upload_ttl_hours.max(0) * 3_600_000,
+                )
                 .await?;
             println!(
                 "swept {} blobs: {} orphans removed, {} orphans younger than {grace_minutes} min kept, {} unused uploads expired",

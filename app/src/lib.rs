@@ -5,7 +5,10 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod field_api;
 pub mod pages;
+#[cfg(feature = "hydrate")]
+pub mod upload;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -1,14 +1,37 @@
-//! The technician's page: their own jobs (the service shows nobody else's).
+//! The technician's page, made for a phone in a basement: their own jobs (the service shows
+//! nobody else's), and one job's flow — check in, checklist, photos, notes, labor, parts,
+//! signature, work done. Everything reads without JavaScript; hydration adds uploads with
+//! progress and the signature pad.
 
-use crate::api::{job_case, my_jobs};
+use crate::api::{job_case, ConsoleJobStep};
+use crate::field_api::{tech_jobs, TechCheck, TechJob, TechLabor, TechNote, TechPart, TechSubmit};
 use crate::pages::session::TopBar;
-use crate::pages::when;
+use crate::pages::{failure_text, when};
+use domain::case::AttachmentKind;
+use domain::{Case, CaseState, Tool};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+/// A link that opens the phone's maps app at an address.
+fn maps_href(address: &str) -> String {
+    let q: String = address
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("https://www.google.com/maps/search/?api=1&query={q}")
+}
+
+/// `tel:`/`sms:` want the number without spaces or punctuation.
+fn dial(phone: &str) -> String {
+    phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()
+}
+
 #[component]
 pub fn TechJobsPage() -> impl IntoView {
-    let jobs = Resource::new(|| (), |_| my_jobs());
+    let jobs = Resource::new(|| (), |_| tech_jobs());
     view! {
         <TopBar title="My jobs"/>
         <main class="tech">
@@ -16,19 +39,7 @@ pub fn TechJobsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match jobs.await {
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No jobs assigned to you right now."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <ul class="job-list" id="job-list">
-                                {list.into_iter().map(|j| view! {
-                                    <li data-ticket=j.number.clone()>
-                                        <a href=format!("/tech/jobs/{}", j.id)>
-                                            <strong>{j.number.clone()}</strong> " · " {j.state.label()}
-                                            <br/>{j.site_address.clone().unwrap_or_default()}
-                                            <br/><small>{j.appointment.map(|w| when(w.start_ms)).unwrap_or_default()}</small>
-                                        </a>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
+                        Ok(list) => view! { <JobList list/> }.into_any(),
                         Err(e) => view! { <p class="bad">{format!("Could not load your jobs: {e}")}</p> }.into_any(),
                     }
                 })}
@@ -38,29 +49,583 @@ pub fn TechJobsPage() -> impl IntoView {
 }
 
 #[component]
+fn JobList(list: Vec<TechJob>) -> impl IntoView {
+    let mut days: Vec<(String, Vec<TechJob>)> = vec![];
+    for job in list {
+        match days.last_mut() {
+            Some((day, jobs)) if *day == job.day => jobs.push(job),
+            _ => days.push((job.day.clone(), vec![job])),
+        }
+    }
+    view! {
+        <div id="job-list">
+            {days.into_iter().map(|(day, jobs)| view! {
+                <h2 class="day">{day}</h2>
+                <ul class="job-list">
+                    {jobs.into_iter().map(|j| view! { <JobCard j/> }).collect_view()}
+                </ul>
+            }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn JobCard(j: TechJob) -> impl IntoView {
+    let progress = (j.checklist_total > 0).then(|| format!("Checklist {}/{}", j.checklist_done, j.checklist_total));
+    view! {
+        <li class="job-card" data-ticket=j.number.clone()>
+            <a class="job-open" href=format!("/tech/jobs/{}", j.id)>
+                <strong>{j.number.clone()}</strong>
+                <span class=format!("state state-{}", j.state.as_str())>{j.state.label()}</span>
+                <span class="when">{j.appointment.map(|w| when(w.start_ms)).unwrap_or_default()}</span>
+                <span class="problem">{j.problem.clone().unwrap_or_default()}</span>
+                <span class="muted">{j.customer_name.clone()}</span>
+                {progress.map(|p| view! { <span class="progress-text">{p}</span> })}
+            </a>
+            <div class="quick">
+                {j.address.clone().map(|a| { let href = maps_href(&a); view! { <a class="tap" href=href rel="noopener" target="_blank">"Map: " {a}</a> } })}
+                {j.phone.clone().map(|p| { let href = format!("tel:{}", dial(&p)); view! { <a class="tap" href=href>"Call " {p}</a> } })}
+            </div>
+            {j.access_notes.clone().map(|n| view! { <p class="access">"Access: " {n}</p> })}
+        </li>
+    }
+}
+
+/// The actions of one job; the page reloads the case when any of them completes.
+#[derive(Clone, Copy)]
+struct JobActions {
+    step: ServerAction<ConsoleJobStep>,
+    check: ServerAction<TechCheck>,
+    note: ServerAction<TechNote>,
+    labor: ServerAction<TechLabor>,
+    part: ServerAction<TechPart>,
+    submit: ServerAction<TechSubmit>,
+    /// Bumped when an upload finishes.
+    uploads: RwSignal<u32>,
+}
+
+#[component]
 pub fn TechJobPage() -> impl IntoView {
     let params = use_params_map();
-    let job = Resource::new(move || params.with(|p| p.get("id").unwrap_or_default()), job_case);
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let a = JobActions {
+        step: ServerAction::new(),
+        check: ServerAction::new(),
+        note: ServerAction::new(),
+        labor: ServerAction::new(),
+        part: ServerAction::new(),
+        submit: ServerAction::new(),
+        uploads: RwSignal::new(0),
+    };
+    let versions = move || {
+        [
+            a.step.version().get(),
+            a.check.version().get(),
+            a.note.version().get(),
+            a.labor.version().get(),
+            a.part.version().get(),
+            a.submit.version().get(),
+            a.uploads.get() as usize,
+        ]
+    };
+    let job = Resource::new(move || (id(), versions()), |(id, _)| job_case(id));
     view! {
         <TopBar title="Job"/>
         <main class="tech">
-            <p><a href="/tech">"← My jobs"</a></p>
+            <p><a class="back" href="/tech">"← My jobs"</a></p>
             <Transition fallback=|| view! { <p class="muted">"Loading the job…"</p> }>
                 {move || Suspend::new(async move {
                     match job.await {
-                        Ok(c) => view! {
-                            <article class="job" data-ticket=c.number.clone()>
-                                <h1>{c.number.clone()} " · " {c.state.label()}</h1>
-                                <p>{c.problem_summary.clone().unwrap_or_default()}</p>
-                                <p>{c.site.as_ref().map(|s| s.address.clone()).unwrap_or_default()}</p>
-                                <p class="muted">{c.site.as_ref().and_then(|s| s.access_notes.clone()).unwrap_or_default()}</p>
-                                <p>{c.customer.name.clone()} " " {c.customer.phones.first().cloned().unwrap_or_default()}</p>
-                            </article>
-                        }.into_any(),
+                        Ok(c) => view! { <Job c a/> }.into_any(),
                         Err(e) => view! { <p class="bad" data-test="job-error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
             </Transition>
         </main>
+    }
+}
+
+#[component]
+fn Job(c: Case, a: JobActions) -> impl IntoView {
+    let legal = |t: Tool| t.legal_states().contains(&c.state);
+    let id = c.id.clone();
+    let site = c.site.clone();
+    let phone = c.customer.phones.first().cloned();
+    let working = matches!(c.state, CaseState::Onsite | CaseState::WorkPerformed);
+    view! {
+        <article class="job" data-ticket=c.number.clone() data-state=c.state.as_str()>
+            <h1>{c.number.clone()} " " <span class=format!("state state-{}", c.state.as_str())>{c.state.label()}</span></h1>
+            <p class="problem">{c.problem_summary.clone().unwrap_or_default()}</p>
+            {c.appointment.as_ref().map(|ap| view! { <p>"Window: " {when(ap.start_ms)} " – " {when(ap.end_ms)}</p> })}
+            {site.map(|s| view! {
+                <section class="where">
+                    <a class="tap" href=maps_href(&s.address) rel="noopener" target="_blank">"Map: " {s.address.clone()}</a>
+                    {s.access_notes.clone().map(|n| view! { <p class="access">"Access: " {n}</p> })}
+                </section>
+            })}
+            <section class="who">
+                <p>{c.customer.name.clone()}</p>
+                {phone.map(|p| view! {
+                    <div class="quick">
+                        <a class="tap" href=format!("tel:{}", dial(&p))>"Call " {p.clone()}</a>
+                        <a class="tap" href=format!("sms:{}", dial(&p))>"Text"</a>
+                    </div>
+                })}
+            </section>
+            {(c.state == CaseState::Dispatched).then(|| view! { <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site" a/> })}
+            {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Tool::CloseoutChecklistComplete) && working/> })}
+            <Photos c=c.clone() a can_add=legal(Tool::CloseoutAddPhoto) && working/>
+            <Notes c=c.clone() a can_add=legal(Tool::CloseoutAddNote)/>
+            {working.then(|| view! { <LaborAndParts c=c.clone() a/> })}
+            {working.then(|| view! { <Signature id=id.clone() a signed=c.attachments.iter().any(|x| x.kind == AttachmentKind::Signature)/> })}
+            {(c.state == CaseState::Onsite).then(|| view! { <Step id=id.clone() version=c.version step="complete_work" label="Work done" a/> })}
+            {(c.state == CaseState::WorkPerformed).then(|| view! { <Submit id=id.clone() a/> })}
+        </article>
+    }
+}
+
+#[component]
+fn Step(id: String, version: i64, step: &'static str, label: &'static str, a: JobActions) -> impl IntoView {
+    view! {
+        <ActionForm action=a.step attr:class="step" attr:id=format!("step-{step}")>
+            <input type="hidden" name="ticket_id" value=id/>
+            <input type="hidden" name="step" value=step/>
+            <input type="hidden" name="version" value=version.to_string()/>
+            <button type="submit" class="primary big">{label}</button>
+            <p class="bad" role="alert">{move || failure_text(a.step.value().get())}</p>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn Checklist(c: Case, a: JobActions, editable: bool) -> impl IntoView {
+    let id = StoredValue::new(c.id.clone());
+    let done = c.checklist.iter().filter(|i| i.done).count();
+    view! {
+        <section class="checklist" id="checklist">
+            <h2>"Checklist " <small>{format!("{done}/{}", c.checklist.len())}</small></h2>
+            <ul>
+                {c.checklist.into_iter().map(|item| {
+                    let label = view! {
+                        <span>{item.label.clone()}</span>
+                        {item.required.then(|| view! { <span class="required" title="required">" *required"</span> })}
+                    };
+                    if item.done || !editable {
+                        view! { <li class=if item.done { "done" } else { "" } data-key=item.key.clone()>{if item.done { "✔ " } else { "○ " }} {label}</li> }.into_any()
+                    } else {
+                        let key = item.key.clone();
+                        view! {
+                            <li data-key=item.key.clone()>
+                                <ActionForm action=a.check attr:class="check">
+                                    <input type="hidden" name="ticket_id" value=id.get_value()/>
+                                    <input type="hidden" name="key" value=key/>
+                                    <button type="submit" class="tap">"○ " {label}</button>
+                                </ActionForm>
+                            </li>
+                        }.into_any()
+                    }
+                }).collect_view()}
+            </ul>
+            <p class="bad" role="alert">{move || failure_text(a.check.value().get())}</p>
+        </section>
+    }
+}
+
+/// One file on its way up.
+#[derive(Clone, PartialEq)]
+struct Sending {
+    n: u32,
+    name: String,
+    percent: u32,
+    /// None while sending; Some(Ok) when stored; Some(Err(why)) when it failed.
+    result: Option<Result<(), String>>,
+}
+
+#[component]
+fn Photos(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
+    let rows: RwSignal<Vec<Sending>> = RwSignal::new(vec![]);
+    let kind = RwSignal::new("before".to_string());
+    let photos: Vec<_> = c.attachments.iter().filter(|x| x.kind != AttachmentKind::Signature).cloned().collect();
+    let url = StoredValue::new(format!("/app/jobs/{}/photos", c.id));
+    #[cfg(feature = "hydrate")]
+    let start = browser::Uploader::new(rows, a.uploads);
+    #[cfg(feature = "hydrate")]
+    let on_files = move |ev: leptos::ev::Event| start.files(&ev, &url.get_value(), &kind.get_untracked());
+    #[cfg(not(feature = "hydrate"))]
+    let on_files = move |_ev: leptos::ev::Event| {
+        let _ = (url, kind, a);
+    };
+    #[cfg(feature = "hydrate")]
+    let retry = move |n: u32| start.retry(n);
+    #[cfg(not(feature = "hydrate"))]
+    let retry = move |_n: u32| {};
+    view! {
+        <section class="photos" id="photos">
+            <h2>"Photos " <small>{photos.len()}</small></h2>
+            <div class="thumbs">
+                {photos.into_iter().map(|p| {
+                    let label = match p.kind { AttachmentKind::Before => "before", AttachmentKind::After => "after", _ => "other" };
+                    match p.thumb_key {
+                        Some(_) => view! {
+                            <a href=format!("/files/{}/view", p.id) target="_blank" class="thumb" data-kind=label>
+                                <img src=format!("/files/{}/thumb", p.id) alt=format!("{label} photo") loading="lazy" width="96" height="96"/>
+                                <small>{label}</small>
+                            </a>
+                        }.into_any(),
+                        None => view! {
+                            <a href=format!("/files/{}/original", p.id) class="thumb none" data-kind=label>
+                                <span>{p.content_type.clone()}</span><small>{label}</small>
+                            </a>
+                        }.into_any(),
+                    }
+                }).collect_view()}
+            </div>
+            {can_add.then(|| view! {
+                <div class="photo-add">
+                    <label class="field"><span>"These photos are"</span>
+                        <select id="photo-kind" on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
+                            <option value="before">"Before the work"</option>
+                            <option value="after">"After the work"</option>
+                            <option value="other">"Other"</option>
+                        </select>
+                    </label>
+                    <label class="tap file-button">"Take a photo"
+                        <input type="file" accept="image/*" capture="environment" id="photo-camera" on:change=on_files/>
+                    </label>
+                    <label class="tap file-button">"Choose photos"
+                        <input type="file" accept="image/*" multiple=true id="photo-input" on:change=on_files/>
+                    </label>
+                </div>
+            })}
+            <ul class="sending" id="uploads">
+                <For each=move || rows.get() key=|r| (r.n, r.percent, r.result.clone().map(|x| x.is_ok())) let:r>
+                    <li class="upload" data-state=match &r.result { None => "sending", Some(Ok(())) => "done", Some(Err(_)) => "failed" }>
+                        <span class="name">{r.name.clone()}</span>
+                        <progress max="100" value=r.percent.to_string()></progress>
+                        {match r.result.clone() {
+                            None => view! { <span>{format!("{} %", r.percent)}</span> }.into_any(),
+                            Some(Ok(())) => view! { <span class="good">"Saved"</span> }.into_any(),
+                            Some(Err(why)) => view! {
+                                <span class="bad">{why}</span>
+                                <button type="button" class="tap" on:click=move |_| retry(r.n)>"Retry"</button>
+                            }.into_any(),
+                        }}
+                    </li>
+                </For>
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn Notes(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
+    let id = c.id.clone();
+    view! {
+        <section class="notes" id="notes">
+            <h2>"Notes"</h2>
+            <ul>
+                {c.notes.into_iter().map(|n| view! {
+                    <li><small>{when(n.created_at_ms)} " · " {n.author.clone()} {(n.kind == domain::case::NoteKind::WorkSummary).then_some(" · work summary")}</small><br/>{n.text.clone()}</li>
+                }).collect_view()}
+            </ul>
+            {can_add.then(|| view! {
+                <ActionForm action=a.note attr:class="form" attr:id="note-form">
+                    <input type="hidden" name="ticket_id" value=id.clone()/>
+                    <label class="field"><span>"Note"</span><textarea name="text" rows="3" required=true></textarea></label>
+                    <label class="field"><span>"Kind"</span>
+                        <select name="kind"><option value="note">"Note"</option><option value="work_summary">"Work summary (for the customer)"</option></select>
+                    </label>
+                    <button type="submit" class="primary">"Add note"</button>
+                    <p class="bad" role="alert">{move || failure_text(a.note.value().get())}</p>
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn LaborAndParts(c: Case, a: JobActions) -> impl IntoView {
+    let id = c.id.clone();
+    let id2 = c.id.clone();
+    let money = |cents: i64| format!("${}.{:02}", cents / 100, cents % 100);
+    view! {
+        <section class="labor" id="labor">
+            <h2>"Time and parts"</h2>
+            <ul>
+                {c.labor.iter().map(|l| view! { <li>{format!("{} min · {}", l.minutes, l.description)}</li> }).collect_view()}
+                {c.parts.iter().map(|p| view! { <li>{format!("{} × {} · {}", p.quantity, p.description, money(p.unit_price_cents))}</li> }).collect_view()}
+            </ul>
+            <ActionForm action=a.labor attr:class="form compact" attr:id="labor-form">
+                <input type="hidden" name="ticket_id" value=id.clone()/>
+                <label class="field"><span>"Minutes"</span><input name="minutes" inputmode="numeric" required=true/></label>
+                <label class="field"><span>"Work done"</span><input name="description" required=true/></label>
+                <button type="submit" class="primary">"Add time"</button>
+                <p class="bad" role="alert">{move || failure_text(a.labor.value().get())}</p>
+            </ActionForm>
+            <ActionForm action=a.part attr:class="form compact" attr:id="part-form">
+                <input type="hidden" name="ticket_id" value=id2/>
+                <label class="field"><span>"Part"</span><input name="description" required=true/></label>
+                <label class="field"><span>"Qty"</span><input name="quantity" inputmode="numeric" value="1" required=true/></label>
+                <label class="field"><span>"Unit price"</span><input name="unit_price" inputmode="decimal" placeholder="12.50" required=true/></label>
+                <button type="submit" class="primary">"Add part"</button>
+                <p class="bad" role="alert">{move || failure_text(a.part.value().get())}</p>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn Signature(id: String, a: JobActions, signed: bool) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let status = RwSignal::new(if signed { "Signature saved.".to_string() } else { String::new() });
+    #[cfg(feature = "hydrate")]
+    let pad = browser::Pad::new(canvas, format!("/app/jobs/{id}/photos?kind=signature"), status, a.uploads);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (&id, a);
+    let down = move |_e: leptos::ev::PointerEvent| {
+        #[cfg(feature = "hydrate")]
+        pad.down(&_e);
+    };
+    let moved = move |_e: leptos::ev::PointerEvent| {
+        #[cfg(feature = "hydrate")]
+        pad.draw(&_e);
+    };
+    let up = move |_e: leptos::ev::PointerEvent| {
+        #[cfg(feature = "hydrate")]
+        pad.up();
+    };
+    let clear = move |_| {
+        #[cfg(feature = "hydrate")]
+        pad.clear();
+    };
+    let save = move |_| {
+        #[cfg(feature = "hydrate")]
+        pad.save();
+    };
+    view! {
+        <section class="signature" id="signature">
+            <h2>"Customer signature"</h2>
+            <canvas node_ref=canvas width="600" height="200" class="pad" aria-label="Signature pad: sign with a finger"
+                on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointerleave=up></canvas>
+            <div class="quick">
+                <button type="button" class="tap" on:click=clear>"Clear"</button>
+                <button type="button" class="tap primary" id="save-signature" on:click=save>"Save signature"</button>
+            </div>
+            <p class="muted" role="status" id="signature-status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+#[component]
+fn Submit(id: String, a: JobActions) -> impl IntoView {
+    view! {
+        <ActionForm action=a.submit attr:class="step" attr:id="submit-form">
+            <input type="hidden" name="ticket_id" value=id/>
+            <button type="submit" class="primary big">"Submit for closeout"</button>
+            <p class="bad" role="alert">{move || failure_text(a.submit.value().get())}</p>
+        </ActionForm>
+    }
+}
+
+/// What only a browser can do: read chosen files, send them with progress, draw.
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::Sending;
+    use crate::upload::{new_key, send, Finished};
+    use leptos::prelude::*;
+    use std::collections::HashMap;
+    use wasm_bindgen::JsCast;
+
+    /// A file kept for retries, with the key that makes its retries harmless.
+    struct Pending {
+        blob: web_sys::Blob,
+        name: String,
+        key: String,
+        url: String,
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Uploader {
+        rows: RwSignal<Vec<Sending>>,
+        uploads: RwSignal<u32>,
+        files: StoredValue<HashMap<u32, Pending>, LocalStorage>,
+        next: StoredValue<u32>,
+    }
+
+    impl Uploader {
+        pub fn new(rows: RwSignal<Vec<Sending>>, uploads: RwSignal<u32>) -> Self {
+            Uploader { rows, uploads, files: StoredValue::new_local(HashMap::new()), next: StoredValue::new(0) }
+        }
+
+        /// Starts one upload per chosen file.
+        pub fn files(self, ev: &leptos::ev::Event, url: &str, kind: &str) {
+            let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+            let Some(list) = input.files() else { return };
+            for i in 0..list.length() {
+                if let Some(file) = list.get(i) {
+                    let name = file.name();
+                    self.add(file.into(), name, format!("{url}?kind={kind}"));
+                }
+            }
+            // The same photo can be chosen again later.
+            input.set_value("");
+        }
+
+        pub fn add(self, blob: web_sys::Blob, name: String, url: String) {
+            let n = self.next.get_value();
+            self.next.set_value(n + 1);
+            self.rows.update(|r| r.push(Sending { n, name: name.clone(), percent: 0, result: None }));
+            self.files.update_value(|f| {
+                f.insert(n, Pending { blob, name, key: new_key(), url });
+            });
+            self.retry(n);
+        }
+
+        /// Sends (or sends again, with the same key) file `n`.
+        pub fn retry(self, n: u32) {
+            let set = move |percent: Option<u32>, result: Option<Result<(), String>>| {
+                self.rows.update(|rows| {
+                    if let Some(r) = rows.iter_mut().find(|r| r.n == n) {
+                        if let Some(p) = percent {
+                            r.percent = p;
+                        }
+                        r.result = result;
+                    }
+                });
+            };
+            set(Some(0), None);
+            self.files.with_value(|files| {
+                let Some(p) = files.get(&n) else { return };
+                send(
+                    &p.url,
+                    &p.blob,
+                    &p.name,
+                    &p.key,
+                    move |pct| set(Some(pct), None),
+                    move |end| match end {
+                        Finished::Done => {
+                            set(Some(100), Some(Ok(())));
+                            self.uploads.update(|u| *u += 1);
+                        }
+                        Finished::Failed(why) => set(None, Some(Err(why))),
+                    },
+                );
+            });
+        }
+    }
+
+    /// The signature pad: strokes follow the finger; saving sends a PNG like any photo.
+    #[derive(Clone, Copy)]
+    pub struct Pad {
+        canvas: NodeRef<leptos::html::Canvas>,
+        url: StoredValue<String>,
+        status: RwSignal<String>,
+        uploads: RwSignal<u32>,
+        last: StoredValue<Option<(f64, f64)>>,
+        inked: StoredValue<bool>,
+        key: StoredValue<String>,
+    }
+
+    impl Pad {
+        pub fn new(
+            canvas: NodeRef<leptos::html::Canvas>,
+            url: String,
+            status: RwSignal<String>,
+            uploads: RwSignal<u32>,
+        ) -> Self {
+            Pad {
+                canvas,
+                url: StoredValue::new(url),
+                status,
+                uploads,
+                last: StoredValue::new(None),
+                inked: StoredValue::new(false),
+                key: StoredValue::new(new_key()),
+            }
+        }
+
+        fn context(&self) -> Option<(web_sys::HtmlCanvasElement, web_sys::CanvasRenderingContext2d)> {
+            let canvas = self.canvas.get_untracked()?;
+            let ctx = canvas.get_context("2d").ok()??.dyn_into::<web_sys::CanvasRenderingContext2d>().ok()?;
+            Some((canvas, ctx))
+        }
+
+        /// The pointer's place in canvas pixels (the canvas is scaled by CSS).
+        fn point(&self, e: &web_sys::PointerEvent) -> Option<(f64, f64)> {
+            let (canvas, _) = self.context()?;
+            let rect = canvas.get_bounding_client_rect();
+            if rect.width() <= 0.0 || rect.height() <= 0.0 {
+                return None;
+            }
+            let x = (f64::from(e.client_x()) - rect.left()) * f64::from(canvas.width()) / rect.width();
+            let y = (f64::from(e.client_y()) - rect.top()) * f64::from(canvas.height()) / rect.height();
+            Some((x, y))
+        }
+
+        pub fn down(&self, e: &web_sys::PointerEvent) {
+            e.prevent_default();
+            self.last.set_value(self.point(e));
+        }
+
+        pub fn draw(&self, e: &web_sys::PointerEvent) {
+            let Some(from) = self.last.get_value() else { return };
+            let (Some(to), Some((_, ctx))) = (self.point(e), self.context()) else { return };
+            ctx.set_line_width(3.0);
+            ctx.set_line_cap("round");
+            ctx.set_stroke_style_str("#111");
+            ctx.begin_path();
+            ctx.move_to(from.0, from.1);
+            ctx.line_to(to.0, to.1);
+            ctx.stroke();
+            self.last.set_value(Some(to));
+            self.inked.set_value(true);
+        }
+
+        pub fn up(&self) {
+            self.last.set_value(None);
+        }
+
+        pub fn clear(&self) {
+            if let Some((canvas, ctx)) = self.context() {
+                ctx.clear_rect(0.0, 0.0, f64::from(canvas.width()), f64::from(canvas.height()));
+            }
+            self.inked.set_value(false);
+            self.key.set_value(new_key());
+            self.status.set(String::new());
+        }
+
+        pub fn save(self) {
+            if !self.inked.get_value() {
+                self.status.set("Ask the customer to sign in the box first.".into());
+                return;
+            }
+            let Some((canvas, _)) = self.context() else { return };
+            self.status.set("Saving the signature…".into());
+            let done = wasm_bindgen::closure::Closure::once(move |blob: Option<web_sys::Blob>| {
+                let Some(blob) = blob else {
+                    self.status.set("The signature could not be read; please try again.".into());
+                    return;
+                };
+                let status = self.status;
+                send(
+                    &self.url.get_value(),
+                    &blob,
+                    "signature.png",
+                    &self.key.get_value(),
+                    move |pct| status.set(format!("Saving the signature… {pct} %")),
+                    move |end| match end {
+                        Finished::Done => {
+                            status.set("Signature saved.".into());
+                            self.uploads.update(|u| *u += 1);
+                        }
+                        Finished::Failed(why) => status.set(format!("Not saved: {why}")),
+                    },
+                );
+            });
+            if canvas.to_blob(done.as_ref().unchecked_ref()).is_err() {
+                self.status.set("The signature could not be read; please try again.".into());
+            }
+            done.forget();
+        }
     }
 }

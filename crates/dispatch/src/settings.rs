@@ -24,6 +24,20 @@ impl ShopSettings {
     pub fn max_upload_bytes(&self) -> u64 {
         self.max_upload_mib as u64 * 1024 * 1024
     }
+
+    /// The shop's own word for the day of `ms` seen from `now_ms`: "Today", "Tomorrow",
+    /// "Yesterday", else a short date such as "Wed 25 Nov".
+    pub fn day_label(&self, ms: i64, now_ms: i64) -> String {
+        let date =
+            |ms: i64| jiff::Timestamp::from_millisecond(ms).ok().map(|t| t.to_zoned(self.timezone.clone()).date());
+        let (Some(day), Some(today)) = (date(ms), date(now_ms)) else { return String::new() };
+        match (day - today).get_days() {
+            0 => "Today".into(),
+            1 => "Tomorrow".into(),
+            -1 => "Yesterday".into(),
+            _ => day.strftime("%a %-d %b").to_string(),
+        }
+    }
 }
 
 impl Default for ShopSettings {
@@ -87,5 +101,22 @@ impl ShopSettings {
                 .collect(),
             max_upload_mib: int("RD_MAX_UPLOAD_MIB", d.max_upload_mib, 1..=4096)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_named_in_the_shops_time_zone() {
+        let s = ShopSettings { timezone: TimeZone::get("America/Chicago").expect("zone"), ..Default::default() };
+        // 2026-11-23 20:00 in Chicago is 2026-11-24 02:00 UTC.
+        let now = jiff::Timestamp::from_second(1_795_485_600).expect("ts").as_millisecond();
+        assert_eq!(s.day_label(now, now), "Today");
+        assert_eq!(s.day_label(now + 5 * 3_600_000, now), "Tomorrow", "01:00 next day in Chicago");
+        assert_eq!(s.day_label(now + 3 * 3_600_000, now), "Today", "23:00 in Chicago, though the 24th in UTC");
+        assert_eq!(s.day_label(now - 86_400_000, now), "Yesterday");
+        assert_eq!(s.day_label(now + 2 * 86_400_000, now), "Wed 25 Nov");
     }
 }

@@ -8,7 +8,9 @@ use wasm_bindgen::JsCast;
 /// How an upload ended.
 pub enum Finished {
     Done,
-    Failed(String),
+    /// Why, and whether sending it again can help (no connection, a server hiccup) or not
+    /// (the server refused this file).
+    Failed(String, bool),
 }
 
 /// A fresh random key (crypto.getRandomValues works on plain-http LAN addresses too, where
@@ -36,7 +38,7 @@ pub fn send(
     progress: impl Fn(u32) + 'static,
     done: impl FnOnce(Finished) + 'static,
 ) {
-    let fail = |msg: &str| Finished::Failed(msg.to_string());
+    let fail = |msg: &str| Finished::Failed(msg.to_string(), false);
     let Ok(xhr) = web_sys::XmlHttpRequest::new() else { return done(fail("this browser cannot upload files")) };
     let Ok(form) = web_sys::FormData::new() else { return done(fail("this browser cannot upload files")) };
     if form.append_with_blob_and_filename("file", blob, filename).is_err() || xhr.open("POST", url).is_err() {
@@ -73,21 +75,22 @@ pub fn send(
             if status == 200 {
                 finish(Finished::Done);
             } else {
-                finish(Finished::Failed(error_message(status, xhr.response_text().ok().flatten())));
+                let retryable = status == 0 || status == 408 || status == 429 || status >= 500;
+                finish(Finished::Failed(error_message(status, xhr.response_text().ok().flatten()), retryable));
             }
         })
     };
     xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
     on_load.forget();
     let on_error = Closure::<dyn Fn()>::new(move || {
-        finish(Finished::Failed("no connection: the photo is kept here, tap Retry when you have signal".into()))
+        finish(Finished::Failed("no connection: the photo is kept here, tap Retry when you have signal".into(), true))
     });
     xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     xhr.set_ontimeout(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
     if xhr.send_with_opt_form_data(Some(&form)).is_err() {
         if let Some(d) = done.borrow_mut().take() {
-            d(Finished::Failed("the upload could not start".into()));
+            d(Finished::Failed("the upload could not start".into(), true));
         }
     }
 }

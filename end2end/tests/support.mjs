@@ -6,6 +6,7 @@ export const BASE = process.env.E2E_BASE_URL ?? 'http://127.0.0.1:3199';
 export const TOKEN = process.env.E2E_TOKEN ?? '';
 export const OPERATOR_TOKEN = process.env.E2E_OPERATOR_TOKEN ?? '';
 export const PASSWORD = process.env.E2E_PASSWORD ?? '';
+export const TECH_ID = process.env.E2E_TECH_ID ?? '';
 export const USERS = {
   operator: process.env.E2E_OPERATOR_EMAIL ?? 'operator@e2e.test',
   technician: process.env.E2E_TECH_EMAIL ?? 'tech@e2e.test',
@@ -30,8 +31,8 @@ export async function screenshot(page, name) {
 
 /// Signs in through the login form in a fresh browser context; returns the page, on the
 /// page the role lands on, hydrated.
-export async function signIn(browser, email, next = '') {
-  const context = await browser.newContext();
+export async function signIn(browser, email, next = '', contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -45,4 +46,24 @@ export async function signIn(browser, email, next = '') {
   ]);
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
   return { page, context, errors };
+}
+
+/// Calls a tool of the tool API as an agent would (operator token by default); returns the
+/// parsed body and fails the test on an error answer.
+export async function tool(name, input, token = OPERATOR_TOKEN) {
+  const res = await fetch(`${BASE}/tools/v1/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify(input),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${name}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/// The case as the tool API reads it.
+export async function readCase(id, token = OPERATOR_TOKEN) {
+  const res = await fetch(`${BASE}/tools/v1/cases/${id}`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`read ${id}: ${res.status}`);
+  return (await res.json()).case;
 }

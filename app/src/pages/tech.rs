@@ -102,12 +102,20 @@ struct JobActions {
     submit: ServerAction<TechSubmit>,
     /// Bumped when an upload finishes.
     uploads: RwSignal<u32>,
+    /// Files being sent: kept at page level, so reloading the case keeps their progress.
+    rows: RwSignal<Vec<Sending>>,
+    /// What the next photos are (before/after/other), kept across reloads too.
+    kind: RwSignal<String>,
+    #[cfg(feature = "hydrate")]
+    uploader: browser::Uploader,
 }
 
 #[component]
 pub fn TechJobPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let uploads = RwSignal::new(0);
+    let rows = RwSignal::new(vec![]);
     let a = JobActions {
         step: ServerAction::new(),
         check: ServerAction::new(),
@@ -115,7 +123,11 @@ pub fn TechJobPage() -> impl IntoView {
         labor: ServerAction::new(),
         part: ServerAction::new(),
         submit: ServerAction::new(),
-        uploads: RwSignal::new(0),
+        uploads,
+        rows,
+        kind: RwSignal::new("before".to_string()),
+        #[cfg(feature = "hydrate")]
+        uploader: browser::Uploader::new(rows, uploads),
     };
     let versions = move || {
         [
@@ -237,18 +249,18 @@ struct Sending {
     n: u32,
     name: String,
     percent: u32,
-    /// None while sending; Some(Ok) when stored; Some(Err(why)) when it failed.
-    result: Option<Result<(), String>>,
+    /// None while sending; Some(Ok) when stored; Some(Err((why, retryable))) when it failed.
+    result: Option<Result<(), (String, bool)>>,
 }
 
 #[component]
 fn Photos(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
-    let rows: RwSignal<Vec<Sending>> = RwSignal::new(vec![]);
-    let kind = RwSignal::new("before".to_string());
+    let rows = a.rows;
+    let kind = a.kind;
     let photos: Vec<_> = c.attachments.iter().filter(|x| x.kind != AttachmentKind::Signature).cloned().collect();
     let url = StoredValue::new(format!("/app/jobs/{}/photos", c.id));
     #[cfg(feature = "hydrate")]
-    let start = browser::Uploader::new(rows, a.uploads);
+    let start = a.uploader;
     #[cfg(feature = "hydrate")]
     let on_files = move |ev: leptos::ev::Event| start.files(&ev, &url.get_value(), &kind.get_untracked());
     #[cfg(not(feature = "hydrate"))]
@@ -305,9 +317,9 @@ fn Photos(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
                         {match r.result.clone() {
                             None => view! { <span>{format!("{} %", r.percent)}</span> }.into_any(),
                             Some(Ok(())) => view! { <span class="good">"Saved"</span> }.into_any(),
-                            Some(Err(why)) => view! {
+                            Some(Err((why, retryable))) => view! {
                                 <span class="bad">{why}</span>
-                                <button type="button" class="tap" on:click=move |_| retry(r.n)>"Retry"</button>
+                                {retryable.then(|| view! { <button type="button" class="tap" on:click=move |_| retry(r.n)>"Retry"</button> })}
                             }.into_any(),
                         }}
                     </li>
@@ -483,7 +495,7 @@ mod browser {
 
         /// Sends (or sends again, with the same key) file `n`.
         pub fn retry(self, n: u32) {
-            let set = move |percent: Option<u32>, result: Option<Result<(), String>>| {
+            let set = move |percent: Option<u32>, result: Option<Result<(), (String, bool)>>| {
                 self.rows.update(|rows| {
                     if let Some(r) = rows.iter_mut().find(|r| r.n == n) {
                         if let Some(p) = percent {
@@ -507,7 +519,7 @@ mod browser {
                             set(Some(100), Some(Ok(())));
                             self.uploads.update(|u| *u += 1);
                         }
-                        Finished::Failed(why) => set(None, Some(Err(why))),
+                        Finished::Failed(why, retryable) => set(None, Some(Err((why, retryable)))),
                     },
                 );
             });
@@ -618,7 +630,7 @@ mod browser {
                             status.set("Signature saved.".into());
                             self.uploads.update(|u| *u += 1);
                         }
-                        Finished::Failed(why) => status.set(format!("Not saved: {why}")),
+                        Finished::Failed(why, _) => status.set(format!("Not saved: {why}")),
                     },
                 );
             });

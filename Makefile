@@ -23,7 +23,7 @@ else
   BIN := target/debug/real-dispatch
 endif
 
-.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-board clean-site
+.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-board bench-upload clean-site
 
 run: bootstrap-run
 	@$(MAKE) --no-print-directory build
@@ -66,6 +66,9 @@ bench-http: bootstrap-test
 
 bench-board: bootstrap-test
 	$(CARGO) bench --locked --bench board
+
+bench-upload: bootstrap-test
+	RD_S3S_FS=$(TOOLS_BIN)/s3s-fs $(CARGO) bench --locked --bench upload
 
 clean-site:
 	rm -rf $(SITE)

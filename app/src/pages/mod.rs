@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod console;
+pub mod photos;
 pub mod portal;
 pub mod records;
 pub mod session;

@@ -5,6 +5,7 @@
 
 use crate::api::{job_case, ConsoleJobStep};
 use crate::field_api::{tech_jobs, TechCheck, TechJob, TechLabor, TechNote, TechPart, TechSubmit};
+use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, when};
 use domain::case::AttachmentKind;
@@ -100,22 +101,15 @@ struct JobActions {
     labor: ServerAction<TechLabor>,
     part: ServerAction<TechPart>,
     submit: ServerAction<TechSubmit>,
-    /// Bumped when an upload finishes.
-    uploads: RwSignal<u32>,
-    /// Files being sent: kept at page level, so reloading the case keeps their progress.
-    rows: RwSignal<Vec<Sending>>,
-    /// What the next photos are (before/after/other), kept across reloads too.
-    kind: RwSignal<String>,
-    #[cfg(feature = "hydrate")]
-    uploader: browser::Uploader,
+    /// Photos and the signature on their way up; kept at page level, so reloading the case
+    /// keeps their progress.
+    photos: PhotoUploads,
 }
 
 #[component]
 pub fn TechJobPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let uploads = RwSignal::new(0);
-    let rows = RwSignal::new(vec![]);
     let a = JobActions {
         step: ServerAction::new(),
         check: ServerAction::new(),
@@ -123,11 +117,7 @@ pub fn TechJobPage() -> impl IntoView {
         labor: ServerAction::new(),
         part: ServerAction::new(),
         submit: ServerAction::new(),
-        uploads,
-        rows,
-        kind: RwSignal::new("before".to_string()),
-        #[cfg(feature = "hydrate")]
-        uploader: browser::Uploader::new(rows, uploads),
+        photos: PhotoUploads::new(),
     };
     let versions = move || {
         [
@@ -137,7 +127,7 @@ pub fn TechJobPage() -> impl IntoView {
             a.labor.version().get(),
             a.part.version().get(),
             a.submit.version().get(),
-            a.uploads.get() as usize,
+            a.photos.done.get() as usize,
         ]
     };
     let job = Resource::new(move || (id(), versions()), |(id, _)| job_case(id));
@@ -186,7 +176,7 @@ fn Job(c: Case, a: JobActions) -> impl IntoView {
             </section>
             {(c.state == CaseState::Dispatched).then(|| view! { <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site" a/> })}
             {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Tool::CloseoutChecklistComplete) && working/> })}
-            <Photos c=c.clone() a can_add=legal(Tool::CloseoutAddPhoto) && working/>
+            <Photos c=c.clone() up=a.photos can_add=legal(Tool::CloseoutAddPhoto) && working/>
             <Notes c=c.clone() a can_add=legal(Tool::CloseoutAddNote)/>
             {working.then(|| view! { <LaborAndParts c=c.clone() a/> })}
             {working.then(|| view! { <Signature id=id.clone() a signed=c.attachments.iter().any(|x| x.kind == AttachmentKind::Signature)/> })}
@@ -239,92 +229,6 @@ fn Checklist(c: Case, a: JobActions, editable: bool) -> impl IntoView {
                 }).collect_view()}
             </ul>
             <p class="bad" role="alert">{move || failure_text(a.check.value().get())}</p>
-        </section>
-    }
-}
-
-/// One file on its way up.
-#[derive(Clone, PartialEq)]
-struct Sending {
-    n: u32,
-    name: String,
-    percent: u32,
-    /// None while sending; Some(Ok) when stored; Some(Err((why, retryable))) when it failed.
-    result: Option<Result<(), (String, bool)>>,
-}
-
-#[component]
-fn Photos(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
-    let rows = a.rows;
-    let kind = a.kind;
-    let photos: Vec<_> = c.attachments.iter().filter(|x| x.kind != AttachmentKind::Signature).cloned().collect();
-    let url = StoredValue::new(format!("/app/jobs/{}/photos", c.id));
-    #[cfg(feature = "hydrate")]
-    let start = a.uploader;
-    #[cfg(feature = "hydrate")]
-    let on_files = move |ev: leptos::ev::Event| start.files(&ev, &url.get_value(), &kind.get_untracked());
-    #[cfg(not(feature = "hydrate"))]
-    let on_files = move |_ev: leptos::ev::Event| {
-        let _ = (url, kind, a);
-    };
-    #[cfg(feature = "hydrate")]
-    let retry = move |n: u32| start.retry(n);
-    #[cfg(not(feature = "hydrate"))]
-    let retry = move |_n: u32| {};
-    view! {
-        <section class="photos" id="photos">
-            <h2>"Photos " <small>{photos.len()}</small></h2>
-            <div class="thumbs">
-                {photos.into_iter().map(|p| {
-                    let label = match p.kind { AttachmentKind::Before => "before", AttachmentKind::After => "after", _ => "other" };
-                    match p.thumb_key {
-                        Some(_) => view! {
-                            <a href=format!("/files/{}/view", p.id) target="_blank" class="thumb" data-kind=label>
-                                <img src=format!("/files/{}/thumb", p.id) alt=format!("{label} photo") loading="lazy" width="96" height="96"/>
-                                <small>{label}</small>
-                            </a>
-                        }.into_any(),
-                        None => view! {
-                            <a href=format!("/files/{}/original", p.id) class="thumb none" data-kind=label>
-                                <span>{p.content_type.clone()}</span><small>{label}</small>
-                            </a>
-                        }.into_any(),
-                    }
-                }).collect_view()}
-            </div>
-            {can_add.then(|| view! {
-                <div class="photo-add">
-                    <label class="field"><span>"These photos are"</span>
-                        <select id="photo-kind" on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
-                            <option value="before">"Before the work"</option>
-                            <option value="after">"After the work"</option>
-                            <option value="other">"Other"</option>
-                        </select>
-                    </label>
-                    <label class="tap file-button">"Take a photo"
-                        <input type="file" accept="image/*" capture="environment" id="photo-camera" on:change=on_files/>
-                    </label>
-                    <label class="tap file-button">"Choose photos"
-                        <input type="file" accept="image/*" multiple=true id="photo-input" on:change=on_files/>
-                    </label>
-                </div>
-            })}
-            <ul class="sending" id="uploads">
-                <For each=move || rows.get() key=|r| (r.n, r.percent, r.result.clone().map(|x| x.is_ok())) let:r>
-                    <li class="upload" data-state=match &r.result { None => "sending", Some(Ok(())) => "done", Some(Err(_)) => "failed" }>
-                        <span class="name">{r.name.clone()}</span>
-                        <progress max="100" value=r.percent.to_string()></progress>
-                        {match r.result.clone() {
-                            None => view! { <span>{format!("{} %", r.percent)}</span> }.into_any(),
-                            Some(Ok(())) => view! { <span class="good">"Saved"</span> }.into_any(),
-                            Some(Err((why, retryable))) => view! {
-                                <span class="bad">{why}</span>
-                                {retryable.then(|| view! { <button type="button" class="tap" on:click=move |_| retry(r.n)>"Retry"</button> })}
-                            }.into_any(),
-                        }}
-                    </li>
-                </For>
-            </ul>
         </section>
     }
 }
@@ -391,7 +295,7 @@ fn Signature(id: String, a: JobActions, signed: bool) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let status = RwSignal::new(if signed { "Signature saved.".to_string() } else { String::new() });
     #[cfg(feature = "hydrate")]
-    let pad = browser::Pad::new(canvas, format!("/app/jobs/{id}/photos?kind=signature"), status, a.uploads);
+    let pad = browser::Pad::new(canvas, format!("/app/jobs/{id}/photos?kind=signature"), status, a.photos.done);
     #[cfg(not(feature = "hydrate"))]
     let _ = (&id, a);
     let down = move |_e: leptos::ev::PointerEvent| {
@@ -442,89 +346,9 @@ fn Submit(id: String, a: JobActions) -> impl IntoView {
 /// What only a browser can do: read chosen files, send them with progress, draw.
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::Sending;
     use crate::upload::{new_key, send, Finished};
     use leptos::prelude::*;
-    use std::collections::HashMap;
     use wasm_bindgen::JsCast;
-
-    /// A file kept for retries, with the key that makes its retries harmless.
-    struct Pending {
-        blob: web_sys::Blob,
-        name: String,
-        key: String,
-        url: String,
-    }
-
-    #[derive(Clone, Copy)]
-    pub struct Uploader {
-        rows: RwSignal<Vec<Sending>>,
-        uploads: RwSignal<u32>,
-        files: StoredValue<HashMap<u32, Pending>, LocalStorage>,
-        next: StoredValue<u32>,
-    }
-
-    impl Uploader {
-        pub fn new(rows: RwSignal<Vec<Sending>>, uploads: RwSignal<u32>) -> Self {
-            Uploader { rows, uploads, files: StoredValue::new_local(HashMap::new()), next: StoredValue::new(0) }
-        }
-
-        /// Starts one upload per chosen file.
-        pub fn files(self, ev: &leptos::ev::Event, url: &str, kind: &str) {
-            let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
-            let Some(list) = input.files() else { return };
-            for i in 0..list.length() {
-                if let Some(file) = list.get(i) {
-                    let name = file.name();
-                    self.add(file.into(), name, format!("{url}?kind={kind}"));
-                }
-            }
-            // The same photo can be chosen again later.
-            input.set_value("");
-        }
-
-        pub fn add(self, blob: web_sys::Blob, name: String, url: String) {
-            let n = self.next.get_value();
-            self.next.set_value(n + 1);
-            self.rows.update(|r| r.push(Sending { n, name: name.clone(), percent: 0, result: None }));
-            self.files.update_value(|f| {
-                f.insert(n, Pending { blob, name, key: new_key(), url });
-            });
-            self.retry(n);
-        }
-
-        /// Sends (or sends again, with the same key) file `n`.
-        pub fn retry(self, n: u32) {
-            let set = move |percent: Option<u32>, result: Option<Result<(), (String, bool)>>| {
-                self.rows.update(|rows| {
-                    if let Some(r) = rows.iter_mut().find(|r| r.n == n) {
-                        if let Some(p) = percent {
-                            r.percent = p;
-                        }
-                        r.result = result;
-                    }
-                });
-            };
-            set(Some(0), None);
-            self.files.with_value(|files| {
-                let Some(p) = files.get(&n) else { return };
-                send(
-                    &p.url,
-                    &p.blob,
-                    &p.name,
-                    &p.key,
-                    move |pct| set(Some(pct), None),
-                    move |end| match end {
-                        Finished::Done => {
-                            set(Some(100), Some(Ok(())));
-                            self.uploads.update(|u| *u += 1);
-                        }
-                        Finished::Failed(why, retryable) => set(None, Some(Err((why, retryable)))),
-                    },
-                );
-            });
-        }
-    }
 
     /// The signature pad: strokes follow the finger; saving sends a PNG like any photo.
     #[derive(Clone, Copy)]

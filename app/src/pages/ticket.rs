@@ -5,6 +5,7 @@ use crate::api::{
     load_ticket, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose, ConsoleSetEta,
     ConsoleSetPriority, FormOutcome, TicketDetail,
 };
+use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, when};
 use domain::{Case, CaseState, Priority, Tool};
@@ -22,16 +23,17 @@ pub fn TicketPage() -> impl IntoView {
     let message = ServerAction::<ConsoleMessage>::new();
     let cancel = ServerAction::<ConsoleCancel>::new();
     let step = ServerAction::<ConsoleJobStep>::new();
+    let photos = PhotoUploads::new();
     let versions = move || {
         (priority.version().get(), book.version().get(), eta.version().get(), message.version().get()).max((
             cancel.version().get(),
             step.version().get(),
             propose.version().get(),
-            0,
+            photos.done.get() as usize,
         ))
     };
     let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
-    let actions = Actions { priority, propose, book, eta, message, cancel, step };
+    let actions = Actions { priority, propose, book, eta, message, cancel, step, photos };
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">
@@ -58,6 +60,7 @@ struct Actions {
     message: ServerAction<ConsoleMessage>,
     cancel: ServerAction<ConsoleCancel>,
     step: ServerAction<ConsoleJobStep>,
+    photos: PhotoUploads,
 }
 
 /// The outcome of the last action, whichever it was.
@@ -91,7 +94,11 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
             </section>
             <section class="panel" aria-label="Actions">
                 <h2>"Actions"</h2>
-                <ActionForms c=c.clone() actions/>
+                {view! { <ActionForms c=c.clone() actions/> }.into_any()}
+            </section>
+            <section class="panel" aria-label="Photos">
+                // Erased, so the page's view type stays within the compiler's depth limit.
+                {view! { <Photos c=c.clone() up=actions.photos can_add=Tool::CloseoutAddPhoto.legal_states().contains(&c.state)/> }.into_any()}
             </section>
             <section class="panel" aria-label="Messages">
                 <h2>"Messages"</h2>

@@ -180,4 +180,10 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   assert.equal(c.parts[0].unit_price_cents, 1850);
   assert.deepEqual(errors, [], 'no script errors on the page');
   await context.close();
+
+  // The office sees the same photos on the console's ticket page.
+  const office = await signIn(browser, USERS.operator, `/console/tickets/${job.id}`);
+  await office.page.waitForSelector('[data-test="ticket-state"]');
+  await thumbnailsLoaded(office.page, 4);
+  await office.context.close();
 });

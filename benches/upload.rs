@@ -32,33 +32,9 @@ async fn wait_for_port(port: u16) -> Result<(), BoxError> {
     Err(format!("nothing listens on port {port}").into())
 }
 
-/// A structurally valid JPEG of `mib` MiB: a real small image whose header carries filler
-/// application segments (as some cameras' maker notes do), so it passes the completeness check.
+/// A structurally valid JPEG of `mib` MiB (see `testing::padded_jpeg`).
 fn big_jpeg(path: &Path, mib: u64) -> Result<(), BoxError> {
-    use std::io::Write;
-    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
-    let mut small = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut small, 85))?;
-    let target = mib * 1024 * 1024;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    f.write_all(&small[..2])?;
-    let mut written = 2 + (small.len() as u64 - 2);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut payload = vec![0u8; 65_533];
-    while written + 65_537 <= target {
-        for b in payload.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-        f.write_all(&[0xFF, 0xEF, 0xFF, 0xFF])?; // APP15, length 65535
-        f.write_all(&payload)?;
-        written += 65_537;
-    }
-    f.write_all(&small[2..])?;
-    f.flush()?;
+    std::fs::write(path, dispatch::testing::padded_jpeg((mib * 1024 * 1024) as usize))?;
     Ok(())
 }
 

@@ -19,9 +19,13 @@ use serde_json::json;
 /// Why a file could not be received.
 #[derive(Debug)]
 pub enum ReceiveError {
-    TooLarge { limit: u64 },
+    TooLarge {
+        limit: u64,
+    },
     Bad(String),
-    Io(std::io::Error),
+    /// Refused for what it is (not an image), with the service's own words.
+    Refused(dispatch::ServiceError),
+    Io(String),
 }
 
 impl ReceiveError {
@@ -39,6 +43,7 @@ impl ReceiveError {
                 ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.clone())
                     .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]}))
             }
+            ReceiveError::Refused(e) => ApiError::from_service(rid, &e),
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "upload spool failed");
                 ApiError::new(
@@ -54,16 +59,26 @@ impl ReceiveError {
 
 impl From<SpoolError> for ReceiveError {
     fn from(e: SpoolError) -> Self {
+        if let Some(refusal) = e.refusal() {
+            return ReceiveError::Refused(refusal);
+        }
         match e {
             SpoolError::TooLarge { limit } => ReceiveError::TooLarge { limit },
-            SpoolError::Io(e) => ReceiveError::Io(e),
+            SpoolError::Io(e) => ReceiveError::Io(e.to_string()),
+            SpoolError::Store(e) => ReceiveError::Io(e.to_string()),
+            SpoolError::NotAnImage => ReceiveError::Bad("not an image".into()),
         }
     }
 }
 
-/// Reads the multipart field `file` into a spool, chunk by chunk, and returns it with its
-/// client-side name. Other fields before it are ignored.
-pub async fn receive_file(mut multipart: Multipart, limit: u64) -> Result<(Spooled, Option<String>), ReceiveError> {
+/// Reads the multipart field `file` chunk by chunk, streaming it into the blob store as an
+/// upload (with a local copy while it is small enough for previews), and returns it with its
+/// client-side name. Other fields before it are ignored. On any failure, nothing is kept.
+pub async fn receive_file(
+    mut multipart: Multipart,
+    limit: u64,
+    store: std::sync::Arc<dyn dispatch::BlobStore>,
+) -> Result<(Spooled, Option<String>), ReceiveError> {
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ReceiveError::TooLarge { limit }
@@ -76,9 +91,19 @@ pub async fn receive_file(mut multipart: Multipart, limit: u64) -> Result<(Spool
             continue;
         }
         let filename = field.file_name().map(str::to_string);
-        let mut spool = Spool::create(&std::env::temp_dir(), limit).await?;
-        while let Some(chunk) = field.chunk().await.map_err(field_error)? {
-            spool.write(&chunk).await?;
+        let mut spool = Spool::create(&std::env::temp_dir(), limit)
+            .await?
+            .streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES);
+        let received = async {
+            while let Some(chunk) = field.chunk().await.map_err(field_error)? {
+                spool.write(chunk).await?;
+            }
+            Ok::<_, ReceiveError>(())
+        }
+        .await;
+        if let Err(e) = received {
+            spool.abort().await;
+            return Err(e);
         }
         return Ok((spool.finish().await?, filename));
     }
@@ -124,8 +149,9 @@ pub async fn upload_photo(
         service.case(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
         let multipart = multipart
             .map_err(|_| ReceiveError::Bad("send multipart/form-data with a field named file".into()).into_api(&rid))?;
-        let (file, filename) =
-            receive_file(multipart, service.settings().max_upload_bytes()).await.map_err(|e| e.into_api(&rid))?;
+        let (file, filename) = receive_file(multipart, service.settings().max_upload_bytes(), service.blobs().clone())
+            .await
+            .map_err(|e| e.into_api(&rid))?;
         let service_error = |e: dispatch::ServiceError| ApiError::from_service(&rid, &e).by(&ctx.actor);
         let upload = service
             .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))

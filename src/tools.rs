@@ -173,9 +173,13 @@ async fn upload(
         let ctx = call_context(actor, &headers, &rid)?;
         let bad = crate::files::ReceiveError::Bad("send multipart/form-data with a field named file".into());
         let multipart = multipart.map_err(|_| bad.into_api(&rid))?;
-        let (file, filename) = crate::files::receive_file(multipart, state.service.settings().max_upload_bytes())
-            .await
-            .map_err(|e| e.into_api(&rid))?;
+        let (file, filename) = crate::files::receive_file(
+            multipart,
+            state.service.settings().max_upload_bytes(),
+            state.service.blobs().clone(),
+        )
+        .await
+        .map_err(|e| e.into_api(&rid))?;
         let upload = state
             .service
             .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))

@@ -28,6 +28,15 @@ impl fmt::Debug for BlobReader {
     }
 }
 
+/// A blob being written piece by piece as it arrives; nothing is visible under its key until
+/// `finish`. Dropping it without `finish` or `abort` leaves at most a partial upload that the
+/// store or the sweep cleans up.
+pub trait BlobSink: Send {
+    fn write(&mut self, chunk: bytes::Bytes) -> BoxFuture<'_, Result<(), BlobError>>;
+    fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), BlobError>>;
+    fn abort(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
 /// A stored key and when it was last written (unix ms), for the orphan sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -55,6 +64,8 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>>;
     /// Opens a blob for streaming.
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>>;
+    /// Starts writing a blob whose size is not known yet (an upload still arriving).
+    fn sink<'a>(&'a self, key: &'a str, content_type: &'a str) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>>;
     /// Every key under `prefix` (a folder such as `attachments/`), with its time.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>>;
     /// Stores a file already on local disk, streaming it (memory stays flat whatever its
@@ -180,6 +191,19 @@ impl BlobStore for LocalBlobStore {
         })
     }
 
+    fn sink<'a>(&'a self, key: &'a str, _content_type: &'a str) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            let dest = self.root.join(key);
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(io)?;
+            }
+            let tmp = dest.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+            let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+            Ok(Box::new(LocalSink { file, tmp, dest }) as Box<dyn BlobSink>)
+        })
+    }
+
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>> {
         Box::pin(async move {
             let mut out = vec![];
@@ -232,6 +256,38 @@ impl BlobStore for LocalBlobStore {
             } else {
                 Err(BlobError::Io(format!("{} is not a folder", self.root.display())))
             }
+        })
+    }
+}
+
+/// Written aside and renamed at the end, as `put` does.
+struct LocalSink {
+    file: tokio::fs::File,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl BlobSink for LocalSink {
+    fn write(&mut self, chunk: bytes::Bytes) -> BoxFuture<'_, Result<(), BlobError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            self.file.write_all(&chunk).await.map_err(io)
+        })
+    }
+
+    fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), BlobError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            let LocalSink { mut file, tmp, dest } = *self;
+            file.flush().await.map_err(io)?;
+            drop(file);
+            tokio::fs::rename(&tmp, &dest).await.map_err(io)
+        })
+    }
+
+    fn abort(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = tokio::fs::remove_file(&self.tmp).await;
         })
     }
 }
@@ -381,6 +437,22 @@ impl BlobStore for S3BlobStore {
         })
     }
 
+    fn sink<'a>(&'a self, key: &'a str, content_type: &'a str) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>> {
+        Box::pin(async move {
+            check_key(key)?;
+            Ok(Box::new(S3Sink {
+                client: self.client.clone(),
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+                content_type: content_type.to_string(),
+                buf: Vec::new(),
+                upload_id: None,
+                parts: vec![],
+                in_flight: None,
+            }) as Box<dyn BlobSink>)
+        })
+    }
+
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>> {
         Box::pin(async move {
             let mut out = vec![];
@@ -421,6 +493,149 @@ impl BlobStore for S3BlobStore {
         Box::pin(async move {
             self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| s3_err(&e))?;
             Ok(())
+        })
+    }
+}
+
+/// Parts of a multipart upload (S3's minimum is 5 MiB). One part fills while the one before
+/// it is sent, so an upload holds at most two parts in memory.
+const PART: usize = 8 * 1024 * 1024;
+
+type PartTask = tokio::task::JoinHandle<Result<aws_sdk_s3::types::CompletedPart, BlobError>>;
+
+/// An upload streamed to S3 as it arrives: a single PUT when it fits in one part, else a
+/// multipart upload whose parts go out while the next one is received.
+struct S3Sink {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    content_type: String,
+    buf: Vec<u8>,
+    upload_id: Option<String>,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    in_flight: Option<PartTask>,
+}
+
+impl S3Sink {
+    async fn wait_in_flight(&mut self) -> Result<(), BlobError> {
+        if let Some(task) = self.in_flight.take() {
+            let part = task.await.map_err(|e| BlobError::Io(format!("part upload task: {e}")))??;
+            self.parts.push(part);
+        }
+        Ok(())
+    }
+
+    /// Sends the buffer as the next part (after the previous part is done).
+    async fn send_part(&mut self) -> Result<(), BlobError> {
+        if self.upload_id.is_none() {
+            let created = self
+                .client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .content_type(&self.content_type)
+                .send()
+                .await
+                .map_err(|e| s3_err(&e))?;
+            self.upload_id = Some(created.upload_id().unwrap_or_default().to_string());
+        }
+        self.wait_in_flight().await?;
+        let number = self.parts.len() as i32 + 1;
+        let body = std::mem::replace(&mut self.buf, Vec::with_capacity(PART));
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(self.upload_id.clone().unwrap_or_default())
+            .part_number(number)
+            .body(ByteStream::from(body));
+        self.in_flight = Some(tokio::spawn(async move {
+            let sent = request.send().await.map_err(|e| s3_err(&e))?;
+            Ok(aws_sdk_s3::types::CompletedPart::builder()
+                .set_e_tag(sent.e_tag().map(str::to_string))
+                .part_number(number)
+                .build())
+        }));
+        Ok(())
+    }
+}
+
+impl BlobSink for S3Sink {
+    fn write(&mut self, chunk: bytes::Bytes) -> BoxFuture<'_, Result<(), BlobError>> {
+        Box::pin(async move {
+            self.buf.extend_from_slice(&chunk);
+            if self.buf.len() >= PART {
+                self.send_part().await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(mut self: Box<Self>) -> BoxFuture<'static, Result<(), BlobError>> {
+        Box::pin(async move {
+            let Some(upload_id) = self.upload_id.clone() else {
+                let body = std::mem::take(&mut self.buf);
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .content_type(&self.content_type)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .map_err(|e| s3_err(&e))?;
+                return Ok(());
+            };
+            let done = async {
+                if !self.buf.is_empty() {
+                    self.send_part().await?;
+                }
+                self.wait_in_flight().await?;
+                let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(std::mem::take(&mut self.parts)))
+                    .build();
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(parts)
+                    .send()
+                    .await
+                    .map_err(|e| s3_err(&e))?;
+                Ok(())
+            }
+            .await;
+            if done.is_err() {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+            }
+            done
+        })
+    }
+
+    fn abort(mut self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            if let Some(task) = self.in_flight.take() {
+                let _ = task.await;
+            }
+            if let Some(upload_id) = &self.upload_id {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .upload_id(upload_id)
+                    .send()
+                    .await;
+            }
         })
     }
 }

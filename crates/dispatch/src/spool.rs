@@ -1,11 +1,18 @@
-//! Incoming files, streamed to a temporary file while they are hashed, measured, typed by
-//! their magic bytes and checked for completeness, so memory stays flat whatever their size.
-//! Every door that accepts files (the tool API, the web app) spools through here.
+//! Incoming files, received chunk by chunk while they are hashed, measured, typed by their
+//! magic bytes and checked for completeness, so memory stays flat whatever their size. Every
+//! door that accepts files (the tool API, the web app) receives through here.
+//!
+//! With a blob store attached, an image is streamed into the store as it arrives (S3 gets a
+//! multipart upload whose parts go out while the next ones are received), and a local copy is
+//! kept only while the file is small enough to make previews from. Anything that is not an
+//! image is refused at its first bytes.
 
+use crate::blob::{BlobSink, BlobStore};
 use crate::error::ServiceError;
 use domain::image_check::{ImageDefect, IntegrityCheck};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
 /// Bytes needed to recognise every accepted type.
@@ -18,65 +25,142 @@ pub enum SpoolError {
     TooLarge {
         limit: u64,
     },
+    /// The first bytes are not those of an accepted image (streaming spools only).
+    NotAnImage,
     Io(std::io::Error),
+    Store(crate::blob::BlobError),
+}
+
+impl SpoolError {
+    /// The refusal as the service words it, for the bad-input cases.
+    pub fn refusal(&self) -> Option<ServiceError> {
+        match self {
+            SpoolError::NotAnImage => Some(not_an_image()),
+            _ => None,
+        }
+    }
+}
+
+fn not_an_image() -> ServiceError {
+    ServiceError::invalid(
+        "file",
+        "unsupported_type",
+        "a JPEG, PNG, WebP or HEIC/HEIF image (the file's content is none of these)",
+    )
+}
+
+/// Where the original went when it was streamed into the blob store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamedOriginal {
+    pub upload_id: String,
+    pub key: String,
 }
 
 /// A file being received.
 pub struct Spool {
     path: PathBuf,
-    file: tokio::fs::File,
+    file: Option<tokio::fs::File>,
+    /// The local copy is dropped once the file grows past this.
+    keep_local: u64,
     hasher: Sha256,
     size: u64,
     limit: u64,
     head: Vec<u8>,
     check: Option<IntegrityCheck>,
+    store: Option<Arc<dyn BlobStore>>,
+    sink: Option<Box<dyn BlobSink>>,
+    streamed: Option<StreamedOriginal>,
 }
 
-/// A file fully received, removed from disk when dropped.
+/// A file fully received; its local copy (if any) is removed when this is dropped.
 #[derive(Debug)]
 pub struct Spooled {
-    pub path: PathBuf,
+    /// The local copy, when the file was small enough to keep one.
+    pub path: Option<PathBuf>,
     pub sha256: String,
     pub size: u64,
     /// The type its magic bytes say, if it is an accepted image.
     pub content_type: Option<&'static str>,
     /// Whether the image's own structure is complete (None when the type is not an image).
     pub defect: Option<ImageDefect>,
+    /// The original, already in the blob store (streaming spools).
+    pub streamed: Option<StreamedOriginal>,
 }
 
 impl Drop for Spooled {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
 impl Spool {
-    /// A new spool in `dir` accepting at most `limit` bytes.
+    /// A new spool in `dir` accepting at most `limit` bytes, kept on local disk.
     pub async fn create(dir: &Path, limit: u64) -> Result<Spool, SpoolError> {
         let path = dir.join(format!("rd-upload-{}", uuid::Uuid::new_v4().simple()));
         let file = tokio::fs::File::create(&path).await.map_err(SpoolError::Io)?;
-        Ok(Spool { path, file, hasher: Sha256::new(), size: 0, limit, head: Vec::with_capacity(HEAD), check: None })
+        Ok(Spool {
+            path,
+            file: Some(file),
+            keep_local: u64::MAX,
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+            head: Vec::with_capacity(HEAD),
+            check: None,
+            store: None,
+            sink: None,
+            streamed: None,
+        })
     }
 
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
+    /// Streams the file into `store` as an upload while it arrives, keeping a local copy only
+    /// up to `keep_local` bytes.
+    pub fn streaming_to(mut self, store: Arc<dyn BlobStore>, keep_local: u64) -> Spool {
+        self.store = Some(store);
+        self.keep_local = keep_local;
+        self
+    }
+
+    pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), SpoolError> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
             return Err(SpoolError::TooLarge { limit: self.limit });
         }
-        self.hasher.update(chunk);
+        self.hasher.update(&chunk);
+        let mut to_sink = chunk.clone();
         if self.head.len() < HEAD {
             let take = (HEAD - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
-            if self.head.len() == HEAD {
+            if self.head.len() < HEAD {
+                to_sink = bytes::Bytes::new();
+            } else {
                 self.start_check();
                 if let Some(check) = &mut self.check {
                     check.feed(&chunk[take..]);
                 }
+                // The sink opens now and gets the head first, then the rest of this chunk.
+                self.open_sink().await?;
+                to_sink = chunk.slice(take..);
             }
         } else if let Some(check) = &mut self.check {
-            check.feed(chunk);
+            check.feed(&chunk);
         }
-        self.file.write_all(chunk).await.map_err(SpoolError::Io)
+        if let Some(file) = &mut self.file {
+            if self.size <= self.keep_local {
+                file.write_all(&chunk).await.map_err(SpoolError::Io)?;
+            } else {
+                self.file = None;
+                let _ = tokio::fs::remove_file(&self.path).await;
+            }
+        }
+        if let Some(sink) = &mut self.sink {
+            if !to_sink.is_empty() {
+                sink.write(to_sink).await.map_err(SpoolError::Store)?;
+            }
+        }
+        Ok(())
     }
 
     /// The check starts once the type is known; it is fed the head, then every later byte.
@@ -87,37 +171,72 @@ impl Spool {
         }
     }
 
+    async fn open_sink(&mut self) -> Result<(), SpoolError> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let Some(content_type) = domain::media::sniff_image(&self.head) else { return Err(SpoolError::NotAnImage) };
+        let upload_id = crate::ids::new_id("upl");
+        let key = format!("uploads/{upload_id}.{}", domain::media::extension(content_type));
+        let mut sink = store.sink(&key, content_type).await.map_err(SpoolError::Store)?;
+        sink.write(bytes::Bytes::copy_from_slice(&self.head)).await.map_err(SpoolError::Store)?;
+        self.sink = Some(sink);
+        self.streamed = Some(StreamedOriginal { upload_id, key });
+        Ok(())
+    }
+
     /// Bytes received so far.
     pub fn size(&self) -> u64 {
         self.size
     }
 
     pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
-        self.file.flush().await.map_err(SpoolError::Io)?;
-        if self.head.len() < HEAD && self.check.is_none() {
-            // A file shorter than the head: typed and checked from what there is.
+        if self.head.len() < HEAD && self.check.is_none() && self.size > 0 {
+            // A file shorter than the head: typed, checked and stored from what there is.
             self.start_check();
+            self.open_sink().await?;
+        }
+        if let Some(file) = &mut self.file {
+            file.flush().await.map_err(SpoolError::Io)?;
+        }
+        if let Some(sink) = self.sink.take() {
+            if let Err(e) = sink.finish().await {
+                self.streamed = None;
+                return Err(SpoolError::Store(e));
+            }
         }
         let content_type = domain::media::sniff_image(&self.head);
         let defect = self.check.as_ref().and_then(|c| c.finish().err());
         let hasher = std::mem::take(&mut self.hasher);
-        let spooled = Spooled {
-            path: std::mem::take(&mut self.path),
+        let path = std::mem::take(&mut self.path);
+        Ok(Spooled {
+            path: self.file.take().map(|_| path),
             sha256: hex::encode(hasher.finalize()),
             size: self.size,
             content_type,
             defect,
-        };
-        Ok(spooled)
+            streamed: self.streamed.take(),
+        })
+    }
+
+    /// Gives up on the file: the local copy and anything sent to the store are removed.
+    pub async fn abort(mut self) {
+        if let Some(sink) = self.sink.take() {
+            sink.abort().await;
+        }
+        // Drop removes the local copy.
     }
 }
 
 impl Drop for Spool {
     fn drop(&mut self) {
-        // An abandoned spool (client gone, limit hit) leaves nothing behind. After `finish`
-        // the path is empty and `Spooled` owns the file.
+        // An abandoned spool (client gone mid-upload) leaves nothing behind. After `finish`
+        // the path is empty and `Spooled` owns the local copy.
         if !self.path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.path);
+        }
+        if let Some(sink) = self.sink.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(sink.abort());
+            }
         }
     }
 }
@@ -129,11 +248,7 @@ impl Spooled {
             return Err(ServiceError::invalid("file", "empty_file", "the file is empty"));
         }
         let Some(content_type) = self.content_type else {
-            return Err(ServiceError::invalid(
-                "file",
-                "unsupported_type",
-                "a JPEG, PNG, WebP or HEIC/HEIF image (the file's content is none of these)",
-            ));
+            return Err(not_an_image());
         };
         if let Some(defect) = self.defect {
             return Err(ServiceError::invalid("file", defect.code(), defect.message()));

@@ -103,3 +103,27 @@ pub fn small_png() -> Vec<u8> {
     image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).expect("encode png");
     out.into_inner()
 }
+
+/// A structurally valid JPEG of about `bytes` bytes: a small real image whose header carries
+/// filler application segments (as some cameras' maker notes do). For large-upload paths.
+pub fn padded_jpeg(bytes: usize) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+    let mut small = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut small, 85))
+        .expect("encode jpeg");
+    let mut out = Vec::with_capacity(bytes + 65_537);
+    out.extend_from_slice(&small[..2]);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while out.len() + 65_537 + small.len() <= bytes {
+        out.extend_from_slice(&[0xFF, 0xEF, 0xFF, 0xFF]); // APP15, 65535 bytes long
+        for _ in 0..65_533 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(x as u8);
+        }
+    }
+    out.extend_from_slice(&small[2..]);
+    out
+}

@@ -48,6 +48,12 @@ impl StoredPhoto {
 pub(crate) enum PhotoBody {
     File(PathBuf, u64),
     Bytes(Vec<u8>),
+    /// Already in the blob store under `key`, with a local copy when it is small.
+    Stored {
+        key: String,
+        local: Option<PathBuf>,
+        size: u64,
+    },
 }
 
 /// Longest client idempotency key.
@@ -66,7 +72,10 @@ impl Service {
     ) -> Result<StoredPhoto, ServiceError> {
         let (body, copies) = tokio::task::spawn_blocking(move || {
             let copies = match &body {
-                PhotoBody::File(path, size) => photo_copies::from_file(path, content_type, *size),
+                PhotoBody::File(path, size) | PhotoBody::Stored { local: Some(path), size, .. } => {
+                    photo_copies::from_file(path, content_type, *size)
+                }
+                PhotoBody::Stored { local: None, .. } => Err(NoCopies::Skipped("too large to decode")),
                 PhotoBody::Bytes(bytes) => photo_copies::from_bytes(bytes, content_type),
             };
             (body, copies)
@@ -81,6 +90,9 @@ impl Service {
             }
             Err(NoCopies::Unreadable(detail)) => {
                 tracing::info!(%base, %detail, "photo refused: does not decode");
+                if let PhotoBody::Stored { key, .. } = &body {
+                    let _ = self.blobs.delete(key).await;
+                }
                 return Err(ServiceError::invalid(
                     field,
                     "unreadable_image",
@@ -88,8 +100,12 @@ impl Service {
                 ));
             }
         };
+        let blob_key = match &body {
+            PhotoBody::Stored { key, .. } => key.clone(),
+            _ => format!("{base}.{}", domain::media::extension(content_type)),
+        };
         let stored = StoredPhoto {
-            blob_key: format!("{base}.{}", domain::media::extension(content_type)),
+            blob_key,
             thumb_key: copies.as_ref().map(|_| format!("{base}.thumb.jpg")),
             view_key: copies.as_ref().map(|_| format!("{base}.view.jpg")),
         };
@@ -99,6 +115,7 @@ impl Service {
                 PhotoBody::Bytes(bytes) => {
                     self.blobs.put(&stored.blob_key, content_type, bytes).await?;
                 }
+                PhotoBody::Stored { .. } => {}
             }
             if let (Some(c), Some(tk), Some(vk)) = (copies, &stored.thumb_key, &stored.view_key) {
                 self.blobs.put(tk, "image/jpeg", c.thumb).await?;
@@ -134,6 +151,27 @@ impl Service {
         filename: Option<&str>,
         client_key: Option<&str>,
     ) -> Result<Upload, ServiceError> {
+        let streamed = file.streamed.clone();
+        let result = self.store_spooled(ctx, file, filename, client_key).await;
+        // A streamed original that did not become an upload goes again (the sweep would
+        // also find it, an hour later).
+        if let (Some(s), Ok(u)) = (&streamed, &result) {
+            if u.blob_key != s.key {
+                let _ = self.blobs.delete(&s.key).await;
+            }
+        } else if let (Some(s), Err(_)) = (&streamed, &result) {
+            let _ = self.blobs.delete(&s.key).await;
+        }
+        result
+    }
+
+    async fn store_spooled(
+        &self,
+        ctx: &CallContext,
+        file: &Spooled,
+        filename: Option<&str>,
+        client_key: Option<&str>,
+    ) -> Result<Upload, ServiceError> {
         self.authorize_tool(ctx, Tool::CloseoutAddPhoto)?;
         let mut errors = vec![];
         let filename = domain::validate::optional_text("filename", filename, 200, &mut errors);
@@ -147,10 +185,16 @@ impl Service {
             }
         }
         let content_type = file.image_type()?;
-        let id = new_id("upl");
-        let stored = self
-            .put_photo(&format!("uploads/{id}"), content_type, PhotoBody::File(file.path.clone(), file.size), "file")
-            .await?;
+        let (id, body) = match (&file.streamed, &file.path) {
+            (Some(s), local) => {
+                (s.upload_id.clone(), PhotoBody::Stored { key: s.key.clone(), local: local.clone(), size: file.size })
+            }
+            (None, Some(path)) => (new_id("upl"), PhotoBody::File(path.clone(), file.size)),
+            (None, None) => {
+                return Err(ServiceError::Internal("a spooled file with neither a local copy nor a blob".into()))
+            }
+        };
+        let stored = self.put_photo(&format!("uploads/{id}"), content_type, body, "file").await?;
         let upload = Upload {
             upload_id: id,
             sha256: file.sha256.clone(),

@@ -1006,7 +1006,7 @@ mod s3_server;
 async fn spooled(bytes: &[u8]) -> dispatch::spool::Spooled {
     let mut spool = dispatch::spool::Spool::create(&dispatch::testing::temp_dir(), 64 << 20).await.expect("spool");
     for chunk in bytes.chunks(7000) {
-        spool.write(chunk).await.expect("write");
+        spool.write(bytes::Bytes::copy_from_slice(chunk)).await.expect("write");
     }
     spool.finish().await.expect("finish")
 }
@@ -1067,6 +1067,42 @@ async fn photos_and_the_sweep(svc: &Service) {
     cut.truncate(50);
     let e = svc.add_photo(&ctx, &add(AttachmentKind::After, &cut)).await.expect_err("truncated heic");
     assert!(format!("{e:?}").contains("truncated_image"), "{e:?}");
+
+    // Streamed uploads: written to the store as they arrive (a multipart upload on S3 past
+    // 8 MiB), previews only while a local copy was kept, nothing kept of a refused file.
+    let big = dispatch::testing::padded_jpeg(9 * 1024 * 1024 + 12_345);
+    let stream = |bytes: Vec<u8>, keep_local: u64| {
+        let store = svc.blobs().clone();
+        async move {
+            let mut spool = dispatch::spool::Spool::create(&dispatch::testing::temp_dir(), 64 << 20)
+                .await
+                .expect("spool")
+                .streaming_to(store, keep_local);
+            for chunk in bytes.chunks(300_000) {
+                spool.write(bytes::Bytes::copy_from_slice(chunk)).await?;
+            }
+            spool.finish().await
+        }
+    };
+    let received = stream(big.clone(), 1024 * 1024).await.expect("streamed");
+    assert!(received.path.is_none(), "no local copy past the limit");
+    let streamed = svc.store_upload(&ctx, &received, Some("big.jpg"), None).await.expect("big upload");
+    assert!(!streamed.previews);
+    assert_eq!(svc.blobs().get(&streamed.blob_key).await.expect("stored"), big, "every byte, in order");
+    svc.attach_upload(&ctx, &case.id, &streamed.upload_id, AttachmentKind::Other).await.expect("attach big");
+    let small = stream(photo.clone(), 40 << 20).await.expect("streamed");
+    let small = svc.store_upload(&ctx, &small, None, None).await.expect("small upload");
+    assert!(small.previews, "a small streamed photo still gets previews");
+    svc.attach_upload(&ctx, &case.id, &small.upload_id, AttachmentKind::After).await.expect("attach small");
+    let refused = stream(b"%PDF-1.7 this is not a photo at all".to_vec(), 40 << 20).await;
+    assert!(matches!(refused, Err(dispatch::spool::SpoolError::NotAnImage)), "refused at its first bytes");
+    let mut cut = big.clone();
+    cut.truncate(big.len() - 100);
+    let cut = stream(cut, 1024 * 1024).await.expect("streamed");
+    let e = svc.store_upload(&ctx, &cut, None, None).await.expect_err("truncated");
+    assert!(format!("{e:?}").contains("truncated_image"), "{e:?}");
+    let key = cut.streamed.as_ref().expect("streamed").key.clone();
+    assert!(!exists(svc, &key).await, "a refused upload leaves nothing in the store");
 
     // An upload never attached, and a blob whose row never committed (a crash in between).
     let upload = svc.store_upload(&ctx, &spooled(&photo).await, Some("later.jpg"), None).await.expect("upload");

@@ -71,9 +71,9 @@ impl From<SpoolError> for ReceiveError {
     }
 }
 
-/// Reads the multipart field `file` chunk by chunk, streaming it into the blob store as an
-/// upload (with a local copy while it is small enough for previews), and returns it with its
-/// client-side name. Other fields before it are ignored. On any failure, nothing is kept.
+/// Reads the multipart field `file` chunk by chunk, into the blob store as it arrives when the
+/// store is better fed that way (with a local copy while it is small enough for previews), else
+/// to local disk; returns it with its client-side name. Other fields before it are ignored. On any failure, nothing is kept.
 pub async fn receive_file(
     mut multipart: Multipart,
     limit: u64,
@@ -91,9 +91,12 @@ pub async fn receive_file(
             continue;
         }
         let filename = field.file_name().map(str::to_string);
-        let mut spool = Spool::create(&std::env::temp_dir(), limit)
-            .await?
-            .streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES);
+        let spool = Spool::create(&std::env::temp_dir(), limit).await?.images_only();
+        let mut spool = if store.streams_uploads() {
+            spool.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES)
+        } else {
+            spool
+        };
         let received = async {
             while let Some(chunk) = field.chunk().await.map_err(field_error)? {
                 spool.write(chunk).await?;

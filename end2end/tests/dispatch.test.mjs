@@ -42,6 +42,11 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
   assert.match(await page.textContent('[data-test="technician"]'), /E2E Tech/);
   assert.notEqual((await page.textContent('[data-test="appointment"]')).trim(), '—');
 
+  // A wrong ETA is explained next to its field, and changes nothing.
+  await page.fill('#eta-form input[name="minutes"]', 'soon');
+  await page.click('#eta-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-test="eta-error"]')?.textContent.includes('minutes'), null, { timeout: 15_000 });
+  assert.match(await page.textContent('[data-test="eta"]'), /—/);
   await page.fill('#eta-form input[name="minutes"]', '45');
   await page.click('#eta-form button[type="submit"]');
   await page.waitForFunction(() => !document.querySelector('[data-test="eta"]')?.textContent.includes('—'), null, { timeout: 15_000 });

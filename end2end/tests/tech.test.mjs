@@ -143,7 +143,8 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   await page.fill('#part-form input[name="description"]', 'Run capacitor 45/5 MFD');
   await page.fill('#part-form input[name="unit_price"]', 'twelve');
   await page.click('#part-form button[type="submit"]');
-  await page.waitForFunction(() => document.querySelector('#part-form [role="alert"]')?.textContent.trim().length > 0, null, { timeout: 15_000 });
+  // The server's words appear next to the field they are about.
+  await page.waitForFunction(() => document.querySelector('[data-test="price-error"]')?.textContent.trim().length > 0, null, { timeout: 15_000 });
   await page.fill('#part-form input[name="unit_price"]', '18.50');
   await page.click('#part-form button[type="submit"]');
   await page.waitForFunction(() => document.querySelector('#labor')?.textContent.includes('$18.50'), null, { timeout: 15_000 });

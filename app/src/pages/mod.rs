@@ -52,6 +52,19 @@ pub fn failure_text<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnErro
     }
 }
 
+/// The server's message for one field of the last submission, when it named that field (the
+/// service names fields by their input names, e.g. `eta_ms`).
+pub fn field_error<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnError>>, names: &[&str]) -> Option<String> {
+    match r? {
+        Ok(crate::api::FormOutcome::Invalid { fields, .. }) => {
+            let found: Vec<String> =
+                fields.into_iter().filter(|f| names.contains(&f.field.as_str())).map(|f| f.message).collect();
+            (!found.is_empty()).then(|| found.join("; "))
+        }
+        _ => None,
+    }
+}
+
 /// A time as `YYYY-MM-DD HH:MM UTC`: the same text on the server and in the browser, so
 /// hydration never disagrees about a time zone.
 pub fn when(ms: i64) -> String {

@@ -7,7 +7,7 @@ use crate::api::{job_case, ConsoleJobStep};
 use crate::field_api::{tech_jobs, TechCheck, TechJob, TechLabor, TechNote, TechPart, TechSubmit};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
-use crate::pages::{failure_text, when};
+use crate::pages::{failure_text, field_error, when};
 use domain::case::AttachmentKind;
 use domain::{Case, CaseState, Tool};
 use leptos::prelude::*;
@@ -273,7 +273,8 @@ fn LaborAndParts(c: Case, a: JobActions) -> impl IntoView {
             </ul>
             <ActionForm action=a.labor attr:class="form compact" attr:id="labor-form">
                 <input type="hidden" name="ticket_id" value=id.clone()/>
-                <label class="field"><span>"Minutes"</span><input name="minutes" inputmode="numeric" required=true/></label>
+                <label class="field"><span>"Minutes"</span><input name="minutes" inputmode="numeric" required=true/>
+                    <small class="field-error" role="alert">{move || field_error(a.labor.value().get(), &["minutes"])}</small></label>
                 <label class="field"><span>"Work done"</span><input name="description" required=true/></label>
                 <button type="submit" class="primary">"Add time"</button>
                 <p class="bad" role="alert">{move || failure_text(a.labor.value().get())}</p>
@@ -282,7 +283,8 @@ fn LaborAndParts(c: Case, a: JobActions) -> impl IntoView {
                 <input type="hidden" name="ticket_id" value=id2/>
                 <label class="field"><span>"Part"</span><input name="description" required=true/></label>
                 <label class="field"><span>"Qty"</span><input name="quantity" inputmode="numeric" value="1" required=true/></label>
-                <label class="field"><span>"Unit price"</span><input name="unit_price" inputmode="decimal" placeholder="12.50" required=true/></label>
+                <label class="field"><span>"Unit price"</span><input name="unit_price" inputmode="decimal" placeholder="12.50" required=true/>
+                    <small class="field-error" role="alert" data-test="price-error">{move || field_error(a.part.value().get(), &["unit_price", "unit_price_cents"])}</small></label>
                 <button type="submit" class="primary">"Add part"</button>
                 <p class="bad" role="alert">{move || failure_text(a.part.value().get())}</p>
             </ActionForm>

@@ -7,7 +7,7 @@ use crate::api::{
 };
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
-use crate::pages::{failure_text, when};
+use crate::pages::{failure_text, field_error, when};
 use domain::{Case, CaseState, Priority, Tool};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -172,7 +172,8 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
         {legal(Tool::ScheduleProposeSlots).then(|| view! {
             <ActionForm action=a.propose attr:class="form compact" attr:id="propose-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
-                <label class="field"><span>"Job length (minutes)"</span><input name="duration_minutes" value="120" inputmode="numeric"/></label>
+                <label class="field"><span>"Job length (minutes)"</span><input name="duration_minutes" value="120" inputmode="numeric"/>
+                    <small class="field-error" role="alert">{move || field_error(a.propose.value().get(), &["duration_minutes"])}</small></label>
                 <label class="field"><span>"Search the next (days)"</span><input name="days" value="7" inputmode="numeric"/></label>
                 <button type="submit" class="primary">{if reschedule { "Find new slots" } else { "Propose slots" }}</button>
             </ActionForm>
@@ -203,7 +204,8 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
         {legal(Tool::DispatchSetEta).then(|| view! {
             <ActionForm action=a.eta attr:class="form compact" attr:id="eta-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
-                <label class="field"><span>"ETA in minutes"</span><input name="minutes" inputmode="numeric" required=true/></label>
+                <label class="field"><span>"ETA in minutes"</span><input name="minutes" inputmode="numeric" required=true/>
+                    <small class="field-error" role="alert" data-test="eta-error">{move || field_error(a.eta.value().get(), &["eta_ms", "minutes"])}</small></label>
                 <label class="field"><span>"Note"</span><input name="note"/></label>
                 <button type="submit" class="primary">"Set ETA"</button>
             </ActionForm>
@@ -232,7 +234,8 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
         {c.state.is_open().then(|| view! {
             <ActionForm action=a.message attr:class="form compact" attr:id="message-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
-                <label class="field"><span>"Message"</span><textarea name="text" rows="2" required=true></textarea></label>
+                <label class="field"><span>"Message"</span><textarea name="text" rows="2" required=true></textarea>
+                    <small class="field-error" role="alert">{move || field_error(a.message.value().get(), &["text"])}</small></label>
                 <select name="direction" aria-label="Kind">
                     <option value="internal">"internal note"</option>
                     <option value="outbound">"to the customer"</option>
@@ -247,7 +250,8 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
                 <ActionForm action=a.cancel attr:class="form compact">
                     <input type="hidden" name="ticket_id" value=id.get_value()/>
                     <input type="hidden" name="version" value=version.get_value()/>
-                    <label class="field"><span>"Reason"</span><input name="reason" required=true/></label>
+                    <label class="field"><span>"Reason"</span><input name="reason" required=true/>
+                        <small class="field-error" role="alert">{move || field_error(a.cancel.value().get(), &["reason"])}</small></label>
                     <button type="submit">"Cancel ticket"</button>
                 </ActionForm>
             </details>

@@ -2,10 +2,9 @@
 //! magic bytes and checked for completeness, so memory stays flat whatever their size. Every
 //! door that accepts files (the tool API, the web app) receives through here.
 //!
-//! With a blob store attached, an image is streamed into the store as it arrives (S3 gets a
-//! multipart upload whose parts go out while the next ones are received), and a local copy is
-//! kept only while the file is small enough to make previews from. Anything that is not an
-//! image is refused at its first bytes.
+//! With a blob store attached, an image is streamed into the store as it arrives, and a local
+//! copy is kept only while the file is small enough to make previews from. Anything that is
+//! not an image can be refused at its first bytes.
 
 use crate::blob::{BlobSink, BlobStore};
 use crate::error::ServiceError;
@@ -70,6 +69,8 @@ pub struct Spool {
     store: Option<Arc<dyn BlobStore>>,
     sink: Option<Box<dyn BlobSink>>,
     streamed: Option<StreamedOriginal>,
+    /// Refuse anything but an accepted image at its first bytes.
+    images_only: bool,
 }
 
 /// A file fully received; its local copy (if any) is removed when this is dropped.
@@ -112,12 +113,21 @@ impl Spool {
             store: None,
             sink: None,
             streamed: None,
+            images_only: false,
         })
     }
 
+    /// Refuses a file that is not an accepted image as soon as its first bytes say so, instead
+    /// of receiving all of it first.
+    pub fn images_only(mut self) -> Spool {
+        self.images_only = true;
+        self
+    }
+
     /// Streams the file into `store` as an upload while it arrives, keeping a local copy only
-    /// up to `keep_local` bytes.
+    /// up to `keep_local` bytes. Only images are accepted.
     pub fn streaming_to(mut self, store: Arc<dyn BlobStore>, keep_local: u64) -> Spool {
+        self.images_only = true;
         self.store = Some(store);
         self.keep_local = keep_local;
         self
@@ -172,8 +182,11 @@ impl Spool {
     }
 
     async fn open_sink(&mut self) -> Result<(), SpoolError> {
-        let Some(store) = &self.store else { return Ok(()) };
-        let Some(content_type) = domain::media::sniff_image(&self.head) else { return Err(SpoolError::NotAnImage) };
+        let sniffed = domain::media::sniff_image(&self.head);
+        if sniffed.is_none() && self.images_only {
+            return Err(SpoolError::NotAnImage);
+        }
+        let (Some(store), Some(content_type)) = (&self.store, sniffed) else { return Ok(()) };
         let upload_id = crate::ids::new_id("upl");
         let key = format!("uploads/{upload_id}.{}", domain::media::extension(content_type));
         let mut sink = store.sink(&key, content_type).await.map_err(SpoolError::Store)?;

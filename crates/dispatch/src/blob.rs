@@ -208,6 +208,7 @@ impl BlobStore for LocalBlobStore {
             }
             let tmp = dest.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
             let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+            let file = tokio::io::BufWriter::with_capacity(crate::spool::WRITE_BUFFER, file);
             Ok(Box::new(LocalSink { file, tmp, dest }) as Box<dyn BlobSink>)
         })
     }
@@ -270,7 +271,7 @@ impl BlobStore for LocalBlobStore {
 
 /// Written aside and renamed at the end, as `put` does.
 struct LocalSink {
-    file: tokio::fs::File,
+    file: tokio::io::BufWriter<tokio::fs::File>,
     tmp: PathBuf,
     dest: PathBuf,
 }

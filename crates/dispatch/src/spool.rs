@@ -16,6 +16,8 @@ use tokio::io::AsyncWriteExt;
 
 /// Bytes needed to recognise every accepted type.
 const HEAD: usize = 32;
+/// Bytes gathered before each write to disk.
+pub const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Why a spool stopped taking bytes.
 #[derive(Debug)]
@@ -58,7 +60,9 @@ pub struct StreamedOriginal {
 /// A file being received.
 pub struct Spool {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
+    /// Buffered: network chunks are small, and every write to a tokio file is a hop to a
+    /// blocking thread.
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
     /// The local copy is dropped once the file grows past this.
     keep_local: u64,
     hasher: Sha256,
@@ -103,7 +107,7 @@ impl Spool {
         let file = tokio::fs::File::create(&path).await.map_err(SpoolError::Io)?;
         Ok(Spool {
             path,
-            file: Some(file),
+            file: Some(tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file)),
             keep_local: u64::MAX,
             hasher: Sha256::new(),
             size: 0,

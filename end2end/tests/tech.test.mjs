@@ -55,6 +55,16 @@ async function thumbnailsLoaded(page, count) {
   await page.waitForFunction(() => [...document.querySelectorAll('#photos .thumb img')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 15_000 });
 }
 
+/// Waits until `n` uploads are done; on failure, says what the rows show.
+async function uploadsDone(page, n, timeout = 60_000) {
+  try {
+    await page.waitForFunction((n) => document.querySelectorAll('#uploads li[data-state="done"]').length === n, n, { timeout });
+  } catch (e) {
+    const rows = await page.$$eval('#uploads li', (els) => els.map((e) => `${e.dataset.state}: ${e.textContent.replace(/\s+/g, ' ')}`));
+    throw new Error(`${n} uploads not done: ${JSON.stringify(rows)}`);
+  }
+}
+
 async function waitState(page, state) {
   await page.waitForSelector(`article.job[data-state="${state}"]`, { timeout: 15_000 });
 }
@@ -96,12 +106,14 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   await page.setInputFiles('#photo-input', files.map((buffer, i) => ({ name: `before-${i + 1}.jpg`, mimeType: 'image/jpeg', buffer })));
   await page.waitForSelector('#uploads li.upload[data-state="sending"]', { timeout: 10_000 });
   await screenshot(page, 'tech-uploading');
-  await page.waitForFunction(() => document.querySelectorAll('#uploads li[data-state="done"]').length === 2, null, { timeout: 60_000 });
+  await uploadsDone(page, 2);
+  // Each finished upload reloads the case; the next files are chosen on the reloaded page.
+  await page.waitForFunction(() => document.querySelectorAll('#photos .thumb img').length === 2, null, { timeout: 15_000 });
   const seen = await page.evaluate(() => window.__progressSeen);
   assert.ok(seen.some((v) => v > 0 && v < 100), `progress between 0 and 100 was shown: ${[...new Set(seen)]}`);
   await page.selectOption('#photo-kind', 'after');
   await page.setInputFiles('#photo-input', [{ name: 'after.jpg', mimeType: 'image/jpeg', buffer: await photo(page, 3) }]);
-  await page.waitForFunction(() => document.querySelectorAll('#uploads li[data-state="done"]').length === 3, null, { timeout: 60_000 });
+  await uploadsDone(page, 3);
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await thumbnailsLoaded(page, 3);
 
@@ -114,7 +126,8 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   assert.match(await failed.textContent(), /no connection/);
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await failed.locator('button', { hasText: 'Retry' }).click();
-  await page.waitForFunction(() => document.querySelectorAll('#uploads li[data-state="done"]').length === 4, null, { timeout: 30_000 });
+  await uploadsDone(page, 4, 30_000);
+  await thumbnailsLoaded(page, 4);
 
   // A file that is not a photo is refused with the server's words, and nothing is kept.
   await page.setInputFiles('#photo-input', [{ name: 'notes.pdf', mimeType: 'image/jpeg', buffer: Buffer.from('%PDF-1.7 not a photo') }]);
@@ -122,8 +135,6 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   await refused.waitFor({ timeout: 15_000 });
   assert.match(await refused.textContent(), /JPEG, PNG, WebP or HEIC/);
   assert.equal(await refused.locator('button', { hasText: 'Retry' }).count(), 0, 'a refused file is not offered again');
-
-  await thumbnailsLoaded(page, 4);
 
   // Checklist: the required items, one tap each.
   for (const key of ['filter_checked', 'thermostat_tested', 'site_left_clean']) {
@@ -161,6 +172,7 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   await page.mouse.up();
   await page.click('#save-signature');
   await page.waitForFunction(() => document.querySelector('#signature-status')?.textContent.includes('Signature saved'), null, { timeout: 15_000 });
+  await page.waitForSelector('#signature[data-signed="true"]', { timeout: 15_000 });
   await screenshot(page, 'tech-job');
 
   await page.click('#step-complete_work button[type="submit"]');

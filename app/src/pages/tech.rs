@@ -321,7 +321,7 @@ fn Signature(id: String, a: JobActions, signed: bool) -> impl IntoView {
         pad.save();
     };
     view! {
-        <section class="signature" id="signature">
+        <section class="signature" id="signature" data-signed=signed.to_string()>
             <h2>"Customer signature"</h2>
             <canvas node_ref=canvas width="600" height="200" class="pad" aria-label="Signature pad: sign with a finger"
                 on:pointerdown=down on:pointermove=moved on:pointerup=up on:pointerleave=up></canvas>

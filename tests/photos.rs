@@ -137,8 +137,7 @@ async fn a_technicians_photo_gets_previews_and_customers_never_see_its_location(
 #[tokio::test]
 async fn bad_uploads_are_refused_with_a_clear_code_and_change_nothing() {
     for db in each_backend().await {
-        let mut settings = dispatch::ShopSettings::default();
-        settings.max_upload_mib = 1;
+        let settings = dispatch::ShopSettings { max_upload_mib: 1, ..Default::default() };
         let blobs = dispatch::LocalBlobStore::new(dispatch::testing::temp_dir()).expect("blobs");
         let s = start_with(dispatch::Service::with_settings(db, std::sync::Arc::new(blobs), settings)).await;
         let (mut tech, job, _) = onsite_job(&s).await;

@@ -126,6 +126,14 @@ fn io(e: std::io::Error) -> BlobError {
     BlobError::Io(e.to_string())
 }
 
+/// A missing file is a missing blob; anything else is an I/O failure.
+fn io_at(key: &str) -> impl Fn(std::io::Error) -> BlobError + '_ {
+    move |e| match e.kind() {
+        std::io::ErrorKind::NotFound => BlobError::NotFound(key.to_string()),
+        _ => io(e),
+    }
+}
+
 impl BlobStore for LocalBlobStore {
     fn kind(&self) -> &'static str {
         "local"
@@ -173,22 +181,14 @@ impl BlobStore for LocalBlobStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
         Box::pin(async move {
             check_key(key)?;
-            match tokio::fs::read(self.root.join(key)).await {
-                Ok(b) => Ok(b),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound(key.to_string())),
-                Err(e) => Err(io(e)),
-            }
+            tokio::fs::read(self.root.join(key)).await.map_err(io_at(key))
         })
     }
 
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>> {
         Box::pin(async move {
             check_key(key)?;
-            let file = match tokio::fs::File::open(self.root.join(key)).await {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(key.to_string())),
-                Err(e) => return Err(io(e)),
-            };
+            let file = tokio::fs::File::open(self.root.join(key)).await.map_err(io_at(key))?;
             let size = file.metadata().await.map_err(io)?.len();
             Ok(BlobReader { size: Some(size), body: Box::pin(file) })
         })
@@ -353,6 +353,17 @@ impl S3BlobStore {
         S3BlobStore { client: aws_sdk_s3::Client::from_conf(config), bucket: settings.bucket.clone() }
     }
 
+    async fn get_object(&self, key: &str) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, BlobError> {
+        check_key(key)?;
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(out),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                Err(BlobError::NotFound(key.to_string()))
+            }
+            Err(e) => Err(s3_err(&e)),
+        }
+    }
+
     /// Creates the bucket if it does not exist (first start of a fresh server).
     pub async fn ensure_bucket(&self) -> Result<(), BlobError> {
         if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
@@ -365,6 +376,31 @@ impl S3BlobStore {
 
 fn s3_err<E: std::error::Error + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> BlobError {
     BlobError::Io(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+async fn put_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    body: ByteStream,
+) -> Result<(), BlobError> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| s3_err(&e))?;
+    Ok(())
+}
+
+/// Gives up a multipart upload; the server drops its parts (best effort: the caller is
+/// already failing or aborting).
+async fn abort_upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, upload_id: &str) {
+    let _ = client.abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
 }
 
 impl BlobStore for S3BlobStore {
@@ -381,15 +417,7 @@ impl BlobStore for S3BlobStore {
         Box::pin(async move {
             check_key(key)?;
             let m = meta(key, &body);
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map_err(|e| s3_err(&e))?;
+            put_object(&self.client, &self.bucket, key, content_type, ByteStream::from(body)).await?;
             Ok(m)
         })
     }
@@ -403,29 +431,13 @@ impl BlobStore for S3BlobStore {
         Box::pin(async move {
             check_key(key)?;
             let body = ByteStream::from_path(path).await.map_err(|e| BlobError::Io(e.to_string()))?;
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| s3_err(&e))?;
-            Ok(())
+            put_object(&self.client, &self.bucket, key, content_type, body).await
         })
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
         Box::pin(async move {
-            check_key(key)?;
-            let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                    return Err(BlobError::NotFound(key.to_string()))
-                }
-                Err(e) => return Err(s3_err(&e)),
-            };
+            let out = self.get_object(key).await?;
             let bytes = out.body.collect().await.map_err(|e| BlobError::Io(e.to_string()))?;
             Ok(bytes.into_bytes().to_vec())
         })
@@ -433,14 +445,7 @@ impl BlobStore for S3BlobStore {
 
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>> {
         Box::pin(async move {
-            check_key(key)?;
-            let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-                Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                    return Err(BlobError::NotFound(key.to_string()))
-                }
-                Err(e) => return Err(s3_err(&e)),
-            };
+            let out = self.get_object(key).await?;
             let size = out.content_length().and_then(|n| u64::try_from(n).ok());
             Ok(BlobReader { size, body: Box::pin(out.body.into_async_read()) })
         })
@@ -593,17 +598,8 @@ impl BlobSink for S3Sink {
     fn finish(mut self: Box<Self>) -> BoxFuture<'static, Result<(), BlobError>> {
         Box::pin(async move {
             let Some(upload_id) = self.upload_id.clone() else {
-                let body = std::mem::take(&mut self.buf);
-                self.client
-                    .put_object()
-                    .bucket(&self.bucket)
-                    .key(&self.key)
-                    .content_type(&self.content_type)
-                    .body(ByteStream::from(body))
-                    .send()
-                    .await
-                    .map_err(|e| s3_err(&e))?;
-                return Ok(());
+                let body = ByteStream::from(std::mem::take(&mut self.buf));
+                return put_object(&self.client, &self.bucket, &self.key, &self.content_type, body).await;
             };
             let done = async {
                 if !self.buf.is_empty() {
@@ -626,14 +622,7 @@ impl BlobSink for S3Sink {
             }
             .await;
             if done.is_err() {
-                let _ = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(&self.key)
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
+                abort_upload(&self.client, &self.bucket, &self.key, &upload_id).await;
             }
             done
         })
@@ -645,14 +634,7 @@ impl BlobSink for S3Sink {
                 let _ = task.await;
             }
             if let Some(upload_id) = &self.upload_id {
-                let _ = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(&self.key)
-                    .upload_id(upload_id)
-                    .send()
-                    .await;
+                abort_upload(&self.client, &self.bucket, &self.key, upload_id).await;
             }
         })
     }

@@ -59,14 +59,13 @@ impl ReceiveError {
 
 impl From<SpoolError> for ReceiveError {
     fn from(e: SpoolError) -> Self {
-        if let Some(refusal) = e.refusal() {
-            return ReceiveError::Refused(refusal);
-        }
         match e {
             SpoolError::TooLarge { limit } => ReceiveError::TooLarge { limit },
+            SpoolError::NotAnImage => {
+                ReceiveError::Refused(domain::DomainError::Invalid(vec![dispatch::spool::not_an_image("file")]).into())
+            }
             SpoolError::Io(e) => ReceiveError::Io(e.to_string()),
             SpoolError::Store(e) => ReceiveError::Io(e.to_string()),
-            SpoolError::NotAnImage => ReceiveError::Bad("not an image".into()),
         }
     }
 }

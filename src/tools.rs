@@ -185,15 +185,9 @@ async fn upload(
             .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))
             .await
             .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
-        Ok(json!({
-            "request_id": rid,
-            "upload_id": upload.upload_id,
-            "sha256": upload.sha256,
-            "size": upload.size,
-            "content_type": upload.content_type,
-            "filename": upload.filename,
-            "previews": upload.previews,
-        }))
+        let mut body = json!(upload);
+        body["request_id"] = json!(rid);
+        Ok(body)
     }
     .await;
     respond(&state, result, "uploads", &headers).await

@@ -8,7 +8,7 @@ use dispatch::testing::{each_backend, jpeg_with_exif, GPS_MARK};
 use domain::commands::TicketRef;
 use domain::Role;
 use serde_json::Value;
-use support::{account, dispatched_ticket, start, start_with, system, technician, Browser, Server};
+use support::{account, blob_count, dispatched_ticket, start, start_with, system, technician, Browser, Server};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -53,14 +53,6 @@ async fn onsite_job(s: &Server) -> (Browser, domain::Case, String) {
     let mut b = Browser::new(s);
     assert_eq!(b.login(&email, PASSWORD).await.status, 200);
     (b, job, tech)
-}
-
-async fn blob_count(s: &Server) -> usize {
-    let mut n = 0;
-    for prefix in ["uploads/", "attachments/"] {
-        n += s.service.blobs().list(prefix).await.expect("list").len();
-    }
-    n
 }
 
 #[tokio::test]

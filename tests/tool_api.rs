@@ -754,11 +754,11 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
         let (st, b) = upload(&s, &liaison, vec![0xFF; 51 * 1024 * 1024], "huge.jpg").await;
         assert_error(st, &b, 400, "INVALID_REQUEST");
         assert_eq!(b["error"]["details"]["fields"][0]["code"], "unsupported_type");
-        let mut left = 0;
-        for prefix in ["uploads/", "attachments/"] {
-            left += s.service.blobs().list(prefix).await.expect("list").len();
-        }
-        assert_eq!(left, 3, "only the attached photo, its thumbnail and its shared copy are stored");
+        assert_eq!(
+            support::blob_count(&s).await,
+            3,
+            "only the attached photo, its thumbnail and its shared copy are stored"
+        );
         let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
         let (st, b) = upload(&s, &intake, png.clone(), "meter.png").await;
         assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");

@@ -44,6 +44,15 @@ pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Serve
     Server { base: format!("http://{addr}"), service }
 }
 
+/// Files in the blob store's upload and attachment folders.
+pub async fn blob_count(s: &Server) -> usize {
+    let mut n = 0;
+    for prefix in ["uploads/", "attachments/"] {
+        n += s.service.blobs().list(prefix).await.expect("list").len();
+    }
+    n
+}
+
 /// A technician with `skill` who works around the clock.
 pub async fn technician(service: &Service, skill: &str) -> String {
     let ctx = dispatch::CallContext::new(domain::Actor::system("test"));

@@ -60,27 +60,21 @@ impl Service {
                     ServiceError::invalid("content_base64", "invalid_base64", "standard base64 of the image file")
                 })?;
                 let sniffed = domain::media::sniff_image(&bytes);
-                match sniffed {
-                    None => errors.push(FieldError::new(
-                        "content_base64",
-                        "unsupported_type",
-                        "a JPEG, PNG, WebP or HEIC/HEIF image",
-                    )),
-                    Some(real) => {
-                        if let Some(declared) = input.content_type.as_deref().filter(|d| *d != real) {
-                            errors.push(FieldError::new(
-                                "content_type",
-                                "type_mismatch",
-                                format!("the file is {real}, not {declared}"),
-                            ));
-                        }
-                        if let Some(mut check) = domain::image_check::IntegrityCheck::new(real) {
-                            check.feed(&bytes);
-                            if let Err(defect) = check.finish() {
-                                errors.push(FieldError::new("content_base64", defect.code(), defect.message()));
-                            }
-                        }
+                let defect = sniffed.and_then(domain::image_check::IntegrityCheck::new).and_then(|mut check| {
+                    check.feed(&bytes);
+                    check.finish().err()
+                });
+                if let (Some(real), Some(declared)) = (sniffed, input.content_type.as_deref()) {
+                    if declared != real {
+                        errors.push(FieldError::new(
+                            "content_type",
+                            "type_mismatch",
+                            format!("the file is {real}, not {declared}"),
+                        ));
                     }
+                }
+                if let Err(e) = crate::spool::image_verdict("content_base64", sniffed, defect) {
+                    errors.push(e);
                 }
                 PhotoSource::Bytes(bytes, sniffed.unwrap_or("application/octet-stream"))
             }

@@ -9,6 +9,7 @@
 use crate::blob::{BlobSink, BlobStore};
 use crate::error::ServiceError;
 use domain::image_check::{ImageDefect, IntegrityCheck};
+use domain::FieldError;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,22 +33,28 @@ pub enum SpoolError {
     Store(crate::blob::BlobError),
 }
 
-impl SpoolError {
-    /// The refusal as the service words it, for the bad-input cases.
-    pub fn refusal(&self) -> Option<ServiceError> {
-        match self {
-            SpoolError::NotAnImage => Some(not_an_image()),
-            _ => None,
-        }
-    }
-}
-
-fn not_an_image() -> ServiceError {
-    ServiceError::invalid(
-        "file",
+/// The refusal of a file that is not an accepted image, for `field` (the input that carried
+/// it). Every door's image refusals are worded here and in [`image_verdict`].
+pub fn not_an_image(field: &str) -> FieldError {
+    FieldError::new(
+        field,
         "unsupported_type",
         "a JPEG, PNG, WebP or HEIC/HEIF image (the file's content is none of these)",
     )
+}
+
+/// Whether a file, as sniffed and checked, is an accepted and complete image: its type, or
+/// the error for `field`.
+pub fn image_verdict(
+    field: &str,
+    sniffed: Option<&'static str>,
+    defect: Option<ImageDefect>,
+) -> Result<&'static str, FieldError> {
+    let content_type = sniffed.ok_or_else(|| not_an_image(field))?;
+    match defect {
+        Some(d) => Err(FieldError::new(field, d.code(), d.message())),
+        None => Ok(content_type),
+    }
 }
 
 /// Where the original went when it was streamed into the blob store.
@@ -264,12 +271,6 @@ impl Spooled {
         if self.size == 0 {
             return Err(ServiceError::invalid("file", "empty_file", "the file is empty"));
         }
-        let Some(content_type) = self.content_type else {
-            return Err(not_an_image());
-        };
-        if let Some(defect) = self.defect {
-            return Err(ServiceError::invalid("file", defect.code(), defect.message()));
-        }
-        Ok(content_type)
+        image_verdict("file", self.content_type, self.defect).map_err(|e| domain::DomainError::Invalid(vec![e]).into())
     }
 }

@@ -151,16 +151,13 @@ impl Service {
         filename: Option<&str>,
         client_key: Option<&str>,
     ) -> Result<Upload, ServiceError> {
-        let streamed = file.streamed.clone();
         let result = self.store_spooled(ctx, file, filename, client_key).await;
-        // A streamed original that did not become an upload goes again (the sweep would
-        // also find it, an hour later).
-        if let (Some(s), Ok(u)) = (&streamed, &result) {
-            if u.blob_key != s.key {
+        // A streamed original that did not become this upload (refused, or a retry answered
+        // with the first upload) goes again; the sweep would also find it, an hour later.
+        if let Some(s) = &file.streamed {
+            if result.as_ref().map_or(true, |u| u.blob_key != s.key) {
                 let _ = self.blobs.delete(&s.key).await;
             }
-        } else if let (Some(s), Err(_)) = (&streamed, &result) {
-            let _ = self.blobs.delete(&s.key).await;
         }
         result
     }

@@ -137,6 +137,10 @@ fi
 if ! [ -x /usr/bin/chromium ]; then
   apt_install chromium fonts-liberation
 fi
+# pdftoppm renders the closeout packet PDF to a PNG in the end2end suite.
+if ! command -v pdftoppm >/dev/null; then
+  apt_install poppler-utils
+fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt_install nodejs npm
 fi

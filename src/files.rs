@@ -224,3 +224,45 @@ pub async fn download(
     }
     res
 }
+
+/// `GET /packets/{ticket_id}`: the ticket's current closeout packet PDF, for anyone who may
+/// read the case (the customer by their portal session included).
+#[tracing::instrument(name = "packet.download", skip_all, fields(ticket = %ticket_id))]
+pub async fn packet(
+    State(state): State<AppState>,
+    Extension(CurrentActor(actor)): Extension<CurrentActor>,
+    Path(ticket_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let rid = request_id(&headers);
+    let Some(actor) = actor else {
+        return ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "please sign in").into_response();
+    };
+    let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
+    let file = match state.service.packet_file(&ctx, &ticket_id).await {
+        Ok(f) => f,
+        Err(e) => return ApiError::from_service(&rid, &e).by(&ctx.actor).into_response(),
+    };
+    let etag = format!("\"{}\"", file.sha256);
+    if header(&headers, "if-none-match") == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(h::ETAG, etag)]).into_response();
+    }
+    let mut res = Body::from_stream(tokio_util::io::ReaderStream::new(file.reader.body)).into_response();
+    let hs = res.headers_mut();
+    hs.insert(h::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    if let Some(size) = file.reader.size {
+        hs.insert(h::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        hs.insert(h::ETAG, v);
+    }
+    // A newer packet may replace this one: always ask again, but reuse on a matching ETag.
+    hs.insert(h::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.filename)) {
+        hs.insert(h::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&file.packet_id) {
+        hs.insert("x-packet-id", v);
+    }
+    res
+}

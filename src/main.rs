@@ -44,6 +44,19 @@ enum Command {
     /// The attachment store.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Closeout packets.
+    #[command(subcommand)]
+    Packet(PacketCommand),
+}
+
+#[derive(Subcommand)]
+enum PacketCommand {
+    /// Check a closeout packet PDF against the audit trail, and every file it lists against
+    /// the store; exits 2 if anything differs.
+    Verify {
+        /// The packet file (as downloaded from the portal or the console).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -273,6 +286,24 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 "swept {} blobs: {} orphans removed, {} orphans younger than {grace_minutes} min kept, {} unused uploads expired",
                 r.scanned, r.orphans_removed, r.orphans_too_young, r.uploads_expired
             );
+        }
+        Command::Packet(PacketCommand::Verify { file }) => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let service = server::open_service(&config).await?;
+            let check = service.verify_packet(&bytes).await?;
+            let name = check.packet_id.as_deref().unwrap_or("(unknown packet)");
+            for p in &check.problems {
+                println!("FAILED: {p}");
+            }
+            if check.ok() {
+                println!(
+                    "packet {name} verified: SHA-256 {} matches the audit trail; {} files match the manifest",
+                    check.sha256, check.files_ok
+                );
+            } else {
+                println!("packet {name} NOT verified: {} problems", check.problems.len());
+                return Ok(ExitCode::from(2));
+            }
         }
         Command::Audit(AuditCommand::Replay) => {
             let service = server::open_service(&config).await?;

@@ -88,6 +88,7 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
             axum::routing::post(crate::files::upload_photo).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/files/{attachment_id}/{variant}", get(crate::files::download))
+        .route("/packets/{ticket_id}", get(crate::files::packet))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -28,16 +28,18 @@ pub enum OperatorAction {
     RecordLabor,
     RecordPart,
     Cancel,
+    EditInvoice,
     RecordPayment,
 }
 
 impl OperatorAction {
-    pub const ALL: [(&'static str, OperatorAction); 6] = [
+    pub const ALL: [(&'static str, OperatorAction); 7] = [
         ("job.check_in", OperatorAction::CheckIn),
         ("job.complete_work", OperatorAction::CompleteWork),
         ("job.record_labor", OperatorAction::RecordLabor),
         ("job.record_part", OperatorAction::RecordPart),
         ("ticket.cancel", OperatorAction::Cancel),
+        ("billing.edit_invoice_draft", OperatorAction::EditInvoice),
         ("billing.record_payment", OperatorAction::RecordPayment),
     ];
 }
@@ -83,6 +85,9 @@ impl OperatorAction {
             OperatorAction::RecordLabor => "Record labor time on the job.",
             OperatorAction::RecordPart => "Record a part used on the job.",
             OperatorAction::Cancel => "Cancel the ticket (possible until a technician is on site).",
+            OperatorAction::EditInvoice => {
+                "Replace the invoice draft's lines and tax rate (invoice_ready, until a closeout packet is compiled)."
+            }
             OperatorAction::RecordPayment => {
                 "Record payment: paid, or accounts receivable with a due date (invoice_ready -> paid_or_ar)."
             }
@@ -148,6 +153,7 @@ impl ToolName {
                 OperatorAction::RecordLabor => g.subschema_for::<c::RecordLabor>(),
                 OperatorAction::RecordPart => g.subschema_for::<c::RecordPart>(),
                 OperatorAction::Cancel => g.subschema_for::<c::CancelTicket>(),
+                OperatorAction::EditInvoice => g.subschema_for::<c::EditInvoiceDraft>(),
                 OperatorAction::RecordPayment => g.subschema_for::<c::RecordPayment>(),
             },
         }
@@ -354,7 +360,8 @@ impl ApiError {
             ServiceError::Domain(DomainError::InvalidTransition { .. } | DomainError::NotInState { .. })
             | ServiceError::Conflict(_)
             | ServiceError::TechUnavailable { .. }
-            | ServiceError::CloseoutIncomplete { .. } => StatusCode::CONFLICT,
+            | ServiceError::CloseoutIncomplete { .. }
+            | ServiceError::InvoiceSent { .. } => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::TicketNotFound(_) | ServiceError::AttachmentNotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::LoginFailed | ServiceError::LinkInvalid => StatusCode::UNAUTHORIZED,
@@ -373,6 +380,7 @@ impl ApiError {
                 json!({ "technician_id": technician_id, "reason": reason })
             }
             ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
+            ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
             _ => json!({}),
         };
         ApiError::new(request_id, status, e.code(), e.public_message()).details(details)
@@ -612,6 +620,7 @@ async fn run_tool(
             OperatorAction::RecordLabor => service.record_labor(&ctx, &parse_input(json, rid)?).await,
             OperatorAction::RecordPart => service.record_part(&ctx, &parse_input(json, rid)?).await,
             OperatorAction::Cancel => service.cancel_ticket(&ctx, &parse_input(json, rid)?).await,
+            OperatorAction::EditInvoice => service.edit_invoice_draft(&ctx, &parse_input(json, rid)?).await,
             OperatorAction::RecordPayment => service.record_payment(&ctx, &parse_input(json, rid)?).await,
         },
         ToolName::Agent(tool) => match tool {

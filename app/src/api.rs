@@ -1,6 +1,5 @@
 //! Server functions: typed calls from the browser, each one line into the service.
 
-use domain::window::TimeWindow;
 use domain::{Case, CaseState, CaseSummary, FieldError, Role};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -31,16 +30,54 @@ pub struct Account {
     pub disabled: bool,
 }
 
-/// What a customer sees of their ticket: no internal notes, no storage keys.
+/// What a customer sees of their ticket: no internal notes, no storage keys, no originals.
+/// Times are written by the server in the shop's time zone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortalTicket {
     pub id: String,
     pub number: String,
     pub state: CaseState,
+    pub version: i64,
     pub problem_summary: Option<String>,
-    pub appointment: Option<TimeWindow>,
+    pub address: Option<String>,
+    pub appointment: Option<String>,
     pub technician_first_name: Option<String>,
-    pub eta_ms: Option<i64>,
+    pub eta: Option<String>,
+    pub messages: Vec<PortalMessage>,
+    /// From the end of the work on.
+    pub closeout: Option<PortalCloseout>,
+    /// "Paid on …" or "Due …", once recorded.
+    pub payment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalMessage {
+    pub at: String,
+    pub from_office: bool,
+    pub sender: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalCloseout {
+    pub summary: Vec<String>,
+    pub checklist: Vec<(String, bool)>,
+    /// Attachment ids and what they show (served as the shared copy).
+    pub photos: Vec<(String, String)>,
+    /// Shown once it went out with the closeout packet (before that it may still change).
+    pub invoice: Option<PortalInvoice>,
+    pub packet_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalInvoice {
+    pub number: String,
+    /// Description, quantity, amount.
+    pub lines: Vec<(String, String, String)>,
+    pub subtotal: String,
+    pub tax_label: String,
+    pub tax: String,
+    pub total: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -241,29 +278,99 @@ pub async fn portal_tickets() -> Result<Vec<PortalTicket>, ServerFnError> {
     let filter = dispatch::tickets::CaseFilter { limit: Some(100), ..Default::default() };
     let mut out = vec![];
     for row in service.cases(&ctx, &filter).await.map_err(ssr::error)? {
-        out.push(portal_view(service.case(&ctx, &row.id).await.map_err(ssr::error)?));
+        let case = service.case(&ctx, &row.id).await.map_err(ssr::error)?;
+        out.push(portal_view(service.settings(), case, vec![]));
     }
     Ok(out)
 }
 
 #[server(endpoint = "portal_ticket")]
 pub async fn portal_ticket_view(ticket_id: String) -> Result<PortalTicket, ServerFnError> {
-    let case = ssr::service()?.case(&ssr::context()?, &ticket_id).await.map_err(ssr::error)?;
-    Ok(portal_view(case))
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let case = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?;
+    let messages = service.conversation(&ctx, &case.id).await.map_err(ssr::error)?;
+    Ok(portal_view(service.settings(), case, messages))
+}
+
+/// The ticket's version: the portal asks every few seconds and reloads only on a change.
+#[server(endpoint = "portal_stamp")]
+pub async fn portal_stamp(ticket_id: String) -> Result<i64, ServerFnError> {
+    Ok(ssr::service()?.case(&ssr::context()?, &ticket_id).await.map_err(ssr::error)?.version)
+}
+
+/// A message from the customer to the office (`ticket.add_message`, channel webchat).
+#[server(endpoint = "portal_send")]
+pub async fn portal_send(ticket_id: String, text: String) -> ActionResult {
+    let input = domain::commands::AddMessage {
+        ticket_id,
+        direction: domain::commands::Direction::Inbound,
+        channel: None,
+        sender: None,
+        text,
+    };
+    case_of(ssr::service()?.add_message(&ssr::context()?, &input).await)
 }
 
 #[cfg(feature = "ssr")]
-fn portal_view(c: Case) -> PortalTicket {
+fn portal_view(settings: &dispatch::ShopSettings, c: Case, messages: Vec<domain::views::MessageEntry>) -> PortalTicket {
+    use domain::case::{AttachmentKind, NoteKind, PaymentKind};
+    use domain::money::Money;
+    let money = |cents: i64| Money(cents).to_string();
+    let closeout = matches!(
+        c.state,
+        CaseState::WorkPerformed | CaseState::CloseoutReady | CaseState::InvoiceReady | CaseState::PaidOrAr
+    )
+    .then(|| PortalCloseout {
+        summary: c.notes.iter().filter(|n| n.kind == NoteKind::WorkSummary).map(|n| n.text.clone()).collect(),
+        checklist: c.checklist.iter().map(|i| (i.label.clone(), i.done)).collect(),
+        photos: c
+            .attachments
+            .iter()
+            .filter(|a| a.view_key.is_some() && matches!(a.kind, AttachmentKind::Before | AttachmentKind::After))
+            .map(|a| (a.id.clone(), if a.kind == AttachmentKind::Before { "Before" } else { "After" }.to_string()))
+            .collect(),
+        invoice: c.invoice.as_ref().filter(|_| c.packet.is_some()).map(|i| PortalInvoice {
+            number: i.number.clone(),
+            lines: i.lines.iter().map(|l| (l.description.clone(), l.quantity.clone(), money(l.amount_cents))).collect(),
+            subtotal: money(i.subtotal_cents),
+            tax_label: format!("Tax ({}.{:02} %)", i.tax_rate_bp / 100, i.tax_rate_bp % 100),
+            tax: money(i.tax_cents),
+            total: money(i.total_cents),
+        }),
+        packet_url: c.packet.as_ref().map(|_| format!("/packets/{}", c.id)),
+    });
     PortalTicket {
-        id: c.id,
-        number: c.number,
+        id: c.id.clone(),
+        number: c.number.clone(),
         state: c.state,
-        problem_summary: c.problem_summary,
-        appointment: c.appointment.map(|a| TimeWindow { start_ms: a.start_ms, end_ms: a.end_ms }),
+        version: c.version,
+        problem_summary: c.problem_summary.clone(),
+        address: c.site.as_ref().map(|s| s.address.clone()),
+        appointment: c.appointment.as_ref().map(|a| settings.window_label(a.start_ms, a.end_ms)),
         technician_first_name: c
             .assignment
+            .as_ref()
             .and_then(|a| a.technician_name.split_whitespace().next().map(str::to_string)),
-        eta_ms: c.eta.map(|e| e.eta_ms),
+        eta: c.eta.as_ref().map(|e| settings.time_label(e.eta_ms)),
+        messages: messages
+            .into_iter()
+            .map(|m| PortalMessage {
+                at: settings.time_label(m.at_ms),
+                from_office: m.direction == "outbound",
+                sender: if m.direction == "outbound" { "The office".into() } else { m.sender.unwrap_or_else(|| "You".into()) },
+                text: m.text,
+            })
+            .collect(),
+        closeout,
+        payment: c.payment.as_ref().map(|p| match p.kind {
+            PaymentKind::Paid => format!("Paid {} on {}. Thank you!", money(p.amount_cents), settings.time_label(p.recorded_at_ms)),
+            PaymentKind::Ar => format!(
+                "{} due {}",
+                money(p.amount_cents),
+                p.due_ms.map(|d| settings.time_label(d)).unwrap_or_else(|| "on your account terms".into())
+            ),
+        }),
     }
 }
 
@@ -477,6 +584,122 @@ pub async fn console_job_step(ticket_id: String, step: String, version: String) 
         "complete_work" => case_of(service.complete_work(&ctx, &input).await),
         _ => Ok(FormOutcome::Invalid { message: "unknown step".into(), fields: vec![] }),
     }
+}
+
+/// Billing steps from the console: the invoice draft (`billing.generate_invoice_draft`) and
+/// the closeout packet (`billing.compile_closeout_packet`).
+#[server(endpoint = "console_billing_step")]
+pub async fn console_billing_step(ticket_id: String, step: String, version: String) -> ActionResult {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let input = domain::commands::TicketRef { ticket_id, expected_version: self::version(&version) };
+    match step.as_str() {
+        "invoice" => case_of(service.generate_invoice_draft(&ctx, &input).await),
+        "packet" => case_of(service.compile_closeout_packet(&ctx, &input).await),
+        _ => Ok(FormOutcome::Invalid { message: "unknown step".into(), fields: vec![] }),
+    }
+}
+
+/// Reads one edited invoice row, `description | quantity | amount` (quantity optional).
+pub fn invoice_row(i: usize, row: &str) -> Result<domain::commands::InvoiceLineInput, FieldError> {
+    let parts: Vec<&str> = row.split('|').map(str::trim).collect();
+    let (description, quantity, amount) = match parts.as_slice() {
+        [d, a] => (*d, None, *a),
+        [d, q, a] => (*d, Some(q.to_string()).filter(|q| !q.is_empty()), *a),
+        _ => {
+            return Err(FieldError::new(
+                &format!("lines[{i}]"),
+                "invalid_line",
+                format!("line {}: write description | quantity | amount", i + 1),
+            ))
+        }
+    };
+    let (negative, digits) = match amount.strip_prefix('-') {
+        Some(rest) => (true, rest.trim()),
+        None => (false, amount),
+    };
+    let cents = domain::money::Money::parse(&format!("lines[{i}].amount_cents"), digits)
+        .map_err(|e| FieldError::new(&e.field, &e.code, format!("line {}: an amount like 125.50 or -10.00", i + 1)))?
+        .cents();
+    Ok(domain::commands::InvoiceLineInput {
+        description: description.to_string(),
+        quantity,
+        amount_cents: if negative { -cents } else { cents },
+    })
+}
+
+/// `billing.edit_invoice_draft` from the console: one line per row, and the tax rate in percent.
+#[server(endpoint = "console_edit_invoice")]
+pub async fn console_edit_invoice(ticket_id: String, lines: String, tax_percent: String, version: String) -> ActionResult {
+    let mut fields = vec![];
+    let mut rows = vec![];
+    for (i, row) in lines.lines().filter(|r| !r.trim().is_empty()).enumerate() {
+        match invoice_row(i, row) {
+            Ok(l) => rows.push(l),
+            Err(e) => fields.push(e),
+        }
+    }
+    let tax_rate_bp = match tax_percent.trim() {
+        "" => None,
+        t => match domain::money::Money::parse("tax_rate_bp", t.trim_end_matches('%').trim()) {
+            // "8.25" parses as 825 hundredths: exactly the basis points.
+            Ok(bp) => Some(bp.cents()),
+            Err(_) => {
+                fields.push(FieldError::new("tax_rate_bp", "invalid", "a percentage like 8.25"));
+                None
+            }
+        },
+    };
+    if !fields.is_empty() {
+        return Ok(FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields });
+    }
+    let input =
+        domain::commands::EditInvoiceDraft { ticket_id, lines: rows, tax_rate_bp, expected_version: self::version(&version) };
+    case_of(ssr::service()?.edit_invoice_draft(&ssr::context()?, &input).await)
+}
+
+/// `billing.record_payment`: paid (amount defaults to the total) or on account with a due date.
+#[server(endpoint = "console_record_payment")]
+pub async fn console_record_payment(
+    ticket_id: String,
+    kind: String,
+    amount: String,
+    due: String,
+    version: String,
+) -> ActionResult {
+    use domain::case::PaymentKind;
+    let mut fields = vec![];
+    let kind = match kind.as_str() {
+        "ar" => PaymentKind::Ar,
+        _ => PaymentKind::Paid,
+    };
+    let amount_cents = match amount.trim() {
+        "" => None,
+        a => match domain::money::Money::parse("amount_cents", a) {
+            Ok(m) => Some(m.cents()),
+            Err(e) => {
+                fields.push(e);
+                None
+            }
+        },
+    };
+    let due_ms = match due.trim() {
+        "" => None,
+        d => match crate::pages::date_ms(d) {
+            // Due at the end of that day.
+            Some(ms) => Some(ms + 86_400_000 - 1),
+            None => {
+                fields.push(FieldError::new("due_ms", "invalid", "a date like 2026-12-31"));
+                None
+            }
+        },
+    };
+    if !fields.is_empty() {
+        return Ok(FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields });
+    }
+    let input =
+        domain::commands::RecordPayment { ticket_id, kind, amount_cents, due_ms, expected_version: self::version(&version) };
+    case_of(ssr::service()?.record_payment(&ssr::context()?, &input).await)
 }
 
 /// A technician as the records page lists them.

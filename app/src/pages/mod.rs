@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod billing;
 pub mod console;
 pub mod photos;
 pub mod portal;
@@ -59,6 +60,18 @@ pub fn field_error<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnError
         Ok(crate::api::FormOutcome::Invalid { fields, .. }) => {
             let found: Vec<String> =
                 fields.into_iter().filter(|f| names.contains(&f.field.as_str())).map(|f| f.message).collect();
+            (!found.is_empty()).then(|| found.join("; "))
+        }
+        _ => None,
+    }
+}
+
+/// The server's messages for a field and everything under it (`lines`, `lines[2].amount_cents`).
+pub fn field_error_under<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnError>>, prefix: &str) -> Option<String> {
+    match r? {
+        Ok(crate::api::FormOutcome::Invalid { fields, .. }) => {
+            let under = |f: &str| f == prefix || f.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(['[', '.']));
+            let found: Vec<String> = fields.into_iter().filter(|f| under(&f.field)).map(|f| f.message).collect();
             (!found.is_empty()).then(|| found.join("; "))
         }
         _ => None,

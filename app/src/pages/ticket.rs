@@ -5,6 +5,7 @@ use crate::api::{
     load_ticket, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose, ConsoleSetEta,
     ConsoleSetPriority, FormOutcome, TicketDetail,
 };
+use crate::pages::billing::{Billing, BillingActions};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, field_error, when};
@@ -24,16 +25,21 @@ pub fn TicketPage() -> impl IntoView {
     let cancel = ServerAction::<ConsoleCancel>::new();
     let step = ServerAction::<ConsoleJobStep>::new();
     let photos = PhotoUploads::new();
+    let billing = BillingActions::new();
+    // Grows with every finished action, whichever it was: the page reloads on any change.
     let versions = move || {
-        (priority.version().get(), book.version().get(), eta.version().get(), message.version().get()).max((
-            cancel.version().get(),
-            step.version().get(),
-            propose.version().get(),
-            photos.done.get() as usize,
-        ))
+        priority.version().get()
+            + book.version().get()
+            + eta.version().get()
+            + message.version().get()
+            + cancel.version().get()
+            + step.version().get()
+            + propose.version().get()
+            + photos.done.get() as usize
+            + billing.version()
     };
     let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
-    let actions = Actions { priority, propose, book, eta, message, cancel, step, photos };
+    let actions = Actions { priority, propose, book, eta, message, cancel, step, photos, billing };
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">
@@ -61,6 +67,7 @@ struct Actions {
     cancel: ServerAction<ConsoleCancel>,
     step: ServerAction<ConsoleJobStep>,
     photos: PhotoUploads,
+    billing: BillingActions,
 }
 
 /// The outcome of the last action, whichever it was.
@@ -74,6 +81,7 @@ fn ActionStatus(actions: Actions) -> impl IntoView {
             .or_else(|| failure_text(a.message.value().get()))
             .or_else(|| failure_text(a.cancel.value().get()))
             .or_else(|| failure_text(a.step.value().get()))
+            .or_else(|| a.billing.problem())
     };
     view! { <p class="form-status bad" role="status" aria-live="polite" data-test="action-error">{problem}</p> }
 }
@@ -95,6 +103,9 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
             <section class="panel" aria-label="Actions">
                 <h2>"Actions"</h2>
                 {view! { <ActionForms c=c.clone() actions/> }.into_any()}
+            </section>
+            <section class="panel" aria-label="Billing" id="billing">
+                {view! { <Billing c=c.clone() b=actions.billing/> }.into_any()}
             </section>
             <section class="panel" aria-label="Photos">
                 // Erased, so the page's view type stays within the compiler's depth limit.

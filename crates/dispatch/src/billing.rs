@@ -1,13 +1,12 @@
-//! Billing: `billing.generate_invoice_draft`, `billing.compile_closeout_packet`,
-//! `billing.record_payment`.
+//! Billing: `billing.generate_invoice_draft`, `billing.edit_invoice_draft`,
+//! `billing.record_payment` (the packet is in `packet`).
 
 use crate::error::ServiceError;
 use crate::ids::new_id;
 use crate::service::{CallContext, Outcome, Service};
 use domain::case::invoice_number;
-use domain::commands::{RecordPayment, TicketRef};
+use domain::commands::{EditInvoiceDraft, RecordPayment, TicketRef};
 use domain::{CaseState, Role, Tool};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 impl Service {
@@ -48,56 +47,41 @@ impl Service {
         self.finish(ctx, o, Tool::BillingGenerateInvoiceDraft.name(), Some(CaseState::InvoiceReady), data, vec![]).await
     }
 
-    /// `billing.compile_closeout_packet`: one document of everything the job produced, with a
-    /// manifest of every attachment's hash, stored in the blob store; its hash is audited.
-    #[tracing::instrument(name = "billing.compile_closeout_packet", skip_all, fields(actor = %ctx.actor.id))]
-    pub async fn compile_closeout_packet(&self, ctx: &CallContext, input: &TicketRef) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::BillingCompileCloseoutPacket)?;
-        let case = self.case(ctx, &input.ticket_id).await?;
-        Self::require_tool_state(&case, Tool::BillingCompileCloseoutPacket)?;
-        let id = new_id("pkt");
-        let manifest: Vec<serde_json::Value> = case
-            .attachments
-            .iter()
-            .map(|a| serde_json::json!({"id": a.id, "kind": a.kind, "sha256": a.sha256, "size": a.size, "content_type": a.content_type}))
-            .collect();
-        let document = serde_json::json!({
-            "packet_id": id,
-            "format": "real-dispatch.closeout-packet.v1",
-            "ticket": case.number,
-            "case": case,
-            "manifest": manifest,
-        });
-        let bytes = serde_json::to_vec_pretty(&document).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        let key = format!("packets/{}/{id}.json", case.id);
-        let meta = self.blobs.put(&key, "application/json", bytes).await?;
-        let result = async {
-            let mut o = self.open(ctx, &case.id, Some(case.version)).await?;
-            sqlx::query("UPDATE closeout_packets SET current = 0 WHERE ticket_id = $1").bind(&case.id).execute(&mut *o.tx).await?;
-            sqlx::query(
-                "INSERT INTO closeout_packets (id, ticket_id, blob_key, sha256, size, manifest_json, current, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-            )
-            .bind(&id)
-            .bind(&case.id)
-            .bind(&key)
-            .bind(&sha)
-            .bind(meta.size as i64)
-            .bind(serde_json::Value::Array(manifest.clone()).to_string())
-            .bind(o.now)
-            .execute(&mut *o.tx)
-            .await?;
-            let mut refs = manifest.clone();
-            refs.push(serde_json::json!({"id": id, "sha256": sha, "size": meta.size, "content_type": "application/json"}));
-            let data = serde_json::json!({ "packet_id": id, "sha256": sha, "attachments": manifest.len() });
-            self.finish(ctx, o, Tool::BillingCompileCloseoutPacket.name(), None, data, refs).await
+    /// `billing.edit_invoice_draft` (operator): new lines and tax rate for the draft, until
+    /// the invoice goes out with a closeout packet. The audit event carries the old and new
+    /// lines and totals.
+    #[tracing::instrument(name = "billing.edit_invoice_draft", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn edit_invoice_draft(&self, ctx: &CallContext, input: &EditInvoiceDraft) -> Result<Outcome, ServiceError> {
+        self.authorize_roles(ctx, "edit invoices", &[Role::Operator, Role::Admin])?;
+        let lines = input.validate()?;
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        Self::require_state(&o.before, "billing.edit_invoice_draft", &[CaseState::InvoiceReady])?;
+        if let Some(packet) = &o.before.packet {
+            return Err(ServiceError::InvoiceSent { packet_id: packet.id.clone() });
         }
-        .await;
-        if result.is_err() {
-            let _ = self.blobs.delete(&key).await;
-        }
-        result
+        let invoice = o
+            .before
+            .invoice
+            .clone()
+            .ok_or_else(|| ServiceError::Internal("invoice_ready case without an invoice draft".into()))?;
+        let tax_rate = input.tax_rate_bp.unwrap_or(invoice.tax_rate_bp);
+        let (subtotal, tax, total) = domain::invoice::edited_totals(&lines, tax_rate)
+            .ok_or_else(|| ServiceError::invalid("lines", "negative_total", "the lines add up to less than zero"))?;
+        sqlx::query(
+            "UPDATE invoice_drafts SET lines_json = $1, subtotal_cents = $2, tax_rate_bp = $3, tax_cents = $4, total_cents = $5 \
+             WHERE id = $6",
+        )
+        .bind(serde_json::to_string(&lines).map_err(|e| ServiceError::Internal(e.to_string()))?)
+        .bind(subtotal.cents())
+        .bind(tax_rate)
+        .bind(tax.cents())
+        .bind(total.cents())
+        .bind(&invoice.id)
+        .execute(&mut *o.tx)
+        .await?;
+        o.collections_changed = true;
+        let data = serde_json::json!({ "invoice_number": invoice.number, "total_cents": total.cents() });
+        self.finish(ctx, o, "billing.edit_invoice_draft", None, data, vec![]).await
     }
 
     /// `billing.record_payment` (operator): invoice_ready -> paid_or_ar.

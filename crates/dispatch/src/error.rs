@@ -18,6 +18,9 @@ pub enum ServiceError {
     TechUnavailable { technician_id: String, reason: &'static str },
     #[error("closeout evidence is missing: {}", .missing.join(", "))]
     CloseoutIncomplete { missing: Vec<String> },
+    /// The invoice went out with a closeout packet; it is no longer a draft to edit.
+    #[error("the invoice went out with closeout packet {packet_id} and can no longer be edited")]
+    InvoiceSent { packet_id: String },
     /// The call's idempotency key already holds an answer (the door replays it).
     #[error("this request was already processed")]
     AlreadyProcessed,
@@ -43,6 +46,7 @@ impl ServiceError {
             ServiceError::Conflict(_) => "CONFLICT",
             ServiceError::TechUnavailable { .. } => "TECH_UNAVAILABLE",
             ServiceError::CloseoutIncomplete { .. } => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
+            ServiceError::InvoiceSent { .. } => "INVOICE_SENT",
             ServiceError::AlreadyProcessed => "IDEMPOTENT_REPLAY",
             ServiceError::LoginFailed => "LOGIN_FAILED",
             ServiceError::RateLimited { .. } => "RATE_LIMITED",

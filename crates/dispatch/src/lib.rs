@@ -13,6 +13,8 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod idempotency;
+pub mod packet;
+pub mod packet_pdf;
 pub mod ids;
 pub mod inbound;
 pub mod photo_copies;

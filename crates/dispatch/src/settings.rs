@@ -18,6 +18,8 @@ pub struct ShopSettings {
     pub inbound_blocklist: Vec<String>,
     /// Largest file accepted by an upload, in MiB.
     pub max_upload_mib: i64,
+    /// The business name printed on closeout packets.
+    pub shop_name: String,
 }
 
 impl ShopSettings {
@@ -38,6 +40,25 @@ impl ShopSettings {
             _ => day.strftime("%a %-d %b").to_string(),
         }
     }
+
+    /// A time window in the shop's zone: "Tue 24 Nov 2026, 09:00–11:00 CST" on one day.
+    pub fn window_label(&self, start_ms: i64, end_ms: i64) -> String {
+        let zoned = |ms: i64| jiff::Timestamp::from_millisecond(ms).ok().map(|t| t.to_zoned(self.timezone.clone()));
+        match (zoned(start_ms), zoned(end_ms)) {
+            (Some(a), Some(b)) if a.date() == b.date() => {
+                format!("{}–{}", a.strftime("%a %-d %b %Y, %H:%M"), b.strftime("%H:%M %Z"))
+            }
+            _ => format!("{} – {}", self.time_label(start_ms), self.time_label(end_ms)),
+        }
+    }
+
+    /// A date and time in the shop's zone, for documents: "Tue 24 Nov 2026, 14:05 CST".
+    pub fn time_label(&self, ms: i64) -> String {
+        match jiff::Timestamp::from_millisecond(ms) {
+            Ok(t) => t.to_zoned(self.timezone.clone()).strftime("%a %-d %b %Y, %H:%M %Z").to_string(),
+            Err(_) => String::new(),
+        }
+    }
 }
 
 impl Default for ShopSettings {
@@ -50,6 +71,7 @@ impl Default for ShopSettings {
             travel_buffer_minutes: 30,
             inbound_blocklist: vec![],
             max_upload_mib: 50,
+            shop_name: "Real Dispatch".into(),
         }
     }
 }
@@ -100,6 +122,11 @@ impl ShopSettings {
                 .filter(|s| !s.is_empty())
                 .collect(),
             max_upload_mib: int("RD_MAX_UPLOAD_MIB", d.max_upload_mib, 1..=4096)?,
+            shop_name: std::env::var("RD_SHOP_NAME")
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .unwrap_or(d.shop_name),
         })
     }
 }
@@ -118,5 +145,11 @@ mod tests {
         assert_eq!(s.day_label(now + 3 * 3_600_000, now), "Today", "23:00 in Chicago, though the 24th in UTC");
         assert_eq!(s.day_label(now - 86_400_000, now), "Yesterday");
         assert_eq!(s.day_label(now + 2 * 86_400_000, now), "Wed 25 Nov");
+        assert_eq!(s.time_label(now), "Mon 23 Nov 2026, 20:00 CST");
+        assert_eq!(s.window_label(now - 3_600_000, now), "Mon 23 Nov 2026, 19:00–20:00 CST");
+        assert_eq!(
+            s.window_label(now, now + 5 * 3_600_000),
+            "Mon 23 Nov 2026, 20:00 CST – Tue 24 Nov 2026, 01:00 CST"
+        );
     }
 }

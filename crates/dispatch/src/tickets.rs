@@ -6,7 +6,7 @@ use crate::case_store::{load_case, summaries};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Outcome, Service, SetValue};
-use domain::commands::{AddMessage, CancelTicket, SetPriority};
+use domain::commands::{AddMessage, CancelTicket, Direction, SetPriority};
 use domain::{CaseState, CaseSummary, CreateTicket, Role, Tool, ValidCreateTicket};
 use sqlx::Row;
 
@@ -130,6 +130,10 @@ impl Service {
     #[tracing::instrument(name = "ticket.add_message", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn add_message(&self, ctx: &CallContext, input: &AddMessage) -> Result<Outcome, ServiceError> {
         self.authorize_tool(ctx, Tool::TicketAddMessage)?;
+        let customer = ctx.actor.role == Role::Customer;
+        if customer && (input.direction != Direction::Inbound || input.channel.is_some_and(|c| c != ctx.channel)) {
+            return Err(ServiceError::Forbidden("customers write to the office only, from where they are".into()));
+        }
         let text = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         let id = new_id("msg");
@@ -142,7 +146,7 @@ impl Service {
         .bind(&o.before.id)
         .bind(input.direction.as_str())
         .bind(channel.as_str())
-        .bind(input.sender.as_deref().map(str::trim))
+        .bind(input.sender.as_deref().map(str::trim).or(customer.then_some(ctx.actor.name.as_str())))
         .bind(&text)
         .bind(&ctx.actor.id)
         .bind(o.now)

@@ -445,9 +445,9 @@ async fn the_whole_lifecycle_through_the_service() {
 
         let packet = svc.compile_closeout_packet(&ctx, &r(&c)).await.expect("packet");
         let pref = packet.case.packet.clone().expect("packet ref");
-        let doc: serde_json::Value =
-            serde_json::from_slice(&svc.blobs().get(&pref.blob_key).await.expect("packet blob")).expect("json");
-        assert_eq!(doc["manifest"][0]["sha256"], c.attachments[0].sha256.as_str());
+        let pdf = svc.blobs().get(&pref.blob_key).await.expect("packet blob");
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+        assert_eq!(packet.data["manifest"][0]["sha256"], c.attachments[0].sha256.as_str());
         let events = audit::events_for_ticket(db.pool(), &c.id).await.expect("events");
         let last = events.last().expect("event");
         assert!(last.attachments_json.contains(&pref.sha256), "packet hash in the audit");
@@ -1148,4 +1148,132 @@ async fn photos_and_the_orphan_sweep_on_every_backend_and_store() {
     store.ensure_bucket().await.expect("bucket");
     let svc = Service::new(sqlite_db().await, std::sync::Arc::new(store));
     photos_and_the_sweep(&svc).await;
+}
+
+/// Invoice edits (operators only, audited, totals recomputed, locked once the packet is out),
+/// then the packet: a PDF whose hash and manifest the audit trail holds, which verifies, and
+/// which fails verification when the file or one of its photos is changed.
+#[tokio::test]
+async fn invoice_edits_and_packet_verification() {
+    for db in each_backend().await {
+        let svc = service(db.clone());
+        let (mut c, tech) = case_in(&svc, CaseState::WorkPerformed, 10).await;
+        // A real photo, so the packet carries a picture as well as the PNG after-photo.
+        let jpeg = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::jpeg_with_exif(64, 48, 1));
+        svc.add_photo(
+            &op(),
+            &AddPhoto {
+                ticket_id: c.id.clone(),
+                kind: AttachmentKind::Before,
+                content_type: None,
+                filename: Some("unit.jpg".into()),
+                content_base64: Some(jpeg),
+                upload_id: None,
+            },
+        )
+        .await
+        .expect("photo");
+        c = svc.case(&op(), &c.id).await.expect("case");
+        for to in [CaseState::CloseoutReady, CaseState::InvoiceReady] {
+            c = advance(&svc, &c, to, &tech, 10).await.expect("advance").case;
+        }
+        let generated = c.invoice.clone().expect("invoice");
+        let line = |d: &str, q: Option<&str>, a: i64| InvoiceLineInput {
+            description: d.into(),
+            quantity: q.map(str::to_string),
+            amount_cents: a,
+        };
+        let edit = |lines: Vec<InvoiceLineInput>, tax: Option<i64>| EditInvoiceDraft {
+            ticket_id: c.id.clone(),
+            lines,
+            tax_rate_bp: tax,
+            expected_version: None,
+        };
+
+        // Refusals change nothing.
+        let tech_ctx = actor(Role::CloseoutAgent);
+        let err = svc.edit_invoice_draft(&tech_ctx, &edit(vec![line("x", None, 1)], None)).await.expect_err("agent");
+        assert_eq!(err.code(), "FORBIDDEN");
+        let err = svc.edit_invoice_draft(&op(), &edit(vec![], Some(9_000))).await.expect_err("invalid");
+        let ServiceError::Domain(domain::DomainError::Invalid(fields)) = &err else { panic!("{err:?}") };
+        let named: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(named, ["lines", "tax_rate_bp"]);
+        let err = svc
+            .edit_invoice_draft(&op(), &edit(vec![line("Fix", None, 1_000), line("Credit", None, -1_001)], None))
+            .await
+            .expect_err("negative");
+        assert!(err.to_string().contains("less than zero"), "{err}");
+        assert_eq!(svc.case(&op(), &c.id).await.expect("case").version, c.version, "refusals wrote nothing");
+
+        // An edit: a discount line and a tax rate; totals are recomputed, the event has both.
+        let edited = svc
+            .edit_invoice_draft(
+                &op(),
+                &edit(
+                    vec![
+                        line("Labor: furnace repair", Some("1.50 h"), 14_250),
+                        line("Capacitor 45/5 uF", Some("1"), 1_999),
+                        line("Loyalty discount", None, -1_000),
+                    ],
+                    Some(825),
+                ),
+            )
+            .await
+            .expect("edit");
+        let inv = edited.case.invoice.clone().expect("invoice");
+        assert_eq!(inv.number, generated.number, "the number stays");
+        assert_eq!(inv.lines.len(), 3);
+        assert_eq!(inv.lines[2].quantity, "1", "quantity defaults to 1");
+        // 142.50 + 19.99 - 10.00 = 152.49; 8.25 % = 12.580425 -> 12.58.
+        assert_eq!((inv.subtotal_cents, inv.tax_rate_bp, inv.tax_cents, inv.total_cents), (15_249, 825, 1_258, 16_507));
+        let events = audit::events_for_ticket(db.pool(), &c.id).await.expect("events");
+        let ev = events.last().expect("event");
+        assert_eq!(ev.action, "billing.edit_invoice_draft");
+        assert!(ev.before_json.as_deref().unwrap_or_default().contains(&generated.total_cents.to_string()));
+        assert!(ev.after_json.as_deref().unwrap_or_default().contains("Loyalty discount"));
+
+        // The packet: a PDF holding its id; verified against the trail and the store.
+        let packet = svc.compile_closeout_packet(&op(), &r(&edited.case)).await.expect("packet");
+        let pref = packet.case.packet.clone().expect("packet ref");
+        let pdf = svc.blobs().get(&pref.blob_key).await.expect("pdf");
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+        assert!(pdf[pdf.len().saturating_sub(8)..].windows(5).any(|w| w == b"%%EOF"), "a whole PDF");
+        assert_eq!(dispatch::packet_pdf::packet_id_of(&pdf).as_deref(), Some(pref.id.as_str()));
+        assert_eq!(pref.size as usize, pdf.len());
+        if let Ok(path) = std::env::var("RD_TEST_PACKET_OUT") {
+            std::fs::write(path, &pdf).expect("write the packet for a look");
+        }
+        let images = pdf.windows(b"/DCTDecode".len()).filter(|w| w == b"/DCTDecode").count();
+        assert_eq!(images, 2, "both photos are pictured");
+        let check = svc.verify_packet(&pdf).await.expect("verify");
+        assert!(check.ok(), "{:?}", check.problems);
+        assert_eq!(check.files_ok, packet.case.attachments.len());
+        assert_eq!(check.packet_id.as_deref(), Some(pref.id.as_str()));
+        let file = svc.packet_file(&op(), &c.id).await.expect("packet file");
+        assert_eq!(file.sha256, pref.sha256);
+
+        // Once the packet is out, the invoice is no longer a draft.
+        let err = svc.edit_invoice_draft(&op(), &edit(vec![line("x", None, 1)], None)).await.expect_err("sent");
+        assert_eq!(err.code(), "INVOICE_SENT");
+
+        // One changed byte in the file: it is named and refused.
+        let mut tampered = pdf.clone();
+        let at = tampered.len() / 2;
+        tampered[at] ^= 0x20;
+        let check = svc.verify_packet(&tampered).await.expect("verify");
+        assert!(!check.ok());
+        assert_eq!(check.packet_id.as_deref(), Some(pref.id.as_str()), "found by the id inside the file");
+        assert!(check.problems.iter().any(|p| p.contains("the file was changed")), "{:?}", check.problems);
+        let check = svc.verify_packet(b"%PDF-1.7 something else").await.expect("verify");
+        assert!(!check.ok() && check.packet_id.is_none(), "{check:?}");
+
+        // A photo changed in the store after the fact: the packet still matches, the file not.
+        let photo = packet.case.attachments.iter().find(|a| a.kind == AttachmentKind::Before).expect("before");
+        svc.blobs().put(&photo.blob_key, "image/jpeg", b"not the photo".to_vec()).await.expect("overwrite");
+        let check = svc.verify_packet(&pdf).await.expect("verify");
+        assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
+        assert!(check.problems[0].contains(&photo.id) && check.problems[0].contains("changed in the store"));
+
+        assert_audit_consistent(&svc).await;
+    }
 }

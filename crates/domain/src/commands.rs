@@ -281,6 +281,70 @@ pub struct TicketRef {
     pub expected_version: Option<i64>,
 }
 
+/// One line of an edited invoice draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceLineInput {
+    pub description: String,
+    /// Free text shown beside the line (`1.50 h`, `2`); defaults to `1`.
+    #[serde(default)]
+    pub quantity: Option<String>,
+    /// The line's amount in cents; negative for a discount or credit.
+    pub amount_cents: i64,
+}
+
+/// `billing.edit_invoice_draft` (operator action): replaces the draft's lines and, if given,
+/// its tax rate, before the invoice goes out with the closeout packet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditInvoiceDraft {
+    pub ticket_id: String,
+    pub lines: Vec<InvoiceLineInput>,
+    /// Basis points (825 = 8.25 %); omitted keeps the draft's rate.
+    #[serde(default)]
+    pub tax_rate_bp: Option<i64>,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+pub const MAX_INVOICE_LINES: usize = 100;
+pub const MAX_TAX_RATE_BP: i64 = 5_000;
+
+impl EditInvoiceDraft {
+    /// The cleaned lines, or every problem with the input at once.
+    pub fn validate(&self) -> Result<Vec<crate::case::InvoiceLine>, DomainError> {
+        let mut errors = vec![];
+        require_ticket(&mut errors, &self.ticket_id);
+        if self.lines.is_empty() || self.lines.len() > MAX_INVOICE_LINES {
+            errors.push(FieldError::new("lines", "out_of_range", format!("1 to {MAX_INVOICE_LINES} lines")));
+        }
+        if let Some(bp) = self.tax_rate_bp {
+            if !(0..=MAX_TAX_RATE_BP).contains(&bp) {
+                errors.push(FieldError::new("tax_rate_bp", "out_of_range", "0 to 5000 basis points (0 to 50 %)"));
+            }
+        }
+        let mut lines = vec![];
+        for (i, l) in self.lines.iter().enumerate() {
+            let description = required_text(&format!("lines[{i}].description"), Some(&l.description), 200, &mut errors);
+            let quantity = optional_text(&format!("lines[{i}].quantity"), l.quantity.as_deref(), 24, &mut errors);
+            if l.amount_cents.abs() > crate::money::MAX_CENTS {
+                errors.push(FieldError::new(
+                    &format!("lines[{i}].amount_cents"),
+                    "out_of_range",
+                    format!("between -{0} and {0} cents", crate::money::MAX_CENTS),
+                ));
+            }
+            lines.push(crate::case::InvoiceLine {
+                description: description.unwrap_or_default(),
+                quantity: quantity.unwrap_or_else(|| "1".into()),
+                amount_cents: l.amount_cents,
+            });
+        }
+        check(errors)?;
+        Ok(lines)
+    }
+}
+
 /// `job.check_in`, `job.complete_work` (technician actions).
 pub type JobRef = TicketRef;
 

@@ -50,9 +50,57 @@ pub fn totals(labor: &[LaborLine], parts: &[PartLine], tax_rate_bp: i64) -> Opti
     Some(Totals { lines, subtotal, tax, total })
 }
 
+/// Subtotal, tax and total of edited lines (a line may be negative: a discount). `None` on
+/// overflow or when the total would be below zero.
+pub fn edited_totals(lines: &[InvoiceLine], tax_rate_bp: i64) -> Option<(Money, Money, Money)> {
+    let subtotal = lines.iter().try_fold(Money::ZERO, |acc, l| acc.checked_add(Money(l.amount_cents)))?;
+    if subtotal.cents() < 0 {
+        return None;
+    }
+    let tax = subtotal.tax(tax_rate_bp)?;
+    Some((subtotal, tax, subtotal.checked_add(tax)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(amount_cents: i64) -> InvoiceLine {
+        InvoiceLine { description: "x".into(), quantity: "1".into(), amount_cents }
+    }
+
+    #[test]
+    fn edited_lines_are_taxed_once_on_the_subtotal() {
+        // 3 × 33.33 = 99.99; 8.25 % of 99.99 = 8.249175 -> 8.25 (half up, once, on the subtotal).
+        let (sub, tax, total) = edited_totals(&[line(3_333), line(3_333), line(3_333)], 825).expect("totals");
+        assert_eq!((sub, tax, total), (Money(9_999), Money(825), Money(10_824)));
+        let (_, tax, _) = edited_totals(&[line(1), line(1), line(1)], 825).expect("totals");
+        assert_eq!(tax, Money(0), "3 cents at 8.25 % is 0.2475 cents");
+        // Exactly half a cent rounds up: 200 cents at 0.25 % = 0.5 cent.
+        assert_eq!(edited_totals(&[line(200)], 25).expect("totals").1, Money(1));
+        assert_eq!(edited_totals(&[line(199)], 25).expect("totals").1, Money(0));
+    }
+
+    #[test]
+    fn a_discount_line_lowers_the_subtotal_but_never_below_zero() {
+        let (sub, tax, total) = edited_totals(&[line(10_000), line(-2_500)], 1_000).expect("totals");
+        assert_eq!((sub, tax, total), (Money(7_500), Money(750), Money(8_250)));
+        assert!(edited_totals(&[line(1_000), line(-1_001)], 0).is_none());
+        assert!(edited_totals(&[line(i64::MAX), line(1)], 0).is_none(), "overflow is refused, never wrapped");
+    }
+
+    #[test]
+    fn labor_rounds_half_up_per_line() {
+        // 95.00/h × 20 min = 31.666… -> 31.67; × 1 min = 1.5833 -> 1.58; 90/h × 1 min = 1.50 exactly.
+        assert_eq!(labor_amount(9_500, 20), Some(3_167));
+        assert_eq!(labor_amount(9_500, 1), Some(158));
+        assert_eq!(labor_amount(9_000, 1), Some(150));
+        // 0.30/h × 1 min = 0.5 cent -> 1 cent (half up).
+        assert_eq!(labor_amount(30, 1), Some(1));
+        assert_eq!(labor_amount(29, 1), Some(0));
+        assert_eq!(part_amount(1_999, 3), Some(5_997));
+        assert_eq!(part_amount(i64::MAX, 2), None);
+    }
 
     #[test]
     fn totals_follow_the_rounding_rule() {

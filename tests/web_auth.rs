@@ -486,3 +486,120 @@ async fn a_customer_account_sees_all_and_only_its_own_tickets() {
         assert_eq!(c.get("/tech").await.status, 403);
     }
 }
+
+/// Drives a dispatched ticket through the work, closeout, invoice and packet (as the office).
+async fn closed_out(svc: &Service, case: &domain::Case) -> domain::Case {
+    use base64::Engine;
+    use domain::case::{AttachmentKind, NoteKind};
+    use domain::commands::*;
+    let op = system();
+    let r = || TicketRef { ticket_id: case.id.clone(), expected_version: None };
+    svc.check_in(&op, &r()).await.expect("check in");
+    let png = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
+    let photo = AddPhoto {
+        ticket_id: case.id.clone(),
+        kind: AttachmentKind::After,
+        content_type: None,
+        filename: None,
+        content_base64: Some(png),
+        upload_id: None,
+    };
+    svc.add_photo(&op, &photo).await.expect("photo");
+    let note = AddNote { ticket_id: case.id.clone(), kind: NoteKind::WorkSummary, text: "Relit the pilot".into() };
+    svc.add_note(&op, &note).await.expect("note");
+    svc.complete_work(&op, &r()).await.expect("done");
+    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
+    let check = ChecklistComplete { ticket_id: case.id.clone(), items: keys, finalize: true, expected_version: None };
+    svc.checklist_complete(&op, &check).await.expect("closeout");
+    svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
+    svc.compile_closeout_packet(&op, &r()).await.expect("packet").case
+}
+
+#[tokio::test]
+async fn the_portal_writes_webchat_messages_and_serves_only_its_own_packet() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let mine = dispatched_ticket(&s.service, &tech, 0).await;
+        let other = dispatched_ticket(&s.service, &tech, 3).await;
+        let op = system();
+        let link = s
+            .service
+            .create_portal_link(&op, &dispatch::portal::CreateLink { ticket_id: mine.id.clone(), ttl_hours: None })
+            .await
+            .expect("link");
+        let mut c = Browser::new(&s);
+        assert_eq!(c.get(&link.path).await.status, 303);
+
+        // Before a packet exists there is nothing to download.
+        let (status, _, _) = c.get_bytes(&format!("/packets/{}", mine.id)).await;
+        assert_eq!(status, 400);
+
+        // A message from the portal is inbound, over webchat, signed with the customer's name.
+        let sent = c.call("portal_send", &[("ticket_id", &mine.id), ("text", "Gate code is 4411")]).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        let row: (String, String, Option<String>) =
+            sqlx::query_as("SELECT direction, channel, sender FROM messages WHERE ticket_id = $1")
+                .bind(&mine.id)
+                .fetch_one(s.service.db().pool())
+                .await
+                .expect("message");
+        assert_eq!((row.0.as_str(), row.1.as_str(), row.2.as_deref()), ("inbound", "webchat", Some("Ada Lovelace")));
+        // Customers cannot post as the office, nor into another ticket.
+        let mut customer = domain::Actor::new(
+            domain::ActorKind::User,
+            format!("link:{}", link.link_id),
+            Role::Customer,
+            "Ada Lovelace".to_string(),
+        );
+        customer.customer_id = Some(mine.customer.id.clone());
+        customer.ticket_scope = Some(mine.id.clone());
+        let as_office =
+            dispatch::CallContext { channel: domain::SourceChannel::Webchat, ..dispatch::CallContext::new(customer) };
+        let forged = domain::commands::AddMessage {
+            ticket_id: mine.id.clone(),
+            direction: domain::commands::Direction::Internal,
+            channel: None,
+            sender: None,
+            text: "note to self".into(),
+        };
+        assert_eq!(s.service.add_message(&as_office, &forged).await.expect_err("internal").code(), "FORBIDDEN");
+        let elsewhere = c.call("portal_send", &[("ticket_id", &other.id), ("text", "hello")]).await;
+        assert!(elsewhere.status >= 400 || elsewhere.body.contains("not found"), "{}", elsewhere.body);
+
+        // Office notes stay out of the customer's thread; replies to them show.
+        for (direction, text) in [("internal", "customer sounded upset"), ("outbound", "We are on our way")] {
+            let m = domain::commands::AddMessage {
+                ticket_id: mine.id.clone(),
+                direction: if direction == "internal" {
+                    domain::commands::Direction::Internal
+                } else {
+                    domain::commands::Direction::Outbound
+                },
+                channel: None,
+                sender: None,
+                text: text.into(),
+            };
+            s.service.add_message(&op, &m).await.expect("office message");
+        }
+        let view = c.call("portal_ticket", &[("ticket_id", &mine.id)]).await;
+        assert!(view.body.contains("We are on our way") && view.body.contains("Gate code is 4411"), "{}", view.body);
+        assert!(!view.body.contains("customer sounded upset"), "internal notes never reach the portal");
+
+        // After closeout: the packet for this ticket only.
+        let done = closed_out(&s.service, &mine).await;
+        let packet = done.packet.expect("packet");
+        let (status, headers, body) = c.get_bytes(&format!("/packets/{}", mine.id)).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/pdf"));
+        assert!(body.starts_with(b"%PDF-"));
+        assert_eq!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)), packet.sha256);
+        let view = c.call("portal_ticket", &[("ticket_id", &mine.id)]).await;
+        assert!(view.body.contains(&format!("/packets/{}", mine.id)) && view.body.contains("INV-"), "{}", view.body);
+        let (status, _, body) = c.get_bytes(&format!("/packets/{}", other.id)).await;
+        assert_eq!(status, 404, "another ticket's packet reads as not found");
+        assert!(!String::from_utf8_lossy(&body).contains("%PDF"));
+        let (status, _, _) = Browser::new(&s).get_bytes(&format!("/packets/{}", mine.id)).await;
+        assert_eq!(status, 401, "no session, no packet");
+    }
+}

@@ -13,6 +13,9 @@ pub struct BillingActions {
     pub step: ServerAction<ConsoleBillingStep>,
     pub edit: ServerAction<ConsoleEditInvoice>,
     pub payment: ServerAction<ConsoleRecordPayment>,
+    /// What the operator typed into the invoice form, kept across the page's reloads so a
+    /// refused edit loses nothing; cleared once an edit is saved.
+    draft: RwSignal<Option<(String, String)>>,
 }
 
 impl BillingActions {
@@ -21,6 +24,7 @@ impl BillingActions {
             step: ServerAction::new(),
             edit: ServerAction::new(),
             payment: ServerAction::new(),
+            draft: RwSignal::new(None),
         }
     }
 
@@ -61,6 +65,11 @@ pub fn Billing(c: Case, b: BillingActions) -> impl IntoView {
         }
     };
     let editable = c.state == CaseState::InvoiceReady && c.packet.is_none();
+    Effect::new(move |_| {
+        if let Some(Ok(crate::api::FormOutcome::Done(_))) = b.edit.value().get() {
+            b.draft.set(None);
+        }
+    });
     let invoice = c.invoice.clone().map(|inv| {
         let text: String = inv
             .lines
@@ -68,6 +77,15 @@ pub fn Billing(c: Case, b: BillingActions) -> impl IntoView {
             .map(|l| format!("{} | {} | {}\n", l.description, l.quantity, Money(l.amount_cents)))
             .collect();
         let tax = format!("{}.{:02}", inv.tax_rate_bp / 100, inv.tax_rate_bp % 100);
+        let (text, tax_text) = b.draft.get_untracked().unwrap_or((text, tax.clone()));
+        let (t0, x0) = (StoredValue::new(text.clone()), StoredValue::new(tax_text.clone()));
+        let keep = move |lines: Option<String>, tax: Option<String>| {
+            b.draft.update(|d| {
+                let (l, t) = d.get_or_insert_with(|| (t0.get_value(), x0.get_value()));
+                if let Some(v) = lines { *l = v; }
+                if let Some(v) = tax { *t = v; }
+            })
+        };
         view! {
             <table class="invoice" data-test="invoice">
                 <caption>{format!("Invoice draft {}", inv.number)}</caption>
@@ -83,15 +101,15 @@ pub fn Billing(c: Case, b: BillingActions) -> impl IntoView {
                 </tfoot>
             </table>
             {editable.then(|| view! {
-                <details class="edit-invoice">
+                <details class="edit-invoice" open=b.draft.get_untracked().is_some()>
                     <summary>"Edit the invoice"</summary>
                     <ActionForm action=b.edit attr:class="form compact" attr:id="invoice-form">
                         <input type="hidden" name="ticket_id" value=id.get_value()/>
                         <input type="hidden" name="version" value=version.get_value()/>
                         <label class="field"><span>"Lines: description | quantity | amount (negative for a discount)"</span>
-                            <textarea name="lines" rows="5" spellcheck="false">{text}</textarea>
+                            <textarea name="lines" rows="5" spellcheck="false" on:input=move |ev| keep(Some(event_target_value(&ev)), None)>{text}</textarea>
                             <small class="field-error" role="alert" data-test="invoice-lines-error">{move || field_error_under(b.edit.value().get(), "lines")}</small></label>
-                        <label class="field"><span>"Tax rate (%)"</span><input name="tax_percent" value=tax inputmode="decimal"/>
+                        <label class="field"><span>"Tax rate (%)"</span><input name="tax_percent" value=tax_text inputmode="decimal" on:input=move |ev| keep(None, Some(event_target_value(&ev)))/>
                             <small class="field-error" role="alert">{move || field_error(b.edit.value().get(), &["tax_rate_bp"])}</small></label>
                         <button type="submit">"Save the invoice"</button>
                     </ActionForm>

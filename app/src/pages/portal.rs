@@ -47,13 +47,20 @@ pub fn PortalTicketPage() -> impl IntoView {
         |(id, _, _)| portal_ticket_view(id),
     );
     watch(ticket, changed);
+    // What the customer is typing survives the page's live updates; a sent message clears it.
+    let draft = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(crate::api::FormOutcome::Done(_))) = send.value().get() {
+            draft.set(String::new());
+        }
+    });
     view! {
         <TopBar title="Your service request"/>
         <main class="portal">
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match ticket.await {
-                        Ok(t) => view! { <TicketView t send/> }.into_any(),
+                        Ok(t) => view! { <TicketView t send draft/> }.into_any(),
                         Err(e) => view! { <p class="bad" data-test="portal-error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -135,9 +142,10 @@ fn Progress(state: CaseState) -> impl IntoView {
 }
 
 #[component]
-fn TicketView(t: PortalTicket, send: ServerAction<PortalSend>) -> impl IntoView {
+fn TicketView(t: PortalTicket, send: ServerAction<PortalSend>, draft: RwSignal<String>) -> impl IntoView {
     let status = plain_status(&t);
     let id = t.id.clone();
+
     view! {
         <article class="panel portal-ticket" data-ticket=t.number.clone() data-version=t.version>
             <h1>{t.number.clone()}</h1>
@@ -170,7 +178,8 @@ fn TicketView(t: PortalTicket, send: ServerAction<PortalSend>) -> impl IntoView 
             <ActionForm action=send attr:class="form compact" attr:id="portal-message">
                 <input type="hidden" name="ticket_id" value=id/>
                 <label class="field"><span>"Message to the office"</span>
-                    <textarea name="text" rows="3" required=true maxlength="8000"></textarea>
+                    <textarea name="text" rows="3" required=true maxlength="8000"
+                        prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
                     <small class="field-error" role="alert">{move || field_error(send.value().get(), &["text"])}</small></label>
                 <button type="submit" class="primary">"Send"</button>
                 <p class="form-status" role="status">{move || match send.value().get() {

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod files;
 pub mod openapi;
+pub mod openclaw;
 pub use dispatch::ratelimit;
 pub mod server;
 pub mod telemetry;

@@ -47,6 +47,18 @@ enum Command {
     /// Closeout packets.
     #[command(subcommand)]
     Packet(PacketCommand),
+    /// The OpenClaw plugin (integrations/openclaw).
+    #[command(subcommand)]
+    Openclaw(OpenclawCommand),
+}
+
+#[derive(Subcommand)]
+enum OpenclawCommand {
+    /// Write the plugin's tools.json and openclaw.plugin.json from the server's tool types.
+    Generate {
+        #[arg(long, default_value = "integrations/openclaw")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -286,6 +298,11 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 "swept {} blobs: {} orphans removed, {} orphans younger than {grace_minutes} min kept, {} unused uploads expired",
                 r.scanned, r.orphans_removed, r.orphans_too_young, r.uploads_expired
             );
+        }
+        Command::Openclaw(OpenclawCommand::Generate { dir }) => {
+            for path in real_dispatch::openclaw::write(&dir).map_err(|e| format!("cannot write into {}: {e}", dir.display()))? {
+                println!("wrote {path}");
+            }
         }
         Command::Packet(PacketCommand::Verify { file }) => {
             let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;

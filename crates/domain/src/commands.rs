@@ -327,7 +327,7 @@ impl EditInvoiceDraft {
         for (i, l) in self.lines.iter().enumerate() {
             let description = required_text(&format!("lines[{i}].description"), Some(&l.description), 200, &mut errors);
             let quantity = optional_text(&format!("lines[{i}].quantity"), l.quantity.as_deref(), 24, &mut errors);
-            if l.amount_cents.abs() > crate::money::MAX_CENTS {
+            if !(-crate::money::MAX_CENTS..=crate::money::MAX_CENTS).contains(&l.amount_cents) {
                 errors.push(FieldError::new(
                     &format!("lines[{i}].amount_cents"),
                     "out_of_range",
@@ -468,6 +468,21 @@ impl RecordPart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoice_edits_name_every_bad_field_and_survive_extreme_numbers() {
+        let line = |d: &str, a: i64| InvoiceLineInput { description: d.into(), quantity: None, amount_cents: a };
+        let edit = |lines, tax| EditInvoiceDraft { ticket_id: "tkt_1".into(), lines, tax_rate_bp: tax, expected_version: None };
+        let Err(DomainError::Invalid(errors)) = edit(vec![line("", i64::MIN), line("ok", i64::MAX)], Some(-1)).validate()
+        else {
+            panic!("refused")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["tax_rate_bp", "lines[0].description", "lines[0].amount_cents", "lines[1].amount_cents"]);
+        let lines = edit(vec![line(" Service call ", 5_000), line("Discount", -500)], None).validate().expect("valid");
+        assert_eq!((lines[0].description.as_str(), lines[0].quantity.as_str()), ("Service call", "1"));
+        assert_eq!(lines[1].amount_cents, -500);
+    }
 
     #[test]
     fn payments_need_a_due_date_only_for_ar() {

@@ -1,0 +1,175 @@
+// Real Dispatch tools for OpenClaw agents.
+//
+// Each tool is one of Real Dispatch's closed toolset, called over HTTP; the tool list and
+// every input schema come from `tools.json`, which `real-dispatch openclaw generate` writes
+// from the server's own Rust types. The server validates, authorizes, audits and answers with
+// the canonical case; this plugin only carries the call and reports the answer faithfully,
+// error codes included.
+
+import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
+
+/** One generated tool description (see tools.json). */
+interface ToolSpec {
+  name: string;
+  /** The Real Dispatch tool (`ticket.create`), or null for the read-only case summary. */
+  tool: string | null;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+interface Generated {
+  tools: ToolSpec[];
+}
+
+interface Config {
+  baseUrl: string;
+  token: string;
+  timeoutMs: number;
+}
+
+/** What an OpenClaw tool returns. */
+interface ToolResult {
+  content: { type: "text"; text: string }[];
+  details: Record<string, unknown>;
+  isError: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+/** Attempts for one logical call; retries reuse its Idempotency-Key, so the server acts once. */
+const ATTEMPTS = 3;
+
+const generated: Generated = JSON.parse(readFileSync(new URL("../tools.json", import.meta.url), "utf8"));
+
+export function readConfig(raw: unknown): Config {
+  const c = (raw ?? {}) as Partial<Config>;
+  const baseUrl = typeof c.baseUrl === "string" ? c.baseUrl.replace(/\/+$/, "") : "";
+  const token = typeof c.token === "string" ? c.token : "";
+  const timeoutMs = typeof c.timeoutMs === "number" && c.timeoutMs > 0 ? c.timeoutMs : DEFAULT_TIMEOUT_MS;
+  return { baseUrl, token, timeoutMs };
+}
+
+function failure(code: string, message: string, extra: Record<string, unknown> = {}): ToolResult {
+  return {
+    content: [{ type: "text", text: `${code}: ${message}` }],
+    // `status`, `ok`, `success` and `error` are OpenClaw's own keys in details: ours nest.
+    details: { body: { error: { code, message } }, ...extra },
+    isError: true,
+  };
+}
+
+/** What the model reads after a successful call: the case as it now stands, and the data. */
+function successText(tool: string | null, body: any): string {
+  if (tool === null) return JSON.stringify(body?.summary ?? body);
+  const c = body?.case ?? {};
+  const head = { ticket: c.number, ticket_id: c.id, state: c.state, version: c.version };
+  return `${tool} done. ${JSON.stringify({ ...head, data: body?.data ?? {} })}`;
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One logical call: a fresh Idempotency-Key, kept across its own retries (a network failure
+ * or a 502/503/504 is retried; anything the server decided is reported as it is).
+ */
+export async function callDispatch(
+  cfg: Config,
+  spec: ToolSpec,
+  params: Record<string, unknown>,
+  toolCallId: string,
+  signal?: AbortSignal,
+): Promise<ToolResult> {
+  if (!cfg.baseUrl || !cfg.token) {
+    return failure("PLUGIN_NOT_CONFIGURED", "set plugins.entries.real-dispatch.config.baseUrl and .token");
+  }
+  const idempotencyKey = randomUUID();
+  const ticketId = typeof params?.ticket_id === "string" ? params.ticket_id : "";
+  const url =
+    spec.tool === null
+      ? `${cfg.baseUrl}/tools/v1/cases/${encodeURIComponent(ticketId)}/summary`
+      : `${cfg.baseUrl}/tools/v1/${spec.tool}`;
+  let lastProblem = "";
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const timeout = AbortSignal.timeout(cfg.timeoutMs);
+    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: spec.tool === null ? "GET" : "POST",
+        headers: {
+          authorization: `Bearer ${cfg.token}`,
+          "content-type": "application/json",
+          "idempotency-key": idempotencyKey,
+          "x-correlation-id": toolCallId,
+        },
+        body: spec.tool === null ? undefined : JSON.stringify(params ?? {}),
+        signal: both,
+      });
+    } catch (e: any) {
+      if (signal?.aborted) return failure("CANCELED", "the call was canceled", { attempts: attempt });
+      if (timeout.aborted) {
+        lastProblem = `no answer from Real Dispatch at ${cfg.baseUrl} within ${cfg.timeoutMs} ms`;
+        // A timed-out write may have committed: retrying with the same key returns its answer.
+      } else {
+        lastProblem = `Real Dispatch at ${cfg.baseUrl} is unreachable (${e?.cause?.code ?? e?.message ?? e})`;
+      }
+      if (attempt < ATTEMPTS) {
+        await pause(250 * 2 ** (attempt - 1));
+        continue;
+      }
+      const code = timeout.aborted ? "TIMEOUT" : "UNREACHABLE";
+      return failure(code, lastProblem, { attempts: attempt, idempotencyKey });
+    }
+    if ([502, 503, 504].includes(res.status) && attempt < ATTEMPTS) {
+      lastProblem = `Real Dispatch answered ${res.status}`;
+      await pause(250 * 2 ** (attempt - 1));
+      continue;
+    }
+    const text = await res.text();
+    let body: any;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return failure("BAD_RESPONSE", `Real Dispatch answered ${res.status} without JSON`, { httpStatus: res.status });
+    }
+    if (!res.ok) {
+      const code = body?.error?.code ?? `HTTP_${res.status}`;
+      const message = body?.error?.message ?? text.slice(0, 300);
+      const extra = body?.error?.details ? ` ${JSON.stringify(body.error.details)}` : "";
+      return {
+        content: [{ type: "text", text: `${code}: ${message}${extra}` }],
+        details: { body, httpStatus: res.status, attempts: attempt, idempotencyKey },
+        isError: true,
+      };
+    }
+    return {
+      content: [{ type: "text", text: successText(spec.tool, body) }],
+      details: { body, httpStatus: res.status, attempts: attempt, idempotencyKey },
+      isError: false,
+    };
+  }
+  return failure("UNREACHABLE", lastProblem);
+}
+
+export const tools: ToolSpec[] = generated.tools;
+
+export default definePluginEntry({
+  id: "real-dispatch",
+  name: "Real Dispatch",
+  description: "The Real Dispatch closed toolset: tickets, scheduling, dispatch, closeout and billing.",
+  register(api: any) {
+    const cfg = readConfig(api.pluginConfig);
+    for (const spec of tools) {
+      api.registerTool({
+        name: spec.name,
+        label: spec.name,
+        description: spec.description,
+        parameters: spec.parameters,
+        async execute(toolCallId: string, params: Record<string, unknown>, signal?: AbortSignal) {
+          return callDispatch(cfg, spec, params, toolCallId, signal);
+        },
+      });
+    }
+  },
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (SQLite and PostgreSQL, the S3 server),
-# then the end2end suite in Chromium. Prints one closing line with the totals.
+# then the end2end suite in Chromium, then the OpenClaw plugin through the real gateway. Prints one closing line with the totals.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -24,12 +24,16 @@ echo "== end2end (Chromium) =="
 scripts/e2e.sh 2>&1 | tee -a "$log"
 e2e_rc=${PIPESTATUS[0]}
 
+echo "== OpenClaw plugin and the real gateway =="
+scripts/openclaw-test.sh 2>&1 | tee -a "$log"
+oc_rc=${PIPESTATUS[0]}
+
 passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}') \
          + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
 failed=$(( $(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}') \
          + $(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
 rm -f "$log"
-if [ "$rust_rc" -ne 0 ] || [ "$e2e_rc" -ne 0 ]; then
+if [ "$rust_rc" -ne 0 ] || [ "$e2e_rc" -ne 0 ] || [ "$oc_rc" -ne 0 ]; then
   [ "$failed" -gt 0 ] || failed=1
   echo "tests: $passed passed, $failed failed"
   exit 1

@@ -391,7 +391,7 @@ async fn tool_listing_and_bounded_summaries() {
         assert_eq!(create_schema["type"], "object", "{create_schema}");
         assert_eq!(create_schema["required"], json!(["customer"]));
         let all: Value = get_json(&format!("{}/tools/v1", s.base), &operator).await;
-        assert_eq!(all["tools"].as_array().map(Vec::len), Some(18));
+        assert_eq!(all["tools"].as_array().map(Vec::len), Some(19));
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
 
@@ -463,7 +463,7 @@ async fn openapi_describes_every_tool_from_the_rust_types() {
         assert!(op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{t}: {op}");
         assert!(op["responses"]["409"].is_object() && op["responses"]["200"].is_object(), "{t}");
     }
-    assert_eq!(paths.len(), 18 + 4);
+    assert_eq!(paths.len(), 19 + 4);
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in ["Case", "CreateTicket", "ConfirmSlot", "SuccessBody", "ErrorBody", "CaseState"] {
         assert!(schemas.contains_key(name), "{name} missing");
@@ -521,8 +521,8 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
                 .iter()
                 .map(|r| (sqlx::Row::get(r, "actor_role"), sqlx::Row::get(r, "detail_json")))
                 .collect();
-        // 18 tools: intake 3, scheduling 5, liaison 5, closeout 6, operator 18 allowed.
-        assert_eq!(denied.len(), 5 * 18 - (3 + 5 + 5 + 6 + 18), "{:?}", db.backend());
+        // 19 tools: intake 3, scheduling 5, liaison 5, closeout 6, operator 19 allowed.
+        assert_eq!(denied.len(), 5 * 19 - (3 + 5 + 5 + 6 + 19), "{:?}", db.backend());
         assert!(denied.iter().all(|(_, d)| d.contains("TOOL_NOT_ALLOWED")));
         let (st, _, _) = call(&s, "ticket.create", Some("rdt_tok_nobody.nothing"), GOOD, true).await;
         assert_eq!(st, 401);

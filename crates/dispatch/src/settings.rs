@@ -84,7 +84,7 @@ pub struct SettingsError {
     why: String,
 }
 
-fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, SettingsError> {
+pub(crate) fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, SettingsError> {
     match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {

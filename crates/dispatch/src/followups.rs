@@ -1,0 +1,368 @@
+//! Follow-up and escalation timers, run by `real-dispatch worker`.
+//!
+//! Three kinds: a lead unanswered for N minutes, no ETA M minutes before the appointment, and
+//! a job not closed out by the end of its day. The worker plans them from the tickets (rows in
+//! `followups`, one per ticket, kind and due time), claims due rows with a lease (`FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL; SQLite has a single writer), re-checks each against the case
+//! as it is now, and fires it: OpenClaw is told through its webhook, then the row is marked
+//! fired and an audit event written in one transaction, by the claim holder only. A timer
+//! therefore fires once however many workers run; a crashed worker's lease runs out and
+//! another takes the timer over. Nothing here changes a case: agents act through the toolset.
+
+use crate::audit::{self, NewEvent, Who};
+use crate::db::Backend;
+use crate::error::ServiceError;
+use crate::ids::new_id;
+use crate::service::Service;
+use domain::{ActorKind, Case, CaseState, Role};
+use serde::Serialize;
+use sqlx::Row;
+
+/// How long a claim holds before another worker may take the timer over.
+pub const LEASE_MS: i64 = 2 * 60_000;
+/// Notification attempts before a timer is given up (and that is audited).
+pub const MAX_ATTEMPTS: i64 = 5;
+const BATCH: i64 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    LeadUnanswered,
+    EtaMissing,
+    CloseoutIncomplete,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LeadUnanswered => "lead_unanswered",
+            Kind::EtaMissing => "eta_missing",
+            Kind::CloseoutIncomplete => "closeout_incomplete",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        [Kind::LeadUnanswered, Kind::EtaMissing, Kind::CloseoutIncomplete].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The OpenClaw agent that should act on it.
+    pub fn agent(self) -> &'static str {
+        match self {
+            Kind::LeadUnanswered => "intake",
+            Kind::EtaMissing => "scheduling",
+            Kind::CloseoutIncomplete => "closeout",
+        }
+    }
+}
+
+/// When each kind falls due (from the environment; README).
+#[derive(Debug, Clone)]
+pub struct FollowupRules {
+    pub lead_minutes: i64,
+    pub eta_minutes: i64,
+    /// Local hour (shop time zone) by which a job should be closed out on its day.
+    pub closeout_hour: i8,
+}
+
+impl FollowupRules {
+    pub fn from_env() -> Result<FollowupRules, crate::settings::SettingsError> {
+        let d = FollowupRules::default();
+        Ok(FollowupRules {
+            lead_minutes: crate::settings::int("RD_FOLLOWUP_LEAD_MINUTES", d.lead_minutes, 1..=10_080)?,
+            eta_minutes: crate::settings::int("RD_FOLLOWUP_ETA_MINUTES", d.eta_minutes, 1..=1_440)?,
+            closeout_hour: crate::settings::int("RD_FOLLOWUP_CLOSEOUT_HOUR", i64::from(d.closeout_hour), 0..=23)? as i8,
+        })
+    }
+}
+
+impl Default for FollowupRules {
+    fn default() -> Self {
+        FollowupRules { lead_minutes: 15, eta_minutes: 60, closeout_hour: 18 }
+    }
+}
+
+/// A claimed timer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Followup {
+    pub id: String,
+    pub ticket_id: String,
+    pub kind: Kind,
+    pub due_at_ms: i64,
+    pub attempts: i64,
+}
+
+/// What to tell OpenClaw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notice {
+    pub followup_id: String,
+    pub agent: &'static str,
+    pub ticket_id: String,
+    pub ticket_number: String,
+    pub kind: Kind,
+    pub message: String,
+}
+
+/// One worker pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub planned: u64,
+    pub claimed: u64,
+    pub fired: u64,
+    pub dropped: u64,
+    pub retried: u64,
+    pub failed: u64,
+}
+
+/// When `kind` is due for `case`, if it applies to the case as it is now.
+pub fn due_for(kind: Kind, case: &Case, rules: &FollowupRules, tz: &jiff::tz::TimeZone, has_outbound: bool) -> Option<i64> {
+    match kind {
+        Kind::LeadUnanswered => (matches!(case.state, CaseState::Lead | CaseState::Intake) && !has_outbound)
+            .then(|| case.created_at_ms + rules.lead_minutes * 60_000),
+        Kind::EtaMissing => {
+            let a = case.appointment.as_ref()?;
+            (matches!(case.state, CaseState::Scheduled | CaseState::Dispatched) && case.eta.is_none())
+                .then(|| a.start_ms - rules.eta_minutes * 60_000)
+        }
+        Kind::CloseoutIncomplete => {
+            let a = case.appointment.as_ref()?;
+            if !matches!(case.state, CaseState::Dispatched | CaseState::Onsite | CaseState::WorkPerformed) {
+                return None;
+            }
+            let day = jiff::Timestamp::from_millisecond(a.start_ms).ok()?.to_zoned(tz.clone()).date();
+            let at = day.at(rules.closeout_hour, 0, 0, 0).to_zoned(tz.clone()).ok()?;
+            Some(at.timestamp().as_millisecond())
+        }
+    }
+}
+
+fn message(kind: Kind, case: &Case, rules: &FollowupRules) -> String {
+    let who = format!("{} ({}, {})", case.number, case.id, case.customer.name);
+    match kind {
+        Kind::LeadUnanswered => format!(
+            "Follow-up: ticket {who} has had no answer for {} minutes. Read it with dispatch_case_summary and reply to the customer.",
+            rules.lead_minutes
+        ),
+        Kind::EtaMissing => format!(
+            "Escalation: ticket {who} is booked to start within {} minutes and has no ETA. Ask the technician and set it with dispatch_dispatch_set_eta.",
+            rules.eta_minutes
+        ),
+        Kind::CloseoutIncomplete => format!(
+            "Escalation: ticket {who} is still {} at the end of its day. Check with the technician what is missing for closeout.",
+            case.state.label()
+        ),
+    }
+}
+
+impl Service {
+    /// Writes the timers the open tickets call for (existing ones are left as they are).
+    pub async fn plan_followups(&self, rules: &FollowupRules, now: i64) -> Result<u64, ServiceError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM tickets WHERE state IN ('lead', 'intake', 'scheduled', 'dispatched', 'onsite', 'work_performed')",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut planned = 0;
+        for id in ids {
+            let mut conn = self.db.pool().acquire().await?;
+            let case = crate::case_store::load_case(&mut conn, &id).await?;
+            drop(conn);
+            let outbound = self.has_outbound(&id).await?;
+            let mut tx = self.db.begin_write().await?;
+            for kind in [Kind::LeadUnanswered, Kind::EtaMissing, Kind::CloseoutIncomplete] {
+                let Some(due) = due_for(kind, &case, rules, &self.settings.timezone, outbound) else { continue };
+                let done = sqlx::query(
+                    "INSERT INTO followups (id, ticket_id, kind, due_at_ms, state, attempts, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, 'pending', 0, $5) ON CONFLICT (ticket_id, kind, due_at_ms) DO NOTHING",
+                )
+                .bind(new_id("fup"))
+                .bind(&id)
+                .bind(kind.as_str())
+                .bind(due)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                planned += done.rows_affected();
+            }
+            tx.commit().await?;
+        }
+        Ok(planned)
+    }
+
+    async fn has_outbound(&self, ticket_id: &str) -> Result<bool, ServiceError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE ticket_id = $1 AND direction = 'outbound'")
+                .bind(ticket_id)
+                .fetch_one(self.db.pool())
+                .await?;
+        Ok(n > 0)
+    }
+
+    /// Takes up to a batch of due timers (or ones whose claim ran out) for `worker`.
+    pub async fn claim_followups(&self, worker: &str, now: i64) -> Result<Vec<Followup>, ServiceError> {
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE followups SET state = 'claimed', claimed_by = $1, claimed_until_ms = $2 \
+             WHERE id IN (SELECT id FROM followups WHERE (state = 'pending' AND COALESCE(next_attempt_ms, due_at_ms) <= $3) \
+                OR (state = 'claimed' AND claimed_until_ms < $3) ORDER BY due_at_ms LIMIT $4{lock}) \
+             RETURNING id, ticket_id, kind, due_at_ms, attempts"
+        );
+        let mut tx = self.db.begin_write().await?;
+        let rows = sqlx::query(&sql).bind(worker).bind(now + LEASE_MS).bind(now).bind(BATCH).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let mut out = vec![];
+        for r in rows {
+            let kind: String = r.try_get("kind")?;
+            out.push(Followup {
+                id: r.try_get("id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                kind: Kind::parse(&kind).ok_or_else(|| ServiceError::Internal(format!("unknown follow-up kind {kind}")))?,
+                due_at_ms: r.try_get("due_at_ms")?,
+                attempts: r.try_get("attempts")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What to tell OpenClaw about a claimed timer, or None when the case moved on and the
+    /// timer no longer applies (it is then dropped).
+    pub async fn followup_notice(&self, f: &Followup, rules: &FollowupRules) -> Result<Option<Notice>, ServiceError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let case = crate::case_store::load_case(&mut conn, &f.ticket_id).await?;
+        drop(conn);
+        let outbound = self.has_outbound(&f.ticket_id).await?;
+        if due_for(f.kind, &case, rules, &self.settings.timezone, outbound) != Some(f.due_at_ms) {
+            sqlx::query("UPDATE followups SET state = 'dropped', claimed_until_ms = NULL WHERE id = $1 AND state = 'claimed'")
+                .bind(&f.id)
+                .execute(self.db.pool())
+                .await?;
+            return Ok(None);
+        }
+        Ok(Some(Notice {
+            followup_id: f.id.clone(),
+            agent: f.kind.agent(),
+            ticket_id: case.id.clone(),
+            ticket_number: case.number.clone(),
+            kind: f.kind,
+            message: message(f.kind, &case, rules),
+        }))
+    }
+
+    /// Records the firing: only the claim holder's mark counts, and the audit event commits
+    /// with it. False when the claim was lost (another worker fired it).
+    pub async fn followup_fired(&self, worker: &str, f: &Followup, notified: bool) -> Result<bool, ServiceError> {
+        let mut tx = self.db.begin_write().await?;
+        let now = crate::ids::now_ms();
+        let marked = sqlx::query(
+            "UPDATE followups SET state = 'fired', fired_at_ms = $1, claimed_until_ms = NULL \
+             WHERE id = $2 AND state = 'claimed' AND claimed_by = $3",
+        )
+        .bind(now)
+        .bind(&f.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let detail = serde_json::json!({
+            "followup_id": f.id, "kind": f.kind, "due_at_ms": f.due_at_ms, "agent": f.kind.agent(), "notified": notified,
+        });
+        audit::append_as(&mut tx, &worker_who(worker), event(&f.ticket_id, "followup.fired", detail)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A notification failed: try again later, or give up after [`MAX_ATTEMPTS`] (audited).
+    pub async fn followup_failed(&self, worker: &str, f: &Followup, error: &str, now: i64) -> Result<bool, ServiceError> {
+        let attempts = f.attempts + 1;
+        let mut tx = self.db.begin_write().await?;
+        if attempts >= MAX_ATTEMPTS {
+            let marked = sqlx::query(
+                "UPDATE followups SET state = 'failed', attempts = $1, last_error = $2, claimed_until_ms = NULL \
+                 WHERE id = $3 AND state = 'claimed' AND claimed_by = $4",
+            )
+            .bind(attempts)
+            .bind(error)
+            .bind(&f.id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 1 {
+                let detail = serde_json::json!({"followup_id": f.id, "kind": f.kind, "attempts": attempts, "error": error});
+                audit::append_as(&mut tx, &worker_who(worker), event(&f.ticket_id, "followup.failed", detail)).await?;
+            }
+            tx.commit().await?;
+            return Ok(false);
+        }
+        // 30 s, 1 min, 2 min, 4 min between attempts.
+        let next = now + 30_000 * (1 << (attempts - 1).min(6));
+        sqlx::query(
+            "UPDATE followups SET state = 'pending', attempts = $1, last_error = $2, next_attempt_ms = $3, claimed_until_ms = NULL \
+             WHERE id = $4 AND state = 'claimed' AND claimed_by = $5",
+        )
+        .bind(attempts)
+        .bind(error)
+        .bind(next)
+        .bind(&f.id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn worker_who(worker: &str) -> Who<'_> {
+    Who {
+        kind: ActorKind::System.as_str(),
+        id: worker,
+        role: Role::Admin.as_str(),
+        channel: "internal",
+        correlation_id: None,
+        request_id: None,
+    }
+}
+
+/// An event in the ticket's chain that changes nothing in the case (replay applies nothing).
+fn event(ticket_id: &str, action: &str, detail: serde_json::Value) -> NewEvent {
+    NewEvent {
+        ticket_id: Some(ticket_id.to_string()),
+        action: action.into(),
+        before: Some(serde_json::json!({})),
+        after: Some(serde_json::json!({})),
+        detail: Some(detail),
+        attachments: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_closeout_deadline_is_the_local_hour_of_the_appointment_day() {
+        let tz = jiff::tz::TimeZone::get("America/Chicago").expect("zone");
+        let rules = FollowupRules::default();
+        // 2026-11-24 15:00 UTC = 09:00 in Chicago; 18:00 there is 2026-11-25 00:00 UTC.
+        let start = jiff::Timestamp::from_second(1_795_532_400).expect("ts").as_millisecond();
+        let mut case: Case = serde_json::from_value(serde_json::json!({
+            "id": "tkt_1", "number": "RD-000001", "state": "onsite", "priority": "standard",
+            "customer": {"id": "cus_1", "name": "A", "phones": [], "emails": []},
+            "appointment": {"id": "apt_1", "start_ms": start, "end_ms": start + 7_200_000},
+            "checklist": [], "notes": [], "attachments": [], "labor": [], "parts": [],
+            "message_count": 0, "version": 1, "created_at_ms": 0, "updated_at_ms": 0
+        }))
+        .expect("case");
+        let due = due_for(Kind::CloseoutIncomplete, &case, &rules, &tz, false).expect("due");
+        assert_eq!(due, jiff::Timestamp::from_second(1_795_564_800).expect("ts").as_millisecond());
+        assert_eq!(due_for(Kind::LeadUnanswered, &case, &rules, &tz, false), None, "not a lead");
+        case.state = CaseState::Dispatched;
+        assert_eq!(due_for(Kind::EtaMissing, &case, &rules, &tz, false), Some(start - 3_600_000));
+        case.state = CaseState::Intake;
+        assert_eq!(due_for(Kind::LeadUnanswered, &case, &rules, &tz, false), Some(15 * 60_000));
+        assert_eq!(due_for(Kind::LeadUnanswered, &case, &rules, &tz, true), None, "answered");
+    }
+}

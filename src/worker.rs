@@ -1,0 +1,130 @@
+//! `real-dispatch worker`: plans, claims and fires follow-up timers (see
+//! `dispatch::followups`), telling OpenClaw through its webhook (`POST /hooks/agent`).
+//! Several workers may run at once; each timer fires once.
+
+use dispatch::followups::{FollowupRules, Notice, PassReport};
+use dispatch::{Service, ServiceError};
+use std::time::Duration;
+
+/// OpenClaw's agent webhook.
+#[derive(Clone)]
+pub struct Hook {
+    pub url: String,
+    pub token: String,
+    client: reqwest::Client,
+}
+
+impl Hook {
+    pub fn new(url: String, token: String, timeout: Duration) -> Result<Hook, String> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("RD_OPENCLAW_HOOK_URL='{url}': an http:// URL such as http://openclaw-gateway:18789/hooks/agent"));
+        }
+        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
+        Ok(Hook { url, token, client })
+    }
+
+    /// From `RD_OPENCLAW_HOOK_URL` and `RD_OPENCLAW_HOOK_TOKEN`; None when no URL is set.
+    pub fn from_env() -> Result<Option<Hook>, String> {
+        let Some(url) = std::env::var("RD_OPENCLAW_HOOK_URL").ok().filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let token = std::env::var("RD_OPENCLAW_HOOK_TOKEN").unwrap_or_default();
+        if token.trim().is_empty() {
+            return Err("RD_OPENCLAW_HOOK_TOKEN must be set with RD_OPENCLAW_HOOK_URL (OpenClaw's hooks.token)".into());
+        }
+        Hook::new(url.trim().to_string(), token.trim().to_string(), Duration::from_secs(10)).map(Some)
+    }
+
+    /// One agent turn in OpenClaw; the follow-up id is the idempotency key, so a retried
+    /// notice starts one run.
+    pub async fn notify(&self, n: &Notice) -> Result<(), String> {
+        let body = serde_json::json!({
+            "message": n.message,
+            "name": format!("Real Dispatch {}", n.kind.as_str()),
+            "agentId": n.agent,
+            "deliver": false,
+        });
+        let res = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("idempotency-key", &n.followup_id)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("OpenClaw webhook unreachable: {e}"))?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            let status = res.status();
+            let text: String = res.text().await.unwrap_or_default().chars().take(300).collect();
+            Err(format!("OpenClaw webhook answered {status}: {text}"))
+        }
+    }
+}
+
+/// One pass: plan, claim, re-check, notify, record.
+#[tracing::instrument(name = "worker.pass", skip_all, fields(worker = %worker))]
+pub async fn pass(
+    service: &Service,
+    rules: &FollowupRules,
+    hook: Option<&Hook>,
+    worker: &str,
+    now: i64,
+) -> Result<PassReport, ServiceError> {
+    let mut r = PassReport { planned: service.plan_followups(rules, now).await?, ..Default::default() };
+    let claimed = service.claim_followups(worker, now).await?;
+    r.claimed = claimed.len() as u64;
+    for f in claimed {
+        let Some(notice) = service.followup_notice(&f, rules).await? else {
+            r.dropped += 1;
+            continue;
+        };
+        let sent = match hook {
+            Some(h) => h.notify(&notice).await,
+            None => Ok(()),
+        };
+        match sent {
+            Ok(()) => {
+                if service.followup_fired(worker, &f, hook.is_some()).await? {
+                    tracing::info!(ticket = %notice.ticket_number, kind = notice.kind.as_str(), agent = notice.agent, "follow-up fired");
+                    r.fired += 1;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(ticket = %notice.ticket_number, error = %e, "follow-up notice failed");
+                if service.followup_failed(worker, &f, &e, now).await? {
+                    r.retried += 1;
+                } else {
+                    r.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Runs passes every `tick` until `stop` resolves.
+pub async fn run(
+    service: Service,
+    rules: FollowupRules,
+    hook: Option<Hook>,
+    tick: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let worker = format!("worker:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    tracing::info!(%worker, hook = hook.as_ref().map(|h| h.url.as_str()).unwrap_or("none"), "worker started");
+    tokio::pin!(stop);
+    loop {
+        match pass(&service, &rules, hook.as_ref(), &worker, dispatch::ids::now_ms()).await {
+            Ok(r) if r != PassReport::default() => tracing::info!(?r, "worker pass"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "worker pass failed; trying again next tick"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = &mut stop => break,
+        }
+    }
+    tracing::info!(%worker, "worker stopped");
+}

@@ -137,6 +137,10 @@ fi
 if ! [ -x /usr/bin/chromium ]; then
   apt_install chromium fonts-liberation
 fi
+# `docker-compose config` validates docker-compose.yml (scripts/compose-check.sh).
+if ! command -v docker-compose >/dev/null && ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; }; then
+  apt_install docker-compose
+fi
 # pdftoppm renders the closeout packet PDF to a PNG in the end2end suite.
 if ! command -v pdftoppm >/dev/null; then
   apt_install poppler-utils

@@ -24,6 +24,10 @@ echo "== end2end (Chromium) =="
 scripts/e2e.sh 2>&1 | tee -a "$log"
 e2e_rc=${PIPESTATUS[0]}
 
+echo "== docker-compose.yml =="
+scripts/compose-check.sh 2>&1 | tee -a "$log"
+compose_rc=${PIPESTATUS[0]}
+
 echo "== OpenClaw plugin and the real gateway =="
 scripts/openclaw-test.sh 2>&1 | tee -a "$log"
 oc_rc=${PIPESTATUS[0]}
@@ -33,7 +37,7 @@ passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+
 failed=$(( $(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}') \
          + $(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
 rm -f "$log"
-if [ "$rust_rc" -ne 0 ] || [ "$e2e_rc" -ne 0 ] || [ "$oc_rc" -ne 0 ]; then
+if [ "$rust_rc" -ne 0 ] || [ "$e2e_rc" -ne 0 ] || [ "$compose_rc" -ne 0 ] || [ "$oc_rc" -ne 0 ]; then
   [ "$failed" -gt 0 ] || failed=1
   echo "tests: $passed passed, $failed failed"
   exit 1

@@ -21,6 +21,11 @@ struct Cli {
 enum Command {
     /// Serve the web app and the tool API (the default).
     Serve,
+    /// Exit 0 when `url` answers 2xx within 5 s (container health checks; the image has no curl).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:3000/readyz")]
+        url: String,
+    },
     /// Run follow-up and escalation timers (several workers may run at once).
     Worker {
         /// Seconds between passes.
@@ -191,6 +196,14 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
     tracing::debug!(?config, "configuration");
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::serve(config).await?,
+        Command::Healthcheck { url } => {
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+            match client.get(&url).send().await {
+                Ok(res) if res.status().is_success() => println!("{url}: {}", res.status()),
+                Ok(res) => return Err(format!("{url}: {}", res.status()).into()),
+                Err(e) => return Err(format!("{url}: {e}").into()),
+            }
+        }
         Command::Worker { tick_seconds, once } => {
             let rules = dispatch::followups::FollowupRules::from_env()?;
             let hook = real_dispatch::worker::Hook::from_env()?;

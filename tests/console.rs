@@ -171,6 +171,47 @@ async fn the_roster_takes_new_technicians_and_time_off_and_is_for_staff_only() {
         let page = op.get("/console/technicians").await;
         assert!(page.status == 200 && page.body.contains("Rosa Diaz"));
 
+        // An edit: new skills, zone, hours; then off the roster for new jobs. Bad input changes nothing.
+        let edit = |skills: &'static str, start: &'static str, active: &'static str| {
+            vec![
+                ("technician_id", tech.clone()),
+                ("skills", skills.to_string()),
+                ("zone", "east".to_string()),
+                ("start", start.to_string()),
+                ("end", "18:00".to_string()),
+                ("days", "1,2,3".to_string()),
+                ("active", active.to_string()),
+            ]
+        };
+        let form = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, x)| (*k, x.clone())).collect::<Vec<_>>();
+        let as_refs = |v: &Vec<(&'static str, String)>| form(v);
+        let bad = as_refs(&edit("", "09:00", "true"));
+        let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = op.call("update_technician", &bad).await;
+        assert!(r.body.contains("skills") && !r.body.contains("Done"), "{}", r.body);
+        let good = as_refs(&edit("electrical, HVAC", "09:00", "true"));
+        let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = op.call("update_technician", &good).await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        let roster = s.service.technicians(&dispatch::CallContext::new(Actor::system("t"))).await.expect("roster");
+        let t = roster.iter().find(|t| t.id == tech).expect("tech");
+        assert_eq!((t.skills.clone(), t.zone.as_deref(), t.active), (vec!["electrical".to_string(), "hvac".to_string()], Some("east"), true));
+        assert!(t.working_hours.0[0].is_empty() && t.working_hours.0[1] == vec![(540, 1080)], "{:?}", t.working_hours);
+        let off_roster = as_refs(&edit("hvac", "09:00", "false"));
+        let off_roster: Vec<(&str, &str)> = off_roster.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert!(op.call("update_technician", &off_roster).await.body.contains("Done"));
+        let events: Vec<String> = dispatch::audit::all_events(s.service.db().pool())
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.action == "technician.update")
+            .map(|e| e.after_json.unwrap_or_default())
+            .collect();
+        assert_eq!(events.len(), 2, "each edit audited, the refused one not");
+        assert!(events[1].contains("\"active\":false"), "{}", events[1]);
+        let page = op.get("/console/technicians").await;
+        assert!(page.body.contains("inactive"), "the roster shows who takes no new jobs");
+
         let mut t = signed_in(&s, Role::Technician, Some(&tech)).await;
         for endpoint in ["technicians", "board_stamp"] {
             let r = t.call(endpoint, &[]).await;

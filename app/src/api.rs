@@ -711,6 +711,10 @@ pub struct TechnicianRow {
     pub zone: Option<String>,
     pub hours: String,
     pub active: bool,
+    /// The edit form's starting values: the first shift's hours and the days that have one.
+    pub start: String,
+    pub end: String,
+    pub days: String,
 }
 
 #[server(endpoint = "technicians")]
@@ -735,9 +739,45 @@ pub async fn technicians() -> Result<Vec<TechnicianRow>, ServerFnError> {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            TechnicianRow { id: t.id, name: t.name, skills: t.skills, zone: t.zone, hours, active: t.active }
+            let first = t.working_hours.0.iter().find_map(|r| r.first().copied()).unwrap_or((8 * 60, 17 * 60));
+            let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+            let days = (0..7).filter(|d| !t.working_hours.0[*d].is_empty()).map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+            TechnicianRow {
+                id: t.id,
+                name: t.name,
+                skills: t.skills,
+                zone: t.zone,
+                hours,
+                active: t.active,
+                start: hm(first.0),
+                end: hm(first.1),
+                days,
+            }
         })
         .collect())
+}
+
+/// The same hours on the chosen days (`0` = Monday): the roster forms' shape of working hours.
+#[cfg(feature = "ssr")]
+fn form_hours(start: &str, end: &str, days: &str) -> Result<domain::window::WorkingHours, FormOutcome<String>> {
+    let minutes = |s: &str| -> Option<u16> {
+        let (h, m) = s.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (Some(a), Some(b)) = (minutes(start), minutes(end).or((end.trim() == "24:00").then_some(24 * 60))) else {
+        return Err(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("working_hours", "invalid", "hours like 08:00 and 17:00")],
+        });
+    };
+    let on: Vec<bool> = (0..7).map(|d| days.split(',').any(|x| x.trim() == d.to_string())).collect();
+    Ok(domain::window::WorkingHours(std::array::from_fn(|d| if on[d] && a < b { vec![(a, b)] } else { vec![] })))
+}
+
+#[cfg(feature = "ssr")]
+fn skill_list(skills: &str) -> Vec<String> {
+    skills.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect()
 }
 
 /// A new technician: skills comma-separated, the same hours on the chosen days.
@@ -750,29 +790,44 @@ pub async fn create_technician(
     end: String,
     days: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
-    let minutes = |s: &str| -> Option<u16> {
-        let (h, m) = s.trim().split_once(':')?;
-        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-        (h < 24 && m < 60).then_some(h * 60 + m)
+    let hours = match form_hours(&start, &end, &days) {
+        Ok(h) => h,
+        Err(invalid) => return Ok(invalid),
     };
-    let (Some(a), Some(b)) = (minutes(&start), minutes(&end).or((end.trim() == "24:00").then_some(24 * 60))) else {
-        return Ok(FormOutcome::Invalid {
-            message: "Please correct the highlighted fields.".into(),
-            fields: vec![FieldError::new("working_hours", "invalid", "hours like 08:00 and 17:00")],
-        });
-    };
-    let on: Vec<bool> = (0..7).map(|d| days.split(',').any(|x| x.trim() == d.to_string())).collect();
-    let hours =
-        domain::window::WorkingHours(std::array::from_fn(|d| if on[d] && a < b { vec![(a, b)] } else { vec![] }));
     let input = dispatch::scheduling::NewTechnician {
         name,
         phone: None,
         email: None,
-        skills: skills.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect(),
+        skills: skill_list(&skills),
         zone: Some(zone.trim().to_string()).filter(|z| !z.is_empty()),
         working_hours: Some(hours),
     };
     ssr::outcome(ssr::service()?.create_technician(&ssr::context()?, &input).await.map(|t| t.id))
+}
+
+/// New skills, zone, hours or availability for a technician.
+#[server(endpoint = "update_technician")]
+pub async fn update_technician(
+    technician_id: String,
+    skills: String,
+    zone: String,
+    start: String,
+    end: String,
+    days: String,
+    active: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let hours = match form_hours(&start, &end, &days) {
+        Ok(h) => h,
+        Err(invalid) => return Ok(invalid),
+    };
+    let input = dispatch::scheduling::TechnicianEdit {
+        technician_id,
+        skills: skill_list(&skills),
+        zone: Some(zone.trim().to_string()).filter(|z| !z.is_empty()),
+        working_hours: hours,
+        active: active != "false",
+    };
+    ssr::outcome(ssr::service()?.update_technician(&ssr::context()?, &input).await.map(|t| t.id))
 }
 
 /// Time off from one day to another (whole days, UTC), e.g. a vacation.

@@ -86,7 +86,12 @@ pub struct Reply {
 
 impl Browser {
     pub fn new(s: &Server) -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        // A request that hangs fails the test with its URL instead of stalling the whole run.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("client");
         Browser { base: s.base.clone(), http, cookie: None }
     }
 

@@ -1,7 +1,8 @@
 //! The console's records: technicians (skills, zone, working hours, time off) and the week's
 //! schedule per technician.
 
-use crate::api::{load_agenda, technicians, AddTimeOff, CreateTechnician, FormOutcome};
+use crate::api::{load_agenda, technicians, AddTimeOff, CreateTechnician, FormOutcome, UpdateTechnician};
+use crate::pages::field_error;
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, when};
 use leptos::prelude::*;
@@ -18,7 +19,8 @@ fn outcome_text<T>(r: Option<Result<FormOutcome<T>, ServerFnError>>, done: &'sta
 pub fn TechniciansPage() -> impl IntoView {
     let create = ServerAction::<CreateTechnician>::new();
     let off = ServerAction::<AddTimeOff>::new();
-    let list = Resource::new(move || create.version().get(), |_| technicians());
+    let edit = ServerAction::<UpdateTechnician>::new();
+    let list = Resource::new(move || (create.version().get(), edit.version().get()), |_| technicians());
     view! {
         <TopBar title="Technicians"/>
         <main class="console">
@@ -45,11 +47,11 @@ pub fn TechniciansPage() -> impl IntoView {
                             Ok(rows) if rows.is_empty() => view! { <p class="empty">"No technicians yet: add the first one."</p> }.into_any(),
                             Ok(rows) => view! {
                                 <table class="ticket-table" id="technicians">
-                                    <thead><tr><th>"Name"</th><th>"Skills"</th><th>"Zone"</th><th>"Hours"</th><th>"Time off"</th></tr></thead>
+                                    <thead><tr><th>"Name"</th><th>"Skills"</th><th>"Zone"</th><th>"Hours"</th><th>"Time off"</th><th>"Edit"</th></tr></thead>
                                     <tbody>
-                                        {rows.into_iter().map(|t| view! {
-                                            <tr data-technician=t.name.clone()>
-                                                <td>{t.name.clone()}</td><td>{t.skills.join(", ")}</td>
+                                        {rows.into_iter().map(|t| { let edit_id = t.id.clone(); view! {
+                                            <tr data-technician=t.name.clone() class:inactive=!t.active>
+                                                <td>{t.name.clone()}{(!t.active).then(|| view! { " " <span class="badge">"inactive"</span> })}</td><td>{t.skills.join(", ")}</td>
                                                 <td>{t.zone.clone().unwrap_or_else(|| "any".into())}</td><td>{t.hours.clone()}</td>
                                                 <td>
                                                     <ActionForm action=off attr:class="inline">
@@ -60,8 +62,26 @@ pub fn TechniciansPage() -> impl IntoView {
                                                         <button type="submit">"Add"</button>
                                                     </ActionForm>
                                                 </td>
+                                                <td>
+                                                    <details class="edit-tech">
+                                                        <summary>"Edit"</summary>
+                                                        <ActionForm action=edit attr:class="form compact">
+                                                            <input type="hidden" name="technician_id" value=edit_id/>
+                                                            <label class="field"><span>"Skills"</span><input name="skills" value=t.skills.join(", ") required=true/></label>
+                                                            <label class="field"><span>"Zone"</span><input name="zone" value=t.zone.clone().unwrap_or_default()/></label>
+                                                            <div class="row">
+                                                                <label class="field"><span>"From"</span><input name="start" value=t.start.clone()/></label>
+                                                                <label class="field"><span>"To"</span><input name="end" value=t.end.clone()/></label>
+                                                            </div>
+                                                            <label class="field"><span>"Days (0 = Monday)"</span><input name="days" value=t.days.clone()/></label>
+                                                            <label class="field"><span>"Takes new jobs"</span>
+                                                                <select name="active"><option value="true" selected=t.active>"yes"</option><option value="false" selected=!t.active>"no"</option></select></label>
+                                                            <button type="submit">"Save"</button>
+                                                        </ActionForm>
+                                                    </details>
+                                                </td>
                                             </tr>
-                                        }).collect_view()}
+                                        }}).collect_view()}
                                     </tbody>
                                 </table>
                             }.into_any(),
@@ -70,6 +90,8 @@ pub fn TechniciansPage() -> impl IntoView {
                     })}
                 </Transition>
                 <p class="form-status" role="status">{move || outcome_text(off.value().get(), "Time off recorded.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}</p>
+                <p class="form-status" role="status" data-test="edit-status">{move || outcome_text(edit.value().get(), "Technician updated.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}
+                    <small class="field-error">{move || field_error(edit.value().get(), &["skills", "zone", "working_hours"])}</small></p>
             </section>
         </main>
     }

@@ -94,7 +94,81 @@ pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: T
     out
 }
 
+/// New skills, zone, hours and active flag of a technician (the name stays: it is part of the
+/// assignments already recorded in cases).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TechnicianEdit {
+    pub technician_id: String,
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub zone: Option<String>,
+    pub working_hours: WorkingHours,
+    pub active: bool,
+}
+
+/// Skills, zone and hours as both the create and the edit accept them.
+fn roster_fields(
+    skills: &[String],
+    zone: Option<&str>,
+    hours: &WorkingHours,
+    errors: &mut Vec<FieldError>,
+) -> (Vec<String>, Option<String>) {
+    let skills: Vec<String> = skills.iter().filter_map(|s| domain::command::slug("skills", Some(s), errors)).collect();
+    if skills.is_empty() {
+        errors.push(FieldError::new("skills", "required", "at least one trade, like hvac"));
+    }
+    let zone = domain::command::slug("zone", zone, errors);
+    if let Err(e) = hours.validate("working_hours") {
+        errors.push(e);
+    }
+    (skills, zone)
+}
+
 impl Service {
+    /// Changes a technician's skills, zone, working hours or availability. Bookings already made
+    /// stay; new slot proposals and assignments follow the new record at once.
+    pub async fn update_technician(&self, ctx: &CallContext, input: &TechnicianEdit) -> Result<Technician, ServiceError> {
+        self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
+        let mut errors = vec![];
+        let (skills, zone) = roster_fields(&input.skills, input.zone.as_deref(), &input.working_hours, &mut errors);
+        if !errors.is_empty() {
+            return Err(domain::DomainError::Invalid(errors).into());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let row = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE id = $1"))
+            .bind(input.technician_id.trim())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::invalid("technician_id", "not_found", "no technician with this id"))?;
+        let before = technician(&row)?;
+        let after = Technician { skills, zone, working_hours: input.working_hours.clone(), active: input.active, ..before.clone() };
+        sqlx::query(
+            "UPDATE technicians SET skills_json = $1, zone = $2, working_hours_json = $3, active = $4 WHERE id = $5",
+        )
+        .bind(serde_json::to_string(&after.skills).unwrap_or_default())
+        .bind(&after.zone)
+        .bind(serde_json::to_string(&after.working_hours).unwrap_or_default())
+        .bind(i64::from(after.active))
+        .bind(&after.id)
+        .execute(&mut *tx)
+        .await?;
+        let json = |t: &Technician| serde_json::to_value(t).map_err(|e| ServiceError::Internal(e.to_string()));
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent {
+                action: "technician.update".into(),
+                before: Some(json(&before)?),
+                after: Some(json(&after)?),
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
     pub async fn create_technician(
         &self,
         ctx: &CallContext,
@@ -113,16 +187,8 @@ impl Service {
             .as_deref()
             .filter(|p| !p.trim().is_empty())
             .and_then(|p| domain::validate::Email::parse("email", p).map_err(|e| errors.push(e)).ok());
-        let skills: Vec<String> =
-            input.skills.iter().filter_map(|s| domain::command::slug("skills", Some(s), &mut errors)).collect();
-        if skills.is_empty() {
-            errors.push(FieldError::new("skills", "required", "at least one trade, like hvac"));
-        }
-        let zone = domain::command::slug("zone", input.zone.as_deref(), &mut errors);
         let hours = input.working_hours.clone().unwrap_or_else(WorkingHours::weekdays_8_to_5);
-        if let Err(e) = hours.validate("working_hours") {
-            errors.push(e);
-        }
+        let (skills, zone) = roster_fields(&input.skills, input.zone.as_deref(), &hours, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }

@@ -60,7 +60,7 @@ done
 db="$RD_DATA_DIR/real-dispatch.db"
 
 rc=0
-OPENCLAW_DIR="$tools/openclaw" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
+DISPATCH_BIN="$bin" OPENCLAW_DIR="$tools/openclaw" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
   DISPATCH_TOKEN="$plugin_token" DISPATCH_OPERATOR_TOKEN="$operator_token" DISPATCH_TECH_ID="$tech_id" \
   "$node" --test --test-reporter=tap --test-concurrency=1 "$plugin"/test/*.test.mjs || rc=$?
 if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 40 "$work/server.log"; fi

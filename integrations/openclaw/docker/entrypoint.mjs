@@ -1,10 +1,10 @@
-// Writes the gateway's configuration from the environment and tools.json, then starts the
-// gateway. Each agent gets exactly its role's tools (`agents.entries.<id>.tools.allow`), as
-// tools.json lists them; settings of your own (model providers, channels) go in
+// Writes the gateway's configuration from the environment (docker-compose.yml, .env) and
+// tools.json, then starts the gateway. Settings of your own (model providers, channels) go in
 // /home/node/.openclaw/extra.json, which is merged over the generated file.
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { gatewayConfig, merge } from './config.mjs';
 
 const need = (name) => {
   const v = process.env[name];
@@ -17,35 +17,12 @@ const need = (name) => {
   }
   return v;
 };
-const plugin = dirname(dirname(new URL(import.meta.url).pathname));
-const tools = JSON.parse(readFileSync(join(plugin, 'tools.json'), 'utf8'));
 const home = process.env.OPENCLAW_HOME ?? '/home/node/.openclaw';
 const configPath = process.env.OPENCLAW_CONFIG_PATH ?? join(home, 'openclaw.json');
-
-export function gatewayConfig(env, generated) {
-  const entries = {};
-  for (const [agent, spec] of Object.entries(generated.agents)) entries[agent] = { tools: { allow: spec.tools } };
-  return {
-    gateway: { port: 18789, bind: 'lan', auth: { mode: 'token', token: env.OPENCLAW_GATEWAY_TOKEN } },
-    hooks: { enabled: true, token: env.OPENCLAW_HOOKS_TOKEN, path: '/hooks', allowedAgentIds: Object.keys(generated.agents) },
-    plugins: {
-      load: { paths: [plugin] },
-      entries: { 'real-dispatch': { enabled: true, config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN } } },
-    },
-    tools: { allow: generated.tools.map((t) => t.name) },
-    agents: { entries },
-  };
-}
-
-function merge(base, extra) {
-  if (typeof base !== 'object' || base === null || Array.isArray(base)) return extra;
-  const out = { ...base };
-  for (const [k, v] of Object.entries(extra)) out[k] = k in base ? merge(base[k], v) : v;
-  return out;
-}
-
-const env = Object.fromEntries(['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_HOOKS_TOKEN', 'REAL_DISPATCH_URL', 'REAL_DISPATCH_TOKEN'].map((n) => [n, need(n)]));
-let config = gatewayConfig(env, tools);
+const env = Object.fromEntries(
+  ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_HOOKS_TOKEN', 'REAL_DISPATCH_URL', 'REAL_DISPATCH_TOKEN'].map((n) => [n, need(n)]),
+);
+let config = gatewayConfig(env);
 const extra = join(home, 'extra.json');
 if (existsSync(extra)) config = merge(config, JSON.parse(readFileSync(extra, 'utf8')));
 mkdirSync(dirname(configPath), { recursive: true });

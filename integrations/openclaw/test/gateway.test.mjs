@@ -8,11 +8,12 @@
 // DISPATCH_TOKEN (the plugin's token), DISPATCH_OPERATOR_TOKEN, DISPATCH_TECH_ID.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { gatewayConfig } from '../docker/config.mjs';
 
 const OPENCLAW = process.env.OPENCLAW_DIR;
 const DISPATCH = process.env.DISPATCH_URL;
@@ -20,26 +21,24 @@ const TECH = process.env.DISPATCH_TECH_ID;
 const PLUGIN = resolve(import.meta.dirname, '..');
 const generated = JSON.parse(readFileSync(join(PLUGIN, 'tools.json'), 'utf8'));
 const GATEWAY_TOKEN = `gw-${process.pid}-${Date.now()}`;
-const ALL_TOOLS = generated.tools.map((t) => t.name);
+const HOOKS_TOKEN = `hooks-${process.pid}-${Date.now()}`;
 
 let gateway;
 let home;
 
-/// The gateway's configuration: the plugin, and one agent per Real Dispatch agent role, each
-/// allowed exactly the tools its role may call (the documented `tools.allow`).
+/// The configuration the gateway image ships with (docker/config.mjs): the plugin, per-agent
+/// allowlists from tools.json, hooks on; here on loopback with its own log file.
 function config(port) {
-  const entries = {};
-  for (const [agent, spec] of Object.entries(generated.agents)) entries[agent] = { tools: { allow: spec.tools } };
-  return {
-    gateway: { port, bind: 'loopback', auth: { mode: 'token', token: GATEWAY_TOKEN } },
-    logging: { file: join(home, 'openclaw.log') },
-    plugins: {
-      load: { paths: [PLUGIN] },
-      entries: { 'real-dispatch': { enabled: true, config: { baseUrl: DISPATCH, token: process.env.DISPATCH_TOKEN, timeoutMs: 10_000 } } },
-    },
-    tools: { allow: ALL_TOOLS },
-    agents: { entries },
-  };
+  const c = gatewayConfig({
+    OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
+    OPENCLAW_HOOKS_TOKEN: HOOKS_TOKEN,
+    REAL_DISPATCH_URL: DISPATCH,
+    REAL_DISPATCH_TOKEN: process.env.DISPATCH_TOKEN,
+  }, generated, PLUGIN);
+  c.gateway.port = port;
+  c.gateway.bind = 'loopback';
+  c.logging = { file: join(home, 'openclaw.log') };
+  return c;
 }
 
 async function startGateway(port) {
@@ -136,7 +135,13 @@ before(async () => {
 
 after(() => { gateway?.child.kill('SIGTERM'); });
 
+let lead;
+
 test('a ticket goes from intake to the closeout packet through the real gateway', { timeout: 240_000 }, async () => {
+  // A lead nobody answers, for the worker test below.
+  lead = await ok('intake', 'dispatch_ticket_create', { customer: { name: 'Unanswered Lead', phone: '+1 312 555 0188' } });
+  assert.equal(lead.case.state, 'lead');
+  lead.at = Date.now();
   const created = await ok('intake', 'dispatch_ticket_create', {
     customer: { name: `Gateway Customer ${Date.now()}`, phone: '+1 312 555 0123' },
     site: { address: '1 Gateway Plaza' },
@@ -203,4 +208,41 @@ test('a ticket goes from intake to the closeout packet through the real gateway'
   const packet = await ok('closeout', 'dispatch_billing_compile_closeout_packet', { ticket_id: id });
   s = expectStored(id, s, 'invoice_ready', 'billing.compile_closeout_packet');
   assert.match(packet.data.sha256, /^[0-9a-f]{64}$/);
+});
+
+test('the follow-up worker wakes the intake agent through the gateway\'s webhook', { timeout: 120_000 }, async () => {
+  assert.ok(process.env.DISPATCH_BIN, 'DISPATCH_BIN names the server binary');
+  // RD_FOLLOWUP_LEAD_MINUTES=1: due a minute after the lead came in.
+  const wait = lead.at + 61_000 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const run = spawnSync(process.env.DISPATCH_BIN, ['worker', '--once'], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      RD_FOLLOWUP_LEAD_MINUTES: '1',
+      RD_OPENCLAW_HOOK_URL: `${gateway.url}/hooks/agent`,
+      RD_OPENCLAW_HOOK_TOKEN: HOOKS_TOKEN,
+    },
+  });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /fired 1,/, run.stdout + run.stderr);
+  const db = new DatabaseSync(process.env.DISPATCH_DB, { readOnly: true });
+  try {
+    const row = db.prepare("SELECT state, attempts FROM followups WHERE ticket_id = ? AND kind = 'lead_unanswered'").get(lead.case.id);
+    assert.equal(row.state, 'fired');
+    const ev = db.prepare("SELECT detail_json FROM audit_events WHERE ticket_id = ? AND action = 'followup.fired'").get(lead.case.id);
+    assert.deepEqual(
+      [JSON.parse(ev.detail_json).agent, JSON.parse(ev.detail_json).notified],
+      ['intake', true],
+      'the gateway accepted the notice for the intake agent',
+    );
+  } finally {
+    db.close();
+  }
+  // A second pass fires nothing again.
+  const again = spawnSync(process.env.DISPATCH_BIN, ['worker', '--once'], {
+    encoding: 'utf8',
+    env: { ...process.env, RD_FOLLOWUP_LEAD_MINUTES: '1', RD_OPENCLAW_HOOK_URL: `${gateway.url}/hooks/agent`, RD_OPENCLAW_HOOK_TOKEN: HOOKS_TOKEN },
+  });
+  assert.match(again.stdout, /fired 0,/, again.stdout + again.stderr);
 });

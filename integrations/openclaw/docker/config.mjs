@@ -1,0 +1,37 @@
+// The gateway configuration this plugin ships with: the plugin and its connection, the
+// webhook the dispatch worker calls, and one agent per Real Dispatch agent role, each allowed
+// exactly its role's tools (from tools.json). Used by the image's entrypoint and by the
+// real-gateway test, so what is tested is what runs.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PLUGIN_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+
+export function generatedTools() {
+  return JSON.parse(readFileSync(join(PLUGIN_DIR, 'tools.json'), 'utf8'));
+}
+
+/** env: OPENCLAW_GATEWAY_TOKEN, OPENCLAW_HOOKS_TOKEN, REAL_DISPATCH_URL, REAL_DISPATCH_TOKEN. */
+export function gatewayConfig(env, generated = generatedTools(), pluginDir = PLUGIN_DIR) {
+  const entries = {};
+  for (const [agent, spec] of Object.entries(generated.agents)) entries[agent] = { tools: { allow: spec.tools } };
+  return {
+    gateway: { port: 18789, bind: 'lan', auth: { mode: 'token', token: env.OPENCLAW_GATEWAY_TOKEN } },
+    hooks: { enabled: true, token: env.OPENCLAW_HOOKS_TOKEN, path: '/hooks', allowedAgentIds: Object.keys(generated.agents) },
+    plugins: {
+      load: { paths: [pluginDir] },
+      entries: { 'real-dispatch': { enabled: true, config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN } } },
+    },
+    tools: { allow: generated.tools.map((t) => t.name) },
+    agents: { entries },
+  };
+}
+
+/** `extra` merged over `base`, objects key by key (your own settings win). */
+export function merge(base, extra) {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return extra;
+  const out = { ...base };
+  for (const [k, v] of Object.entries(extra)) out[k] = k in base ? merge(base[k], v) : v;
+  return out;
+}

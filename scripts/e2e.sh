@@ -7,7 +7,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${RD_BIN:-$root/target/debug/real-dispatch}"
 port="${E2E_PORT:-3199}"
 work="$(mktemp -d)"
-export RD_DATA_DIR="$work/data" RD_BIND="127.0.0.1:$port" RD_SITE_ROOT="$root/target/site" RUST_LOG="${RUST_LOG:-warn}"
+# A shop in Chicago: every page shows local times (CST/CDT), the same before and after hydration.
+export RD_DATA_DIR="$work/data" RD_BIND="127.0.0.1:$port" RD_SITE_ROOT="$root/target/site" RUST_LOG="${RUST_LOG:-warn}" RD_TIMEZONE="${RD_TIMEZONE:-America/Chicago}"
 # The fuzzing stage sends thousands of calls; the rate limit is tested on its own.
 export RD_TOOL_RATE_PER_MINUTE=1000000
 unset DATABASE_URL RD_S3_ENDPOINT

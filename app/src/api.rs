@@ -853,6 +853,8 @@ pub async fn add_time_off(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekAgenda {
     pub from_ms: i64,
+    /// The eight local midnights that bound the week's seven days, in the shop's time zone.
+    pub days: Vec<i64>,
     pub items: Vec<domain::views::AgendaItem>,
     pub technicians: Vec<(String, String)>,
 }
@@ -861,12 +863,22 @@ pub struct WeekAgenda {
 pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
     let service = ssr::service()?;
     let ctx = ssr::context()?;
-    const DAY: i64 = 86_400_000;
-    let today = dispatch::ids::now_ms().div_euclid(DAY);
-    // 1970-01-01 was a Thursday: day 0 is weekday 3 counting from Monday.
-    let monday = today - (today + 3).rem_euclid(7);
-    let from_ms = (monday + 7 * week.clamp(-52, 52)) * DAY;
-    let items = service.agenda(&ctx, from_ms, from_ms + 7 * DAY).await.map_err(ssr::error)?;
+    // The shop's week, Monday to Monday at local midnight (a daylight-saving day is 23 or 25 h).
+    let tz = service.settings().timezone.clone();
+    let now = jiff::Timestamp::from_millisecond(dispatch::ids::now_ms()).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let today = now.to_zoned(tz.clone()).date();
+    let monday = today
+        .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
+        .and_then(|d| d.checked_add(jiff::Span::new().weeks(week.clamp(-52, 52))))
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let mut days = vec![];
+    for d in 0..=7 {
+        let date = monday.checked_add(jiff::Span::new().days(d)).map_err(|e| ServerFnError::new(e.to_string()))?;
+        let start = date.to_zoned(tz.clone()).map_err(|e| ServerFnError::new(e.to_string()))?;
+        days.push(start.timestamp().as_millisecond());
+    }
+    let from_ms = days[0];
+    let items = service.agenda(&ctx, from_ms, days[7]).await.map_err(ssr::error)?;
     let technicians = service
         .technicians(&ctx)
         .await
@@ -875,7 +887,7 @@ pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
         .filter(|t| t.active)
         .map(|t| (t.id, t.name))
         .collect();
-    Ok(WeekAgenda { from_ms, items, technicians })
+    Ok(WeekAgenda { from_ms, days, items, technicians })
 }
 
 /// A customer record for the console (wasm-safe copy of the service's record).

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod clock;
 pub mod field_api;
 pub mod pages;
 #[cfg(feature = "hydrate")]
@@ -26,6 +27,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     if let Some(nonce) = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned()) {
         provide_context(leptos::nonce::Nonce::from_value(nonce.0));
     }
+    // The shop's clock for every time on the page; the browser reads it back from the meta tag.
+    #[cfg(feature = "ssr")]
+    let clock = use_context::<dispatch::Service>()
+        .map(|s| clock::from_zone(&s.settings().timezone, dispatch::ids::now_ms()))
+        .unwrap_or_else(clock::ShopClock::utc);
+    #[cfg(feature = "ssr")]
+    let clock_json = serde_json::to_string(&clock).unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let (clock, clock_json) = (clock::ShopClock::utc(), String::new());
+    provide_context(clock);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -33,6 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="theme-color" content="#1d3557"/>
+                <meta name=clock::META_NAME content=clock_json/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -47,6 +59,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // In the browser, the clock the server wrote into the page (the server's shell provides it).
+    #[cfg(feature = "hydrate")]
+    provide_context(browser_clock());
     view! {
         <Stylesheet id="leptos" href="/pkg/real-dispatch.css"/>
         <Title text="Real Dispatch"/>
@@ -69,6 +84,14 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+}
+
+#[cfg(feature = "hydrate")]
+fn browser_clock() -> clock::ShopClock {
+    let meta = document().query_selector(&format!("meta[name=\"{}\"]", clock::META_NAME)).ok().flatten();
+    meta.and_then(|m| m.get_attribute("content"))
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_else(clock::ShopClock::utc)
 }
 
 /// Browser entry point, called by the wasm client crate once the module is loaded.

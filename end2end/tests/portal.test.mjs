@@ -59,7 +59,7 @@ test('a customer follows their job from the link to the paid invoice', { timeout
   assert.equal(new URL(page.url()).pathname, `/portal/tickets/${id}`);
   assert.match(await page.textContent('[data-test="status"]'), /assigned to your job/);
   assert.equal(await page.textContent('.progress li[aria-current="step"]'), 'On the way');
-  assert.match(await page.textContent('[data-test="appointment"]'), /\d\d:\d\d/);
+  assert.match(await page.textContent('[data-test="appointment"]'), /\d\d:\d\d.*C[SD]T/, 'in the shop\'s time zone');
   assert.equal(await page.locator('[data-test="eta"]').count(), 0, 'no ETA yet');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no sideways scrolling on a phone (${width} px)`);

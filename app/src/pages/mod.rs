@@ -78,22 +78,10 @@ pub fn field_error_under<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerF
     }
 }
 
-/// A time as `YYYY-MM-DD HH:MM UTC`: the same text on the server and in the browser, so
-/// hydration never disagrees about a time zone.
+/// A time as `YYYY-MM-DD HH:MM ZONE` in the shop's time zone, from the clock the server put in
+/// the page: the same text on the server and in the browser (UTC outside a page).
 pub fn when(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    use_context::<crate::clock::ShopClock>().unwrap_or_else(crate::clock::ShopClock::utc).format(ms)
 }
 
 /// Midnight UTC of a `YYYY-MM-DD` date, in unix milliseconds.
@@ -114,7 +102,7 @@ pub fn date_ms(s: &str) -> Option<i64> {
     let days = era * 146_097 + doe - 719_468;
     let ms = days * 86_400_000;
     // Reject dates that do not exist (2026-02-30) by checking the round trip.
-    when(ms).starts_with(&format!("{:04}-{:02}-{:02}", s.trim()[..4].parse::<i64>().ok()?, m, d)).then_some(ms)
+    crate::clock::civil(ms).starts_with(&format!("{:04}-{:02}-{:02}", s.trim()[..4].parse::<i64>().ok()?, m, d)).then_some(ms)
 }
 
 #[cfg(test)]

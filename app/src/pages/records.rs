@@ -114,18 +114,19 @@ pub fn SchedulePage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match agenda.await {
                             Ok(a) => {
-                                let days: Vec<i64> = (0..7).map(|d| a.from_ms + d * 86_400_000).collect();
+                                let bounds = a.days.clone();
+                                let days: Vec<(i64, i64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
                                 view! {
                                     <table class="schedule" id="schedule">
                                         <thead><tr><th>"Technician"</th>
-                                            {days.iter().map(|d| view! { <th>{when(*d)[..10].to_string()}</th> }).collect_view()}
+                                            {days.iter().map(|(d, _)| view! { <th>{when(*d)[..10].to_string()}</th> }).collect_view()}
                                         </tr></thead>
                                         <tbody>
                                             {a.technicians.iter().map(|(tid, tname)| view! {
                                                 <tr data-technician=tname.clone()>
                                                     <th>{tname.clone()}</th>
-                                                    {days.iter().map(|d| {
-                                                        let day_items: Vec<_> = a.items.iter().filter(|i| &i.technician_id == tid && i.start_ms >= *d && i.start_ms < d + 86_400_000).cloned().collect();
+                                                    {days.iter().map(|(d, end)| {
+                                                        let day_items: Vec<_> = a.items.iter().filter(|i| &i.technician_id == tid && i.start_ms >= *d && i.start_ms < *end).cloned().collect();
                                                         view! { <td>{day_items.into_iter().map(|i| view! {
                                                             <a class="appt" href=format!("/console/tickets/{}", i.ticket_id) data-ticket=i.number.clone()>
                                                                 <strong>{when(i.start_ms)[11..16].to_string()} "–" {when(i.end_ms)[11..16].to_string()}</strong>

@@ -42,6 +42,7 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
   assert.match(await page.textContent('[data-test="technician"]'), /E2E Tech/);
   // Times are the shop's (Chicago here), the same before and after hydration.
   assert.match(await page.textContent('[data-test="appointment"]'), /^\d{4}-\d\d-\d\d \d\d:\d\d C[SD]T – /);
+  assert.equal(await page.textContent('[data-test="no-photos"]'), 'No photos yet.', 'an empty photos panel says so');
 
   // A wrong ETA is explained next to its field, and changes nothing.
   await page.fill('#eta-form input[name="minutes"]', 'soon');

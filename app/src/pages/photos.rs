@@ -70,6 +70,7 @@ pub fn Photos(c: Case, up: PhotoUploads, can_add: bool) -> impl IntoView {
     view! {
         <section class="photos" id="photos">
             <h2>"Photos " <small>{photos.len()}</small></h2>
+            {photos.is_empty().then(|| view! { <p class="muted" data-test="no-photos">"No photos yet."</p> })}
             <div class="thumbs">
                 {photos.into_iter().map(|p| {
                     let label = match p.kind { AttachmentKind::Before => "before", AttachmentKind::After => "after", _ => "other" };

@@ -223,6 +223,40 @@ async fn the_roster_takes_new_technicians_and_time_off_and_is_for_staff_only() {
     }
 }
 
+#[tokio::test]
+async fn customers_can_be_added_before_any_ticket_without_splitting_a_household() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let mut op = signed_in(&s, Role::Operator, None).await;
+        let form = |name: &'static str, phone: &'static str, address: &'static str| {
+            vec![("name", name), ("phone", phone), ("email", ""), ("address", address), ("access_notes", "Dog in yard"), ("zone", "north")]
+        };
+        let r = op.call("new_customer", &form("Maple Court HOA", "(312) 555-0199", "400 Maple Ct")).await;
+        assert!(r.body.contains("Done"), "{}", r.body);
+        let list = op.call("customers", &[("query", "maple")]).await.body;
+        assert!(list.contains("Maple Court HOA") && list.contains("400 Maple Ct") && list.contains("+13125550199"), "{list}");
+        // The same phone under another name is refused, naming who has it; nothing is written.
+        let dup = op.call("new_customer", &form("Someone Else", "312-555-0199", "")).await;
+        assert!(dup.body.contains("already_known") && dup.body.contains("Maple Court HOA"), "{}", dup.body);
+        let none = op.call("new_customer", &form("No Contact", "", "")).await;
+        assert!(none.body.contains("contact_required"), "{}", none.body);
+        let all = op.call("customers", &[("query", "")]).await.body;
+        assert!(!all.contains("Someone Else") && !all.contains("No Contact"), "{all}");
+        let created = dispatch::audit::all_events(s.service.db().pool())
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.action == "customer.create")
+            .count();
+        assert_eq!(created, 1, "the new customer is audited, the refusals are not");
+        // A technician cannot add customers.
+        let tech = technician(&s.service, "hvac").await;
+        let mut t = signed_in(&s, Role::Technician, Some(&tech)).await;
+        let r = t.call("new_customer", &form("Sneaky", "+13125550100", "")).await;
+        assert!(r.status >= 400 || !r.body.contains("Done"), "{}", r.body);
+    }
+}
+
 /// Booked appointments are listed by `Service::agenda`; nothing outside the range.
 #[tokio::test]
 async fn the_agenda_holds_exactly_the_range() {

@@ -904,6 +904,28 @@ pub async fn customers(query: String) -> Result<Vec<CustomerRow>, ServerFnError>
     Ok(list.into_iter().map(|r| CustomerRow { customer: r.customer, sites: r.sites, tickets: r.tickets }).collect())
 }
 
+/// A customer before any ticket, with an optional first site.
+#[server(endpoint = "new_customer")]
+pub async fn new_customer(
+    name: String,
+    phone: String,
+    email: String,
+    address: String,
+    access_notes: String,
+    zone: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let customer = domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), preferred_channel: None };
+    let site = opt(address).map(|a| domain::NewSite {
+        address: Some(a),
+        access_notes: opt(access_notes),
+        zone: opt(zone),
+        ..Default::default()
+    });
+    let r = ssr::service()?.create_customer(&ssr::context()?, &customer, site.as_ref()).await;
+    ssr::outcome(r.map(|c| c.customer.id))
+}
+
 #[server(endpoint = "edit_customer")]
 pub async fn edit_customer(
     customer_id: String,

@@ -152,15 +152,37 @@ pub fn SchedulePage() -> impl IntoView {
 
 #[component]
 pub fn CustomersPage() -> impl IntoView {
-    use crate::api::{customers, EditCustomer, EditSite};
+    use crate::api::{customers, EditCustomer, EditSite, NewCustomer};
     let query = RwSignal::new(String::new());
     let edit = ServerAction::<EditCustomer>::new();
     let site = ServerAction::<EditSite>::new();
-    let list =
-        Resource::new(move || (query.get(), edit.version().get(), site.version().get()), |(q, _, _)| customers(q));
+    let add = ServerAction::<NewCustomer>::new();
+    let list = Resource::new(
+        move || (query.get(), edit.version().get(), site.version().get(), add.version().get()),
+        |(q, _, _, _)| customers(q),
+    );
     view! {
         <TopBar title="Customers"/>
         <main class="console">
+            <section class="panel" aria-labelledby="new-customer">
+                <details>
+                    <summary id="new-customer">"New customer"</summary>
+                    <ActionForm action=add attr:class="form" attr:id="customer-form">
+                        <label class="field"><span>"Name"</span><input name="name" required=true/>
+                            <small class="field-error" role="alert">{move || field_error(add.value().get(), &["customer.name"])}</small></label>
+                        <label class="field"><span>"Phone"</span><input name="phone" type="tel"/>
+                            <small class="field-error" role="alert" data-test="phone-error">{move || field_error(add.value().get(), &["customer.phone"])}</small></label>
+                        <label class="field"><span>"E-mail"</span><input name="email" type="email"/>
+                            <small class="field-error" role="alert">{move || field_error(add.value().get(), &["customer.email"])}</small></label>
+                        <label class="field"><span>"Site address (optional)"</span><input name="address"/></label>
+                        <label class="field"><span>"Access notes"</span><input name="access_notes"/></label>
+                        <label class="field"><span>"Zone"</span><input name="zone"/>
+                            <small class="field-error" role="alert">{move || field_error(add.value().get(), &["site.zone", "site.address", "site.access_notes"])}</small></label>
+                        <button type="submit" class="primary">"Add customer"</button>
+                    </ActionForm>
+                    <p class="form-status" role="status">{move || outcome_text(add.value().get(), "Customer added.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}</p>
+                </details>
+            </section>
             <section class="panel">
                 <input type="search" id="customer-search" placeholder="Search name, phone, e-mail" aria-label="Search customers"
                     on:change=move |ev| query.set(event_target_value(&ev))/>
@@ -171,7 +193,7 @@ pub fn CustomersPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match list.await {
-                            Ok(rows) if rows.is_empty() => view! { <p class="empty">"No customers match. Customers are created by intake."</p> }.into_any(),
+                            Ok(rows) if rows.is_empty() => view! { <p class="empty">"No customers match. Add one above, or take a call on the board."</p> }.into_any(),
                             Ok(rows) => rows.into_iter().map(|r| {
                                 let c = r.customer.clone();
                                 let (label, id, name) = (c.name.clone(), c.id.clone(), c.name.clone());

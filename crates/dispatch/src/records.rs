@@ -51,6 +51,54 @@ fn site_view(r: &sqlx::any::AnyRow) -> Result<SiteView, sqlx::Error> {
 }
 
 impl Service {
+    /// A customer (and optionally their first site) before any ticket, e.g. a new service
+    /// contract. Contacts are validated as intake validates them; a phone or e-mail another
+    /// customer already has is refused, naming that customer, so no household is split in two.
+    pub async fn create_customer(
+        &self,
+        ctx: &CallContext,
+        customer: &domain::NewCustomer,
+        site: Option<&domain::NewSite>,
+    ) -> Result<CustomerRecord, ServiceError> {
+        self.authorize_roles(ctx, "create customers", &STAFF)?;
+        let input = domain::CreateTicket { customer: customer.clone(), site: site.cloned(), ..Default::default() };
+        let v = input.validate()?;
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        for (field, kind, value) in [
+            ("customer.phone", "phone", v.phone.as_ref().map(|p| p.as_str().to_string())),
+            ("customer.email", "email", v.email.as_ref().map(|e| e.as_str().to_string())),
+        ] {
+            let Some(value) = value else { continue };
+            let owner: Option<String> = sqlx::query_scalar(
+                "SELECT c.name FROM customer_contacts cc JOIN customers c ON c.id = cc.customer_id                  WHERE cc.kind = $1 AND cc.value = $2",
+            )
+            .bind(kind)
+            .bind(&value)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(name) = owner {
+                return Err(ServiceError::invalid(field, "already_known", &format!("{value} belongs to {name} already")));
+            }
+        }
+        let (id, _) = crate::tickets::upsert_customer(&mut tx, &v, now).await?;
+        crate::tickets::upsert_site(&mut tx, &id, &v, now).await?;
+        let customer = load_customer(&mut tx, &id).await?;
+        let sites: Vec<SiteView> =
+            sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(site_view)
+                .collect::<Result<_, _>>()?;
+        let after = serde_json::json!({"customer": customer, "sites": sites});
+        audit::append(&mut tx, ctx, NewEvent { action: "customer.create".into(), after: Some(after), ..Default::default() })
+            .await?;
+        tx.commit().await?;
+        Ok(CustomerRecord { customer, sites, tickets: 0 })
+    }
+
     /// Customers whose name, phone or e-mail contains `query` (all when empty), at most 100.
     pub async fn customers(&self, ctx: &CallContext, query: &str) -> Result<Vec<CustomerRecord>, ServiceError> {
         self.authorize_roles(ctx, "read customer records", &STAFF)?;

@@ -250,7 +250,7 @@ impl Service {
 
 /// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
 /// customer and, when an existing one was reused, how it looked before.
-async fn upsert_customer(
+pub(crate) async fn upsert_customer(
     tx: &mut crate::db::WriteTx,
     v: &ValidCreateTicket,
     now: i64,
@@ -312,7 +312,7 @@ async fn add_contacts(
     Ok(())
 }
 
-async fn upsert_site(
+pub(crate) async fn upsert_site(
     tx: &mut crate::db::WriteTx,
     customer_id: &str,
     v: &ValidCreateTicket,

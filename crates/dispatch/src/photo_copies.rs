@@ -85,7 +85,12 @@ fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, content_type: &str) -> 
     } else {
         rgb
     };
-    let thumb = view.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    // `thumbnail` fits into the box both ways: a photo already smaller is kept as it is.
+    let thumb = if view.width().max(view.height()) > THUMB_SIDE {
+        view.thumbnail(THUMB_SIDE, THUMB_SIDE)
+    } else {
+        view.clone()
+    };
     Ok(Copies { thumb: jpeg(&thumb, 78)?, view: jpeg(&view, 85)? })
 }
 
@@ -140,6 +145,7 @@ mod tests {
         assert_eq!(dims(&c.thumb), (320, 160));
         let small = from_bytes(&png(100, 50, true), "image/png").expect("copies");
         assert_eq!(dims(&small.view), (100, 50), "small images are not enlarged");
+        assert_eq!(dims(&small.thumb), (100, 50), "nor are their thumbnails");
     }
 
     #[test]

@@ -213,7 +213,8 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
             let service = server::open_service(&config).await?;
             if once {
                 let worker = format!("worker:{}:once", std::process::id());
-                let r = real_dispatch::worker::pass(&service, &rules, hook.as_ref(), &worker, dispatch::ids::now_ms()).await?;
+                let r = real_dispatch::worker::pass(&service, &rules, hook.as_ref(), &worker, dispatch::ids::now_ms())
+                    .await?;
                 println!(
                     "planned {}, claimed {}, fired {}, dropped {}, retrying {}, given up {}",
                     r.planned, r.claimed, r.fired, r.dropped, r.retried, r.failed
@@ -341,7 +342,9 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
             );
         }
         Command::Openclaw(OpenclawCommand::Generate { dir }) => {
-            for path in real_dispatch::openclaw::write(&dir).map_err(|e| format!("cannot write into {}: {e}", dir.display()))? {
+            for path in
+                real_dispatch::openclaw::write(&dir).map_err(|e| format!("cannot write into {}: {e}", dir.display()))?
+            {
                 println!("wrote {path}");
             }
         }

@@ -145,7 +145,8 @@ mod tests {
             intake,
             ["dispatch_ticket_create", "dispatch_ticket_add_message", "dispatch_ticket_set_priority", CASE_SUMMARY]
         );
-        let names: Vec<&str> = v["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
+        let names: Vec<&str> =
+            v["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
         assert_eq!(names.len(), 13);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && n.len() <= 64));
     }

@@ -17,7 +17,9 @@ pub struct Hook {
 impl Hook {
     pub fn new(url: String, token: String, timeout: Duration) -> Result<Hook, String> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("RD_OPENCLAW_HOOK_URL='{url}': an http:// URL such as http://openclaw-gateway:18789/hooks/agent"));
+            return Err(format!(
+                "RD_OPENCLAW_HOOK_URL='{url}': an http:// URL such as http://openclaw-gateway:18789/hooks/agent"
+            ));
         }
         let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
         Ok(Hook { url, token, client })

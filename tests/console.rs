@@ -195,7 +195,10 @@ async fn the_roster_takes_new_technicians_and_time_off_and_is_for_staff_only() {
         assert!(r.body.contains("Done"), "{}", r.body);
         let roster = s.service.technicians(&dispatch::CallContext::new(Actor::system("t"))).await.expect("roster");
         let t = roster.iter().find(|t| t.id == tech).expect("tech");
-        assert_eq!((t.skills.clone(), t.zone.as_deref(), t.active), (vec!["electrical".to_string(), "hvac".to_string()], Some("east"), true));
+        assert_eq!(
+            (t.skills.clone(), t.zone.as_deref(), t.active),
+            (vec!["electrical".to_string(), "hvac".to_string()], Some("east"), true)
+        );
         assert!(t.working_hours.0[0].is_empty() && t.working_hours.0[1] == vec![(540, 1080)], "{:?}", t.working_hours);
         let off_roster = as_refs(&edit("hvac", "09:00", "false"));
         let off_roster: Vec<(&str, &str)> = off_roster.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -229,12 +232,22 @@ async fn customers_can_be_added_before_any_ticket_without_splitting_a_household(
         let s = start(db).await;
         let mut op = signed_in(&s, Role::Operator, None).await;
         let form = |name: &'static str, phone: &'static str, address: &'static str| {
-            vec![("name", name), ("phone", phone), ("email", ""), ("address", address), ("access_notes", "Dog in yard"), ("zone", "north")]
+            vec![
+                ("name", name),
+                ("phone", phone),
+                ("email", ""),
+                ("address", address),
+                ("access_notes", "Dog in yard"),
+                ("zone", "north"),
+            ]
         };
         let r = op.call("new_customer", &form("Maple Court HOA", "(312) 555-0199", "400 Maple Ct")).await;
         assert!(r.body.contains("Done"), "{}", r.body);
         let list = op.call("customers", &[("query", "maple")]).await.body;
-        assert!(list.contains("Maple Court HOA") && list.contains("400 Maple Ct") && list.contains("+13125550199"), "{list}");
+        assert!(
+            list.contains("Maple Court HOA") && list.contains("400 Maple Ct") && list.contains("+13125550199"),
+            "{list}"
+        );
         // The same phone under another name is refused, naming who has it; nothing is written.
         let dup = op.call("new_customer", &form("Someone Else", "312-555-0199", "")).await;
         assert!(dup.body.contains("already_known") && dup.body.contains("Maple Court HOA"), "{}", dup.body);

@@ -580,8 +580,7 @@ fn msg(id: &str, from: &str, text: &str) -> Value {
 #[tokio::test]
 async fn inbound_dedupes_attaches_creates_and_quarantines() {
     for db in each_backend().await {
-        let mut settings = dispatch::ShopSettings::default();
-        settings.inbound_blocklist = vec!["+15550109999".into()];
+        let settings = dispatch::ShopSettings { inbound_blocklist: vec!["+15550109999".into()], ..Default::default() };
         let blobs = std::sync::Arc::new(dispatch::LocalBlobStore::new(dispatch::testing::temp_dir()).expect("blobs"));
         let s = start_with(Service::with_settings(db.clone(), blobs, settings)).await;
         let token = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;

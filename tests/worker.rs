@@ -95,7 +95,7 @@ async fn each_timer_fires_once_with_two_workers_and_survives_a_crash() {
         // Nothing is due yet: timers are planned, none fires.
         let r = pass(&svc, &rules, Some(&hook), "w0", now).await.expect("pass");
         assert_eq!((r.planned, r.fired), (5, 0), "{r:?}"); // 1 lead + 2 × (eta, closeout)
-        // The second ticket gets its ETA: its ETA timer no longer applies.
+                                                           // The second ticket gets its ETA: its ETA timer no longer applies.
         let eta = domain::commands::SetEta { ticket_id: gets_eta.id.clone(), eta_ms: now + 49 * 3_600_000, note: None };
         svc.set_eta(&system(), &eta).await.expect("eta");
 
@@ -133,7 +133,9 @@ async fn each_timer_fires_once_with_two_workers_and_survives_a_crash() {
         let mut agents: Vec<&str> = calls.iter().filter_map(|(_, b)| b["agentId"].as_str()).collect();
         agents.sort();
         assert_eq!(agents, ["closeout", "closeout", "intake", "scheduling"]);
-        assert!(calls.iter().all(|(_, b)| b["deliver"] == false && b["message"].as_str().is_some_and(|m| m.contains("RD-"))));
+        assert!(calls
+            .iter()
+            .all(|(_, b)| b["deliver"] == false && b["message"].as_str().is_some_and(|m| m.contains("RD-"))));
         let lead_event = fired.iter().find(|e| e["kind"] == "lead_unanswered").expect("lead fired");
         assert_eq!(lead_event["notified"], true);
 

@@ -358,13 +358,19 @@ fn portal_view(settings: &dispatch::ShopSettings, c: Case, messages: Vec<domain:
             .map(|m| PortalMessage {
                 at: settings.time_label(m.at_ms),
                 from_office: m.direction == "outbound",
-                sender: if m.direction == "outbound" { "The office".into() } else { m.sender.unwrap_or_else(|| "You".into()) },
+                sender: if m.direction == "outbound" {
+                    "The office".into()
+                } else {
+                    m.sender.unwrap_or_else(|| "You".into())
+                },
                 text: m.text,
             })
             .collect(),
         closeout,
         payment: c.payment.as_ref().map(|p| match p.kind {
-            PaymentKind::Paid => format!("Paid {} on {}. Thank you!", money(p.amount_cents), settings.time_label(p.recorded_at_ms)),
+            PaymentKind::Paid => {
+                format!("Paid {} on {}. Thank you!", money(p.amount_cents), settings.time_label(p.recorded_at_ms))
+            }
             PaymentKind::Ar => format!(
                 "{} due {}",
                 money(p.amount_cents),
@@ -630,7 +636,12 @@ pub fn invoice_row(i: usize, row: &str) -> Result<domain::commands::InvoiceLineI
 
 /// `billing.edit_invoice_draft` from the console: one line per row, and the tax rate in percent.
 #[server(endpoint = "console_edit_invoice")]
-pub async fn console_edit_invoice(ticket_id: String, lines: String, tax_percent: String, version: String) -> ActionResult {
+pub async fn console_edit_invoice(
+    ticket_id: String,
+    lines: String,
+    tax_percent: String,
+    version: String,
+) -> ActionResult {
     let mut fields = vec![];
     let mut rows = vec![];
     for (i, row) in lines.lines().filter(|r| !r.trim().is_empty()).enumerate() {
@@ -653,8 +664,12 @@ pub async fn console_edit_invoice(ticket_id: String, lines: String, tax_percent:
     if !fields.is_empty() {
         return Ok(FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields });
     }
-    let input =
-        domain::commands::EditInvoiceDraft { ticket_id, lines: rows, tax_rate_bp, expected_version: self::version(&version) };
+    let input = domain::commands::EditInvoiceDraft {
+        ticket_id,
+        lines: rows,
+        tax_rate_bp,
+        expected_version: self::version(&version),
+    };
     case_of(ssr::service()?.edit_invoice_draft(&ssr::context()?, &input).await)
 }
 
@@ -697,8 +712,13 @@ pub async fn console_record_payment(
     if !fields.is_empty() {
         return Ok(FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields });
     }
-    let input =
-        domain::commands::RecordPayment { ticket_id, kind, amount_cents, due_ms, expected_version: self::version(&version) };
+    let input = domain::commands::RecordPayment {
+        ticket_id,
+        kind,
+        amount_cents,
+        due_ms,
+        expected_version: self::version(&version),
+    };
     case_of(ssr::service()?.record_payment(&ssr::context()?, &input).await)
 }
 
@@ -741,7 +761,11 @@ pub async fn technicians() -> Result<Vec<TechnicianRow>, ServerFnError> {
                 .join("; ");
             let first = t.working_hours.0.iter().find_map(|r| r.first().copied()).unwrap_or((8 * 60, 17 * 60));
             let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-            let days = (0..7).filter(|d| !t.working_hours.0[*d].is_empty()).map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+            let days = (0..7)
+                .filter(|d| !t.working_hours.0[*d].is_empty())
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
             TechnicianRow {
                 id: t.id,
                 name: t.name,
@@ -865,7 +889,8 @@ pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
     let ctx = ssr::context()?;
     // The shop's week, Monday to Monday at local midnight (a daylight-saving day is 23 or 25 h).
     let tz = service.settings().timezone.clone();
-    let now = jiff::Timestamp::from_millisecond(dispatch::ids::now_ms()).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let now =
+        jiff::Timestamp::from_millisecond(dispatch::ids::now_ms()).map_err(|e| ServerFnError::new(e.to_string()))?;
     let today = now.to_zoned(tz.clone()).date();
     let monday = today
         .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
@@ -915,7 +940,8 @@ pub async fn new_customer(
     zone: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
-    let customer = domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), preferred_channel: None };
+    let customer =
+        domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), preferred_channel: None };
     let site = opt(address).map(|a| domain::NewSite {
         address: Some(a),
         access_notes: opt(access_notes),

@@ -69,11 +69,8 @@ pub fn from_zone(tz: &jiff::tz::TimeZone, now_ms: i64) -> ShopClock {
     const YEAR_MS: i64 = 366 * 86_400_000;
     let Ok(start) = jiff::Timestamp::from_millisecond(now_ms - YEAR_MS) else { return ShopClock::utc() };
     let info = tz.to_offset_info(start);
-    let mut spans = vec![ClockSpan {
-        from_ms: i64::MIN,
-        offset_s: info.offset().seconds(),
-        abbr: info.abbreviation().to_string(),
-    }];
+    let mut spans =
+        vec![ClockSpan { from_ms: i64::MIN, offset_s: info.offset().seconds(), abbr: info.abbreviation().to_string() }];
     for t in tz.following(start).take(8) {
         let at = t.timestamp().as_millisecond();
         if at > now_ms + YEAR_MS {

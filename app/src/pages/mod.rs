@@ -67,10 +67,14 @@ pub fn field_error<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnError
 }
 
 /// The server's messages for a field and everything under it (`lines`, `lines[2].amount_cents`).
-pub fn field_error_under<T>(r: Option<Result<crate::api::FormOutcome<T>, ServerFnError>>, prefix: &str) -> Option<String> {
+pub fn field_error_under<T>(
+    r: Option<Result<crate::api::FormOutcome<T>, ServerFnError>>,
+    prefix: &str,
+) -> Option<String> {
     match r? {
         Ok(crate::api::FormOutcome::Invalid { fields, .. }) => {
-            let under = |f: &str| f == prefix || f.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(['[', '.']));
+            let under =
+                |f: &str| f == prefix || f.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(['[', '.']));
             let found: Vec<String> = fields.into_iter().filter(|f| under(&f.field)).map(|f| f.message).collect();
             (!found.is_empty()).then(|| found.join("; "))
         }
@@ -102,7 +106,9 @@ pub fn date_ms(s: &str) -> Option<i64> {
     let days = era * 146_097 + doe - 719_468;
     let ms = days * 86_400_000;
     // Reject dates that do not exist (2026-02-30) by checking the round trip.
-    crate::clock::civil(ms).starts_with(&format!("{:04}-{:02}-{:02}", s.trim()[..4].parse::<i64>().ok()?, m, d)).then_some(ms)
+    crate::clock::civil(ms)
+        .starts_with(&format!("{:04}-{:02}-{:02}", s.trim()[..4].parse::<i64>().ok()?, m, d))
+        .then_some(ms)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! way to write to the office, and after the job the summary, the invoice and the packet.
 
 use crate::api::{portal_stamp, portal_ticket_view, portal_tickets, PortalCloseout, PortalSend, PortalTicket};
-use crate::pages::session::TopBar;
 use crate::pages::field_error;
+use crate::pages::session::TopBar;
 use domain::CaseState;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -42,10 +42,8 @@ pub fn PortalTicketPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let send = ServerAction::<PortalSend>::new();
     let changed = RwSignal::new(0u64);
-    let ticket = Resource::new(
-        move || (id(), changed.get(), send.version().get()),
-        |(id, _, _)| portal_ticket_view(id),
-    );
+    let ticket =
+        Resource::new(move || (id(), changed.get(), send.version().get()), |(id, _, _)| portal_ticket_view(id));
     watch(ticket, changed);
     // What the customer is typing survives the page's live updates; a sent message clears it.
     let draft = RwSignal::new(String::new());

@@ -51,7 +51,11 @@ impl Service {
     /// the invoice goes out with a closeout packet. The audit event carries the old and new
     /// lines and totals.
     #[tracing::instrument(name = "billing.edit_invoice_draft", skip_all, fields(actor = %ctx.actor.id))]
-    pub async fn edit_invoice_draft(&self, ctx: &CallContext, input: &EditInvoiceDraft) -> Result<Outcome, ServiceError> {
+    pub async fn edit_invoice_draft(
+        &self,
+        ctx: &CallContext,
+        input: &EditInvoiceDraft,
+    ) -> Result<Outcome, ServiceError> {
         self.authorize_roles(ctx, "edit invoices", &[Role::Operator, Role::Admin])?;
         let lines = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;

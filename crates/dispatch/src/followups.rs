@@ -114,7 +114,13 @@ pub struct PassReport {
 }
 
 /// When `kind` is due for `case`, if it applies to the case as it is now.
-pub fn due_for(kind: Kind, case: &Case, rules: &FollowupRules, tz: &jiff::tz::TimeZone, has_outbound: bool) -> Option<i64> {
+pub fn due_for(
+    kind: Kind,
+    case: &Case,
+    rules: &FollowupRules,
+    tz: &jiff::tz::TimeZone,
+    has_outbound: bool,
+) -> Option<i64> {
     match kind {
         Kind::LeadUnanswered => (matches!(case.state, CaseState::Lead | CaseState::Intake) && !has_outbound)
             .then(|| case.created_at_ms + rules.lead_minutes * 60_000),
@@ -210,7 +216,8 @@ impl Service {
              RETURNING id, ticket_id, kind, due_at_ms, attempts"
         );
         let mut tx = self.db.begin_write().await?;
-        let rows = sqlx::query(&sql).bind(worker).bind(now + LEASE_MS).bind(now).bind(BATCH).fetch_all(&mut *tx).await?;
+        let rows =
+            sqlx::query(&sql).bind(worker).bind(now + LEASE_MS).bind(now).bind(BATCH).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let mut out = vec![];
         for r in rows {
@@ -218,7 +225,8 @@ impl Service {
             out.push(Followup {
                 id: r.try_get("id")?,
                 ticket_id: r.try_get("ticket_id")?,
-                kind: Kind::parse(&kind).ok_or_else(|| ServiceError::Internal(format!("unknown follow-up kind {kind}")))?,
+                kind: Kind::parse(&kind)
+                    .ok_or_else(|| ServiceError::Internal(format!("unknown follow-up kind {kind}")))?,
                 due_at_ms: r.try_get("due_at_ms")?,
                 attempts: r.try_get("attempts")?,
             });
@@ -234,10 +242,12 @@ impl Service {
         drop(conn);
         let outbound = self.has_outbound(&f.ticket_id).await?;
         if due_for(f.kind, &case, rules, &self.settings.timezone, outbound) != Some(f.due_at_ms) {
-            sqlx::query("UPDATE followups SET state = 'dropped', claimed_until_ms = NULL WHERE id = $1 AND state = 'claimed'")
-                .bind(&f.id)
-                .execute(self.db.pool())
-                .await?;
+            sqlx::query(
+                "UPDATE followups SET state = 'dropped', claimed_until_ms = NULL WHERE id = $1 AND state = 'claimed'",
+            )
+            .bind(&f.id)
+            .execute(self.db.pool())
+            .await?;
             return Ok(None);
         }
         Ok(Some(Notice {
@@ -276,7 +286,13 @@ impl Service {
     }
 
     /// A notification failed: try again later, or give up after [`MAX_ATTEMPTS`] (audited).
-    pub async fn followup_failed(&self, worker: &str, f: &Followup, error: &str, now: i64) -> Result<bool, ServiceError> {
+    pub async fn followup_failed(
+        &self,
+        worker: &str,
+        f: &Followup,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, ServiceError> {
         let attempts = f.attempts + 1;
         let mut tx = self.db.begin_write().await?;
         if attempts >= MAX_ATTEMPTS {
@@ -291,7 +307,8 @@ impl Service {
             .execute(&mut *tx)
             .await?;
             if marked.rows_affected() == 1 {
-                let detail = serde_json::json!({"followup_id": f.id, "kind": f.kind, "attempts": attempts, "error": error});
+                let detail =
+                    serde_json::json!({"followup_id": f.id, "kind": f.kind, "attempts": attempts, "error": error});
                 audit::append_as(&mut tx, &worker_who(worker), event(&f.ticket_id, "followup.failed", detail)).await?;
             }
             tx.commit().await?;

@@ -206,9 +206,9 @@ impl Service {
     #[tracing::instrument(name = "packet.read", skip(self, ctx), fields(actor = %ctx.actor.id))]
     pub async fn packet_file(&self, ctx: &CallContext, ticket_id: &str) -> Result<PacketFile, ServiceError> {
         let case = self.case(ctx, ticket_id).await?;
-        let packet = case
-            .packet
-            .ok_or_else(|| ServiceError::invalid("ticket_id", "no_packet", "no closeout packet has been compiled yet"))?;
+        let packet = case.packet.ok_or_else(|| {
+            ServiceError::invalid("ticket_id", "no_packet", "no closeout packet has been compiled yet")
+        })?;
         let reader = self.blobs.open(&packet.blob_key).await?;
         Ok(PacketFile {
             filename: format!("{}-closeout-packet.pdf", case.number),
@@ -233,10 +233,12 @@ impl Service {
             .await?;
         let row = match (by_hash, &claimed) {
             (Some(r), _) => Some(r),
-            (None, Some(id)) => sqlx::query("SELECT id, ticket_id FROM closeout_packets WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.db.pool())
-                .await?,
+            (None, Some(id)) => {
+                sqlx::query("SELECT id, ticket_id FROM closeout_packets WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.db.pool())
+                    .await?
+            }
             (None, None) => None,
         };
         let Some(row) = row else {
@@ -255,9 +257,10 @@ impl Service {
         let events = audit::events_for_ticket(self.db.pool(), &ticket_id).await?;
         let event = events.iter().find(|e| {
             e.action == PACKET_ACTION
-                && e.detail_json.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).is_some_and(
-                    |d| d["packet_id"] == packet_id.as_str(),
-                )
+                && e.detail_json
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                    .is_some_and(|d| d["packet_id"] == packet_id.as_str())
         });
         let Some(event) = event else {
             check.problems.push(format!("no audit event records the compiling of packet {packet_id}"));
@@ -291,10 +294,9 @@ impl Service {
             };
             match found {
                 Ok((got, size)) if got == m.sha256 && size as i64 == m.size => check.files_ok += 1,
-                Ok((got, _)) => check.problems.push(format!(
-                    "file {} changed in the store: SHA-256 {got}, the packet lists {}",
-                    m.id, m.sha256
-                )),
+                Ok((got, _)) => check
+                    .problems
+                    .push(format!("file {} changed in the store: SHA-256 {got}, the packet lists {}", m.id, m.sha256)),
                 Err(e) => check.problems.push(format!("file {} could not be read from the store: {e}", m.id)),
             }
         }

@@ -272,7 +272,12 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     let mut l = Layout::new();
 
     l.para(0.0, Font::Bold, 20.0, &format!("Closeout packet {}", case.number));
-    l.para(0.0, Font::Regular, 10.0, &format!("{} · compiled {} by {}", input.shop_name, input.compiled_at, input.compiled_by));
+    l.para(
+        0.0,
+        Font::Regular,
+        10.0,
+        &format!("{} · compiled {} by {}", input.shop_name, input.compiled_at, input.compiled_by),
+    );
     l.para(0.0, Font::Mono, 8.0, &format!("packet {}", input.packet_id));
 
     l.heading("Customer and site");
@@ -436,7 +441,12 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     );
     l.gap(4.0);
     for m in input.manifest {
-        l.para(0.0, Font::Bold, 8.0, &format!("{} · {} · {} bytes · {}", kind_label(m.kind), m.id, m.size, m.content_type));
+        l.para(
+            0.0,
+            Font::Bold,
+            8.0,
+            &format!("{} · {} · {} bytes · {}", kind_label(m.kind), m.id, m.size, m.content_type),
+        );
         l.para(12.0, Font::Mono, 8.0, &m.sha256);
     }
     if input.manifest.is_empty() {
@@ -487,7 +497,8 @@ fn finish(mut l: Layout, input: &PacketInput<'_>, placed: &[(usize, Ref)]) -> Ve
 
     let total = l.pages.len();
     for (i, page) in l.pages.iter_mut().enumerate() {
-        let footer = win_ansi(&format!("{} · packet {} · page {} of {}", input.case.number, input.packet_id, i + 1, total));
+        let footer =
+            win_ansi(&format!("{} · packet {} · page {} of {}", input.case.number, input.packet_id, i + 1, total));
         page.begin_text();
         page.set_font(Font::Regular.name(), 8.0);
         page.next_line(MARGIN, 36.0);
@@ -506,7 +517,11 @@ fn finish(mut l: Layout, input: &PacketInput<'_>, placed: &[(usize, Ref)]) -> Ve
         page.parent(tree);
         page.contents(content_ref(i));
         let mut resources = page.resources();
-        resources.fonts().pair(Font::Regular.name(), regular).pair(Font::Bold.name(), bold).pair(Font::Mono.name(), mono);
+        resources
+            .fonts()
+            .pair(Font::Regular.name(), regular)
+            .pair(Font::Bold.name(), bold)
+            .pair(Font::Mono.name(), mono);
         {
             let mut xobjects = resources.x_objects();
             for (index, r) in &images {

@@ -78,7 +78,11 @@ impl Service {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(name) = owner {
-                return Err(ServiceError::invalid(field, "already_known", &format!("{value} belongs to {name} already")));
+                return Err(ServiceError::invalid(
+                    field,
+                    "already_known",
+                    &format!("{value} belongs to {name} already"),
+                ));
             }
         }
         let (id, _) = crate::tickets::upsert_customer(&mut tx, &v, now).await?;
@@ -93,8 +97,12 @@ impl Service {
                 .map(site_view)
                 .collect::<Result<_, _>>()?;
         let after = serde_json::json!({"customer": customer, "sites": sites});
-        audit::append(&mut tx, ctx, NewEvent { action: "customer.create".into(), after: Some(after), ..Default::default() })
-            .await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "customer.create".into(), after: Some(after), ..Default::default() },
+        )
+        .await?;
         tx.commit().await?;
         Ok(CustomerRecord { customer, sites, tickets: 0 })
     }

@@ -128,7 +128,11 @@ fn roster_fields(
 impl Service {
     /// Changes a technician's skills, zone, working hours or availability. Bookings already made
     /// stay; new slot proposals and assignments follow the new record at once.
-    pub async fn update_technician(&self, ctx: &CallContext, input: &TechnicianEdit) -> Result<Technician, ServiceError> {
+    pub async fn update_technician(
+        &self,
+        ctx: &CallContext,
+        input: &TechnicianEdit,
+    ) -> Result<Technician, ServiceError> {
         self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
         let mut errors = vec![];
         let (skills, zone) = roster_fields(&input.skills, input.zone.as_deref(), &input.working_hours, &mut errors);
@@ -142,7 +146,13 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::invalid("technician_id", "not_found", "no technician with this id"))?;
         let before = technician(&row)?;
-        let after = Technician { skills, zone, working_hours: input.working_hours.clone(), active: input.active, ..before.clone() };
+        let after = Technician {
+            skills,
+            zone,
+            working_hours: input.working_hours.clone(),
+            active: input.active,
+            ..before.clone()
+        };
         sqlx::query(
             "UPDATE technicians SET skills_json = $1, zone = $2, working_hours_json = $3, active = $4 WHERE id = $5",
         )
@@ -494,33 +504,6 @@ impl Service {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn working_hours_follow_the_time_zone_and_dst() {
-        let tz = jiff::tz::TimeZone::get("America/Chicago").expect("tz");
-        let hours = WorkingHours::weekdays_8_to_5();
-        // Monday 2026-03-09 (after the DST change on 2026-03-08): 08:00 CDT = 13:00 UTC.
-        let monday: jiff::Timestamp = "2026-03-09T00:00:00Z".parse().expect("ts");
-        let range =
-            TimeWindow { start_ms: monday.as_millisecond(), end_ms: monday.as_millisecond() + 7 * 24 * 60 * MINUTE_MS };
-        let got = working_intervals(&hours, &tz, range);
-        assert_eq!(got.len(), 5, "{got:?}");
-        let first = jiff::Timestamp::from_millisecond(got[0].start_ms).expect("ts");
-        assert_eq!(first.to_string(), "2026-03-09T13:00:00Z");
-        assert_eq!(got[0].duration_ms(), 9 * 60 * MINUTE_MS);
-        // Friday before the change: 08:00 CST = 14:00 UTC.
-        let friday: jiff::Timestamp = "2026-03-06T00:00:00Z".parse().expect("ts");
-        let r = TimeWindow { start_ms: friday.as_millisecond(), end_ms: friday.as_millisecond() + 24 * 60 * MINUTE_MS };
-        let got = working_intervals(&hours, &tz, r);
-        let starts: Vec<String> =
-            got.iter().map(|w| jiff::Timestamp::from_millisecond(w.start_ms).expect("ts").to_string()).collect();
-        assert!(starts.contains(&"2026-03-06T14:00:00Z".to_string()), "{starts:?}");
-    }
-}
-
 impl Service {
     /// Every active appointment overlapping `[from_ms, to_ms)`, by technician and start, for
     /// the console's schedule (staff only).
@@ -561,5 +544,32 @@ impl Service {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_hours_follow_the_time_zone_and_dst() {
+        let tz = jiff::tz::TimeZone::get("America/Chicago").expect("tz");
+        let hours = WorkingHours::weekdays_8_to_5();
+        // Monday 2026-03-09 (after the DST change on 2026-03-08): 08:00 CDT = 13:00 UTC.
+        let monday: jiff::Timestamp = "2026-03-09T00:00:00Z".parse().expect("ts");
+        let range =
+            TimeWindow { start_ms: monday.as_millisecond(), end_ms: monday.as_millisecond() + 7 * 24 * 60 * MINUTE_MS };
+        let got = working_intervals(&hours, &tz, range);
+        assert_eq!(got.len(), 5, "{got:?}");
+        let first = jiff::Timestamp::from_millisecond(got[0].start_ms).expect("ts");
+        assert_eq!(first.to_string(), "2026-03-09T13:00:00Z");
+        assert_eq!(got[0].duration_ms(), 9 * 60 * MINUTE_MS);
+        // Friday before the change: 08:00 CST = 14:00 UTC.
+        let friday: jiff::Timestamp = "2026-03-06T00:00:00Z".parse().expect("ts");
+        let r = TimeWindow { start_ms: friday.as_millisecond(), end_ms: friday.as_millisecond() + 24 * 60 * MINUTE_MS };
+        let got = working_intervals(&hours, &tz, r);
+        let starts: Vec<String> =
+            got.iter().map(|w| jiff::Timestamp::from_millisecond(w.start_ms).expect("ts").to_string()).collect();
+        assert!(starts.contains(&"2026-03-06T14:00:00Z".to_string()), "{starts:?}");
     }
 }

@@ -84,7 +84,11 @@ pub struct SettingsError {
     why: String,
 }
 
-pub(crate) fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, SettingsError> {
+pub(crate) fn int(
+    name: &'static str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, SettingsError> {
     match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {
@@ -147,9 +151,6 @@ mod tests {
         assert_eq!(s.day_label(now + 2 * 86_400_000, now), "Wed 25 Nov");
         assert_eq!(s.time_label(now), "Mon 23 Nov 2026, 20:00 CST");
         assert_eq!(s.window_label(now - 3_600_000, now), "Mon 23 Nov 2026, 19:00–20:00 CST");
-        assert_eq!(
-            s.window_label(now, now + 5 * 3_600_000),
-            "Mon 23 Nov 2026, 20:00 CST – Tue 24 Nov 2026, 01:00 CST"
-        );
+        assert_eq!(s.window_label(now, now + 5 * 3_600_000), "Mon 23 Nov 2026, 20:00 CST – Tue 24 Nov 2026, 01:00 CST");
     }
 }

@@ -472,8 +472,14 @@ mod tests {
     #[test]
     fn invoice_edits_name_every_bad_field_and_survive_extreme_numbers() {
         let line = |d: &str, a: i64| InvoiceLineInput { description: d.into(), quantity: None, amount_cents: a };
-        let edit = |lines, tax| EditInvoiceDraft { ticket_id: "tkt_1".into(), lines, tax_rate_bp: tax, expected_version: None };
-        let Err(DomainError::Invalid(errors)) = edit(vec![line("", i64::MIN), line("ok", i64::MAX)], Some(-1)).validate()
+        let edit = |lines, tax| EditInvoiceDraft {
+            ticket_id: "tkt_1".into(),
+            lines,
+            tax_rate_bp: tax,
+            expected_version: None,
+        };
+        let Err(DomainError::Invalid(errors)) =
+            edit(vec![line("", i64::MIN), line("ok", i64::MAX)], Some(-1)).validate()
         else {
             panic!("refused")
         };

@@ -21,16 +21,8 @@ tech_id="$("$bin" technician create --name "E2E Tech" --skill hvac | tail -n 1)"
 RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email operator@e2e.test --role operator --name "E2E Operator" >/dev/null
 RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email tech@e2e.test --role technician --name "E2E Tech" \
   --technician "$tech_id" >/dev/null
-"$bin" serve >"$work/server.log" 2>&1 &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; echo "server exited" >&2; exit 1; }
-  sleep 0.2
-done
+# shellcheck source=scripts/serve-throwaway.sh
+source "$root/scripts/serve-throwaway.sh"
 
 cd "$root/end2end"
 rc=0

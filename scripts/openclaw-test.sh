@@ -48,15 +48,8 @@ unset DATABASE_URL RD_S3_ENDPOINT
 plugin_token="$("$bin" token create --role operator --name openclaw | tail -n 1)"
 operator_token="$("$bin" token create --role operator --name openclaw-test | tail -n 1)"
 tech_id="$("$bin" technician create --name "Gateway Tech" --skill hvac | tail -n 1)"
-"$bin" serve >"$work/server.log" 2>&1 &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log"; echo "server exited" >&2; exit 1; }
-  sleep 0.2
-done
+# shellcheck source=scripts/serve-throwaway.sh
+source "$root/scripts/serve-throwaway.sh"
 db="$RD_DATA_DIR/real-dispatch.db"
 
 rc=0

@@ -184,11 +184,10 @@ pub async fn download(
     Path((attachment_id, variant)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let rid = request_id(&headers);
-    let Some(actor) = actor else {
-        return ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "please sign in").into_response();
+    let (ctx, rid) = match reader(actor, &headers) {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
-    let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
     let variant: Variant = match variant.parse() {
         Ok(v) => v,
         Err(e) => return ApiError::from_service(&rid, &e).into_response(),
@@ -225,6 +224,16 @@ pub async fn download(
     res
 }
 
+/// The call context of a signed-in reader of files, with the request id for error answers;
+/// without a session, the 401 every file route gives.
+fn reader(actor: Option<domain::Actor>, headers: &HeaderMap) -> Result<(CallContext, String), Response> {
+    let rid = request_id(headers);
+    let Some(actor) = actor else {
+        return Err(ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "please sign in").into_response());
+    };
+    Ok((CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) }, rid))
+}
+
 /// `GET /packets/{ticket_id}`: the ticket's current closeout packet PDF, for anyone who may
 /// read the case (the customer by their portal session included).
 #[tracing::instrument(name = "packet.download", skip_all, fields(ticket = %ticket_id))]
@@ -234,11 +243,10 @@ pub async fn packet(
     Path(ticket_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let rid = request_id(&headers);
-    let Some(actor) = actor else {
-        return ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "please sign in").into_response();
+    let (ctx, rid) = match reader(actor, &headers) {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return refused,
     };
-    let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
     let file = match state.service.packet_file(&ctx, &ticket_id).await {
         Ok(f) => f,
         Err(e) => return ApiError::from_service(&rid, &e).by(&ctx.actor).into_response(),

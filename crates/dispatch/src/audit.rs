@@ -23,6 +23,21 @@ pub struct NewEvent {
     pub attachments: Vec<serde_json::Value>,
 }
 
+impl NewEvent {
+    /// An event in a ticket's chain that changes nothing in the case (replay applies no
+    /// fields): a link opened, a follow-up fired.
+    pub fn ticket_note(ticket_id: &str, action: &str, detail: serde_json::Value) -> NewEvent {
+        NewEvent {
+            ticket_id: Some(ticket_id.to_string()),
+            action: action.into(),
+            before: Some(serde_json::json!({})),
+            after: Some(serde_json::json!({})),
+            detail: Some(detail),
+            attachments: vec![],
+        }
+    }
+}
+
 /// The hashed content of an event, in a fixed field order.
 #[derive(Serialize)]
 struct Hashed<'a> {

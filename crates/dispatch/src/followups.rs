@@ -167,30 +167,48 @@ impl Service {
         )
         .fetch_all(self.db.pool())
         .await?;
-        let mut planned = 0;
+        // Timers already written are known up front, so a pass that adds nothing takes no
+        // write transaction (on SQLite it would queue behind the actions of the day).
+        let known: std::collections::HashSet<(String, String, i64)> =
+            sqlx::query_as("SELECT ticket_id, kind, due_at_ms FROM followups")
+                .fetch_all(self.db.pool())
+                .await?
+                .into_iter()
+                .collect();
+        let mut new = vec![];
         for id in ids {
             let mut conn = self.db.pool().acquire().await?;
             let case = crate::case_store::load_case(&mut conn, &id).await?;
             drop(conn);
             let outbound = self.has_outbound(&id).await?;
-            let mut tx = self.db.begin_write().await?;
             for kind in [Kind::LeadUnanswered, Kind::EtaMissing, Kind::CloseoutIncomplete] {
                 let Some(due) = due_for(kind, &case, rules, &self.settings.timezone, outbound) else { continue };
-                let done = sqlx::query(
-                    "INSERT INTO followups (id, ticket_id, kind, due_at_ms, state, attempts, created_at_ms) \
-                     VALUES ($1, $2, $3, $4, 'pending', 0, $5) ON CONFLICT (ticket_id, kind, due_at_ms) DO NOTHING",
-                )
-                .bind(new_id("fup"))
-                .bind(&id)
-                .bind(kind.as_str())
-                .bind(due)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                planned += done.rows_affected();
+                if !known.contains(&(id.clone(), kind.as_str().to_string(), due)) {
+                    new.push((id.clone(), kind, due));
+                }
             }
-            tx.commit().await?;
         }
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let mut planned = 0;
+        let mut tx = self.db.begin_write().await?;
+        for (id, kind, due) in new {
+            // Another worker may have written the same timer meanwhile: the key keeps one.
+            let done = sqlx::query(
+                "INSERT INTO followups (id, ticket_id, kind, due_at_ms, state, attempts, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, 'pending', 0, $5) ON CONFLICT (ticket_id, kind, due_at_ms) DO NOTHING",
+            )
+            .bind(new_id("fup"))
+            .bind(&id)
+            .bind(kind.as_str())
+            .bind(due)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            planned += done.rows_affected();
+        }
+        tx.commit().await?;
         Ok(planned)
     }
 
@@ -280,7 +298,8 @@ impl Service {
         let detail = serde_json::json!({
             "followup_id": f.id, "kind": f.kind, "due_at_ms": f.due_at_ms, "agent": f.kind.agent(), "notified": notified,
         });
-        audit::append_as(&mut tx, &worker_who(worker), event(&f.ticket_id, "followup.fired", detail)).await?;
+        audit::append_as(&mut tx, &worker_who(worker), NewEvent::ticket_note(&f.ticket_id, "followup.fired", detail))
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -309,7 +328,12 @@ impl Service {
             if marked.rows_affected() == 1 {
                 let detail =
                     serde_json::json!({"followup_id": f.id, "kind": f.kind, "attempts": attempts, "error": error});
-                audit::append_as(&mut tx, &worker_who(worker), event(&f.ticket_id, "followup.failed", detail)).await?;
+                audit::append_as(
+                    &mut tx,
+                    &worker_who(worker),
+                    NewEvent::ticket_note(&f.ticket_id, "followup.failed", detail),
+                )
+                .await?;
             }
             tx.commit().await?;
             return Ok(false);
@@ -340,18 +364,6 @@ fn worker_who(worker: &str) -> Who<'_> {
         channel: "internal",
         correlation_id: None,
         request_id: None,
-    }
-}
-
-/// An event in the ticket's chain that changes nothing in the case (replay applies nothing).
-fn event(ticket_id: &str, action: &str, detail: serde_json::Value) -> NewEvent {
-    NewEvent {
-        ticket_id: Some(ticket_id.to_string()),
-        action: action.into(),
-        before: Some(serde_json::json!({})),
-        after: Some(serde_json::json!({})),
-        detail: Some(detail),
-        attachments: vec![],
     }
 }
 

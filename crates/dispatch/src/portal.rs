@@ -95,7 +95,7 @@ impl Service {
         .execute(&mut *tx)
         .await?;
         let detail = serde_json::json!({"link_id": link_id, "expires_at_ms": expires_at_ms});
-        audit::append(&mut tx, ctx, ticket_event(&case.id, "portal.link_created", detail)).await?;
+        audit::append(&mut tx, ctx, NewEvent::ticket_note(&case.id, "portal.link_created", detail)).await?;
         tx.commit().await?;
         Ok(PortalLink { path: format!("/portal/link/{link_id}.{secret}"), link_id, ticket_id: case.id, expires_at_ms })
     }
@@ -114,7 +114,7 @@ impl Service {
         let ticket =
             ticket.ok_or_else(|| ServiceError::invalid("link_id", "not_found", "no active link with this id"))?;
         let detail = serde_json::json!({"link_id": input.link_id.trim()});
-        audit::append(&mut tx, ctx, ticket_event(&ticket, "portal.link_revoked", detail)).await?;
+        audit::append(&mut tx, ctx, NewEvent::ticket_note(&ticket, "portal.link_revoked", detail)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -156,7 +156,7 @@ impl Service {
             request_id,
         };
         let detail = serde_json::json!({"link_id": link_id});
-        audit::append_as(&mut tx, &who, ticket_event(&ticket_id, "portal.link_opened", detail)).await?;
+        audit::append_as(&mut tx, &who, NewEvent::ticket_note(&ticket_id, "portal.link_opened", detail)).await?;
         tx.commit().await?;
         Ok(PortalGrant { link_id: link_id.to_string(), ticket_id, expires_at_ms })
     }
@@ -180,17 +180,5 @@ impl Service {
         actor.customer_id = Some(r.try_get("customer_id")?);
         actor.ticket_scope = Some(r.try_get("ticket_id")?);
         Ok(Some(actor))
-    }
-}
-
-/// An event in a ticket's chain that changes nothing in the case (replay applies no fields).
-fn ticket_event(ticket_id: &str, action: &str, detail: serde_json::Value) -> NewEvent {
-    NewEvent {
-        ticket_id: Some(ticket_id.to_string()),
-        action: action.into(),
-        before: Some(serde_json::json!({})),
-        after: Some(serde_json::json!({})),
-        detail: Some(detail),
-        attachments: vec![],
     }
 }

@@ -39,34 +39,19 @@ impl Service {
     pub async fn messages(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<MessageEntry>, ServiceError> {
         self.authorize_roles(ctx, "read case messages", &HISTORY_ROLES)?;
         let rows = self.recent_messages(ctx, ticket_id, 500).await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| MessageEntry {
-                at_ms: m.at_ms,
-                direction: m.direction,
-                channel: m.channel,
-                sender: m.sender,
-                text: m.text,
-            })
-            .collect())
+        Ok(rows.into_iter().map(entry).collect())
     }
 
     /// The conversation between the customer and the office, for anyone who may read the case
     /// (the portal included): internal messages are left out.
     pub async fn conversation(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<MessageEntry>, ServiceError> {
         let rows = self.recent_messages(ctx, ticket_id, 200).await?;
-        Ok(rows
-            .into_iter()
-            .filter(|m| m.direction != "internal")
-            .map(|m| MessageEntry {
-                at_ms: m.at_ms,
-                direction: m.direction,
-                channel: m.channel,
-                sender: m.sender,
-                text: m.text,
-            })
-            .collect())
+        Ok(rows.into_iter().filter(|m| m.direction != "internal").map(entry).collect())
     }
+}
+
+fn entry(m: crate::summary::MessageView) -> MessageEntry {
+    MessageEntry { at_ms: m.at_ms, direction: m.direction, channel: m.channel, sender: m.sender, text: m.text }
 }
 
 impl Service {

@@ -1,7 +1,8 @@
 //! Large uploads through the app: a 200 MiB image file sent to `POST /tools/v1/uploads` of the
-//! real server binary (its own process, so its memory can be read from /proc), once with the
-//! local-folder store and once with a real S3 server (s3s-fs); compared with a direct PUT of
-//! the same file to the same S3 server. Prints MiB/s, the ratio to the direct PUT, and the
+//! real server binary (its own process, so its memory can be read from /proc), as a raw body
+//! (how the technician page sends photos) and as multipart, once with the local-folder store
+//! and once with a real S3 server (s3s-fs); compared with a direct PUT of the same file to the
+//! same S3 server. Prints MiB/s, the ratio to the direct PUT, and the
 //! server's peak RSS growth during the upload.
 //!
 //!   make bench-upload     (BENCH_UPLOAD_MIB=200, BENCH_ROUNDS=3)
@@ -54,19 +55,34 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Sends `path` as multipart field `file`, streamed from disk in 1 MiB chunks.
-async fn upload(port: u16, token: &str, path: &Path) -> Result<String, BoxError> {
+/// How the file is sent: as the raw request body (what the technician page does), or as the
+/// multipart field `file` (a form post, size unknown until its end).
+#[derive(Clone, Copy)]
+enum Shape {
+    Raw,
+    Multipart,
+}
+
+/// Sends `path` to the upload door, streamed from disk in 1 MiB chunks.
+async fn upload(port: u16, token: &str, path: &Path, shape: Shape) -> Result<String, BoxError> {
     let size = tokio::fs::metadata(path).await?.len();
     let boundary = "rd-bench-boundary-7c15";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    );
-    let tail = format!("\r\n--{boundary}--\r\n");
+    let (target, content_type, head, tail) = match shape {
+        Shape::Raw => ("/tools/v1/uploads?filename=big.jpg", "image/jpeg".to_string(), String::new(), String::new()),
+        Shape::Multipart => (
+            "/tools/v1/uploads",
+            format!("multipart/form-data; boundary={boundary}"),
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            ),
+            format!("\r\n--{boundary}--\r\n"),
+        ),
+    };
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     s.set_nodelay(true)?;
     let request = format!(
-        "POST /tools/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         head.len() as u64 + size + tail.len() as u64
     );
     s.write_all(request.as_bytes()).await?;
@@ -138,18 +154,18 @@ struct Figures {
 }
 
 /// Best of `rounds` uploads, and the largest peak-RSS growth seen.
-async fn through_app(server: &Server, file: &Path, mib: u64, rounds: u64) -> Result<Figures, BoxError> {
+async fn through_app(server: &Server, file: &Path, mib: u64, rounds: u64, shape: Shape) -> Result<Figures, BoxError> {
     let pid = server.child.0.id().ok_or("server exited")?;
     // A first small upload warms the pools, the runtime and the store client.
     let warm = file.with_extension("warm.jpg");
     big_jpeg(&warm, 1)?;
-    upload(server.port, &server.token, &warm).await?;
+    upload(server.port, &server.token, &warm, shape).await?;
     let mut best = f64::MAX;
     let mut growth = 0u64;
     for _ in 0..rounds {
         let before = proc_kib(pid, "VmRSS:").max(proc_kib(pid, "VmHWM:"));
         let t = Instant::now();
-        upload(server.port, &server.token, file).await?;
+        upload(server.port, &server.token, file, shape).await?;
         best = best.min(t.elapsed().as_secs_f64());
         growth = growth.max(proc_kib(pid, "VmHWM:").saturating_sub(before));
     }
@@ -210,18 +226,22 @@ async fn main() -> Result<(), BoxError> {
         direct.delete(&format!("direct/{i}.jpg")).await?;
     }
     let direct_mib_s = mib as f64 / best;
-    println!("  direct PUT to S3 (aws-sdk-s3)     {direct_mib_s:8.1} MiB/s");
+    println!("  {:<34} {direct_mib_s:>8.1} MiB/s", "direct PUT to S3 (aws-sdk-s3)");
 
-    for (name, s3) in [("app -> S3", Some(&settings)), ("app -> local folder", None)] {
-        let data = work.join(name.replace([' ', '>'], "").replace('-', "_"));
-        let server = start_server(bin, &data, s3).await?;
-        let f = through_app(&server, &file, mib, rounds).await?;
-        println!(
-            "  {name:<20} {:>14.1} MiB/s  = {:.2} x direct PUT   server peak RSS growth {:.1} MiB",
-            f.mib_s,
-            f.mib_s / direct_mib_s,
-            f.rss_growth_mib
-        );
+    for (store, s3) in [("S3", Some(&settings)), ("local folder", None)] {
+        for (shape, how) in [(Shape::Raw, "raw body"), (Shape::Multipart, "multipart")] {
+            // A server of its own per row, so each peak-RSS figure is that row's alone.
+            let data = work.join(format!("{}-{how}", store.replace(' ', "_")).replace(' ', "_"));
+            let server = start_server(bin, &data, s3).await?;
+            let f = through_app(&server, &file, mib, rounds, shape).await?;
+            let name = format!("app -> {store} ({how})");
+            println!(
+                "  {name:<34} {:>8.1} MiB/s  = {:.2} x direct PUT   server peak RSS growth {:.1} MiB",
+                f.mib_s,
+                f.mib_s / direct_mib_s,
+                f.rss_growth_mib
+            );
+        }
     }
     println!("targets: >= 0.8 x direct PUT, < 32 MiB RSS growth");
     let _ = std::fs::remove_dir_all(&work);

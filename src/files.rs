@@ -64,16 +64,79 @@ impl From<SpoolError> for ReceiveError {
             SpoolError::NotAnImage => {
                 ReceiveError::Refused(domain::DomainError::Invalid(vec![dispatch::spool::not_an_image("file")]).into())
             }
+            SpoolError::WrongLength => {
+                ReceiveError::Bad("the upload was cut off: its body does not match its Content-Length".into())
+            }
             SpoolError::Io(e) => ReceiveError::Io(e.to_string()),
             SpoolError::Store(e) => ReceiveError::Io(e.to_string()),
         }
     }
 }
 
-/// Reads the multipart field `file` chunk by chunk, into the blob store as it arrives when the
-/// store is better fed that way (with a local copy while it is small enough for previews), else
-/// to local disk; returns it with its client-side name. Other fields before it are ignored. On any failure, nothing is kept.
-pub async fn receive_file(
+/// The refusal of a body that carries no file.
+fn no_file() -> ReceiveError {
+    ReceiveError::Bad(
+        "send the file as the request body (with its Content-Length), or as multipart/form-data with a field named file"
+            .into(),
+    )
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct FileName {
+    filename: Option<String>,
+}
+
+/// Receives the file of an upload request, in either shape:
+/// - a raw body (the file itself, any content type but multipart), named by the query's
+///   `filename`. With a `Content-Length` its size is known before the first byte, so a file
+///   over the limit is refused at once and the file goes to the blob store in one write
+///   while it arrives;
+/// - multipart/form-data with a field `file` (other fields before it are ignored).
+///
+/// Memory stays flat whatever the size. Where the store is better fed whole files, a body of
+/// unknown size is received to local disk first. A local copy is kept while the file is small
+/// enough to make previews from. On any failure, nothing is kept.
+pub async fn receive_upload(
+    request: axum::extract::Request,
+    limit: u64,
+    store: std::sync::Arc<dyn dispatch::BlobStore>,
+) -> Result<(Spooled, Option<String>), ReceiveError> {
+    let is_multipart = header(request.headers(), "content-type")
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/"));
+    if is_multipart {
+        let multipart =
+            <Multipart as axum::extract::FromRequest<()>>::from_request(request, &()).await.map_err(|_| no_file())?;
+        return receive_multipart(multipart, limit, store).await;
+    }
+    let filename = Query::<FileName>::try_from_uri(request.uri()).map(|q| q.0).unwrap_or_default().filename;
+    let declared = header(request.headers(), "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let spool = Spool::create(&std::env::temp_dir(), limit).await?.images_only();
+    let mut spool = match declared {
+        Some(size) => spool.declared_size(size)?.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
+        None if store.streams_uploads() => spool.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
+        None => spool,
+    };
+    let mut body = request.into_body();
+    let received = async {
+        use http_body_util::BodyExt;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ReceiveError::Bad(format!("the upload was cut off: {e}")))?;
+            if let Ok(chunk) = frame.into_data() {
+                spool.write(chunk).await?;
+            }
+        }
+        Ok::<_, ReceiveError>(())
+    }
+    .await;
+    if let Err(e) = received {
+        spool.abort().await;
+        return Err(e);
+    }
+    Ok((spool.finish().await?, filename))
+}
+
+/// Reads the multipart field `file` chunk by chunk (see [`receive_upload`]).
+async fn receive_multipart(
     mut multipart: Multipart,
     limit: u64,
     store: std::sync::Arc<dyn dispatch::BlobStore>,
@@ -109,7 +172,7 @@ pub async fn receive_file(
         }
         return Ok((spool.finish().await?, filename));
     }
-    Err(ReceiveError::Bad("send multipart/form-data with a field named file".into()))
+    Err(no_file())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -127,7 +190,7 @@ pub async fn upload_photo(
     Path(ticket_id): Path<String>,
     Query(q): Query<PhotoQuery>,
     headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    request: axum::extract::Request,
 ) -> Response {
     let rid = request_id(&headers);
     let result = async {
@@ -149,9 +212,7 @@ pub async fn upload_photo(
         // Refuse before reading the body when the job is not this person's or not open for it.
         let service = &state.service;
         service.case(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
-        let multipart = multipart
-            .map_err(|_| ReceiveError::Bad("send multipart/form-data with a field named file".into()).into_api(&rid))?;
-        let (file, filename) = receive_file(multipart, service.settings().max_upload_bytes(), service.blobs().clone())
+        let (file, filename) = receive_upload(request, service.settings().max_upload_bytes(), service.blobs().clone())
             .await
             .map_err(|e| e.into_api(&rid))?;
         let service_error = |e: dispatch::ServiceError| ApiError::from_service(&rid, &e).by(&ctx.actor);

@@ -160,14 +160,11 @@ impl ToolName {
     }
 }
 
-/// `POST /tools/v1/uploads`: multipart field `file`, streamed to disk while hashed and
-/// checked, then to the blob store; memory stays flat whatever the size. Returns the upload
+/// `POST /tools/v1/uploads`: the file as the raw body (`?filename=` names it) or as the
+/// multipart field `file`, hashed and checked while it streams to the blob store; memory
+/// stays flat whatever the size. Returns the upload
 /// id for `closeout.add_photo`. An `Idempotency-Key` makes a retry return the first upload.
-async fn upload(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
+async fn upload(State(state): State<AppState>, headers: HeaderMap, request: axum::extract::Request) -> Response {
     let rid = request_id(&headers);
     let result = async {
         let actor = authenticate(&state, &headers, &rid).await?;
@@ -177,10 +174,8 @@ async fn upload(
         }
         check_rate(&state, &actor, &rid)?;
         let ctx = call_context(actor, &headers, &rid)?;
-        let bad = crate::files::ReceiveError::Bad("send multipart/form-data with a field named file".into());
-        let multipart = multipart.map_err(|_| bad.into_api(&rid))?;
-        let (file, filename) = crate::files::receive_file(
-            multipart,
+        let (file, filename) = crate::files::receive_upload(
+            request,
             state.service.settings().max_upload_bytes(),
             state.service.blobs().clone(),
         )

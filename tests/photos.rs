@@ -34,6 +34,18 @@ async fn post_photo(b: &mut Browser, ticket: &str, kind: &str, key: Option<&str>
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 
+/// The same as [`post_photo`], sent as the technician page sends it: the file as the raw body.
+async fn post_photo_raw(b: &mut Browser, ticket: &str, kind: &str, body: Vec<u8>) -> (u16, Value) {
+    let req = b
+        .http
+        .post(format!("{}/app/jobs/{ticket}/photos?kind={kind}&filename=photo.jpg", b.base))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "image/jpeg")
+        .body(body);
+    let r = b.send(req).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+}
+
 fn field_code(body: &Value) -> &str {
     body["error"]["details"]["fields"][0]["code"].as_str().unwrap_or_default()
 }
@@ -154,9 +166,11 @@ async fn bad_uploads_are_refused_with_a_clear_code_and_change_nothing() {
             ("more than the limit", oversize, 413, "too_large"),
         ];
         for (what, body, status, code) in cases {
-            let (st, b) = post_photo(&mut tech, &job.id, "after", Some(what), body).await;
+            let (st, b) = post_photo(&mut tech, &job.id, "after", Some(what), body.clone()).await;
             assert_eq!((st, field_code(&b)), (status, code), "{what}: {b}");
             assert!(b["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a message for people");
+            let (st, b) = post_photo_raw(&mut tech, &job.id, "after", body).await;
+            assert_eq!((st, field_code(&b)), (status, code), "{what}, as a raw body: {b}");
         }
         let (st, b) = post_photo(&mut tech, &job.id, "portrait", None, good.clone()).await;
         assert_eq!((st, field_code(&b)), (400, "invalid"), "{b}");
@@ -179,8 +193,11 @@ async fn bad_uploads_are_refused_with_a_clear_code_and_change_nothing() {
             "nothing audited as written"
         );
 
-        // And the limit is not a wall for a normal photo.
-        let (st, b) = post_photo(&mut tech, &job.id, "after", None, good).await;
+        // And the limit is not a wall for a normal photo, in either shape.
+        let (st, b) = post_photo(&mut tech, &job.id, "after", None, good.clone()).await;
         assert_eq!(st, 200, "{b}");
+        let (st, b) = post_photo_raw(&mut tech, &job.id, "before", good).await;
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["upload"]["filename"], "photo.jpg");
     }
 }

@@ -683,6 +683,36 @@ async fn upload(s: &Server, token: &str, bytes: Vec<u8>, name: &str) -> (u16, Va
     (st, res.json().await.unwrap_or(Value::Null))
 }
 
+/// Sends `bytes` as the raw request body, named by the query.
+async fn upload_raw(s: &Server, token: &str, bytes: Vec<u8>, name: &str) -> (u16, Value) {
+    let res = client()
+        .post(format!("{}/tools/v1/uploads?filename={name}", s.base))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .expect("send");
+    let st = res.status().as_u16();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The status line and body of a raw upload that declares `length` bytes and sends none.
+async fn declared_only(s: &Server, token: &str, length: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /tools/v1/uploads HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: {length}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![];
+    let read = tcp.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(30), read).await.expect("answered at once").expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn uploads_stream_to_the_blob_store_and_attach_once() {
     use sha2::Digest;
@@ -745,8 +775,23 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
         let (st, b, _) = call(&s, "closeout.add_photo", Some(&liaison), &add, true).await;
         assert_error(st, &b, 400, "INVALID_REQUEST"); // used once
 
+        // The same file as the raw body: the same hash, named by the query.
+        let (st, raw) = upload_raw(&s, &liaison, png.clone(), "meter%20raw.png").await;
+        assert_eq!(st, 200, "{raw}");
+        assert_eq!((&raw["sha256"], &raw["filename"]), (&up["sha256"], &json!("meter raw.png")));
+        assert_ne!(raw["upload_id"], up["upload_id"]);
+
         let (st, b) = upload(&s, &liaison, b"%PDF-1.7 not a photo".to_vec(), "x.pdf").await;
         assert_error(st, &b, 400, "INVALID_REQUEST");
+        let (st, b) = upload_raw(&s, &liaison, b"%PDF-1.7 not a photo".to_vec(), "x.pdf").await;
+        assert_error(st, &b, 400, "INVALID_REQUEST");
+        assert_eq!(b["error"]["details"]["fields"][0]["code"], "unsupported_type");
+        let (st, b) = upload_raw(&s, &liaison, vec![], "empty.jpg").await;
+        assert_error(st, &b, 400, "INVALID_REQUEST");
+        assert_eq!(b["error"]["details"]["fields"][0]["code"], "empty_file");
+        // A declared size over the limit is refused before any byte is sent.
+        let answer = declared_only(&s, &liaison, 51 * 1024 * 1024).await;
+        assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("PAYLOAD_TOO_LARGE"), "{answer}");
         let (st, b) = upload(&s, &liaison, dispatch::testing::padded_jpeg(51 * 1024 * 1024), "huge.jpg").await;
         assert_error(st, &b, 413, "PAYLOAD_TOO_LARGE");
         // Garbage is refused at its first bytes, whatever its size.
@@ -755,8 +800,8 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
         assert_eq!(b["error"]["details"]["fields"][0]["code"], "unsupported_type");
         assert_eq!(
             support::blob_count(&s).await,
-            3,
-            "only the attached photo, its thumbnail and its shared copy are stored"
+            6,
+            "only the attached photo and the raw upload, each with its thumbnail and shared copy, are stored"
         );
         let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
         let (st, b) = upload(&s, &intake, png.clone(), "meter.png").await;

@@ -28,8 +28,9 @@ pub fn new_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Sends `blob` as the multipart field `file` to `url`. `progress` gets whole percents;
-/// `done` is called once.
+/// Sends `blob` as the request body to `url`, named by the `filename` query parameter. The
+/// browser declares its exact size, so the server can pass it on to the store while it
+/// arrives. `progress` gets whole percents; `done` is called once.
 pub fn send(
     url: &str,
     blob: &web_sys::Blob,
@@ -40,8 +41,9 @@ pub fn send(
 ) {
     let fail = |msg: &str| Finished::Failed(msg.to_string(), false);
     let Ok(xhr) = web_sys::XmlHttpRequest::new() else { return done(fail("this browser cannot upload files")) };
-    let Ok(form) = web_sys::FormData::new() else { return done(fail("this browser cannot upload files")) };
-    if form.append_with_blob_and_filename("file", blob, filename).is_err() || xhr.open("POST", url).is_err() {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let named = format!("{url}{separator}filename={}", String::from(js_sys::encode_uri_component(filename)));
+    if xhr.open("POST", &named).is_err() {
         return done(fail("the file could not be read"));
     }
     let _ = xhr.set_request_header("Idempotency-Key", key);
@@ -88,7 +90,7 @@ pub fn send(
     xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     xhr.set_ontimeout(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
-    if xhr.send_with_opt_form_data(Some(&form)).is_err() {
+    if xhr.send_with_opt_blob(Some(blob)).is_err() {
         if let Some(d) = done.borrow_mut().take() {
             d(Finished::Failed("the upload could not start".into(), true));
         }

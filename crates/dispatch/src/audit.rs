@@ -96,15 +96,96 @@ pub async fn append(tx: &mut crate::db::WriteTx, ctx: &CallContext, ev: NewEvent
 
 /// [`append`] for callers without a [`CallContext`] (refused calls of unknown callers).
 pub async fn append_as(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent) -> Result<String, sqlx::Error> {
-    // Taking the head row's lock first serialises appenders, so the chain never forks. The
-    // ticket's own chain head comes back with it; the trigger on insert moves `head_hash`.
-    let head = sqlx::query(
+    let e = stamp(tx, who, ev).await?;
+    bind_event(sqlx::query(INSERT_EVENT), &e).execute(&mut **tx).await?;
+    Ok(e.id)
+}
+
+/// An event stamped and chained in the caller's transaction (its place in both chains is
+/// taken), to be written by [`write_and_commit`] as the transaction's last statement.
+pub struct Stamped(StoredEvent);
+
+impl Stamped {
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+}
+
+/// Takes the event's place in the chains and computes its hash; nothing else may append in
+/// this transaction before [`write_and_commit`].
+pub async fn stamp_for_commit(
+    tx: &mut crate::db::WriteTx,
+    ctx: &CallContext,
+    ev: NewEvent,
+) -> Result<Stamped, sqlx::Error> {
+    Ok(Stamped(stamp(tx, &Who::from_ctx(ctx), ev).await?))
+}
+
+/// Writes a stamped event and commits (one round trip on SQLite).
+pub async fn write_and_commit(tx: crate::db::WriteTx, e: Stamped) -> Result<(), sqlx::Error> {
+    let sql = if tx.fuses_commit() { INSERT_EVENT_THEN_COMMIT } else { INSERT_EVENT };
+    tx.execute_and_commit(bind_event(sqlx::query(sql), &e.0)).await
+}
+
+macro_rules! insert_event_sql {
+    () => {
+        "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
+         correlation_id, request_id, action, before_json, after_json, detail_json, attachments_json, prev_hash, \
+         ticket_prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    };
+}
+const INSERT_EVENT: &str = insert_event_sql!();
+const INSERT_EVENT_THEN_COMMIT: &str = concat!(insert_event_sql!(), "; COMMIT");
+
+fn bind_event<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    e: &'q StoredEvent,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&e.id)
+        .bind(e.seq)
+        .bind(&e.ticket_id)
+        .bind(e.at_ms)
+        .bind(&e.actor_kind)
+        .bind(&e.actor_id)
+        .bind(&e.actor_role)
+        .bind(&e.source_channel)
+        .bind(&e.correlation_id)
+        .bind(&e.request_id)
+        .bind(&e.action)
+        .bind(&e.before_json)
+        .bind(&e.after_json)
+        .bind(&e.detail_json)
+        .bind(&e.attachments_json)
+        .bind(&e.prev_hash)
+        .bind(&e.ticket_prev_hash)
+        .bind(&e.hash)
+}
+
+/// The statement that takes the next place in the global chain, with the ticket id as
+/// `$ticket_param`: one row of `seq, head_hash, ticket_prev_hash`. Taking the head row's lock
+/// first serialises appenders, so the chain never forks; the trigger on insert moves
+/// `head_hash`.
+pub(crate) fn take_head_sql(ticket_param: usize) -> String {
+    format!(
         "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash, \
-         (SELECT hash FROM audit_events WHERE ticket_id = $1 ORDER BY seq DESC LIMIT 1) AS ticket_prev_hash",
+         (SELECT hash FROM audit_events WHERE ticket_id = ${ticket_param} ORDER BY seq DESC LIMIT 1) AS ticket_prev_hash"
     )
-    .bind(&ev.ticket_id)
-    .fetch_one(&mut **tx)
-    .await?;
+}
+
+/// Takes the next place in the global chain and the ticket's, and hashes the event.
+async fn stamp(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent) -> Result<StoredEvent, sqlx::Error> {
+    static TAKE_HEAD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let head = sqlx::query(TAKE_HEAD.get_or_init(|| take_head_sql(1))).bind(&ev.ticket_id).fetch_one(&mut **tx).await?;
+    stamp_at(&head, who, ev)
+}
+
+/// [`stamp_for_commit`] with the row of [`take_head_sql`] already read (in the same round
+/// trip as the action's last write).
+pub fn stamp_with_head(head: &sqlx::any::AnyRow, ctx: &CallContext, ev: NewEvent) -> Result<Stamped, sqlx::Error> {
+    Ok(Stamped(stamp_at(head, &Who::from_ctx(ctx), ev)?))
+}
+
+fn stamp_at(head: &sqlx::any::AnyRow, who: &Who<'_>, ev: NewEvent) -> Result<StoredEvent, sqlx::Error> {
     let seq: i64 = head.try_get("seq")?;
     let prev_hash: String = head.try_get("head_hash")?;
     let ticket_prev_hash: Option<String> =
@@ -130,32 +211,7 @@ pub async fn append_as(tx: &mut crate::db::WriteTx, who: &Who<'_>, ev: NewEvent)
         hash: String::new(),
     };
     e.hash = e.computed_hash();
-    sqlx::query(
-        "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
-         correlation_id, request_id, action, before_json, after_json, detail_json, attachments_json, prev_hash, \
-         ticket_prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(&e.id)
-    .bind(e.seq)
-    .bind(&e.ticket_id)
-    .bind(e.at_ms)
-    .bind(&e.actor_kind)
-    .bind(&e.actor_id)
-    .bind(&e.actor_role)
-    .bind(&e.source_channel)
-    .bind(&e.correlation_id)
-    .bind(&e.request_id)
-    .bind(&e.action)
-    .bind(&e.before_json)
-    .bind(&e.after_json)
-    .bind(&e.detail_json)
-    .bind(&e.attachments_json)
-    .bind(&e.prev_hash)
-    .bind(&e.ticket_prev_hash)
-    .bind(&e.hash)
-    .execute(&mut **tx)
-    .await?;
-    Ok(e.id)
+    Ok(e)
 }
 
 /// One stored event, as read back for timelines and verification.

@@ -64,11 +64,18 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>>;
     /// Opens a blob for streaming.
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<BlobReader, BlobError>>;
-    /// Whether uploads should be written here as they arrive (`sink`) rather than received
-    /// whole first and stored with `put_file`.
+    /// Whether uploads whose size is not declared up front should be written here as they
+    /// arrive (`sink` without a size) rather than received whole first and stored with
+    /// `put_file`. Uploads of a declared size are always written as they arrive.
     fn streams_uploads(&self) -> bool;
-    /// Starts writing a blob whose size is not known yet (an upload still arriving).
-    fn sink<'a>(&'a self, key: &'a str, content_type: &'a str) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>>;
+    /// Starts writing a blob while it arrives: `size` is its exact length when the sender
+    /// declared it, else None.
+    fn sink<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        size: Option<u64>,
+    ) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>>;
     /// Every key under `prefix` (a folder such as `attachments/`), with its time.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<Listed>, BlobError>>;
     /// Stores a file already on local disk, streaming it (memory stays flat whatever its
@@ -199,7 +206,12 @@ impl BlobStore for LocalBlobStore {
         true
     }
 
-    fn sink<'a>(&'a self, key: &'a str, _content_type: &'a str) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>> {
+    fn sink<'a>(
+        &'a self,
+        key: &'a str,
+        _content_type: &'a str,
+        _size: Option<u64>,
+    ) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>> {
         Box::pin(async move {
             check_key(key)?;
             let dest = self.root.join(key);
@@ -224,7 +236,12 @@ impl BlobStore for LocalBlobStore {
                     Err(e) => return Err(io(e)),
                 };
                 while let Some(entry) = entries.next_entry().await.map_err(io)? {
-                    let meta = entry.metadata().await.map_err(io)?;
+                    let meta = match entry.metadata().await {
+                        Ok(m) => m,
+                        // Removed since the folder was read (a write given up, a delete).
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(io(e)),
+                    };
                     if meta.is_dir() {
                         dirs.push(entry.path());
                         continue;
@@ -460,9 +477,17 @@ impl BlobStore for S3BlobStore {
         false
     }
 
-    fn sink<'a>(&'a self, key: &'a str, content_type: &'a str) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>> {
+    fn sink<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        size: Option<u64>,
+    ) -> BoxFuture<'a, Result<Box<dyn BlobSink>, BlobError>> {
         Box::pin(async move {
             check_key(key)?;
+            if let Some(size) = size {
+                return Ok(Box::new(PutSink::start(self, key, content_type, size)) as Box<dyn BlobSink>);
+            }
             Ok(Box::new(S3Sink {
                 client: self.client.clone(),
                 bucket: self.bucket.clone(),
@@ -516,6 +541,116 @@ impl BlobStore for S3BlobStore {
         Box::pin(async move {
             self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| s3_err(&e))?;
             Ok(())
+        })
+    }
+}
+
+/// Chunks queued between the upload and its PUT: enough to ride out a slow moment on either
+/// side, few enough that memory stays flat.
+const PUT_QUEUE: usize = 8;
+
+type Chunk = Result<bytes::Bytes, BlobError>;
+
+/// The body of a streamed PUT: the chunks of the upload as they arrive, of a declared length.
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    remaining: u64,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = bytes::Bytes;
+    type Error = BlobError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, BlobError>>> {
+        self.rx.poll_recv(cx).map(|next| {
+            next.map(|chunk| {
+                chunk.map(|data| {
+                    self.remaining = self.remaining.saturating_sub(data.len() as u64);
+                    http_body::Frame::data(data)
+                })
+            })
+        })
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// An upload of declared size, sent as one PUT while it arrives: the object appears whole
+/// when the last byte is in, or not at all (a PUT that fails or is cut off stores nothing).
+/// Compared with a multipart upload, the server does not re-read the parts at the end.
+struct PutSink {
+    tx: Option<tokio::sync::mpsc::Sender<Chunk>>,
+    put: tokio::task::JoinHandle<Result<(), BlobError>>,
+}
+
+impl PutSink {
+    fn start(store: &S3BlobStore, key: &str, content_type: &str, size: u64) -> PutSink {
+        let (tx, rx) = tokio::sync::mpsc::channel(PUT_QUEUE);
+        let body = ByteStream::from_body_1_x(ChannelBody { rx, remaining: size });
+        let request = store
+            .client
+            .put_object()
+            .bucket(&store.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .body(body);
+        let put = tokio::spawn(async move {
+            request.send().await.map_err(|e| s3_err(&e))?;
+            Ok(())
+        });
+        PutSink { tx: Some(tx), put }
+    }
+
+    /// The PUT's own error once it stopped taking bytes.
+    async fn failure(&mut self) -> BlobError {
+        self.tx = None;
+        match (&mut self.put).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => BlobError::Io("the store answered before the whole file was sent".into()),
+            Err(e) => BlobError::Io(format!("upload task: {e}")),
+        }
+    }
+}
+
+impl BlobSink for PutSink {
+    fn write(&mut self, chunk: bytes::Bytes) -> BoxFuture<'_, Result<(), BlobError>> {
+        Box::pin(async move {
+            let sent = match &self.tx {
+                Some(tx) => tx.send(Ok(chunk)).await.is_ok(),
+                None => false,
+            };
+            if sent {
+                Ok(())
+            } else {
+                Err(self.failure().await)
+            }
+        })
+    }
+
+    fn finish(mut self: Box<Self>) -> BoxFuture<'static, Result<(), BlobError>> {
+        Box::pin(async move {
+            self.tx = None;
+            match (&mut self.put).await {
+                Ok(done) => done,
+                Err(e) => Err(BlobError::Io(format!("upload task: {e}"))),
+            }
+        })
+    }
+
+    fn abort(mut self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            // An error in the body makes the client drop the request, so the server never
+            // completes the object.
+            if let Some(tx) = self.tx.take() {
+                let _ = tx.send(Err(BlobError::Io("upload abandoned".into()))).await;
+            }
+            let _ = (&mut self.put).await;
         })
     }
 }

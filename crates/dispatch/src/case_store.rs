@@ -116,16 +116,36 @@ async fn load_case_with(
     collections_from: Option<&Case>,
 ) -> Result<Case, ServiceError> {
     let is_pg = conn.backend_name() == "PostgreSQL";
-    let sql = match (collections_from.is_some(), is_pg) {
-        (true, _) => main_by_id(),
-        (false, false) => with_children_sqlite(),
-        (false, true) => with_children_postgres(),
-    };
+    let sql = case_by_id(is_pg, collections_from.is_none());
     let r = sqlx::query(sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
+    case_from_row(&r, collections_from)
+}
+
+/// The query of one case with the ticket id as `$1`: with its collections, or only the
+/// ticket row and what it joins (the collections then come from the case before).
+pub(crate) fn case_by_id(pg: bool, collections: bool) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all =
+        SQL.get_or_init(|| (0..4).map(|i| format!("{} WHERE t.id = $1", case_select(i >= 2, i % 2 == 1))).collect());
+    &all[usize::from(pg) * 2 + usize::from(collections)]
+}
+
+/// [`case_by_id`] without its WHERE clause, for callers that number their own parameters.
+pub(crate) fn case_select(pg: bool, collections: bool) -> &'static str {
+    match (collections, pg) {
+        (false, _) => MAIN,
+        (true, false) => with_children_sqlite(),
+        (true, true) => with_children_postgres(),
+    }
+}
+
+/// The case from a row of [`case_by_id`]; `collections_from` supplies the collections when
+/// the row does not carry them.
+pub(crate) fn case_from_row(r: &AnyRow, collections_from: Option<&Case>) -> Result<Case, ServiceError> {
     let customer_id: String = r.try_get("customer_id")?;
 
     let children = match collections_from {
@@ -293,11 +313,6 @@ struct ContactRow {
     value: String,
 }
 
-fn main_by_id() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| format!("{MAIN} WHERE t.id = $1"))
-}
-
 fn with_children_sqlite() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| with_children(false))
@@ -333,7 +348,7 @@ fn with_children(pg: bool) -> String {
         format!("(SELECT json_group_array(json_array(part, json(doc))) FROM ({union} ORDER BY 1, 2, 3))")
     };
     let (select, from) = MAIN.split_once(" FROM tickets t ").unwrap_or((MAIN, ""));
-    format!("{select}, {children} AS children FROM tickets t {from} WHERE t.id = $1")
+    format!("{select}, {children} AS children FROM tickets t {from}")
 }
 
 /// The `children` column of [`with_children`]: `[[part, row], ...]` (NULL when empty on

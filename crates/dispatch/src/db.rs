@@ -56,26 +56,115 @@ pub struct Db {
 
 /// A write transaction; on SQLite it also holds this process's writer slot until it ends.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    inner: TxInner,
+}
+
+enum TxInner {
+    /// PostgreSQL: sqlx's own transaction.
+    Sqlx(Transaction<'static, Any>),
+    /// SQLite: `BEGIN IMMEDIATE` and `COMMIT` are sent by hand on the writer connection, so
+    /// they can ride in the same round trip as the action's first and last statement (each
+    /// statement is a hand-off to the connection's thread and back).
+    Lite(LiteTx),
+}
+
+struct LiteTx {
+    conn: Option<sqlx::pool::PoolConnection<Any>>,
+    writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Neither COMMIT nor ROLLBACK has run since BEGIN.
+    open: bool,
+}
+
+impl Drop for LiteTx {
+    /// An action that fails (or is dropped) rolls back before the writer slot and the
+    /// connection are given back, so the next writer never starts inside this transaction.
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let (Some(mut conn), writer) = (self.conn.take(), self.writer.take()) else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = conn.execute("ROLLBACK").await {
+                        tracing::warn!(error = %e, "rollback failed; the writer connection is closed instead");
+                        conn.close_on_drop();
+                    }
+                    drop(conn);
+                    drop(writer);
+                });
+            }
+            // No runtime to roll back on: closing the connection discards the transaction.
+            Err(_) => conn.close_on_drop(),
+        }
+    }
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            TxInner::Lite(lite) => {
+                lite.conn_mut()?.execute("COMMIT").await?;
+                lite.open = false;
+                Ok(())
+            }
+            TxInner::Sqlx(_) => match std::mem::replace(&mut self.inner, TxInner::Lite(LiteTx::closed())) {
+                TxInner::Sqlx(tx) => tx.commit().await,
+                TxInner::Lite(_) => Ok(()),
+            },
+        }
+    }
+
+    /// Whether [`WriteTx::execute_and_commit`] takes SQL that ends with its own `; COMMIT`
+    /// (SQLite) or plain SQL (PostgreSQL, which takes one statement per prepared query).
+    pub fn fuses_commit(&self) -> bool {
+        matches!(self.inner, TxInner::Lite(_))
+    }
+
+    /// Runs the last statement of the transaction and commits: on SQLite `query` must end with
+    /// `; COMMIT` (see [`WriteTx::fuses_commit`]) and both go in one round trip.
+    pub async fn execute_and_commit<'q>(
+        mut self,
+        query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<(), sqlx::Error> {
+        query.execute(&mut *self).await?;
+        match &mut self.inner {
+            TxInner::Lite(lite) => {
+                lite.open = false;
+                Ok(())
+            }
+            TxInner::Sqlx(_) => self.commit().await,
+        }
+    }
+}
+
+impl LiteTx {
+    fn closed() -> LiteTx {
+        LiteTx { conn: None, writer: None, open: false }
+    }
+
+    fn conn_mut(&mut self) -> Result<&mut sqlx::pool::PoolConnection<Any>, sqlx::Error> {
+        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        match &self.inner {
+            TxInner::Sqlx(tx) => tx,
+            // `conn` is only taken by Drop.
+            TxInner::Lite(lite) => lite.conn.as_deref().expect("a live transaction has its connection"),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        match &mut self.inner {
+            TxInner::Sqlx(tx) => tx,
+            TxInner::Lite(lite) => lite.conn.as_deref_mut().expect("a live transaction has its connection"),
+        }
     }
 }
 
@@ -172,12 +261,39 @@ impl Db {
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
-                let guard = self.writer.clone().lock_owned().await;
-                let pool = self.writer_pool.as_ref().unwrap_or(&self.pool);
-                Ok(WriteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, _writer: Some(guard) })
+                let mut tx = self.sqlite_writer().await?;
+                tx.execute("BEGIN IMMEDIATE").await?;
+                Ok(tx)
             }
-            Backend::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, _writer: None }),
+            Backend::Postgres => Ok(WriteTx { inner: TxInner::Sqlx(self.pool.begin().await?) }),
         }
+    }
+
+    /// Begins a write and reads one row in it by a text key: on SQLite in one round trip.
+    /// `sql` is the query alone, with the key as `$1`.
+    pub async fn begin_write_reading(&self, sql: &str, key: &str) -> Result<(WriteTx, Option<AnyRow>), sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut tx = self.sqlite_writer().await?;
+                // fetch_optional would stop at BEGIN's empty result; fetch_all reads on.
+                let fused = format!("BEGIN IMMEDIATE; {sql}");
+                let row = sqlx::query(&fused).bind(key).fetch_all(&mut *tx).await?.into_iter().next();
+                Ok((tx, row))
+            }
+            Backend::Postgres => {
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query(sql).bind(key).fetch_optional(&mut *tx).await?;
+                Ok((tx, row))
+            }
+        }
+    }
+
+    /// The writer slot and connection, marked open so that anything from here on (the BEGIN
+    /// included) is rolled back if the caller does not commit.
+    async fn sqlite_writer(&self) -> Result<WriteTx, sqlx::Error> {
+        let guard = self.writer.clone().lock_owned().await;
+        let conn = self.writer_pool.as_ref().unwrap_or(&self.pool).acquire().await?;
+        Ok(WriteTx { inner: TxInner::Lite(LiteTx { conn: Some(conn), writer: Some(guard), open: true }) })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -4,7 +4,7 @@
 
 use crate::audit::{self, NewEvent};
 use crate::blob::BlobStore;
-use crate::case_store::load_case;
+use crate::case_store::{case_by_id, case_from_row, case_select, load_case};
 use crate::db::Db;
 use crate::error::ServiceError;
 use crate::ids::now_ms;
@@ -181,9 +181,12 @@ impl Service {
         ticket_id: &str,
         expected_version: Option<i64>,
     ) -> Result<Open, ServiceError> {
-        let mut tx = self.db.begin_write().await?;
+        let id = ticket_id.trim();
+        let pg = self.db.backend() == crate::db::Backend::Postgres;
+        let (mut tx, row) = self.db.begin_write_reading(case_by_id(pg, true), id).await?;
+        let row = row.ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
+        let before = case_from_row(&row, None)?;
         self.claim(&mut tx, ctx).await?;
-        let before = load_case(&mut tx, ticket_id.trim()).await?;
         self.check_scope(ctx, &before)?;
         if expected_version.is_some_and(|v| v != before.version) {
             return Err(ServiceError::stale());
@@ -223,6 +226,17 @@ impl Service {
             }
         }
         sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
+        // On SQLite the audit chain's head is taken and the case read back in the same round
+        // trip, by the same id parameter.
+        let fused = self.db.backend() == crate::db::Backend::Sqlite;
+        if fused {
+            sql.push_str(&format!(
+                "; {}; {} WHERE t.id = ${}",
+                audit::take_head_sql(n + 1),
+                case_select(false, open.collections_changed),
+                n + 1
+            ));
+        }
         let mut q = sqlx::query(&sql).bind(open.now).bind(to.map(CaseState::as_str));
         for (_, value) in &open.ticket_sets {
             q = match value {
@@ -231,36 +245,51 @@ impl Service {
                 SetValue::Expr(_) => q,
             };
         }
-        let swapped = q.bind(&open.before.id).bind(open.before.version).execute(&mut *open.tx).await?;
-        if swapped.rows_affected() != 1 {
-            return Err(ServiceError::stale());
-        }
-        let after = if open.collections_changed {
-            load_case(&mut open.tx, &open.before.id).await?
+        let q = q.bind(&open.before.id).bind(open.before.version);
+        let kept = if open.collections_changed { None } else { Some(&open.before) };
+        let (after, head) = if fused {
+            // The version read back tells whether the update took: SQLite's write lock is held
+            // since the case was read, so only this update can have moved it.
+            // fetch_optional would stop at the update's empty result; fetch_all reads on.
+            let mut rows = q.fetch_all(&mut *open.tx).await?.into_iter();
+            let (Some(head), Some(row)) = (rows.next(), rows.next()) else { return Err(ServiceError::stale()) };
+            let after = case_from_row(&row, kept)?;
+            if after.version != open.before.version + 1 {
+                return Err(ServiceError::stale());
+            }
+            (after, Some(head))
         } else {
-            crate::case_store::reload_case_row(&mut open.tx, &open.before).await?
+            if q.execute(&mut *open.tx).await?.rows_affected() != 1 {
+                return Err(ServiceError::stale());
+            }
+            let after = match kept {
+                Some(before) => crate::case_store::reload_case_row(&mut open.tx, before).await?,
+                None => load_case(&mut open.tx, &open.before.id).await?,
+            };
+            (after, None)
         };
         let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let after_json = serde_json::to_value(&after).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let changes = domain::diff::diff(&before_json, &after_json);
         let detail = if data.is_null() || data == serde_json::json!({}) { None } else { Some(data.clone()) };
-        let event_id = audit::append(
-            &mut open.tx,
-            ctx,
-            NewEvent {
-                ticket_id: Some(after.id.clone()),
-                action: action.to_string(),
-                before: Some(serde_json::Value::Object(changes.before)),
-                after: Some(serde_json::Value::Object(changes.after)),
-                detail,
-                attachments,
-            },
-        )
-        .await?;
+        let event = NewEvent {
+            ticket_id: Some(after.id.clone()),
+            action: action.to_string(),
+            before: Some(serde_json::Value::Object(changes.before)),
+            after: Some(serde_json::Value::Object(changes.after)),
+            detail,
+            attachments,
+        };
+        let event = match &head {
+            Some(head) => audit::stamp_with_head(head, ctx, event)?,
+            None => audit::stamp_for_commit(&mut open.tx, ctx, event).await?,
+        };
         let number = after.number.clone();
         let state = after.state;
         let version = after.version;
-        let outcome = self.commit(open.tx, ctx, Outcome { case: after, event_id, data }).await?;
+        let outcome = Outcome { case: after, event_id: event.id().to_string(), data };
+        self.record_answer(&mut open.tx, ctx, &outcome).await?;
+        audit::write_and_commit(open.tx, event).await?;
         tracing::info!(ticket = %number, action, %state, version, "committed");
         Ok(outcome)
     }
@@ -280,11 +309,22 @@ impl Service {
         ctx: &CallContext,
         outcome: Outcome,
     ) -> Result<Outcome, ServiceError> {
-        if let Some(k) = &ctx.idempotency {
-            crate::idempotency::record(&mut tx, k, &outcome.envelope(ctx.request_id.as_deref())).await?;
-        }
+        self.record_answer(&mut tx, ctx, &outcome).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Stores the answer under the call's idempotency key, if it has one.
+    async fn record_answer(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        ctx: &CallContext,
+        outcome: &Outcome,
+    ) -> Result<(), ServiceError> {
+        if let Some(k) = &ctx.idempotency {
+            crate::idempotency::record(tx, k, &outcome.envelope(ctx.request_id.as_deref())).await?;
+        }
+        Ok(())
     }
 
     /// Refuses an action outside the states where it makes sense.

@@ -29,6 +29,8 @@ pub enum SpoolError {
     },
     /// The first bytes are not those of an accepted image (streaming spools only).
     NotAnImage,
+    /// The body did not match the size its sender declared.
+    WrongLength,
     Io(std::io::Error),
     Store(crate::blob::BlobError),
 }
@@ -82,6 +84,8 @@ pub struct Spool {
     streamed: Option<StreamedOriginal>,
     /// Refuse anything but an accepted image at its first bytes.
     images_only: bool,
+    /// The exact size the sender declared, when it did.
+    declared: Option<u64>,
 }
 
 /// A file fully received; its local copy (if any) is removed when this is dropped.
@@ -125,6 +129,7 @@ impl Spool {
             sink: None,
             streamed: None,
             images_only: false,
+            declared: None,
         })
     }
 
@@ -144,10 +149,24 @@ impl Spool {
         self
     }
 
+    /// The sender declared the file's exact size (a raw body with a Content-Length): a store
+    /// can then take it as one write while it arrives. A file over the limit is refused now,
+    /// before any byte is read.
+    pub fn declared_size(mut self, size: u64) -> Result<Spool, SpoolError> {
+        if size > self.limit {
+            return Err(SpoolError::TooLarge { limit: self.limit });
+        }
+        self.declared = Some(size);
+        Ok(self)
+    }
+
     pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), SpoolError> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
             return Err(SpoolError::TooLarge { limit: self.limit });
+        }
+        if self.declared.is_some_and(|d| self.size > d) {
+            return Err(SpoolError::WrongLength);
         }
         self.hasher.update(&chunk);
         let mut to_sink = chunk.clone();
@@ -200,7 +219,7 @@ impl Spool {
         let (Some(store), Some(content_type)) = (&self.store, sniffed) else { return Ok(()) };
         let upload_id = crate::ids::new_id("upl");
         let key = format!("uploads/{upload_id}.{}", domain::media::extension(content_type));
-        let mut sink = store.sink(&key, content_type).await.map_err(SpoolError::Store)?;
+        let mut sink = store.sink(&key, content_type, self.declared).await.map_err(SpoolError::Store)?;
         sink.write(bytes::Bytes::copy_from_slice(&self.head)).await.map_err(SpoolError::Store)?;
         self.sink = Some(sink);
         self.streamed = Some(StreamedOriginal { upload_id, key });
@@ -220,6 +239,9 @@ impl Spool {
         }
         if let Some(file) = &mut self.file {
             file.flush().await.map_err(SpoolError::Io)?;
+        }
+        if self.declared.is_some_and(|d| d != self.size) {
+            return Err(SpoolError::WrongLength);
         }
         if let Some(sink) = self.sink.take() {
             if let Err(e) = sink.finish().await {

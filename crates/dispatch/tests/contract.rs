@@ -1104,6 +1104,48 @@ async fn photos_and_the_sweep(svc: &Service) {
     let key = cut.streamed.as_ref().expect("streamed").key.clone();
     assert!(!exists(svc, &key).await, "a refused upload leaves nothing in the store");
 
+    // A declared size (a raw body with its Content-Length) goes to the store in one write
+    // while it arrives (a single streamed PUT on S3). A body that does not match its
+    // declaration, or a declaration over the limit, stores nothing.
+    let declared = |bytes: Vec<u8>, size: u64| {
+        let store = svc.blobs().clone();
+        async move {
+            let mut spool = dispatch::spool::Spool::create(&dispatch::testing::temp_dir(), 64 << 20)
+                .await
+                .expect("spool")
+                .declared_size(size)?
+                .streaming_to(store, 1024 * 1024);
+            for chunk in bytes.chunks(300_000) {
+                spool.write(bytes::Bytes::copy_from_slice(chunk)).await?;
+            }
+            spool.finish().await
+        }
+    };
+    let uploads_stored = || async { svc.blobs().list("uploads/").await.expect("list").len() };
+    let before = uploads_stored().await;
+    let received = declared(big.clone(), big.len() as u64).await.expect("declared");
+    assert!(received.path.is_none(), "no local copy past the limit");
+    let whole = svc.store_upload(&ctx, &received, Some("declared.jpg"), None).await.expect("declared upload");
+    assert_eq!((whole.size, whole.sha256.as_str()), (big.len() as i64, streamed.sha256.as_str()));
+    assert_eq!(svc.blobs().get(&whole.blob_key).await.expect("stored"), big, "every byte, in order");
+    svc.attach_upload(&ctx, &case.id, &whole.upload_id, AttachmentKind::Other).await.expect("attach declared");
+    let short = declared(big[..big.len() - 10].to_vec(), big.len() as u64).await;
+    assert!(matches!(short, Err(dispatch::spool::SpoolError::WrongLength)), "fewer bytes than declared");
+    let long = declared(big.clone(), big.len() as u64 - 10).await;
+    assert!(matches!(long, Err(dispatch::spool::SpoolError::WrongLength)), "more bytes than declared");
+    let over = declared(vec![], 65 << 20).await;
+    assert!(matches!(over, Err(dispatch::spool::SpoolError::TooLarge { .. })), "refused before any byte");
+    // The abandoned writes are given up in the background.
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        left = uploads_stored().await;
+        if left == before + 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, before + 1, "only the whole upload is stored");
+
     // An upload never attached, and a blob whose row never committed (a crash in between).
     let upload = svc.store_upload(&ctx, &spooled(&photo).await, Some("later.jpg"), None).await.expect("upload");
     let orphan = format!("attachments/{}/att_crashed.jpg", case.id);

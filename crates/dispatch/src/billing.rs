@@ -98,18 +98,19 @@ impl Service {
             return Err(ServiceError::transition(o.before.state, CaseState::PaidOrAr));
         }
         let total = o.before.invoice.as_ref().map(|i| i.total_cents).unwrap_or(0);
-        sqlx::query(
+        let binds = vec![
+            new_id("pay").into(),
+            o.before.id.as_str().into(),
+            crate::case_store::serde_name(&input.kind).into(),
+            input.amount_cents.unwrap_or(total).into(),
+            input.due_ms.into(),
+            ctx.actor.id.as_str().into(),
+            o.now.into(),
+        ];
+        o.stage(
             "INSERT INTO payments (id, ticket_id, kind, amount_cents, due_ms, recorded_by, recorded_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(new_id("pay"))
-        .bind(&o.before.id)
-        .bind(crate::case_store::serde_name(&input.kind))
-        .bind(input.amount_cents.unwrap_or(total))
-        .bind(input.due_ms)
-        .bind(&ctx.actor.id)
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
+            binds,
+        );
         self.finish(ctx, o, "billing.record_payment", Some(CaseState::PaidOrAr), serde_json::json!({}), vec![]).await
     }
 }

@@ -155,13 +155,22 @@ impl BlobStore for LocalBlobStore {
         Box::pin(async move {
             check_key(key)?;
             let path = self.root.join(key);
-            if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(io)?;
-            }
-            // Write aside and rename, so a reader never sees half a file.
-            let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-            tokio::fs::write(&tmp, &body).await.map_err(io)?;
-            tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+            // One trip to the blocking pool for the folder, the write and the rename (each
+            // tokio::fs call is a trip of its own, and each trip is a thread wake-up).
+            let write = move || {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                // Write aside and rename, so a reader never sees half a file.
+                let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::write(&tmp, &body)?;
+                std::fs::rename(&tmp, &path)?;
+                Ok::<_, std::io::Error>(body)
+            };
+            let body = tokio::task::spawn_blocking(write)
+                .await
+                .map_err(|e| BlobError::Io(format!("blob write task: {e}")))?
+                .map_err(io)?;
             Ok(meta(key, &body))
         })
     }

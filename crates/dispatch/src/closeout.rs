@@ -139,24 +139,25 @@ impl Service {
                     return Err(ServiceError::invalid("upload_id", "unknown_upload", "this upload was already used"));
                 }
             }
-            sqlx::query(
+            let binds = vec![
+                id.as_str().into(),
+                o.before.id.as_str().into(),
+                crate::case_store::serde_name(&kind).into(),
+                sha256.as_str().into(),
+                size.into(),
+                content_type.as_str().into(),
+                filename.clone().into(),
+                key.as_str().into(),
+                stored.thumb_key.clone().into(),
+                stored.view_key.clone().into(),
+                ctx.actor.id.as_str().into(),
+                o.now.into(),
+            ];
+            o.stage(
                 "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, thumb_key, \
                  view_key, uploaded_by, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&id)
-            .bind(&o.before.id)
-            .bind(crate::case_store::serde_name(&kind))
-            .bind(&sha256)
-            .bind(size)
-            .bind(&content_type)
-            .bind(&filename)
-            .bind(&key)
-            .bind(&stored.thumb_key)
-            .bind(&stored.view_key)
-            .bind(&ctx.actor.id)
-            .bind(o.now)
-            .execute(&mut *o.tx)
-            .await?;
+                binds,
+            );
             let reference = serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type});
             let data = serde_json::json!({ "attachment_id": id, "sha256": sha256, "size": size, "upload_id": upload_id });
             o.collections_changed = true;
@@ -177,17 +178,18 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_tool_state(&o.before, Tool::CloseoutAddNote)?;
         let id = new_id("not");
-        sqlx::query(
+        let binds = vec![
+            id.as_str().into(),
+            o.before.id.as_str().into(),
+            crate::case_store::serde_name(&input.kind).into(),
+            text.into(),
+            ctx.actor.name.as_str().into(),
+            o.now.into(),
+        ];
+        o.stage(
             "INSERT INTO notes (id, ticket_id, kind, body, author, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(&o.before.id)
-        .bind(crate::case_store::serde_name(&input.kind))
-        .bind(&text)
-        .bind(&ctx.actor.name)
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
+            binds,
+        );
         o.collections_changed = true;
         self.finish(ctx, o, Tool::CloseoutAddNote.name(), None, serde_json::json!({ "note_id": id }), vec![]).await
     }
@@ -251,20 +253,23 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, "job.record_labor", WORK_STATES)?;
         let id = new_id("lab");
-        sqlx::query(
+        let technician =
+            ctx.actor.technician_id.clone().or_else(|| o.before.assignment.as_ref().map(|a| a.technician_id.clone()));
+        let binds = vec![
+            id.as_str().into(),
+            o.before.id.as_str().into(),
+            technician.into(),
+            description.into(),
+            input.minutes.into(),
+            rate.into(),
+            amount.into(),
+            o.now.into(),
+        ];
+        o.stage(
             "INSERT INTO labor_lines (id, ticket_id, technician_id, description, minutes, rate_cents, amount_cents, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(&o.before.id)
-        .bind(ctx.actor.technician_id.clone().or_else(|| o.before.assignment.as_ref().map(|a| a.technician_id.clone())))
-        .bind(&description)
-        .bind(input.minutes)
-        .bind(rate)
-        .bind(amount)
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
+            binds,
+        );
         o.collections_changed = true;
         self.finish(ctx, o, "job.record_labor", None, serde_json::json!({ "labor_id": id }), vec![]).await
     }

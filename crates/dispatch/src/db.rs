@@ -340,6 +340,25 @@ fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
     })
 }
 
+/// `sql` with each parameter `$k` renumbered `$(k + offset)`, so that it can follow
+/// statements that use the first `offset` parameters in one batch. The project's SQL has no
+/// `$` outside parameters.
+pub fn renumber_params(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        match rest[at + 1..at + 1 + digits].parse::<usize>() {
+            Ok(k) => out.push_str(&format!("${}", k + offset)),
+            Err(_) => out.push('$'),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn ensure_sqlite_folder(url: &str) -> Result<(), DbError> {
     let Ok(opts) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else { return Ok(()) };
     let path = opts.get_filename();
@@ -366,6 +385,16 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parameters_are_renumbered() {
+        assert_eq!(
+            super::renumber_params("INSERT INTO x (a, b) VALUES ($1, $2), ($10, $2)", 4),
+            "INSERT INTO x (a, b) VALUES ($5, $6), ($14, $6)"
+        );
+        assert_eq!(super::renumber_params("SELECT 1", 3), "SELECT 1");
+        assert_eq!(super::renumber_params("SELECT '$'", 3), "SELECT '$'");
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(super::redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");

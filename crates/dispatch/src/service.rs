@@ -92,6 +92,58 @@ pub(crate) struct Open {
     /// Ticket columns the action sets; written by the compare-and-swap update in
     /// [`Service::finish`], saving a statement per action.
     pub ticket_sets: Vec<(&'static str, SetValue)>,
+    /// Writes the action adds (new rows whose failure can only be an internal error), run by
+    /// [`Service::finish`]: on SQLite in the same round trip as the compare-and-swap.
+    pub staged: Vec<(&'static str, Vec<Bind>)>,
+}
+
+/// A value bound to a staged statement.
+pub(crate) enum Bind {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Self {
+        Bind::Text(v)
+    }
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Self {
+        Bind::Int(v)
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(v) => q.bind(v.as_deref()),
+            Bind::Int(v) => q.bind(*v),
+        };
+    }
+    q
 }
 
 /// A value for one ticket column in [`Open::ticket_sets`].
@@ -105,6 +157,12 @@ pub(crate) enum SetValue {
 impl Open {
     pub fn set(&mut self, column: &'static str, value: SetValue) {
         self.ticket_sets.push((column, value));
+    }
+
+    /// Adds a write to the action, numbered `$1..$n` for its `n` binds (see [`Open::staged`]).
+    pub fn stage(&mut self, sql: &'static str, binds: Vec<Bind>) {
+        debug_assert!(sql.contains(&format!("${}", binds.len())), "{sql}");
+        self.staged.push((sql, binds));
     }
 }
 
@@ -192,7 +250,7 @@ impl Service {
             return Err(ServiceError::stale());
         }
         let now = now_ms().max(before.updated_at_ms);
-        Ok(Open { tx, before, now, collections_changed: false, ticket_sets: vec![] })
+        Ok(Open { tx, before, now, collections_changed: false, ticket_sets: vec![], staged: vec![] })
     }
 
     /// Moves the state if asked (legality checked here and again by the database), writes the
@@ -226,16 +284,26 @@ impl Service {
             }
         }
         sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
-        // On SQLite the audit chain's head is taken and the case read back in the same round
-        // trip, by the same id parameter.
+        // On SQLite the staged writes follow, then the audit chain's head is taken and the case
+        // read back, all in the same round trip (by the same id parameter).
         let fused = self.db.backend() == crate::db::Backend::Sqlite;
         if fused {
+            let mut used = n + 2;
+            for (staged, binds) in &open.staged {
+                sql.push_str("; ");
+                sql.push_str(&crate::db::renumber_params(staged, used));
+                used += binds.len();
+            }
             sql.push_str(&format!(
                 "; {}; {} WHERE t.id = ${}",
                 audit::take_head_sql(n + 1),
                 case_select(false, open.collections_changed),
                 n + 1
             ));
+        } else {
+            for (staged, binds) in &open.staged {
+                bind_all(sqlx::query(staged), binds).execute(&mut *open.tx).await?;
+            }
         }
         let mut q = sqlx::query(&sql).bind(open.now).bind(to.map(CaseState::as_str));
         for (_, value) in &open.ticket_sets {
@@ -245,7 +313,12 @@ impl Service {
                 SetValue::Expr(_) => q,
             };
         }
-        let q = q.bind(&open.before.id).bind(open.before.version);
+        let mut q = q.bind(&open.before.id).bind(open.before.version);
+        if fused {
+            for (_, binds) in &open.staged {
+                q = bind_all(q, binds);
+            }
+        }
         let kept = if open.collections_changed { None } else { Some(&open.before) };
         let (after, head) = if fused {
             // The version read back tells whether the update took: SQLite's write lock is held

@@ -5,7 +5,7 @@ use crate::audit::{self, NewEvent};
 use crate::case_store::{load_case, summaries};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{CallContext, Outcome, Service, SetValue};
+use crate::service::{Bind, CallContext, Outcome, Service, SetValue};
 use domain::commands::{AddMessage, CancelTicket, Direction, SetPriority};
 use domain::{CaseState, CaseSummary, CreateTicket, Role, Tool, ValidCreateTicket};
 use sqlx::Row;
@@ -138,20 +138,22 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         let id = new_id("msg");
         let channel = input.channel.unwrap_or(ctx.channel);
-        sqlx::query(
+        let sender = input.sender.as_deref().map(str::trim).or(customer.then_some(ctx.actor.name.as_str()));
+        let binds = vec![
+            id.as_str().into(),
+            o.before.id.as_str().into(),
+            input.direction.as_str().into(),
+            channel.as_str().into(),
+            Bind::Text(sender.map(str::to_string)),
+            text.into(),
+            ctx.actor.id.as_str().into(),
+            o.now.into(),
+        ];
+        o.stage(
             "INSERT INTO messages (id, ticket_id, direction, channel, sender, body, author, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(&o.before.id)
-        .bind(input.direction.as_str())
-        .bind(channel.as_str())
-        .bind(input.sender.as_deref().map(str::trim).or(customer.then_some(ctx.actor.name.as_str())))
-        .bind(&text)
-        .bind(&ctx.actor.id)
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
+            binds,
+        );
         o.set("message_count", SetValue::Expr("message_count + 1"));
         o.set("last_message_at_ms", SetValue::Int(Some(o.now)));
         self.finish(ctx, o, Tool::TicketAddMessage.name(), None, serde_json::json!({ "message_id": id }), vec![]).await

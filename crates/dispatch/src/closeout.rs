@@ -3,7 +3,7 @@
 
 use crate::error::ServiceError;
 use crate::ids::new_id;
-use crate::service::{CallContext, Outcome, Service};
+use crate::service::{Bind, CallContext, Outcome, Service};
 use crate::uploads::{PhotoBody, StoredPhoto};
 use base64::Engine;
 use domain::case::closeout_missing;
@@ -215,23 +215,28 @@ impl Service {
         if !unknown.is_empty() {
             return Err(domain::DomainError::Invalid(unknown).into());
         }
-        for key in &input.items {
-            sqlx::query(
-                "UPDATE checklist_items SET done_at_ms = $1, done_by = $2 WHERE ticket_id = $3 AND item_key = $4 AND done_at_ms IS NULL",
-            )
-            .bind(o.now)
-            .bind(&ctx.actor.name)
-            .bind(&o.before.id)
-            .bind(key)
-            .execute(&mut *o.tx)
-            .await?;
+        if !input.items.is_empty() {
+            // One statement for every item (items already done keep who and when).
+            let keys: Vec<String> = (0..input.items.len()).map(|i| format!("${}", i + 4)).collect();
+            let sql = format!(
+                "UPDATE checklist_items SET done_at_ms = $1, done_by = $2 WHERE ticket_id = $3 AND done_at_ms IS NULL \
+                 AND item_key IN ({})",
+                keys.join(", ")
+            );
+            let mut binds = vec![o.now.into(), ctx.actor.name.as_str().into(), o.before.id.as_str().into()];
+            binds.extend(input.items.iter().map(|k| Bind::from(k.as_str())));
+            o.stage(sql, binds);
+            o.collections_changed = true;
         }
-        o.collections_changed = !input.items.is_empty();
         let to = if input.finalize {
             if o.before.state != CaseState::WorkPerformed {
                 return Err(ServiceError::transition(o.before.state, CaseState::CloseoutReady));
             }
-            let now_case = crate::case_store::load_case(&mut o.tx, &o.before.id).await?;
+            // The evidence as it will be once the items are ticked.
+            let mut now_case = o.before.clone();
+            for item in now_case.checklist.iter_mut().filter(|i| input.items.contains(&i.key)) {
+                item.done = true;
+            }
             let missing = closeout_missing(&now_case);
             if !missing.is_empty() {
                 return Err(ServiceError::CloseoutIncomplete { missing });

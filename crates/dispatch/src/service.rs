@@ -94,7 +94,7 @@ pub(crate) struct Open {
     pub ticket_sets: Vec<(&'static str, SetValue)>,
     /// Writes the action adds (new rows whose failure can only be an internal error), run by
     /// [`Service::finish`]: on SQLite in the same round trip as the compare-and-swap.
-    pub staged: Vec<(&'static str, Vec<Bind>)>,
+    pub staged: Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>,
 }
 
 /// A value bound to a staged statement.
@@ -160,7 +160,8 @@ impl Open {
     }
 
     /// Adds a write to the action, numbered `$1..$n` for its `n` binds (see [`Open::staged`]).
-    pub fn stage(&mut self, sql: &'static str, binds: Vec<Bind>) {
+    pub fn stage(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
+        let sql = sql.into();
         debug_assert!(sql.contains(&format!("${}", binds.len())), "{sql}");
         self.staged.push((sql, binds));
     }
@@ -302,7 +303,7 @@ impl Service {
             ));
         } else {
             for (staged, binds) in &open.staged {
-                bind_all(sqlx::query(staged), binds).execute(&mut *open.tx).await?;
+                bind_all(sqlx::query(staged.as_ref()), binds).execute(&mut *open.tx).await?;
             }
         }
         let mut q = sqlx::query(&sql).bind(open.now).bind(to.map(CaseState::as_str));

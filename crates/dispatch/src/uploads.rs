@@ -109,7 +109,8 @@ impl Service {
             thumb_key: copies.as_ref().map(|_| format!("{base}.thumb.jpg")),
             view_key: copies.as_ref().map(|_| format!("{base}.view.jpg")),
         };
-        let written = async {
+        // The original and its copies are written side by side.
+        let original = async {
             match body {
                 PhotoBody::File(path, _) => self.blobs.put_file(&stored.blob_key, content_type, &path).await?,
                 PhotoBody::Bytes(bytes) => {
@@ -117,13 +118,19 @@ impl Service {
                 }
                 PhotoBody::Stored { .. } => {}
             }
+            Ok::<_, ServiceError>(())
+        };
+        let previews = async {
             if let (Some(c), Some(tk), Some(vk)) = (copies, &stored.thumb_key, &stored.view_key) {
-                self.blobs.put(tk, "image/jpeg", c.thumb).await?;
-                self.blobs.put(vk, "image/jpeg", c.view).await?;
+                futures_util::future::try_join(
+                    self.blobs.put(tk, "image/jpeg", c.thumb),
+                    self.blobs.put(vk, "image/jpeg", c.view),
+                )
+                .await?;
             }
             Ok::<_, ServiceError>(())
-        }
-        .await;
+        };
+        let written = futures_util::future::try_join(original, previews).await;
         if let Err(e) = written {
             self.forget_blobs(&stored).await;
             return Err(e);

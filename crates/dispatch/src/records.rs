@@ -85,8 +85,8 @@ impl Service {
                 ));
             }
         }
-        let (id, _) = crate::tickets::upsert_customer(&mut tx, &v, now).await?;
-        crate::tickets::upsert_site(&mut tx, &id, &v, now).await?;
+        let (id, known) = crate::tickets::upsert_customer(&mut tx, &v, now).await?;
+        crate::tickets::upsert_site(&mut tx, &id, known.is_some(), &v, now).await?;
         let customer = load_customer(&mut tx, &id).await?;
         let sites: Vec<SiteView> =
             sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1")

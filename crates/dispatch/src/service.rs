@@ -362,8 +362,7 @@ impl Service {
         let state = after.state;
         let version = after.version;
         let outcome = Outcome { case: after, event_id: event.id().to_string(), data };
-        self.record_answer(&mut open.tx, ctx, &outcome).await?;
-        audit::write_and_commit(open.tx, event).await?;
+        let outcome = self.commit_stamped(open.tx, ctx, outcome, event).await?;
         tracing::info!(ticket = %number, action, %state, version, "committed");
         Ok(outcome)
     }
@@ -385,6 +384,20 @@ impl Service {
     ) -> Result<Outcome, ServiceError> {
         self.record_answer(&mut tx, ctx, &outcome).await?;
         tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// [`Service::commit`] for an action whose event is stamped but not written: the event is
+    /// the last write, and rides with COMMIT on SQLite.
+    pub(crate) async fn commit_stamped(
+        &self,
+        mut tx: crate::db::WriteTx,
+        ctx: &CallContext,
+        outcome: Outcome,
+        event: audit::Stamped,
+    ) -> Result<Outcome, ServiceError> {
+        self.record_answer(&mut tx, ctx, &outcome).await?;
+        audit::write_and_commit(tx, event).await?;
         Ok(outcome)
     }
 

@@ -31,7 +31,7 @@ impl Service {
         let mut tx = self.db.begin_write().await?;
         self.claim(&mut tx, ctx).await?;
         let (customer_id, old_customer) = upsert_customer(&mut tx, &valid, now).await?;
-        let site_id = upsert_site(&mut tx, &customer_id, &valid, now).await?;
+        let site_id = upsert_site(&mut tx, &customer_id, old_customer.is_some(), &valid, now).await?;
         let number: i64 =
             sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
                 .fetch_one(&mut *tx)
@@ -63,24 +63,27 @@ impl Service {
         let changes = domain::diff::diff(&serde_json::Value::Null, &after);
         let missing: Vec<&str> = valid.missing_for_intake();
         let data = serde_json::json!({ "missing_for_intake": missing });
-        let event_id = audit::append(
-            &mut tx,
-            ctx,
-            NewEvent {
-                ticket_id: Some(id.clone()),
-                action: Tool::TicketCreate.name().into(),
-                before: Some(serde_json::Value::Object(changes.before)),
-                after: Some(serde_json::Value::Object(changes.after)),
-                detail: None,
-                attachments: vec![],
-            },
-        )
-        .await?;
-        if let Some(old) = old_customer {
-            self.propagate_customer_change(&mut tx, ctx, &old, &case.id).await?;
-        }
+        let event = NewEvent {
+            ticket_id: Some(id.clone()),
+            action: Tool::TicketCreate.name().into(),
+            before: Some(serde_json::Value::Object(changes.before)),
+            after: Some(serde_json::Value::Object(changes.after)),
+            detail: None,
+            attachments: vec![],
+        };
         tracing::info!(ticket = %case.number, state = %case.state, "ticket created");
-        self.commit(tx, ctx, Outcome { case, event_id, data }).await
+        match old_customer {
+            // A known customer's other cases get events of their own after this one.
+            Some(old) => {
+                let event_id = audit::append(&mut tx, ctx, event).await?;
+                self.propagate_customer_change(&mut tx, ctx, &old, &case.id).await?;
+                self.commit(tx, ctx, Outcome { case, event_id, data }).await
+            }
+            None => {
+                let event = audit::stamp_for_commit(&mut tx, ctx, event).await?;
+                self.commit_stamped(tx, ctx, Outcome { case, event_id: event.id().to_string(), data }, event).await
+            }
+        }
     }
 
     async fn complete_lead(
@@ -94,7 +97,7 @@ impl Service {
         let customer_id = o.before.customer.id.clone();
         add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
         self.propagate_customer_change(&mut o.tx, ctx, &o.before.customer, &o.before.id).await?;
-        let site_id = upsert_site(&mut o.tx, &customer_id, valid, o.now).await?;
+        let site_id = upsert_site(&mut o.tx, &customer_id, true, valid, o.now).await?;
         sqlx::query(
             "UPDATE tickets SET site_id = COALESCE($1, site_id), problem_summary = COALESCE($2, problem_summary), \
              trade = COALESCE($3, trade), priority = $4, requested_start_ms = COALESCE($5, requested_start_ms), \
@@ -314,20 +317,25 @@ async fn add_contacts(
     Ok(())
 }
 
+/// The customer's site at the address of `v`, added unless the customer has it already
+/// (`known_customer` false: the customer was just created and has no sites).
 pub(crate) async fn upsert_site(
     tx: &mut crate::db::WriteTx,
     customer_id: &str,
+    known_customer: bool,
     v: &ValidCreateTicket,
     now: i64,
 ) -> Result<Option<String>, ServiceError> {
     let Some(address) = &v.address else { return Ok(None) };
-    let existing = sqlx::query("SELECT id FROM sites WHERE customer_id = $1 AND address = $2")
-        .bind(customer_id)
-        .bind(address)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(r) = existing {
-        return Ok(Some(r.try_get("id")?));
+    if known_customer {
+        let existing = sqlx::query("SELECT id FROM sites WHERE customer_id = $1 AND address = $2")
+            .bind(customer_id)
+            .bind(address)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(r) = existing {
+            return Ok(Some(r.try_get("id")?));
+        }
     }
     let id = new_id("sit");
     sqlx::query(
@@ -353,18 +361,13 @@ async fn instantiate_checklist(
     ticket_id: &str,
     trade: Option<&str>,
 ) -> Result<(), ServiceError> {
-    let has_template: i64 = sqlx::query("SELECT COUNT(*) AS n FROM checklist_templates WHERE job_type = $1")
-        .bind(trade.unwrap_or("general"))
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("n")?;
-    let job_type = if has_template > 0 { trade.unwrap_or("general") } else { "general" };
     sqlx::query(
         "INSERT INTO checklist_items (ticket_id, item_key, label, required, position) \
-         SELECT $1, item_key, label, required, position FROM checklist_templates WHERE job_type = $2",
+         SELECT $1, item_key, label, required, position FROM checklist_templates WHERE job_type = \
+         CASE WHEN EXISTS (SELECT 1 FROM checklist_templates WHERE job_type = $2) THEN $2 ELSE 'general' END",
     )
     .bind(ticket_id)
-    .bind(job_type)
+    .bind(trade.unwrap_or("general"))
     .execute(&mut **tx)
     .await?;
     Ok(())

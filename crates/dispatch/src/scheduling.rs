@@ -317,33 +317,47 @@ impl Service {
                     .await?
             }
         };
+        // Time off and bookings of every technician in two queries, however many there are
+        // (one pair per technician made a proposal cost 2n + 1 statements).
+        let windows = |rows: Vec<sqlx::any::AnyRow>| -> Result<Vec<(String, TimeWindow)>, sqlx::Error> {
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("technician_id")?,
+                        TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? },
+                    ))
+                })
+                .collect()
+        };
+        let one = |n: usize| only.map(|_| format!(" AND technician_id = ${n}")).unwrap_or_default();
+        let off_sql = format!(
+            "SELECT technician_id, start_ms, end_ms FROM technician_time_off WHERE start_ms < $1 AND end_ms > $2{}",
+            one(3)
+        );
+        let mut off_query = sqlx::query(&off_sql).bind(range.end_ms).bind(range.start_ms);
+        let booked_sql = format!(
+            "SELECT technician_id, start_ms, end_ms FROM appointments WHERE status = 'active' \
+             AND end_ms > $2 AND start_ms < $1 AND ticket_id <> $3 AND technician_id IS NOT NULL{}",
+            one(4)
+        );
+        let mut booked_query = sqlx::query(&booked_sql)
+            .bind(range.end_ms + 24 * 60 * MINUTE_MS)
+            .bind(range.start_ms - 24 * 60 * MINUTE_MS)
+            .bind(except_ticket);
+        if let Some(id) = only {
+            off_query = off_query.bind(id);
+            booked_query = booked_query.bind(id);
+        }
+        let all_off = windows(off_query.fetch_all(&mut *conn).await?)?;
+        let all_booked = windows(booked_query.fetch_all(&mut *conn).await?)?;
+        let of = |all: &[(String, TimeWindow)], id: &str| -> Vec<TimeWindow> {
+            all.iter().filter(|(t, _)| t == id).map(|(_, w)| *w).collect()
+        };
         let mut out = vec![];
         for r in &rows {
             let t = technician(r)?;
-            let off: Vec<TimeWindow> = sqlx::query(
-                "SELECT start_ms, end_ms FROM technician_time_off WHERE technician_id = $1 AND start_ms < $2 AND end_ms > $3",
-            )
-            .bind(&t.id)
-            .bind(range.end_ms)
-            .bind(range.start_ms)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| Ok(TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? }))
-            .collect::<Result<_, sqlx::Error>>()?;
-            let booked: Vec<TimeWindow> = sqlx::query(
-                "SELECT start_ms, end_ms FROM appointments WHERE technician_id = $1 AND status = 'active' \
-                 AND end_ms > $4 AND start_ms < $3 AND ticket_id <> $2",
-            )
-            .bind(&t.id)
-            .bind(except_ticket)
-            .bind(range.end_ms + 24 * 60 * MINUTE_MS)
-            .bind(range.start_ms - 24 * 60 * MINUTE_MS)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| Ok(TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? }))
-            .collect::<Result<_, sqlx::Error>>()?;
+            let off = of(&all_off, &t.id);
+            let booked = of(&all_booked, &t.id);
             let working =
                 domain::window::subtract(&working_intervals(&t.working_hours, &self.settings.timezone, range), &off);
             let c = Candidate {
@@ -437,23 +451,24 @@ impl Service {
             self.check_technician(&mut o.tx, tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
                 .await?;
         }
-        sqlx::query("UPDATE appointments SET status = 'superseded' WHERE ticket_id = $1 AND status = 'active'")
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
-        let appointment_id = new_id("apt");
-        sqlx::query(
+        let ticket = o.before.id.clone();
+        o.stage(
+            "UPDATE appointments SET status = 'superseded' WHERE ticket_id = $1 AND status = 'active'",
+            vec![ticket.as_str().into()],
+        );
+        let binds = vec![
+            new_id("apt").into(),
+            ticket.into(),
+            input.technician_id.clone().into(),
+            window.start_ms.into(),
+            window.end_ms.into(),
+            o.now.into(),
+        ];
+        o.stage(
             "INSERT INTO appointments (id, ticket_id, technician_id, start_ms, end_ms, status, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, 'active', $6)",
-        )
-        .bind(&appointment_id)
-        .bind(&o.before.id)
-        .bind(&input.technician_id)
-        .bind(window.start_ms)
-        .bind(window.end_ms)
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
+            binds,
+        );
         self.finish(ctx, o, Tool::ScheduleConfirm.name(), Some(CaseState::Scheduled), serde_json::json!({}), vec![])
             .await
     }
@@ -481,11 +496,7 @@ impl Service {
             .await?;
         o.set("assigned_tech_id", SetValue::Text(Some(tech.clone())));
         o.set("assigned_at_ms", SetValue::Int(Some(o.now)));
-        sqlx::query("UPDATE appointments SET technician_id = $1 WHERE id = $2")
-            .bind(&tech)
-            .bind(&appointment.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.stage("UPDATE appointments SET technician_id = $1 WHERE id = $2", vec![tech.into(), appointment.id.into()]);
         self.finish(ctx, o, Tool::DispatchAssignTech.name(), Some(CaseState::Dispatched), serde_json::json!({}), vec![])
             .await
     }

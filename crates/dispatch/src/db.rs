@@ -2,6 +2,12 @@
 //!
 //! The SQL is written once in the dialect both engines accept (`$1` placeholders, `RETURNING`,
 //! TEXT ids, BIGINT unix-ms times); the few real differences live in this module.
+//!
+//! On SQLite, several statements may go in one query (`BEGIN IMMEDIATE; SELECT ...`,
+//! `UPDATE ...; INSERT ...; SELECT ...`, `INSERT ...; COMMIT`): sqlx-sqlite 0.8 runs them in
+//! turn, binding each `$N` by its number, in one hand-off to the connection's thread. Such
+//! queries are read with `fetch_all` or `execute` (`fetch_optional` stops at the first
+//! statement's empty result). PostgreSQL takes one statement per prepared query.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};

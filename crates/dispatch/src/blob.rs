@@ -594,7 +594,8 @@ impl http_body::Body for ChannelBody {
 /// Compared with a multipart upload, the server does not re-read the parts at the end.
 struct PutSink {
     tx: Option<tokio::sync::mpsc::Sender<Chunk>>,
-    put: tokio::task::JoinHandle<Result<(), BlobError>>,
+    /// Taken when first waited for: a finished task must not be waited for again.
+    put: Option<tokio::task::JoinHandle<Result<(), BlobError>>>,
 }
 
 impl PutSink {
@@ -613,16 +614,15 @@ impl PutSink {
             request.send().await.map_err(|e| s3_err(&e))?;
             Ok(())
         });
-        PutSink { tx: Some(tx), put }
+        PutSink { tx: Some(tx), put: Some(put) }
     }
 
-    /// The PUT's own error once it stopped taking bytes.
-    async fn failure(&mut self) -> BlobError {
+    /// Ends the body and waits for the PUT's answer (once; later calls find it already given).
+    async fn answer(&mut self) -> Result<(), BlobError> {
         self.tx = None;
-        match (&mut self.put).await {
-            Ok(Err(e)) => e,
-            Ok(Ok(())) => BlobError::Io("the store answered before the whole file was sent".into()),
-            Err(e) => BlobError::Io(format!("upload task: {e}")),
+        match self.put.take() {
+            Some(put) => put.await.map_err(|e| BlobError::Io(format!("upload task: {e}")))?,
+            None => Err(BlobError::Io("the upload already ended".into())),
         }
     }
 }
@@ -635,21 +635,18 @@ impl BlobSink for PutSink {
                 None => false,
             };
             if sent {
-                Ok(())
-            } else {
-                Err(self.failure().await)
+                return Ok(());
             }
+            // The PUT stopped taking bytes: its own error says why.
+            Err(match self.answer().await {
+                Err(e) => e,
+                Ok(()) => BlobError::Io("the store answered before the whole file was sent".into()),
+            })
         })
     }
 
     fn finish(mut self: Box<Self>) -> BoxFuture<'static, Result<(), BlobError>> {
-        Box::pin(async move {
-            self.tx = None;
-            match (&mut self.put).await {
-                Ok(done) => done,
-                Err(e) => Err(BlobError::Io(format!("upload task: {e}"))),
-            }
-        })
+        Box::pin(async move { self.answer().await })
     }
 
     fn abort(mut self: Box<Self>) -> BoxFuture<'static, ()> {
@@ -659,7 +656,7 @@ impl BlobSink for PutSink {
             if let Some(tx) = self.tx.take() {
                 let _ = tx.send(Err(BlobError::Io("upload abandoned".into()))).await;
             }
-            let _ = (&mut self.put).await;
+            let _ = self.answer().await;
         })
     }
 }

@@ -57,3 +57,32 @@ async fn s3_store_round_trip_against_a_real_server() {
     let wrong = S3BlobStore::new(&settings(&server.endpoint, "not-the-secret"));
     assert!(wrong.put("x/y", "text/plain", vec![1, 2, 3]).await.is_err());
 }
+
+/// A streamed PUT the server refuses: the write that finds the refusal reports it, and the
+/// upload is then given up cleanly (no second wait on the finished request), storing nothing.
+#[tokio::test]
+async fn a_refused_streamed_put_fails_cleanly_and_stores_nothing() {
+    let server = start_s3().await;
+    let good = S3BlobStore::new(&settings(&server.endpoint, "rdtest-secret-key"));
+    good.ensure_bucket().await.expect("create bucket");
+    let wrong = S3BlobStore::new(&settings(&server.endpoint, "not-the-secret"));
+    let chunk = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+    let declared = 64 * 1024 * 1024;
+    for give_up_by_finishing in [false, true] {
+        let mut sink = wrong.sink("uploads/upl_refused.jpg", "image/jpeg", Some(declared)).await.expect("sink");
+        let mut refused = false;
+        for _ in 0..(declared / chunk.len() as u64) {
+            if sink.write(chunk.clone()).await.is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "the server's refusal reaches a write before the declared size is sent");
+        if give_up_by_finishing {
+            assert!(sink.finish().await.is_err(), "finishing a refused upload reports it");
+        } else {
+            sink.abort().await;
+        }
+    }
+    assert!(matches!(good.get("uploads/upl_refused.jpg").await, Err(BlobError::NotFound(_))));
+}

@@ -14,6 +14,7 @@ use dispatch::spool::{Spool, SpoolError, Spooled};
 use dispatch::users::CurrentActor;
 use dispatch::CallContext;
 use domain::case::AttachmentKind;
+use futures_util::TryStreamExt;
 use serde_json::json;
 
 /// Why a file could not be received.
@@ -110,29 +111,9 @@ pub async fn receive_upload(
     }
     let filename = Query::<FileName>::try_from_uri(request.uri()).map(|q| q.0).unwrap_or_default().filename;
     let declared = header(request.headers(), "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    let spool = Spool::create(&std::env::temp_dir(), limit).await?.images_only();
-    let mut spool = match declared {
-        Some(size) => spool.declared_size(size)?.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
-        None if store.streams_uploads() => spool.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
-        None => spool,
-    };
-    let mut body = request.into_body();
-    let received = async {
-        use http_body_util::BodyExt;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| ReceiveError::Bad(format!("the upload was cut off: {e}")))?;
-            if let Ok(chunk) = frame.into_data() {
-                spool.write(chunk).await?;
-            }
-        }
-        Ok::<_, ReceiveError>(())
-    }
-    .await;
-    if let Err(e) = received {
-        spool.abort().await;
-        return Err(e);
-    }
-    Ok((spool.finish().await?, filename))
+    let chunks =
+        request.into_body().into_data_stream().map_err(|e| ReceiveError::Bad(format!("the upload was cut off: {e}")));
+    Ok((spool_chunks(chunks, declared, limit, store).await?, filename))
 }
 
 /// Reads the multipart field `file` chunk by chunk (see [`receive_upload`]).
@@ -148,31 +129,44 @@ async fn receive_multipart(
             ReceiveError::Bad(format!("the upload was cut off or is not valid multipart: {}", e.body_text()))
         }
     };
-    while let Some(mut field) = multipart.next_field().await.map_err(field_error)? {
+    while let Some(field) = multipart.next_field().await.map_err(field_error)? {
         if field.name() != Some("file") {
             continue;
         }
         let filename = field.file_name().map(str::to_string);
-        let spool = Spool::create(&std::env::temp_dir(), limit).await?.images_only();
-        let mut spool = if store.streams_uploads() {
-            spool.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES)
-        } else {
-            spool
-        };
-        let received = async {
-            while let Some(chunk) = field.chunk().await.map_err(field_error)? {
-                spool.write(chunk).await?;
-            }
-            Ok::<_, ReceiveError>(())
-        }
-        .await;
-        if let Err(e) = received {
-            spool.abort().await;
-            return Err(e);
-        }
-        return Ok((spool.finish().await?, filename));
+        return Ok((spool_chunks(field.map_err(field_error), None, limit, store).await?, filename));
     }
     Err(no_file())
+}
+
+/// Receives a file's chunks into a spool: into the blob store as they arrive when the size
+/// is declared or the store is better fed that way (with a local copy while the file is small
+/// enough for previews), else to local disk. On any failure, nothing is kept.
+async fn spool_chunks(
+    chunks: impl futures_util::Stream<Item = Result<bytes::Bytes, ReceiveError>>,
+    declared: Option<u64>,
+    limit: u64,
+    store: std::sync::Arc<dyn dispatch::BlobStore>,
+) -> Result<Spooled, ReceiveError> {
+    let spool = Spool::create(&std::env::temp_dir(), limit).await?.images_only();
+    let mut spool = match declared {
+        Some(size) => spool.declared_size(size)?.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
+        None if store.streams_uploads() => spool.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
+        None => spool,
+    };
+    let mut chunks = std::pin::pin!(chunks);
+    let received = async {
+        while let Some(chunk) = chunks.try_next().await? {
+            spool.write(chunk).await?;
+        }
+        Ok::<_, ReceiveError>(())
+    }
+    .await;
+    if let Err(e) = received {
+        spool.abort().await;
+        return Err(e);
+    }
+    Ok(spool.finish().await?)
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -107,17 +107,14 @@ impl Drop for LiteTx {
 }
 
 impl WriteTx {
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        match &mut self.inner {
-            TxInner::Lite(lite) => {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.inner {
+            TxInner::Lite(mut lite) => {
                 lite.conn_mut()?.execute("COMMIT").await?;
                 lite.open = false;
                 Ok(())
             }
-            TxInner::Sqlx(_) => match std::mem::replace(&mut self.inner, TxInner::Lite(LiteTx::closed())) {
-                TxInner::Sqlx(tx) => tx.commit().await,
-                TxInner::Lite(_) => Ok(()),
-            },
+            TxInner::Sqlx(tx) => tx.commit().await,
         }
     }
 
@@ -134,21 +131,17 @@ impl WriteTx {
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<(), sqlx::Error> {
         query.execute(&mut *self).await?;
-        match &mut self.inner {
-            TxInner::Lite(lite) => {
+        match self.inner {
+            TxInner::Lite(mut lite) => {
                 lite.open = false;
                 Ok(())
             }
-            TxInner::Sqlx(_) => self.commit().await,
+            TxInner::Sqlx(tx) => tx.commit().await,
         }
     }
 }
 
 impl LiteTx {
-    fn closed() -> LiteTx {
-        LiteTx { conn: None, writer: None, open: false }
-    }
-
     fn conn_mut(&mut self) -> Result<&mut sqlx::pool::PoolConnection<Any>, sqlx::Error> {
         self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
     }

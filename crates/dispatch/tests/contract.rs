@@ -1071,19 +1071,23 @@ async fn photos_and_the_sweep(svc: &Service) {
     // Streamed uploads: written to the store as they arrive (a multipart upload on S3 past
     // 8 MiB), previews only while a local copy was kept, nothing kept of a refused file.
     let big = dispatch::testing::padded_jpeg(9 * 1024 * 1024 + 12_345);
-    let stream = |bytes: Vec<u8>, keep_local: u64| {
+    // A spool streaming into the store, with the size its sender declared, if any.
+    let stream_declared = |bytes: Vec<u8>, keep_local: u64, declared: Option<u64>| {
         let store = svc.blobs().clone();
         async move {
-            let mut spool = dispatch::spool::Spool::create(&dispatch::testing::temp_dir(), 64 << 20)
-                .await
-                .expect("spool")
-                .streaming_to(store, keep_local);
+            let mut spool =
+                dispatch::spool::Spool::create(&dispatch::testing::temp_dir(), 64 << 20).await.expect("spool");
+            if let Some(size) = declared {
+                spool = spool.declared_size(size)?;
+            }
+            let mut spool = spool.streaming_to(store, keep_local);
             for chunk in bytes.chunks(300_000) {
                 spool.write(bytes::Bytes::copy_from_slice(chunk)).await?;
             }
             spool.finish().await
         }
     };
+    let stream = |bytes: Vec<u8>, keep_local: u64| stream_declared(bytes, keep_local, None);
     let received = stream(big.clone(), 1024 * 1024).await.expect("streamed");
     assert!(received.path.is_none(), "no local copy past the limit");
     let streamed = svc.store_upload(&ctx, &received, Some("big.jpg"), None).await.expect("big upload");
@@ -1107,20 +1111,7 @@ async fn photos_and_the_sweep(svc: &Service) {
     // A declared size (a raw body with its Content-Length) goes to the store in one write
     // while it arrives (a single streamed PUT on S3). A body that does not match its
     // declaration, or a declaration over the limit, stores nothing.
-    let declared = |bytes: Vec<u8>, size: u64| {
-        let store = svc.blobs().clone();
-        async move {
-            let mut spool = dispatch::spool::Spool::create(&dispatch::testing::temp_dir(), 64 << 20)
-                .await
-                .expect("spool")
-                .declared_size(size)?
-                .streaming_to(store, 1024 * 1024);
-            for chunk in bytes.chunks(300_000) {
-                spool.write(bytes::Bytes::copy_from_slice(chunk)).await?;
-            }
-            spool.finish().await
-        }
-    };
+    let declared = |bytes: Vec<u8>, size: u64| stream_declared(bytes, 1024 * 1024, Some(size));
     let uploads_stored = || async { svc.blobs().list("uploads/").await.expect("list").len() };
     let before = uploads_stored().await;
     let received = declared(big.clone(), big.len() as u64).await.expect("declared");

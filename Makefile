@@ -32,8 +32,10 @@ run: bootstrap-run
 	@echo "Real Dispatch on http://$${RD_BIND:-127.0.0.1:3000}/console  (Ctrl-C stops)"
 	@$(BIN) serve
 
+# The server binary comes from `cargo test` (it builds it for the integration tests, with the
+# test features unified in); building it here too would compile the server twice.
 test: bootstrap-test
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory client site
 	@scripts/test.sh
 
 bootstrap-run:

@@ -18,6 +18,17 @@ mkdir -p target
 log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[bootstrap] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# A test build takes about 4.5 GB in target/ and the tools about 1 GB (README, "Disk"). Say so
+# before installing or building anything: a full disk otherwise shows up as a linker or SQLite
+# error far into the run.
+if [ "$mode" = test ]; then
+  need_gib=6
+  avail_gib=$(( $(df -Pk target | awk 'NR == 2 {print $4}') / 1024 / 1024 ))
+  if [ "$avail_gib" -lt "$need_gib" ]; then
+    log "warning: only ${avail_gib} GiB free under $root/target; a test build needs about ${need_gib} GiB (cargo clean, or remove other checkouts' target folders)"
+  fi
+fi
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 apt_updated=""

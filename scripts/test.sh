@@ -12,15 +12,6 @@ export RD_TEST_PG_URL="${RD_TEST_PG_URL:-postgres://postgres:postgres@127.0.0.1:
 export RD_S3S_FS="${RD_S3S_FS:-${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/s3s-fs}"
 log="$(mktemp)"
 
-# A test build takes about 4.5 GB in target/ (README, "Disk"); the tools about 1 GB.
-# Say so up front: a full disk otherwise shows up as a linker or SQLite error far into the run.
-need_gib=6
-avail_gib=$(( $(df -Pk "$root/target" | awk 'NR == 2 {print $4}') / 1024 / 1024 ))
-if [ "$avail_gib" -lt "$need_gib" ]; then
-  echo "warning: only ${avail_gib} GiB free under $root/target; a test build needs about ${need_gib} GiB" >&2
-  echo "         (cargo clean, or remove other checkouts' target folders)" >&2
-fi
-
 # Test databases from earlier runs are dropped first; each test makes its own.
 psql "$RD_TEST_PG_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rdtest\_%'" 2>/dev/null |
   while read -r db; do psql "$RD_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1; done

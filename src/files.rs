@@ -2,6 +2,7 @@
 //! web app), the technician's photo upload, and attachment downloads with the case's own
 //! access rules.
 
+use domain::ErrorCode;
 use crate::server::AppState;
 use crate::tools::{header, request_id, ApiError};
 use axum::body::Body;
@@ -32,25 +33,19 @@ pub enum ReceiveError {
 impl ReceiveError {
     pub fn into_api(self, rid: &str) -> ApiError {
         match self {
-            ReceiveError::TooLarge { limit } => ApiError::new(
-                rid,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+            ReceiveError::TooLarge { limit } => ApiError::new(rid, ErrorCode::PayloadTooLarge,
                 format!("files are limited to {} MiB", limit >> 20),
             )
             .details(json!({"fields": [{"field": "file", "code": "too_large",
                 "message": format!("at most {} MiB", limit >> 20)}]})),
             ReceiveError::Bad(message) => {
-                ApiError::new(rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message.clone())
+                ApiError::new(rid, ErrorCode::InvalidRequest, message.clone())
                     .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]}))
             }
             ReceiveError::Refused(e) => ApiError::from_service(rid, &e),
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "upload spool failed");
-                ApiError::new(
-                    rid,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
+                ApiError::new(rid, ErrorCode::Internal,
                     "the file could not be received; the request id identifies it in the server logs",
                 )
             }
@@ -189,7 +184,7 @@ pub async fn upload_photo(
     let rid = request_id(&headers);
     let result = async {
         let actor = actor.ok_or_else(|| {
-            ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "your session ended; please sign in again")
+            ApiError::new(&rid, ErrorCode::Unauthenticated, "your session ended; please sign in again")
         })?;
         let kind = match q.kind.as_deref().unwrap_or("other") {
             "before" => AttachmentKind::Before,
@@ -197,7 +192,7 @@ pub async fn upload_photo(
             "signature" => AttachmentKind::Signature,
             "other" => AttachmentKind::Other,
             _ => {
-                return Err(ApiError::new(&rid, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "unknown photo kind")
+                return Err(ApiError::new(&rid, ErrorCode::InvalidRequest, "unknown photo kind")
                     .details(json!({"fields": [{"field": "kind", "code": "invalid",
                         "message": "one of before, after, signature, other"}]})))
             }
@@ -284,7 +279,7 @@ pub async fn download(
 fn reader(actor: Option<domain::Actor>, headers: &HeaderMap) -> Result<(CallContext, String), Response> {
     let rid = request_id(headers);
     let Some(actor) = actor else {
-        return Err(ApiError::new(&rid, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "please sign in").into_response());
+        return Err(ApiError::new(&rid, ErrorCode::Unauthenticated, "please sign in").into_response());
     };
     Ok((CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) }, rid))
 }

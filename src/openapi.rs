@@ -1,7 +1,8 @@
 //! `GET /openapi.json`: the tool API described from the same Rust types the door parses and
 //! returns, so the description cannot drift from the behaviour.
 
-use crate::tools::{ErrorBody, ToolName};
+use crate::tools::ErrorBody;
+use domain::Action;
 use dispatch::service::SuccessBody;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
@@ -35,7 +36,7 @@ pub fn document() -> Value {
     let case = g.subschema_for::<domain::Case>();
 
     let mut paths = Map::new();
-    for tool in ToolName::all() {
+    for tool in Action::CHANGES.iter().copied().filter(|a| a.audience() == domain::Audience::Tools) {
         let input = tool.input_schema_in(&mut g);
         let mut responses = error_responses(&[
             ("400", "INVALID_JSON, INVALID_REQUEST (details.fields) or MISSING_IDEMPOTENCY_KEY"),

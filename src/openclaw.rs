@@ -2,8 +2,8 @@
 //! and the plugin manifest (`openclaw.plugin.json`), both written from the server's own types
 //! by `real-dispatch openclaw generate`, never by hand (a test compares the committed files).
 
-use crate::tools::ToolName;
-use domain::{Role, Tool};
+use crate::tools::input_schema;
+use domain::{Action, Role};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -19,7 +19,7 @@ pub const AGENTS: [(&str, Role); 4] = [
 ];
 
 /// `ticket.create` -> `dispatch_ticket_create` (provider tool names allow no dots).
-pub fn plugin_tool_name(tool: Tool) -> String {
+pub fn plugin_tool_name(tool: Action) -> String {
     format!("dispatch_{}", tool.name().replace('.', "_"))
 }
 
@@ -36,14 +36,13 @@ fn summary_schema() -> Value {
 
 /// The tools and, per agent, the names its `tools.allow` should list.
 pub fn tools_json() -> Value {
-    let mut tools: Vec<Value> = Tool::ALL
-        .into_iter()
+    let mut tools: Vec<Value> = Action::agent_tools()
         .map(|t| {
             json!({
                 "name": plugin_tool_name(t),
                 "tool": t.name(),
                 "description": format!("{} (Real Dispatch `{}`)", t.description(), t.name()),
-                "parameters": ToolName::Agent(t).input_schema(),
+                "parameters": input_schema(t),
             })
         })
         .collect();
@@ -58,7 +57,7 @@ pub fn tools_json() -> Value {
         .iter()
         .map(|(agent, role)| {
             let mut names: Vec<String> =
-                Tool::ALL.into_iter().filter(|t| t.allowed_for(*role)).map(plugin_tool_name).collect();
+                Action::agent_tools().filter(|t| t.allowed_for(*role)).map(plugin_tool_name).collect();
             names.push(CASE_SUMMARY.to_string());
             (agent.to_string(), json!({"role": role.as_str(), "tools": names}))
         })
@@ -71,7 +70,7 @@ pub fn tools_json() -> Value {
 }
 
 pub fn manifest() -> Value {
-    let mut names: Vec<String> = Tool::ALL.into_iter().map(plugin_tool_name).collect();
+    let mut names: Vec<String> = Action::agent_tools().map(plugin_tool_name).collect();
     names.push(CASE_SUMMARY.to_string());
     json!({
         "id": PLUGIN_ID,
@@ -147,7 +146,7 @@ mod tests {
         );
         let names: Vec<&str> =
             v["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 14, "13 agent tools and the case summary");
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && n.len() <= 64));
     }
 }

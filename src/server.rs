@@ -26,6 +26,35 @@ pub struct AppState {
     pub tool_limit: Arc<crate::ratelimit::RateLimiter>,
     /// Audit writes for refused calls without a valid token (so a flood cannot fill the trail).
     pub denial_audit_limit: Arc<crate::ratelimit::RateLimiter>,
+    pub web: WebSettings,
+}
+
+/// The HTTP door's settings, read from the environment once at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSettings {
+    /// `RD_TRUST_PROXY=1`: the client address is the first `X-Forwarded-For` hop.
+    pub trust_proxy: bool,
+    /// `RD_PUBLIC_URL` is https: session cookies are marked Secure.
+    pub secure_cookies: bool,
+    /// `RD_TOOL_RATE_PER_MINUTE`: tool calls per token per minute (burst up to 120).
+    pub tool_rate_per_minute: u32,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings { trust_proxy: false, secure_cookies: false, tool_rate_per_minute: 600 }
+    }
+}
+
+impl WebSettings {
+    pub fn from_env() -> WebSettings {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        WebSettings {
+            trust_proxy: var("RD_TRUST_PROXY").is_some_and(|v| v == "1"),
+            secure_cookies: var("RD_PUBLIC_URL").is_some_and(|u| u.starts_with("https://")),
+            tool_rate_per_minute: var("RD_TOOL_RATE_PER_MINUTE").and_then(|v| v.parse().ok()).unwrap_or(600),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,17 +89,23 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 }
 
 pub fn router(service: Service, leptos: LeptosOptions) -> Router {
-    let per_minute = std::env::var("RD_TOOL_RATE_PER_MINUTE").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(600);
-    router_with_rate(service, leptos, per_minute)
+    router_with(service, leptos, WebSettings::from_env())
 }
 
 /// [`router`] with an explicit per-token tool-call rate (calls per minute; burst up to 120).
 pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32) -> Router {
+    router_with(service, leptos, WebSettings { tool_rate_per_minute: per_minute, ..WebSettings::from_env() })
+}
+
+/// The whole app with the door's settings given (read once by the caller).
+pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) -> Router {
+    let per_minute = web.tool_rate_per_minute;
     let state = AppState {
         service: service.clone(),
         leptos: leptos.clone(),
         tool_limit: Arc::new(crate::ratelimit::RateLimiter::new(per_minute, per_minute.clamp(1, 120))),
         denial_audit_limit: Arc::new(crate::ratelimit::RateLimiter::new(60, 60)),
+        web,
     };
     let routes = generate_route_list(app::App);
     let shell_options = leptos.clone();

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dispatch::sessions::DbSessionStore;
 use dispatch::users::{ClientAddr, CurrentActor, SessionAuth, SESSION_MAX_AGE_MS};
-use domain::Role;
+use domain::{Action, Role};
 use std::net::SocketAddr;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::cookie::SameSite;
@@ -23,7 +23,7 @@ pub const SESSION_COOKIE: &str = "rd_session";
 
 /// Cookies are marked Secure when the public address is https (`RD_PUBLIC_URL`).
 pub fn session_layer(state: &AppState) -> SessionManagerLayer<DbSessionStore> {
-    let secure = std::env::var("RD_PUBLIC_URL").is_ok_and(|u| u.trim().starts_with("https://"));
+    let secure = state.web.secure_cookies;
     SessionManagerLayer::new(DbSessionStore::new(state.service.db().clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -40,8 +40,8 @@ fn sessionless(path: &str) -> bool {
 
 /// The client address: the socket peer, or the first `X-Forwarded-For` hop when
 /// `RD_TRUST_PROXY=1` says a reverse proxy sets it.
-fn client_addr(req: &Request) -> String {
-    if std::env::var("RD_TRUST_PROXY").is_ok_and(|v| v.trim() == "1") {
+fn client_addr(req: &Request, trust_proxy: bool) -> String {
+    if trust_proxy {
         if let Some(first) = req
             .headers()
             .get("x-forwarded-for")
@@ -66,7 +66,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     if sessionless(path) {
         return next.run(req).await;
     }
-    let addr = client_addr(&req);
+    let addr = client_addr(&req, state.web.trust_proxy);
     let mut actor = None;
     if let Some(session) = req.extensions().get::<Session>().cloned() {
         match session.get::<SessionAuth>(SessionAuth::KEY).await {
@@ -87,21 +87,22 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     guard(&state, req, next).await
 }
 
-/// The roles that may open a page, by path; None means anyone.
-pub fn page_roles(path: &str) -> Option<&'static [Role]> {
+/// The read of the action table a page shows, by path (its roles may open it); None means
+/// anyone.
+pub fn page_action(path: &str) -> Option<Action> {
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
     if under("/account") {
-        Some(&[Role::Admin, Role::Operator, Role::Technician, Role::Customer])
+        Some(Action::OwnAccount)
     } else if under("/console/accounts") {
-        Some(&[Role::Admin])
+        Some(Action::AccountsRead)
     } else if under("/console") {
-        Some(&[Role::Operator, Role::Admin])
+        Some(Action::BoardRead)
     } else if under("/tech") {
-        Some(&[Role::Technician])
+        Some(Action::JobsRead)
     } else if under("/portal/link") {
         None
     } else if under("/portal") {
-        Some(&[Role::Customer])
+        Some(Action::PortalRead)
     } else {
         None
     }
@@ -110,7 +111,7 @@ pub fn page_roles(path: &str) -> Option<&'static [Role]> {
 /// Pages of the wrong role answer 403; without a session, the login page (then back here).
 async fn guard(state: &AppState, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let Some(roles) = page_roles(&path) else { return next.run(req).await };
+    let Some(page) = page_action(&path) else { return next.run(req).await };
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
     }
@@ -120,7 +121,7 @@ async fn guard(state: &AppState, req: Request, next: Next) -> Response {
             let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
             Redirect::to(&format!("/login?next={}", encode_component(target))).into_response()
         }
-        Some(a) if roles.contains(&a.role) => next.run(req).await,
+        Some(a) if page.allowed_for(a.role) => next.run(req).await,
         Some(a) => {
             let rid = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
             let who = dispatch::audit::Who {
@@ -248,7 +249,7 @@ pub async fn open_link(
             Redirect::to(&format!("/portal/tickets/{}", grant.ticket_id)).into_response()
         }
         Err(e) => {
-            tracing::info!(code = e.code(), "portal link refused");
+            tracing::info!(code = e.code().as_str(), "portal link refused");
             let page = simple_page("Link not valid", &e.public_message(), &Role::Customer)
                 .replace("<p><a href=\"/portal\">Go to your start page</a></p>", "");
             (StatusCode::GONE, Html(page)).into_response()

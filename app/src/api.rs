@@ -120,8 +120,19 @@ pub mod ssr {
         leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| ServerFnError::new("sessions unavailable"))
     }
 
+    /// A refusal as a server-function error, answered with the code's own HTTP status
+    /// (400, 403, 404, 409, ...): only an internal error is a 500.
     pub fn error(e: ServiceError) -> ServerFnError {
+        set_status(e.code().http_status());
         ServerFnError::new(e.public_message())
+    }
+
+    fn set_status(status: u16) {
+        if let (Some(options), Ok(status)) =
+            (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(status))
+        {
+            options.set_status(status);
+        }
     }
 
     /// Service errors that the user can act on become form outcomes; the rest become
@@ -132,8 +143,8 @@ pub mod ssr {
             Err(ServiceError::Domain(domain::DomainError::Invalid(fields))) => {
                 Ok(super::FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields })
             }
-            Err(e @ (ServiceError::Internal(_) | ServiceError::Forbidden(_))) => {
-                Err(ServerFnError::new(e.public_message()))
+            Err(e @ (ServiceError::Internal(_) | ServiceError::Forbidden(_) | ServiceError::NotAllowed { .. })) => {
+                Err(error(e))
             }
             Err(e) => Ok(super::FormOutcome::Invalid { message: e.public_message(), fields: vec![] }),
         }
@@ -309,7 +320,7 @@ pub async fn portal_send(ticket_id: String, text: String) -> ActionResult {
         sender: None,
         text,
     };
-    case_of(ssr::service()?.add_message(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketAddMessage(input)).await)
 }
 
 #[cfg(feature = "ssr")]
@@ -492,7 +503,7 @@ pub async fn console_set_priority(ticket_id: String, priority: String, version: 
     };
     let input =
         domain::commands::SetPriority { ticket_id, priority, reason: None, expected_version: self::version(&version) };
-    case_of(ssr::service()?.set_priority(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketSetPriority(input)).await)
 }
 
 /// Real candidate slots for the ticket (`schedule.propose_slots`), recorded as proposed.
@@ -511,12 +522,11 @@ pub async fn console_propose(
         duration_minutes: duration_minutes.trim().parse().ok(),
         max_slots: Some(8),
     };
-    let r = ssr::service()?.propose_slots(&ssr::context()?, &input).await;
+    let r = ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::ScheduleProposeSlots(input)).await;
     ssr::outcome(r.map(|o| serde_json::from_value(o.data["slots"].clone()).unwrap_or_default()))
 }
 
-/// Books a slot and assigns its technician: `schedule.confirm` then `dispatch.assign_tech`,
-/// two audited actions in one step for the dispatcher.
+/// Books a slot and assigns its technician in one step (`ticket.book`).
 #[server(endpoint = "console_book")]
 pub async fn console_book(
     ticket_id: String,
@@ -525,23 +535,9 @@ pub async fn console_book(
     technician_id: String,
     reschedule: bool,
 ) -> ActionResult {
-    let service = ssr::service()?;
-    let ctx = ssr::context()?;
-    let confirm = domain::commands::ConfirmSlot {
-        ticket_id: ticket_id.clone(),
-        start_ms,
-        end_ms,
-        technician_id: Some(technician_id.clone()),
-        reschedule,
-        expected_version: None,
-    };
-    let booked = service.confirm_slot(&ctx, &confirm).await;
-    let Ok(booked) = booked else { return case_of(booked) };
-    if booked.case.state != domain::CaseState::Scheduled {
-        return Ok(FormOutcome::Done(booked.case));
-    }
-    let assign = domain::commands::AssignTech { ticket_id, technician_id, expected_version: Some(booked.case.version) };
-    case_of(service.assign_tech(&ctx, &assign).await)
+    let input =
+        domain::commands::BookSlot { ticket_id, start_ms, end_ms, technician_id, reschedule, expected_version: None };
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketBook(input)).await)
 }
 
 /// `dispatch.set_eta`, as minutes from now (no time-zone guessing in the browser).
@@ -558,7 +554,7 @@ pub async fn console_set_eta(ticket_id: String, minutes: String, note: String) -
         eta_ms: dispatch::ids::now_ms() + minutes.clamp(0, 7 * 24 * 60) * 60_000,
         note: Some(note).filter(|n| !n.trim().is_empty()),
     };
-    case_of(ssr::service()?.set_eta(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::DispatchSetEta(input)).await)
 }
 
 #[server(endpoint = "console_message")]
@@ -570,13 +566,13 @@ pub async fn console_message(ticket_id: String, direction: String, text: String)
         _ => Direction::Internal,
     };
     let input = domain::commands::AddMessage { ticket_id, direction, channel: None, sender: None, text };
-    case_of(ssr::service()?.add_message(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketAddMessage(input)).await)
 }
 
 #[server(endpoint = "console_cancel")]
 pub async fn console_cancel(ticket_id: String, reason: String, version: String) -> ActionResult {
     let input = domain::commands::CancelTicket { ticket_id, reason, expected_version: self::version(&version) };
-    case_of(ssr::service()?.cancel_ticket(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketCancel(input)).await)
 }
 
 /// Check-in or work completion on the technician's behalf (`job.check_in`, `job.complete_work`).
@@ -586,8 +582,8 @@ pub async fn console_job_step(ticket_id: String, step: String, version: String) 
     let ctx = ssr::context()?;
     let input = domain::commands::TicketRef { ticket_id, expected_version: self::version(&version) };
     match step.as_str() {
-        "check_in" => case_of(service.check_in(&ctx, &input).await),
-        "complete_work" => case_of(service.complete_work(&ctx, &input).await),
+        "check_in" => case_of(service.execute_case(&ctx, domain::ActionInput::JobCheckIn(input.clone())).await),
+        "complete_work" => case_of(service.execute_case(&ctx, domain::ActionInput::JobCompleteWork(input.clone())).await),
         _ => Ok(FormOutcome::Invalid { message: "unknown step".into(), fields: vec![] }),
     }
 }
@@ -600,8 +596,8 @@ pub async fn console_billing_step(ticket_id: String, step: String, version: Stri
     let ctx = ssr::context()?;
     let input = domain::commands::TicketRef { ticket_id, expected_version: self::version(&version) };
     match step.as_str() {
-        "invoice" => case_of(service.generate_invoice_draft(&ctx, &input).await),
-        "packet" => case_of(service.compile_closeout_packet(&ctx, &input).await),
+        "invoice" => case_of(service.execute_case(&ctx, domain::ActionInput::BillingGenerateInvoiceDraft(input.clone())).await),
+        "packet" => case_of(service.execute_case(&ctx, domain::ActionInput::BillingCompileCloseoutPacket(input.clone())).await),
         _ => Ok(FormOutcome::Invalid { message: "unknown step".into(), fields: vec![] }),
     }
 }
@@ -670,7 +666,7 @@ pub async fn console_edit_invoice(
         tax_rate_bp,
         expected_version: self::version(&version),
     };
-    case_of(ssr::service()?.edit_invoice_draft(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::BillingEditInvoiceDraft(input)).await)
 }
 
 /// `billing.record_payment`: paid (amount defaults to the total) or on account with a due date.
@@ -719,7 +715,7 @@ pub async fn console_record_payment(
         due_ms,
         expected_version: self::version(&version),
     };
-    case_of(ssr::service()?.record_payment(&ssr::context()?, &input).await)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::BillingRecordPayment(input)).await)
 }
 
 /// A technician as the records page lists them.

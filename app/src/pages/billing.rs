@@ -5,7 +5,7 @@ use crate::api::{ConsoleBillingStep, ConsoleEditInvoice, ConsoleRecordPayment};
 use crate::pages::{failure_text, field_error, field_error_under, when};
 use domain::case::PaymentKind;
 use domain::money::Money;
-use domain::{Case, CaseState, Tool};
+use domain::{Action, Case, CaseState};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -129,7 +129,7 @@ pub fn Billing(c: Case, b: BillingActions) -> impl IntoView {
                 <a href=format!("/packets/{}", c.id) download="">"Download the PDF"</a>
                 <br/><small class="muted">"SHA-256 " <code>{p.sha256.clone()}</code></small></p>
         })}
-        {Tool::BillingCompileCloseoutPacket.legal_states().contains(&c.state).then(|| {
+        {Action::BillingCompileCloseoutPacket.legal_in(c.state).then(|| {
             step_button("packet", if c.packet.is_some() { "Compile the packet again" } else { "Compile the closeout packet (sends the invoice)" })
         })}
         {c.payment.clone().map(|p| view! {

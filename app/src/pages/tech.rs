@@ -9,7 +9,7 @@ use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, field_error, when};
 use domain::case::AttachmentKind;
-use domain::{Case, CaseState, Tool};
+use domain::{Action, Case, CaseState};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -149,7 +149,7 @@ pub fn TechJobPage() -> impl IntoView {
 
 #[component]
 fn Job(c: Case, a: JobActions) -> impl IntoView {
-    let legal = |t: Tool| t.legal_states().contains(&c.state);
+    let legal = |a: Action| a.legal_in(c.state);
     let id = c.id.clone();
     let site = c.site.clone();
     let phone = c.customer.phones.first().cloned();
@@ -175,9 +175,9 @@ fn Job(c: Case, a: JobActions) -> impl IntoView {
                 })}
             </section>
             {(c.state == CaseState::Dispatched).then(|| view! { <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site" a/> })}
-            {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Tool::CloseoutChecklistComplete) && working/> })}
-            <Photos c=c.clone() up=a.photos can_add=legal(Tool::CloseoutAddPhoto) && working/>
-            <Notes c=c.clone() a can_add=legal(Tool::CloseoutAddNote)/>
+            {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Action::CloseoutChecklistComplete) && working/> })}
+            <Photos c=c.clone() up=a.photos can_add=legal(Action::CloseoutAddPhoto) && working/>
+            <Notes c=c.clone() a can_add=legal(Action::CloseoutAddNote)/>
             {working.then(|| view! { <LaborAndParts c=c.clone() a/> })}
             {working.then(|| view! { <Signature id=id.clone() a signed=c.attachments.iter().any(|x| x.kind == AttachmentKind::Signature)/> })}
             {(c.state == CaseState::Onsite).then(|| view! { <Step id=id.clone() version=c.version step="complete_work" label="Work done" a/> })}

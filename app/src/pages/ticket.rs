@@ -9,7 +9,7 @@ use crate::pages::billing::{Billing, BillingActions};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, field_error, when};
-use domain::{Case, CaseState, Priority, Tool};
+use domain::{Action, Case, CaseState, Priority};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -109,7 +109,7 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
             </section>
             <section class="panel" aria-label="Photos">
                 // Erased, so the page's view type stays within the compiler's depth limit.
-                {view! { <Photos c=c.clone() up=actions.photos can_add=Tool::CloseoutAddPhoto.legal_states().contains(&c.state)/> }.into_any()}
+                {view! { <Photos c=c.clone() up=actions.photos can_add=Action::CloseoutAddPhoto.legal_in(c.state)/> }.into_any()}
             </section>
             <section class="panel" aria-label="Messages">
                 <h2>"Messages"</h2>
@@ -169,7 +169,7 @@ fn Facts(c: Case) -> impl IntoView {
 
 #[component]
 fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
-    let legal = |t: Tool| t.legal_states().contains(&c.state);
+    let legal = |a: Action| a.legal_in(c.state);
     let id = StoredValue::new(c.id.clone());
     let version = StoredValue::new(c.version.to_string());
     let reschedule = c.state == CaseState::Scheduled;
@@ -180,7 +180,7 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
     };
     let propose_error = move || failure_text(a.propose.value().get());
     view! {
-        {legal(Tool::ScheduleProposeSlots).then(|| view! {
+        {legal(Action::ScheduleProposeSlots).then(|| view! {
             <ActionForm action=a.propose attr:class="form compact" attr:id="propose-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
                 <label class="field"><span>"Job length (minutes)"</span><input name="duration_minutes" value="120" inputmode="numeric"/>
@@ -212,7 +212,7 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
                 }
             })}
         })}
-        {legal(Tool::DispatchSetEta).then(|| view! {
+        {legal(Action::DispatchSetEta).then(|| view! {
             <ActionForm action=a.eta attr:class="form compact" attr:id="eta-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
                 <label class="field"><span>"ETA in minutes"</span><input name="minutes" inputmode="numeric" required=true/>
@@ -232,7 +232,7 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
                 </ActionForm>
             }
         })}
-        {legal(Tool::TicketSetPriority).then(|| view! {
+        {legal(Action::TicketSetPriority).then(|| view! {
             <ActionForm action=a.priority attr:class="inline" attr:id="priority-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
                 <input type="hidden" name="version" value=version.get_value()/>

@@ -6,7 +6,7 @@ use crate::ids::new_id;
 use crate::service::{CallContext, Outcome, Service};
 use domain::case::invoice_number;
 use domain::commands::{EditInvoiceDraft, RecordPayment, TicketRef};
-use domain::{CaseState, Role, Tool};
+use domain::{Action, CaseState};
 use sqlx::Row;
 
 impl Service {
@@ -14,11 +14,9 @@ impl Service {
     /// closeout_ready -> invoice_ready.
     #[tracing::instrument(name = "billing.generate_invoice_draft", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn generate_invoice_draft(&self, ctx: &CallContext, input: &TicketRef) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::BillingGenerateInvoiceDraft)?;
+        self.authorize(ctx, Action::BillingGenerateInvoiceDraft)?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        if !o.before.state.can_transition_to(CaseState::InvoiceReady) {
-            return Err(ServiceError::transition(o.before.state, CaseState::InvoiceReady));
-        }
+        Self::require_state(&o.before, Action::BillingGenerateInvoiceDraft)?;
         let tax_rate = self.settings.tax_rate_bp;
         let totals = domain::invoice::totals(&o.before.labor, &o.before.parts, tax_rate)
             .ok_or_else(|| ServiceError::Internal("invoice arithmetic overflow".into()))?;
@@ -44,7 +42,7 @@ impl Service {
         .execute(&mut *o.tx)
         .await?;
         let data = serde_json::json!({ "invoice_number": invoice_number(number), "total_cents": totals.total.cents() });
-        self.finish(ctx, o, Tool::BillingGenerateInvoiceDraft.name(), Some(CaseState::InvoiceReady), data, vec![]).await
+        self.finish(ctx, o, Action::BillingGenerateInvoiceDraft, Some(CaseState::InvoiceReady), data, vec![]).await
     }
 
     /// `billing.edit_invoice_draft` (operator): new lines and tax rate for the draft, until
@@ -56,10 +54,10 @@ impl Service {
         ctx: &CallContext,
         input: &EditInvoiceDraft,
     ) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "edit invoices", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::BillingEditInvoiceDraft)?;
         let lines = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        Self::require_state(&o.before, "billing.edit_invoice_draft", &[CaseState::InvoiceReady])?;
+        Self::require_state(&o.before, Action::BillingEditInvoiceDraft)?;
         if let Some(packet) = &o.before.packet {
             return Err(ServiceError::InvoiceSent { packet_id: packet.id.clone() });
         }
@@ -85,18 +83,16 @@ impl Service {
         .await?;
         o.collections_changed = true;
         let data = serde_json::json!({ "invoice_number": invoice.number, "total_cents": total.cents() });
-        self.finish(ctx, o, "billing.edit_invoice_draft", None, data, vec![]).await
+        self.finish(ctx, o, Action::BillingEditInvoiceDraft, None, data, vec![]).await
     }
 
     /// `billing.record_payment` (operator): invoice_ready -> paid_or_ar.
     #[tracing::instrument(name = "billing.record_payment", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn record_payment(&self, ctx: &CallContext, input: &RecordPayment) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "record payments", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::BillingRecordPayment)?;
         input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        if !o.before.state.can_transition_to(CaseState::PaidOrAr) {
-            return Err(ServiceError::transition(o.before.state, CaseState::PaidOrAr));
-        }
+        Self::require_state(&o.before, Action::BillingRecordPayment)?;
         let total = o.before.invoice.as_ref().map(|i| i.total_cents).unwrap_or(0);
         let binds = vec![
             new_id("pay").into(),
@@ -111,6 +107,6 @@ impl Service {
             "INSERT INTO payments (id, ticket_id, kind, amount_cents, due_ms, recorded_by, recorded_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             binds,
         );
-        self.finish(ctx, o, "billing.record_payment", Some(CaseState::PaidOrAr), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::BillingRecordPayment, Some(CaseState::PaidOrAr), serde_json::json!({}), vec![]).await
     }
 }

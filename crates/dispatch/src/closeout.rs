@@ -8,7 +8,7 @@ use crate::uploads::{PhotoBody, StoredPhoto};
 use base64::Engine;
 use domain::case::closeout_missing;
 use domain::commands::{AddNote, AddPhoto, ChecklistComplete, JobRef, RecordLabor, RecordPart};
-use domain::{CaseState, FieldError, Role, Tool};
+use domain::{Action, CaseState, FieldError};
 
 /// Where a photo's bytes come from.
 pub(crate) enum PhotoSource {
@@ -20,31 +20,29 @@ pub(crate) enum PhotoSource {
 /// Largest photo accepted through a JSON body (base64 decoded).
 pub const MAX_INLINE_PHOTO: usize = 10 * 1024 * 1024;
 
-const WORK_STATES: &[CaseState] = &[CaseState::Onsite, CaseState::WorkPerformed];
-const FIELD_ROLES: &[Role] = &[Role::Technician, Role::Operator, Role::Admin];
 
 impl Service {
     /// `job.check_in`: the technician is on site (dispatched -> onsite).
     #[tracing::instrument(name = "job.check_in", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn check_in(&self, ctx: &CallContext, input: &JobRef) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "check in to jobs", FIELD_ROLES)?;
+        self.authorize(ctx, Action::JobCheckIn)?;
         let o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        self.finish(ctx, o, "job.check_in", Some(CaseState::Onsite), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::JobCheckIn, Some(CaseState::Onsite), serde_json::json!({}), vec![]).await
     }
 
     /// `job.complete_work`: the work is done (onsite -> work_performed).
     #[tracing::instrument(name = "job.complete_work", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn complete_work(&self, ctx: &CallContext, input: &JobRef) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "complete jobs", FIELD_ROLES)?;
+        self.authorize(ctx, Action::JobCompleteWork)?;
         let o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        self.finish(ctx, o, "job.complete_work", Some(CaseState::WorkPerformed), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::JobCompleteWork, Some(CaseState::WorkPerformed), serde_json::json!({}), vec![]).await
     }
 
     /// `closeout.add_photo` with the image bytes inline (base64). The blob is written before
     /// the transaction; a blob whose row never commits is removed again.
     #[tracing::instrument(name = "closeout.add_photo", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn add_photo(&self, ctx: &CallContext, input: &AddPhoto) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::CloseoutAddPhoto)?;
+        self.authorize(ctx, Action::CloseoutAddPhoto)?;
         let mut errors = vec![];
         let filename = domain::validate::optional_text("filename", input.filename.as_deref(), 200, &mut errors);
         let source = match (&input.content_base64, &input.upload_id) {
@@ -90,7 +88,7 @@ impl Service {
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
-        self.attach(ctx, &input.ticket_id, input.kind, filename, source, Tool::CloseoutAddPhoto).await
+        self.attach(ctx, &input.ticket_id, input.kind, filename, source, Action::CloseoutAddPhoto).await
     }
 
     /// Stores a file (unless it is an upload, already stored) and records it on the ticket in
@@ -102,12 +100,12 @@ impl Service {
         kind: domain::case::AttachmentKind,
         filename: Option<String>,
         source: PhotoSource,
-        tool: Tool,
+        tool: Action,
     ) -> Result<Outcome, ServiceError> {
         // Check access and state before writing anything to the store.
         {
             let case = self.case(ctx, ticket_id).await?;
-            Self::require_tool_state(&case, tool)?;
+            Self::require_state(&case, tool)?;
         }
         let id = new_id("att");
         let (stored, sha256, size, content_type, upload_id, fresh_blob) = match source {
@@ -127,7 +125,7 @@ impl Service {
         let key = stored.blob_key.clone();
         let result = async {
             let mut o = self.open(ctx, ticket_id, None).await?;
-            Self::require_tool_state(&o.before, tool)?;
+            Self::require_state(&o.before, tool)?;
             if let Some(upload) = &upload_id {
                 let used = sqlx::query("UPDATE uploads SET used_at_ms = $1 WHERE id = $2 AND owner_id = $3 AND used_at_ms IS NULL")
                     .bind(o.now)
@@ -161,7 +159,7 @@ impl Service {
             let reference = serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type});
             let data = serde_json::json!({ "attachment_id": id, "sha256": sha256, "size": size, "upload_id": upload_id });
             o.collections_changed = true;
-            self.finish(ctx, o, tool.name(), None, data, vec![reference]).await
+            self.finish(ctx, o, tool, None, data, vec![reference]).await
         }
         .await;
         if result.is_err() && fresh_blob {
@@ -173,10 +171,10 @@ impl Service {
     /// `closeout.add_note`: a note, or the work summary the closeout needs.
     #[tracing::instrument(name = "closeout.add_note", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn add_note(&self, ctx: &CallContext, input: &AddNote) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::CloseoutAddNote)?;
+        self.authorize(ctx, Action::CloseoutAddNote)?;
         let text = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_tool_state(&o.before, Tool::CloseoutAddNote)?;
+        Self::require_state(&o.before, Action::CloseoutAddNote)?;
         let id = new_id("not");
         let binds = vec![
             id.as_str().into(),
@@ -191,7 +189,7 @@ impl Service {
             binds,
         );
         o.collections_changed = true;
-        self.finish(ctx, o, Tool::CloseoutAddNote.name(), None, serde_json::json!({ "note_id": id }), vec![]).await
+        self.finish(ctx, o, Action::CloseoutAddNote, None, serde_json::json!({ "note_id": id }), vec![]).await
     }
 
     /// `closeout.checklist_complete`: ticks items; with `finalize`, submits the closeout
@@ -202,10 +200,10 @@ impl Service {
         ctx: &CallContext,
         input: &ChecklistComplete,
     ) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::CloseoutChecklistComplete)?;
+        self.authorize(ctx, Action::CloseoutChecklistComplete)?;
         input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        Self::require_tool_state(&o.before, Tool::CloseoutChecklistComplete)?;
+        Self::require_state(&o.before, Action::CloseoutChecklistComplete)?;
         let unknown: Vec<FieldError> = input
             .items
             .iter()
@@ -245,18 +243,18 @@ impl Service {
         } else {
             None
         };
-        self.finish(ctx, o, Tool::CloseoutChecklistComplete.name(), to, serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::CloseoutChecklistComplete, to, serde_json::json!({}), vec![]).await
     }
 
     /// `job.record_labor`: time worked, at the shop rate unless given.
     pub async fn record_labor(&self, ctx: &CallContext, input: &RecordLabor) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "record labor", FIELD_ROLES)?;
+        self.authorize(ctx, Action::JobRecordLabor)?;
         let description = input.validate()?;
         let rate = input.rate_cents.unwrap_or(self.settings.labor_rate_cents);
         let amount = domain::invoice::labor_amount(rate, input.minutes)
             .ok_or_else(|| ServiceError::invalid("minutes", "out_of_range", "amount too large"))?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_state(&o.before, "job.record_labor", WORK_STATES)?;
+        Self::require_state(&o.before, Action::JobRecordLabor)?;
         let id = new_id("lab");
         let technician =
             ctx.actor.technician_id.clone().or_else(|| o.before.assignment.as_ref().map(|a| a.technician_id.clone()));
@@ -276,17 +274,17 @@ impl Service {
             binds,
         );
         o.collections_changed = true;
-        self.finish(ctx, o, "job.record_labor", None, serde_json::json!({ "labor_id": id }), vec![]).await
+        self.finish(ctx, o, Action::JobRecordLabor, None, serde_json::json!({ "labor_id": id }), vec![]).await
     }
 
     /// `job.record_part`: parts used on the job.
     pub async fn record_part(&self, ctx: &CallContext, input: &RecordPart) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "record parts", FIELD_ROLES)?;
+        self.authorize(ctx, Action::JobRecordPart)?;
         let description = input.validate()?;
         let amount = domain::invoice::part_amount(input.unit_price_cents, input.quantity)
             .ok_or_else(|| ServiceError::invalid("quantity", "out_of_range", "amount too large"))?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_state(&o.before, "job.record_part", WORK_STATES)?;
+        Self::require_state(&o.before, Action::JobRecordPart)?;
         let id = new_id("prt");
         sqlx::query(
             "INSERT INTO part_lines (id, ticket_id, sku, description, quantity, unit_price_cents, amount_cents, created_at_ms) \
@@ -303,6 +301,6 @@ impl Service {
         .execute(&mut *o.tx)
         .await?;
         o.collections_changed = true;
-        self.finish(ctx, o, "job.record_part", None, serde_json::json!({ "part_id": id }), vec![]).await
+        self.finish(ctx, o, Action::JobRecordPart, None, serde_json::json!({ "part_id": id }), vec![]).await
     }
 }

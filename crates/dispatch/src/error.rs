@@ -1,6 +1,6 @@
 //! The service layer's error type; codes are the stable public ones of design §3.
 
-use domain::{CaseState, DomainError, FieldError};
+use domain::{Action, CaseState, DomainError, ErrorCode, FieldError, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -8,6 +8,15 @@ pub enum ServiceError {
     Domain(#[from] DomainError),
     #[error("{0}")]
     Forbidden(String),
+    /// The action table does not give the caller's role this action (through `execute`).
+    #[error("role {role} may not call {action}")]
+    NotAllowed { role: Role, action: Action },
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("send an Idempotency-Key header (a UUID) with every call")]
+    MissingIdempotencyKey,
+    #[error("this Idempotency-Key was used with a different request body")]
+    IdempotencyMismatch,
     #[error("ticket {0} not found")]
     TicketNotFound(String),
     #[error("attachment {0} not found")]
@@ -37,21 +46,47 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ServiceError::Domain(e) => e.code(),
-            ServiceError::Forbidden(_) => "FORBIDDEN",
-            ServiceError::TicketNotFound(_) => "TICKET_NOT_FOUND",
-            ServiceError::AttachmentNotFound(_) => "ATTACHMENT_NOT_FOUND",
-            ServiceError::Conflict(_) => "CONFLICT",
-            ServiceError::TechUnavailable { .. } => "TECH_UNAVAILABLE",
-            ServiceError::CloseoutIncomplete { .. } => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
-            ServiceError::InvoiceSent { .. } => "INVOICE_SENT",
-            ServiceError::AlreadyProcessed => "IDEMPOTENT_REPLAY",
-            ServiceError::LoginFailed => "LOGIN_FAILED",
-            ServiceError::RateLimited { .. } => "RATE_LIMITED",
-            ServiceError::LinkInvalid => "LINK_INVALID",
-            ServiceError::Internal(_) => "INTERNAL",
+            ServiceError::Forbidden(_) => ErrorCode::Forbidden,
+            ServiceError::NotAllowed { .. } => ErrorCode::ToolNotAllowed,
+            ServiceError::InvalidJson(_) => ErrorCode::InvalidJson,
+            ServiceError::MissingIdempotencyKey => ErrorCode::MissingIdempotencyKey,
+            ServiceError::IdempotencyMismatch => ErrorCode::IdempotencyPayloadMismatch,
+            ServiceError::TicketNotFound(_) => ErrorCode::TicketNotFound,
+            ServiceError::AttachmentNotFound(_) => ErrorCode::AttachmentNotFound,
+            ServiceError::Conflict(_) => ErrorCode::Conflict,
+            ServiceError::TechUnavailable { .. } => ErrorCode::TechUnavailable,
+            ServiceError::CloseoutIncomplete { .. } => ErrorCode::CloseoutRequirementsIncomplete,
+            ServiceError::InvoiceSent { .. } => ErrorCode::InvoiceSent,
+            // Never leaves the service: `execute` answers a replayed key with the stored answer.
+            ServiceError::AlreadyProcessed => ErrorCode::Internal,
+            ServiceError::LoginFailed => ErrorCode::LoginFailed,
+            ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
+            ServiceError::LinkInvalid => ErrorCode::LinkInvalid,
+            ServiceError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Code-specific facts for the error envelope's `details` (design §3).
+    pub fn details(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            ServiceError::Domain(DomainError::Invalid(fields)) => json!({ "fields": fields }),
+            ServiceError::Domain(DomainError::InvalidTransition { from, to }) => json!({
+                "from_state": from, "to_state": to, "allowed_from": CaseState::allowed_from(*to),
+            }),
+            ServiceError::Domain(DomainError::NotInState { action, state, allowed }) => json!({
+                "from_state": state, "to_state": null, "action": action, "allowed_from": allowed,
+            }),
+            ServiceError::TechUnavailable { technician_id, reason } => {
+                json!({ "technician_id": technician_id, "reason": reason })
+            }
+            ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
+            ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
+            ServiceError::RateLimited { retry_after_secs } => json!({ "retry_after_seconds": retry_after_secs }),
+            _ => json!({}),
         }
     }
 

@@ -8,7 +8,7 @@ use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Service};
 use domain::commands::{AddMessage, Direction, Inbound, TimeInput};
 use domain::validate::{Email, Phone};
-use domain::{Case, CreateTicket, NewCustomer, Role};
+use domain::{Action, Case, CreateTicket, NewCustomer};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -52,7 +52,7 @@ fn contact_of(from: &str) -> Option<(&'static str, String)> {
 impl Service {
     #[tracing::instrument(name = "inbound", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn inbound(&self, ctx: &CallContext, input: &Inbound) -> Result<InboundResult, ServiceError> {
-        self.authorize_roles(ctx, "deliver inbound messages", &[Role::IntakeAgent, Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::InboundDeliver)?;
         let mut errors = vec![];
         let provider_id =
             domain::validate::required_text("provider_message_id", Some(&input.provider_message_id), 200, &mut errors);

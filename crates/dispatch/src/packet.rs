@@ -10,12 +10,12 @@ use crate::packet_pdf::{self, ManifestEntry, PacketImage, PacketInput};
 use crate::service::{CallContext, Outcome, Service};
 use domain::case::{Attachment, AttachmentKind};
 use domain::commands::TicketRef;
-use domain::{Case, Tool};
+use domain::{Action, Case};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tokio::io::AsyncReadExt;
 
-pub const PACKET_ACTION: &str = "billing.compile_closeout_packet";
+pub const PACKET_ACTION: Action = Action::BillingCompileCloseoutPacket;
 
 /// What `packet verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,9 +131,9 @@ impl Service {
     /// written into the audit trail.
     #[tracing::instrument(name = "billing.compile_closeout_packet", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn compile_closeout_packet(&self, ctx: &CallContext, input: &TicketRef) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::BillingCompileCloseoutPacket)?;
+        self.authorize(ctx, Action::BillingCompileCloseoutPacket)?;
         let case = self.case(ctx, &input.ticket_id).await?;
-        Self::require_tool_state(&case, Tool::BillingCompileCloseoutPacket)?;
+        Self::require_state(&case, Action::BillingCompileCloseoutPacket)?;
         if input.expected_version.is_some_and(|v| v != case.version) {
             return Err(ServiceError::stale());
         }
@@ -256,7 +256,7 @@ impl Service {
 
         let events = audit::events_for_ticket(self.db.pool(), &ticket_id).await?;
         let event = events.iter().find(|e| {
-            e.action == PACKET_ACTION
+            e.action == PACKET_ACTION.name()
                 && e.detail_json
                     .as_deref()
                     .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())

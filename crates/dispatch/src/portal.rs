@@ -6,7 +6,7 @@ use crate::audit::{self, NewEvent, Who};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Service};
-use domain::{Actor, ActorKind, Role};
+use domain::{Action, Actor, ActorKind, Role};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,22 +26,7 @@ pub struct PortalLink {
     pub expires_at_ms: i64,
 }
 
-/// Input of `portal.create_link`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLink {
-    pub ticket_id: String,
-    /// Hours until the link stops working (default 72, at most 720).
-    #[serde(default)]
-    pub ttl_hours: Option<u32>,
-}
-
-/// Input of `portal.revoke_link`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeLink {
-    pub link_id: String,
-}
+pub use domain::commands::{CreateLink, RevokeLink};
 
 /// What opening a link grants.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,20 +40,10 @@ fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Roles that may send a customer their link: staff and the agents that talk to customers.
-const LINK_ROLES: [Role; 6] = [
-    Role::Admin,
-    Role::Operator,
-    Role::IntakeAgent,
-    Role::SchedulingAgent,
-    Role::TechLiaisonAgent,
-    Role::CloseoutAgent,
-];
-
 impl Service {
     /// `portal.create_link`: a new link to one ticket's portal page.
     pub async fn create_portal_link(&self, ctx: &CallContext, input: &CreateLink) -> Result<PortalLink, ServiceError> {
-        self.authorize_roles(ctx, "send portal links", &LINK_ROLES)?;
+        self.authorize(ctx, Action::PortalCreateLink)?;
         let ttl = input.ttl_hours.unwrap_or(DEFAULT_TTL_HOURS);
         if ttl == 0 || ttl > MAX_TTL_HOURS {
             return Err(ServiceError::invalid("ttl_hours", "out_of_range", "1 to 720 hours"));
@@ -102,7 +77,7 @@ impl Service {
 
     /// `portal.revoke_link`: the link and every session opened with it stop working.
     pub async fn revoke_portal_link(&self, ctx: &CallContext, input: &RevokeLink) -> Result<(), ServiceError> {
-        self.authorize_roles(ctx, "revoke portal links", &LINK_ROLES)?;
+        self.authorize(ctx, Action::PortalRevokeLink)?;
         let mut tx = self.db.begin_write().await?;
         let ticket: Option<String> = sqlx::query_scalar(
             "UPDATE portal_links SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL RETURNING ticket_id",

@@ -8,28 +8,12 @@ use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Service};
 use domain::validate::{optional_text, required_text, Email, Phone};
-use domain::{CustomerView, Role, SiteView, SourceChannel};
+use domain::{Action, CustomerView, SiteView};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-const STAFF: [Role; 2] = [Role::Operator, Role::Admin];
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct CustomerEdit {
-    pub customer_id: String,
-    pub name: Option<String>,
-    pub add_phone: Option<String>,
-    pub add_email: Option<String>,
-    pub preferred_channel: Option<SourceChannel>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SiteEdit {
-    pub site_id: String,
-    pub address: Option<String>,
-    pub access_notes: Option<String>,
-    pub zone: Option<String>,
-}
+pub use domain::records::{CustomerEdit, SiteEdit, TemplateItem};
 
 /// A customer with their sites, for the records page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,7 +44,7 @@ impl Service {
         customer: &domain::NewCustomer,
         site: Option<&domain::NewSite>,
     ) -> Result<CustomerRecord, ServiceError> {
-        self.authorize_roles(ctx, "create customers", &STAFF)?;
+        self.authorize(ctx, Action::CustomerCreate)?;
         let input = domain::CreateTicket { customer: customer.clone(), site: site.cloned(), ..Default::default() };
         let v = input.validate()?;
         let now = now_ms();
@@ -109,7 +93,7 @@ impl Service {
 
     /// Customers whose name, phone or e-mail contains `query` (all when empty), at most 100.
     pub async fn customers(&self, ctx: &CallContext, query: &str) -> Result<Vec<CustomerRecord>, ServiceError> {
-        self.authorize_roles(ctx, "read customer records", &STAFF)?;
+        self.authorize(ctx, Action::RecordsRead)?;
         let pattern = format!("%{}%", query.trim().to_lowercase());
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT c.id FROM customers c WHERE LOWER(c.name) LIKE $1 OR EXISTS (SELECT 1 FROM customer_contacts cc \
@@ -142,7 +126,7 @@ impl Service {
 
     /// Renames a customer, adds a phone or e-mail, or sets the preferred channel.
     pub async fn update_customer(&self, ctx: &CallContext, input: &CustomerEdit) -> Result<CustomerView, ServiceError> {
-        self.authorize_roles(ctx, "edit customers", &STAFF)?;
+        self.authorize(ctx, Action::CustomerUpdate)?;
         let mut errors = vec![];
         let name = input.name.as_deref().and_then(|n| required_text("name", Some(n), 100, &mut errors));
         let phone = input
@@ -228,7 +212,7 @@ impl Service {
 
     /// Corrects a site's address, access notes or zone.
     pub async fn update_site(&self, ctx: &CallContext, input: &SiteEdit) -> Result<SiteView, ServiceError> {
-        self.authorize_roles(ctx, "edit sites", &STAFF)?;
+        self.authorize(ctx, Action::SiteUpdate)?;
         let mut errors = vec![];
         let address = input.address.as_deref().and_then(|a| required_text("address", Some(a), 300, &mut errors));
         let notes = input.access_notes.as_deref().map(|n| optional_text("access_notes", Some(n), 1_000, &mut errors));
@@ -310,16 +294,6 @@ pub(crate) async fn record_in_cases(
     Ok(())
 }
 
-/// One item of a job type's closeout checklist template.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TemplateItem {
-    pub job_type: String,
-    pub key: String,
-    pub label: String,
-    pub required: bool,
-    pub position: i64,
-}
-
 /// `job_type` and item keys: lower-case letters, digits, `_` and `-`, 1 to 40 characters.
 fn slug(field: &str, raw: &str) -> Result<String, ServiceError> {
     let s: String = raw.trim().to_lowercase().chars().map(|c| if c == ' ' { '_' } else { c }).collect();
@@ -337,7 +311,7 @@ impl Service {
     /// Every checklist template, by job type and position. New tickets copy their trade's
     /// template (or `general`); tickets already open keep the list they started with.
     pub async fn checklist_templates(&self, ctx: &CallContext) -> Result<Vec<TemplateItem>, ServiceError> {
-        self.authorize_roles(ctx, "read checklist templates", &STAFF)?;
+        self.authorize(ctx, Action::RecordsRead)?;
         let rows = sqlx::query(
             "SELECT job_type, item_key, label, required, position FROM checklist_templates ORDER BY job_type, position, item_key",
         )
@@ -362,7 +336,7 @@ impl Service {
         ctx: &CallContext,
         item: &TemplateItem,
     ) -> Result<TemplateItem, ServiceError> {
-        self.authorize_roles(ctx, "edit checklist templates", &STAFF)?;
+        self.authorize(ctx, Action::TemplatePutItem)?;
         let job_type = slug("job_type", &item.job_type)?;
         let mut errors = vec![];
         let label = required_text("label", Some(&item.label), 200, &mut errors);
@@ -399,7 +373,7 @@ impl Service {
     }
 
     pub async fn remove_template_item(&self, ctx: &CallContext, job_type: &str, key: &str) -> Result<(), ServiceError> {
-        self.authorize_roles(ctx, "edit checklist templates", &STAFF)?;
+        self.authorize(ctx, Action::TemplateRemoveItem)?;
         let mut tx = self.db.begin_write().await?;
         let r = sqlx::query("DELETE FROM checklist_templates WHERE job_type = $1 AND item_key = $2")
             .bind(job_type.trim())

@@ -4,11 +4,11 @@
 use crate::audit::{self, NewEvent};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{CallContext, Outcome, Service, SetValue};
-use domain::commands::{AssignTech, ConfirmSlot, ProposeSlots, SetEta};
+use crate::service::{CallContext, Open, Outcome, Service, SetValue};
+use domain::commands::{AssignTech, BookSlot, ConfirmSlot, ProposeSlots, SetEta};
 use domain::slots::{self, Candidate, SlotQuery, Unavailable};
 use domain::window::{TimeWindow, WorkingHours, MINUTE_MS};
-use domain::{CaseState, FieldError, Role, Tool};
+use domain::{Action, CaseState, FieldError};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
@@ -24,21 +24,7 @@ pub struct Technician {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewTechnician {
-    pub name: String,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    pub skills: Vec<String>,
-    #[serde(default)]
-    pub zone: Option<String>,
-    /// Defaults to Monday–Friday 08:00–17:00.
-    #[serde(default)]
-    pub working_hours: Option<WorkingHours>,
-}
+pub use domain::records::{NewTechnician, TechnicianEdit};
 
 fn technician(r: &sqlx::any::AnyRow) -> Result<Technician, ServiceError> {
     let bad = |what: &str, e: serde_json::Error| ServiceError::Internal(format!("stored technician {what}: {e}"));
@@ -94,19 +80,6 @@ pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: T
     out
 }
 
-/// New skills, zone, hours and active flag of a technician (the name stays: it is part of the
-/// assignments already recorded in cases).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TechnicianEdit {
-    pub technician_id: String,
-    pub skills: Vec<String>,
-    #[serde(default)]
-    pub zone: Option<String>,
-    pub working_hours: WorkingHours,
-    pub active: bool,
-}
-
 /// Skills, zone and hours as both the create and the edit accept them.
 fn roster_fields(
     skills: &[String],
@@ -133,7 +106,7 @@ impl Service {
         ctx: &CallContext,
         input: &TechnicianEdit,
     ) -> Result<Technician, ServiceError> {
-        self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::TechnicianUpdate)?;
         let mut errors = vec![];
         let (skills, zone) = roster_fields(&input.skills, input.zone.as_deref(), &input.working_hours, &mut errors);
         if !errors.is_empty() {
@@ -184,7 +157,7 @@ impl Service {
         ctx: &CallContext,
         input: &NewTechnician,
     ) -> Result<Technician, ServiceError> {
-        self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::TechnicianCreate)?;
         let mut errors = vec![];
         let name = domain::validate::required_text("name", Some(&input.name), 200, &mut errors);
         let phone = input
@@ -246,7 +219,7 @@ impl Service {
         end_ms: i64,
         reason: Option<&str>,
     ) -> Result<String, ServiceError> {
-        self.authorize_roles(ctx, "manage technicians", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::TechnicianAddTimeOff)?;
         let window = TimeWindow::parse("end_ms", start_ms, end_ms, 366 * 24 * 60 * MINUTE_MS)
             .map_err(|e| domain::DomainError::Invalid(vec![e]))?;
         let mut errors = vec![];
@@ -410,10 +383,10 @@ impl Service {
     /// `schedule.propose_slots`: real candidates, recorded in the audit trail as proposed.
     #[tracing::instrument(name = "schedule.propose_slots", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn propose_slots(&self, ctx: &CallContext, input: &ProposeSlots) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::ScheduleProposeSlots)?;
+        self.authorize(ctx, Action::ScheduleProposeSlots)?;
         let q = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_tool_state(&o.before, Tool::ScheduleProposeSlots)?;
+        Self::require_state(&o.before, Action::ScheduleProposeSlots)?;
         let candidates: Vec<Candidate> =
             self.candidates(&mut o.tx, None, q.range, &o.before.id).await?.into_iter().map(|(_, c)| c).collect();
         let query = SlotQuery {
@@ -427,27 +400,56 @@ impl Service {
         };
         let slots = slots::propose(&query, &candidates);
         let data = serde_json::json!({ "slots": slots });
-        self.finish(ctx, o, Tool::ScheduleProposeSlots.name(), None, data, vec![]).await
+        self.finish(ctx, o, Action::ScheduleProposeSlots, None, data, vec![]).await
     }
 
     /// `schedule.confirm`: books the appointment (intake -> scheduled, or a reschedule).
     #[tracing::instrument(name = "schedule.confirm", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn confirm_slot(&self, ctx: &CallContext, input: &ConfirmSlot) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::ScheduleConfirm)?;
+        self.authorize(ctx, Action::ScheduleConfirm)?;
         let window = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        match o.before.state {
-            CaseState::Intake => {}
-            CaseState::Scheduled if input.reschedule => {}
-            CaseState::Scheduled => {
-                return Err(ServiceError::Conflict(
-                    "the ticket already has a confirmed appointment; send reschedule: true to move it".into(),
-                ))
-            }
-            other => return Err(ServiceError::transition(other, CaseState::Scheduled)),
+        Self::require_state(&o.before, Action::ScheduleConfirm)?;
+        self.stage_booking(&mut o, window, input.technician_id.as_deref(), input.reschedule).await?;
+        self.finish(ctx, o, Action::ScheduleConfirm, Some(CaseState::Scheduled), serde_json::json!({}), vec![]).await
+    }
+
+    /// `ticket.book`: the slot and its technician in one transaction (intake or scheduled ->
+    /// dispatched): what `schedule.confirm` then `dispatch.assign_tech` do, with no moment in
+    /// between where another booking can take the technician.
+    #[tracing::instrument(name = "ticket.book", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn book(&self, ctx: &CallContext, input: &BookSlot) -> Result<Outcome, ServiceError> {
+        self.authorize(ctx, Action::TicketBook)?;
+        let confirm = input.as_confirm();
+        let window = confirm.validate(now_ms())?;
+        let tech = input.technician_id.trim().to_string();
+        if tech.is_empty() {
+            return Err(ServiceError::invalid("technician_id", "required", "the id of a technician (tec_...)"));
+        }
+        let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
+        Self::require_state(&o.before, Action::TicketBook)?;
+        self.stage_booking(&mut o, window, Some(&tech), input.reschedule).await?;
+        o.set("assigned_tech_id", SetValue::Text(Some(tech)));
+        o.set("assigned_at_ms", SetValue::Int(Some(o.now)));
+        self.finish(ctx, o, Action::TicketBook, Some(CaseState::Dispatched), serde_json::json!({}), vec![]).await
+    }
+
+    /// The appointment of a confirm or a booking: a second one needs `reschedule`, the
+    /// technician (if named) must be qualified and free, and the old appointment is superseded.
+    async fn stage_booking(
+        &self,
+        o: &mut Open,
+        window: TimeWindow,
+        technician_id: Option<&str>,
+        reschedule: bool,
+    ) -> Result<(), ServiceError> {
+        if o.before.state == CaseState::Scheduled && !reschedule {
+            return Err(ServiceError::Conflict(
+                "the ticket already has a confirmed appointment; send reschedule: true to move it".into(),
+            ));
         }
         let zone = o.before.site.as_ref().and_then(|s| s.zone.clone());
-        if let Some(tech) = &input.technician_id {
+        if let Some(tech) = technician_id {
             self.check_technician(&mut o.tx, tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
                 .await?;
         }
@@ -459,7 +461,7 @@ impl Service {
         let binds = vec![
             new_id("apt").into(),
             ticket.into(),
-            input.technician_id.clone().into(),
+            technician_id.map(str::to_string).into(),
             window.start_ms.into(),
             window.end_ms.into(),
             o.now.into(),
@@ -469,21 +471,18 @@ impl Service {
              VALUES ($1, $2, $3, $4, $5, 'active', $6)",
             binds,
         );
-        self.finish(ctx, o, Tool::ScheduleConfirm.name(), Some(CaseState::Scheduled), serde_json::json!({}), vec![])
-            .await
+        Ok(())
     }
 
     /// `dispatch.assign_tech`: scheduled -> dispatched, with a qualified, free technician.
     #[tracing::instrument(name = "dispatch.assign_tech", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn assign_tech(&self, ctx: &CallContext, input: &AssignTech) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::DispatchAssignTech)?;
+        self.authorize(ctx, Action::DispatchAssignTech)?;
         if input.technician_id.trim().is_empty() {
             return Err(ServiceError::invalid("technician_id", "required", "the id of a technician (tec_...)"));
         }
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        if !o.before.state.can_transition_to(CaseState::Dispatched) {
-            return Err(ServiceError::transition(o.before.state, CaseState::Dispatched));
-        }
+        Self::require_state(&o.before, Action::DispatchAssignTech)?;
         let appointment = o
             .before
             .appointment
@@ -497,21 +496,21 @@ impl Service {
         o.set("assigned_tech_id", SetValue::Text(Some(tech.clone())));
         o.set("assigned_at_ms", SetValue::Int(Some(o.now)));
         o.stage("UPDATE appointments SET technician_id = $1 WHERE id = $2", vec![tech.into(), appointment.id.into()]);
-        self.finish(ctx, o, Tool::DispatchAssignTech.name(), Some(CaseState::Dispatched), serde_json::json!({}), vec![])
+        self.finish(ctx, o, Action::DispatchAssignTech, Some(CaseState::Dispatched), serde_json::json!({}), vec![])
             .await
     }
 
     /// `dispatch.set_eta`: when the technician will arrive.
     #[tracing::instrument(name = "dispatch.set_eta", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn set_eta(&self, ctx: &CallContext, input: &SetEta) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::DispatchSetEta)?;
+        self.authorize(ctx, Action::DispatchSetEta)?;
         let note = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
-        Self::require_tool_state(&o.before, Tool::DispatchSetEta)?;
+        Self::require_state(&o.before, Action::DispatchSetEta)?;
         o.set("eta_ms", SetValue::Int(Some(input.eta_ms)));
         o.set("eta_note", SetValue::Text(note));
         o.set("eta_set_at_ms", SetValue::Int(Some(o.now)));
-        self.finish(ctx, o, Tool::DispatchSetEta.name(), None, serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::DispatchSetEta, None, serde_json::json!({}), vec![]).await
     }
 }
 
@@ -524,7 +523,7 @@ impl Service {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<domain::views::AgendaItem>, ServiceError> {
-        self.authorize_roles(ctx, "read the schedule", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::RecordsRead)?;
         if to_ms <= from_ms || to_ms - from_ms > 62 * 24 * 60 * MINUTE_MS {
             return Err(ServiceError::invalid("to_ms", "invalid_range", "a range of up to 62 days"));
         }

@@ -9,7 +9,8 @@ use crate::db::Db;
 use crate::error::ServiceError;
 use crate::ids::now_ms;
 use crate::settings::ShopSettings;
-use domain::{Actor, Case, CaseState, Role, SourceChannel, Tool};
+use domain::action::StateRule;
+use domain::{Action, Actor, Case, CaseState, Role, SourceChannel};
 use std::sync::Arc;
 
 /// Who is calling, through which door, for the audit trail.
@@ -193,23 +194,14 @@ impl Service {
         &self.settings
     }
 
-    /// The role must be allowed the tool at all.
-    pub(crate) fn authorize_tool(&self, ctx: &CallContext, tool: Tool) -> Result<(), ServiceError> {
-        if tool.allowed_for(ctx.actor.role) {
+    /// The one authorization check: the action table's roles for the action. What the caller
+    /// may reach within it (their own jobs, their own tickets) is [`Service::check_scope`].
+    pub(crate) fn authorize(&self, ctx: &CallContext, action: Action) -> Result<(), ServiceError> {
+        if action.allowed_for(ctx.actor.role) {
             Ok(())
         } else {
-            tracing::warn!(actor = %ctx.actor.id, role = %ctx.actor.role, %tool, "permission denied");
-            Err(ServiceError::Forbidden(format!("role {} may not use {tool}", ctx.actor.role)))
-        }
-    }
-
-    /// Actions outside the agent toolset (check-in, cancel, payment): an explicit role list.
-    pub(crate) fn authorize_roles(&self, ctx: &CallContext, action: &str, roles: &[Role]) -> Result<(), ServiceError> {
-        if roles.contains(&ctx.actor.role) {
-            Ok(())
-        } else {
-            tracing::warn!(actor = %ctx.actor.id, role = %ctx.actor.role, action, "permission denied");
-            Err(ServiceError::Forbidden(format!("role {} may not {action}", ctx.actor.role)))
+            tracing::warn!(actor = %ctx.actor.id, role = %ctx.actor.role, %action, "permission denied");
+            Err(ServiceError::Forbidden(format!("role {} may not use {action}", ctx.actor.role)))
         }
     }
 
@@ -260,7 +252,7 @@ impl Service {
         &self,
         ctx: &CallContext,
         mut open: Open,
-        action: &str,
+        action: Action,
         to: Option<CaseState>,
         data: serde_json::Value,
         attachments: Vec<serde_json::Value>,
@@ -348,7 +340,7 @@ impl Service {
         let detail = if data.is_null() || data == serde_json::json!({}) { None } else { Some(data.clone()) };
         let event = NewEvent {
             ticket_id: Some(after.id.clone()),
-            action: action.to_string(),
+            action: action.name().to_string(),
             before: Some(serde_json::Value::Object(changes.before)),
             after: Some(serde_json::Value::Object(changes.after)),
             detail,
@@ -363,7 +355,7 @@ impl Service {
         let version = after.version;
         let outcome = Outcome { case: after, event_id: event.id().to_string(), data };
         let outcome = self.commit_stamped(open.tx, ctx, outcome, event).await?;
-        tracing::info!(ticket = %number, action, %state, version, "committed");
+        tracing::info!(ticket = %number, %action, %state, version, "committed");
         Ok(outcome)
     }
 
@@ -414,22 +406,20 @@ impl Service {
         Ok(())
     }
 
-    /// Refuses an action outside the states where it makes sense.
-    pub(crate) fn require_state(case: &Case, action: &str, allowed: &[CaseState]) -> Result<(), ServiceError> {
-        if allowed.contains(&case.state) {
-            Ok(())
-        } else {
-            Err(ServiceError::Domain(domain::DomainError::NotInState {
-                action: action.to_string(),
-                state: case.state,
-                allowed: allowed.to_vec(),
-            }))
+    /// Refuses an action outside the states the action table gives it: as an illegal move for
+    /// an action that always moves the case, else as not possible in this state.
+    pub(crate) fn require_state(case: &Case, action: Action) -> Result<(), ServiceError> {
+        if action.legal_in(case.state) {
+            return Ok(());
         }
-    }
-
-    /// Refuses a tool outside the states its contract names (`Tool::legal_states`).
-    pub(crate) fn require_tool_state(case: &Case, tool: Tool) -> Result<(), ServiceError> {
-        Self::require_state(case, tool.name(), tool.legal_states())
+        Err(match action.state_rule() {
+            StateRule::Moves { to } => ServiceError::transition(case.state, to),
+            StateRule::Within | StateRule::Any => ServiceError::Domain(domain::DomainError::NotInState {
+                action: action.name().to_string(),
+                state: case.state,
+                allowed: action.spec().from.to_vec(),
+            }),
+        })
     }
 
     /// Records a refused call as a security event (its own transaction: the call itself wrote

@@ -4,7 +4,7 @@
 use crate::error::ServiceError;
 use crate::service::{CallContext, Service};
 use domain::case::closeout_missing;
-use domain::{Case, CaseState, Tool};
+use domain::{Action, Case, CaseState};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -78,10 +78,9 @@ impl Service {
         for m in &mut messages {
             m.text = clip(&m.text, MAX_MESSAGE_CHARS);
         }
-        let legal: Vec<&str> = Tool::ALL
-            .into_iter()
-            .filter(|t| t.allowed_for(ctx.actor.role) && t.legal_states().contains(&case.state))
-            .map(Tool::name)
+        let legal: Vec<&str> = Action::agent_tools()
+            .filter(|a| a.allowed_for(ctx.actor.role) && a.legal_in(case.state))
+            .map(Action::name)
             .collect();
         let missing_closeout = if matches!(case.state, CaseState::Onsite | CaseState::WorkPerformed) {
             closeout_missing(&case)

@@ -39,9 +39,41 @@ pub async fn postgres_db() -> Db {
     db
 }
 
-/// One fresh database per backend: every contract test runs on both.
-pub async fn each_backend() -> Vec<Db> {
-    vec![sqlite_db().await, postgres_db().await]
+/// One fresh database per backend: every contract test runs on both. While a test works on
+/// one of them, a failure names it ("on postgres"), whatever the assertion's own message says.
+pub async fn each_backend() -> Backends {
+    name_backend_in_panics();
+    Backends(vec![sqlite_db().await, postgres_db().await].into_iter())
+}
+
+/// The databases of [`each_backend`]; each one yielded becomes the backend a failure names.
+pub struct Backends(std::vec::IntoIter<Db>);
+
+impl Iterator for Backends {
+    type Item = Db;
+    fn next(&mut self) -> Option<Db> {
+        let db = self.0.next();
+        CURRENT_BACKEND.with(|c| c.set(db.as_ref().map(|d| d.backend().as_str())));
+        db
+    }
+}
+
+thread_local! {
+    /// `#[tokio::test]` runs a test on one thread, so the backend it works on is this thread's.
+    static CURRENT_BACKEND: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+fn name_backend_in_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default(info);
+            if let Some(backend) = CURRENT_BACKEND.with(|c| c.get()) {
+                eprintln!("  (this failure happened on {backend})");
+            }
+        }));
+    });
 }
 
 pub fn service(db: Db) -> Service {

@@ -7,7 +7,7 @@ use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{Bind, CallContext, Outcome, Service, SetValue};
 use domain::commands::{AddMessage, CancelTicket, Direction, SetPriority};
-use domain::{CaseState, CaseSummary, CreateTicket, Role, Tool, ValidCreateTicket};
+use domain::{Action, CaseState, CaseSummary, CreateTicket, Role, ValidCreateTicket};
 use sqlx::Row;
 
 /// Filters for the dispatch board and lists.
@@ -22,7 +22,7 @@ impl Service {
     /// `ticket.create`: a new case, or — with `lead_ticket_id` — the completion of a lead.
     #[tracing::instrument(name = "ticket.create", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn create_ticket(&self, ctx: &CallContext, input: &CreateTicket) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::TicketCreate)?;
+        self.authorize(ctx, Action::TicketCreate)?;
         let valid = input.validate()?;
         if let Some(lead) = &input.lead_ticket_id {
             return self.complete_lead(ctx, lead, &valid).await;
@@ -65,7 +65,7 @@ impl Service {
         let data = serde_json::json!({ "missing_for_intake": missing });
         let event = NewEvent {
             ticket_id: Some(id.clone()),
-            action: Tool::TicketCreate.name().into(),
+            action: Action::TicketCreate.name().into(),
             before: Some(serde_json::Value::Object(changes.before)),
             after: Some(serde_json::Value::Object(changes.after)),
             detail: None,
@@ -93,7 +93,7 @@ impl Service {
         valid: &ValidCreateTicket,
     ) -> Result<Outcome, ServiceError> {
         let mut o = self.open(ctx, lead_id, None).await?;
-        Self::require_state(&o.before, "completing a lead", &[CaseState::Lead])?;
+        Self::require_state(&o.before, Action::TicketCreate)?;
         let customer_id = o.before.customer.id.clone();
         add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
         self.propagate_customer_change(&mut o.tx, ctx, &o.before.customer, &o.before.id).await?;
@@ -125,14 +125,14 @@ impl Service {
         }
         let to = missing.is_empty().then_some(CaseState::Intake);
         o.collections_changed = true;
-        self.finish(ctx, o, Tool::TicketCreate.name(), to, serde_json::json!({ "missing_for_intake": missing }), vec![])
+        self.finish(ctx, o, Action::TicketCreate, to, serde_json::json!({ "missing_for_intake": missing }), vec![])
             .await
     }
 
     /// `ticket.add_message`: any state; the thread is the case's memory across channels.
     #[tracing::instrument(name = "ticket.add_message", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn add_message(&self, ctx: &CallContext, input: &AddMessage) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::TicketAddMessage)?;
+        self.authorize(ctx, Action::TicketAddMessage)?;
         let customer = ctx.actor.role == Role::Customer;
         if customer && (input.direction != Direction::Inbound || input.channel.is_some_and(|c| c != ctx.channel)) {
             return Err(ServiceError::Forbidden("customers write to the office only, from where they are".into()));
@@ -159,41 +159,39 @@ impl Service {
         );
         o.set("message_count", SetValue::Expr("message_count + 1"));
         o.set("last_message_at_ms", SetValue::Int(Some(o.now)));
-        self.finish(ctx, o, Tool::TicketAddMessage.name(), None, serde_json::json!({ "message_id": id }), vec![]).await
+        self.finish(ctx, o, Action::TicketAddMessage, None, serde_json::json!({ "message_id": id }), vec![]).await
     }
 
     /// `ticket.set_priority`.
     #[tracing::instrument(name = "ticket.set_priority", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn set_priority(&self, ctx: &CallContext, input: &SetPriority) -> Result<Outcome, ServiceError> {
-        self.authorize_tool(ctx, Tool::TicketSetPriority)?;
+        self.authorize(ctx, Action::TicketSetPriority)?;
         let mut errors = vec![];
         domain::validate::optional_text("reason", input.reason.as_deref(), domain::commands::MAX_REASON, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        Self::require_tool_state(&o.before, Tool::TicketSetPriority)?;
+        Self::require_state(&o.before, Action::TicketSetPriority)?;
         o.set("priority", SetValue::Text(Some(input.priority.as_str().to_string())));
         let data = serde_json::json!({ "reason": input.reason });
-        self.finish(ctx, o, Tool::TicketSetPriority.name(), None, data, vec![]).await
+        self.finish(ctx, o, Action::TicketSetPriority, None, data, vec![]).await
     }
 
     /// `ticket.cancel` (operator): possible until a technician is on site.
     #[tracing::instrument(name = "ticket.cancel", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn cancel_ticket(&self, ctx: &CallContext, input: &CancelTicket) -> Result<Outcome, ServiceError> {
-        self.authorize_roles(ctx, "cancel tickets", &[Role::Operator, Role::Admin])?;
+        self.authorize(ctx, Action::TicketCancel)?;
         let reason = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        if !o.before.state.can_transition_to(CaseState::Canceled) {
-            return Err(ServiceError::transition(o.before.state, CaseState::Canceled));
-        }
+        Self::require_state(&o.before, Action::TicketCancel)?;
         o.set("cancel_reason", SetValue::Text(Some(reason)));
         // A canceled job frees its technician's time.
         sqlx::query("UPDATE appointments SET status = 'canceled' WHERE ticket_id = $1 AND status = 'active'")
             .bind(&o.before.id)
             .execute(&mut *o.tx)
             .await?;
-        self.finish(ctx, o, "ticket.cancel", Some(CaseState::Canceled), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::TicketCancel, Some(CaseState::Canceled), serde_json::json!({}), vec![]).await
     }
 
     /// Board rows for the caller: everything for staff and agents, own jobs for technicians,

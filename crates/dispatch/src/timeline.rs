@@ -3,15 +3,14 @@
 use crate::error::ServiceError;
 use crate::service::{CallContext, Service};
 use domain::views::{field_changes, MessageEntry, TimelineEntry};
-use domain::Role;
+use domain::{Action, Role};
 
 /// Staff read the whole history of a case; technicians and customers do not.
-const HISTORY_ROLES: [Role; 2] = [Role::Operator, Role::Admin];
 
 impl Service {
     /// Every audit event of a case, oldest first, with the fields each one changed.
     pub async fn timeline(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<TimelineEntry>, ServiceError> {
-        self.authorize_roles(ctx, "read case history", &HISTORY_ROLES)?;
+        self.authorize(ctx, Action::BoardRead)?;
         let case = self.case(ctx, ticket_id).await?;
         let events = crate::audit::events_for_ticket(self.db.pool(), &case.id).await?;
         let parse = |s: &Option<String>| s.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
@@ -37,7 +36,7 @@ impl Service {
 
     /// The whole message thread of a case, oldest first (at most the last 500).
     pub async fn messages(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<MessageEntry>, ServiceError> {
-        self.authorize_roles(ctx, "read case messages", &HISTORY_ROLES)?;
+        self.authorize(ctx, Action::BoardRead)?;
         let rows = self.recent_messages(ctx, ticket_id, 500).await?;
         Ok(rows.into_iter().map(entry).collect())
     }
@@ -58,7 +57,7 @@ impl Service {
     /// A cheap fingerprint of every ticket's state: it changes whenever any ticket changes
     /// (versions only grow; creation adds a row), so a board can poll it and reload on change.
     pub async fn board_stamp(&self, ctx: &CallContext) -> Result<String, ServiceError> {
-        self.authorize_roles(ctx, "watch the board", &HISTORY_ROLES)?;
+        self.authorize(ctx, Action::BoardRead)?;
         let (n, sum, max): (i64, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), CAST(COALESCE(SUM(version), 0) AS BIGINT), CAST(COALESCE(MAX(updated_at_ms), 0) AS BIGINT) FROM tickets",
         )
@@ -84,7 +83,7 @@ impl Service {
         filter: &domain::views::BoardFilter,
         per_column: i64,
     ) -> Result<BoardData, ServiceError> {
-        self.authorize_roles(ctx, "watch the board", &HISTORY_ROLES)?;
+        self.authorize(ctx, Action::BoardRead)?;
         let mut conn = self.db.pool().acquire().await?;
         let columns = crate::case_store::board(&mut conn, filter, per_column).await?;
         let technicians: Vec<String> = sqlx::query_scalar(

@@ -8,7 +8,7 @@ use crate::ids::{new_id, now_ms};
 use crate::photo_copies::{self, NoCopies};
 use crate::service::{CallContext, Service};
 use crate::spool::Spooled;
-use domain::Tool;
+use domain::Action;
 use serde::Serialize;
 use sqlx::Row;
 use std::path::PathBuf;
@@ -176,7 +176,7 @@ impl Service {
         filename: Option<&str>,
         client_key: Option<&str>,
     ) -> Result<Upload, ServiceError> {
-        self.authorize_tool(ctx, Tool::CloseoutAddPhoto)?;
+        self.authorize(ctx, Action::CloseoutAddPhoto)?;
         let mut errors = vec![];
         let filename = domain::validate::optional_text("filename", filename, 200, &mut errors);
         let client_key = domain::validate::optional_text("idempotency_key", client_key, MAX_CLIENT_KEY, &mut errors);

@@ -12,7 +12,7 @@ use crate::service::{CallContext, Service};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use domain::validate::Email;
-use domain::{Actor, ActorKind, Role};
+use domain::{Action, Actor, ActorKind, Role};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -82,17 +82,8 @@ pub struct UserView {
     pub last_login_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct NewUser {
-    pub email: String,
-    pub name: String,
-    pub role: Option<Role>,
-    pub password: String,
-    /// Required for technicians: the profile whose jobs they see.
-    pub technician_id: Option<String>,
-    /// Required for customers: the record whose tickets they see.
-    pub customer_id: Option<String>,
-}
+/// `account.create`'s input.
+pub use domain::records::NewAccount as NewUser;
 
 /// What a browser session stores about who signed in (under one session key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,10 +140,6 @@ fn user_view(r: &sqlx::any::AnyRow) -> Result<UserView, ServiceError> {
 }
 
 impl Service {
-    fn require_admin(&self, ctx: &CallContext, action: &str) -> Result<(), ServiceError> {
-        self.authorize_roles(ctx, action, &[Role::Admin])
-    }
-
     /// Writes one audit event outside any ticket, in its own transaction.
     async fn account_event(&self, who: &Who<'_>, action: &str, detail: serde_json::Value) -> Result<(), ServiceError> {
         let mut tx = self.db.begin_write().await?;
@@ -164,7 +151,7 @@ impl Service {
 
     /// Creates an account (admins; the CLI acts as the system, which is an admin).
     pub async fn create_user(&self, ctx: &CallContext, input: &NewUser) -> Result<UserView, ServiceError> {
-        self.require_admin(ctx, "create accounts")?;
+        self.authorize(ctx, Action::AccountCreate)?;
         let email =
             Email::parse("email", &input.email).map_err(|e| ServiceError::invalid(&e.field, &e.code, &e.message))?;
         let role = input
@@ -249,7 +236,7 @@ impl Service {
 
     pub async fn user(&self, ctx: &CallContext, id: &str) -> Result<UserView, ServiceError> {
         if ctx.actor.id != id {
-            self.require_admin(ctx, "read accounts")?;
+            self.authorize(ctx, Action::AccountsRead)?;
         }
         let r = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
@@ -260,7 +247,7 @@ impl Service {
     }
 
     pub async fn users(&self, ctx: &CallContext) -> Result<Vec<UserView>, ServiceError> {
-        self.require_admin(ctx, "list accounts")?;
+        self.authorize(ctx, Action::AccountsRead)?;
         let rows =
             sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email")).fetch_all(self.db.pool()).await?;
         rows.iter().map(user_view).collect()
@@ -268,7 +255,7 @@ impl Service {
 
     /// Looks an account up by e-mail (for the CLI).
     pub async fn user_by_email(&self, ctx: &CallContext, email: &str) -> Result<UserView, ServiceError> {
-        self.require_admin(ctx, "read accounts")?;
+        self.authorize(ctx, Action::AccountsRead)?;
         let r = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
             .bind(email.trim().to_lowercase())
             .fetch_optional(self.db.pool())
@@ -284,7 +271,7 @@ impl Service {
         user_id: &str,
         disabled: bool,
     ) -> Result<UserView, ServiceError> {
-        self.require_admin(ctx, "disable accounts")?;
+        self.authorize(ctx, Action::AccountSetDisabled)?;
         if disabled && ctx.actor.id == user_id {
             return Err(ServiceError::invalid("user_id", "self", "you cannot disable your own account"));
         }
@@ -325,7 +312,7 @@ impl Service {
         user_id: &str,
         new_password: &str,
     ) -> Result<(), ServiceError> {
-        self.require_admin(ctx, "reset passwords")?;
+        self.authorize(ctx, Action::AccountResetPassword)?;
         check_password("password", new_password)?;
         self.replace_password(ctx, user_id, new_password, "account.password_reset").await.map(|_| ())
     }

@@ -797,7 +797,7 @@ async fn transition_table_matches_migrations() {
             sqlx::query("SELECT from_state, to_state FROM state_transitions").fetch_all(db.pool()).await.expect("rows");
         let mut in_db: Vec<(String, String)> = rows.iter().map(|r| (r.get("from_state"), r.get("to_state"))).collect();
         let mut in_code: Vec<(String, String)> =
-            domain::state::TRANSITIONS.iter().map(|(f, t)| (f.as_str().to_string(), t.as_str().to_string())).collect();
+            domain::Action::all_moves().iter().map(|(f, t)| (f.as_str().to_string(), t.as_str().to_string())).collect();
         in_db.sort();
         in_code.sort();
         assert_eq!(in_db, in_code, "{:?}", db.backend());

@@ -637,3 +637,50 @@ pub struct Inbound {
     #[serde(default)]
     pub raw: serde_json::Value,
 }
+
+/// `ticket.book`: a proposed slot and its technician, booked and assigned in one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookSlot {
+    pub ticket_id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The technician the slot was proposed with: booked and assigned.
+    pub technician_id: String,
+    /// Required to move an existing appointment.
+    #[serde(default)]
+    pub reschedule: bool,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+impl BookSlot {
+    /// The booking as `schedule.confirm` validates it.
+    pub fn as_confirm(&self) -> ConfirmSlot {
+        ConfirmSlot {
+            ticket_id: self.ticket_id.clone(),
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            technician_id: Some(self.technician_id.clone()),
+            reschedule: self.reschedule,
+            expected_version: self.expected_version,
+        }
+    }
+}
+
+/// `portal.create_link`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLink {
+    pub ticket_id: String,
+    /// Hours until the link stops working (default 72, at most 720).
+    #[serde(default)]
+    pub ttl_hours: Option<u32>,
+}
+
+/// `portal.revoke_link`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeLink {
+    pub link_id: String,
+}

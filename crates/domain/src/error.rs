@@ -36,14 +36,145 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub const fn code(&self) -> &'static str {
+    pub const fn code(&self) -> ErrorCode {
         match self {
-            DomainError::Invalid(_) => "INVALID_REQUEST",
-            DomainError::InvalidTransition { .. } | DomainError::NotInState { .. } => "INVALID_STATE_TRANSITION",
+            DomainError::Invalid(_) => ErrorCode::InvalidRequest,
+            DomainError::InvalidTransition { .. } | DomainError::NotInState { .. } => ErrorCode::InvalidStateTransition,
         }
     }
 }
 
 fn summarize(errors: &[FieldError]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// Every stable error code the system answers with, once, with its HTTP status. The tool API,
+/// the server functions, the file routes and OpenAPI all take their codes from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidRequest,
+    MissingIdempotencyKey,
+    Unauthenticated,
+    LoginFailed,
+    LinkInvalid,
+    ToolNotAllowed,
+    Forbidden,
+    CsrfRefused,
+    UnknownTool,
+    TicketNotFound,
+    AttachmentNotFound,
+    InvalidStateTransition,
+    TechUnavailable,
+    Conflict,
+    IdempotencyPayloadMismatch,
+    CloseoutRequirementsIncomplete,
+    InvoiceSent,
+    PayloadTooLarge,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 21] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::MissingIdempotencyKey,
+        ErrorCode::Unauthenticated,
+        ErrorCode::LoginFailed,
+        ErrorCode::LinkInvalid,
+        ErrorCode::ToolNotAllowed,
+        ErrorCode::Forbidden,
+        ErrorCode::CsrfRefused,
+        ErrorCode::UnknownTool,
+        ErrorCode::TicketNotFound,
+        ErrorCode::AttachmentNotFound,
+        ErrorCode::InvalidStateTransition,
+        ErrorCode::TechUnavailable,
+        ErrorCode::Conflict,
+        ErrorCode::IdempotencyPayloadMismatch,
+        ErrorCode::CloseoutRequirementsIncomplete,
+        ErrorCode::InvoiceSent,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "INVALID_JSON",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::MissingIdempotencyKey => "MISSING_IDEMPOTENCY_KEY",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::LoginFailed => "LOGIN_FAILED",
+            ErrorCode::LinkInvalid => "LINK_INVALID",
+            ErrorCode::ToolNotAllowed => "TOOL_NOT_ALLOWED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::CsrfRefused => "CSRF_REFUSED",
+            ErrorCode::UnknownTool => "UNKNOWN_TOOL",
+            ErrorCode::TicketNotFound => "TICKET_NOT_FOUND",
+            ErrorCode::AttachmentNotFound => "ATTACHMENT_NOT_FOUND",
+            ErrorCode::InvalidStateTransition => "INVALID_STATE_TRANSITION",
+            ErrorCode::TechUnavailable => "TECH_UNAVAILABLE",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::IdempotencyPayloadMismatch => "IDEMPOTENCY_PAYLOAD_MISMATCH",
+            ErrorCode::CloseoutRequirementsIncomplete => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
+            ErrorCode::InvoiceSent => "INVOICE_SENT",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status every door answers this code with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidJson | ErrorCode::InvalidRequest | ErrorCode::MissingIdempotencyKey => 400,
+            ErrorCode::Unauthenticated | ErrorCode::LoginFailed | ErrorCode::LinkInvalid => 401,
+            ErrorCode::ToolNotAllowed | ErrorCode::Forbidden | ErrorCode::CsrfRefused => 403,
+            ErrorCode::UnknownTool | ErrorCode::TicketNotFound | ErrorCode::AttachmentNotFound => 404,
+            ErrorCode::InvalidStateTransition
+            | ErrorCode::TechUnavailable
+            | ErrorCode::Conflict
+            | ErrorCode::IdempotencyPayloadMismatch
+            | ErrorCode::CloseoutRequirementsIncomplete
+            | ErrorCode::InvoiceSent => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Refusals that are security events: audited even though the call wrote nothing.
+    pub const fn is_denial(self) -> bool {
+        matches!(self, ErrorCode::Unauthenticated | ErrorCode::ToolNotAllowed | ErrorCode::Forbidden | ErrorCode::RateLimited)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_listed_once_and_serialise_as_their_names() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert_eq!(serde_json::to_value(c).ok(), Some(serde_json::json!(c.as_str())));
+            assert!((400..600).contains(&c.http_status()), "{c}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! Nothing here performs I/O, so the same validation and the same lifecycle table run in the
 //! service (authoritative) and in the wasm client (to offer only the actions legal right now).
 
+pub mod action;
 pub mod actor;
 pub mod case;
 pub mod command;
@@ -14,9 +15,9 @@ pub mod invoice;
 pub mod media;
 pub mod money;
 pub mod priority;
+pub mod records;
 pub mod slots;
 pub mod state;
-pub mod tool;
 pub mod validate;
 pub mod views;
 pub mod window;
@@ -25,7 +26,7 @@ pub use actor::{Actor, ActorKind, Role, SourceChannel};
 pub use case::{Case, CaseSummary, CustomerView, SiteView};
 pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
 pub use commands::*;
-pub use error::{DomainError, FieldError};
+pub use error::{DomainError, ErrorCode, FieldError};
 pub use priority::Priority;
 pub use state::CaseState;
-pub use tool::Tool;
+pub use action::{Action, ActionInput, Audience};

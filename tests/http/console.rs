@@ -1,7 +1,6 @@
 //! The operator console's server side over real HTTP, on SQLite and PostgreSQL: the board,
 //! its change stamp, the ticket page's history, the roster and the week's schedule.
 
-mod support;
 
 use dispatch::testing::each_backend;
 use dispatch::users::NewUser;
@@ -9,7 +8,7 @@ use dispatch::CallContext;
 use domain::commands::{AssignTech, ConfirmSlot};
 use domain::window::HOUR_MS;
 use domain::{Actor, CreateTicket, NewCustomer, NewSite, Role};
-use support::{start, technician, Browser, Server};
+use crate::support::{start, technician, Browser, Server};
 
 async fn signed_in(s: &Server, role: Role, technician_id: Option<&str>) -> Browser {
     let email = format!("{}@example.com", role.as_str());

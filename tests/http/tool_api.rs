@@ -1,11 +1,10 @@
 //! The tool API over real HTTP, on SQLite and PostgreSQL.
 
-mod support;
 
 use dispatch::testing::each_backend;
 use dispatch::Service;
 use serde_json::{json, Value};
-use support::{start, start_with, technician, Server};
+use crate::support::{start, start_with, technician, Server};
 
 /// GET with a bearer token; the JSON body (status checked by the callers that care).
 async fn get_json(url: &str, token: &str) -> Value {
@@ -168,7 +167,7 @@ async fn console_page_is_server_rendered_with_tickets() {
     let s = start(db).await;
     let seeded = s.service.seed_demo().await.expect("seed");
     let (email, password) = seeded.operator.expect("demo operator");
-    let mut browser = support::Browser::new(&s);
+    let mut browser = crate::support::Browser::new(&s);
     browser.login(&email, &password).await;
     let html = browser.get("/console").await.body;
     let open = s
@@ -391,7 +390,7 @@ async fn tool_listing_and_bounded_summaries() {
         assert_eq!(create_schema["type"], "object", "{create_schema}");
         assert_eq!(create_schema["required"], json!(["customer"]));
         let all: Value = get_json(&format!("{}/tools/v1", s.base), &operator).await;
-        assert_eq!(all["tools"].as_array().map(Vec::len), Some(19));
+        assert_eq!(all["tools"].as_array().map(Vec::len), Some(20), "the 12 agent tools, ticket.book and 7 operator actions");
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
 
@@ -458,12 +457,12 @@ async fn openapi_describes_every_tool_from_the_rust_types() {
         client().get(format!("{}/openapi.json", s.base)).send().await.expect("get").json().await.expect("json");
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
-    for t in domain::Tool::ALL {
+    for t in domain::Action::agent_tools() {
         let op = &paths[&format!("/tools/v1/{}", t.name())]["post"];
         assert!(op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{t}: {op}");
         assert!(op["responses"]["409"].is_object() && op["responses"]["200"].is_object(), "{t}");
     }
-    assert_eq!(paths.len(), 19 + 4);
+    assert_eq!(paths.len(), 20 + 4);
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in ["Case", "CreateTicket", "ConfirmSlot", "SuccessBody", "ErrorBody", "CaseState"] {
         assert!(schemas.contains_key(name), "{name} missing");
@@ -503,10 +502,13 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
             domain::Role::Operator,
         ] {
             let token = s.service.create_token(role, "matrix").await.expect("token").token;
-            for tool in real_dispatch::tools::ToolName::all() {
+            // Every row of the action table, reads and web-app actions included.
+            for action in domain::Action::ALL {
                 // An empty body: allowed tools get past the door and fail validation instead.
-                let (st, b, _) = call(&s, tool.name(), Some(&token), "{}", true).await;
-                if tool.allowed_for(role) {
+                let (st, b, _) = call(&s, action.name(), Some(&token), "{}", true).await;
+                if action.audience() == domain::Audience::App {
+                    assert_error(st, &b, 404, "UNKNOWN_TOOL");
+                } else if action.allowed_for(role) {
                     assert_error(st, &b, 400, "INVALID_REQUEST");
                 } else {
                     assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
@@ -521,8 +523,10 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
                 .iter()
                 .map(|r| (sqlx::Row::get(r, "actor_role"), sqlx::Row::get(r, "detail_json")))
                 .collect();
-        // 19 tools: intake 3, scheduling 5, liaison 5, closeout 6, operator 19 allowed.
-        assert_eq!(denied.len(), 5 * 19 - (3 + 5 + 5 + 6 + 19), "{:?}", db.backend());
+        // 20 tools: intake 3, scheduling 6, liaison 5, closeout 6, operator 20 allowed; of the 3
+        // calls that dedupe themselves, the scheduling, liaison and closeout agents may not
+        // deliver inbound messages.
+        assert_eq!(denied.len(), 5 * 20 - (3 + 6 + 5 + 6 + 20) + 3, "{:?}", db.backend());
         assert!(denied.iter().all(|(_, d)| d.contains("TOOL_NOT_ALLOWED")));
         let (st, _, _) = call(&s, "ticket.create", Some("rdt_tok_nobody.nothing"), GOOD, true).await;
         assert_eq!(st, 401);
@@ -544,7 +548,7 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
 #[tokio::test]
 async fn tokens_are_rate_limited_with_retry_after() {
     let service = dispatch::testing::service(dispatch::testing::sqlite_db().await);
-    let s = support::start_with_rate(service, Some(3)).await;
+    let s = crate::support::start_with_rate(service, Some(3)).await;
     let token = s.service.create_token(domain::Role::IntakeAgent, "fast").await.expect("token").token;
     let other = s.service.create_token(domain::Role::IntakeAgent, "other").await.expect("token").token;
     for _ in 0..3 {
@@ -799,7 +803,7 @@ async fn uploads_stream_to_the_blob_store_and_attach_once() {
         assert_error(st, &b, 400, "INVALID_REQUEST");
         assert_eq!(b["error"]["details"]["fields"][0]["code"], "unsupported_type");
         assert_eq!(
-            support::blob_count(&s).await,
+            crate::support::blob_count(&s).await,
             6,
             "only the attached photo and the raw upload, each with its thumbnail and shared copy, are stored"
         );

@@ -1,0 +1,250 @@
+//! The one entry point of every change: `Service::execute` runs an action of the table with
+//! its typed input, and `Service::call` does the same for a JSON body (the tool API). Both
+//! check the caller's role against the table first, then the idempotency key, then run the
+//! action's one service function.
+
+use crate::error::ServiceError;
+use crate::idempotency::{self, IdempotencyKey, Stored};
+use crate::service::{CallContext, Outcome, Service};
+use domain::{Action, ActionInput, Audience};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// What an action answers.
+#[derive(Debug, Clone)]
+pub enum Done {
+    /// A change to one case: the case after commit, its audit event and the action's data.
+    Case(Outcome),
+    /// The stored answer of the first call with the same Idempotency-Key.
+    Replayed(Value),
+    /// Anything else (a link, an account, a technician, an inbound disposition).
+    Data(Value),
+}
+
+impl Done {
+    /// The tool API's success body for this answer.
+    pub fn body(&self, request_id: &str) -> Value {
+        match self {
+            Done::Case(o) => o.envelope(Some(request_id)),
+            Done::Replayed(v) => v.clone(),
+            Done::Data(v) => {
+                let mut v = v.clone();
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("request_id".into(), json!(request_id));
+                }
+                v
+            }
+        }
+    }
+
+    /// The case the action left, if it was a case action.
+    pub fn into_outcome(self) -> Result<Outcome, ServiceError> {
+        match self {
+            Done::Case(o) => Ok(o),
+            other => Err(ServiceError::Internal(format!("expected a case answer, got {other:?}"))),
+        }
+    }
+}
+
+/// How long a repeated call waits for the first call with its key to finish.
+const IN_PROGRESS_WAIT: Duration = Duration::from_secs(30);
+const IN_PROGRESS_POLL: Duration = Duration::from_millis(100);
+
+impl Service {
+    /// Refuses a role the action table does not give `action` (`TOOL_NOT_ALLOWED`). Doors that
+    /// must refuse before reading a body (uploads) call it first; `execute` always does.
+    pub fn permit(&self, ctx: &CallContext, action: Action) -> Result<(), ServiceError> {
+        if action.allowed_for(ctx.actor.role) {
+            Ok(())
+        } else {
+            tracing::warn!(actor = %ctx.actor.id, role = %ctx.actor.role, %action, "action not allowed");
+            Err(ServiceError::NotAllowed { role: ctx.actor.role, action })
+        }
+    }
+
+    /// The tool API's door: an action named by the table, its `Idempotency-Key` (required for
+    /// the tools, ignored for calls that dedupe themselves) and its raw JSON body.
+    #[tracing::instrument(name = "call", skip_all, fields(%action, actor = %ctx.actor.id))]
+    pub async fn call(
+        &self,
+        mut ctx: CallContext,
+        action: Action,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Done, ServiceError> {
+        self.permit(&ctx, action)?;
+        let keyed = action.audience() == Audience::Tools;
+        let key = match key {
+            Some(k) if keyed && !is_uuid(k) => {
+                return Err(ServiceError::invalid(
+                    "Idempotency-Key",
+                    "invalid_uuid",
+                    "a UUID such as 3f0e8c4e-6a1b-4b8e-9d57-2f1c9a6e0b11",
+                ))
+            }
+            None if keyed => return Err(ServiceError::MissingIdempotencyKey),
+            k => k.filter(|_| keyed),
+        };
+        let json: Value = serde_json::from_slice(body).map_err(|e| ServiceError::InvalidJson(e.to_string()))?;
+        if let Some(key) = key {
+            ctx.idempotency = Some(IdempotencyKey {
+                scope: ctx.actor.id.clone(),
+                tool: action.name().to_string(),
+                key: key.to_ascii_lowercase(),
+                request_hash: idempotency::request_hash(&json),
+            });
+        }
+        if let Some(answer) = self.stored_answer(&ctx).await? {
+            return Ok(answer);
+        }
+        let input = match action.parse_input(json) {
+            Some(Ok(input)) => input,
+            Some(Err(e)) => return Err(input_error(&e)),
+            None => return Err(ServiceError::Internal(format!("{action} has no input"))),
+        };
+        self.run(&ctx, input).await
+    }
+
+    /// Runs one action of the table with its typed input (the web app's door).
+    pub async fn execute(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
+        self.permit(ctx, input.action())?;
+        if let Some(answer) = self.stored_answer(ctx).await? {
+            return Ok(answer);
+        }
+        self.run(ctx, input).await
+    }
+
+    /// [`Service::execute`] for a case action: the case after commit.
+    pub async fn execute_case(&self, ctx: &CallContext, input: ActionInput) -> Result<Outcome, ServiceError> {
+        match self.execute(ctx, input).await? {
+            Done::Replayed(v) => serde_json::from_value::<crate::service::SuccessBody>(v)
+                .map(|b| Outcome {
+                    case: b.case,
+                    event_id: b.events.into_iter().next().unwrap_or_default(),
+                    data: b.data,
+                })
+                .map_err(|e| ServiceError::Internal(e.to_string())),
+            done => done.into_outcome(),
+        }
+    }
+
+    async fn run(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
+        let result = self.dispatch(ctx, input).await;
+        match result {
+            // A duplicate that raced the first call: answer as the first call did.
+            Err(ServiceError::AlreadyProcessed) => match self.stored_answer(ctx).await? {
+                Some(answer) => Ok(answer),
+                None => Err(in_progress()),
+            },
+            other => other,
+        }
+    }
+
+    /// One arm per row of the action table: the compiler refuses a row without its function.
+    async fn dispatch(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
+        use ActionInput as A;
+        let data = |v: Result<Value, serde_json::Error>| v.map(Done::Data).map_err(|e| ServiceError::Internal(e.to_string()));
+        Ok(match input {
+            A::TicketCreate(i) => Done::Case(self.create_ticket(ctx, &i).await?),
+            A::TicketAddMessage(i) => Done::Case(self.add_message(ctx, &i).await?),
+            A::TicketSetPriority(i) => Done::Case(self.set_priority(ctx, &i).await?),
+            A::ScheduleProposeSlots(i) => Done::Case(self.propose_slots(ctx, &i).await?),
+            A::ScheduleConfirm(i) => Done::Case(self.confirm_slot(ctx, &i).await?),
+            A::DispatchAssignTech(i) => Done::Case(self.assign_tech(ctx, &i).await?),
+            A::TicketBook(i) => Done::Case(self.book(ctx, &i).await?),
+            A::DispatchSetEta(i) => Done::Case(self.set_eta(ctx, &i).await?),
+            A::CloseoutAddPhoto(i) => Done::Case(self.add_photo(ctx, &i).await?),
+            A::CloseoutAddNote(i) => Done::Case(self.add_note(ctx, &i).await?),
+            A::CloseoutChecklistComplete(i) => Done::Case(self.checklist_complete(ctx, &i).await?),
+            A::BillingGenerateInvoiceDraft(i) => Done::Case(self.generate_invoice_draft(ctx, &i).await?),
+            A::BillingCompileCloseoutPacket(i) => Done::Case(self.compile_closeout_packet(ctx, &i).await?),
+            A::JobCheckIn(i) => Done::Case(self.check_in(ctx, &i).await?),
+            A::JobCompleteWork(i) => Done::Case(self.complete_work(ctx, &i).await?),
+            A::JobRecordLabor(i) => Done::Case(self.record_labor(ctx, &i).await?),
+            A::JobRecordPart(i) => Done::Case(self.record_part(ctx, &i).await?),
+            A::TicketCancel(i) => Done::Case(self.cancel_ticket(ctx, &i).await?),
+            A::BillingEditInvoiceDraft(i) => Done::Case(self.edit_invoice_draft(ctx, &i).await?),
+            A::BillingRecordPayment(i) => Done::Case(self.record_payment(ctx, &i).await?),
+            A::PortalCreateLink(i) => Done::Data(json!({ "link": self.create_portal_link(ctx, &i).await? })),
+            A::PortalRevokeLink(i) => {
+                self.revoke_portal_link(ctx, &i).await?;
+                Done::Data(json!({ "revoked": i.link_id }))
+            }
+            A::InboundDeliver(i) => {
+                let r = self.inbound(ctx, &i).await?;
+                Done::Data(json!({
+                    "ticket_id": r.ticket_id,
+                    "message_id": r.message_id,
+                    "disposition": r.disposition,
+                    "reason": r.reason,
+                    "case": r.case,
+                }))
+            }
+            A::CustomerCreate(i) => data(serde_json::to_value(self.create_customer(ctx, &i.customer, i.site.as_ref()).await?))?,
+            A::CustomerUpdate(i) => data(serde_json::to_value(self.update_customer(ctx, &i).await?))?,
+            A::SiteUpdate(i) => data(serde_json::to_value(self.update_site(ctx, &i).await?))?,
+            A::TemplatePutItem(i) => data(serde_json::to_value(self.put_template_item(ctx, &i).await?))?,
+            A::TemplateRemoveItem(i) => {
+                self.remove_template_item(ctx, &i.job_type, &i.key).await?;
+                Done::Data(json!({}))
+            }
+            A::TechnicianCreate(i) => data(serde_json::to_value(self.create_technician(ctx, &i).await?))?,
+            A::TechnicianUpdate(i) => data(serde_json::to_value(self.update_technician(ctx, &i).await?))?,
+            A::TechnicianAddTimeOff(i) => {
+                let id = self.add_time_off(ctx, &i.technician_id, i.start_ms, i.end_ms, i.reason.as_deref()).await?;
+                Done::Data(json!({ "time_off_id": id }))
+            }
+            A::AccountCreate(i) => data(serde_json::to_value(self.create_user(ctx, &i).await?))?,
+            A::AccountSetDisabled(i) => data(serde_json::to_value(self.set_user_disabled(ctx, &i.user_id, i.disabled).await?))?,
+            A::AccountResetPassword(i) => {
+                self.reset_password(ctx, &i.user_id, &i.password).await?;
+                Done::Data(json!({}))
+            }
+        })
+    }
+
+    /// The answer a call's key already holds: the stored response, a mismatch, or (after
+    /// waiting for a call still in progress) nothing.
+    async fn stored_answer(&self, ctx: &CallContext) -> Result<Option<Done>, ServiceError> {
+        let Some(key) = &ctx.idempotency else { return Ok(None) };
+        let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
+        loop {
+            match idempotency::lookup(self.db.pool(), key).await? {
+                None => return Ok(None),
+                Some(Stored::Replay(v)) => {
+                    tracing::info!(key = %key.key, "idempotent replay");
+                    return Ok(Some(Done::Replayed(v)));
+                }
+                Some(Stored::Mismatch) => return Err(ServiceError::IdempotencyMismatch),
+                Some(Stored::InProgress) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(IN_PROGRESS_POLL).await
+                }
+                Some(Stored::InProgress) => return Err(in_progress()),
+            }
+        }
+    }
+}
+
+fn in_progress() -> ServiceError {
+    ServiceError::Conflict("a request with this Idempotency-Key is still in progress".into())
+}
+
+/// A body that does not match the action's input: `INVALID_REQUEST` naming the field serde
+/// complained about.
+fn input_error(e: &serde_json::Error) -> ServiceError {
+    let message = e.to_string();
+    let field = message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("body").to_string();
+    ServiceError::Domain(domain::DomainError::Invalid(vec![domain::FieldError::new(
+        &field,
+        "invalid",
+        message.clone(),
+    )]))
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}

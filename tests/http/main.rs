@@ -1,0 +1,11 @@
+//! The server over real HTTP, on SQLite and PostgreSQL: the tool API, the browser door, the
+//! console's server side, photos and the follow-up worker. One test binary, because each one
+//! links the whole app.
+
+mod support;
+
+mod console;
+mod photos;
+mod tool_api;
+mod web_auth;
+mod worker;

@@ -2,7 +2,6 @@
 //! web app), the technician's photo upload, and attachment downloads with the case's own
 //! access rules.
 
-use domain::ErrorCode;
 use crate::server::AppState;
 use crate::tools::{header, request_id, ApiError};
 use axum::body::Body;
@@ -15,6 +14,7 @@ use dispatch::spool::{Spool, SpoolError, Spooled};
 use dispatch::users::CurrentActor;
 use dispatch::CallContext;
 use domain::case::AttachmentKind;
+use domain::ErrorCode;
 use futures_util::TryStreamExt;
 use serde_json::json;
 
@@ -33,19 +33,19 @@ pub enum ReceiveError {
 impl ReceiveError {
     pub fn into_api(self, rid: &str) -> ApiError {
         match self {
-            ReceiveError::TooLarge { limit } => ApiError::new(rid, ErrorCode::PayloadTooLarge,
-                format!("files are limited to {} MiB", limit >> 20),
-            )
-            .details(json!({"fields": [{"field": "file", "code": "too_large",
-                "message": format!("at most {} MiB", limit >> 20)}]})),
-            ReceiveError::Bad(message) => {
-                ApiError::new(rid, ErrorCode::InvalidRequest, message.clone())
-                    .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]}))
+            ReceiveError::TooLarge { limit } => {
+                ApiError::new(rid, ErrorCode::PayloadTooLarge, format!("files are limited to {} MiB", limit >> 20))
+                    .details(json!({"fields": [{"field": "file", "code": "too_large",
+                "message": format!("at most {} MiB", limit >> 20)}]}))
             }
+            ReceiveError::Bad(message) => ApiError::new(rid, ErrorCode::InvalidRequest, message.clone())
+                .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]})),
             ReceiveError::Refused(e) => ApiError::from_service(rid, &e),
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "upload spool failed");
-                ApiError::new(rid, ErrorCode::Internal,
+                ApiError::new(
+                    rid,
+                    ErrorCode::Internal,
                     "the file could not be received; the request id identifies it in the server logs",
                 )
             }

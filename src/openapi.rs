@@ -2,8 +2,8 @@
 //! returns, so the description cannot drift from the behaviour.
 
 use crate::tools::ErrorBody;
-use domain::Action;
 use dispatch::service::SuccessBody;
+use domain::Action;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 

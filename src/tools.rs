@@ -46,7 +46,10 @@ async fn upload(State(state): State<AppState>, headers: HeaderMap, request: axum
         let actor = authenticate(&state, &headers, &rid).await?;
         let ctx = call_context(actor, &headers, &rid)?;
         // Refused before a byte of the file is read.
-        state.service.permit(&ctx, Action::CloseoutAddPhoto).map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        state
+            .service
+            .permit(&ctx, Action::CloseoutAddPhoto)
+            .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
         check_rate(&state, &ctx.actor, &rid)?;
         let (file, filename) = crate::files::receive_upload(
             request,
@@ -187,8 +190,7 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Actor, ApiError> {
-    let unauthenticated =
-        || ApiError::new(rid, ErrorCode::Unauthenticated, "a valid bearer token is required");
+    let unauthenticated = || ApiError::new(rid, ErrorCode::Unauthenticated, "a valid bearer token is required");
     let token = header(headers, "authorization")
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
         .ok_or_else(unauthenticated)?;
@@ -234,9 +236,7 @@ async fn call_tool(
                 format!("the request body is larger than {} MiB; send large files as uploads", MAX_TOOL_BODY >> 20);
             return ApiError::new(&rid, ErrorCode::PayloadTooLarge, message).into_response();
         }
-        Err(e) => {
-            return ApiError::new(&rid, ErrorCode::InvalidRequest, e.body_text()).into_response()
-        }
+        Err(e) => return ApiError::new(&rid, ErrorCode::InvalidRequest, e.body_text()).into_response(),
     };
     let result = run_tool(&state, &tool_name, &headers, &body, &rid).await;
     respond(&state, result, &tool_name, &headers).await
@@ -246,9 +246,7 @@ async fn call_tool(
 fn check_rate(state: &AppState, actor: &Actor, rid: &str) -> Result<(), ApiError> {
     let Err(wait) = state.tool_limit.check(&actor.id) else { return Ok(()) };
     let secs = wait.as_secs().max(1);
-    let mut e =
-        ApiError::new(rid, ErrorCode::RateLimited, format!("too many calls; retry in {secs} s"))
-            .by(actor);
+    let mut e = ApiError::new(rid, ErrorCode::RateLimited, format!("too many calls; retry in {secs} s")).by(actor);
     e.retry_after = Some(secs);
     e.details = json!({ "retry_after_seconds": secs });
     Err(e)
@@ -296,7 +294,8 @@ async fn audit_denial(state: &AppState, e: &ApiError, tool: &str, headers: &Head
             }
         }
     };
-    let detail = json!({"tool": tool.chars().take(100).collect::<String>(), "code": e.code.as_str(), "message": e.message});
+    let detail =
+        json!({"tool": tool.chars().take(100).collect::<String>(), "code": e.code.as_str(), "message": e.message});
     if let Err(err) = state.service.record_denial(&who, detail).await {
         tracing::error!(error = %err, "could not audit a refused call");
     }
@@ -312,9 +311,11 @@ async fn run_tool(
     let actor = authenticate(state, headers, rid).await?;
     check_rate(state, &actor, rid)?;
     // Web-app actions and reads are not tools: to a token they do not exist.
-    let action = tool_name.parse::<Action>().ok().filter(|a| a.audience() != domain::Audience::App).ok_or_else(|| {
-        ApiError::new(rid, ErrorCode::UnknownTool, format!("there is no tool '{tool_name}'"))
-    })?;
+    let action = tool_name
+        .parse::<Action>()
+        .ok()
+        .filter(|a| a.audience() != domain::Audience::App)
+        .ok_or_else(|| ApiError::new(rid, ErrorCode::UnknownTool, format!("there is no tool '{tool_name}'")))?;
     let ctx = call_context(actor, headers, rid)?;
     let key = header(headers, "idempotency-key");
     match state.service.call(ctx.clone(), action, key, body).await {

@@ -1,14 +1,13 @@
 //! The operator console's server side over real HTTP, on SQLite and PostgreSQL: the board,
 //! its change stamp, the ticket page's history, the roster and the week's schedule.
 
-
+use crate::support::{start, technician, Browser, Server};
 use dispatch::testing::each_backend;
 use dispatch::users::NewUser;
 use dispatch::CallContext;
 use domain::commands::{AssignTech, ConfirmSlot};
 use domain::window::HOUR_MS;
 use domain::{Actor, CreateTicket, NewCustomer, NewSite, Role};
-use crate::support::{start, technician, Browser, Server};
 
 async fn signed_in(s: &Server, role: Role, technician_id: Option<&str>) -> Browser {
     let email = format!("{}@example.com", role.as_str());

@@ -2,12 +2,11 @@
 //! upload with retries, previews, the customer's metadata-free copy, access rules, and bad
 //! uploads that change nothing.
 
-
+use crate::support::{account, blob_count, dispatched_ticket, start, start_with, system, technician, Browser, Server};
 use dispatch::testing::{each_backend, jpeg_with_exif, GPS_MARK};
 use domain::commands::TicketRef;
 use domain::Role;
 use serde_json::Value;
-use crate::support::{account, blob_count, dispatched_ticket, start, start_with, system, technician, Browser, Server};
 
 const PASSWORD: &str = "correct horse battery";
 

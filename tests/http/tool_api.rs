@@ -1,10 +1,9 @@
 //! The tool API over real HTTP, on SQLite and PostgreSQL.
 
-
+use crate::support::{start, start_with, technician, Server};
 use dispatch::testing::each_backend;
 use dispatch::Service;
 use serde_json::{json, Value};
-use crate::support::{start, start_with, technician, Server};
 
 /// GET with a bearer token; the JSON body (status checked by the callers that care).
 async fn get_json(url: &str, token: &str) -> Value {
@@ -390,7 +389,11 @@ async fn tool_listing_and_bounded_summaries() {
         assert_eq!(create_schema["type"], "object", "{create_schema}");
         assert_eq!(create_schema["required"], json!(["customer"]));
         let all: Value = get_json(&format!("{}/tools/v1", s.base), &operator).await;
-        assert_eq!(all["tools"].as_array().map(Vec::len), Some(20), "the 12 agent tools, ticket.book and 7 operator actions");
+        assert_eq!(
+            all["tools"].as_array().map(Vec::len),
+            Some(20),
+            "the 12 agent tools, ticket.book and 7 operator actions"
+        );
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
 

@@ -2,12 +2,11 @@
 //! each role reaches, scoping of technicians and customers, portal links, cross-site refusal,
 //! throttling and security headers.
 
-
+use crate::support::{account, dispatched_ticket, start, system, technician, Browser};
 use dispatch::testing::each_backend;
 use dispatch::Service;
 use domain::window::HOUR_MS;
 use domain::{CreateTicket, NewCustomer, Role};
-use crate::support::{account, dispatched_ticket, start, system, technician, Browser};
 
 async fn audit_actions(svc: &Service) -> Vec<String> {
     dispatch::audit::all_events(svc.db().pool()).await.expect("events").into_iter().map(|e| e.action).collect()

@@ -3,7 +3,7 @@
 //! that no longer apply are dropped, a failing webhook is retried, and OpenClaw's webhook
 //! receives exactly one notice per firing with the follow-up id as its idempotency key.
 
-
+use crate::support::{dispatched_ticket, system, technician};
 use dispatch::followups::{FollowupRules, LEASE_MS};
 use dispatch::testing::each_backend;
 use dispatch::Service;
@@ -12,7 +12,6 @@ use real_dispatch::worker::{pass, Hook};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use crate::support::{dispatched_ticket, system, technician};
 
 type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 

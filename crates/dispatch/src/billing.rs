@@ -107,6 +107,7 @@ impl Service {
             "INSERT INTO payments (id, ticket_id, kind, amount_cents, due_ms, recorded_by, recorded_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             binds,
         );
-        self.finish(ctx, o, Action::BillingRecordPayment, Some(CaseState::PaidOrAr), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::BillingRecordPayment, Some(CaseState::PaidOrAr), serde_json::json!({}), vec![])
+            .await
     }
 }

@@ -20,7 +20,6 @@ pub(crate) enum PhotoSource {
 /// Largest photo accepted through a JSON body (base64 decoded).
 pub const MAX_INLINE_PHOTO: usize = 10 * 1024 * 1024;
 
-
 impl Service {
     /// `job.check_in`: the technician is on site (dispatched -> onsite).
     #[tracing::instrument(name = "job.check_in", skip_all, fields(actor = %ctx.actor.id))]
@@ -35,7 +34,8 @@ impl Service {
     pub async fn complete_work(&self, ctx: &CallContext, input: &JobRef) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::JobCompleteWork)?;
         let o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
-        self.finish(ctx, o, Action::JobCompleteWork, Some(CaseState::WorkPerformed), serde_json::json!({}), vec![]).await
+        self.finish(ctx, o, Action::JobCompleteWork, Some(CaseState::WorkPerformed), serde_json::json!({}), vec![])
+            .await
     }
 
     /// `closeout.add_photo` with the image bytes inline (base64). The blob is written before

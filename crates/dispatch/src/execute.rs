@@ -143,7 +143,8 @@ impl Service {
     /// One arm per row of the action table: the compiler refuses a row without its function.
     async fn dispatch(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
         use ActionInput as A;
-        let data = |v: Result<Value, serde_json::Error>| v.map(Done::Data).map_err(|e| ServiceError::Internal(e.to_string()));
+        let data =
+            |v: Result<Value, serde_json::Error>| v.map(Done::Data).map_err(|e| ServiceError::Internal(e.to_string()));
         Ok(match input {
             A::TicketCreate(i) => Done::Case(self.create_ticket(ctx, &i).await?),
             A::TicketAddMessage(i) => Done::Case(self.add_message(ctx, &i).await?),
@@ -180,7 +181,9 @@ impl Service {
                     "case": r.case,
                 }))
             }
-            A::CustomerCreate(i) => data(serde_json::to_value(self.create_customer(ctx, &i.customer, i.site.as_ref()).await?))?,
+            A::CustomerCreate(i) => {
+                data(serde_json::to_value(self.create_customer(ctx, &i.customer, i.site.as_ref()).await?))?
+            }
             A::CustomerUpdate(i) => data(serde_json::to_value(self.update_customer(ctx, &i).await?))?,
             A::SiteUpdate(i) => data(serde_json::to_value(self.update_site(ctx, &i).await?))?,
             A::TemplatePutItem(i) => data(serde_json::to_value(self.put_template_item(ctx, &i).await?))?,
@@ -195,7 +198,9 @@ impl Service {
                 Done::Data(json!({ "time_off_id": id }))
             }
             A::AccountCreate(i) => data(serde_json::to_value(self.create_user(ctx, &i).await?))?,
-            A::AccountSetDisabled(i) => data(serde_json::to_value(self.set_user_disabled(ctx, &i.user_id, i.disabled).await?))?,
+            A::AccountSetDisabled(i) => {
+                data(serde_json::to_value(self.set_user_disabled(ctx, &i.user_id, i.disabled).await?))?
+            }
             A::AccountResetPassword(i) => {
                 self.reset_password(ctx, &i.user_id, &i.password).await?;
                 Done::Data(json!({}))

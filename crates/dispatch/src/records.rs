@@ -12,7 +12,6 @@ use domain::{Action, CustomerView, SiteView};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-
 pub use domain::records::{CustomerEdit, SiteEdit, TemplateItem};
 
 /// A customer with their sites, for the records page.

@@ -518,10 +518,7 @@ mod tests {
 
     #[test]
     fn agent_allowlists_match_the_contract() {
-        assert_eq!(
-            tools_for(Role::IntakeAgent),
-            ["ticket.create", "ticket.add_message", "ticket.set_priority"]
-        );
+        assert_eq!(tools_for(Role::IntakeAgent), ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
         assert_eq!(
             tools_for(Role::SchedulingAgent),
             [
@@ -586,8 +583,7 @@ mod tests {
     #[test]
     fn every_state_has_a_next_step_or_is_terminal() {
         for st in CaseState::ALL {
-            let tools: Vec<_> =
-                Action::agent_tools().filter(|a| !a.spec().from.is_empty() && a.legal_in(st)).collect();
+            let tools: Vec<_> = Action::agent_tools().filter(|a| !a.spec().from.is_empty() && a.legal_in(st)).collect();
             if st == CaseState::Canceled || st == CaseState::PaidOrAr {
                 assert!(tools.iter().all(|a| a.spec().moves.is_empty()), "{st}: {tools:?}");
             } else if st != CaseState::Dispatched && st != CaseState::Onsite {
@@ -613,7 +609,10 @@ mod tests {
         assert!(Action::JobCheckIn.is_tool_for(Role::Operator));
         assert!(!Action::JobCheckIn.is_tool_for(Role::Technician), "technicians have no tokens");
         assert!(!Action::CustomerCreate.is_api_for(Role::Operator), "records are the web app's");
-        assert!(Action::InboundDeliver.is_api_for(Role::IntakeAgent) && !Action::InboundDeliver.is_tool_for(Role::IntakeAgent));
+        assert!(
+            Action::InboundDeliver.is_api_for(Role::IntakeAgent)
+                && !Action::InboundDeliver.is_tool_for(Role::IntakeAgent)
+        );
         assert!(Action::AccountCreate.allowed_for(Role::Admin) && !Action::AccountCreate.allowed_for(Role::Operator));
     }
 }

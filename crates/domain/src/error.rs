@@ -148,7 +148,10 @@ impl ErrorCode {
 
     /// Refusals that are security events: audited even though the call wrote nothing.
     pub const fn is_denial(self) -> bool {
-        matches!(self, ErrorCode::Unauthenticated | ErrorCode::ToolNotAllowed | ErrorCode::Forbidden | ErrorCode::RateLimited)
+        matches!(
+            self,
+            ErrorCode::Unauthenticated | ErrorCode::ToolNotAllowed | ErrorCode::Forbidden | ErrorCode::RateLimited
+        )
     }
 }
 

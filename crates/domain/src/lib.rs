@@ -22,6 +22,7 @@ pub mod validate;
 pub mod views;
 pub mod window;
 
+pub use action::{Action, ActionInput, Audience};
 pub use actor::{Actor, ActorKind, Role, SourceChannel};
 pub use case::{Case, CaseSummary, CustomerView, SiteView};
 pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
@@ -29,4 +30,3 @@ pub use commands::*;
 pub use error::{DomainError, ErrorCode, FieldError};
 pub use priority::Priority;
 pub use state::CaseState;
-pub use action::{Action, ActionInput, Audience};

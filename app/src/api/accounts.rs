@@ -1,0 +1,61 @@
+//! The admin's accounts page.
+
+use super::*;
+
+/// An account row for the admin page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+#[server(endpoint = "accounts")]
+pub async fn accounts() -> Result<Vec<Account>, ServerFnError> {
+    let users = ssr::service()?.users(&ssr::context()?).await.map_err(ssr::error)?;
+    Ok(users
+        .into_iter()
+        .map(|u| Account { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled })
+        .collect())
+}
+
+#[server(endpoint = "create_account")]
+pub async fn create_account(
+    email: String,
+    name: String,
+    role: String,
+    password: String,
+    technician_id: String,
+    customer_id: String,
+) -> Result<FormOutcome<Account>, ServerFnError> {
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let Ok(role) = role.parse::<Role>() else {
+        return Ok(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("role", "invalid_role", "admin, operator, technician or customer")],
+        });
+    };
+    let input = dispatch::users::NewUser {
+        email,
+        name,
+        role: Some(role),
+        password,
+        technician_id: opt(technician_id),
+        customer_id: opt(customer_id),
+    };
+    let r = ssr::service()?.create_user(&ssr::context()?, &input).await;
+    ssr::outcome(r.map(|u| Account { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled }))
+}
+
+#[server(endpoint = "set_account_disabled")]
+pub async fn set_account_disabled(user_id: String, disabled: bool) -> Result<(), ServerFnError> {
+    ssr::service()?.set_user_disabled(&ssr::context()?, &user_id, disabled).await.map_err(ssr::error)?;
+    Ok(())
+}
+
+#[server(endpoint = "reset_account_password")]
+pub async fn reset_account_password(user_id: String, password: String) -> Result<FormOutcome<()>, ServerFnError> {
+    ssr::outcome(ssr::service()?.reset_password(&ssr::context()?, &user_id, &password).await)
+}

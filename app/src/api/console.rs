@@ -1,0 +1,95 @@
+//! The dispatch board, phone intake and the ticket page's reads.
+
+use super::*;
+
+#[server(endpoint = "create_ticket")]
+pub async fn create_ticket(
+    customer_name: String,
+    phone: String,
+    email: String,
+    address: String,
+    problem_summary: String,
+    trade: String,
+    priority: String,
+) -> Result<FormOutcome<Case>, ServerFnError> {
+    use domain::{CreateTicket, NewCustomer, NewSite};
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let priority = match priority.parse() {
+        Ok(p) => Some(p),
+        Err(()) if priority.trim().is_empty() => None,
+        Err(()) => {
+            return Ok(FormOutcome::Invalid {
+                message: "Please correct the highlighted fields.".into(),
+                fields: vec![FieldError::new("priority", "invalid_priority", "standard, urgent or emergency")],
+            })
+        }
+    };
+    let input = CreateTicket {
+        customer: NewCustomer {
+            name: opt(customer_name),
+            phone: opt(phone),
+            email: opt(email),
+            preferred_channel: None,
+        },
+        site: opt(address).map(|a| NewSite { address: Some(a), ..Default::default() }),
+        problem_summary: opt(problem_summary),
+        trade: opt(trade),
+        priority,
+        ..Default::default()
+    };
+    let service = ssr::service()?;
+    ssr::outcome(service.create_ticket(&ssr::context()?, &input).await.map(|o| o.case))
+}
+
+/// Cards sent per column (the counts always cover every matching ticket).
+pub const BOARD_PER_COLUMN: usize = 25;
+
+pub use domain::views::{BoardColumn, BoardFilter};
+
+/// The dispatch board, filtered on the server so the page carries only the cards it shows,
+/// with the server's clock so ages and badges render the same on both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Board {
+    pub now_ms: i64,
+    pub stamp: String,
+    pub total: usize,
+    pub columns: Vec<BoardColumn>,
+    pub technicians: Vec<String>,
+    pub trades: Vec<String>,
+}
+
+#[server(endpoint = "board")]
+pub async fn load_board(filter: BoardFilter) -> Result<Board, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let stamp = service.board_stamp(&ctx).await.map_err(ssr::error)?;
+    let data = service.board(&ctx, &filter, BOARD_PER_COLUMN as i64).await.map_err(ssr::error)?;
+    let (columns, technicians, trades) = (data.columns, data.technicians, data.trades);
+    let total = columns.iter().map(|c| c.count).sum();
+    Ok(Board { now_ms: dispatch::ids::now_ms(), stamp, total, columns, technicians, trades })
+}
+
+/// Changes whenever any ticket changes; the board polls it.
+#[server(endpoint = "board_stamp")]
+pub async fn board_stamp() -> Result<String, ServerFnError> {
+    ssr::service()?.board_stamp(&ssr::context()?).await.map_err(ssr::error)
+}
+
+/// Everything the ticket page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketDetail {
+    pub now_ms: i64,
+    pub case: Case,
+    pub messages: Vec<domain::views::MessageEntry>,
+    pub timeline: Vec<domain::views::TimelineEntry>,
+}
+
+#[server(endpoint = "ticket_detail")]
+pub async fn load_ticket(ticket_id: String) -> Result<TicketDetail, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    let case = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?;
+    let messages = service.messages(&ctx, &case.id).await.map_err(ssr::error)?;
+    let timeline = service.timeline(&ctx, &case.id).await.map_err(ssr::error)?;
+    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline })
+}

@@ -1,0 +1,122 @@
+//! Server functions: typed calls from the browser, each one line into the service, one module
+//! per surface. Everything is re-exported here, so pages name `crate::api::X`.
+
+mod accounts;
+mod console;
+mod portal;
+mod records;
+mod session;
+mod technician;
+mod ticket;
+
+pub use accounts::*;
+pub use console::*;
+pub use portal::*;
+pub use records::*;
+pub use session::*;
+pub use technician::*;
+pub use ticket::*;
+
+use domain::{Case, CaseState, CaseSummary, FieldError, Role};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The result of a form submission: the new state, or what to fix, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FormOutcome<T> {
+    Done(T),
+    Invalid { message: String, fields: Vec<FieldError> },
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use dispatch::users::{ClientAddr, CurrentActor};
+    use dispatch::{CallContext, Service, ServiceError};
+    use domain::{Actor, Role, SourceChannel};
+    use leptos::prelude::*;
+
+    pub fn service() -> Result<Service, ServerFnError> {
+        use_context::<Service>().ok_or_else(|| ServerFnError::new("service unavailable"))
+    }
+
+    fn parts() -> Option<http::request::Parts> {
+        use_context::<http::request::Parts>()
+    }
+
+    /// The signed-in actor of this request, resolved from the session by the server (never
+    /// from anything the browser sends).
+    pub fn current_actor() -> Option<Actor> {
+        parts().and_then(|p| p.extensions.get::<CurrentActor>().cloned()).and_then(|a| a.0)
+    }
+
+    pub fn client_addr() -> String {
+        parts().and_then(|p| p.extensions.get::<ClientAddr>().cloned()).map(|c| c.0).unwrap_or_else(|| "unknown".into())
+    }
+
+    pub fn request_id() -> Option<String> {
+        parts().and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string))
+    }
+
+    /// The call context of the signed-in actor, or an error asking to sign in.
+    pub fn context() -> Result<CallContext, ServerFnError> {
+        let actor = current_actor().ok_or_else(|| ServerFnError::new("please sign in again"))?;
+        let channel = if actor.role == Role::Customer { SourceChannel::Webchat } else { SourceChannel::Internal };
+        Ok(CallContext { channel, request_id: request_id(), ..CallContext::new(actor) })
+    }
+
+    pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
+        leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| ServerFnError::new("sessions unavailable"))
+    }
+
+    /// A refusal as a server-function error, answered with the code's own HTTP status
+    /// (400, 403, 404, 409, ...): only an internal error is a 500.
+    pub fn error(e: ServiceError) -> ServerFnError {
+        set_status(e.code().http_status());
+        ServerFnError::new(e.public_message())
+    }
+
+    fn set_status(status: u16) {
+        if let (Some(options), Ok(status)) =
+            (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(status))
+        {
+            options.set_status(status);
+        }
+    }
+
+    /// Service errors that the user can act on become form outcomes; the rest become
+    /// server-function errors with the public message only.
+    pub fn outcome<T>(r: Result<T, ServiceError>) -> Result<super::FormOutcome<T>, ServerFnError> {
+        match r {
+            Ok(v) => Ok(super::FormOutcome::Done(v)),
+            Err(ServiceError::Domain(domain::DomainError::Invalid(fields))) => {
+                Ok(super::FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields })
+            }
+            Err(e @ (ServiceError::Internal(_) | ServiceError::Forbidden(_) | ServiceError::NotAllowed { .. })) => {
+                Err(error(e))
+            }
+            Err(e) => Ok(super::FormOutcome::Invalid { message: e.public_message(), fields: vec![] }),
+        }
+    }
+
+    /// Where a role starts.
+    pub fn home_of(role: Role) -> &'static str {
+        match role {
+            Role::Technician => "/tech",
+            Role::Customer => "/portal",
+            _ => "/console",
+        }
+    }
+}
+
+/// What a console action answers: the case after it, or what to fix.
+pub type ActionResult = Result<FormOutcome<Case>, ServerFnError>;
+
+#[cfg(feature = "ssr")]
+fn case_of(r: Result<dispatch::Outcome, dispatch::ServiceError>) -> ActionResult {
+    ssr::outcome(r.map(|o| o.case))
+}
+
+#[cfg(feature = "ssr")]
+fn version(v: &str) -> Option<i64> {
+    v.trim().parse().ok()
+}

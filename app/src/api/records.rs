@@ -1,0 +1,314 @@
+//! Customers, sites, checklist templates, the roster and the week's schedule.
+
+use super::*;
+
+/// A technician as the records page lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechnicianRow {
+    pub id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub zone: Option<String>,
+    pub hours: String,
+    pub active: bool,
+    /// The edit form's starting values: the first shift's hours and the days that have one.
+    pub start: String,
+    pub end: String,
+    pub days: String,
+}
+
+#[server(endpoint = "technicians")]
+pub async fn technicians() -> Result<Vec<TechnicianRow>, ServerFnError> {
+    let list = ssr::service()?.technicians(&ssr::context()?).await.map_err(ssr::error)?;
+    Ok(list
+        .into_iter()
+        .map(|t| {
+            const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            let hours = t
+                .working_hours
+                .0
+                .iter()
+                .zip(DAYS)
+                .filter(|(ranges, _)| !ranges.is_empty())
+                .map(|(ranges, day)| {
+                    let r: Vec<String> = ranges
+                        .iter()
+                        .map(|(a, b)| format!("{:02}:{:02}–{:02}:{:02}", a / 60, a % 60, b / 60, b % 60))
+                        .collect();
+                    format!("{day} {}", r.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let first = t.working_hours.0.iter().find_map(|r| r.first().copied()).unwrap_or((8 * 60, 17 * 60));
+            let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+            let days = (0..7)
+                .filter(|d| !t.working_hours.0[*d].is_empty())
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            TechnicianRow {
+                id: t.id,
+                name: t.name,
+                skills: t.skills,
+                zone: t.zone,
+                hours,
+                active: t.active,
+                start: hm(first.0),
+                end: hm(first.1),
+                days,
+            }
+        })
+        .collect())
+}
+
+/// The same hours on the chosen days (`0` = Monday): the roster forms' shape of working hours.
+#[cfg(feature = "ssr")]
+fn form_hours(start: &str, end: &str, days: &str) -> Result<domain::window::WorkingHours, FormOutcome<String>> {
+    let minutes = |s: &str| -> Option<u16> {
+        let (h, m) = s.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (Some(a), Some(b)) = (minutes(start), minutes(end).or((end.trim() == "24:00").then_some(24 * 60))) else {
+        return Err(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("working_hours", "invalid", "hours like 08:00 and 17:00")],
+        });
+    };
+    let on: Vec<bool> = (0..7).map(|d| days.split(',').any(|x| x.trim() == d.to_string())).collect();
+    Ok(domain::window::WorkingHours(std::array::from_fn(|d| if on[d] && a < b { vec![(a, b)] } else { vec![] })))
+}
+
+#[cfg(feature = "ssr")]
+fn skill_list(skills: &str) -> Vec<String> {
+    skills.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect()
+}
+
+/// A new technician: skills comma-separated, the same hours on the chosen days.
+#[server(endpoint = "create_technician")]
+pub async fn create_technician(
+    name: String,
+    skills: String,
+    zone: String,
+    start: String,
+    end: String,
+    days: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let hours = match form_hours(&start, &end, &days) {
+        Ok(h) => h,
+        Err(invalid) => return Ok(invalid),
+    };
+    let input = dispatch::scheduling::NewTechnician {
+        name,
+        phone: None,
+        email: None,
+        skills: skill_list(&skills),
+        zone: Some(zone.trim().to_string()).filter(|z| !z.is_empty()),
+        working_hours: Some(hours),
+    };
+    ssr::outcome(ssr::service()?.create_technician(&ssr::context()?, &input).await.map(|t| t.id))
+}
+
+/// New skills, zone, hours or availability for a technician.
+#[server(endpoint = "update_technician")]
+pub async fn update_technician(
+    technician_id: String,
+    skills: String,
+    zone: String,
+    start: String,
+    end: String,
+    days: String,
+    active: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let hours = match form_hours(&start, &end, &days) {
+        Ok(h) => h,
+        Err(invalid) => return Ok(invalid),
+    };
+    let input = dispatch::scheduling::TechnicianEdit {
+        technician_id,
+        skills: skill_list(&skills),
+        zone: Some(zone.trim().to_string()).filter(|z| !z.is_empty()),
+        working_hours: hours,
+        active: active != "false",
+    };
+    ssr::outcome(ssr::service()?.update_technician(&ssr::context()?, &input).await.map(|t| t.id))
+}
+
+/// Time off from one day to another (whole days, UTC), e.g. a vacation.
+#[server(endpoint = "add_time_off")]
+pub async fn add_time_off(
+    technician_id: String,
+    from: String,
+    to: String,
+    reason: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let (Some(a), Some(b)) = (crate::pages::date_ms(&from), crate::pages::date_ms(&to)) else {
+        return Ok(FormOutcome::Invalid {
+            message: "Please correct the highlighted fields.".into(),
+            fields: vec![FieldError::new("dates", "invalid", "dates like 2026-12-24")],
+        });
+    };
+    let reason = Some(reason).filter(|r| !r.trim().is_empty());
+    let r = ssr::service()?.add_time_off(&ssr::context()?, &technician_id, a, b + 86_400_000, reason.as_deref()).await;
+    ssr::outcome(r)
+}
+
+/// A week of appointments, starting `week` weeks from this Monday (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekAgenda {
+    pub from_ms: i64,
+    /// The eight local midnights that bound the week's seven days, in the shop's time zone.
+    pub days: Vec<i64>,
+    pub items: Vec<domain::views::AgendaItem>,
+    pub technicians: Vec<(String, String)>,
+}
+
+#[server(endpoint = "agenda")]
+pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
+    let service = ssr::service()?;
+    let ctx = ssr::context()?;
+    // The shop's week, Monday to Monday at local midnight (a daylight-saving day is 23 or 25 h).
+    let tz = service.settings().timezone.clone();
+    let now =
+        jiff::Timestamp::from_millisecond(dispatch::ids::now_ms()).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let today = now.to_zoned(tz.clone()).date();
+    let monday = today
+        .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
+        .and_then(|d| d.checked_add(jiff::Span::new().weeks(week.clamp(-52, 52))))
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let mut days = vec![];
+    for d in 0..=7 {
+        let date = monday.checked_add(jiff::Span::new().days(d)).map_err(|e| ServerFnError::new(e.to_string()))?;
+        let start = date.to_zoned(tz.clone()).map_err(|e| ServerFnError::new(e.to_string()))?;
+        days.push(start.timestamp().as_millisecond());
+    }
+    let from_ms = days[0];
+    let items = service.agenda(&ctx, from_ms, days[7]).await.map_err(ssr::error)?;
+    let technicians = service
+        .technicians(&ctx)
+        .await
+        .map_err(ssr::error)?
+        .into_iter()
+        .filter(|t| t.active)
+        .map(|t| (t.id, t.name))
+        .collect();
+    Ok(WeekAgenda { from_ms, days, items, technicians })
+}
+
+/// A customer record for the console (wasm-safe copy of the service's record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRow {
+    pub customer: domain::CustomerView,
+    pub sites: Vec<domain::SiteView>,
+    pub tickets: i64,
+}
+
+#[server(endpoint = "customers")]
+pub async fn customers(query: String) -> Result<Vec<CustomerRow>, ServerFnError> {
+    let list = ssr::service()?.customers(&ssr::context()?, &query).await.map_err(ssr::error)?;
+    Ok(list.into_iter().map(|r| CustomerRow { customer: r.customer, sites: r.sites, tickets: r.tickets }).collect())
+}
+
+/// A customer before any ticket, with an optional first site.
+#[server(endpoint = "new_customer")]
+pub async fn new_customer(
+    name: String,
+    phone: String,
+    email: String,
+    address: String,
+    access_notes: String,
+    zone: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let customer =
+        domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), preferred_channel: None };
+    let site = opt(address).map(|a| domain::NewSite {
+        address: Some(a),
+        access_notes: opt(access_notes),
+        zone: opt(zone),
+        ..Default::default()
+    });
+    let r = ssr::service()?.create_customer(&ssr::context()?, &customer, site.as_ref()).await;
+    ssr::outcome(r.map(|c| c.customer.id))
+}
+
+#[server(endpoint = "edit_customer")]
+pub async fn edit_customer(
+    customer_id: String,
+    name: String,
+    add_phone: String,
+    add_email: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let input = dispatch::records::CustomerEdit {
+        customer_id,
+        name: opt(name),
+        add_phone: opt(add_phone),
+        add_email: opt(add_email),
+        preferred_channel: None,
+    };
+    ssr::outcome(ssr::service()?.update_customer(&ssr::context()?, &input).await.map(|c| c.name))
+}
+
+#[server(endpoint = "edit_site")]
+pub async fn edit_site(
+    site_id: String,
+    address: String,
+    access_notes: String,
+    zone: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let input = dispatch::records::SiteEdit {
+        site_id,
+        address: Some(address),
+        access_notes: Some(access_notes),
+        zone: Some(zone),
+    };
+    ssr::outcome(ssr::service()?.update_site(&ssr::context()?, &input).await.map(|s| s.address))
+}
+
+/// A checklist template item (wasm-safe copy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateRow {
+    pub job_type: String,
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+    pub position: i64,
+}
+
+#[server(endpoint = "checklist_templates")]
+pub async fn checklist_templates() -> Result<Vec<TemplateRow>, ServerFnError> {
+    let list = ssr::service()?.checklist_templates(&ssr::context()?).await.map_err(ssr::error)?;
+    Ok(list
+        .into_iter()
+        .map(|t| TemplateRow {
+            job_type: t.job_type,
+            key: t.key,
+            label: t.label,
+            required: t.required,
+            position: t.position,
+        })
+        .collect())
+}
+
+#[server(endpoint = "put_template_item")]
+pub async fn put_template_item(
+    job_type: String,
+    label: String,
+    required: Option<String>,
+    position: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    let item = dispatch::records::TemplateItem {
+        job_type,
+        key: String::new(),
+        label,
+        required: required.is_some(),
+        position: position.trim().parse().unwrap_or(100),
+    };
+    ssr::outcome(ssr::service()?.put_template_item(&ssr::context()?, &item).await.map(|t| t.key))
+}
+
+#[server(endpoint = "remove_template_item")]
+pub async fn remove_template_item(job_type: String, key: String) -> Result<FormOutcome<()>, ServerFnError> {
+    ssr::outcome(ssr::service()?.remove_template_item(&ssr::context()?, &job_type, &key).await)
+}

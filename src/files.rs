@@ -2,8 +2,8 @@
 //! web app), the technician's photo upload, and attachment downloads with the case's own
 //! access rules.
 
-use crate::server::AppState;
-use crate::tools::{header, request_id, ApiError};
+use crate::api_error::{header, request_id, ApiError};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header as h, HeaderMap, HeaderValue, StatusCode};

@@ -1,12 +1,14 @@
 //! The Real Dispatch server: configuration, HTTP composition and the tool API door.
 //! `main.rs` is the CLI around it; integration tests drive [`server::router`] over real HTTP.
 
+pub mod api_error;
 pub mod config;
 pub mod files;
 pub mod openapi;
 pub mod openclaw;
 pub use dispatch::ratelimit;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod tools;
 pub mod web;

@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the tool API described from the same Rust types the door parses and
 //! returns, so the description cannot drift from the behaviour.
 
-use crate::tools::ErrorBody;
+use crate::api_error::ErrorBody;
 use dispatch::service::SuccessBody;
 use domain::Action;
 use schemars::generate::SchemaSettings;

@@ -1,10 +1,11 @@
 //! The HTTP server: Leptos pages and server functions, the tool API, health, static files.
 
 use crate::config::Config;
+pub use crate::state::{AppState, WebSettings, REQUEST_ID};
 use crate::tools;
 use crate::BoxError;
-use axum::extract::{FromRef, State};
-use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::extract::State;
+use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,53 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-#[derive(Clone)]
-pub struct AppState {
-    pub service: Service,
-    pub leptos: LeptosOptions,
-    /// Tool calls per token.
-    pub tool_limit: Arc<crate::ratelimit::RateLimiter>,
-    /// Audit writes for refused calls without a valid token (so a flood cannot fill the trail).
-    pub denial_audit_limit: Arc<crate::ratelimit::RateLimiter>,
-    pub web: WebSettings,
-}
-
-/// The HTTP door's settings, read from the environment once at start-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WebSettings {
-    /// `RD_TRUST_PROXY=1`: the client address is the first `X-Forwarded-For` hop.
-    pub trust_proxy: bool,
-    /// `RD_PUBLIC_URL` is https: session cookies are marked Secure.
-    pub secure_cookies: bool,
-    /// `RD_TOOL_RATE_PER_MINUTE`: tool calls per token per minute (burst up to 120).
-    pub tool_rate_per_minute: u32,
-}
-
-impl Default for WebSettings {
-    fn default() -> Self {
-        WebSettings { trust_proxy: false, secure_cookies: false, tool_rate_per_minute: 600 }
-    }
-}
-
-impl WebSettings {
-    pub fn from_env() -> WebSettings {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        WebSettings {
-            trust_proxy: var("RD_TRUST_PROXY").is_some_and(|v| v == "1"),
-            secure_cookies: var("RD_PUBLIC_URL").is_some_and(|u| u.starts_with("https://")),
-            tool_rate_per_minute: var("RD_TOOL_RATE_PER_MINUTE").and_then(|v| v.parse().ok()).unwrap_or(600),
-        }
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(s: &AppState) -> Self {
-        s.leptos.clone()
-    }
-}
 
 /// Opens the database (migrated) and the blob store the configuration names.
 pub async fn open_service(config: &Config) -> Result<Service, BoxError> {

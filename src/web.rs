@@ -4,7 +4,7 @@
 //! The tool API (`/tools/v1`) authenticates with bearer tokens and sends no cookies, so it is
 //! outside all of this.
 
-use crate::server::{AppState, REQUEST_ID};
+use crate::state::{AppState, REQUEST_ID};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;

@@ -6,6 +6,9 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Bytes gathered before each write to disk.
+pub const WRITE_BUFFER: usize = 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("invalid blob key '{0}'")]
@@ -229,7 +232,7 @@ impl BlobStore for LocalBlobStore {
             }
             let tmp = dest.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
             let file = tokio::fs::File::create(&tmp).await.map_err(io)?;
-            let file = tokio::io::BufWriter::with_capacity(crate::spool::WRITE_BUFFER, file);
+            let file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
             Ok(Box::new(LocalSink { file, tmp, dest }) as Box<dyn BlobSink>)
         })
     }

@@ -4,41 +4,35 @@
 //! the [`domain::Actor`], validates with the pure domain rules, and commits the state change
 //! together with its audit event in one transaction.
 
-pub mod audit;
-pub mod billing;
+pub mod actions;
 pub mod blob;
-pub mod case_store;
-pub mod closeout;
-pub mod db;
+pub mod context;
 pub mod error;
 pub mod execute;
 pub mod files;
 pub mod followups;
-pub mod idempotency;
 pub mod ids;
-pub mod inbound;
 pub mod packet;
 pub mod packet_pdf;
 pub mod photo_copies;
-pub mod portal;
 pub mod ratelimit;
-pub mod records;
 pub mod replay;
-pub mod scheduling;
 pub mod seed;
 pub mod service;
-pub mod sessions;
 pub mod settings;
 pub mod spool;
+pub mod store;
 pub mod summary;
 pub mod sweep;
 #[cfg(feature = "test-support")]
 pub mod testing;
-pub mod tickets;
 pub mod timeline;
 pub mod tokens;
 pub mod uploads;
-pub mod users;
+
+// The store's and the actions' modules keep their short paths (`dispatch::db`, `dispatch::records`).
+pub use actions::{billing, closeout, inbound, portal, records, scheduling, tickets, users};
+pub use store::{audit, case_store, db, idempotency, sessions};
 
 pub use blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
 pub use db::{Backend, Db};

@@ -5,36 +5,14 @@
 use crate::audit::{self, NewEvent};
 use crate::blob::BlobStore;
 use crate::case_store::{case_by_id, case_from_row, case_select, load_case};
+pub use crate::context::CallContext;
 use crate::db::Db;
 use crate::error::ServiceError;
 use crate::ids::now_ms;
 use crate::settings::ShopSettings;
 use domain::action::StateRule;
-use domain::{Action, Actor, Case, CaseState, Role, SourceChannel};
+use domain::{Action, Case, CaseState, Role};
 use std::sync::Arc;
-
-/// Who is calling, through which door, for the audit trail.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub actor: Actor,
-    pub channel: SourceChannel,
-    pub correlation_id: Option<String>,
-    pub request_id: Option<String>,
-    /// Set by the tool API: the answer is stored with the action, once.
-    pub idempotency: Option<crate::idempotency::IdempotencyKey>,
-}
-
-impl CallContext {
-    pub fn new(actor: Actor) -> Self {
-        CallContext {
-            actor,
-            channel: SourceChannel::Internal,
-            correlation_id: None,
-            request_id: None,
-            idempotency: None,
-        }
-    }
-}
 
 /// What every action returns: the case after commit, the audit event, and action data.
 #[derive(Debug, Clone)]

@@ -17,8 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 /// Bytes needed to recognise every accepted type.
 const HEAD: usize = 32;
-/// Bytes gathered before each write to disk.
-pub const WRITE_BUFFER: usize = 1024 * 1024;
+use crate::blob::WRITE_BUFFER;
 
 /// Why a spool stopped taking bytes.
 #[derive(Debug)]

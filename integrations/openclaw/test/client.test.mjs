@@ -28,10 +28,12 @@ async function serve(answer) {
 const spec = (name) => tools.find((t) => t.name === name);
 
 test('the tools are the generated ones, with dots nowhere in their names', () => {
-  assert.equal(tools.length, 13);
+  assert.equal(tools.length, 14, '13 agent tools and the case summary');
   for (const t of tools) assert.match(t.name, /^[a-zA-Z0-9_-]{1,64}$/);
   assert.equal(spec('dispatch_ticket_create').tool, 'ticket.create');
   assert.equal(spec('dispatch_ticket_create').parameters.type, 'object');
+  assert.equal(spec('dispatch_ticket_book').tool, 'ticket.book');
+  assert.deepEqual(spec('dispatch_ticket_book').parameters.required, ['ticket_id', 'start_ms', 'end_ms', 'technician_id']);
 });
 
 test('a call carries the token, a fresh key and the correlation id; retries keep the key', async () => {

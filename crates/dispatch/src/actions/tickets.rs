@@ -6,6 +6,7 @@ use crate::case_store::{load_case, summaries};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{Bind, CallContext, Outcome, Service, SetValue};
+use crate::store::customers;
 use domain::commands::{AddMessage, CancelTicket, Direction, SetPriority};
 use domain::{Action, CaseState, CaseSummary, CreateTicket, Role, ValidCreateTicket};
 use sqlx::Row;
@@ -30,8 +31,8 @@ impl Service {
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         self.claim(&mut tx, ctx).await?;
-        let (customer_id, old_customer) = upsert_customer(&mut tx, &valid, now).await?;
-        let site_id = upsert_site(&mut tx, &customer_id, old_customer.is_some(), &valid, now).await?;
+        let (customer_id, old_customer) = customers::upsert_customer(&mut tx, &valid, now).await?;
+        let site_id = customers::upsert_site(&mut tx, &customer_id, old_customer.is_some(), &valid, now).await?;
         let number: i64 =
             sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
                 .fetch_one(&mut *tx)
@@ -95,9 +96,9 @@ impl Service {
         let mut o = self.open(ctx, lead_id, None).await?;
         Self::require_state(&o.before, Action::TicketCreate)?;
         let customer_id = o.before.customer.id.clone();
-        add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
+        customers::add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
         self.propagate_customer_change(&mut o.tx, ctx, &o.before.customer, &o.before.id).await?;
-        let site_id = upsert_site(&mut o.tx, &customer_id, true, valid, o.now).await?;
+        let site_id = customers::upsert_site(&mut o.tx, &customer_id, true, valid, o.now).await?;
         sqlx::query(
             "UPDATE tickets SET site_id = COALESCE($1, site_id), problem_summary = COALESCE($2, problem_summary), \
              trade = COALESCE($3, trade), priority = $4, requested_start_ms = COALESCE($5, requested_start_ms), \
@@ -231,13 +232,8 @@ impl Service {
         via_ticket: &str,
     ) -> Result<(), ServiceError> {
         let new = crate::case_store::load_customer(tx, &old.id).await?;
-        let others: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 AND id <> $2 ORDER BY number")
-                .bind(&old.id)
-                .bind(via_ticket)
-                .fetch_all(&mut **tx)
-                .await?;
-        crate::records::record_in_cases(
+        let others = customers::other_tickets(tx, &old.id, via_ticket).await?;
+        audit::record_in_cases(
             tx,
             ctx,
             "customer.update",
@@ -249,108 +245,6 @@ impl Service {
         .await?;
         Ok(())
     }
-}
-
-/// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
-/// customer and, when an existing one was reused, how it looked before.
-pub(crate) async fn upsert_customer(
-    tx: &mut crate::db::WriteTx,
-    v: &ValidCreateTicket,
-    now: i64,
-) -> Result<(String, Option<domain::CustomerView>), ServiceError> {
-    for (kind, value) in
-        [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))]
-    {
-        let Some(value) = value else { continue };
-        let row = sqlx::query("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
-            .bind(kind)
-            .bind(value)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if let Some(r) = row {
-            let id: String = r.try_get("customer_id")?;
-            let old = crate::case_store::load_customer(tx, &id).await?;
-            add_contacts(tx, &id, v, now).await?;
-            return Ok((id, Some(old)));
-        }
-    }
-    let id = new_id("cus");
-    sqlx::query(
-        "INSERT INTO customers (id, name, preferred_channel, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)",
-    )
-    .bind(&id)
-    .bind(&v.customer_name)
-    .bind(v.preferred_channel.map(|c| c.as_str()))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    add_contacts(tx, &id, v, now).await?;
-    Ok((id, None))
-}
-
-/// Adds the phone and e-mail of `v` to the customer unless known (to anyone).
-async fn add_contacts(
-    tx: &mut crate::db::WriteTx,
-    customer_id: &str,
-    v: &ValidCreateTicket,
-    now: i64,
-) -> Result<(), ServiceError> {
-    for (kind, value) in
-        [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))]
-    {
-        let Some(value) = value else { continue };
-        sqlx::query(
-            "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
-             VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5) \
-             ON CONFLICT (kind, value) DO NOTHING",
-        )
-        .bind(new_id("con"))
-        .bind(customer_id)
-        .bind(kind)
-        .bind(value)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// The customer's site at the address of `v`, added unless the customer has it already
-/// (`known_customer` false: the customer was just created and has no sites).
-pub(crate) async fn upsert_site(
-    tx: &mut crate::db::WriteTx,
-    customer_id: &str,
-    known_customer: bool,
-    v: &ValidCreateTicket,
-    now: i64,
-) -> Result<Option<String>, ServiceError> {
-    let Some(address) = &v.address else { return Ok(None) };
-    if known_customer {
-        let existing = sqlx::query("SELECT id FROM sites WHERE customer_id = $1 AND address = $2")
-            .bind(customer_id)
-            .bind(address)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if let Some(r) = existing {
-            return Ok(Some(r.try_get("id")?));
-        }
-    }
-    let id = new_id("sit");
-    sqlx::query(
-        "INSERT INTO sites (id, customer_id, address, access_notes, zone, lat, lon, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&id)
-    .bind(customer_id)
-    .bind(address)
-    .bind(&v.access_notes)
-    .bind(&v.zone)
-    .bind(v.geo.map(|g| g.0))
-    .bind(v.geo.map(|g| g.1))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(Some(id))
 }
 
 /// Copies the checklist template of the job type (or `general`) onto the ticket.

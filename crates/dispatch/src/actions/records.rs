@@ -68,8 +68,8 @@ impl Service {
                 ));
             }
         }
-        let (id, known) = crate::tickets::upsert_customer(&mut tx, &v, now).await?;
-        crate::tickets::upsert_site(&mut tx, &id, known.is_some(), &v, now).await?;
+        let (id, known) = crate::store::customers::upsert_customer(&mut tx, &v, now).await?;
+        crate::store::customers::upsert_site(&mut tx, &id, known.is_some(), &v, now).await?;
         let customer = load_customer(&mut tx, &id).await?;
         let sites: Vec<SiteView> =
             sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1")
@@ -195,7 +195,7 @@ impl Service {
             .bind(&old.id)
             .fetch_all(&mut *tx)
             .await?;
-        record_in_cases(
+        audit::record_in_cases(
             &mut tx,
             ctx,
             "customer.update",
@@ -244,7 +244,7 @@ impl Service {
             .bind(&old.id)
             .fetch_all(&mut *tx)
             .await?;
-        record_in_cases(
+        audit::record_in_cases(
             &mut tx,
             ctx,
             "site.update",
@@ -257,40 +257,6 @@ impl Service {
         tx.commit().await?;
         Ok(new)
     }
-}
-
-/// One event per case with the field changes between `before` and `after` (none when
-/// nothing changed). Cases embed their customer and site, so a change to either is recorded
-/// in every case that names it, without bumping the cases' versions.
-pub(crate) async fn record_in_cases(
-    tx: &mut crate::db::WriteTx,
-    ctx: &CallContext,
-    action: &str,
-    tickets: &[String],
-    before: serde_json::Value,
-    after: serde_json::Value,
-    detail: Option<serde_json::Value>,
-) -> Result<(), ServiceError> {
-    let changes = domain::diff::diff(&before, &after);
-    if changes.is_empty() {
-        return Ok(());
-    }
-    for id in tickets {
-        audit::append(
-            tx,
-            ctx,
-            NewEvent {
-                ticket_id: Some(id.clone()),
-                action: action.into(),
-                before: Some(serde_json::Value::Object(changes.before.clone())),
-                after: Some(serde_json::Value::Object(changes.after.clone())),
-                detail: detail.clone(),
-                attachments: vec![],
-            },
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// `job_type` and item keys: lower-case letters, digits, `_` and `-`, 1 to 40 characters.

@@ -4,8 +4,8 @@
 //! event of its ticket (`ticket_prev_hash`), and its own `hash` over all of its content, so
 //! any edit, deletion or reordering breaks [`verify`].
 
+use crate::context::CallContext;
 use crate::ids::{new_id, now_ms};
-use crate::service::CallContext;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -346,4 +346,38 @@ pub async fn verify(pool: &sqlx::AnyPool) -> Result<Verification, sqlx::Error> {
         problems.push(format!("chain head (seq {head_seq}) does not match the last event (seq {})", expected_seq - 1));
     }
     Ok(Verification { events: rows.len() as u64, problems })
+}
+
+/// One event per case with the field changes between `before` and `after` (none when
+/// nothing changed). Cases embed their customer and site, so a change to either is recorded
+/// in every case that names it, without bumping the cases' versions.
+pub async fn record_in_cases(
+    tx: &mut crate::db::WriteTx,
+    ctx: &CallContext,
+    action: &str,
+    tickets: &[String],
+    before: serde_json::Value,
+    after: serde_json::Value,
+    detail: Option<serde_json::Value>,
+) -> Result<(), crate::error::ServiceError> {
+    let changes = domain::diff::diff(&before, &after);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for id in tickets {
+        append(
+            tx,
+            ctx,
+            NewEvent {
+                ticket_id: Some(id.clone()),
+                action: action.into(),
+                before: Some(serde_json::Value::Object(changes.before.clone())),
+                after: Some(serde_json::Value::Object(changes.after.clone())),
+                detail: detail.clone(),
+                attachments: vec![],
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -19,7 +19,7 @@ pub struct ApiError {
     /// Seconds, for RATE_LIMITED.
     pub(crate) retry_after: Option<u64>,
     /// Who was refused, when known (for the security event).
-    pub(crate) actor: Option<Actor>,
+    pub(crate) actor: Option<Box<Actor>>,
 }
 
 impl ApiError {
@@ -35,7 +35,7 @@ impl ApiError {
     }
 
     pub(crate) fn by(mut self, actor: &Actor) -> Self {
-        self.actor = Some(actor.clone());
+        self.actor = Some(Box::new(actor.clone()));
         self
     }
 

@@ -276,6 +276,8 @@ pub async fn download(
 
 /// The call context of a signed-in reader of files, with the request id for error answers;
 /// without a session, the 401 every file route gives.
+// A handler's early answer is a whole response; boxing it would only move the allocation.
+#[allow(clippy::result_large_err)]
 fn reader(actor: Option<domain::Actor>, headers: &HeaderMap) -> Result<(CallContext, String), Response> {
     let rid = request_id(headers);
     let Some(actor) = actor else {

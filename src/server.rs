@@ -151,17 +151,18 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Serves `app` on `listener` with each connection's peer address (for throttling) and
-/// `TCP_NODELAY`: pages stream in several writes, and without it the kernel holds the last
-/// one back for the client's delayed acknowledgement (40 ms on every page).
-pub fn serve_on(
-    listener: tokio::net::TcpListener,
-    app: Router,
-) -> axum::serve::Serve<
+/// What [`serve_on`] returns: axum's server over a listener that sets `TCP_NODELAY`, giving
+/// each request its peer address.
+pub type Serving = axum::serve::Serve<
     axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>,
     axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr>,
     axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<std::net::SocketAddr>>,
-> {
+>;
+
+/// Serves `app` on `listener` with each connection's peer address (for throttling) and
+/// `TCP_NODELAY`: pages stream in several writes, and without it the kernel holds the last
+/// one back for the client's delayed acknowledgement (40 ms on every page).
+pub fn serve_on(listener: tokio::net::TcpListener, app: Router) -> Serving {
     use axum::serve::ListenerExt;
     fn nodelay(tcp: &mut tokio::net::TcpStream) {
         if let Err(e) = tcp.set_nodelay(true) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum Done {
     /// A change to one case: the case after commit, its audit event and the action's data.
-    Case(Outcome),
+    Case(Box<Outcome>),
     /// The stored answer of the first call with the same Idempotency-Key.
     Replayed(Value),
     /// Anything else (a link, an account, a technician, an inbound disposition).
@@ -40,7 +40,7 @@ impl Done {
     /// The case the action left, if it was a case action.
     pub fn into_outcome(self) -> Result<Outcome, ServiceError> {
         match self {
-            Done::Case(o) => Ok(o),
+            Done::Case(o) => Ok(*o),
             other => Err(ServiceError::Internal(format!("expected a case answer, got {other:?}"))),
         }
     }
@@ -146,26 +146,26 @@ impl Service {
         let data =
             |v: Result<Value, serde_json::Error>| v.map(Done::Data).map_err(|e| ServiceError::Internal(e.to_string()));
         Ok(match input {
-            A::TicketCreate(i) => Done::Case(self.create_ticket(ctx, &i).await?),
-            A::TicketAddMessage(i) => Done::Case(self.add_message(ctx, &i).await?),
-            A::TicketSetPriority(i) => Done::Case(self.set_priority(ctx, &i).await?),
-            A::ScheduleProposeSlots(i) => Done::Case(self.propose_slots(ctx, &i).await?),
-            A::ScheduleConfirm(i) => Done::Case(self.confirm_slot(ctx, &i).await?),
-            A::DispatchAssignTech(i) => Done::Case(self.assign_tech(ctx, &i).await?),
-            A::TicketBook(i) => Done::Case(self.book(ctx, &i).await?),
-            A::DispatchSetEta(i) => Done::Case(self.set_eta(ctx, &i).await?),
-            A::CloseoutAddPhoto(i) => Done::Case(self.add_photo(ctx, &i).await?),
-            A::CloseoutAddNote(i) => Done::Case(self.add_note(ctx, &i).await?),
-            A::CloseoutChecklistComplete(i) => Done::Case(self.checklist_complete(ctx, &i).await?),
-            A::BillingGenerateInvoiceDraft(i) => Done::Case(self.generate_invoice_draft(ctx, &i).await?),
-            A::BillingCompileCloseoutPacket(i) => Done::Case(self.compile_closeout_packet(ctx, &i).await?),
-            A::JobCheckIn(i) => Done::Case(self.check_in(ctx, &i).await?),
-            A::JobCompleteWork(i) => Done::Case(self.complete_work(ctx, &i).await?),
-            A::JobRecordLabor(i) => Done::Case(self.record_labor(ctx, &i).await?),
-            A::JobRecordPart(i) => Done::Case(self.record_part(ctx, &i).await?),
-            A::TicketCancel(i) => Done::Case(self.cancel_ticket(ctx, &i).await?),
-            A::BillingEditInvoiceDraft(i) => Done::Case(self.edit_invoice_draft(ctx, &i).await?),
-            A::BillingRecordPayment(i) => Done::Case(self.record_payment(ctx, &i).await?),
+            A::TicketCreate(i) => Done::Case(Box::new(self.create_ticket(ctx, &i).await?)),
+            A::TicketAddMessage(i) => Done::Case(Box::new(self.add_message(ctx, &i).await?)),
+            A::TicketSetPriority(i) => Done::Case(Box::new(self.set_priority(ctx, &i).await?)),
+            A::ScheduleProposeSlots(i) => Done::Case(Box::new(self.propose_slots(ctx, &i).await?)),
+            A::ScheduleConfirm(i) => Done::Case(Box::new(self.confirm_slot(ctx, &i).await?)),
+            A::DispatchAssignTech(i) => Done::Case(Box::new(self.assign_tech(ctx, &i).await?)),
+            A::TicketBook(i) => Done::Case(Box::new(self.book(ctx, &i).await?)),
+            A::DispatchSetEta(i) => Done::Case(Box::new(self.set_eta(ctx, &i).await?)),
+            A::CloseoutAddPhoto(i) => Done::Case(Box::new(self.add_photo(ctx, &i).await?)),
+            A::CloseoutAddNote(i) => Done::Case(Box::new(self.add_note(ctx, &i).await?)),
+            A::CloseoutChecklistComplete(i) => Done::Case(Box::new(self.checklist_complete(ctx, &i).await?)),
+            A::BillingGenerateInvoiceDraft(i) => Done::Case(Box::new(self.generate_invoice_draft(ctx, &i).await?)),
+            A::BillingCompileCloseoutPacket(i) => Done::Case(Box::new(self.compile_closeout_packet(ctx, &i).await?)),
+            A::JobCheckIn(i) => Done::Case(Box::new(self.check_in(ctx, &i).await?)),
+            A::JobCompleteWork(i) => Done::Case(Box::new(self.complete_work(ctx, &i).await?)),
+            A::JobRecordLabor(i) => Done::Case(Box::new(self.record_labor(ctx, &i).await?)),
+            A::JobRecordPart(i) => Done::Case(Box::new(self.record_part(ctx, &i).await?)),
+            A::TicketCancel(i) => Done::Case(Box::new(self.cancel_ticket(ctx, &i).await?)),
+            A::BillingEditInvoiceDraft(i) => Done::Case(Box::new(self.edit_invoice_draft(ctx, &i).await?)),
+            A::BillingRecordPayment(i) => Done::Case(Box::new(self.record_payment(ctx, &i).await?)),
             A::PortalCreateLink(i) => Done::Data(json!({ "link": self.create_portal_link(ctx, &i).await? })),
             A::PortalRevokeLink(i) => {
                 self.revoke_portal_link(ctx, &i).await?;

@@ -5,8 +5,7 @@ use crate::service::{CallContext, Service};
 use domain::views::{field_changes, MessageEntry, TimelineEntry};
 use domain::{Action, Role};
 
-/// Staff read the whole history of a case; technicians and customers do not.
-
+/// Staff read the whole history of a case (`board.read`); technicians and customers do not.
 impl Service {
     /// Every audit event of a case, oldest first, with the fields each one changed.
     pub async fn timeline(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<TimelineEntry>, ServiceError> {

@@ -4,12 +4,12 @@
 
 use crate::audit::{self, NewEvent};
 use crate::blob::BlobStore;
-use crate::case_store::{case_by_id, case_from_row, case_select, load_case};
+use crate::case_store::load_case;
 pub use crate::context::CallContext;
 use crate::db::Db;
 use crate::error::ServiceError;
-use crate::ids::now_ms;
 use crate::settings::ShopSettings;
+pub(crate) use crate::store::case_tx::CaseTx;
 use domain::action::StateRule;
 use domain::{Action, Case, CaseState, Role};
 use std::sync::Arc;
@@ -58,92 +58,6 @@ pub struct Service {
     pub(crate) settings: Arc<ShopSettings>,
     /// Login attempts per client address (in memory, per instance), before any password check.
     pub(crate) login_limit: Arc<crate::ratelimit::RateLimiter>,
-}
-
-/// An action in progress: the write transaction and the case as it was.
-pub(crate) struct Open {
-    pub tx: crate::db::WriteTx,
-    pub before: Case,
-    pub now: i64,
-    /// Set by actions that add to the case's collections (notes, photos, checklist, lines,
-    /// contacts); the others let `finish` re-read only the ticket row.
-    pub collections_changed: bool,
-    /// Ticket columns the action sets; written by the compare-and-swap update in
-    /// [`Service::finish`], saving a statement per action.
-    pub ticket_sets: Vec<(&'static str, SetValue)>,
-    /// Writes the action adds (new rows whose failure can only be an internal error), run by
-    /// [`Service::finish`]: on SQLite in the same round trip as the compare-and-swap.
-    pub staged: Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>,
-}
-
-/// A value bound to a staged statement.
-pub(crate) enum Bind {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-impl From<&str> for Bind {
-    fn from(v: &str) -> Self {
-        Bind::Text(Some(v.to_string()))
-    }
-}
-
-impl From<String> for Bind {
-    fn from(v: String) -> Self {
-        Bind::Text(Some(v))
-    }
-}
-
-impl From<Option<String>> for Bind {
-    fn from(v: Option<String>) -> Self {
-        Bind::Text(v)
-    }
-}
-
-impl From<i64> for Bind {
-    fn from(v: i64) -> Self {
-        Bind::Int(Some(v))
-    }
-}
-
-impl From<Option<i64>> for Bind {
-    fn from(v: Option<i64>) -> Self {
-        Bind::Int(v)
-    }
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for b in binds {
-        q = match b {
-            Bind::Text(v) => q.bind(v.as_deref()),
-            Bind::Int(v) => q.bind(*v),
-        };
-    }
-    q
-}
-
-/// A value for one ticket column in [`Open::ticket_sets`].
-pub(crate) enum SetValue {
-    Text(Option<String>),
-    Int(Option<i64>),
-    /// A fixed SQL expression over the row (`message_count + 1`).
-    Expr(&'static str),
-}
-
-impl Open {
-    pub fn set(&mut self, column: &'static str, value: SetValue) {
-        self.ticket_sets.push((column, value));
-    }
-
-    /// Adds a write to the action, numbered `$1..$n` for its `n` binds (see [`Open::staged`]).
-    pub fn stage(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
-        let sql = sql.into();
-        debug_assert!(sql.contains(&format!("${}", binds.len())), "{sql}");
-        self.staged.push((sql, binds));
-    }
 }
 
 impl Service {
@@ -209,19 +123,14 @@ impl Service {
         ctx: &CallContext,
         ticket_id: &str,
         expected_version: Option<i64>,
-    ) -> Result<Open, ServiceError> {
-        let id = ticket_id.trim();
-        let pg = self.db.backend() == crate::db::Backend::Postgres;
-        let (mut tx, row) = self.db.begin_write_reading(case_by_id(pg, true), id).await?;
-        let row = row.ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
-        let before = case_from_row(&row, None)?;
-        self.claim(&mut tx, ctx).await?;
-        self.check_scope(ctx, &before)?;
-        if expected_version.is_some_and(|v| v != before.version) {
+    ) -> Result<CaseTx, ServiceError> {
+        let mut open = CaseTx::begin(&self.db, ticket_id.trim()).await?;
+        self.claim(&mut open.tx, ctx).await?;
+        self.check_scope(ctx, &open.before)?;
+        if expected_version.is_some_and(|v| v != open.before.version) {
             return Err(ServiceError::stale());
         }
-        let now = now_ms().max(before.updated_at_ms);
-        Ok(Open { tx, before, now, collections_changed: false, ticket_sets: vec![], staged: vec![] })
+        Ok(open)
     }
 
     /// Moves the state if asked (legality checked here and again by the database), writes the
@@ -229,7 +138,7 @@ impl Service {
     pub(crate) async fn finish(
         &self,
         ctx: &CallContext,
-        mut open: Open,
+        mut open: CaseTx,
         action: Action,
         to: Option<CaseState>,
         data: serde_json::Value,
@@ -240,78 +149,7 @@ impl Service {
                 return Err(ServiceError::transition(open.before.state, to));
             }
         }
-        // Compare-and-swap: commits only if nobody changed the case since it was read. On
-        // PostgreSQL a concurrent writer of the same ticket waits here and then fails.
-        let mut sql =
-            String::from("UPDATE tickets SET version = version + 1, updated_at_ms = $1, state = COALESCE($2, state)");
-        let mut n = 2;
-        for (column, value) in &open.ticket_sets {
-            match value {
-                SetValue::Expr(e) => sql.push_str(&format!(", {column} = {e}")),
-                _ => {
-                    n += 1;
-                    sql.push_str(&format!(", {column} = ${n}"));
-                }
-            }
-        }
-        sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
-        // On SQLite the staged writes follow, then the audit chain's head is taken and the case
-        // read back, all in the same round trip (by the same id parameter).
-        let fused = self.db.backend() == crate::db::Backend::Sqlite;
-        if fused {
-            let mut used = n + 2;
-            for (staged, binds) in &open.staged {
-                sql.push_str("; ");
-                sql.push_str(&crate::db::renumber_params(staged, used));
-                used += binds.len();
-            }
-            sql.push_str(&format!(
-                "; {}; {} WHERE t.id = ${}",
-                audit::take_head_sql(n + 1),
-                case_select(false, open.collections_changed),
-                n + 1
-            ));
-        } else {
-            for (staged, binds) in &open.staged {
-                bind_all(sqlx::query(staged.as_ref()), binds).execute(&mut *open.tx).await?;
-            }
-        }
-        let mut q = sqlx::query(&sql).bind(open.now).bind(to.map(CaseState::as_str));
-        for (_, value) in &open.ticket_sets {
-            q = match value {
-                SetValue::Text(v) => q.bind(v.clone()),
-                SetValue::Int(v) => q.bind(*v),
-                SetValue::Expr(_) => q,
-            };
-        }
-        let mut q = q.bind(&open.before.id).bind(open.before.version);
-        if fused {
-            for (_, binds) in &open.staged {
-                q = bind_all(q, binds);
-            }
-        }
-        let kept = if open.collections_changed { None } else { Some(&open.before) };
-        let (after, head) = if fused {
-            // The version read back tells whether the update took: SQLite's write lock is held
-            // since the case was read, so only this update can have moved it.
-            // fetch_optional would stop at the update's empty result; fetch_all reads on.
-            let mut rows = q.fetch_all(&mut *open.tx).await?.into_iter();
-            let (Some(head), Some(row)) = (rows.next(), rows.next()) else { return Err(ServiceError::stale()) };
-            let after = case_from_row(&row, kept)?;
-            if after.version != open.before.version + 1 {
-                return Err(ServiceError::stale());
-            }
-            (after, Some(head))
-        } else {
-            if q.execute(&mut *open.tx).await?.rows_affected() != 1 {
-                return Err(ServiceError::stale());
-            }
-            let after = match kept {
-                Some(before) => crate::case_store::reload_case_row(&mut open.tx, before).await?,
-                None => load_case(&mut open.tx, &open.before.id).await?,
-            };
-            (after, None)
-        };
+        let (after, head) = open.swap(to).await?;
         let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let after_json = serde_json::to_value(&after).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let changes = domain::diff::diff(&before_json, &after_json);

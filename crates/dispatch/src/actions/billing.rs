@@ -4,10 +4,10 @@
 use crate::error::ServiceError;
 use crate::ids::new_id;
 use crate::service::{CallContext, Outcome, Service};
+use crate::store::case_writes::InvoiceTotals;
 use domain::case::invoice_number;
 use domain::commands::{EditInvoiceDraft, RecordPayment, TicketRef};
 use domain::{Action, CaseState};
-use sqlx::Row;
 
 impl Service {
     /// `billing.generate_invoice_draft`: lines from labor and parts, shop tax rate;
@@ -20,27 +20,19 @@ impl Service {
         let tax_rate = self.settings.tax_rate_bp;
         let totals = domain::invoice::totals(&o.before.labor, &o.before.parts, tax_rate)
             .ok_or_else(|| ServiceError::Internal("invoice arithmetic overflow".into()))?;
-        let number: i64 =
-            sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value")
-                .fetch_one(&mut *o.tx)
-                .await?
-                .try_get("value")?;
-        let id = new_id("inv");
-        sqlx::query(
-            "INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, total_cents, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&id)
-        .bind(&o.before.id)
-        .bind(number)
-        .bind(serde_json::to_string(&totals.lines).map_err(|e| ServiceError::Internal(e.to_string()))?)
-        .bind(totals.subtotal.cents())
-        .bind(tax_rate)
-        .bind(totals.tax.cents())
-        .bind(totals.total.cents())
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
+        let number = o.next_invoice_number().await?;
+        let lines_json = serde_json::to_string(&totals.lines).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        o.add_invoice_draft(
+            &new_id("inv"),
+            number,
+            &InvoiceTotals {
+                lines_json: &lines_json,
+                subtotal_cents: totals.subtotal.cents(),
+                tax_rate_bp: tax_rate,
+                tax_cents: totals.tax.cents(),
+                total_cents: totals.total.cents(),
+            },
+        );
         let data = serde_json::json!({ "invoice_number": invoice_number(number), "total_cents": totals.total.cents() });
         self.finish(ctx, o, Action::BillingGenerateInvoiceDraft, Some(CaseState::InvoiceReady), data, vec![]).await
     }
@@ -69,19 +61,17 @@ impl Service {
         let tax_rate = input.tax_rate_bp.unwrap_or(invoice.tax_rate_bp);
         let (subtotal, tax, total) = domain::invoice::edited_totals(&lines, tax_rate)
             .ok_or_else(|| ServiceError::invalid("lines", "negative_total", "the lines add up to less than zero"))?;
-        sqlx::query(
-            "UPDATE invoice_drafts SET lines_json = $1, subtotal_cents = $2, tax_rate_bp = $3, tax_cents = $4, total_cents = $5 \
-             WHERE id = $6",
-        )
-        .bind(serde_json::to_string(&lines).map_err(|e| ServiceError::Internal(e.to_string()))?)
-        .bind(subtotal.cents())
-        .bind(tax_rate)
-        .bind(tax.cents())
-        .bind(total.cents())
-        .bind(&invoice.id)
-        .execute(&mut *o.tx)
-        .await?;
-        o.collections_changed = true;
+        let lines_json = serde_json::to_string(&lines).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        o.replace_invoice_lines(
+            &invoice.id,
+            &InvoiceTotals {
+                lines_json: &lines_json,
+                subtotal_cents: subtotal.cents(),
+                tax_rate_bp: tax_rate,
+                tax_cents: tax.cents(),
+                total_cents: total.cents(),
+            },
+        );
         let data = serde_json::json!({ "invoice_number": invoice.number, "total_cents": total.cents() });
         self.finish(ctx, o, Action::BillingEditInvoiceDraft, None, data, vec![]).await
     }
@@ -94,19 +84,7 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::BillingRecordPayment)?;
         let total = o.before.invoice.as_ref().map(|i| i.total_cents).unwrap_or(0);
-        let binds = vec![
-            new_id("pay").into(),
-            o.before.id.as_str().into(),
-            crate::case_store::serde_name(&input.kind).into(),
-            input.amount_cents.unwrap_or(total).into(),
-            input.due_ms.into(),
-            ctx.actor.id.as_str().into(),
-            o.now.into(),
-        ];
-        o.stage(
-            "INSERT INTO payments (id, ticket_id, kind, amount_cents, due_ms, recorded_by, recorded_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            binds,
-        );
+        o.add_payment(&new_id("pay"), input.kind, input.amount_cents.unwrap_or(total), input.due_ms, &ctx.actor.id);
         self.finish(ctx, o, Action::BillingRecordPayment, Some(CaseState::PaidOrAr), serde_json::json!({}), vec![])
             .await
     }

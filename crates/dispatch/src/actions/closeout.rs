@@ -3,7 +3,8 @@
 
 use crate::error::ServiceError;
 use crate::ids::new_id;
-use crate::service::{Bind, CallContext, Outcome, Service};
+use crate::service::{CallContext, Outcome, Service};
+use crate::store::case_writes::{NewAttachment, NewLabor, NewPart};
 use crate::uploads::{PhotoBody, StoredPhoto};
 use base64::Engine;
 use domain::case::closeout_missing;
@@ -127,37 +128,25 @@ impl Service {
             let mut o = self.open(ctx, ticket_id, None).await?;
             Self::require_state(&o.before, tool)?;
             if let Some(upload) = &upload_id {
-                let used = sqlx::query("UPDATE uploads SET used_at_ms = $1 WHERE id = $2 AND owner_id = $3 AND used_at_ms IS NULL")
-                    .bind(o.now)
-                    .bind(upload)
-                    .bind(&ctx.actor.id)
-                    .execute(&mut *o.tx)
-                    .await?;
-                if used.rows_affected() != 1 {
+                if !o.use_upload(upload, &ctx.actor.id).await? {
                     return Err(ServiceError::invalid("upload_id", "unknown_upload", "this upload was already used"));
                 }
             }
-            let binds = vec![
-                id.as_str().into(),
-                o.before.id.as_str().into(),
-                crate::case_store::serde_name(&kind).into(),
-                sha256.as_str().into(),
-                size.into(),
-                content_type.as_str().into(),
-                filename.clone().into(),
-                key.as_str().into(),
-                stored.thumb_key.clone().into(),
-                stored.view_key.clone().into(),
-                ctx.actor.id.as_str().into(),
-                o.now.into(),
-            ];
-            o.stage(
-                "INSERT INTO attachments (id, ticket_id, kind, sha256, size, content_type, filename, blob_key, thumb_key, \
-                 view_key, uploaded_by, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                binds,
-            );
+            o.add_attachment(&NewAttachment {
+                id: &id,
+                kind,
+                sha256: &sha256,
+                size,
+                content_type: &content_type,
+                filename: filename.as_deref(),
+                blob_key: &key,
+                thumb_key: stored.thumb_key.as_deref(),
+                view_key: stored.view_key.as_deref(),
+                uploaded_by: &ctx.actor.id,
+            });
             let reference = serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type});
-            let data = serde_json::json!({ "attachment_id": id, "sha256": sha256, "size": size, "upload_id": upload_id });
+            let data =
+                serde_json::json!({ "attachment_id": id, "sha256": sha256, "size": size, "upload_id": upload_id });
             o.collections_changed = true;
             self.finish(ctx, o, tool, None, data, vec![reference]).await
         }
@@ -176,19 +165,7 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, Action::CloseoutAddNote)?;
         let id = new_id("not");
-        let binds = vec![
-            id.as_str().into(),
-            o.before.id.as_str().into(),
-            crate::case_store::serde_name(&input.kind).into(),
-            text.into(),
-            ctx.actor.name.as_str().into(),
-            o.now.into(),
-        ];
-        o.stage(
-            "INSERT INTO notes (id, ticket_id, kind, body, author, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-            binds,
-        );
-        o.collections_changed = true;
+        o.add_note(&id, input.kind, &text, &ctx.actor.name);
         self.finish(ctx, o, Action::CloseoutAddNote, None, serde_json::json!({ "note_id": id }), vec![]).await
     }
 
@@ -213,19 +190,7 @@ impl Service {
         if !unknown.is_empty() {
             return Err(domain::DomainError::Invalid(unknown).into());
         }
-        if !input.items.is_empty() {
-            // One statement for every item (items already done keep who and when).
-            let keys: Vec<String> = (0..input.items.len()).map(|i| format!("${}", i + 4)).collect();
-            let sql = format!(
-                "UPDATE checklist_items SET done_at_ms = $1, done_by = $2 WHERE ticket_id = $3 AND done_at_ms IS NULL \
-                 AND item_key IN ({})",
-                keys.join(", ")
-            );
-            let mut binds = vec![o.now.into(), ctx.actor.name.as_str().into(), o.before.id.as_str().into()];
-            binds.extend(input.items.iter().map(|k| Bind::from(k.as_str())));
-            o.stage(sql, binds);
-            o.collections_changed = true;
-        }
+        o.tick_checklist(&input.items, &ctx.actor.name);
         let to = if input.finalize {
             if o.before.state != CaseState::WorkPerformed {
                 return Err(ServiceError::transition(o.before.state, CaseState::CloseoutReady));
@@ -258,22 +223,14 @@ impl Service {
         let id = new_id("lab");
         let technician =
             ctx.actor.technician_id.clone().or_else(|| o.before.assignment.as_ref().map(|a| a.technician_id.clone()));
-        let binds = vec![
-            id.as_str().into(),
-            o.before.id.as_str().into(),
-            technician.into(),
-            description.into(),
-            input.minutes.into(),
-            rate.into(),
-            amount.into(),
-            o.now.into(),
-        ];
-        o.stage(
-            "INSERT INTO labor_lines (id, ticket_id, technician_id, description, minutes, rate_cents, amount_cents, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            binds,
-        );
-        o.collections_changed = true;
+        o.add_labor(&NewLabor {
+            id: &id,
+            technician_id: technician.as_deref(),
+            description: &description,
+            minutes: input.minutes,
+            rate_cents: rate,
+            amount_cents: amount,
+        });
         self.finish(ctx, o, Action::JobRecordLabor, None, serde_json::json!({ "labor_id": id }), vec![]).await
     }
 
@@ -286,21 +243,14 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, Action::JobRecordPart)?;
         let id = new_id("prt");
-        sqlx::query(
-            "INSERT INTO part_lines (id, ticket_id, sku, description, quantity, unit_price_cents, amount_cents, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(&o.before.id)
-        .bind(input.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()))
-        .bind(&description)
-        .bind(input.quantity)
-        .bind(input.unit_price_cents)
-        .bind(amount)
-        .bind(o.now)
-        .execute(&mut *o.tx)
-        .await?;
-        o.collections_changed = true;
+        o.add_part(&NewPart {
+            id: &id,
+            sku: input.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            description: &description,
+            quantity: input.quantity,
+            unit_price_cents: input.unit_price_cents,
+            amount_cents: amount,
+        });
         self.finish(ctx, o, Action::JobRecordPart, None, serde_json::json!({ "part_id": id }), vec![]).await
     }
 }

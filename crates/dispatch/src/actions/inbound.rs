@@ -6,11 +6,11 @@ use crate::error::ServiceError;
 use crate::idempotency::{self, IdempotencyKey, Stored};
 use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Service};
+use crate::store::inbound;
 use domain::commands::{AddMessage, Direction, Inbound, TimeInput};
 use domain::validate::{Email, Phone};
 use domain::{Action, Case, CreateTicket, NewCustomer};
 use serde::Serialize;
-use sqlx::Row;
 
 /// Longest message accepted; longer ones are quarantined for a person to look at.
 pub const MAX_INBOUND_CHARS: usize = 8_000;
@@ -71,13 +71,7 @@ impl Service {
         let contact = contact_of(&from);
         let text = input.text.trim().to_string();
         let normalized_from = contact.as_ref().map(|(_, v)| v.clone()).unwrap_or_else(|| from.to_lowercase());
-        let recent: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM inbound_messages WHERE normalized_from = $1 AND created_at_ms > $2")
-                .bind(&normalized_from)
-                .bind(now_ms() - 10 * 60_000)
-                .fetch_one(self.db.pool())
-                .await?
-                .try_get("n")?;
+        let recent = inbound::recent_from(self.db.pool(), &normalized_from, now_ms() - 10 * 60_000).await?;
         let quarantine = if text.is_empty() {
             Some("empty message")
         } else if text.chars().count() > MAX_INBOUND_CHARS {
@@ -112,17 +106,7 @@ impl Service {
             key: format!("{channel}:{provider_id}"),
             request_hash: idempotency::request_hash(&serde_json::to_value(input).unwrap_or_default()),
         };
-        let open_ticket: Option<String> = sqlx::query(
-            "SELECT t.id FROM customer_contacts cc JOIN tickets t ON t.customer_id = cc.customer_id \
-             WHERE cc.kind = $1 AND cc.value = $2 AND t.state NOT IN ('paid_or_ar', 'canceled') \
-             ORDER BY t.updated_at_ms DESC LIMIT 1",
-        )
-        .bind(kind)
-        .bind(&value)
-        .fetch_optional(self.db.pool())
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?;
+        let open_ticket = inbound::open_ticket_of_contact(self.db.pool(), kind, &value).await?;
         let (ticket_id, disposition) = match open_ticket {
             Some(id) => (id, "attached"),
             None => {
@@ -178,22 +162,11 @@ impl Service {
     }
 
     async fn inbound_seen(&self, channel: &str, provider_id: &str) -> Result<Option<InboundResult>, ServiceError> {
-        let row = sqlx::query(
-            "SELECT ticket_id, message_id FROM inbound_messages WHERE channel = $1 AND provider_message_id = $2",
-        )
-        .bind(channel)
-        .bind(provider_id)
-        .fetch_optional(self.db.pool())
-        .await?;
-        Ok(match row {
+        Ok(match inbound::seen(self.db.pool(), channel, provider_id).await? {
             None => None,
-            Some(r) => Some(InboundResult {
-                ticket_id: r.try_get("ticket_id")?,
-                message_id: r.try_get("message_id")?,
-                disposition: "duplicate",
-                reason: None,
-                case: None,
-            }),
+            Some((ticket_id, message_id)) => {
+                Some(InboundResult { ticket_id, message_id, disposition: "duplicate", reason: None, case: None })
+            }
         })
     }
 
@@ -207,30 +180,27 @@ impl Service {
         case: Option<Case>,
     ) -> Result<InboundResult, ServiceError> {
         let mut tx = self.db.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO inbound_messages (id, channel, provider_message_id, from_addr, to_addr, normalized_from, body, raw_json, \
-             received_at_ms, disposition, reason, ticket_id, message_id, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (channel, provider_message_id) DO NOTHING",
-        )
-        .bind(new_id("inb"))
-        .bind(row.channel)
-        .bind(row.provider_id)
-        .bind(row.from)
-        .bind(row.input.to.as_deref())
-        .bind(row.normalized_from)
-        .bind(&row.input.text)
-        .bind(row.input.raw.to_string())
-        .bind(row.received)
-        .bind(disposition)
-        .bind(reason)
-        .bind(ticket_id)
-        .bind(message_id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        let id = new_id("inb");
+        let raw_json = row.input.raw.to_string();
+        let record = inbound::InboundRecord {
+            id: &id,
+            channel: row.channel,
+            provider_id: row.provider_id,
+            from: row.from,
+            to: row.input.to.as_deref(),
+            normalized_from: row.normalized_from,
+            body: &row.input.text,
+            raw_json: &raw_json,
+            received_at_ms: row.received,
+            disposition,
+            reason,
+            ticket_id,
+            message_id,
+            now: now_ms(),
+        };
+        let inserted = inbound::insert(&mut tx, &record).await?;
         tx.commit().await?;
-        if inserted.rows_affected() == 0 {
+        if !inserted {
             // A concurrent delivery of the same message got there first.
             return Ok(self.inbound_seen(row.channel, row.provider_id).await?.unwrap_or(InboundResult {
                 ticket_id: None,

@@ -6,11 +6,11 @@ use crate::audit::{self, NewEvent, Who};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Service};
+use crate::store::links;
 use domain::{Action, Actor, ActorKind, Role};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 pub const DEFAULT_TTL_HOURS: u32 = 72;
 pub const MAX_TTL_HOURS: u32 = 24 * 30;
@@ -57,18 +57,16 @@ impl Service {
         let secret = hex::encode(raw);
         let now = now_ms();
         let expires_at_ms = now + i64::from(ttl) * HOUR_MS;
-        sqlx::query(
-            "INSERT INTO portal_links (id, ticket_id, secret_hash, created_by, created_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&link_id)
-        .bind(&case.id)
-        .bind(secret_hash(&secret))
-        .bind(&ctx.actor.id)
-        .bind(now)
-        .bind(expires_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        let hash = secret_hash(&secret);
+        let row = links::NewLink {
+            id: &link_id,
+            ticket_id: &case.id,
+            secret_hash: &hash,
+            created_by: &ctx.actor.id,
+            now,
+            expires_at_ms,
+        };
+        links::insert(&mut tx, &row).await?;
         let detail = serde_json::json!({"link_id": link_id, "expires_at_ms": expires_at_ms});
         audit::append(&mut tx, ctx, NewEvent::ticket_note(&case.id, "portal.link_created", detail)).await?;
         tx.commit().await?;
@@ -79,13 +77,7 @@ impl Service {
     pub async fn revoke_portal_link(&self, ctx: &CallContext, input: &RevokeLink) -> Result<(), ServiceError> {
         self.authorize(ctx, Action::PortalRevokeLink)?;
         let mut tx = self.db.begin_write().await?;
-        let ticket: Option<String> = sqlx::query_scalar(
-            "UPDATE portal_links SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL RETURNING ticket_id",
-        )
-        .bind(now_ms())
-        .bind(input.link_id.trim())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let ticket = links::revoke(&mut tx, input.link_id.trim(), now_ms()).await?;
         let ticket =
             ticket.ok_or_else(|| ServiceError::invalid("link_id", "not_found", "no active link with this id"))?;
         let detail = serde_json::json!({"link_id": input.link_id.trim()});
@@ -102,25 +94,14 @@ impl Service {
             return Err(ServiceError::LinkInvalid);
         }
         let now = now_ms();
-        let row =
-            sqlx::query("SELECT ticket_id, secret_hash, expires_at_ms, revoked_at_ms FROM portal_links WHERE id = $1")
-                .bind(link_id)
-                .fetch_optional(self.db.pool())
-                .await?
-                .ok_or(ServiceError::LinkInvalid)?;
-        let stored: String = row.try_get("secret_hash")?;
-        let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
-        let revoked: Option<i64> = row.try_get("revoked_at_ms")?;
-        if !crate::tokens::same(&stored, &secret_hash(secret)) || expires_at_ms <= now || revoked.is_some() {
+        let link = links::get(self.db.pool(), link_id).await?.ok_or(ServiceError::LinkInvalid)?;
+        let expires_at_ms = link.expires_at_ms;
+        if !crate::tokens::same(&link.secret_hash, &secret_hash(secret)) || expires_at_ms <= now || link.revoked {
             return Err(ServiceError::LinkInvalid);
         }
-        let ticket_id: String = row.try_get("ticket_id")?;
+        let ticket_id = link.ticket_id;
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("UPDATE portal_links SET last_used_at_ms = $1 WHERE id = $2")
-            .bind(now)
-            .bind(link_id)
-            .execute(&mut *tx)
-            .await?;
+        links::touch(&mut tx, link_id, now).await?;
         let actor_id = format!("link:{link_id}");
         let who = Who {
             kind: ActorKind::User.as_str(),
@@ -138,22 +119,14 @@ impl Service {
 
     /// The customer a still-valid link stands for, scoped to its ticket.
     pub(crate) async fn link_actor(&self, link_id: &str, now: i64) -> Result<Option<Actor>, ServiceError> {
-        let row = sqlx::query(
-            "SELECT l.ticket_id, l.expires_at_ms, l.revoked_at_ms, t.customer_id, c.name FROM portal_links l \
-             JOIN tickets t ON t.id = l.ticket_id JOIN customers c ON c.id = t.customer_id WHERE l.id = $1",
-        )
-        .bind(link_id)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        if r.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some() || r.try_get::<i64, _>("expires_at_ms")? <= now {
+        let Some(h) = links::holder(self.db.pool(), link_id).await? else { return Ok(None) };
+        if h.revoked || h.expires_at_ms <= now {
             return Ok(None);
         }
-        let name: Option<String> = r.try_get("name")?;
-        let mut actor =
-            Actor::new(ActorKind::User, format!("link:{link_id}"), Role::Customer, name.unwrap_or_default());
-        actor.customer_id = Some(r.try_get("customer_id")?);
-        actor.ticket_scope = Some(r.try_get("ticket_id")?);
+        let name = h.customer_name.unwrap_or_default();
+        let mut actor = Actor::new(ActorKind::User, format!("link:{link_id}"), Role::Customer, name);
+        actor.customer_id = Some(h.customer_id);
+        actor.ticket_scope = Some(h.ticket_id);
         Ok(Some(actor))
     }
 }

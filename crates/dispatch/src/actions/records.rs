@@ -5,12 +5,12 @@
 use crate::audit::{self, NewEvent};
 use crate::case_store::load_customer;
 use crate::error::ServiceError;
-use crate::ids::{new_id, now_ms};
+use crate::ids::now_ms;
 use crate::service::{CallContext, Service};
+use crate::store::{customers, templates};
 use domain::validate::{optional_text, required_text, Email, Phone};
 use domain::{Action, CustomerView, SiteView};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 pub use domain::records::{CustomerEdit, SiteEdit, TemplateItem};
 
@@ -20,17 +20,6 @@ pub struct CustomerRecord {
     pub customer: CustomerView,
     pub sites: Vec<SiteView>,
     pub tickets: i64,
-}
-
-fn site_view(r: &sqlx::any::AnyRow) -> Result<SiteView, sqlx::Error> {
-    Ok(SiteView {
-        id: r.try_get("id")?,
-        address: r.try_get("address")?,
-        access_notes: r.try_get("access_notes")?,
-        zone: r.try_get("zone")?,
-        lat: r.try_get("lat")?,
-        lon: r.try_get("lon")?,
-    })
 }
 
 impl Service {
@@ -53,13 +42,7 @@ impl Service {
             ("customer.email", "email", v.email.as_ref().map(|e| e.as_str().to_string())),
         ] {
             let Some(value) = value else { continue };
-            let owner: Option<String> = sqlx::query_scalar(
-                "SELECT c.name FROM customer_contacts cc JOIN customers c ON c.id = cc.customer_id                  WHERE cc.kind = $1 AND cc.value = $2",
-            )
-            .bind(kind)
-            .bind(&value)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let owner = customers::contact_owner_name(&mut tx, kind, &value).await?;
             if let Some(name) = owner {
                 return Err(ServiceError::invalid(
                     field,
@@ -68,17 +51,10 @@ impl Service {
                 ));
             }
         }
-        let (id, known) = crate::store::customers::upsert_customer(&mut tx, &v, now).await?;
-        crate::store::customers::upsert_site(&mut tx, &id, known.is_some(), &v, now).await?;
+        let (id, known) = customers::upsert_customer(&mut tx, &v, now).await?;
+        customers::upsert_site(&mut tx, &id, known.is_some(), &v, now).await?;
         let customer = load_customer(&mut tx, &id).await?;
-        let sites: Vec<SiteView> =
-            sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(site_view)
-                .collect::<Result<_, _>>()?;
+        let sites = customers::sites_of(&mut tx, &id).await?;
         let after = serde_json::json!({"customer": customer, "sites": sites});
         audit::append(
             &mut tx,
@@ -94,30 +70,13 @@ impl Service {
     pub async fn customers(&self, ctx: &CallContext, query: &str) -> Result<Vec<CustomerRecord>, ServiceError> {
         self.authorize(ctx, Action::RecordsRead)?;
         let pattern = format!("%{}%", query.trim().to_lowercase());
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT c.id FROM customers c WHERE LOWER(c.name) LIKE $1 OR EXISTS (SELECT 1 FROM customer_contacts cc \
-             WHERE cc.customer_id = c.id AND LOWER(cc.value) LIKE $1) ORDER BY c.name, c.id LIMIT 100",
-        )
-        .bind(&pattern)
-        .fetch_all(self.db.pool())
-        .await?;
+        let ids = customers::search(self.db.pool(), &pattern, 100).await?;
         let mut conn = self.db.pool().acquire().await?;
         let mut out = vec![];
         for id in ids {
             let customer = load_customer(&mut conn, &id).await?;
-            let sites = sqlx::query(
-                "SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1 ORDER BY address",
-            )
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(site_view)
-            .collect::<Result<Vec<_>, _>>()?;
-            let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE customer_id = $1")
-                .bind(&id)
-                .fetch_one(&mut *conn)
-                .await?;
+            let sites = customers::sites_of(&mut conn, &id).await?;
+            let tickets = customers::ticket_count(&mut conn, &id).await?;
             out.push(CustomerRecord { customer, sites, tickets });
         }
         Ok(out)
@@ -147,54 +106,25 @@ impl Service {
             .map_err(|_| ServiceError::invalid("customer_id", "not_found", "no such customer"))?;
         let now = now_ms();
         if let Some(name) = &name {
-            sqlx::query("UPDATE customers SET name = $1, updated_at_ms = $2 WHERE id = $3")
-                .bind(name)
-                .bind(now)
-                .bind(&old.id)
-                .execute(&mut *tx)
-                .await?;
+            customers::rename(&mut tx, &old.id, name, now).await?;
         }
         if let Some(channel) = input.preferred_channel {
-            sqlx::query("UPDATE customers SET preferred_channel = $1, updated_at_ms = $2 WHERE id = $3")
-                .bind(channel.as_str())
-                .bind(now)
-                .bind(&old.id)
-                .execute(&mut *tx)
-                .await?;
+            customers::set_preferred_channel(&mut tx, &old.id, channel, now).await?;
         }
         for (field, kind, value) in [
             ("add_phone", "phone", phone.as_ref().map(Phone::as_str)),
             ("add_email", "email", email.as_ref().map(Email::as_str)),
         ] {
             let Some(value) = value else { continue };
-            let owner: Option<String> =
-                sqlx::query_scalar("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
-                    .bind(kind)
-                    .bind(value)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match owner {
+            match customers::contact_owner(&mut tx, kind, value).await? {
                 Some(o) if o == old.id => continue,
                 Some(_) => return Err(ServiceError::invalid(field, "taken", "this belongs to another customer")),
                 None => {}
             }
-            sqlx::query(
-                "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5)",
-            )
-            .bind(new_id("con"))
-            .bind(&old.id)
-            .bind(kind)
-            .bind(value)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            customers::add_contact(&mut tx, &old.id, kind, value, now).await?;
         }
         let new = load_customer(&mut tx, &old.id).await?;
-        let tickets: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 ORDER BY number")
-            .bind(&old.id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let tickets = customers::tickets_of(&mut tx, &old.id).await?;
         audit::record_in_cases(
             &mut tx,
             ctx,
@@ -221,29 +151,17 @@ impl Service {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let mut tx = self.db.begin_write().await?;
-        let row = sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE id = $1")
-            .bind(input.site_id.trim())
-            .fetch_optional(&mut *tx)
+        let old = customers::site(&mut tx, input.site_id.trim())
             .await?
             .ok_or_else(|| ServiceError::invalid("site_id", "not_found", "no such site"))?;
-        let old = site_view(&row)?;
         let new = SiteView {
             address: address.unwrap_or_else(|| old.address.clone()),
             access_notes: notes.unwrap_or_else(|| old.access_notes.clone()),
             zone: zone.unwrap_or_else(|| old.zone.clone()),
             ..old.clone()
         };
-        sqlx::query("UPDATE sites SET address = $1, access_notes = $2, zone = $3 WHERE id = $4")
-            .bind(&new.address)
-            .bind(&new.access_notes)
-            .bind(&new.zone)
-            .bind(&old.id)
-            .execute(&mut *tx)
-            .await?;
-        let tickets: Vec<String> = sqlx::query_scalar("SELECT id FROM tickets WHERE site_id = $1 ORDER BY number")
-            .bind(&old.id)
-            .fetch_all(&mut *tx)
-            .await?;
+        customers::update_site(&mut tx, &new).await?;
+        let tickets = customers::tickets_at_site(&mut tx, &old.id).await?;
         audit::record_in_cases(
             &mut tx,
             ctx,
@@ -277,22 +195,7 @@ impl Service {
     /// template (or `general`); tickets already open keep the list they started with.
     pub async fn checklist_templates(&self, ctx: &CallContext) -> Result<Vec<TemplateItem>, ServiceError> {
         self.authorize(ctx, Action::RecordsRead)?;
-        let rows = sqlx::query(
-            "SELECT job_type, item_key, label, required, position FROM checklist_templates ORDER BY job_type, position, item_key",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TemplateItem {
-                    job_type: r.try_get("job_type")?,
-                    key: r.try_get("item_key")?,
-                    label: r.try_get("label")?,
-                    required: r.try_get::<i64, _>("required")? != 0,
-                    position: r.try_get("position")?,
-                })
-            })
-            .collect()
+        templates::all(self.db.pool()).await
     }
 
     /// Adds an item to a job type's template, or changes it (same key).
@@ -315,17 +218,7 @@ impl Service {
         let saved =
             TemplateItem { job_type, key, label, required: item.required, position: item.position.clamp(0, 10_000) };
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO checklist_templates (job_type, item_key, label, required, position) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (job_type, item_key) DO UPDATE SET label = $3, required = $4, position = $5",
-        )
-        .bind(&saved.job_type)
-        .bind(&saved.key)
-        .bind(&saved.label)
-        .bind(i64::from(saved.required))
-        .bind(saved.position)
-        .execute(&mut *tx)
-        .await?;
+        templates::put(&mut tx, &saved).await?;
         let detail = serde_json::to_value(&saved).map_err(|e| ServiceError::Internal(e.to_string()))?;
         audit::append(
             &mut tx,
@@ -340,12 +233,7 @@ impl Service {
     pub async fn remove_template_item(&self, ctx: &CallContext, job_type: &str, key: &str) -> Result<(), ServiceError> {
         self.authorize(ctx, Action::TemplateRemoveItem)?;
         let mut tx = self.db.begin_write().await?;
-        let r = sqlx::query("DELETE FROM checklist_templates WHERE job_type = $1 AND item_key = $2")
-            .bind(job_type.trim())
-            .bind(key.trim())
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 0 {
+        if !templates::remove(&mut tx, job_type.trim(), key.trim()).await? {
             return Err(ServiceError::invalid("key", "not_found", "no such template item"));
         }
         let detail = serde_json::json!({"job_type": job_type.trim(), "key": key.trim()});

@@ -4,44 +4,17 @@
 use crate::audit::{self, NewEvent};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{CallContext, Open, Outcome, Service, SetValue};
+use crate::service::{CallContext, CaseTx, Outcome, Service};
+use crate::store::technicians;
 use domain::commands::{AssignTech, BookSlot, ConfirmSlot, ProposeSlots, SetEta};
 use domain::slots::{self, Candidate, SlotQuery, Unavailable};
 use domain::window::{TimeWindow, WorkingHours, MINUTE_MS};
 use domain::{Action, CaseState, FieldError};
-use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Technician {
-    pub id: String,
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub skills: Vec<String>,
-    pub zone: Option<String>,
-    pub working_hours: WorkingHours,
-    pub active: bool,
-}
+pub use crate::store::technicians::Technician;
 
 pub use domain::records::{NewTechnician, TechnicianEdit};
-
-fn technician(r: &sqlx::any::AnyRow) -> Result<Technician, ServiceError> {
-    let bad = |what: &str, e: serde_json::Error| ServiceError::Internal(format!("stored technician {what}: {e}"));
-    Ok(Technician {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        phone: r.try_get("phone")?,
-        email: r.try_get("email")?,
-        skills: serde_json::from_str(&r.try_get::<String, _>("skills_json")?).map_err(|e| bad("skills", e))?,
-        zone: r.try_get("zone")?,
-        working_hours: serde_json::from_str(&r.try_get::<String, _>("working_hours_json")?)
-            .map_err(|e| bad("hours", e))?,
-        active: r.try_get::<i64, _>("active")? != 0,
-    })
-}
-
-const TECH_COLUMNS: &str = "id, name, phone, email, skills_json, zone, working_hours_json, active";
 
 /// Working hours as UTC intervals overlapping `range`, in the shop's time zone.
 pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: TimeWindow) -> Vec<TimeWindow> {
@@ -113,12 +86,9 @@ impl Service {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let mut tx = self.db.begin_write().await?;
-        let row = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE id = $1"))
-            .bind(input.technician_id.trim())
-            .fetch_optional(&mut *tx)
+        let before = technicians::get(&mut tx, input.technician_id.trim())
             .await?
             .ok_or_else(|| ServiceError::invalid("technician_id", "not_found", "no technician with this id"))?;
-        let before = technician(&row)?;
         let after = Technician {
             skills,
             zone,
@@ -126,16 +96,7 @@ impl Service {
             active: input.active,
             ..before.clone()
         };
-        sqlx::query(
-            "UPDATE technicians SET skills_json = $1, zone = $2, working_hours_json = $3, active = $4 WHERE id = $5",
-        )
-        .bind(serde_json::to_string(&after.skills).unwrap_or_default())
-        .bind(&after.zone)
-        .bind(serde_json::to_string(&after.working_hours).unwrap_or_default())
-        .bind(i64::from(after.active))
-        .bind(&after.id)
-        .execute(&mut *tx)
-        .await?;
+        technicians::update(&mut tx, &after).await?;
         let json = |t: &Technician| serde_json::to_value(t).map_err(|e| ServiceError::Internal(e.to_string()));
         audit::append(
             &mut tx,
@@ -186,19 +147,7 @@ impl Service {
             active: true,
         };
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(&format!(
-            "INSERT INTO technicians ({TECH_COLUMNS}, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)"
-        ))
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(&t.phone)
-        .bind(&t.email)
-        .bind(serde_json::to_string(&t.skills).unwrap_or_default())
-        .bind(&t.zone)
-        .bind(serde_json::to_string(&t.working_hours).unwrap_or_default())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        technicians::insert(&mut tx, &t, now_ms()).await?;
         let after = serde_json::to_value(&t).map_err(|e| ServiceError::Internal(e.to_string()))?;
         audit::append(
             &mut tx,
@@ -228,24 +177,11 @@ impl Service {
             return Err(domain::DomainError::Invalid(errors).into());
         }
         let mut tx = self.db.begin_write().await?;
-        let exists = sqlx::query("SELECT id FROM technicians WHERE id = $1")
-            .bind(technician_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
+        if technicians::get(&mut tx, technician_id).await?.is_none() {
             return Err(ServiceError::invalid("technician_id", "not_found", "no technician with this id"));
         }
         let id = new_id("off");
-        sqlx::query(
-            "INSERT INTO technician_time_off (id, technician_id, start_ms, end_ms, reason) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(technician_id)
-        .bind(window.start_ms)
-        .bind(window.end_ms)
-        .bind(&reason)
-        .execute(&mut *tx)
-        .await?;
+        technicians::add_time_off(&mut tx, &id, technician_id, window, reason.as_deref()).await?;
         let after = serde_json::json!({"id": id, "technician_id": technician_id, "window": window, "reason": reason});
         audit::append(
             &mut tx,
@@ -262,10 +198,7 @@ impl Service {
         if !ctx.actor.sees_all_cases() {
             return Err(ServiceError::Forbidden("the roster is for staff and agents".into()));
         }
-        let rows = sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians ORDER BY name"))
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter().map(technician).collect()
+        technicians::all(self.db.pool()).await
     }
 
     /// Technicians with their free time and bookings in `range`, ignoring `except_ticket`'s
@@ -277,58 +210,13 @@ impl Service {
         range: TimeWindow,
         except_ticket: &str,
     ) -> Result<Vec<(Technician, Candidate)>, ServiceError> {
-        let rows = match only {
-            Some(id) => {
-                sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE id = $1"))
-                    .bind(id)
-                    .fetch_all(&mut *conn)
-                    .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT {TECH_COLUMNS} FROM technicians WHERE active = 1"))
-                    .fetch_all(&mut *conn)
-                    .await?
-            }
-        };
-        // Time off and bookings of every technician in two queries, however many there are
-        // (one pair per technician made a proposal cost 2n + 1 statements).
-        let windows = |rows: Vec<sqlx::any::AnyRow>| -> Result<Vec<(String, TimeWindow)>, sqlx::Error> {
-            rows.iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get("technician_id")?,
-                        TimeWindow { start_ms: r.try_get("start_ms")?, end_ms: r.try_get("end_ms")? },
-                    ))
-                })
-                .collect()
-        };
-        let one = |n: usize| only.map(|_| format!(" AND technician_id = ${n}")).unwrap_or_default();
-        let off_sql = format!(
-            "SELECT technician_id, start_ms, end_ms FROM technician_time_off WHERE start_ms < $1 AND end_ms > $2{}",
-            one(3)
-        );
-        let mut off_query = sqlx::query(&off_sql).bind(range.end_ms).bind(range.start_ms);
-        let booked_sql = format!(
-            "SELECT technician_id, start_ms, end_ms FROM appointments WHERE status = 'active' \
-             AND end_ms > $2 AND start_ms < $1 AND ticket_id <> $3 AND technician_id IS NOT NULL{}",
-            one(4)
-        );
-        let mut booked_query = sqlx::query(&booked_sql)
-            .bind(range.end_ms + 24 * 60 * MINUTE_MS)
-            .bind(range.start_ms - 24 * 60 * MINUTE_MS)
-            .bind(except_ticket);
-        if let Some(id) = only {
-            off_query = off_query.bind(id);
-            booked_query = booked_query.bind(id);
-        }
-        let all_off = windows(off_query.fetch_all(&mut *conn).await?)?;
-        let all_booked = windows(booked_query.fetch_all(&mut *conn).await?)?;
+        let roster = technicians::roster(conn, only).await?;
+        let (all_off, all_booked) = technicians::busy(conn, range, except_ticket, only).await?;
         let of = |all: &[(String, TimeWindow)], id: &str| -> Vec<TimeWindow> {
             all.iter().filter(|(t, _)| t == id).map(|(_, w)| *w).collect()
         };
         let mut out = vec![];
-        for r in &rows {
-            let t = technician(r)?;
+        for t in roster {
             let off = of(&all_off, &t.id);
             let booked = of(&all_booked, &t.id);
             let working =
@@ -357,11 +245,7 @@ impl Service {
         zone: Option<&str>,
         ticket_id: &str,
     ) -> Result<Technician, ServiceError> {
-        let locked = sqlx::query("UPDATE technicians SET version = version + 1 WHERE id = $1")
-            .bind(technician_id)
-            .execute(&mut *conn)
-            .await?;
-        if locked.rows_affected() != 1 {
+        if !technicians::lock(conn, technician_id).await? {
             return Err(ServiceError::invalid("technician_id", "not_found", "no technician with this id"));
         }
         let mut found = self.candidates(conn, Some(technician_id), window, ticket_id).await?;
@@ -429,8 +313,7 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::TicketBook)?;
         self.stage_booking(&mut o, window, Some(&tech), input.reschedule).await?;
-        o.set("assigned_tech_id", SetValue::Text(Some(tech)));
-        o.set("assigned_at_ms", SetValue::Int(Some(o.now)));
+        o.assign(&tech, None);
         self.finish(ctx, o, Action::TicketBook, Some(CaseState::Dispatched), serde_json::json!({}), vec![]).await
     }
 
@@ -438,7 +321,7 @@ impl Service {
     /// technician (if named) must be qualified and free, and the old appointment is superseded.
     async fn stage_booking(
         &self,
-        o: &mut Open,
+        o: &mut CaseTx,
         window: TimeWindow,
         technician_id: Option<&str>,
         reschedule: bool,
@@ -453,24 +336,7 @@ impl Service {
             self.check_technician(&mut o.tx, tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
                 .await?;
         }
-        let ticket = o.before.id.clone();
-        o.stage(
-            "UPDATE appointments SET status = 'superseded' WHERE ticket_id = $1 AND status = 'active'",
-            vec![ticket.as_str().into()],
-        );
-        let binds = vec![
-            new_id("apt").into(),
-            ticket.into(),
-            technician_id.map(str::to_string).into(),
-            window.start_ms.into(),
-            window.end_ms.into(),
-            o.now.into(),
-        ];
-        o.stage(
-            "INSERT INTO appointments (id, ticket_id, technician_id, start_ms, end_ms, status, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6)",
-            binds,
-        );
+        o.book(&new_id("apt"), technician_id, window);
         Ok(())
     }
 
@@ -493,9 +359,7 @@ impl Service {
         let tech = input.technician_id.trim().to_string();
         self.check_technician(&mut o.tx, &tech, window, o.before.trade.as_deref(), zone.as_deref(), &o.before.id)
             .await?;
-        o.set("assigned_tech_id", SetValue::Text(Some(tech.clone())));
-        o.set("assigned_at_ms", SetValue::Int(Some(o.now)));
-        o.stage("UPDATE appointments SET technician_id = $1 WHERE id = $2", vec![tech.into(), appointment.id.into()]);
+        o.assign(&tech, Some(&appointment.id));
         self.finish(ctx, o, Action::DispatchAssignTech, Some(CaseState::Dispatched), serde_json::json!({}), vec![])
             .await
     }
@@ -507,9 +371,7 @@ impl Service {
         let note = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, Action::DispatchSetEta)?;
-        o.set("eta_ms", SetValue::Int(Some(input.eta_ms)));
-        o.set("eta_note", SetValue::Text(note));
-        o.set("eta_set_at_ms", SetValue::Int(Some(o.now)));
+        o.set_eta(input.eta_ms, note);
         self.finish(ctx, o, Action::DispatchSetEta, None, serde_json::json!({}), vec![]).await
     }
 }
@@ -527,33 +389,7 @@ impl Service {
         if to_ms <= from_ms || to_ms - from_ms > 62 * 24 * 60 * MINUTE_MS {
             return Err(ServiceError::invalid("to_ms", "invalid_range", "a range of up to 62 days"));
         }
-        let rows = sqlx::query(
-            "SELECT a.technician_id, tech.name AS technician_name, t.id AS ticket_id, t.number, t.state, a.start_ms, \
-             a.end_ms, c.name AS customer_name, s.address AS site_address FROM appointments a \
-             JOIN tickets t ON t.id = a.ticket_id JOIN customers c ON c.id = t.customer_id \
-             LEFT JOIN sites s ON s.id = t.site_id JOIN technicians tech ON tech.id = a.technician_id \
-             WHERE a.status = 'active' AND a.end_ms > $1 AND a.start_ms < $2 ORDER BY tech.name, a.start_ms",
-        )
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let state: String = r.try_get("state")?;
-                Ok(domain::views::AgendaItem {
-                    technician_id: r.try_get("technician_id")?,
-                    technician_name: r.try_get("technician_name")?,
-                    ticket_id: r.try_get("ticket_id")?,
-                    number: domain::case::ticket_number(r.try_get("number")?),
-                    state: state.parse().map_err(|_| ServiceError::Internal(format!("stored state '{state}'")))?,
-                    start_ms: r.try_get("start_ms")?,
-                    end_ms: r.try_get("end_ms")?,
-                    customer_name: r.try_get("customer_name")?,
-                    site_address: r.try_get("site_address")?,
-                })
-            })
-            .collect()
+        technicians::agenda(self.db.pool(), from_ms, to_ms).await
     }
 }
 

@@ -5,11 +5,11 @@ use crate::audit::{self, NewEvent};
 use crate::case_store::{load_case, summaries};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
-use crate::service::{Bind, CallContext, Outcome, Service, SetValue};
-use crate::store::customers;
+use crate::service::{CallContext, Outcome, Service};
+use crate::store::case_writes::NewMessage;
+use crate::store::{customers, tickets};
 use domain::commands::{AddMessage, CancelTicket, Direction, SetPriority};
 use domain::{Action, CaseState, CaseSummary, CreateTicket, Role, ValidCreateTicket};
-use sqlx::Row;
 
 /// Filters for the dispatch board and lists.
 #[derive(Debug, Clone, Default)]
@@ -33,31 +33,9 @@ impl Service {
         self.claim(&mut tx, ctx).await?;
         let (customer_id, old_customer) = customers::upsert_customer(&mut tx, &valid, now).await?;
         let site_id = customers::upsert_site(&mut tx, &customer_id, old_customer.is_some(), &valid, now).await?;
-        let number: i64 =
-            sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("value")?;
         let id = new_id("tkt");
-        sqlx::query(
-            "INSERT INTO tickets (id, number, state, priority, problem_summary, trade, requested_start_ms, requested_end_ms, \
-             customer_id, site_id, version, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
-        )
-        .bind(&id)
-        .bind(number)
-        .bind(valid.initial_state().as_str())
-        .bind(valid.priority.as_str())
-        .bind(&valid.problem_summary)
-        .bind(&valid.trade)
-        .bind(valid.requested_window.map(|w| w.start_ms))
-        .bind(valid.requested_window.map(|w| w.end_ms))
-        .bind(&customer_id)
-        .bind(&site_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        instantiate_checklist(&mut tx, &id, valid.trade.as_deref()).await?;
+        tickets::insert(&mut tx, &id, &valid, &customer_id, site_id.as_deref(), now).await?;
+        tickets::instantiate_checklist(&mut tx, &id, valid.trade.as_deref()).await?;
 
         let case = load_case(&mut tx, &id).await?;
         let after = serde_json::to_value(&case).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -99,23 +77,10 @@ impl Service {
         customers::add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
         self.propagate_customer_change(&mut o.tx, ctx, &o.before.customer, &o.before.id).await?;
         let site_id = customers::upsert_site(&mut o.tx, &customer_id, true, valid, o.now).await?;
-        sqlx::query(
-            "UPDATE tickets SET site_id = COALESCE($1, site_id), problem_summary = COALESCE($2, problem_summary), \
-             trade = COALESCE($3, trade), priority = $4, requested_start_ms = COALESCE($5, requested_start_ms), \
-             requested_end_ms = COALESCE($6, requested_end_ms) WHERE id = $7",
-        )
-        .bind(&site_id)
-        .bind(&valid.problem_summary)
-        .bind(&valid.trade)
-        .bind(valid.priority.as_str())
-        .bind(valid.requested_window.map(|w| w.start_ms))
-        .bind(valid.requested_window.map(|w| w.end_ms))
-        .bind(&o.before.id)
-        .execute(&mut *o.tx)
-        .await?;
+        tickets::merge_lead(&mut o.tx, &o.before.id, valid, site_id.as_deref()).await?;
         let merged = load_case(&mut o.tx, &o.before.id).await?;
         if merged.checklist.is_empty() {
-            instantiate_checklist(&mut o.tx, &o.before.id, merged.trade.as_deref()).await?;
+            tickets::instantiate_checklist(&mut o.tx, &o.before.id, merged.trade.as_deref()).await?;
         }
         let mut missing = vec![];
         if merged.site.is_none() {
@@ -143,23 +108,14 @@ impl Service {
         let id = new_id("msg");
         let channel = input.channel.unwrap_or(ctx.channel);
         let sender = input.sender.as_deref().map(str::trim).or(customer.then_some(ctx.actor.name.as_str()));
-        let binds = vec![
-            id.as_str().into(),
-            o.before.id.as_str().into(),
-            input.direction.as_str().into(),
-            channel.as_str().into(),
-            Bind::Text(sender.map(str::to_string)),
-            text.into(),
-            ctx.actor.id.as_str().into(),
-            o.now.into(),
-        ];
-        o.stage(
-            "INSERT INTO messages (id, ticket_id, direction, channel, sender, body, author, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            binds,
-        );
-        o.set("message_count", SetValue::Expr("message_count + 1"));
-        o.set("last_message_at_ms", SetValue::Int(Some(o.now)));
+        o.add_message(&NewMessage {
+            id: &id,
+            direction: input.direction,
+            channel,
+            sender,
+            text: &text,
+            author: &ctx.actor.id,
+        });
         self.finish(ctx, o, Action::TicketAddMessage, None, serde_json::json!({ "message_id": id }), vec![]).await
     }
 
@@ -174,7 +130,7 @@ impl Service {
         }
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::TicketSetPriority)?;
-        o.set("priority", SetValue::Text(Some(input.priority.as_str().to_string())));
+        o.set_priority(input.priority);
         let data = serde_json::json!({ "reason": input.reason });
         self.finish(ctx, o, Action::TicketSetPriority, None, data, vec![]).await
     }
@@ -186,12 +142,8 @@ impl Service {
         let reason = input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::TicketCancel)?;
-        o.set("cancel_reason", SetValue::Text(Some(reason)));
-        // A canceled job frees its technician's time.
-        sqlx::query("UPDATE appointments SET status = 'canceled' WHERE ticket_id = $1 AND status = 'active'")
-            .bind(&o.before.id)
-            .execute(&mut *o.tx)
-            .await?;
+        o.set_cancel_reason(&reason);
+        o.cancel_appointments();
         self.finish(ctx, o, Action::TicketCancel, Some(CaseState::Canceled), serde_json::json!({}), vec![]).await
     }
 
@@ -245,22 +197,4 @@ impl Service {
         .await?;
         Ok(())
     }
-}
-
-/// Copies the checklist template of the job type (or `general`) onto the ticket.
-async fn instantiate_checklist(
-    tx: &mut crate::db::WriteTx,
-    ticket_id: &str,
-    trade: Option<&str>,
-) -> Result<(), ServiceError> {
-    sqlx::query(
-        "INSERT INTO checklist_items (ticket_id, item_key, label, required, position) \
-         SELECT $1, item_key, label, required, position FROM checklist_templates WHERE job_type = \
-         CASE WHEN EXISTS (SELECT 1 FROM checklist_templates WHERE job_type = $2) THEN $2 ELSE 'general' END",
-    )
-    .bind(ticket_id)
-    .bind(trade.unwrap_or("general"))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

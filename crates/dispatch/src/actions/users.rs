@@ -9,13 +9,13 @@ use crate::audit::{self, NewEvent, Who};
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::{CallContext, Service};
+use crate::store::accounts::{self, Referenced};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use domain::validate::Email;
 use domain::{Action, Actor, ActorKind, Role};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 pub const MIN_PASSWORD: usize = 10;
 pub const MAX_PASSWORD: usize = 1024;
@@ -68,19 +68,7 @@ fn check_password(field: &str, password: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// An account as the console lists it (never the hash).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserView {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub technician_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub disabled: bool,
-    pub created_at_ms: i64,
-    pub last_login_at_ms: Option<i64>,
-}
+pub use crate::store::accounts::UserView;
 
 /// `account.create`'s input.
 pub use domain::records::NewAccount as NewUser;
@@ -119,24 +107,6 @@ pub const SESSION_MAX_AGE_MS: i64 = 24 * 3_600_000;
 pub struct LoginFrom {
     pub client: String,
     pub request_id: Option<String>,
-}
-
-const USER_COLUMNS: &str =
-    "id, email, name, role, technician_id, customer_id, disabled_at_ms, created_at_ms, last_login_at_ms";
-
-fn user_view(r: &sqlx::any::AnyRow) -> Result<UserView, ServiceError> {
-    let role: String = r.try_get("role")?;
-    Ok(UserView {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        role: role.parse().map_err(ServiceError::Internal)?,
-        technician_id: r.try_get("technician_id")?,
-        customer_id: r.try_get("customer_id")?,
-        disabled: r.try_get::<Option<i64>, _>("disabled_at_ms")?.is_some(),
-        created_at_ms: r.try_get("created_at_ms")?,
-        last_login_at_ms: r.try_get("last_login_at_ms")?,
-    })
 }
 
 impl Service {
@@ -188,38 +158,29 @@ impl Service {
         let customer_id = customer_id.filter(|_| role == Role::Customer);
         let mut tx = self.db.begin_write().await?;
         if let Some(t) = technician_id {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM technicians WHERE id = $1").bind(t).fetch_optional(&mut *tx).await?;
-            if found.is_none() {
+            if !accounts::exists(&mut tx, Referenced::Technician, t).await? {
                 return Err(ServiceError::invalid("technician_id", "not_found", "no such technician"));
             }
         }
         if let Some(c) = customer_id {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(c).fetch_optional(&mut *tx).await?;
-            if found.is_none() {
+            if !accounts::exists(&mut tx, Referenced::Customer, c).await? {
                 return Err(ServiceError::invalid("customer_id", "not_found", "no such customer"));
             }
         }
         let id = new_id("usr");
         let hash = hash_password(&input.password)?;
         let email = email.as_str().to_lowercase();
-        let now = now_ms();
-        let r = sqlx::query(
-            "INSERT INTO users (id, email, name, role, password_hash, technician_id, customer_id, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&email)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(hash)
-        .bind(technician_id)
-        .bind(customer_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() == 0 {
+        let row = accounts::NewUserRow {
+            id: &id,
+            email: &email,
+            name,
+            role,
+            password_hash: &hash,
+            technician_id,
+            customer_id,
+            now: now_ms(),
+        };
+        if !accounts::insert(&mut tx, &row).await? {
             return Err(ServiceError::invalid("email", "taken", "an account with this e-mail already exists"));
         }
         let detail = serde_json::json!({"user_id": id, "email": email, "role": role, "technician_id": technician_id, "customer_id": customer_id});
@@ -238,30 +199,22 @@ impl Service {
         if ctx.actor.id != id {
             self.authorize(ctx, Action::AccountsRead)?;
         }
-        let r = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.db.pool())
+        accounts::by_id(self.db.pool(), id)
             .await?
-            .ok_or_else(|| ServiceError::invalid("user_id", "not_found", "no such account"))?;
-        user_view(&r)
+            .ok_or_else(|| ServiceError::invalid("user_id", "not_found", "no such account"))
     }
 
     pub async fn users(&self, ctx: &CallContext) -> Result<Vec<UserView>, ServiceError> {
         self.authorize(ctx, Action::AccountsRead)?;
-        let rows =
-            sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email")).fetch_all(self.db.pool()).await?;
-        rows.iter().map(user_view).collect()
+        accounts::all(self.db.pool()).await
     }
 
     /// Looks an account up by e-mail (for the CLI).
     pub async fn user_by_email(&self, ctx: &CallContext, email: &str) -> Result<UserView, ServiceError> {
         self.authorize(ctx, Action::AccountsRead)?;
-        let r = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(self.db.pool())
+        accounts::by_email(self.db.pool(), &email.trim().to_lowercase())
             .await?
-            .ok_or_else(|| ServiceError::invalid("email", "not_found", "no account with this e-mail"))?;
-        user_view(&r)
+            .ok_or_else(|| ServiceError::invalid("email", "not_found", "no account with this e-mail"))
     }
 
     /// Disables or re-enables an account. Disabling ends every session of it at once.
@@ -276,25 +229,8 @@ impl Service {
             return Err(ServiceError::invalid("user_id", "self", "you cannot disable your own account"));
         }
         let mut tx = self.db.begin_write().await?;
-        let r = if disabled {
-            sqlx::query(
-                "UPDATE users SET disabled_at_ms = $1, session_epoch = session_epoch + 1 \
-                 WHERE id = $2 AND disabled_at_ms IS NULL",
-            )
-            .bind(now_ms())
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-        } else {
-            sqlx::query("UPDATE users SET disabled_at_ms = NULL WHERE id = $1 AND disabled_at_ms IS NOT NULL")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?
-        };
-        if r.rows_affected() == 0 {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
-            if exists.is_none() {
+        if !accounts::set_disabled(&mut tx, user_id, disabled, now_ms()).await? {
+            if !accounts::exists(&mut tx, Referenced::User, user_id).await? {
                 return Err(ServiceError::invalid("user_id", "not_found", "no such account"));
             }
         } else {
@@ -329,11 +265,7 @@ impl Service {
             return Err(ServiceError::Forbidden("only signed-in accounts have a password".into()));
         }
         check_password("new_password", new_password)?;
-        let hash: Option<String> =
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND disabled_at_ms IS NULL")
-                .bind(&ctx.actor.id)
-                .fetch_optional(self.db.pool())
-                .await?;
+        let hash = accounts::active_password_hash(self.db.pool(), &ctx.actor.id).await?;
         if !hash.is_some_and(|h| verify_password(current, &h)) {
             return Err(ServiceError::invalid(
                 "current_password",
@@ -353,13 +285,7 @@ impl Service {
     ) -> Result<i64, ServiceError> {
         let hash = hash_password(new_password)?;
         let mut tx = self.db.begin_write().await?;
-        let epoch: Option<i64> = sqlx::query_scalar(
-            "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1 WHERE id = $2 RETURNING session_epoch",
-        )
-        .bind(hash)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let epoch = accounts::replace_password(&mut tx, user_id, &hash).await?;
         let epoch = epoch.ok_or_else(|| ServiceError::invalid("user_id", "not_found", "no such account"))?;
         record_account_change(&mut tx, ctx, action, user_id, true).await?;
         tx.commit().await?;
@@ -389,47 +315,28 @@ impl Service {
             correlation_id: None,
             request_id: from.request_id.as_deref(),
         };
-        let locked_until: Option<i64> =
-            sqlx::query_scalar("SELECT locked_until_ms FROM login_throttle WHERE email = $1 AND client = $2")
-                .bind(&email_key)
-                .bind(&client)
-                .fetch_optional(self.db.pool())
-                .await?
-                .flatten();
+        let locked_until = accounts::locked_until(self.db.pool(), &email_key, &client).await?;
         if locked_until.is_some_and(|t| t > now) {
             tracing::warn!(client = %client, "login refused: locked");
             let detail = serde_json::json!({"email": email_key, "client": client, "reason": "locked"});
             self.account_event(&who("anonymous"), "auth.login_failed", detail).await?;
             return Err(ServiceError::LoginFailed);
         }
-        let row =
-            sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash, session_epoch FROM users WHERE email = $1"))
-                .bind(&email_key)
-                .fetch_optional(self.db.pool())
-                .await?;
-        let hash = row.as_ref().map(|r| r.try_get::<String, _>("password_hash")).transpose()?;
+        let row = accounts::login_row(self.db.pool(), &email_key).await?;
+        let hash = row.as_ref().map(|r| r.password_hash.as_str());
         let verified = if password.len() > MAX_PASSWORD {
             false
         } else {
-            verify_password(password, hash.as_deref().unwrap_or_else(|| decoy_hash()))
+            verify_password(password, hash.unwrap_or_else(|| decoy_hash()))
         };
         let user = match &row {
-            Some(r) if verified => Some((user_view(r)?, r.try_get::<i64, _>("session_epoch")?)),
+            Some(r) if verified => Some((r.user.clone(), r.session_epoch)),
             _ => None,
         };
         match user {
             Some((user, epoch)) if !user.disabled => {
                 let mut tx = self.db.begin_write().await?;
-                sqlx::query("DELETE FROM login_throttle WHERE email = $1 AND client = $2")
-                    .bind(&email_key)
-                    .bind(&client)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE users SET last_login_at_ms = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(&user.id)
-                    .execute(&mut *tx)
-                    .await?;
+                accounts::record_login(&mut tx, &user.id, &email_key, &client, now).await?;
                 let w = Who { id: &user.id, role: user.role.as_str(), ..who("") };
                 audit::append_as(
                     &mut tx,
@@ -452,25 +359,11 @@ impl Service {
                     (Some(_), None) => "wrong_password",
                 };
                 let mut tx = self.db.begin_write().await?;
-                let failures: i64 = sqlx::query_scalar(
-                    "INSERT INTO login_throttle (email, client, failures, updated_at_ms) VALUES ($1, $2, 1, $3) \
-                     ON CONFLICT (email, client) DO UPDATE SET failures = login_throttle.failures + 1, updated_at_ms = $3 \
-                     RETURNING failures",
-                )
-                .bind(&email_key)
-                .bind(&client)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                let failures = accounts::count_failure(&mut tx, &email_key, &client, now).await?;
                 if let Some(ms) = lock_duration_ms(failures) {
-                    sqlx::query("UPDATE login_throttle SET locked_until_ms = $1 WHERE email = $2 AND client = $3")
-                        .bind(now + ms)
-                        .bind(&email_key)
-                        .bind(&client)
-                        .execute(&mut *tx)
-                        .await?;
+                    accounts::lock(&mut tx, &email_key, &client, now + ms).await?;
                 }
-                let user_id = row.as_ref().map(|r| r.try_get::<String, _>("id")).transpose()?;
+                let user_id = row.as_ref().map(|r| r.user.id.clone());
                 let detail =
                     serde_json::json!({"email": email_key, "client": client, "reason": reason, "failures": failures});
                 let w = Who { id: user_id.as_deref().unwrap_or("anonymous"), ..who("") };
@@ -507,32 +400,19 @@ impl Service {
             return self.link_actor(link, now).await;
         }
         let Some(user_id) = &auth.user_id else { return Ok(None) };
-        let row = sqlx::query(
-            "SELECT name, role, technician_id, customer_id, session_epoch, disabled_at_ms FROM users WHERE id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        if r.try_get::<Option<i64>, _>("disabled_at_ms")?.is_some()
-            || r.try_get::<i64, _>("session_epoch")? != auth.epoch
-        {
+        let Some(u) = accounts::session_user(self.db.pool(), user_id).await? else { return Ok(None) };
+        if u.disabled || u.session_epoch != auth.epoch {
             return Ok(None);
         }
-        let role: Role = r.try_get::<String, _>("role")?.parse().map_err(ServiceError::Internal)?;
-        let mut actor = Actor::new(ActorKind::User, user_id.clone(), role, r.try_get::<String, _>("name")?);
-        actor.technician_id = r.try_get("technician_id")?;
-        actor.customer_id = r.try_get("customer_id")?;
+        let mut actor = Actor::new(ActorKind::User, user_id.clone(), u.role, u.name);
+        actor.technician_id = u.technician_id;
+        actor.customer_id = u.customer_id;
         Ok(Some(actor))
     }
 
     /// Deletes sessions past their expiry (called now and then by the server).
     pub async fn delete_expired_sessions(&self) -> Result<u64, ServiceError> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
-            .bind(now_ms())
-            .execute(self.db.pool())
-            .await?;
-        Ok(r.rows_affected())
+        accounts::delete_expired_sessions(self.db.pool(), now_ms()).await
     }
 }
 
@@ -546,7 +426,7 @@ async fn record_account_change(
     end_sessions: bool,
 ) -> Result<(), ServiceError> {
     if end_sessions {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+        accounts::end_sessions(tx, user_id).await?;
     }
     let detail = Some(serde_json::json!({"user_id": user_id}));
     audit::append(tx, ctx, NewEvent { action: action.into(), detail, ..Default::default() }).await?;

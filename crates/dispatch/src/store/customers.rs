@@ -2,8 +2,8 @@
 
 use crate::error::ServiceError;
 use crate::ids::new_id;
-use domain::ValidCreateTicket;
-use sqlx::Row;
+use domain::{SiteView, SourceChannel, ValidCreateTicket};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
 /// customer and, when an existing one was reused, how it looked before.
@@ -116,6 +116,155 @@ pub async fn other_tickets(
     Ok(sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 AND id <> $2 ORDER BY number")
         .bind(customer_id)
         .bind(except)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+fn site_view(r: &sqlx::any::AnyRow) -> Result<SiteView, sqlx::Error> {
+    Ok(SiteView {
+        id: r.try_get("id")?,
+        address: r.try_get("address")?,
+        access_notes: r.try_get("access_notes")?,
+        zone: r.try_get("zone")?,
+        lat: r.try_get("lat")?,
+        lon: r.try_get("lon")?,
+    })
+}
+
+/// The name of the customer who has this contact, if anyone does.
+pub async fn contact_owner_name(
+    conn: &mut AnyConnection,
+    kind: &str,
+    value: &str,
+) -> Result<Option<String>, ServiceError> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.name FROM customer_contacts cc JOIN customers c ON c.id = cc.customer_id \
+         WHERE cc.kind = $1 AND cc.value = $2",
+    )
+    .bind(kind)
+    .bind(value)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The id of the customer who has this contact, if anyone does.
+pub async fn contact_owner(conn: &mut AnyConnection, kind: &str, value: &str) -> Result<Option<String>, ServiceError> {
+    Ok(sqlx::query_scalar("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
+        .bind(kind)
+        .bind(value)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Adds a contact as the customer's last one (the caller checked nobody has it).
+pub async fn add_contact(
+    tx: &mut crate::db::WriteTx,
+    customer_id: &str,
+    kind: &str,
+    value: &str,
+    now: i64,
+) -> Result<(), ServiceError> {
+    sqlx::query(
+        "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
+         VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5)",
+    )
+    .bind(new_id("con"))
+    .bind(customer_id)
+    .bind(kind)
+    .bind(value)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The customer's sites by address.
+pub async fn sites_of(conn: &mut AnyConnection, customer_id: &str) -> Result<Vec<SiteView>, ServiceError> {
+    let rows = sqlx::query(
+        "SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE customer_id = $1 ORDER BY address",
+    )
+    .bind(customer_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().map(site_view).collect::<Result<_, _>>()?)
+}
+
+/// Customers whose name or a contact contains `pattern` (an SQL LIKE pattern, lower case).
+pub async fn search(pool: &AnyPool, pattern: &str, limit: i64) -> Result<Vec<String>, ServiceError> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.id FROM customers c WHERE LOWER(c.name) LIKE $1 OR EXISTS (SELECT 1 FROM customer_contacts cc \
+         WHERE cc.customer_id = c.id AND LOWER(cc.value) LIKE $1) ORDER BY c.name, c.id LIMIT $2",
+    )
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn ticket_count(conn: &mut AnyConnection, customer_id: &str) -> Result<i64, ServiceError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE customer_id = $1")
+        .bind(customer_id)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The customer's tickets, oldest first.
+pub async fn tickets_of(tx: &mut crate::db::WriteTx, customer_id: &str) -> Result<Vec<String>, ServiceError> {
+    Ok(sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 ORDER BY number")
+        .bind(customer_id)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+pub async fn rename(tx: &mut crate::db::WriteTx, id: &str, name: &str, now: i64) -> Result<(), ServiceError> {
+    sqlx::query("UPDATE customers SET name = $1, updated_at_ms = $2 WHERE id = $3")
+        .bind(name)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_preferred_channel(
+    tx: &mut crate::db::WriteTx,
+    id: &str,
+    channel: SourceChannel,
+    now: i64,
+) -> Result<(), ServiceError> {
+    sqlx::query("UPDATE customers SET preferred_channel = $1, updated_at_ms = $2 WHERE id = $3")
+        .bind(channel.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn site(tx: &mut crate::db::WriteTx, id: &str) -> Result<Option<SiteView>, ServiceError> {
+    let row = sqlx::query("SELECT id, address, access_notes, zone, lat, lon FROM sites WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.as_ref().map(site_view).transpose()?)
+}
+
+/// Writes the site's address, access notes and zone.
+pub async fn update_site(tx: &mut crate::db::WriteTx, s: &SiteView) -> Result<(), ServiceError> {
+    sqlx::query("UPDATE sites SET address = $1, access_notes = $2, zone = $3 WHERE id = $4")
+        .bind(&s.address)
+        .bind(&s.access_notes)
+        .bind(&s.zone)
+        .bind(&s.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The tickets at the site, oldest first.
+pub async fn tickets_at_site(tx: &mut crate::db::WriteTx, site_id: &str) -> Result<Vec<String>, ServiceError> {
+    Ok(sqlx::query_scalar("SELECT id FROM tickets WHERE site_id = $1 ORDER BY number")
+        .bind(site_id)
         .fetch_all(&mut **tx)
         .await?)
 }

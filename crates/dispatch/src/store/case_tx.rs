@@ -1,0 +1,197 @@
+//! The write of one case: a transaction that read the case, the writes an action adds to it,
+//! and the compare-and-swap that commits them only if the case is still as it was read. On
+//! SQLite the writes, the swap, the audit head and the read-back go in one round trip.
+
+use crate::db::{Backend, Db};
+use crate::error::ServiceError;
+use crate::ids::now_ms;
+use crate::store::audit;
+use crate::store::case_store::{case_by_id, case_from_row, case_select, load_case};
+use domain::{Case, CaseState};
+use sqlx::any::AnyRow;
+
+/// An action on one case in progress: the write transaction, the case as it was, and the
+/// writes the action adds. The action states them through typed methods (the case writes
+/// below and in `store::case_writes`); [`CaseTx::swap`] runs them with the compare-and-swap.
+pub struct CaseTx {
+    pub tx: crate::db::WriteTx,
+    pub before: Case,
+    pub now: i64,
+    backend: Backend,
+    /// Set by actions that add to the case's collections (notes, photos, checklist, lines,
+    /// contacts); the others let `finish` re-read only the ticket row.
+    pub collections_changed: bool,
+    /// Ticket columns the action sets; written by the compare-and-swap update in
+    /// [`CaseTx::swap`], saving a statement per action.
+    ticket_sets: Vec<(&'static str, SetValue)>,
+    /// Writes the action adds (new rows whose failure can only be an internal error), run by
+    /// [`CaseTx::swap`]: on SQLite in the same round trip as the compare-and-swap.
+    staged: Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>,
+}
+
+/// A value bound to a staged statement.
+pub(crate) enum Bind {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Self {
+        Bind::Text(v)
+    }
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Self {
+        Bind::Int(v)
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(v) => q.bind(v.as_deref()),
+            Bind::Int(v) => q.bind(*v),
+        };
+    }
+    q
+}
+
+/// A value for one ticket column in [`Open::ticket_sets`].
+pub(crate) enum SetValue {
+    Text(Option<String>),
+    Int(Option<i64>),
+    /// A fixed SQL expression over the row (`message_count + 1`).
+    Expr(&'static str),
+}
+
+impl CaseTx {
+    /// Opens the write transaction and reads the case, locking it for the action.
+    pub async fn begin(db: &Db, id: &str) -> Result<CaseTx, ServiceError> {
+        let pg = db.backend() == Backend::Postgres;
+        let (tx, row) = db.begin_write_reading(case_by_id(pg, true), id).await?;
+        let row = row.ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
+        let before = case_from_row(&row, None)?;
+        let now = now_ms().max(before.updated_at_ms);
+        Ok(CaseTx {
+            tx,
+            before,
+            now,
+            backend: db.backend(),
+            collections_changed: false,
+            ticket_sets: vec![],
+            staged: vec![],
+        })
+    }
+
+    /// Runs the action's writes with the compare-and-swap of the ticket row (moving it to `to`
+    /// if given), and reads the case back; on SQLite also the audit chain's head, in the same
+    /// round trip. `CONFLICT` when someone changed the case since it was read.
+    pub async fn swap(&mut self, to: Option<CaseState>) -> Result<(Case, Option<AnyRow>), ServiceError> {
+        // Compare-and-swap: commits only if nobody changed the case since it was read. On
+        // PostgreSQL a concurrent writer of the same ticket waits here and then fails.
+        let mut sql =
+            String::from("UPDATE tickets SET version = version + 1, updated_at_ms = $1, state = COALESCE($2, state)");
+        let mut n = 2;
+        for (column, value) in &self.ticket_sets {
+            match value {
+                SetValue::Expr(e) => sql.push_str(&format!(", {column} = {e}")),
+                _ => {
+                    n += 1;
+                    sql.push_str(&format!(", {column} = ${n}"));
+                }
+            }
+        }
+        sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
+        // On SQLite the staged writes follow, then the audit chain's head is taken and the case
+        // read back, all in the same round trip (by the same id parameter).
+        let fused = self.backend == crate::db::Backend::Sqlite;
+        if fused {
+            let mut used = n + 2;
+            for (staged, binds) in &self.staged {
+                sql.push_str("; ");
+                sql.push_str(&crate::db::renumber_params(staged, used));
+                used += binds.len();
+            }
+            sql.push_str(&format!(
+                "; {}; {} WHERE t.id = ${}",
+                audit::take_head_sql(n + 1),
+                case_select(false, self.collections_changed),
+                n + 1
+            ));
+        } else {
+            for (staged, binds) in &self.staged {
+                bind_all(sqlx::query(staged.as_ref()), binds).execute(&mut *self.tx).await?;
+            }
+        }
+        let mut q = sqlx::query(&sql).bind(self.now).bind(to.map(CaseState::as_str));
+        for (_, value) in &self.ticket_sets {
+            q = match value {
+                SetValue::Text(v) => q.bind(v.clone()),
+                SetValue::Int(v) => q.bind(*v),
+                SetValue::Expr(_) => q,
+            };
+        }
+        let mut q = q.bind(&self.before.id).bind(self.before.version);
+        if fused {
+            for (_, binds) in &self.staged {
+                q = bind_all(q, binds);
+            }
+        }
+        let kept = if self.collections_changed { None } else { Some(&self.before) };
+        let (after, head) = if fused {
+            // The version read back tells whether the update took: SQLite's write lock is held
+            // since the case was read, so only this update can have moved it.
+            // fetch_optional would stop at the update's empty result; fetch_all reads on.
+            let mut rows = q.fetch_all(&mut *self.tx).await?.into_iter();
+            let (Some(head), Some(row)) = (rows.next(), rows.next()) else { return Err(ServiceError::stale()) };
+            let after = case_from_row(&row, kept)?;
+            if after.version != self.before.version + 1 {
+                return Err(ServiceError::stale());
+            }
+            (after, Some(head))
+        } else {
+            if q.execute(&mut *self.tx).await?.rows_affected() != 1 {
+                return Err(ServiceError::stale());
+            }
+            let after = match kept {
+                Some(before) => crate::case_store::reload_case_row(&mut self.tx, before).await?,
+                None => load_case(&mut self.tx, &self.before.id).await?,
+            };
+            (after, None)
+        };
+        Ok((after, head))
+    }
+
+    pub(crate) fn set(&mut self, column: &'static str, value: SetValue) {
+        self.ticket_sets.push((column, value));
+    }
+
+    /// Adds a write to the action, numbered `$1..$n` for its `n` binds (see [`Open::staged`]).
+    pub(crate) fn stage(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
+        let sql = sql.into();
+        debug_assert!(sql.contains(&format!("${}", binds.len())), "{sql}");
+        self.staged.push((sql, binds));
+    }
+}

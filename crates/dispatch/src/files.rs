@@ -59,10 +59,7 @@ impl Service {
         variant: Variant,
     ) -> Result<AttachmentFile, ServiceError> {
         let not_found = || ServiceError::AttachmentNotFound(attachment_id.trim().to_string());
-        let ticket_id: Option<String> = sqlx::query_scalar("SELECT ticket_id FROM attachments WHERE id = $1")
-            .bind(attachment_id.trim())
-            .fetch_optional(self.db.pool())
-            .await?;
+        let ticket_id = crate::store::messages::attachment_ticket(self.db.pool(), attachment_id.trim()).await?;
         let ticket_id = ticket_id.ok_or_else(not_found)?;
         // The case's own scope check: someone else's ticket reads as not found.
         let case = self.case(ctx, &ticket_id).await?;

@@ -10,13 +10,11 @@
 //! another takes the timer over. Nothing here changes a case: agents act through the toolset.
 
 use crate::audit::{self, NewEvent, Who};
-use crate::db::Backend;
 use crate::error::ServiceError;
-use crate::ids::new_id;
 use crate::service::Service;
+use crate::store::followups as timers;
 use domain::{ActorKind, Case, CaseState, Role};
 use serde::Serialize;
-use sqlx::Row;
 
 /// How long a claim holds before another worker may take the timer over.
 pub const LEASE_MS: i64 = 2 * 60_000;
@@ -162,25 +160,16 @@ fn message(kind: Kind, case: &Case, rules: &FollowupRules) -> String {
 impl Service {
     /// Writes the timers the open tickets call for (existing ones are left as they are).
     pub async fn plan_followups(&self, rules: &FollowupRules, now: i64) -> Result<u64, ServiceError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM tickets WHERE state IN ('lead', 'intake', 'scheduled', 'dispatched', 'onsite', 'work_performed')",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
+        let ids = timers::open_tickets(self.db.pool()).await?;
         // Timers already written are known up front, so a pass that adds nothing takes no
         // write transaction (on SQLite it would queue behind the actions of the day).
-        let known: std::collections::HashSet<(String, String, i64)> =
-            sqlx::query_as("SELECT ticket_id, kind, due_at_ms FROM followups")
-                .fetch_all(self.db.pool())
-                .await?
-                .into_iter()
-                .collect();
+        let known = timers::known(self.db.pool()).await?;
         let mut new = vec![];
         for id in ids {
             let mut conn = self.db.pool().acquire().await?;
             let case = crate::case_store::load_case(&mut conn, &id).await?;
             drop(conn);
-            let outbound = self.has_outbound(&id).await?;
+            let outbound = timers::has_outbound(self.db.pool(), &id).await?;
             for kind in [Kind::LeadUnanswered, Kind::EtaMissing, Kind::CloseoutIncomplete] {
                 let Some(due) = due_for(kind, &case, rules, &self.settings.timezone, outbound) else { continue };
                 if !known.contains(&(id.clone(), kind.as_str().to_string(), due)) {
@@ -194,62 +183,29 @@ impl Service {
         let mut planned = 0;
         let mut tx = self.db.begin_write().await?;
         for (id, kind, due) in new {
-            // Another worker may have written the same timer meanwhile: the key keeps one.
-            let done = sqlx::query(
-                "INSERT INTO followups (id, ticket_id, kind, due_at_ms, state, attempts, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, 'pending', 0, $5) ON CONFLICT (ticket_id, kind, due_at_ms) DO NOTHING",
-            )
-            .bind(new_id("fup"))
-            .bind(&id)
-            .bind(kind.as_str())
-            .bind(due)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            planned += done.rows_affected();
+            planned += u64::from(timers::plan(&mut tx, &id, kind.as_str(), due, now).await?);
         }
         tx.commit().await?;
         Ok(planned)
     }
 
-    async fn has_outbound(&self, ticket_id: &str) -> Result<bool, ServiceError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE ticket_id = $1 AND direction = 'outbound'")
-                .bind(ticket_id)
-                .fetch_one(self.db.pool())
-                .await?;
-        Ok(n > 0)
-    }
-
     /// Takes up to a batch of due timers (or ones whose claim ran out) for `worker`.
     pub async fn claim_followups(&self, worker: &str, now: i64) -> Result<Vec<Followup>, ServiceError> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE followups SET state = 'claimed', claimed_by = $1, claimed_until_ms = $2 \
-             WHERE id IN (SELECT id FROM followups WHERE (state = 'pending' AND COALESCE(next_attempt_ms, due_at_ms) <= $3) \
-                OR (state = 'claimed' AND claimed_until_ms < $3) ORDER BY due_at_ms LIMIT $4{lock}) \
-             RETURNING id, ticket_id, kind, due_at_ms, attempts"
-        );
         let mut tx = self.db.begin_write().await?;
-        let rows =
-            sqlx::query(&sql).bind(worker).bind(now + LEASE_MS).bind(now).bind(BATCH).fetch_all(&mut *tx).await?;
+        let rows = timers::claim(&mut tx, self.db.backend(), worker, now, now + LEASE_MS, BATCH).await?;
         tx.commit().await?;
-        let mut out = vec![];
-        for r in rows {
-            let kind: String = r.try_get("kind")?;
-            out.push(Followup {
-                id: r.try_get("id")?,
-                ticket_id: r.try_get("ticket_id")?,
-                kind: Kind::parse(&kind)
-                    .ok_or_else(|| ServiceError::Internal(format!("unknown follow-up kind {kind}")))?,
-                due_at_ms: r.try_get("due_at_ms")?,
-                attempts: r.try_get("attempts")?,
-            });
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|r| {
+                Ok(Followup {
+                    kind: Kind::parse(&r.kind)
+                        .ok_or_else(|| ServiceError::Internal(format!("unknown follow-up kind {}", r.kind)))?,
+                    id: r.id,
+                    ticket_id: r.ticket_id,
+                    due_at_ms: r.due_at_ms,
+                    attempts: r.attempts,
+                })
+            })
+            .collect()
     }
 
     /// What to tell OpenClaw about a claimed timer, or None when the case moved on and the
@@ -258,14 +214,9 @@ impl Service {
         let mut conn = self.db.pool().acquire().await?;
         let case = crate::case_store::load_case(&mut conn, &f.ticket_id).await?;
         drop(conn);
-        let outbound = self.has_outbound(&f.ticket_id).await?;
+        let outbound = timers::has_outbound(self.db.pool(), &f.ticket_id).await?;
         if due_for(f.kind, &case, rules, &self.settings.timezone, outbound) != Some(f.due_at_ms) {
-            sqlx::query(
-                "UPDATE followups SET state = 'dropped', claimed_until_ms = NULL WHERE id = $1 AND state = 'claimed'",
-            )
-            .bind(&f.id)
-            .execute(self.db.pool())
-            .await?;
+            timers::drop_claimed(self.db.pool(), &f.id).await?;
             return Ok(None);
         }
         Ok(Some(Notice {
@@ -283,16 +234,7 @@ impl Service {
     pub async fn followup_fired(&self, worker: &str, f: &Followup, notified: bool) -> Result<bool, ServiceError> {
         let mut tx = self.db.begin_write().await?;
         let now = crate::ids::now_ms();
-        let marked = sqlx::query(
-            "UPDATE followups SET state = 'fired', fired_at_ms = $1, claimed_until_ms = NULL \
-             WHERE id = $2 AND state = 'claimed' AND claimed_by = $3",
-        )
-        .bind(now)
-        .bind(&f.id)
-        .bind(worker)
-        .execute(&mut *tx)
-        .await?;
-        if marked.rows_affected() != 1 {
+        if !timers::mark_fired(&mut tx, &f.id, worker, now).await? {
             return Ok(false);
         }
         let detail = serde_json::json!({
@@ -315,17 +257,7 @@ impl Service {
         let attempts = f.attempts + 1;
         let mut tx = self.db.begin_write().await?;
         if attempts >= MAX_ATTEMPTS {
-            let marked = sqlx::query(
-                "UPDATE followups SET state = 'failed', attempts = $1, last_error = $2, claimed_until_ms = NULL \
-                 WHERE id = $3 AND state = 'claimed' AND claimed_by = $4",
-            )
-            .bind(attempts)
-            .bind(error)
-            .bind(&f.id)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?;
-            if marked.rows_affected() == 1 {
+            if timers::mark_failed(&mut tx, &f.id, worker, attempts, error).await? {
                 let detail =
                     serde_json::json!({"followup_id": f.id, "kind": f.kind, "attempts": attempts, "error": error});
                 audit::append_as(
@@ -340,17 +272,7 @@ impl Service {
         }
         // 30 s, 1 min, 2 min, 4 min between attempts.
         let next = now + 30_000 * (1 << (attempts - 1).min(6));
-        sqlx::query(
-            "UPDATE followups SET state = 'pending', attempts = $1, last_error = $2, next_attempt_ms = $3, claimed_until_ms = NULL \
-             WHERE id = $4 AND state = 'claimed' AND claimed_by = $5",
-        )
-        .bind(attempts)
-        .bind(error)
-        .bind(next)
-        .bind(&f.id)
-        .bind(worker)
-        .execute(&mut *tx)
-        .await?;
+        timers::retry_later(&mut tx, &f.id, worker, attempts, error, next).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -8,11 +8,11 @@ use crate::error::ServiceError;
 use crate::ids::new_id;
 use crate::packet_pdf::{self, ManifestEntry, PacketImage, PacketInput};
 use crate::service::{CallContext, Outcome, Service};
+use crate::store::packets;
 use domain::case::{Attachment, AttachmentKind};
 use domain::commands::TicketRef;
 use domain::{Action, Case};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use tokio::io::AsyncReadExt;
 
 pub const PACKET_ACTION: Action = Action::BillingCompileCloseoutPacket;
@@ -166,20 +166,7 @@ impl Service {
         let manifest_json = serde_json::to_value(&manifest).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let result = async {
             let mut o = self.open(ctx, &case.id, Some(case.version)).await?;
-            sqlx::query("UPDATE closeout_packets SET current = 0 WHERE ticket_id = $1").bind(&case.id).execute(&mut *o.tx).await?;
-            sqlx::query(
-                "INSERT INTO closeout_packets (id, ticket_id, blob_key, sha256, size, manifest_json, current, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-            )
-            .bind(&id)
-            .bind(&case.id)
-            .bind(&key)
-            .bind(&sha)
-            .bind(meta.size as i64)
-            .bind(manifest_json.to_string())
-            .bind(o.now)
-            .execute(&mut *o.tx)
-            .await?;
+            o.add_packet(&id, &key, &sha, meta.size as i64, &manifest_json.to_string());
             let mut refs: Vec<serde_json::Value> = manifest
                 .iter()
                 .map(|m| serde_json::json!({"id": m.id, "sha256": m.sha256, "size": m.size, "content_type": m.content_type}))
@@ -227,18 +214,9 @@ impl Service {
         let claimed = packet_pdf::packet_id_of(bytes);
         let mut check =
             PacketCheck { packet_id: None, ticket_id: None, sha256: sha.clone(), files_ok: 0, problems: vec![] };
-        let by_hash = sqlx::query("SELECT id, ticket_id FROM closeout_packets WHERE sha256 = $1")
-            .bind(&sha)
-            .fetch_optional(self.db.pool())
-            .await?;
-        let row = match (by_hash, &claimed) {
+        let row = match (packets::by_sha256(self.db.pool(), &sha).await?, &claimed) {
             (Some(r), _) => Some(r),
-            (None, Some(id)) => {
-                sqlx::query("SELECT id, ticket_id FROM closeout_packets WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(self.db.pool())
-                    .await?
-            }
+            (None, Some(id)) => packets::by_id(self.db.pool(), id).await?,
             (None, None) => None,
         };
         let Some(row) = row else {
@@ -249,8 +227,7 @@ impl Service {
             });
             return Ok(check);
         };
-        let packet_id: String = row.try_get("id")?;
-        let ticket_id: String = row.try_get("ticket_id")?;
+        let (packet_id, ticket_id) = (row.id, row.ticket_id);
         check.packet_id = Some(packet_id.clone());
         check.ticket_id = Some(ticket_id.clone());
 
@@ -280,10 +257,7 @@ impl Service {
         }
         let manifest: Vec<ManifestEntry> = serde_json::from_value(detail["manifest"].clone()).unwrap_or_default();
         for m in &manifest {
-            let key: Option<String> = sqlx::query_scalar("SELECT blob_key FROM attachments WHERE id = $1")
-                .bind(&m.id)
-                .fetch_optional(self.db.pool())
-                .await?;
+            let key = packets::attachment_blob(self.db.pool(), &m.id).await?;
             let Some(key) = key else {
                 check.problems.push(format!("file {} ({:?}) is no longer on record", m.id, m.kind));
                 continue;

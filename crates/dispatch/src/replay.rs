@@ -36,8 +36,7 @@ impl Service {
             }
         }
         let mut conn = self.db.pool().acquire().await?;
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM tickets ORDER BY number").fetch_all(&mut *conn).await?;
+        let ids = crate::case_store::all_ticket_ids(&mut conn).await?;
         for id in &ids {
             let stored = serde_json::to_value(load_case(&mut conn, id).await?)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -11,7 +11,6 @@ use domain::slots::Slot;
 use domain::window::WorkingHours;
 use domain::{Actor, CaseState, CreateTicket, NewCustomer, NewSite, Priority, Role, SourceChannel};
 use rand_core::{OsRng, RngCore};
-use sqlx::Row;
 
 pub const DEMO_OPERATOR_EMAIL: &str = "operator@demo.realdispatch.local";
 
@@ -201,11 +200,7 @@ impl Service {
 
     /// Seeds the demo only into an empty database; returns what it did.
     pub async fn seed_demo(&self) -> Result<SeedReport, ServiceError> {
-        let existing: i64 = sqlx::query("SELECT (SELECT COUNT(*) FROM tickets) + (SELECT COUNT(*) FROM users) AS n")
-            .fetch_one(self.db.pool())
-            .await?
-            .try_get("n")?;
-        if existing > 0 {
+        if !crate::case_store::is_empty(self.db.pool()).await? {
             return Ok(SeedReport { operator: None, tickets: 0 });
         }
         let system = Actor::system("seed");

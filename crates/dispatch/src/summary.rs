@@ -3,24 +3,16 @@
 
 use crate::error::ServiceError;
 use crate::service::{CallContext, Service};
+use crate::store::messages;
 use domain::case::closeout_missing;
 use domain::{Action, Case, CaseState};
-use serde::Serialize;
-use sqlx::Row;
 
 /// Hard bound of the serialised summary, whatever the case's history.
 pub const MAX_SUMMARY_CHARS: usize = 6_000;
 const MAX_MESSAGES: i64 = 5;
 const MAX_MESSAGE_CHARS: usize = 280;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageView {
-    pub at_ms: i64,
-    pub direction: String,
-    pub channel: String,
-    pub sender: Option<String>,
-    pub text: String,
-}
+pub use crate::store::messages::MessageView;
 
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -41,26 +33,7 @@ impl Service {
         limit: i64,
     ) -> Result<Vec<MessageView>, ServiceError> {
         self.case(ctx, ticket_id).await?;
-        let rows = sqlx::query(
-            "SELECT created_at_ms, direction, channel, sender, body FROM messages WHERE ticket_id = $1 \
-             ORDER BY created_at_ms DESC, id DESC LIMIT $2",
-        )
-        .bind(ticket_id.trim())
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| {
-                Ok(MessageView {
-                    at_ms: r.try_get("created_at_ms")?,
-                    direction: r.try_get("direction")?,
-                    channel: r.try_get("channel")?,
-                    sender: r.try_get("sender")?,
-                    text: r.try_get("body")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut out = messages::newest(self.db.pool(), ticket_id.trim(), limit).await?;
         out.reverse();
         Ok(out)
     }

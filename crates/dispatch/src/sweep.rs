@@ -7,6 +7,7 @@
 use crate::audit::{self, NewEvent};
 use crate::error::ServiceError;
 use crate::service::{CallContext, Service};
+use crate::store::uploads;
 use domain::Actor;
 use std::collections::HashSet;
 
@@ -64,25 +65,12 @@ impl Service {
     }
 
     async fn referenced_keys(&self) -> Result<HashSet<String>, ServiceError> {
-        let keys: Vec<Option<String>> = sqlx::query_scalar(
-            "SELECT blob_key FROM attachments UNION ALL SELECT thumb_key FROM attachments \
-             UNION ALL SELECT view_key FROM attachments UNION ALL SELECT blob_key FROM uploads \
-             UNION ALL SELECT thumb_key FROM uploads UNION ALL SELECT view_key FROM uploads \
-             UNION ALL SELECT blob_key FROM closeout_packets",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        Ok(keys.into_iter().flatten().collect())
+        uploads::referenced_blob_keys(self.db.pool()).await
     }
 
     /// Removes unused uploads created before `before_ms`, with one audit event.
     async fn expire_uploads(&self, before_ms: i64) -> Result<usize, ServiceError> {
-        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT id, sha256, size, content_type FROM uploads WHERE used_at_ms IS NULL AND created_at_ms < $1 ORDER BY id",
-        )
-        .bind(before_ms)
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows = uploads::unused_before(self.db.pool(), before_ms).await?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -91,11 +79,7 @@ impl Service {
         let mut removed = vec![];
         for (id, sha256, size, content_type) in rows {
             // Still unused: an attach racing the sweep wins or loses cleanly.
-            let done = sqlx::query("DELETE FROM uploads WHERE id = $1 AND used_at_ms IS NULL")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 1 {
+            if uploads::delete_unused(&mut tx, &id).await? {
                 removed
                     .push(serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type}));
             }

@@ -31,7 +31,7 @@ pub async fn postgres_db() -> Db {
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL for tests is not reachable at {admin_url} ({e}); run `make test`"));
     let name = format!("rdtest_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create test database");
+    admin.create_database(&name).await.expect("create test database");
     admin.close().await;
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
     let db = Db::connect(&format!("{base}/{name}")).await.expect("connect test database");

@@ -57,12 +57,7 @@ impl Service {
     /// (versions only grow; creation adds a row), so a board can poll it and reload on change.
     pub async fn board_stamp(&self, ctx: &CallContext) -> Result<String, ServiceError> {
         self.authorize(ctx, Action::BoardRead)?;
-        let (n, sum, max): (i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(version), 0) AS BIGINT), CAST(COALESCE(MAX(updated_at_ms), 0) AS BIGINT) FROM tickets",
-        )
-        .fetch_one(self.db.pool())
-        .await?;
-        Ok(format!("{n}.{sum}.{max}"))
+        crate::case_store::board_stamp(self.db.pool()).await
     }
 }
 
@@ -85,17 +80,7 @@ impl Service {
         self.authorize(ctx, Action::BoardRead)?;
         let mut conn = self.db.pool().acquire().await?;
         let columns = crate::case_store::board(&mut conn, filter, per_column).await?;
-        let technicians: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT tech.name FROM tickets t JOIN technicians tech ON tech.id = t.assigned_tech_id \
-             WHERE t.state NOT IN ('paid_or_ar', 'canceled') ORDER BY tech.name",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        let trades: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT trade FROM tickets WHERE trade IS NOT NULL AND state NOT IN ('paid_or_ar', 'canceled') ORDER BY trade",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+        let (technicians, trades) = crate::case_store::board_facets(&mut conn).await?;
         Ok(BoardData { columns, technicians, trades })
     }
 }

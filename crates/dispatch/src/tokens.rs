@@ -6,10 +6,10 @@
 use crate::error::ServiceError;
 use crate::ids::{new_id, now_ms};
 use crate::service::Service;
+use crate::store::tokens as store;
 use domain::{Actor, ActorKind, Role};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -39,14 +39,7 @@ impl Service {
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let secret = hex::encode(raw);
-        sqlx::query("INSERT INTO api_tokens (id, name, role, secret_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(name)
-            .bind(role.as_str())
-            .bind(secret_hash(&secret))
-            .bind(now_ms())
-            .execute(self.db.pool())
-            .await?;
+        store::insert(self.db.pool(), &id, name, role, &secret_hash(&secret), now_ms()).await?;
         Ok(NewToken { token: format!("rdt_{id}.{secret}"), id })
     }
 
@@ -55,34 +48,16 @@ impl Service {
         let Some((id, secret)) = bearer.strip_prefix("rdt_").and_then(|t| t.split_once('.')) else {
             return Ok(None);
         };
-        let row = sqlx::query("SELECT name, role, secret_hash, revoked_at_ms FROM api_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let stored: String = row.try_get("secret_hash")?;
-        let revoked: Option<i64> = row.try_get("revoked_at_ms")?;
-        if revoked.is_some() || !same(&stored, &secret_hash(secret)) {
+        let Some(stored) = store::get(self.db.pool(), id).await? else { return Ok(None) };
+        if stored.revoked || !same(&stored.secret_hash, &secret_hash(secret)) {
             return Ok(None);
         }
-        let role: String = row.try_get("role")?;
-        let role: Role = role.parse().map_err(ServiceError::Internal)?;
-        sqlx::query("UPDATE api_tokens SET last_used_at_ms = $1 WHERE id = $2")
-            .bind(now_ms())
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
-        let name: String = row.try_get("name")?;
-        Ok(Some(Actor::new(ActorKind::Token, id, role, name)))
+        store::touch(self.db.pool(), id, now_ms()).await?;
+        Ok(Some(Actor::new(ActorKind::Token, id, stored.role, stored.name)))
     }
 
     /// Revokes a token by id; `false` if there was no such active token.
     pub async fn revoke_token(&self, id: &str) -> Result<bool, ServiceError> {
-        let r = sqlx::query("UPDATE api_tokens SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL")
-            .bind(now_ms())
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
-        Ok(r.rows_affected() == 1)
+        store::revoke(self.db.pool(), id, now_ms()).await
     }
 }

@@ -8,27 +8,11 @@ use crate::ids::{new_id, now_ms};
 use crate::photo_copies::{self, NoCopies};
 use crate::service::{CallContext, Service};
 use crate::spool::Spooled;
+use crate::store::uploads;
 use domain::Action;
-use serde::Serialize;
-use sqlx::Row;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Upload {
-    pub upload_id: String,
-    pub sha256: String,
-    pub size: i64,
-    pub content_type: String,
-    pub filename: Option<String>,
-    /// True when a thumbnail and a customer-visible copy were made.
-    pub previews: bool,
-    #[serde(skip)]
-    pub blob_key: String,
-    #[serde(skip)]
-    pub thumb_key: Option<String>,
-    #[serde(skip)]
-    pub view_key: Option<String>,
-}
+pub use crate::store::uploads::Upload;
 
 /// The blobs of one stored photo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,23 +196,7 @@ impl Service {
         };
         let result = async {
             let mut tx = self.db.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO uploads (id, owner_id, sha256, size, content_type, filename, blob_key, thumb_key, view_key, \
-                 client_key, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(&upload.upload_id)
-            .bind(&ctx.actor.id)
-            .bind(&upload.sha256)
-            .bind(upload.size)
-            .bind(&upload.content_type)
-            .bind(&upload.filename)
-            .bind(&upload.blob_key)
-            .bind(&upload.thumb_key)
-            .bind(&upload.view_key)
-            .bind(&client_key)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+            uploads::insert(&mut tx, &upload, &ctx.actor.id, client_key.as_deref(), now_ms()).await?;
             let reference = serde_json::json!({"id": upload.upload_id, "sha256": upload.sha256, "size": upload.size, "content_type": upload.content_type});
             audit::append(&mut tx, ctx, NewEvent { action: "upload.create".into(), attachments: vec![reference], ..Default::default() }).await?;
             tx.commit().await?;
@@ -256,13 +224,7 @@ impl Service {
         key: &str,
         sha256: &str,
     ) -> Result<Option<Upload>, ServiceError> {
-        let row = sqlx::query(&format!("{UPLOAD_COLUMNS} WHERE owner_id = $1 AND client_key = $2"))
-            .bind(&ctx.actor.id)
-            .bind(key)
-            .fetch_optional(self.db.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let first = upload_of(&row)?;
+        let Some(first) = uploads::by_client_key(self.db.pool(), &ctx.actor.id, key).await? else { return Ok(None) };
         if first.sha256 != sha256 {
             return Err(ServiceError::invalid(
                 "idempotency_key",
@@ -275,15 +237,9 @@ impl Service {
 
     /// An unused upload of this caller.
     pub(crate) async fn unused_upload(&self, ctx: &CallContext, id: &str) -> Result<Upload, ServiceError> {
-        let row = sqlx::query(&format!("{UPLOAD_COLUMNS} WHERE id = $1 AND owner_id = $2 AND used_at_ms IS NULL"))
-            .bind(id.trim())
-            .bind(&ctx.actor.id)
-            .fetch_optional(self.db.pool())
-            .await?
-            .ok_or_else(|| {
-                ServiceError::invalid("upload_id", "unknown_upload", "no unused upload with this id from this caller")
-            })?;
-        upload_of(&row)
+        uploads::unused(self.db.pool(), &ctx.actor.id, id.trim()).await?.ok_or_else(|| {
+            ServiceError::invalid("upload_id", "unknown_upload", "no unused upload with this id from this caller")
+        })
     }
 
     /// Attaches an upload to a ticket once: a retry after the first attach succeeded (its
@@ -306,13 +262,7 @@ impl Service {
         match self.add_photo(ctx, &input).await {
             Ok(o) => Ok(o.case),
             Err(e) => {
-                let blob_key: Option<String> = sqlx::query_scalar(
-                    "SELECT blob_key FROM uploads WHERE id = $1 AND owner_id = $2 AND used_at_ms IS NOT NULL",
-                )
-                .bind(upload_id.trim())
-                .bind(&ctx.actor.id)
-                .fetch_optional(self.db.pool())
-                .await?;
+                let blob_key = uploads::used_blob_key(self.db.pool(), &ctx.actor.id, upload_id.trim()).await?;
                 if let Some(key) = blob_key {
                     let case = self.case(ctx, ticket_id).await?;
                     if case.attachments.iter().any(|a| a.blob_key == key) {
@@ -323,22 +273,4 @@ impl Service {
             }
         }
     }
-}
-
-const UPLOAD_COLUMNS: &str =
-    "SELECT id, sha256, size, content_type, filename, blob_key, thumb_key, view_key FROM uploads";
-
-fn upload_of(row: &sqlx::any::AnyRow) -> Result<Upload, ServiceError> {
-    let thumb_key: Option<String> = row.try_get("thumb_key")?;
-    Ok(Upload {
-        upload_id: row.try_get("id")?,
-        sha256: row.try_get("sha256")?,
-        size: row.try_get("size")?,
-        content_type: row.try_get("content_type")?,
-        filename: row.try_get("filename")?,
-        previews: thumb_key.is_some(),
-        blob_key: row.try_get("blob_key")?,
-        thumb_key,
-        view_key: row.try_get("view_key")?,
-    })
 }

@@ -507,3 +507,43 @@ pub async fn board(
         })
         .collect())
 }
+
+/// Changes whenever any ticket changes: ticket count, sum of versions, latest update.
+pub async fn board_stamp(pool: &sqlx::AnyPool) -> Result<String, ServiceError> {
+    let (n, sum, max): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(version), 0) AS BIGINT), CAST(COALESCE(MAX(updated_at_ms), 0) AS BIGINT) FROM tickets",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(format!("{n}.{sum}.{max}"))
+}
+
+/// Names of technicians with open jobs, and trades of open tickets (the board's filters).
+pub async fn board_facets(conn: &mut AnyConnection) -> Result<(Vec<String>, Vec<String>), ServiceError> {
+    let technicians: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT tech.name FROM tickets t JOIN technicians tech ON tech.id = t.assigned_tech_id \
+         WHERE t.state NOT IN ('paid_or_ar', 'canceled') ORDER BY tech.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let trades: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT trade FROM tickets WHERE trade IS NOT NULL AND state NOT IN ('paid_or_ar', 'canceled') ORDER BY trade",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((technicians, trades))
+}
+
+/// Every ticket, oldest first.
+pub async fn all_ticket_ids(conn: &mut AnyConnection) -> Result<Vec<String>, ServiceError> {
+    Ok(sqlx::query_scalar("SELECT id FROM tickets ORDER BY number").fetch_all(conn).await?)
+}
+
+/// Whether the database holds no tickets and no accounts (the demo seeds only such a one).
+pub async fn is_empty(pool: &sqlx::AnyPool) -> Result<bool, ServiceError> {
+    let n: i64 = sqlx::query("SELECT (SELECT COUNT(*) FROM tickets) + (SELECT COUNT(*) FROM users) AS n")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?;
+    Ok(n == 0)
+}

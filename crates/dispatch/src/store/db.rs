@@ -315,6 +315,16 @@ impl Db {
         Ok(())
     }
 
+    /// Creates a database beside this one (PostgreSQL; the tests' throwaway databases). The
+    /// name must be a plain identifier.
+    pub async fn create_database(&self, name: &str) -> Result<(), sqlx::Error> {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(sqlx::Error::Protocol(format!("not a plain database name: {name}")));
+        }
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(self.pool()).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         if let Some(w) = &self.writer_pool {
             w.close().await;

@@ -1,6 +1,6 @@
 //! Storage: the database (SQLite or PostgreSQL behind one write transaction), case loading,
 //! the hash-chained audit trail, idempotency keys, browser sessions, and one query module per
-//! aggregate. The actions above it read as rules; what SQL they still hold moves here.
+//! aggregate. Nothing above this module writes SQL: the actions read as rules.
 
 pub mod accounts;
 pub mod audit;
@@ -9,10 +9,15 @@ pub mod case_tx;
 pub mod case_writes;
 pub mod customers;
 pub mod db;
+pub mod followups;
 pub mod idempotency;
 pub mod inbound;
 pub mod links;
+pub mod messages;
+pub mod packets;
 pub mod sessions;
 pub mod technicians;
 pub mod templates;
 pub mod tickets;
+pub mod tokens;
+pub mod uploads;

@@ -1,0 +1,61 @@
+//! API tokens, stored by the hash of their secret.
+
+use crate::error::ServiceError;
+use domain::Role;
+use sqlx::{AnyPool, Row};
+
+/// A token as stored.
+pub struct StoredToken {
+    pub name: String,
+    pub role: Role,
+    pub secret_hash: String,
+    pub revoked: bool,
+}
+
+pub async fn insert(
+    pool: &AnyPool,
+    id: &str,
+    name: &str,
+    role: Role,
+    secret_hash: &str,
+    now: i64,
+) -> Result<(), ServiceError> {
+    sqlx::query("INSERT INTO api_tokens (id, name, role, secret_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(secret_hash)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredToken>, ServiceError> {
+    let row = sqlx::query("SELECT name, role, secret_hash, revoked_at_ms FROM api_tokens WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(StoredToken {
+        name: r.try_get("name")?,
+        role: r.try_get::<String, _>("role")?.parse().map_err(ServiceError::Internal)?,
+        secret_hash: r.try_get("secret_hash")?,
+        revoked: r.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some(),
+    }))
+}
+
+pub async fn touch(pool: &AnyPool, id: &str, now: i64) -> Result<(), ServiceError> {
+    sqlx::query("UPDATE api_tokens SET last_used_at_ms = $1 WHERE id = $2").bind(now).bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Revokes an active token; false when there was none.
+pub async fn revoke(pool: &AnyPool, id: &str, now: i64) -> Result<bool, ServiceError> {
+    let r = sqlx::query("UPDATE api_tokens SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -316,7 +316,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let service = server::open_service(&config).await?;
-            let v = dispatch::audit::verify(service.db().pool()).await?;
+            let v = service.verify_audit().await?;
             if v.problems.is_empty() {
                 println!("audit chain intact: {} events", v.events);
             } else {

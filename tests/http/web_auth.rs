@@ -607,3 +607,70 @@ async fn the_portal_writes_webchat_messages_and_serves_only_its_own_packet() {
         assert_eq!(status, 401, "no session, no packet");
     }
 }
+
+/// The web app's door answers each person's role as the action table says: a role the table
+/// does not give an action is refused with 403 before anything is read; any other gets past
+/// authorization (here to "no such ticket", so nothing changes).
+#[tokio::test]
+async fn every_console_action_answers_each_role_as_the_table_says() {
+    use domain::Action;
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 9).await;
+        let t = "tkt_nobody";
+        let doors: [(&str, Action, Vec<(&str, &str)>); 14] = [
+            ("console_set_priority", Action::TicketSetPriority, vec![("priority", "urgent"), ("version", "")]),
+            ("console_propose", Action::ScheduleProposeSlots, vec![("duration_minutes", "60"), ("days", "3")]),
+            (
+                "console_book",
+                Action::TicketBook,
+                vec![("start_ms", "1"), ("end_ms", "2"), ("technician_id", "tec_x"), ("reschedule", "false")],
+            ),
+            ("console_set_eta", Action::DispatchSetEta, vec![("minutes", "45"), ("note", "")]),
+            ("console_message", Action::TicketAddMessage, vec![("direction", "inbound"), ("text", "hello")]),
+            ("console_cancel", Action::TicketCancel, vec![("reason", "no longer needed"), ("version", "")]),
+            ("console_job_step", Action::JobCheckIn, vec![("step", "check_in"), ("version", "")]),
+            ("console_job_step", Action::JobCompleteWork, vec![("step", "complete_work"), ("version", "")]),
+            ("console_billing_step", Action::BillingGenerateInvoiceDraft, vec![("step", "invoice"), ("version", "")]),
+            ("console_billing_step", Action::BillingCompileCloseoutPacket, vec![("step", "packet"), ("version", "")]),
+            (
+                "console_edit_invoice",
+                Action::BillingEditInvoiceDraft,
+                vec![("lines", "Labor | 1 | 10.00"), ("tax_percent", "0"), ("version", "")],
+            ),
+            (
+                "console_record_payment",
+                Action::BillingRecordPayment,
+                vec![("kind", "paid"), ("amount", ""), ("due", ""), ("version", "")],
+            ),
+            ("portal_send", Action::TicketAddMessage, vec![("text", "hello")]),
+            ("console_message", Action::TicketAddMessage, vec![("direction", "inbound"), ("text", "again")]),
+        ];
+        let customer_id = job.customer.id.clone();
+        for (role, tech_id, cust_id) in [
+            (Role::Admin, None, None),
+            (Role::Operator, None, None),
+            (Role::Technician, Some(tech.as_str()), None),
+            (Role::Customer, None, Some(customer_id.as_str())),
+        ] {
+            let email = format!("walk-{}@example.com", role.as_str());
+            account(&s, &email, role, tech_id, cust_id).await;
+            let mut b = Browser::new(&s);
+            b.login(&email, "correct horse battery").await;
+            for (endpoint, action, fields) in &doors {
+                let mut form = vec![("ticket_id", t)];
+                form.extend(fields.iter().copied());
+                let r = b.call(endpoint, &form).await;
+                if action.allowed_for(role) {
+                    assert_ne!(r.status, 403, "{role} {endpoint} ({action}): {}", r.body);
+                    assert!(r.status < 500, "{role} {endpoint}: {} {}", r.status, r.body);
+                } else {
+                    assert_eq!(r.status, 403, "{role} {endpoint} ({action}): {}", r.body);
+                }
+            }
+        }
+        let after = s.service.case(&system(), &job.id).await.expect("case");
+        assert_eq!((after.state, after.version), (job.state, job.version), "nothing changed");
+    }
+}

@@ -397,6 +397,10 @@ actions! {
             roles: [Admin, Operator],
             about: "The dispatch board, case histories and message threads.",
         }
+        RosterRead = "roster.read" {
+            roles: [Admin, Operator, IntakeAgent, SchedulingAgent, TechLiaisonAgent, CloseoutAgent],
+            about: "The technicians with their skills, zones, hours and contact details.",
+        }
         RecordsRead = "records.read" {
             roles: [Admin, Operator],
             about: "Customers, sites, checklist templates, the roster and the schedule.",

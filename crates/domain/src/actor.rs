@@ -127,11 +127,6 @@ impl Actor {
     pub fn system(name: &str) -> Self {
         Actor::new(ActorKind::System, format!("system:{name}"), Role::Admin, name)
     }
-
-    /// Staff and agents see every case; technicians and customers only their own.
-    pub fn sees_all_cases(&self) -> bool {
-        !matches!(self.role, Role::Technician | Role::Customer)
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

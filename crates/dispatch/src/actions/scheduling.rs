@@ -195,9 +195,7 @@ impl Service {
 
     /// The roster, for staff and agents (it holds technicians' contact details).
     pub async fn technicians(&self, ctx: &CallContext) -> Result<Vec<Technician>, ServiceError> {
-        if !ctx.actor.sees_all_cases() {
-            return Err(ServiceError::Forbidden("the roster is for staff and agents".into()));
-        }
+        self.authorize(ctx, Action::RosterRead)?;
         technicians::all(self.db.pool()).await
     }
 

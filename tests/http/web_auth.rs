@@ -608,6 +608,9 @@ async fn the_portal_writes_webchat_messages_and_serves_only_its_own_packet() {
     }
 }
 
+/// A server function, the action it runs, and the form fields besides the ticket.
+type Door = (&'static str, domain::Action, Vec<(&'static str, &'static str)>);
+
 /// The web app's door answers each person's role as the action table says: a role the table
 /// does not give an action is refused with 403 before anything is read; any other gets past
 /// authorization (here to "no such ticket", so nothing changes).
@@ -619,7 +622,7 @@ async fn every_console_action_answers_each_role_as_the_table_says() {
         let tech = technician(&s.service, "hvac").await;
         let job = dispatched_ticket(&s.service, &tech, 9).await;
         let t = "tkt_nobody";
-        let doors: [(&str, Action, Vec<(&str, &str)>); 14] = [
+        let doors: [Door; 14] = [
             ("console_set_priority", Action::TicketSetPriority, vec![("priority", "urgent"), ("version", "")]),
             ("console_propose", Action::ScheduleProposeSlots, vec![("duration_minutes", "60"), ("days", "3")]),
             (

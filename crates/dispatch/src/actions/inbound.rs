@@ -162,12 +162,13 @@ impl Service {
     }
 
     async fn inbound_seen(&self, channel: &str, provider_id: &str) -> Result<Option<InboundResult>, ServiceError> {
-        Ok(match inbound::seen(self.db.pool(), channel, provider_id).await? {
-            None => None,
-            Some((ticket_id, message_id)) => {
-                Some(InboundResult { ticket_id, message_id, disposition: "duplicate", reason: None, case: None })
-            }
-        })
+        Ok(inbound::seen(self.db.pool(), channel, provider_id).await?.map(|(ticket_id, message_id)| InboundResult {
+            ticket_id,
+            message_id,
+            disposition: "duplicate",
+            reason: None,
+            case: None,
+        }))
     }
 
     async fn store_inbound(

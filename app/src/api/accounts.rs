@@ -2,23 +2,12 @@
 
 use super::*;
 
-/// An account row for the admin page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Account {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub disabled: bool,
-}
+/// An account as the admin's page lists it (never its password hash).
+pub type Account = domain::records::UserView;
 
 #[server(endpoint = "accounts")]
 pub async fn accounts() -> Result<Vec<Account>, ServerFnError> {
-    let users = ssr::service()?.users(&ssr::context()?).await.map_err(ssr::error)?;
-    Ok(users
-        .into_iter()
-        .map(|u| Account { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled })
-        .collect())
+    ssr::service()?.users(&ssr::context()?).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "create_account")]
@@ -46,7 +35,7 @@ pub async fn create_account(
         customer_id: opt(customer_id),
     };
     let r = ssr::service()?.create_user(&ssr::context()?, &input).await;
-    ssr::outcome(r.map(|u| Account { id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled }))
+    ssr::outcome(r)
 }
 
 #[server(endpoint = "set_account_disabled")]

@@ -195,18 +195,13 @@ pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
     Ok(WeekAgenda { from_ms, days, items, technicians })
 }
 
-/// A customer record for the console (wasm-safe copy of the service's record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomerRow {
-    pub customer: domain::CustomerView,
-    pub sites: Vec<domain::SiteView>,
-    pub tickets: i64,
-}
+/// A customer with their sites and how many tickets they have.
+pub type CustomerRow = domain::records::CustomerRecord;
 
 #[server(endpoint = "customers")]
 pub async fn customers(query: String) -> Result<Vec<CustomerRow>, ServerFnError> {
     let list = ssr::service()?.customers(&ssr::context()?, &query).await.map_err(ssr::error)?;
-    Ok(list.into_iter().map(|r| CustomerRow { customer: r.customer, sites: r.sites, tickets: r.tickets }).collect())
+    Ok(list)
 }
 
 /// A customer before any ticket, with an optional first site.
@@ -266,29 +261,12 @@ pub async fn edit_site(
     ssr::outcome(ssr::service()?.update_site(&ssr::context()?, &input).await.map(|s| s.address))
 }
 
-/// A checklist template item (wasm-safe copy).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TemplateRow {
-    pub job_type: String,
-    pub key: String,
-    pub label: String,
-    pub required: bool,
-    pub position: i64,
-}
+/// A checklist template item.
+pub type TemplateRow = domain::records::TemplateItem;
 
 #[server(endpoint = "checklist_templates")]
 pub async fn checklist_templates() -> Result<Vec<TemplateRow>, ServerFnError> {
-    let list = ssr::service()?.checklist_templates(&ssr::context()?).await.map_err(ssr::error)?;
-    Ok(list
-        .into_iter()
-        .map(|t| TemplateRow {
-            job_type: t.job_type,
-            key: t.key,
-            label: t.label,
-            required: t.required,
-            position: t.position,
-        })
-        .collect())
+    ssr::service()?.checklist_templates(&ssr::context()?).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "put_template_item")]

@@ -3,6 +3,7 @@
 //! the service validates them.
 
 use crate::actor::{Role, SourceChannel};
+use crate::case::{CustomerView, SiteView};
 use crate::command::{NewCustomer, NewSite};
 use crate::window::WorkingHours;
 use serde::{Deserialize, Serialize};
@@ -144,4 +145,26 @@ impl std::fmt::Debug for PasswordReset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordReset").field("user_id", &self.user_id).finish_non_exhaustive()
     }
+}
+
+/// A customer with their sites, for the records page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub customer: CustomerView,
+    pub sites: Vec<SiteView>,
+    pub tickets: i64,
+}
+
+/// An account as the console lists it (never the hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub technician_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub disabled: bool,
+    pub created_at_ms: i64,
+    pub last_login_at_ms: Option<i64>,
 }

@@ -10,17 +10,10 @@ use crate::service::{CallContext, Service};
 use crate::store::{customers, templates};
 use domain::validate::{optional_text, required_text, Email, Phone};
 use domain::{Action, CustomerView, SiteView};
-use serde::{Deserialize, Serialize};
 
 pub use domain::records::{CustomerEdit, SiteEdit, TemplateItem};
 
-/// A customer with their sites, for the records page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomerRecord {
-    pub customer: CustomerView,
-    pub sites: Vec<SiteView>,
-    pub tickets: i64,
-}
+pub use domain::records::CustomerRecord;
 
 impl Service {
     /// A customer (and optionally their first site) before any ticket, e.g. a new service

@@ -4,19 +4,7 @@ use crate::error::ServiceError;
 use domain::Role;
 use sqlx::{AnyPool, Row};
 
-/// An account as the console lists it (never the hash).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UserView {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub technician_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub disabled: bool,
-    pub created_at_ms: i64,
-    pub last_login_at_ms: Option<i64>,
-}
+pub use domain::records::UserView;
 
 /// A new account's row (the password already hashed).
 pub struct NewUserRow<'a> {

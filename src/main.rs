@@ -49,6 +49,9 @@ enum Command {
     /// Manage API tokens for agents.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Pause or resume the agents (all, one role, or one ticket), or list the pauses.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -162,6 +165,47 @@ enum TokenCommand {
     },
     /// Revoke a token by its id (tok_...).
     Revoke { id: String },
+}
+
+/// Which agents: every one (neither flag), one role, or those on one ticket.
+#[derive(clap::Args)]
+struct AgentScope {
+    /// One agent role: intake_agent, scheduling_agent, tech_liaison_agent or closeout_agent.
+    #[arg(long, conflicts_with = "ticket")]
+    role: Option<Role>,
+    /// One ticket (tkt_...).
+    #[arg(long)]
+    ticket: Option<String>,
+}
+
+impl AgentScope {
+    fn scope(&self) -> domain::autonomy::PauseScope {
+        use domain::autonomy::PauseScope;
+        match (&self.role, &self.ticket) {
+            (Some(role), _) => PauseScope::Role { role: *role },
+            (None, Some(t)) => PauseScope::Ticket { ticket_id: t.clone() },
+            (None, None) => PauseScope::All,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Pause: the agents' calls change nothing (409 AUTONOMY_PAUSED) until resumed.
+    Pause {
+        #[command(flatten)]
+        scope: AgentScope,
+        /// Why (the agents and the office see it).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume agents paused with the same scope.
+    Resume {
+        #[command(flatten)]
+        scope: AgentScope,
+    },
+    /// List the pauses in force.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -313,6 +357,36 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 return Err(format!("no active token {id}").into());
             }
             println!("revoked {id}");
+        }
+        Command::Agents(cmd) => {
+            let service = server::open_service(&config).await?;
+            let ctx = dispatch::CallContext::new(domain::Actor::system("cli"));
+            match cmd {
+                AgentsCommand::Pause { scope, reason } => {
+                    let input = domain::autonomy::AutonomyChange::new(&scope.scope(), reason.as_deref());
+                    let p = service.pause_agents(&ctx, &input).await?;
+                    println!("paused {}{}", p.scope, p.reason.map(|r| format!(": {r}")).unwrap_or_default());
+                }
+                AgentsCommand::Resume { scope } => {
+                    let input = domain::autonomy::AutonomyChange::new(&scope.scope(), None);
+                    let p = service.resume_agents(&ctx, &input).await?;
+                    println!("resumed {}", p.scope);
+                }
+                AgentsCommand::Status => {
+                    let pauses = service.pauses(&ctx).await?;
+                    if pauses.is_empty() {
+                        println!("agents are running: nothing is paused");
+                    }
+                    for p in pauses {
+                        println!(
+                            "paused {} by {}{}",
+                            p.scope,
+                            p.paused_by,
+                            p.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        );
+                    }
+                }
+            }
         }
         Command::Audit(AuditCommand::Verify) => {
             let service = server::open_service(&config).await?;

@@ -43,15 +43,26 @@ pub fn document() -> Value {
             ("401", "UNAUTHENTICATED"),
             ("403", "TOOL_NOT_ALLOWED or FORBIDDEN"),
             ("404", "UNKNOWN_TOOL or TICKET_NOT_FOUND"),
-            ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE, INVOICE_SENT or IDEMPOTENCY_PAYLOAD_MISMATCH"),
+            ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE, INVOICE_SENT, IDEMPOTENCY_PAYLOAD_MISMATCH or AUTONOMY_PAUSED (details.scope, details.reason)"),
             ("413", "PAYLOAD_TOO_LARGE"),
             ("429", "RATE_LIMITED (Retry-After header)"),
             ("500", "INTERNAL"),
         ]);
-        responses.insert(
-            "200".into(),
-            json!({"description": "Committed; the case after the action", "content": {"application/json": {"schema": success}}}),
-        );
+        // The autonomy switches answer with the pause, not a case.
+        let answer = match tool {
+            Action::AutonomyPause | Action::AutonomyResume => {
+                let field = if tool == Action::AutonomyPause { "pause" } else { "resumed" };
+                let pause = g.subschema_for::<domain::autonomy::Pause>();
+                json!({"description": "Done; the pause in force, or the one lifted", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["request_id", field],
+                    "properties": {"request_id": {"type": "string"}, field: pause}
+                }}}})
+            }
+            _ => {
+                json!({"description": "Committed; the case after the action", "content": {"application/json": {"schema": success}}})
+            }
+        };
+        responses.insert("200".into(), answer);
         let operation = json!({
             "operationId": tool.name().replace('.', "_"),
             "summary": tool.description(),

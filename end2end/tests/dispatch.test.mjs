@@ -2,7 +2,7 @@
 // and the audit timeline.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, TOKEN, USERS, signIn, screenshot } from './support.mjs';
+import { launch, BASE, TOKEN, USERS, signIn, screenshot, tool, readCase } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -78,6 +78,52 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
   await page.press('#board-search', 'Enter');
   await page.waitForFunction(() => document.querySelectorAll('#board .card').length === 1, null, { timeout: 15_000 });
   assert.ok(await page.isVisible(`#board [data-ticket="${number}"]`));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an operator takes a ticket over from the agents with one click, and hands it back', async () => {
+  const { page, context, errors } = await signIn(browser, USERS.operator, '/console');
+  const created = await tool('ticket.create', {
+    customer: { name: `Takeover ${Date.now()}`, phone: '+1 312 555 0177' },
+    site: { address: '9 Wacker Dr' }, problem_summary: 'Angry about the last visit', trade: 'hvac',
+  }, TOKEN);
+  const id = created.case.id;
+  const setPriority = () => fetch(`${BASE}/tools/v1/ticket.set_priority`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify({ ticket_id: id, priority: 'urgent' }),
+  }).then(async (r) => ({ status: r.status, body: await r.json() }));
+
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.click('[data-test="agents-pause"]');
+  await page.waitForSelector('[data-test="agents-paused"]', { timeout: 15_000 });
+  await screenshot(page, 'ticket-agents-paused');
+
+  // The intake agent is held back and nothing changes; the timeline shows the pause.
+  const held = await setPriority();
+  assert.equal(held.status, 409, JSON.stringify(held.body));
+  assert.equal(held.body.error.code, 'AUTONOMY_PAUSED');
+  assert.equal((await readCase(id)).priority, 'standard');
+  await page.reload();
+  await page.waitForSelector('#timeline li[data-action="autonomy.pause"]', { timeout: 15_000 });
+
+  await page.click('[data-test="agents-resume"]');
+  await page.waitForSelector('[data-test="agents-pause"]', { timeout: 15_000 });
+  const done = await setPriority();
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+  assert.equal((await readCase(id)).priority, 'urgent');
+
+  // The board has the switch for every agent at once.
+  await page.goto(`${BASE}/console`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.click('[data-test="agents-pause-all"]');
+  await page.waitForSelector('[data-test="agents-all-paused"]', { timeout: 15_000 });
+  const all = await setPriority();
+  assert.equal(all.body.error?.code, 'AUTONOMY_PAUSED');
+  await page.click('[data-test="agents-resume-all"]');
+  await page.waitForSelector('[data-test="agents-pause-all"]', { timeout: 15_000 });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -391,8 +391,8 @@ async fn tool_listing_and_bounded_summaries() {
         let all: Value = get_json(&format!("{}/tools/v1", s.base), &operator).await;
         assert_eq!(
             all["tools"].as_array().map(Vec::len),
-            Some(20),
-            "the 12 agent tools, ticket.book and 7 operator actions"
+            Some(22),
+            "the 12 agent tools, ticket.book, 7 operator actions and the 2 autonomy switches"
         );
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
@@ -465,7 +465,7 @@ async fn openapi_describes_every_tool_from_the_rust_types() {
         assert!(op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{t}: {op}");
         assert!(op["responses"]["409"].is_object() && op["responses"]["200"].is_object(), "{t}");
     }
-    assert_eq!(paths.len(), 20 + 4);
+    assert_eq!(paths.len(), 22 + 4);
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in ["Case", "CreateTicket", "ConfirmSlot", "SuccessBody", "ErrorBody", "CaseState"] {
         assert!(schemas.contains_key(name), "{name} missing");
@@ -526,10 +526,10 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
                 .iter()
                 .map(|r| (sqlx::Row::get(r, "actor_role"), sqlx::Row::get(r, "detail_json")))
                 .collect();
-        // 20 tools: intake 3, scheduling 6, liaison 5, closeout 6, operator 20 allowed; of the 3
+        // 22 tools: intake 3, scheduling 6, liaison 5, closeout 6, operator 22 allowed; of the 3
         // calls that dedupe themselves, the scheduling, liaison and closeout agents may not
         // deliver inbound messages.
-        assert_eq!(denied.len(), 5 * 20 - (3 + 6 + 5 + 6 + 20) + 3, "{:?}", db.backend());
+        assert_eq!(denied.len(), 5 * 22 - (3 + 6 + 5 + 6 + 22) + 3, "{:?}", db.backend());
         assert!(denied.iter().all(|(_, d)| d.contains("TOOL_NOT_ALLOWED")));
         let (st, _, _) = call(&s, "ticket.create", Some("rdt_tok_nobody.nothing"), GOOD, true).await;
         assert_eq!(st, 401);
@@ -851,5 +851,34 @@ async fn conflict_tech_unavailable_and_internal_over_http() {
         assert_error(st, &b, 500, "INTERNAL");
         let message = b["error"]["message"].as_str().unwrap_or_default().to_lowercase();
         assert!(!message.contains("pool") && !message.contains("sqlx") && !message.contains("closed"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_paused_ticket_answers_agents_409_over_http_until_resumed() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
+        let (_, created, _) = call(&s, "ticket.create", Some(&intake), GOOD, true).await;
+        let id = created["case"]["id"].as_str().expect("id").to_string();
+        let scope = json!({"scope": "ticket", "ticket_id": id, "reason": "VIP: the owner handles it"}).to_string();
+        let (st, b, _) = call(&s, "autonomy.pause", Some(&intake), &scope, true).await;
+        assert_error(st, &b, 403, "TOOL_NOT_ALLOWED");
+        let (st, b, _) = call(&s, "autonomy.pause", Some(&operator), &scope, true).await;
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["pause"]["reason"], "VIP: the owner handles it");
+
+        let priority = json!({"ticket_id": id, "priority": "emergency"}).to_string();
+        let (st, b, _) = call(&s, "ticket.set_priority", Some(&intake), &priority, true).await;
+        assert_error(st, &b, 409, "AUTONOMY_PAUSED");
+        assert_eq!(b["error"]["details"]["reason"], "VIP: the owner handles it", "{b}");
+        let summary: Value = get_json(&format!("{}/tools/v1/cases/{id}/summary", s.base), &intake).await;
+        assert!(summary["summary"]["text"].as_str().is_some_and(|t| t.contains("Paused")), "{summary}");
+
+        let (st, b, _) = call(&s, "autonomy.resume", Some(&operator), &scope, true).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b, _) = call(&s, "ticket.set_priority", Some(&intake), &priority, true).await;
+        assert_eq!((st, b["case"]["priority"].as_str()), (200, Some("emergency")), "{b}");
     }
 }

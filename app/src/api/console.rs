@@ -56,6 +56,8 @@ pub struct Board {
     pub columns: Vec<BoardColumn>,
     pub technicians: Vec<String>,
     pub trades: Vec<String>,
+    /// Pauses of the agents in force, broadest first.
+    pub paused: Vec<domain::autonomy::Pause>,
 }
 
 #[server(endpoint = "board")]
@@ -66,7 +68,8 @@ pub async fn load_board(filter: BoardFilter) -> Result<Board, ServerFnError> {
     let data = service.board(&ctx, &filter, BOARD_PER_COLUMN as i64).await.map_err(ssr::error)?;
     let (columns, technicians, trades) = (data.columns, data.technicians, data.trades);
     let total = columns.iter().map(|c| c.count).sum();
-    Ok(Board { now_ms: dispatch::ids::now_ms(), stamp, total, columns, technicians, trades })
+    let paused = service.pauses(&ctx).await.map_err(ssr::error)?;
+    Ok(Board { now_ms: dispatch::ids::now_ms(), stamp, total, columns, technicians, trades, paused })
 }
 
 /// Changes whenever any ticket changes; the board polls it.
@@ -82,6 +85,8 @@ pub struct TicketDetail {
     pub case: Case,
     pub messages: Vec<domain::views::MessageEntry>,
     pub timeline: Vec<domain::views::TimelineEntry>,
+    /// The pause that holds the agents back on this ticket (of this ticket, or of every agent).
+    pub paused: Option<domain::autonomy::Pause>,
 }
 
 #[server(endpoint = "ticket_detail")]
@@ -91,5 +96,6 @@ pub async fn load_ticket(ticket_id: String) -> Result<TicketDetail, ServerFnErro
     let case = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?;
     let messages = service.messages(&ctx, &case.id).await.map_err(ssr::error)?;
     let timeline = service.timeline(&ctx, &case.id).await.map_err(ssr::error)?;
-    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline })
+    let paused = service.pause_over(ctx.actor.role, Some(&case.id)).await.map_err(ssr::error)?;
+    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline, paused })
 }

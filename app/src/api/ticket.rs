@@ -81,6 +81,40 @@ pub async fn console_cancel(ticket_id: String, reason: String, version: String) 
     case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketCancel(input)).await)
 }
 
+/// Pauses or resumes the agents on one ticket (`autonomy.pause`, `autonomy.resume`): one click
+/// on the ticket page, so a person can take over a conversation at once.
+#[server(endpoint = "console_agents")]
+pub async fn console_agents(
+    ticket_id: String,
+    switch: String,
+    reason: String,
+) -> Result<FormOutcome<String>, ServerFnError> {
+    use domain::autonomy::{AutonomyChange, PauseScope};
+    let scope = PauseScope::Ticket { ticket_id };
+    let reason = Some(reason.trim()).filter(|r| !r.is_empty());
+    let input = AutonomyChange::new(&scope, reason);
+    let action = match switch.as_str() {
+        "pause" => domain::ActionInput::AutonomyPause(input),
+        "resume" => domain::ActionInput::AutonomyResume(input),
+        _ => return Ok(FormOutcome::Invalid { message: "Choose pause or resume.".into(), fields: vec![] }),
+    };
+    ssr::outcome(ssr::service()?.execute(&ssr::context()?, action).await.map(|_| switch))
+}
+
+/// Pauses or resumes every agent from the board (`autonomy.pause` / `autonomy.resume`, scope all).
+#[server(endpoint = "console_agents_all")]
+pub async fn console_agents_all(switch: String, reason: String) -> Result<FormOutcome<String>, ServerFnError> {
+    use domain::autonomy::{AutonomyChange, PauseScope};
+    let reason = Some(reason.trim()).filter(|r| !r.is_empty());
+    let input = AutonomyChange::new(&PauseScope::All, reason);
+    let action = match switch.as_str() {
+        "pause" => domain::ActionInput::AutonomyPause(input),
+        "resume" => domain::ActionInput::AutonomyResume(input),
+        _ => return Ok(FormOutcome::Invalid { message: "Choose pause or resume.".into(), fields: vec![] }),
+    };
+    ssr::outcome(ssr::service()?.execute(&ssr::context()?, action).await.map(|_| switch))
+}
+
 /// Check-in or work completion on the technician's behalf (`job.check_in`, `job.complete_work`).
 #[server(endpoint = "console_job_step")]
 pub async fn console_job_step(ticket_id: String, step: String, version: String) -> ActionResult {

@@ -1,6 +1,6 @@
 //! The operator console: the dispatch board and phone intake.
 
-use crate::api::{board_stamp, load_board, Board, BoardFilter, CreateTicket, FormOutcome};
+use crate::api::{board_stamp, load_board, Board, BoardFilter, ConsoleAgentsAll, CreateTicket, FormOutcome};
 use domain::views::{age, sla_badges};
 use domain::{CaseState, CaseSummary, FieldError, Priority};
 use leptos::prelude::*;
@@ -16,7 +16,11 @@ pub fn ConsolePage() -> impl IntoView {
     // this, and the board reloads.
     let changed = RwSignal::new(0u64);
     let filter = RwSignal::new(BoardFilter::default());
-    let cases = Resource::new(move || (create.version().get(), changed.get(), filter.get()), |(_, _, f)| load_board(f));
+    let agents = ServerAction::<ConsoleAgentsAll>::new();
+    let cases = Resource::new(
+        move || (create.version().get() + agents.version().get(), changed.get(), filter.get()),
+        |(_, _, f)| load_board(f),
+    );
     poll_for_changes(cases, changed);
     let outcome = create.value();
     // A created ticket clears the form for the next call; a refused one keeps what was typed.
@@ -79,13 +83,47 @@ pub fn ConsolePage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match cases.await {
                             Ok(board) if board.total == 0 && filter.with_untracked(|f| *f == BoardFilter::default()) => view! { <p class="empty">"No open tickets. Create the first one with the form."</p> }.into_any(),
-                            Ok(board) => view! { <BoardView board/> }.into_any(),
+                            Ok(board) => view! { <AgentsBar paused=board.paused.clone() action=agents/> <BoardView board/> }.into_any(),
                             Err(e) => view! { <p class="bad">{format!("Could not load the board: {e}")}</p> }.into_any(),
                         }
                     })}
                 </Transition>
             </section>
         </main>
+    }
+}
+
+/// Whether the agents are at work, and the switch for all of them; role and ticket pauses are
+/// listed (a ticket's is lifted on its page).
+#[component]
+fn AgentsBar(paused: Vec<domain::autonomy::Pause>, action: ServerAction<ConsoleAgentsAll>) -> impl IntoView {
+    use domain::autonomy::PauseScope;
+    let all = paused.iter().find(|p| p.scope == PauseScope::All).cloned();
+    let others: Vec<String> = paused
+        .iter()
+        .filter(|p| p.scope != PauseScope::All)
+        .map(|p| format!("{}{}", p.scope, p.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()))
+        .collect();
+    let is_paused = all.is_some();
+    let switch = if is_paused { "resume" } else { "pause" };
+    view! {
+        <div class=if is_paused { "agents-bar paused" } else { "agents-bar" } data-test="agents-bar">
+            {match all {
+                Some(p) => view! {
+                    <strong data-test="agents-all-paused">"All agents are paused"</strong>
+                    <span class="muted">{p.reason.clone().map(|r| format!("— {r}")).unwrap_or_default()}</span>
+                }.into_any(),
+                None => view! { <span class="muted">"Agents are working."</span> }.into_any(),
+            }}
+            {(!others.is_empty()).then(|| view! { <span class="muted">"Paused: " {others.join("; ")}</span> })}
+            <ActionForm action=action attr:class="inline">
+                <input type="hidden" name="switch" value=switch/>
+                <input type="hidden" name="reason" value="paused from the board"/>
+                <button type="submit" class="secondary" data-test=format!("agents-{switch}-all")>
+                    {if is_paused { "Resume all agents" } else { "Pause all agents" }}
+                </button>
+            </ActionForm>
+        </div>
     }
 }
 

@@ -2,8 +2,8 @@
 //! only the actions that are legal in its state (from the shared lifecycle table).
 
 use crate::api::{
-    load_ticket, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose, ConsoleSetEta,
-    ConsoleSetPriority, FormOutcome, TicketDetail,
+    load_ticket, ConsoleAgents, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose,
+    ConsoleSetEta, ConsoleSetPriority, FormOutcome, TicketDetail,
 };
 use crate::pages::billing::{Billing, BillingActions};
 use crate::pages::photos::{PhotoUploads, Photos};
@@ -24,6 +24,7 @@ pub fn TicketPage() -> impl IntoView {
     let message = ServerAction::<ConsoleMessage>::new();
     let cancel = ServerAction::<ConsoleCancel>::new();
     let step = ServerAction::<ConsoleJobStep>::new();
+    let agents = ServerAction::<ConsoleAgents>::new();
     let photos = PhotoUploads::new();
     let billing = BillingActions::new();
     // Grows with every finished action, whichever it was: the page reloads on any change.
@@ -34,12 +35,13 @@ pub fn TicketPage() -> impl IntoView {
             + message.version().get()
             + cancel.version().get()
             + step.version().get()
+            + agents.version().get()
             + propose.version().get()
             + photos.done.get() as usize
             + billing.version()
     };
     let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
-    let actions = Actions { priority, propose, book, eta, message, cancel, step, photos, billing };
+    let actions = Actions { priority, propose, book, eta, message, cancel, step, agents, photos, billing };
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">
@@ -66,6 +68,7 @@ struct Actions {
     message: ServerAction<ConsoleMessage>,
     cancel: ServerAction<ConsoleCancel>,
     step: ServerAction<ConsoleJobStep>,
+    agents: ServerAction<ConsoleAgents>,
     photos: PhotoUploads,
     billing: BillingActions,
 }
@@ -81,6 +84,7 @@ fn ActionStatus(actions: Actions) -> impl IntoView {
             .or_else(|| failure_text(a.message.value().get()))
             .or_else(|| failure_text(a.cancel.value().get()))
             .or_else(|| failure_text(a.step.value().get()))
+            .or_else(|| failure_text(a.agents.value().get()))
             .or_else(|| a.billing.problem())
     };
     view! { <p class="form-status bad" role="status" aria-live="polite" data-test="action-error">{problem}</p> }
@@ -95,6 +99,7 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
             <span class=format!("badge state-{}", c.state.as_str()) data-test="ticket-state">{c.state.label()}</span>
             <span class=format!("badge prio-{}", c.priority.as_str())>{c.priority.as_str()}</span>
             <span class="muted">"version " {c.version}</span>
+            <AgentSwitch id=c.id.clone() paused=d.paused.clone() action=actions.agents/>
         </header>
         <div class="ticket-grid">
             <section class="panel" aria-label="Case">
@@ -144,6 +149,47 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
                 </ol>
             </section>
         </div>
+    }
+}
+
+/// Whether the agents may act on this ticket, and the one click that changes it. A pause of
+/// every agent is lifted from the board, not here.
+#[component]
+fn AgentSwitch(
+    id: String,
+    paused: Option<domain::autonomy::Pause>,
+    action: ServerAction<ConsoleAgents>,
+) -> impl IntoView {
+    use domain::autonomy::PauseScope;
+    match paused {
+        Some(p) => {
+            let here = matches!(p.scope, PauseScope::Ticket { .. });
+            let title = p.reason.clone().unwrap_or_else(|| format!("paused by {}", p.paused_by));
+            view! {
+                <span class="badge paused" data-test="agents-paused" title=title>
+                    {if here { "Agents paused".to_string() } else { format!("Agents paused ({})", p.scope) }}
+                </span>
+                {here.then(|| view! {
+                    <ActionForm action=action attr:class="inline">
+                        <input type="hidden" name="ticket_id" value=id.clone()/>
+                        <input type="hidden" name="switch" value="resume"/>
+                        <input type="hidden" name="reason" value=""/>
+                        <button type="submit" data-test="agents-resume">"Resume agents"</button>
+                    </ActionForm>
+                })}
+            }
+            .into_any()
+        }
+        None => view! {
+            <ActionForm action=action attr:class="inline">
+                <input type="hidden" name="ticket_id" value=id/>
+                <input type="hidden" name="switch" value="pause"/>
+                <input type="hidden" name="reason" value="taken over from the ticket page"/>
+                <button type="submit" class="secondary" data-test="agents-pause"
+                    title="Agents stop acting on this ticket until you resume them">"Pause agents"</button>
+            </ActionForm>
+        }
+        .into_any(),
     }
 }
 

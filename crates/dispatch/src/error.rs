@@ -41,6 +41,9 @@ pub enum ServiceError {
     LinkInvalid,
     #[error("too many sign-in attempts from this address; wait {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A person paused the agents this call would have acted for.
+    #[error("{scope} are paused by the office; nothing was changed")]
+    AutonomyPaused { scope: String, reason: Option<String> },
     #[error("internal error")]
     Internal(String),
 }
@@ -65,6 +68,7 @@ impl ServiceError {
             ServiceError::LoginFailed => ErrorCode::LoginFailed,
             ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
             ServiceError::LinkInvalid => ErrorCode::LinkInvalid,
+            ServiceError::AutonomyPaused { .. } => ErrorCode::AutonomyPaused,
             ServiceError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -86,6 +90,7 @@ impl ServiceError {
             ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
             ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
             ServiceError::RateLimited { retry_after_secs } => json!({ "retry_after_seconds": retry_after_secs }),
+            ServiceError::AutonomyPaused { scope, reason } => json!({ "scope": scope, "reason": reason }),
             _ => json!({}),
         }
     }

@@ -129,6 +129,7 @@ impl Service {
     }
 
     async fn run(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
+        self.hold_if_paused(ctx, input.action(), input.ticket_id()).await?;
         let result = self.dispatch(ctx, input).await;
         match result {
             // A duplicate that raced the first call: answer as the first call did.
@@ -171,6 +172,8 @@ impl Service {
                 self.revoke_portal_link(ctx, &i).await?;
                 Done::Data(json!({ "revoked": i.link_id }))
             }
+            A::AutonomyPause(i) => Done::Data(json!({ "pause": self.pause_agents(ctx, &i).await? })),
+            A::AutonomyResume(i) => Done::Data(json!({ "resumed": self.resume_agents(ctx, &i).await? })),
             A::InboundDeliver(i) => {
                 let r = self.inbound(ctx, &i).await?;
                 Done::Data(json!({

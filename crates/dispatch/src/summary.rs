@@ -61,9 +61,22 @@ impl Service {
             vec![]
         };
         let questions = open_questions(&case, &messages);
-        let next = self.next_step(&case, &missing_closeout);
+        let pause = self.pause_over(ctx.actor.role, Some(&case.id)).await?;
+        let (next, legal) = match &pause {
+            // A paused agent is told so, and offered no tool: its calls would change nothing.
+            Some(p) => (
+                format!(
+                    "Paused: {} by the office{}. Do not act or promise anything; a person is handling this ticket.",
+                    p.scope,
+                    p.reason.as_deref().map(|r| format!(" ({})", clip(r, 200))).unwrap_or_default()
+                ),
+                if ctx.actor.role.is_agent() { vec![] } else { legal },
+            ),
+            None => (self.next_step(&case, &missing_closeout), legal),
+        };
         loop {
-            let doc = self.summary_doc(&case, &messages, &legal, &missing_closeout, &questions, &next);
+            let mut doc = self.summary_doc(&case, &messages, &legal, &missing_closeout, &questions, &next);
+            doc["paused"] = serde_json::to_value(&pause).unwrap_or_default();
             let len = doc.to_string().chars().count();
             if len <= MAX_SUMMARY_CHARS || messages.is_empty() {
                 return Ok(doc);

@@ -1331,3 +1331,92 @@ async fn every_action_and_role_is_authorised_as_the_table_says() {
         assert_eq!(count(&db, "idempotency_keys").await, 0, "nor claim a key");
     }
 }
+
+fn key(n: u32) -> String {
+    format!("00000000-0000-4000-9000-{n:012}")
+}
+
+#[tokio::test]
+async fn paused_agents_change_nothing_until_resumed() {
+    use domain::autonomy::{AutonomyChange, PauseScope};
+    for db in each_backend().await {
+        let svc = service(db.clone());
+        let (case, _) = case_in(&svc, CaseState::Intake, 9).await;
+        let (other, _) = case_in(&svc, CaseState::Intake, 10).await;
+        let ticket = PauseScope::Ticket { ticket_id: case.id.clone() };
+        let pause = AutonomyChange::new(&ticket, Some("customer complained; the owner calls back"));
+        let p = svc.pause_agents(&op(), &pause).await.expect("pause");
+        assert_eq!((p.scope.clone(), p.reason.as_deref()), (ticket.clone(), pause.reason.as_deref()));
+        assert_eq!(
+            svc.pause_agents(&actor(Role::Technician), &pause).await.expect_err("tech").code(),
+            "FORBIDDEN",
+            "people other than staff cannot pause"
+        );
+
+        // The intake agent on the paused ticket: refused, nothing changes, the refusal is audited.
+        let body = |id: &str| serde_json::json!({"ticket_id": id, "priority": "urgent"}).to_string();
+        let intake = actor(Role::IntakeAgent);
+        let events = count(&db, "audit_events").await;
+        let err = svc
+            .call(intake.clone(), domain::Action::TicketSetPriority, Some(&key(1)), body(&case.id).as_bytes())
+            .await
+            .expect_err("paused");
+        assert_eq!(err.code(), "AUTONOMY_PAUSED", "{err}");
+        assert_eq!(err.details()["reason"], "customer complained; the owner calls back");
+        let now = svc.case(&op(), &case.id).await.expect("case");
+        assert_eq!((now.version, now.priority), (case.version, case.priority), "nothing changed");
+        assert_eq!(count(&db, "audit_events").await, events + 1, "one autonomy.held event, nothing else");
+        assert_eq!(count(&db, "idempotency_keys").await, 0, "the key is not spent");
+        let summary = svc.case_summary(&intake, &case.id).await.expect("summary");
+        assert_eq!(summary["legal_tools"], serde_json::json!([]), "a paused agent is offered no tool");
+        assert!(summary["next_step"].as_str().is_some_and(|n| n.starts_with("Paused")), "{summary}");
+        assert_eq!(summary["paused"]["scope"]["ticket_id"], case.id.as_str());
+
+        // Other tickets, and people on this one, go on.
+        svc.call(intake.clone(), domain::Action::TicketSetPriority, Some(&key(2)), body(&other.id).as_bytes())
+            .await
+            .expect("another ticket");
+        svc.call(op(), domain::Action::TicketSetPriority, Some(&key(3)), body(&case.id).as_bytes())
+            .await
+            .expect("the office acts");
+
+        // Resumed: the same call goes through; resuming again says it was not paused.
+        svc.resume_agents(&op(), &pause).await.expect("resume");
+        let done = svc
+            .call(intake.clone(), domain::Action::TicketSetPriority, Some(&key(1)), body(&case.id).as_bytes())
+            .await
+            .expect("after resume");
+        assert!(matches!(done, dispatch::Done::Case(_)));
+        let err = svc.resume_agents(&op(), &pause).await.expect_err("not paused");
+        assert_eq!(err.code(), "INVALID_REQUEST");
+
+        // A role pause holds that role everywhere and no other; inbound messages are still
+        // recorded while every agent is paused.
+        let role = AutonomyChange::new(&PauseScope::Role { role: Role::IntakeAgent }, None);
+        svc.pause_agents(&op(), &role).await.expect("pause role");
+        let err = svc
+            .call(intake.clone(), domain::Action::TicketSetPriority, Some(&key(4)), body(&other.id).as_bytes())
+            .await
+            .expect_err("role paused");
+        assert_eq!(err.code(), "AUTONOMY_PAUSED");
+        let msg = serde_json::json!({"ticket_id": other.id, "direction": "outbound", "text": "On our way"}).to_string();
+        svc.call(actor(Role::SchedulingAgent), domain::Action::TicketAddMessage, Some(&key(5)), msg.as_bytes())
+            .await
+            .expect("another role goes on");
+        let all = AutonomyChange::new(&PauseScope::All, Some("maintenance"));
+        svc.pause_agents(&op(), &all).await.expect("pause all");
+        let inbound = serde_json::json!({"channel": "sms", "provider_message_id": "SM-paused", "from": "+15550104477",
+                                         "text": "Are you coming?", "received_at": 1_795_000_000_000i64});
+        let r = svc
+            .call(intake.clone(), domain::Action::InboundDeliver, None, inbound.to_string().as_bytes())
+            .await
+            .expect("inbound recorded");
+        assert!(
+            matches!(r, dispatch::Done::Data(ref v) if v["disposition"] == "attached" || v["disposition"] == "created"),
+            "{r:?}"
+        );
+        let listed = svc.pauses(&op()).await.expect("pauses");
+        assert_eq!(listed.iter().map(|p| p.scope.key()).collect::<Vec<_>>(), ["all", "role:intake_agent"]);
+        assert_audit_consistent(&svc).await;
+    }
+}

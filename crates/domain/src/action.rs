@@ -12,6 +12,78 @@ use crate::state::CaseState;
 use std::fmt;
 use std::str::FromStr;
 
+/// What every action's input says about the ticket it is for (none for records, accounts,
+/// inbound deliveries). The action table demands it of every input type.
+pub trait Scoped {
+    fn ticket_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+macro_rules! about_a_ticket {
+    ($($t:ty),* $(,)?) => {
+        $(impl Scoped for $t {
+            fn ticket_id(&self) -> Option<&str> {
+                Some(&self.ticket_id)
+            }
+        })*
+    };
+}
+
+macro_rules! about_no_ticket {
+    ($($t:ty),* $(,)?) => {
+        $(impl Scoped for $t {})*
+    };
+}
+
+about_a_ticket!(
+    crate::commands::AddMessage,
+    crate::commands::SetPriority,
+    crate::commands::ProposeSlots,
+    crate::commands::ConfirmSlot,
+    crate::commands::AssignTech,
+    crate::commands::BookSlot,
+    crate::commands::SetEta,
+    crate::commands::AddPhoto,
+    crate::commands::AddNote,
+    crate::commands::ChecklistComplete,
+    crate::commands::TicketRef,
+    crate::commands::RecordLabor,
+    crate::commands::RecordPart,
+    crate::commands::CancelTicket,
+    crate::commands::EditInvoiceDraft,
+    crate::commands::RecordPayment,
+    crate::commands::CreateLink,
+);
+
+about_no_ticket!(
+    crate::commands::RevokeLink,
+    crate::commands::Inbound,
+    crate::records::NewCustomerRecord,
+    crate::records::CustomerEdit,
+    crate::records::SiteEdit,
+    crate::records::TemplateItem,
+    crate::records::TemplateItemRef,
+    crate::records::NewTechnician,
+    crate::records::TechnicianEdit,
+    crate::records::TimeOff,
+    crate::records::NewAccount,
+    crate::records::AccountDisabled,
+    crate::records::PasswordReset,
+);
+
+impl Scoped for crate::command::CreateTicket {
+    fn ticket_id(&self) -> Option<&str> {
+        self.lead_ticket_id.as_deref()
+    }
+}
+
+impl Scoped for crate::autonomy::AutonomyChange {
+    fn ticket_id(&self) -> Option<&str> {
+        self.ticket_id.as_deref()
+    }
+}
+
 /// Which door publishes an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -141,6 +213,13 @@ macro_rules! actions {
             pub fn action(&self) -> Action {
                 match self {
                     $(ActionInput::$variant(_) => Action::$variant,)*
+                }
+            }
+
+            /// The ticket the action is about, if one.
+            pub fn ticket_id(&self) -> Option<&str> {
+                match self {
+                    $(ActionInput::$variant(i) => Scoped::ticket_id(i).map(str::trim),)*
                 }
             }
         }
@@ -302,6 +381,20 @@ actions! {
             moves: [],
             audience: Api,
             about: "Revoke a portal link: it and every session opened with it stop working.",
+        }
+        AutonomyPause = "autonomy.pause" (crate::autonomy::AutonomyChange) {
+            roles: [Admin, Operator],
+            from: [],
+            moves: [],
+            audience: Tools,
+            about: "Pause the agents: all of them, one agent role, or those on one ticket. Their calls then change nothing (409 AUTONOMY_PAUSED) until resumed.",
+        }
+        AutonomyResume = "autonomy.resume" (crate::autonomy::AutonomyChange) {
+            roles: [Admin, Operator],
+            from: [],
+            moves: [],
+            audience: Tools,
+            about: "Resume agents paused with autonomy.pause (the same scope).",
         }
         InboundDeliver = "inbound" (crate::commands::Inbound) {
             roles: [Admin, Operator, IntakeAgent],

@@ -71,13 +71,14 @@ pub enum ErrorCode {
     IdempotencyPayloadMismatch,
     CloseoutRequirementsIncomplete,
     InvoiceSent,
+    AutonomyPaused,
     PayloadTooLarge,
     RateLimited,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -96,6 +97,7 @@ impl ErrorCode {
         ErrorCode::IdempotencyPayloadMismatch,
         ErrorCode::CloseoutRequirementsIncomplete,
         ErrorCode::InvoiceSent,
+        ErrorCode::AutonomyPaused,
         ErrorCode::PayloadTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
@@ -121,6 +123,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyPayloadMismatch => "IDEMPOTENCY_PAYLOAD_MISMATCH",
             ErrorCode::CloseoutRequirementsIncomplete => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
             ErrorCode::InvoiceSent => "INVOICE_SENT",
+            ErrorCode::AutonomyPaused => "AUTONOMY_PAUSED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
@@ -139,7 +142,8 @@ impl ErrorCode {
             | ErrorCode::Conflict
             | ErrorCode::IdempotencyPayloadMismatch
             | ErrorCode::CloseoutRequirementsIncomplete
-            | ErrorCode::InvoiceSent => 409,
+            | ErrorCode::InvoiceSent
+            | ErrorCode::AutonomyPaused => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,

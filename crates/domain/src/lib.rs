@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod actor;
+pub mod autonomy;
 pub mod case;
 pub mod command;
 pub mod commands;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod autonomy;
 pub mod case_store;
 pub mod case_tx;
 pub mod case_writes;

@@ -53,18 +53,7 @@ pub async fn add_contacts(
         [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))]
     {
         let Some(value) = value else { continue };
-        sqlx::query(
-            "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
-             VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5) \
-             ON CONFLICT (kind, value) DO NOTHING",
-        )
-        .bind(new_id("con"))
-        .bind(customer_id)
-        .bind(kind)
-        .bind(value)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        add_contact(tx, customer_id, kind, value, now).await?;
     }
     Ok(())
 }
@@ -156,7 +145,7 @@ pub async fn contact_owner(conn: &mut AnyConnection, kind: &str, value: &str) ->
         .await?)
 }
 
-/// Adds a contact as the customer's last one (the caller checked nobody has it).
+/// Adds a contact as the customer's last one, unless someone has it already.
 pub async fn add_contact(
     tx: &mut crate::db::WriteTx,
     customer_id: &str,
@@ -166,7 +155,8 @@ pub async fn add_contact(
 ) -> Result<(), ServiceError> {
     sqlx::query(
         "INSERT INTO customer_contacts (id, customer_id, kind, value, position, created_at_ms) \
-         VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5)",
+         VALUES ($1, $2, $3, $4, (SELECT COUNT(*) FROM customer_contacts WHERE customer_id = $2), $5) \
+         ON CONFLICT (kind, value) DO NOTHING",
     )
     .bind(new_id("con"))
     .bind(customer_id)

@@ -34,17 +34,19 @@ pub async fn create_account(
         technician_id: opt(technician_id),
         customer_id: opt(customer_id),
     };
-    let r = ssr::service()?.create_user(&ssr::context()?, &input).await;
-    ssr::outcome(r)
+    ssr::outcome(ssr::run(domain::ActionInput::AccountCreate(input)).await?)
 }
 
 #[server(endpoint = "set_account_disabled")]
 pub async fn set_account_disabled(user_id: String, disabled: bool) -> Result<(), ServerFnError> {
-    ssr::service()?.set_user_disabled(&ssr::context()?, &user_id, disabled).await.map_err(ssr::error)?;
+    let input = domain::records::AccountDisabled { user_id, disabled };
+    ssr::run::<Account>(domain::ActionInput::AccountSetDisabled(input)).await?.map_err(ssr::error)?;
     Ok(())
 }
 
 #[server(endpoint = "reset_account_password")]
 pub async fn reset_account_password(user_id: String, password: String) -> Result<FormOutcome<()>, ServerFnError> {
-    ssr::outcome(ssr::service()?.reset_password(&ssr::context()?, &user_id, &password).await)
+    let input = domain::records::PasswordReset { user_id, password };
+    let done = ssr::run::<serde_json::Value>(domain::ActionInput::AccountResetPassword(input)).await?;
+    ssr::outcome(done.map(|_| ()))
 }

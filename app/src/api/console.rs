@@ -37,8 +37,7 @@ pub async fn create_ticket(
         priority,
         ..Default::default()
     };
-    let service = ssr::service()?;
-    ssr::outcome(service.create_ticket(&ssr::context()?, &input).await.map(|o| o.case))
+    ssr::outcome(ssr::run(domain::ActionInput::TicketCreate(input)).await?)
 }
 
 /// Cards sent per column (the counts always cover every matching ticket).

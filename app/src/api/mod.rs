@@ -83,6 +83,22 @@ pub mod ssr {
         }
     }
 
+    /// Runs one action of the table through the service's one entry point
+    /// (`Service::execute`); its answer read as `T` (the case, for a case action).
+    pub async fn run<T: serde::de::DeserializeOwned>(
+        input: domain::ActionInput,
+    ) -> Result<Result<T, ServiceError>, ServerFnError> {
+        let done = service()?.execute(&context()?, input).await;
+        let read = |v: serde_json::Value| serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string()));
+        Ok(match done {
+            Ok(dispatch::Done::Case(o)) => {
+                serde_json::to_value(&o.case).map_err(|e| ServiceError::Internal(e.to_string())).and_then(read)
+            }
+            Ok(dispatch::Done::Data(v) | dispatch::Done::Replayed(v)) => read(v),
+            Err(e) => Err(e),
+        })
+    }
+
     /// Service errors that the user can act on become form outcomes; the rest become
     /// server-function errors with the public message only.
     pub fn outcome<T>(r: Result<T, ServiceError>) -> Result<super::FormOutcome<T>, ServerFnError> {

@@ -106,7 +106,8 @@ pub async fn create_technician(
         zone: Some(zone.trim().to_string()).filter(|z| !z.is_empty()),
         working_hours: Some(hours),
     };
-    ssr::outcome(ssr::service()?.create_technician(&ssr::context()?, &input).await.map(|t| t.id))
+    let done = ssr::run::<dispatch::scheduling::Technician>(domain::ActionInput::TechnicianCreate(input)).await?;
+    ssr::outcome(done.map(|t| t.id))
 }
 
 /// New skills, zone, hours or availability for a technician.
@@ -131,7 +132,8 @@ pub async fn update_technician(
         working_hours: hours,
         active: active != "false",
     };
-    ssr::outcome(ssr::service()?.update_technician(&ssr::context()?, &input).await.map(|t| t.id))
+    let done = ssr::run::<dispatch::scheduling::Technician>(domain::ActionInput::TechnicianUpdate(input)).await?;
+    ssr::outcome(done.map(|t| t.id))
 }
 
 /// Time off from one day to another (whole days, UTC), e.g. a vacation.
@@ -149,8 +151,9 @@ pub async fn add_time_off(
         });
     };
     let reason = Some(reason).filter(|r| !r.trim().is_empty());
-    let r = ssr::service()?.add_time_off(&ssr::context()?, &technician_id, a, b + 86_400_000, reason.as_deref()).await;
-    ssr::outcome(r)
+    let input = domain::records::TimeOff { technician_id, start_ms: a, end_ms: b + 86_400_000, reason };
+    let done = ssr::run::<serde_json::Value>(domain::ActionInput::TechnicianAddTimeOff(input)).await?;
+    ssr::outcome(done.map(|v| v["time_off_id"].as_str().unwrap_or_default().to_string()))
 }
 
 /// A week of appointments, starting `week` weeks from this Monday (UTC).
@@ -223,8 +226,9 @@ pub async fn new_customer(
         zone: opt(zone),
         ..Default::default()
     });
-    let r = ssr::service()?.create_customer(&ssr::context()?, &customer, site.as_ref()).await;
-    ssr::outcome(r.map(|c| c.customer.id))
+    let input = domain::records::NewCustomerRecord { customer, site };
+    let done = ssr::run::<CustomerRow>(domain::ActionInput::CustomerCreate(input)).await?;
+    ssr::outcome(done.map(|c| c.customer.id))
 }
 
 #[server(endpoint = "edit_customer")]
@@ -242,7 +246,8 @@ pub async fn edit_customer(
         add_email: opt(add_email),
         preferred_channel: None,
     };
-    ssr::outcome(ssr::service()?.update_customer(&ssr::context()?, &input).await.map(|c| c.name))
+    let done = ssr::run::<domain::CustomerView>(domain::ActionInput::CustomerUpdate(input)).await?;
+    ssr::outcome(done.map(|c| c.name))
 }
 
 #[server(endpoint = "edit_site")]
@@ -258,7 +263,8 @@ pub async fn edit_site(
         access_notes: Some(access_notes),
         zone: Some(zone),
     };
-    ssr::outcome(ssr::service()?.update_site(&ssr::context()?, &input).await.map(|s| s.address))
+    let done = ssr::run::<domain::SiteView>(domain::ActionInput::SiteUpdate(input)).await?;
+    ssr::outcome(done.map(|s| s.address))
 }
 
 /// A checklist template item.
@@ -283,10 +289,13 @@ pub async fn put_template_item(
         required: required.is_some(),
         position: position.trim().parse().unwrap_or(100),
     };
-    ssr::outcome(ssr::service()?.put_template_item(&ssr::context()?, &item).await.map(|t| t.key))
+    let done = ssr::run::<TemplateRow>(domain::ActionInput::TemplatePutItem(item)).await?;
+    ssr::outcome(done.map(|t| t.key))
 }
 
 #[server(endpoint = "remove_template_item")]
 pub async fn remove_template_item(job_type: String, key: String) -> Result<FormOutcome<()>, ServerFnError> {
-    ssr::outcome(ssr::service()?.remove_template_item(&ssr::context()?, &job_type, &key).await)
+    let input = domain::records::TemplateItemRef { job_type, key };
+    let done = ssr::run::<serde_json::Value>(domain::ActionInput::TemplateRemoveItem(input)).await?;
+    ssr::outcome(done.map(|_| ()))
 }

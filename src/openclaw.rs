@@ -86,13 +86,16 @@ pub fn manifest() -> Value {
                 "baseUrl": {"type": "string", "description": "Where Real Dispatch answers, e.g. http://dispatch-api:3000"},
                 "token": {"type": "string", "description": "A Real Dispatch agent token (real-dispatch token create --role ...)"},
                 "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 120000, "default": 15000,
-                              "description": "How long one attempt may take"}
+                              "description": "How long one attempt may take"},
+                "policyDir": {"type": "string",
+                              "description": "Folder of the agents' policies, <policyDir>/<agent id>/SOP.md (default: the plugin's agents/)"}
             }
         },
         "uiHints": {
             "baseUrl": {"label": "Real Dispatch URL", "placeholder": "http://dispatch-api:3000"},
             "token": {"label": "Agent token", "sensitive": true},
-            "timeoutMs": {"label": "Timeout (ms)"}
+            "timeoutMs": {"label": "Timeout (ms)"},
+            "policyDir": {"label": "Agent policies folder"}
         },
         "contracts": {"tools": names},
     })

@@ -21,7 +21,15 @@ export function gatewayConfig(env, generated = generatedTools(), pluginDir = PLU
     hooks: { enabled: true, token: env.OPENCLAW_HOOKS_TOKEN, path: '/hooks', allowedAgentIds: Object.keys(generated.agents) },
     plugins: {
       load: { paths: [pluginDir] },
-      entries: { 'real-dispatch': { enabled: true, config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN } } },
+      // The plugin's hooks read and shape conversations (the case and the agent's policy go
+      // in front of every turn), which OpenClaw allows a plugin it did not ship only on request.
+      entries: {
+        'real-dispatch': {
+          enabled: true,
+          hooks: { allowConversationAccess: true },
+          config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN },
+        },
+      },
     },
     tools: { allow: generated.tools.map((t) => t.name) },
     agents: { entries },

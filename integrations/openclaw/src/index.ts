@@ -7,6 +7,8 @@
 // error codes included.
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 
@@ -27,7 +29,12 @@ interface Config {
   baseUrl: string;
   token: string;
   timeoutMs: number;
+  /** Where each agent's SOP.md lives (`<policyDir>/<agent id>/SOP.md`). */
+  policyDir: string;
 }
+
+/** The policies shipped with the plugin (integrations/openclaw/agents). */
+const DEFAULT_POLICY_DIR = fileURLToPath(new URL("../agents", import.meta.url));
 
 /** What an OpenClaw tool returns. */
 interface ToolResult {
@@ -47,7 +54,8 @@ export function readConfig(raw: unknown): Config {
   const baseUrl = typeof c.baseUrl === "string" ? c.baseUrl.replace(/\/+$/, "") : "";
   const token = typeof c.token === "string" ? c.token : "";
   const timeoutMs = typeof c.timeoutMs === "number" && c.timeoutMs > 0 ? c.timeoutMs : DEFAULT_TIMEOUT_MS;
-  return { baseUrl, token, timeoutMs };
+  const policyDir = typeof c.policyDir === "string" && c.policyDir ? c.policyDir : DEFAULT_POLICY_DIR;
+  return { baseUrl, token, timeoutMs, policyDir };
 }
 
 function failure(code: string, message: string, extra: Record<string, unknown> = {}): ToolResult {
@@ -154,12 +162,52 @@ export async function callDispatch(
 
 export const tools: ToolSpec[] = generated.tools;
 
+/** The agent's SOP, read at every turn so the shop's edits apply at once; "" when it has none. */
+export function readPolicy(cfg: Config, agentId: string): string {
+  if (!/^[a-z0-9-]+$/.test(agentId)) return "";
+  try {
+    return readFileSync(join(cfg.policyDir, agentId, "SOP.md"), "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The ticket a turn is about: the first ticket id its message names. */
+export function ticketOf(text: string): string | undefined {
+  return /\btkt_[0-9A-Za-z]+/.exec(text)?.[0];
+}
+
+/**
+ * What the model is told about the case before its turn: the summary Real Dispatch builds from
+ * the database (state, next step, open questions, last messages, the tools legal now), or that
+ * no ticket is known. Nothing about a case is kept on the gateway's side.
+ */
+export async function caseContext(cfg: Config, ticketId: string | undefined): Promise<string> {
+  if (!ticketId) {
+    return "Real Dispatch: no ticket is named in this conversation yet. Ask for what you need; open or find the ticket with your tools before acting.";
+  }
+  const spec: ToolSpec = { name: "dispatch_case_summary", tool: null, description: "", parameters: {} };
+  const r = await callDispatch(cfg, spec, { ticket_id: ticketId }, `context-${ticketId}`);
+  const summary = (r.details as any)?.body?.summary;
+  if (r.isError || !summary?.text) {
+    return `Real Dispatch could not give the case of ${ticketId} (${r.content[0]?.text ?? "no answer"}). Do not act on it until it can.`;
+  }
+  return `Real Dispatch case ${ticketId} (facts from its database; nothing else is true about this job):\n${summary.text}`;
+}
+
 export default definePluginEntry({
   id: "real-dispatch",
   name: "Real Dispatch",
   description: "The Real Dispatch closed toolset: tickets, scheduling, dispatch, closeout and billing.",
   register(api: any) {
     const cfg = readConfig(api.pluginConfig);
+    // Every turn: the agent's policy (stable, so cacheable) and the case as it stands now.
+    api.on("before_prompt_build", async (event: any, ctx: any) => {
+      const policy = readPolicy(cfg, String(ctx?.agentId ?? ""));
+      const said = `${event?.currentUserMessage ?? ""}\n${event?.prompt ?? ""}`;
+      const context = await caseContext(cfg, ticketOf(said));
+      return { prependSystemContext: policy || undefined, prependContext: context };
+    });
     for (const spec of tools) {
       api.registerTool({
         name: spec.name,

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { callDispatch, readConfig, tools } from '../dist/index.js';
+import { callDispatch, readConfig, readPolicy, ticketOf, tools } from '../dist/index.js';
 
 const servers = [];
 after(() => servers.forEach((s) => s.close()));
@@ -105,4 +105,14 @@ test('a server that is down or silent becomes a clear tool error', async () => {
 
   const unset = await callDispatch(readConfig({}), spec('dispatch_ticket_create'), {}, 'c');
   assert.match(unset.content[0].text, /^PLUGIN_NOT_CONFIGURED/);
+});
+
+test('each agent reads its own policy, and only from the policy folder', () => {
+  const cfg = readConfig({ baseUrl: 'http://127.0.0.1:9', token: 't' });
+  assert.match(readPolicy(cfg, 'intake'), /^# Intake policy/);
+  assert.match(readPolicy(cfg, 'closeout'), /CLOSEOUT_REQUIREMENTS_INCOMPLETE/);
+  assert.equal(readPolicy(cfg, '../intake'), '', 'no path outside the folder');
+  assert.equal(readPolicy(cfg, 'nobody'), '');
+  assert.equal(ticketOf('Follow-up: ticket RD-000004 (tkt_01JABCdef, Ana) waits.'), 'tkt_01JABCdef');
+  assert.equal(ticketOf('no ticket here'), undefined);
 });

@@ -45,6 +45,18 @@ check("the API and worker reach the gateway's webhook",
 check("secrets come from the env file", env["DATABASE_URL"].startswith("postgres://dispatch:change-me@"), env["DATABASE_URL"])
 dockerfile = open("Dockerfile").read()
 check("the dispatch image runs as a non-root user", "\nUSER dispatch" in dockerfile and "FROM debian:bookworm-slim" in dockerfile)
+def mounts(service):
+    for v in s[service].get("volumes", []):
+        if isinstance(v, dict):
+            yield v.get("target"), bool(v.get("read_only"))
+        else:
+            parts = str(v).split(":")
+            yield (parts[1] if len(parts) > 1 else parts[0]), parts[-1] == "ro"
+check("the gateway mounts the agents' policies read-only",
+      ("/opt/real-dispatch-plugin/agents", True) in set(mounts("openclaw-gateway")), list(mounts("openclaw-gateway")))
+genv = s["openclaw-gateway"]["environment"]
+check("each agent can have its own Real Dispatch token",
+      all(f"REAL_DISPATCH_TOKEN_{a}" in genv for a in ["INTAKE", "SCHEDULING", "TECH_LIAISON", "CLOSEOUT"]), sorted(genv))
 gateway_dockerfile = open("integrations/openclaw/Dockerfile").read()
 check("the gateway image runs as a non-root user", "\nUSER node" in gateway_dockerfile)
 

@@ -48,13 +48,25 @@ unset DATABASE_URL RD_S3_ENDPOINT
 plugin_token="$("$bin" token create --role operator --name openclaw | tail -n 1)"
 operator_token="$("$bin" token create --role operator --name openclaw-test | tail -n 1)"
 tech_id="$("$bin" technician create --name "Gateway Tech" --skill hvac | tail -n 1)"
+# Each agent with its own token, as the compose setup recommends.
+agent_tokens="{"
+for pair in intake:intake_agent scheduling:scheduling_agent tech-liaison:tech_liaison_agent closeout:closeout_agent; do
+  agent_tokens="$agent_tokens\"${pair%%:*}\": \"$("$bin" token create --role "${pair#*:}" --name "${pair%%:*}" | tail -n 1)\", "
+done
+agent_tokens="${agent_tokens%, }}"
 # shellcheck source=scripts/serve-throwaway.sh
 source "$root/scripts/serve-throwaway.sh"
 db="$RD_DATA_DIR/real-dispatch.db"
 
+run_tests() {
+  DISPATCH_BIN="$bin" OPENCLAW_DIR="$tools/openclaw" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
+    DISPATCH_TOKEN="$plugin_token" DISPATCH_AGENT_TOKENS="$agent_tokens" DISPATCH_OPERATOR_TOKEN="$operator_token" \
+    DISPATCH_TECH_ID="$tech_id" "$node" --test --test-reporter=tap --test-concurrency=1 "$@"
+}
 rc=0
-DISPATCH_BIN="$bin" OPENCLAW_DIR="$tools/openclaw" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
-  DISPATCH_TOKEN="$plugin_token" DISPATCH_OPERATOR_TOKEN="$operator_token" DISPATCH_TECH_ID="$tech_id" \
-  "$node" --test --test-reporter=tap --test-concurrency=1 "$plugin"/test/*.test.mjs || rc=$?
+run_tests "$plugin"/test/client.test.mjs "$plugin"/test/gateway.test.mjs || rc=$?
+# Then the agent turns, on their own: the gateway test's follow-up worker counts the leads due
+# on this server, and the turns open tickets of their own.
+run_tests "$plugin"/test/agent.test.mjs || rc=$?
 if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 40 "$work/server.log"; fi
 exit "$rc"

@@ -87,6 +87,8 @@ pub fn manifest() -> Value {
                 "token": {"type": "string", "description": "A Real Dispatch agent token (real-dispatch token create --role ...)"},
                 "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 120000, "default": 15000,
                               "description": "How long one attempt may take"},
+                "agentTokens": {"type": "object", "additionalProperties": {"type": "string"},
+                                "description": "Each agent's own Real Dispatch token, by agent id (intake, scheduling, tech-liaison, closeout); Real Dispatch then holds each call to that agent's role"},
                 "policyDir": {"type": "string",
                               "description": "Folder of the agents' policies, <policyDir>/<agent id>/SOP.md (default: the plugin's agents/)"}
             }
@@ -95,6 +97,7 @@ pub fn manifest() -> Value {
             "baseUrl": {"label": "Real Dispatch URL", "placeholder": "http://dispatch-api:3000"},
             "token": {"label": "Agent token", "sensitive": true},
             "timeoutMs": {"label": "Timeout (ms)"},
+            "agentTokens": {"label": "Per-agent tokens", "sensitive": true},
             "policyDir": {"label": "Agent policies folder"}
         },
         "contracts": {"tools": names},

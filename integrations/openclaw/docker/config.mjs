@@ -12,10 +12,21 @@ export function generatedTools() {
   return JSON.parse(readFileSync(join(PLUGIN_DIR, 'tools.json'), 'utf8'));
 }
 
-/** env: OPENCLAW_GATEWAY_TOKEN, OPENCLAW_HOOKS_TOKEN, REAL_DISPATCH_URL, REAL_DISPATCH_TOKEN. */
+/** The variable that holds an agent's own token: `tech-liaison` -> REAL_DISPATCH_TOKEN_TECH_LIAISON. */
+export const agentTokenVar = (agent) => `REAL_DISPATCH_TOKEN_${agent.toUpperCase().replace(/-/g, '_')}`;
+
+/**
+ * env: OPENCLAW_GATEWAY_TOKEN, OPENCLAW_HOOKS_TOKEN, REAL_DISPATCH_URL, REAL_DISPATCH_TOKEN, and
+ * for each agent its own token (see agentTokenVar), so Real Dispatch holds every call to that
+ * agent's role as well as the gateway's allowlist does.
+ */
 export function gatewayConfig(env, generated = generatedTools(), pluginDir = PLUGIN_DIR) {
   const entries = {};
-  for (const [agent, spec] of Object.entries(generated.agents)) entries[agent] = { tools: { allow: spec.tools } };
+  const agentTokens = {};
+  for (const [agent, spec] of Object.entries(generated.agents)) {
+    entries[agent] = { tools: { allow: spec.tools } };
+    if (env[agentTokenVar(agent)]) agentTokens[agent] = env[agentTokenVar(agent)];
+  }
   return {
     gateway: { port: 18789, bind: 'lan', auth: { mode: 'token', token: env.OPENCLAW_GATEWAY_TOKEN } },
     hooks: { enabled: true, token: env.OPENCLAW_HOOKS_TOKEN, path: '/hooks', allowedAgentIds: Object.keys(generated.agents) },
@@ -27,7 +38,7 @@ export function gatewayConfig(env, generated = generatedTools(), pluginDir = PLU
         'real-dispatch': {
           enabled: true,
           hooks: { allowConversationAccess: true },
-          config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN },
+          config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN, agentTokens },
         },
       },
     },

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { gatewayConfig, merge } from './config.mjs';
+import { agentTokenVar, gatewayConfig, generatedTools, merge } from './config.mjs';
 
 const need = (name) => {
   const v = process.env[name];
@@ -22,6 +22,11 @@ const configPath = process.env.OPENCLAW_CONFIG_PATH ?? join(home, 'openclaw.json
 const env = Object.fromEntries(
   ['OPENCLAW_GATEWAY_TOKEN', 'OPENCLAW_HOOKS_TOKEN', 'REAL_DISPATCH_URL', 'REAL_DISPATCH_TOKEN'].map((n) => [n, need(n)]),
 );
+for (const agent of Object.keys(generatedTools().agents)) {
+  const name = agentTokenVar(agent);
+  if (process.env[name]) env[name] = process.env[name];
+  else console.error(`entrypoint: ${name} is not set; the ${agent} agent acts with REAL_DISPATCH_TOKEN's role`);
+}
 let config = gatewayConfig(env);
 const extra = join(home, 'extra.json');
 if (existsSync(extra)) config = merge(config, JSON.parse(readFileSync(extra, 'utf8')));

@@ -27,7 +27,11 @@ interface Generated {
 
 interface Config {
   baseUrl: string;
+  /** The token of any agent without one of its own (and of reads outside an agent's turn). */
   token: string;
+  /** Each agent's own token (`intake` -> a token of role intake_agent), so Real Dispatch holds
+   * every call to that agent's role, whatever the gateway allows. */
+  agentTokens: Record<string, string>;
   timeoutMs: number;
   /** Where each agent's SOP.md lives (`<policyDir>/<agent id>/SOP.md`). */
   policyDir: string;
@@ -55,7 +59,17 @@ export function readConfig(raw: unknown): Config {
   const token = typeof c.token === "string" ? c.token : "";
   const timeoutMs = typeof c.timeoutMs === "number" && c.timeoutMs > 0 ? c.timeoutMs : DEFAULT_TIMEOUT_MS;
   const policyDir = typeof c.policyDir === "string" && c.policyDir ? c.policyDir : DEFAULT_POLICY_DIR;
-  return { baseUrl, token, timeoutMs, policyDir };
+  const agentTokens: Record<string, string> = {};
+  for (const [agent, t] of Object.entries((c as any).agentTokens ?? {})) {
+    if (typeof t === "string" && t) agentTokens[agent] = t;
+  }
+  return { baseUrl, token, timeoutMs, policyDir, agentTokens };
+}
+
+/** The configuration an agent's calls go out with: its own token when it has one. */
+export function forAgent(cfg: Config, agentId: string | undefined): Config {
+  const own = agentId ? cfg.agentTokens[agentId] : undefined;
+  return own ? { ...cfg, token: own } : cfg;
 }
 
 function failure(code: string, message: string, extra: Record<string, unknown> = {}): ToolResult {
@@ -205,19 +219,22 @@ export default definePluginEntry({
     api.on("before_prompt_build", async (event: any, ctx: any) => {
       const policy = readPolicy(cfg, String(ctx?.agentId ?? ""));
       const said = `${event?.currentUserMessage ?? ""}\n${event?.prompt ?? ""}`;
-      const context = await caseContext(cfg, ticketOf(said));
+      const context = await caseContext(forAgent(cfg, ctx?.agentId), ticketOf(said));
       return { prependSystemContext: policy || undefined, prependContext: context };
     });
-    for (const spec of tools) {
-      api.registerTool({
-        name: spec.name,
-        label: spec.name,
-        description: spec.description,
-        parameters: spec.parameters,
-        async execute(toolCallId: string, params: Record<string, unknown>, signal?: AbortSignal) {
-          return callDispatch(cfg, spec, params, toolCallId, signal);
-        },
-      });
-    }
+    // Made per turn, so each agent's calls carry that agent's token.
+    api.registerTool(
+      (ctx: any) =>
+        tools.map((spec) => ({
+          name: spec.name,
+          label: spec.name,
+          description: spec.description,
+          parameters: spec.parameters,
+          async execute(toolCallId: string, params: Record<string, unknown>, signal?: AbortSignal) {
+            return callDispatch(forAgent(cfg, ctx?.agentId), spec, params, toolCallId, signal);
+          },
+        })),
+      { names: tools.map((t) => t.name) },
+    );
   },
 });

@@ -13,13 +13,19 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { gatewayConfig } from '../docker/config.mjs';
+import { agentTokenVar, gatewayConfig } from '../docker/config.mjs';
 
 const OPENCLAW = process.env.OPENCLAW_DIR;
 const DISPATCH = process.env.DISPATCH_URL;
 const TECH = process.env.DISPATCH_TECH_ID;
 const PLUGIN = resolve(import.meta.dirname, '..');
 const generated = JSON.parse(readFileSync(join(PLUGIN, 'tools.json'), 'utf8'));
+/** Each agent's own token (scripts/openclaw-test.sh makes them), as the compose .env holds them. */
+function agentTokenEnv() {
+  const tokens = JSON.parse(process.env.DISPATCH_AGENT_TOKENS ?? '{}');
+  return Object.fromEntries(Object.entries(tokens).map(([agent, t]) => [agentTokenVar(agent), t]));
+}
+
 const GATEWAY_TOKEN = `gw-${process.pid}-${Date.now()}`;
 const HOOKS_TOKEN = `hooks-${process.pid}-${Date.now()}`;
 
@@ -34,6 +40,7 @@ function config(port) {
     OPENCLAW_HOOKS_TOKEN: HOOKS_TOKEN,
     REAL_DISPATCH_URL: DISPATCH,
     REAL_DISPATCH_TOKEN: process.env.DISPATCH_TOKEN,
+    ...agentTokenEnv(),
   }, generated, PLUGIN);
   c.gateway.port = port;
   c.gateway.bind = 'loopback';

@@ -42,7 +42,7 @@ pub enum ServiceError {
     #[error("too many sign-in attempts from this address; wait {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// A person paused the agents this call would have acted for.
-    #[error("{scope} are paused by the office; nothing was changed")]
+    #[error("the office paused {scope}; nothing was changed")]
     AutonomyPaused { scope: String, reason: Option<String> },
     #[error("internal error")]
     Internal(String),

@@ -66,7 +66,7 @@ impl Service {
             // A paused agent is told so, and offered no tool: its calls would change nothing.
             Some(p) => (
                 format!(
-                    "Paused: {} by the office{}. Do not act or promise anything; a person is handling this ticket.",
+                    "Paused by the office ({}){}. Do not act or promise anything; a person is handling this ticket.",
                     p.scope,
                     p.reason.as_deref().map(|r| format!(" ({})", clip(r, 200))).unwrap_or_default()
                 ),

@@ -51,7 +51,9 @@ impl fmt::Display for PauseScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PauseScope::All => f.write_str("all agents"),
-            PauseScope::Role { role } => write!(f, "the {role} agent"),
+            PauseScope::Role { role } => {
+                write!(f, "the {} agent", role.as_str().trim_end_matches("_agent").replace('_', " "))
+            }
             PauseScope::Ticket { ticket_id } => write!(f, "agents on ticket {ticket_id}"),
         }
     }
@@ -160,6 +162,12 @@ mod tests {
         assert!(serde_json::from_str::<AutonomyChange>(r#"{"scope":"all","colour":"red"}"#).is_err());
         let t = PauseScope::Ticket { ticket_id: "tkt_2".into() };
         assert_eq!(AutonomyChange::new(&t, None).validate().ok(), Some((t, None)));
+    }
+
+    #[test]
+    fn scopes_read_as_words() {
+        assert_eq!(PauseScope::Role { role: Role::TechLiaisonAgent }.to_string(), "the tech liaison agent");
+        assert_eq!(PauseScope::All.to_string(), "all agents");
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl Service {
         let ticket = self.scope_ticket(&mut tx, ctx, &scope).await?;
         let lifted = store::resume_scope(&mut tx, &scope)
             .await?
-            .ok_or_else(|| ServiceError::invalid("scope", "not_paused", &format!("{scope} are not paused")))?;
+            .ok_or_else(|| ServiceError::invalid("scope", "not_paused", &format!("no pause of {scope} is in force")))?;
         let detail =
             serde_json::json!({"scope": scope, "paused_by": lifted.paused_by, "paused_at_ms": lifted.paused_at_ms});
         audit::append(&mut tx, ctx, event(ticket.as_deref(), "autonomy.resume", detail)).await?;

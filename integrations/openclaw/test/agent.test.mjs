@@ -5,70 +5,23 @@
 // same Real Dispatch server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { agentTokenVar, gatewayConfig, merge } from '../docker/config.mjs';
+import { merge } from '../docker/config.mjs';
+import { startGateway, testConfig } from './harness.mjs';
 import { startScriptedModel, scriptedProvider } from './scripted-model.mjs';
 
-const OPENCLAW = process.env.OPENCLAW_DIR;
 const DISPATCH = process.env.DISPATCH_URL;
 const OPERATOR = process.env.DISPATCH_OPERATOR_TOKEN;
 const PLUGIN = resolve(import.meta.dirname, '..');
 const generated = JSON.parse(readFileSync(join(PLUGIN, 'tools.json'), 'utf8'));
-/** Each agent's own token (scripts/openclaw-test.sh makes them), as the compose .env holds them. */
-function agentTokenEnv() {
-  const tokens = JSON.parse(process.env.DISPATCH_AGENT_TOKENS ?? '{}');
-  return Object.fromEntries(Object.entries(tokens).map(([agent, t]) => [agentTokenVar(agent), t]));
-}
-
 const GATEWAY_TOKEN = `gw-agent-${process.pid}`;
 const HOOKS_TOKEN = `hooks-agent-${process.pid}`;
 
 let home;
 let gateway;
 let model;
-
-async function startGateway(port) {
-  const c = merge(gatewayConfig({
-    OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
-    OPENCLAW_HOOKS_TOKEN: HOOKS_TOKEN,
-    REAL_DISPATCH_URL: DISPATCH,
-    REAL_DISPATCH_TOKEN: process.env.DISPATCH_TOKEN,
-    ...agentTokenEnv(),
-  }, generated, PLUGIN), scriptedProvider(model.url));
-  // A gateway misconfigured to give the intake agent every tool: Real Dispatch still holds the
-  // agent to its role, through its own token.
-  c.agents.entries.intake.tools.allow = generated.tools.map((t) => t.name);
-  c.gateway.port = port;
-  c.gateway.bind = 'loopback';
-  c.logging = { file: join(home, 'openclaw.log') };
-  const cfgPath = join(home, 'openclaw.json');
-  writeFileSync(cfgPath, JSON.stringify(c, null, 2));
-  const env = {
-    ...process.env,
-    HOME: home, OPENCLAW_HOME: home, OPENCLAW_STATE_DIR: join(home, 'state'), OPENCLAW_CONFIG_PATH: cfgPath,
-    TMPDIR: home, npm_config_cache: join(home, 'npm'),
-  };
-  const child = spawn(process.execPath, [join(OPENCLAW, 'node_modules/openclaw/openclaw.mjs'), 'gateway',
-    '--allow-unconfigured', '--token', GATEWAY_TOKEN, '--port', String(port), '--bind', 'loopback'],
-  { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited:\n${output.slice(-3000)}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return { child, url, output: () => output };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  child.kill('SIGTERM');
-  throw new Error(`the gateway was not ready in 120 s:\n${output.slice(-3000)}`);
-}
 
 async function dispatch(tool, input) {
   const res = await fetch(`${DISPATCH}/tools/v1/${tool}`, {
@@ -94,7 +47,12 @@ async function until(what, fn, ms = 90_000) {
 before(async () => {
   home = mkdtempSync(join(tmpdir(), 'openclaw-agent-'));
   model = await startScriptedModel([{ text: 'Thanks, we have your request and will confirm a time shortly.' }]);
-  gateway = await startGateway(20000 + (process.pid % 20000));
+  const config = merge(testConfig({ home, port: 20000 + (process.pid % 20000), gatewayToken: GATEWAY_TOKEN,
+    hooksToken: HOOKS_TOKEN, generated, pluginDir: PLUGIN }), scriptedProvider(model.url));
+  // A gateway misconfigured to give the intake agent every tool: Real Dispatch still holds the
+  // agent to its role, through its own token.
+  config.agents.entries.intake.tools.allow = generated.tools.map((t) => t.name);
+  gateway = await startGateway({ home, config, gatewayToken: GATEWAY_TOKEN });
 });
 
 after(async () => {

@@ -8,72 +8,23 @@
 // DISPATCH_TOKEN (the plugin's token), DISPATCH_OPERATOR_TOKEN, DISPATCH_TECH_ID.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { agentTokenVar, gatewayConfig } from '../docker/config.mjs';
+import { startGateway, testConfig } from './harness.mjs';
 
 const OPENCLAW = process.env.OPENCLAW_DIR;
 const DISPATCH = process.env.DISPATCH_URL;
 const TECH = process.env.DISPATCH_TECH_ID;
 const PLUGIN = resolve(import.meta.dirname, '..');
 const generated = JSON.parse(readFileSync(join(PLUGIN, 'tools.json'), 'utf8'));
-/** Each agent's own token (scripts/openclaw-test.sh makes them), as the compose .env holds them. */
-function agentTokenEnv() {
-  const tokens = JSON.parse(process.env.DISPATCH_AGENT_TOKENS ?? '{}');
-  return Object.fromEntries(Object.entries(tokens).map(([agent, t]) => [agentTokenVar(agent), t]));
-}
-
 const GATEWAY_TOKEN = `gw-${process.pid}-${Date.now()}`;
 const HOOKS_TOKEN = `hooks-${process.pid}-${Date.now()}`;
 
 let gateway;
 let home;
-
-/// The configuration the gateway image ships with (docker/config.mjs): the plugin, per-agent
-/// allowlists from tools.json, hooks on; here on loopback with its own log file.
-function config(port) {
-  const c = gatewayConfig({
-    OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN,
-    OPENCLAW_HOOKS_TOKEN: HOOKS_TOKEN,
-    REAL_DISPATCH_URL: DISPATCH,
-    REAL_DISPATCH_TOKEN: process.env.DISPATCH_TOKEN,
-    ...agentTokenEnv(),
-  }, generated, PLUGIN);
-  c.gateway.port = port;
-  c.gateway.bind = 'loopback';
-  c.logging = { file: join(home, 'openclaw.log') };
-  return c;
-}
-
-async function startGateway(port) {
-  const cfgPath = join(home, 'openclaw.json');
-  writeFileSync(cfgPath, JSON.stringify(config(port), null, 2));
-  const env = {
-    ...process.env,
-    HOME: home, OPENCLAW_HOME: home, OPENCLAW_STATE_DIR: join(home, 'state'), OPENCLAW_CONFIG_PATH: cfgPath,
-    TMPDIR: home, npm_config_cache: join(home, 'npm'),
-  };
-  const child = spawn(process.execPath, [join(OPENCLAW, 'node_modules/openclaw/openclaw.mjs'), 'gateway',
-    '--allow-unconfigured', '--token', GATEWAY_TOKEN, '--port', String(port), '--bind', 'loopback'],
-  { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited:\n${output.slice(-3000)}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return { child, url, output: () => output };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  child.kill('SIGTERM');
-  throw new Error(`the gateway was not ready in 120 s:\n${output.slice(-3000)}`);
-}
 
 async function invoke(agentId, tool, args) {
   const res = await fetch(`${gateway.url}/tools/invoke`, {
@@ -137,7 +88,11 @@ before(async () => {
   }
   home = mkdtempSync(join(tmpdir(), 'openclaw-'));
   mkdirSync(join(home, 'state'), { recursive: true });
-  gateway = await startGateway(18_700 + (process.pid % 500));
+  // The configuration the image ships with: the plugin, per-agent allowlists from tools.json,
+  // hooks on; here on loopback with its own log file.
+  const config = testConfig({ home, port: 18_700 + (process.pid % 500), gatewayToken: GATEWAY_TOKEN,
+    hooksToken: HOOKS_TOKEN, generated, pluginDir: PLUGIN });
+  gateway = await startGateway({ home, config, gatewayToken: GATEWAY_TOKEN });
 });
 
 after(() => { gateway?.child.kill('SIGTERM'); });

@@ -82,6 +82,14 @@ pub async fn pass(
             r.dropped += 1;
             continue;
         };
+        // A paused agent is not woken: the timer waits for it, and fires once it is resumed.
+        if service.pause_over(f.kind.role(), Some(&f.ticket_id)).await?.is_some() {
+            if service.followup_held(worker, &f, now).await? {
+                tracing::info!(ticket = %notice.ticket_number, agent = notice.agent, "follow-up held: agents paused");
+                r.held += 1;
+            }
+            continue;
+        }
         let sent = match hook {
             Some(h) => h.notify(&notice).await,
             None => Ok(()),

@@ -200,3 +200,40 @@ async fn a_failing_webhook_is_retried_later_and_then_given_up() {
         assert_eq!(failed, ["followup.failed"], "giving up is on the record; nothing fired");
     }
 }
+
+#[tokio::test]
+async fn a_paused_agent_is_not_woken_and_its_follow_up_waits_for_it() {
+    use domain::autonomy::{AutonomyChange, PauseScope};
+    for db in each_backend().await {
+        let svc = dispatch::testing::service(db.clone());
+        let rules = FollowupRules::default();
+        let (url, seen) = webhook().await;
+        let hook = Hook::new(url, "hook-secret".into(), Duration::from_secs(5)).expect("hook");
+        let t = lead(&svc, "Paused Intake").await;
+        let pause = AutonomyChange::new(&PauseScope::Role { role: domain::Role::IntakeAgent }, Some("training"));
+        svc.pause_agents(&system(), &pause).await.expect("pause");
+
+        let due = dispatch::ids::now_ms() + 16 * 60_000;
+        let r = pass(&svc, &rules, Some(&hook), "w1", due).await.expect("pass");
+        assert_eq!((r.claimed, r.held, r.fired, r.retried), (1, 1, 0, 0), "{r:?}");
+        assert!(seen.lock().expect("lock").is_empty(), "the paused intake agent was not woken");
+        let (state, attempts): (String, i64) =
+            sqlx::query_as("SELECT state, attempts FROM followups WHERE ticket_id = $1")
+                .bind(&t.id)
+                .fetch_one(svc.db().pool())
+                .await
+                .expect("row");
+        assert_eq!((state.as_str(), attempts), ("pending", 0), "it waits, spending no attempt");
+        // Still paused later: it waits again, however long the pause lasts.
+        let later = due + dispatch::followups::HOLD_MS;
+        let r = pass(&svc, &rules, Some(&hook), "w1", later).await.expect("pass");
+        assert_eq!((r.held, r.fired), (1, 0), "{r:?}");
+
+        // Resumed: the next look fires it, once.
+        svc.resume_agents(&system(), &pause).await.expect("resume");
+        let r = pass(&svc, &rules, Some(&hook), "w1", later + dispatch::followups::HOLD_MS).await.expect("pass");
+        assert_eq!((r.held, r.fired), (0, 1), "{r:?}");
+        assert_eq!(seen.lock().expect("lock").len(), 1);
+        assert_eq!(fired_events(&svc).await.len(), 1);
+    }
+}

@@ -21,6 +21,8 @@ pub const LEASE_MS: i64 = 2 * 60_000;
 /// Notification attempts before a timer is given up (and that is audited).
 pub const MAX_ATTEMPTS: i64 = 5;
 const BATCH: i64 = 20;
+/// How long a timer whose agent is paused waits before it is looked at again.
+pub const HOLD_MS: i64 = 5 * 60_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +51,15 @@ impl Kind {
             Kind::LeadUnanswered => "intake",
             Kind::EtaMissing => "scheduling",
             Kind::CloseoutIncomplete => "closeout",
+        }
+    }
+
+    /// The role of the agent it wakes (what a pause of the agents is about).
+    pub fn role(self) -> Role {
+        match self {
+            Kind::LeadUnanswered => Role::IntakeAgent,
+            Kind::EtaMissing => Role::SchedulingAgent,
+            Kind::CloseoutIncomplete => Role::CloseoutAgent,
         }
     }
 }
@@ -109,6 +120,8 @@ pub struct PassReport {
     pub dropped: u64,
     pub retried: u64,
     pub failed: u64,
+    /// Due, but their agent is paused: they wait, spending no attempt.
+    pub held: u64,
 }
 
 /// When `kind` is due for `case`, if it applies to the case as it is now.
@@ -244,6 +257,15 @@ impl Service {
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The timer's agent is paused: it waits (no attempt spent) and is looked at again after
+    /// [`HOLD_MS`]; false when the claim was lost.
+    pub async fn followup_held(&self, worker: &str, f: &Followup, now: i64) -> Result<bool, ServiceError> {
+        let mut tx = self.db.begin_write().await?;
+        let held = timers::hold(&mut tx, &f.id, worker, now + HOLD_MS).await?;
+        tx.commit().await?;
+        Ok(held)
     }
 
     /// A notification failed: try again later, or give up after [`MAX_ATTEMPTS`] (audited).

@@ -162,3 +162,22 @@ pub async fn retry_later(
     .await?;
     Ok(())
 }
+
+/// Puts the timer back, unchanged in attempts, until `next_attempt_ms` (its agent is paused).
+pub async fn hold(
+    tx: &mut crate::db::WriteTx,
+    id: &str,
+    worker: &str,
+    next_attempt_ms: i64,
+) -> Result<bool, ServiceError> {
+    let r = sqlx::query(
+        "UPDATE followups SET state = 'pending', next_attempt_ms = $1, claimed_until_ms = NULL \
+         WHERE id = $2 AND state = 'claimed' AND claimed_by = $3",
+    )
+    .bind(next_attempt_ms)
+    .bind(id)
+    .bind(worker)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

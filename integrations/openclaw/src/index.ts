@@ -50,6 +50,8 @@ interface ToolResult {
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Attempts for one logical call; retries reuse its Idempotency-Key, so the server acts once. */
 const ATTEMPTS = 3;
+/** The most a turn waits for its case before the agent is told Real Dispatch did not answer. */
+const CONTEXT_TIMEOUT_MS = 5_000;
 
 const generated: Generated = JSON.parse(readFileSync(new URL("../tools.json", import.meta.url), "utf8"));
 
@@ -101,6 +103,7 @@ export async function callDispatch(
   params: Record<string, unknown>,
   toolCallId: string,
   signal?: AbortSignal,
+  attempts: number = ATTEMPTS,
 ): Promise<ToolResult> {
   if (!cfg.baseUrl || !cfg.token) {
     return failure("PLUGIN_NOT_CONFIGURED", "set plugins.entries.real-dispatch.config.baseUrl and .token");
@@ -112,7 +115,7 @@ export async function callDispatch(
       ? `${cfg.baseUrl}/tools/v1/cases/${encodeURIComponent(ticketId)}/summary`
       : `${cfg.baseUrl}/tools/v1/${spec.tool}`;
   let lastProblem = "";
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     const timeout = AbortSignal.timeout(cfg.timeoutMs);
     const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let res: Response;
@@ -136,14 +139,14 @@ export async function callDispatch(
       } else {
         lastProblem = `Real Dispatch at ${cfg.baseUrl} is unreachable (${e?.cause?.code ?? e?.message ?? e})`;
       }
-      if (attempt < ATTEMPTS) {
+      if (attempt < attempts) {
         await pause(250 * 2 ** (attempt - 1));
         continue;
       }
       const code = timeout.aborted ? "TIMEOUT" : "UNREACHABLE";
       return failure(code, lastProblem, { attempts: attempt, idempotencyKey });
     }
-    if ([502, 503, 504].includes(res.status) && attempt < ATTEMPTS) {
+    if ([502, 503, 504].includes(res.status) && attempt < attempts) {
       lastProblem = `Real Dispatch answered ${res.status}`;
       await pause(250 * 2 ** (attempt - 1));
       continue;
@@ -201,7 +204,9 @@ export async function caseContext(cfg: Config, ticketId: string | undefined): Pr
     return "Real Dispatch: no ticket is named in this conversation yet. Ask for what you need; open or find the ticket with your tools before acting.";
   }
   const spec: ToolSpec = { name: "dispatch_case_summary", tool: null, description: "", parameters: {} };
-  const r = await callDispatch(cfg, spec, { ticket_id: ticketId }, `context-${ticketId}`);
+  // One short attempt: a turn should not wait on a slow server; the agent is told instead.
+  const quick: Config = { ...cfg, timeoutMs: Math.min(cfg.timeoutMs, CONTEXT_TIMEOUT_MS) };
+  const r = await callDispatch(quick, spec, { ticket_id: ticketId }, `context-${ticketId}`, undefined, 1);
   const summary = (r.details as any)?.body?.summary;
   if (r.isError || !summary?.text) {
     return `Real Dispatch could not give the case of ${ticketId} (${r.content[0]?.text ?? "no answer"}). Do not act on it until it can.`;

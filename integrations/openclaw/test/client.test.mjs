@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { callDispatch, readConfig, readPolicy, ticketOf, tools } from '../dist/index.js';
+import { callDispatch, caseContext, readConfig, readPolicy, ticketOf, tools } from '../dist/index.js';
 
 const servers = [];
 after(() => servers.forEach((s) => s.close()));
@@ -115,4 +115,16 @@ test('each agent reads its own policy, and only from the policy folder', () => {
   assert.equal(readPolicy(cfg, 'nobody'), '');
   assert.equal(ticketOf('Follow-up: ticket RD-000004 (tkt_01JABCdef, Ana) waits.'), 'tkt_01JABCdef');
   assert.equal(ticketOf('no ticket here'), undefined);
+});
+
+test('a turn is told at once when its case cannot be read, and waits no longer than one short attempt', async () => {
+  const srv = await serve((req, res) => { res.writeHead(503).end('busy'); });
+  const cfg = readConfig({ baseUrl: srv.url, token: 't' });
+  const started = Date.now();
+  const text = await caseContext(cfg, 'tkt_1');
+  assert.match(text, /could not give the case of tkt_1 .*Do not act on it/);
+  assert.equal(srv.seen.length, 1, 'one attempt');
+  assert.ok(Date.now() - started < 5_000);
+  assert.match(await caseContext(cfg, undefined), /no ticket is named/);
+
 });

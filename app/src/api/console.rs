@@ -37,7 +37,7 @@ pub async fn create_ticket(
         priority,
         ..Default::default()
     };
-    ssr::outcome(ssr::run(domain::ActionInput::TicketCreate(input)).await?)
+    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketCreate(input)).await)
 }
 
 /// Cards sent per column (the counts always cover every matching ticket).

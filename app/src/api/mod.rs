@@ -83,18 +83,18 @@ pub mod ssr {
         }
     }
 
-    /// Runs one action of the table through the service's one entry point
-    /// (`Service::execute`); its answer read as `T` (the case, for a case action).
+    /// Runs one action of the table that answers with data (records, roster, accounts)
+    /// through the service's one entry point (`Service::execute`), its answer read as `T`;
+    /// case actions use `Service::execute_case`.
     pub async fn run<T: serde::de::DeserializeOwned>(
         input: domain::ActionInput,
     ) -> Result<Result<T, ServiceError>, ServerFnError> {
         let done = service()?.execute(&context()?, input).await;
-        let read = |v: serde_json::Value| serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string()));
         Ok(match done {
-            Ok(dispatch::Done::Case(o)) => {
-                serde_json::to_value(&o.case).map_err(|e| ServiceError::Internal(e.to_string())).and_then(read)
+            Ok(dispatch::Done::Data(v) | dispatch::Done::Replayed(v)) => {
+                serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string()))
             }
-            Ok(dispatch::Done::Data(v) | dispatch::Done::Replayed(v)) => read(v),
+            Ok(dispatch::Done::Case(o)) => Err(ServiceError::Internal(format!("{} answers with a case", o.case.id))),
             Err(e) => Err(e),
         })
     }

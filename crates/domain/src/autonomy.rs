@@ -37,9 +37,11 @@ impl PauseScope {
         }
     }
 
-    /// The scopes that hold back `role` acting on `ticket`, broadest first.
-    pub fn covering(role: Role, ticket: Option<&str>) -> Vec<PauseScope> {
-        let mut scopes = vec![PauseScope::All, PauseScope::Role { role }];
+    /// The scopes that cover `ticket` for an agent of `role` (for people, who have no role
+    /// pause: every agent's and the ticket's), broadest first.
+    pub fn covering(role: Option<Role>, ticket: Option<&str>) -> Vec<PauseScope> {
+        let mut scopes = vec![PauseScope::All];
+        scopes.extend(role.map(|role| PauseScope::Role { role }));
         if let Some(t) = ticket {
             scopes.push(PauseScope::Ticket { ticket_id: t.trim().to_string() });
         }
@@ -173,7 +175,9 @@ mod tests {
     #[test]
     fn a_ticket_is_covered_by_every_broader_pause() {
         let keys: Vec<String> =
-            PauseScope::covering(Role::CloseoutAgent, Some("tkt_9")).iter().map(PauseScope::key).collect();
+            PauseScope::covering(Some(Role::CloseoutAgent), Some("tkt_9")).iter().map(PauseScope::key).collect();
         assert_eq!(keys, ["all", "role:closeout_agent", "ticket:tkt_9"]);
+        let people: Vec<String> = PauseScope::covering(None, Some("tkt_9")).iter().map(PauseScope::key).collect();
+        assert_eq!(people, ["all", "ticket:tkt_9"]);
     }
 }

@@ -19,15 +19,22 @@ impl Service {
         let (scope, reason) = input.validate()?;
         let mut tx = self.db.begin_write().await?;
         let ticket = self.scope_ticket(&mut tx, ctx, &scope).await?;
-        let now = now_ms();
-        if store::pause_scope(&mut tx, &scope, reason.as_deref(), &ctx.actor.id, now).await? {
-            let detail = serde_json::json!({"scope": scope, "reason": reason});
+        let pause = Pause { scope, reason, paused_by: ctx.actor.id.clone(), paused_at_ms: now_ms() };
+        let new =
+            store::pause_scope(&mut tx, &pause.scope, pause.reason.as_deref(), &pause.paused_by, pause.paused_at_ms)
+                .await?;
+        if new {
+            let detail = serde_json::json!({"scope": pause.scope, "reason": pause.reason});
             audit::append(&mut tx, ctx, event(ticket.as_deref(), "autonomy.pause", detail)).await?;
-            tracing::info!(scope = %scope.key(), by = %ctx.actor.id, "agents paused");
         }
         tx.commit().await?;
-        let pause = store::first_of(self.db.pool(), std::slice::from_ref(&scope)).await?;
-        pause.ok_or_else(|| ServiceError::Internal("a pause vanished as it was made".into()))
+        if new {
+            tracing::info!(scope = %pause.scope.key(), by = %ctx.actor.id, "agents paused");
+            return Ok(pause);
+        }
+        // Already paused: the first pause stands, with its reason.
+        let first = store::first_of(self.db.pool(), std::slice::from_ref(&pause.scope)).await?;
+        first.ok_or_else(|| ServiceError::Internal("a pause was lifted as it was made again".into()))
     }
 
     /// Lifts the pause of the scope; `INVALID_REQUEST` (`not_paused`) when there is none.
@@ -56,13 +63,7 @@ impl Service {
     /// The pause that holds back `role` on `ticket` (for people: any pause of every agent or
     /// of the ticket), if one is in force.
     pub async fn pause_over(&self, role: Role, ticket: Option<&str>) -> Result<Option<Pause>, ServiceError> {
-        let scopes = if role.is_agent() {
-            PauseScope::covering(role, ticket)
-        } else {
-            let mut s = vec![PauseScope::All];
-            s.extend(ticket.map(|t| PauseScope::Ticket { ticket_id: t.trim().to_string() }));
-            s
-        };
+        let scopes = PauseScope::covering(role.is_agent().then_some(role), ticket);
         store::first_of(self.db.pool(), &scopes).await
     }
 

@@ -147,7 +147,6 @@ impl Service {
             let reference = serde_json::json!({"id": id, "sha256": sha256, "size": size, "content_type": content_type});
             let data =
                 serde_json::json!({ "attachment_id": id, "sha256": sha256, "size": size, "upload_id": upload_id });
-            o.collections_changed = true;
             self.finish(ctx, o, tool, None, data, vec![reference]).await
         }
         .await;

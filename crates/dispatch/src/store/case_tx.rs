@@ -19,7 +19,7 @@ pub struct CaseTx {
     pub now: i64,
     backend: Backend,
     /// Set by actions that add to the case's collections (notes, photos, checklist, lines,
-    /// contacts); the others let `finish` re-read only the ticket row.
+    /// contacts); the others let [`CaseTx::swap`] re-read only the ticket row.
     pub collections_changed: bool,
     /// Ticket columns the action sets; written by the compare-and-swap update in
     /// [`CaseTx::swap`], saving a statement per action.

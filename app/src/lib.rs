@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::SsrMode;
 
 /// The nonce the server chose for this page's inline scripts (its Content-Security-Policy
 /// names it); put in the request's extensions by the server.
@@ -72,7 +73,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=pages::session::AccountPage/>
                 <Route path=path!("/console") view=pages::console::ConsolePage/>
                 <Route path=path!("/console/accounts") view=pages::accounts::AccountsPage/>
-                <Route path=path!("/console/tickets/:id") view=pages::ticket::TicketPage/>
+                // In order: the whole ticket, its actions included, arrives as plain HTML, so the
+                // page works before (and without) the client.
+                <Route path=path!("/console/tickets/:id") view=pages::ticket::TicketPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/technicians") view=pages::records::TechniciansPage/>
                 <Route path=path!("/console/schedule") view=pages::records::SchedulePage/>
                 <Route path=path!("/console/customers") view=pages::records::CustomersPage/>

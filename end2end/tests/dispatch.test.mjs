@@ -2,7 +2,7 @@
 // and the audit timeline.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, TOKEN, USERS, signIn, screenshot, tool, readCase } from './support.mjs';
+import { launch, BASE, TOKEN, USERS, PASSWORD, signIn, screenshot, tool, readCase } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -125,5 +125,28 @@ test('an operator takes a ticket over from the agents with one click, and hands 
   await page.click('[data-test="agents-resume-all"]');
   await page.waitForSelector('[data-test="agents-pause-all"]', { timeout: 15_000 });
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the ticket page and its agents switch work before, and without, the client', async () => {
+  const created = await tool('ticket.create', {
+    customer: { name: `No Script ${Date.now()}`, phone: '+1 312 555 0178' },
+    site: { address: '11 Plain Html Ave' }, problem_summary: 'Thermostat blank', trade: 'hvac',
+  }, TOKEN);
+  const id = created.case.id;
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/login`);
+  await page.fill('input[name="email"]', USERS.operator);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.click('#login-form button[type="submit"]')]);
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  assert.equal(await page.textContent('[data-test="ticket-number"]'), created.case.number, 'the ticket arrives as HTML');
+  await Promise.all([page.waitForNavigation(), page.click('[data-test="agents-pause"]')]);
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  assert.equal(await page.locator('[data-test="agents-paused"]').count(), 1, 'paused by a plain form post');
+  await Promise.all([page.waitForNavigation(), page.click('[data-test="agents-resume"]')]);
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  assert.equal(await page.locator('[data-test="agents-pause"]').count(), 1, 'resumed');
   await context.close();
 });

@@ -52,6 +52,9 @@ enum Command {
     /// Pause or resume the agents (all, one role, or one ticket), or list the pauses.
     #[command(subcommand)]
     Agents(AgentsCommand),
+    /// Agent calls that wait for a person: list, approve, reject, and the rules that hold them.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -206,6 +209,40 @@ enum AgentsCommand {
     },
     /// List the pauses in force.
     Status,
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// The calls waiting for a person, then the latest decisions.
+    List,
+    /// Approve: the call runs once, as the agent asked.
+    Approve {
+        /// The approval (apr_...).
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject, saying why (the agent is told).
+    Reject {
+        id: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// Show the rules, or change some of them.
+    Rules {
+        /// Whether every cancel an agent asks for waits.
+        #[arg(long)]
+        cancel: Option<bool>,
+        /// Invoices above this many dollars wait; `none`: never.
+        #[arg(long)]
+        invoice_above: Option<String>,
+        /// Moving an appointment that starts within this many minutes waits; `none`: never.
+        #[arg(long)]
+        reschedule_within: Option<String>,
+        /// Whether anything on a ticket marked VIP or complaint waits.
+        #[arg(long)]
+        flagged: Option<bool>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -388,6 +425,11 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 }
             }
         }
+        Command::Approvals(cmd) => {
+            let service = server::open_service(&config).await?;
+            let ctx = dispatch::CallContext::new(domain::Actor::system("cli"));
+            approvals_command(&service, &ctx, cmd).await?;
+        }
         Command::Audit(AuditCommand::Verify) => {
             let service = server::open_service(&config).await?;
             let v = service.verify_audit().await?;
@@ -455,4 +497,72 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn approvals_command(
+    service: &dispatch::Service,
+    ctx: &dispatch::CallContext,
+    cmd: ApprovalsCommand,
+) -> Result<(), BoxError> {
+    use domain::approval::{Approval, ApprovalDecision};
+    let show = |a: &Approval| {
+        let note = a.decision_note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        format!("{} {} {} on {}: {}{} [{}]", a.id, a.status, a.action, a.ticket_id, a.reason, note, a.requested_role)
+    };
+    match cmd {
+        ApprovalsCommand::List => {
+            let queue = service.approvals(ctx).await?;
+            if queue.is_empty() {
+                println!("nothing waits for a person");
+            }
+            for q in queue {
+                println!("{} · {} · {}", show(&q.approval), q.ticket_number, q.customer_name);
+            }
+        }
+        ApprovalsCommand::Approve { id, note } => {
+            let a = service.approve(ctx, &ApprovalDecision { approval_id: id, note }).await?;
+            println!("{}", show(&a));
+            if a.status == domain::approval::ApprovalStatus::Failed {
+                return Err("approved, but the call could not run".into());
+            }
+        }
+        ApprovalsCommand::Reject { id, note } => {
+            let a = service.reject(ctx, &ApprovalDecision { approval_id: id, note: Some(note) }).await?;
+            println!("{}", show(&a));
+        }
+        ApprovalsCommand::Rules { cancel, invoice_above, reschedule_within, flagged } => {
+            let mut p = service.approval_rules(ctx).await?;
+            let changing = cancel.is_some() || invoice_above.is_some() || reschedule_within.is_some() || flagged.is_some();
+            if let Some(c) = cancel {
+                p.cancel = c;
+            }
+            if let Some(f) = flagged {
+                p.flagged_tickets = f;
+            }
+            if let Some(raw) = invoice_above {
+                p.invoice_above_cents = match raw.as_str() {
+                    "none" => None,
+                    r => Some(domain::money::Money::parse("invoice_above", r).map_err(|e| e.message)?.cents()),
+                };
+            }
+            if let Some(raw) = reschedule_within {
+                p.reschedule_within_minutes = match raw.as_str() {
+                    "none" => None,
+                    r => Some(r.parse().map_err(|_| "reschedule-within: minutes, or none")?),
+                };
+            }
+            if changing {
+                p = service.set_gate_policy(ctx, &p).await?;
+            }
+            let money = |c: Option<i64>| c.map(|c| domain::money::Money(c).to_string()).unwrap_or_else(|| "never".into());
+            println!("agent cancels wait: {}", if p.cancel { "yes" } else { "no" });
+            println!("invoices above: {}", money(p.invoice_above_cents));
+            println!(
+                "moves of appointments starting within: {}",
+                p.reschedule_within_minutes.map(|m| format!("{m} min")).unwrap_or_else(|| "never".into())
+            );
+            println!("anything on VIP/complaint tickets: {}", if p.flagged_tickets { "yes" } else { "no" });
+        }
+    }
+    Ok(())
 }

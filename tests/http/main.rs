@@ -4,6 +4,7 @@
 
 mod support;
 
+mod approvals;
 mod console;
 mod photos;
 mod tool_api;

@@ -86,6 +86,8 @@ pub struct TicketDetail {
     pub timeline: Vec<domain::views::TimelineEntry>,
     /// The pause that holds the agents back on this ticket (of this ticket, or of every agent).
     pub paused: Option<domain::autonomy::Pause>,
+    /// Agent calls on this ticket held for a person, newest first.
+    pub approvals: Vec<domain::approval::Approval>,
 }
 
 #[server(endpoint = "ticket_detail")]
@@ -96,5 +98,6 @@ pub async fn load_ticket(ticket_id: String) -> Result<TicketDetail, ServerFnErro
     let messages = service.messages(&ctx, &case.id).await.map_err(ssr::error)?;
     let timeline = service.timeline(&ctx, &case.id).await.map_err(ssr::error)?;
     let paused = service.pause_over(ctx.actor.role, Some(&case.id)).await.map_err(ssr::error)?;
-    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline, paused })
+    let approvals = service.approvals_of(&ctx, &case.id).await.map_err(ssr::error)?;
+    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline, paused, approvals })
 }

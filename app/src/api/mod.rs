@@ -2,6 +2,7 @@
 //! per surface. Everything is re-exported here, so pages name `crate::api::X`.
 
 mod accounts;
+mod approvals;
 mod console;
 mod portal;
 mod records;
@@ -10,6 +11,7 @@ mod technician;
 mod ticket;
 
 pub use accounts::*;
+pub use approvals::*;
 pub use console::*;
 pub use portal::*;
 pub use records::*;

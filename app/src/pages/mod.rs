@@ -1,4 +1,5 @@
 pub mod accounts;
+pub mod approvals;
 pub mod billing;
 pub mod console;
 pub mod photos;

@@ -59,6 +59,7 @@ pub fn TopBar(title: &'static str) -> impl IntoView {
                                 {staff.then(|| view! {
                                     <nav class="topnav" aria-label="Console">
                                         <a href="/console">"Board"</a>
+                                        <a href="/console/approvals" data-test="nav-approvals">"Approvals"</a>
                                         <a href="/console/schedule">"Schedule"</a>
                                         <a href="/console/technicians">"Technicians"</a>
                                         <a href="/console/customers">"Customers"</a>

@@ -3,8 +3,9 @@
 
 use crate::api::{
     load_ticket, ConsoleAgents, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose,
-    ConsoleSetEta, ConsoleSetPriority, FormOutcome, TicketDetail,
+    ConsoleSetEta, ConsoleSetFlag, ConsoleSetPriority, DecideApproval, FormOutcome, TicketDetail,
 };
+use crate::pages::approvals::ApprovalCard;
 use crate::pages::billing::{Billing, BillingActions};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
@@ -25,6 +26,8 @@ pub fn TicketPage() -> impl IntoView {
     let cancel = ServerAction::<ConsoleCancel>::new();
     let step = ServerAction::<ConsoleJobStep>::new();
     let agents = ServerAction::<ConsoleAgents>::new();
+    let flag = ServerAction::<ConsoleSetFlag>::new();
+    let decide = ServerAction::<DecideApproval>::new();
     let photos = PhotoUploads::new();
     let billing = BillingActions::new();
     // Grows with every finished action, whichever it was: the page reloads on any change.
@@ -36,12 +39,14 @@ pub fn TicketPage() -> impl IntoView {
             + cancel.version().get()
             + step.version().get()
             + agents.version().get()
+            + flag.version().get()
+            + decide.version().get()
             + propose.version().get()
             + photos.done.get() as usize
             + billing.version()
     };
     let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
-    let actions = Actions { priority, propose, book, eta, message, cancel, step, agents, photos, billing };
+    let actions = Actions { priority, propose, book, eta, message, cancel, step, agents, flag, decide, photos, billing };
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">
@@ -69,6 +74,8 @@ struct Actions {
     cancel: ServerAction<ConsoleCancel>,
     step: ServerAction<ConsoleJobStep>,
     agents: ServerAction<ConsoleAgents>,
+    flag: ServerAction<ConsoleSetFlag>,
+    decide: ServerAction<DecideApproval>,
     photos: PhotoUploads,
     billing: BillingActions,
 }
@@ -85,6 +92,8 @@ fn ActionStatus(actions: Actions) -> impl IntoView {
             .or_else(|| failure_text(a.cancel.value().get()))
             .or_else(|| failure_text(a.step.value().get()))
             .or_else(|| failure_text(a.agents.value().get()))
+            .or_else(|| failure_text(a.flag.value().get()))
+            .or_else(|| failure_text(a.decide.value().get()))
             .or_else(|| a.billing.problem())
     };
     view! { <p class="form-status bad" role="status" aria-live="polite" data-test="action-error">{problem}</p> }
@@ -100,7 +109,16 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
             <span class=format!("badge prio-{}", c.priority.as_str())>{c.priority.as_str()}</span>
             <span class="muted">"version " {c.version}</span>
             <AgentSwitch id=c.id.clone() paused=d.paused.clone() action=actions.agents/>
+            <FlagSwitch c=c.clone() action=actions.flag/>
         </header>
+        {(!d.approvals.is_empty()).then(|| view! {
+            <section class="panel approvals-here" aria-label="Agent requests" data-test="ticket-approvals">
+                <h2>"Agent requests"</h2>
+                <ul class="approvals">
+                    {d.approvals.clone().into_iter().map(|a| view! { <li><ApprovalCard a decide=actions.decide/></li> }).collect_view()}
+                </ul>
+            </section>
+        }.into_any())}
         <div class="ticket-grid">
             <section class="panel" aria-label="Case">
                 <Facts c=c.clone()/>
@@ -149,6 +167,29 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
                 </ol>
             </section>
         </div>
+    }
+}
+
+/// The ticket's mark (VIP, complaint), which makes every agent step on it wait for a person.
+#[component]
+fn FlagSwitch(c: Case, action: ServerAction<ConsoleSetFlag>) -> impl IntoView {
+    let current = c.flag.map(|f| f.as_str()).unwrap_or("none");
+    view! {
+        {c.flag.map(|f| view! {
+            <span class="badge flagged" data-test="ticket-flag" title="Agents' steps on this ticket wait for a person">{f.label()}</span>
+        })}
+        <ActionForm action attr:class="inline">
+            <input type="hidden" name="ticket_id" value=c.id.clone()/>
+            <input type="hidden" name="version" value=c.version.to_string()/>
+            <label><span class="visually-hidden">"Mark"</span>
+                <select name="flag" data-test="flag-select">
+                    <option value="none" selected=current == "none">"No mark"</option>
+                    <option value="vip" selected=current == "vip">"VIP"</option>
+                    <option value="complaint" selected=current == "complaint">"Complaint"</option>
+                </select>
+            </label>
+            <button type="submit" class="secondary" data-test="flag-set">"Mark"</button>
+        </ActionForm>
     }
 }
 

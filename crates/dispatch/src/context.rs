@@ -11,6 +11,9 @@ pub struct CallContext {
     pub request_id: Option<String>,
     /// Set by the tool API: the answer is stored with the action, once.
     pub idempotency: Option<crate::idempotency::IdempotencyKey>,
+    /// An agent's held call run because this person approved it: the gate and pauses are
+    /// behind it.
+    pub approved_by: Option<String>,
 }
 
 impl CallContext {
@@ -21,6 +24,7 @@ impl CallContext {
             correlation_id: None,
             request_id: None,
             idempotency: None,
+            approved_by: None,
         }
     }
 }

@@ -44,6 +44,9 @@ pub enum ServiceError {
     /// A person paused the agents this call would have acted for.
     #[error("the office paused {scope}; nothing was changed")]
     AutonomyPaused { scope: String, reason: Option<String> },
+    /// The shop's rules hold this agent call for a person; nothing changed yet.
+    #[error("a person must approve this first ({reason}); nothing was changed yet. Approval {approval_id} is {status}")]
+    ApprovalRequired { approval_id: String, rule: domain::approval::GateRule, reason: String, status: domain::approval::ApprovalStatus },
     #[error("internal error")]
     Internal(String),
 }
@@ -69,6 +72,7 @@ impl ServiceError {
             ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
             ServiceError::LinkInvalid => ErrorCode::LinkInvalid,
             ServiceError::AutonomyPaused { .. } => ErrorCode::AutonomyPaused,
+            ServiceError::ApprovalRequired { .. } => ErrorCode::ApprovalRequired,
             ServiceError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -91,6 +95,9 @@ impl ServiceError {
             ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
             ServiceError::RateLimited { retry_after_secs } => json!({ "retry_after_seconds": retry_after_secs }),
             ServiceError::AutonomyPaused { scope, reason } => json!({ "scope": scope, "reason": reason }),
+            ServiceError::ApprovalRequired { approval_id, rule, reason, status } => {
+                json!({ "approval_id": approval_id, "rule": rule, "reason": reason, "status": status })
+            }
             _ => json!({}),
         }
     }

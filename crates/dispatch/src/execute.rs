@@ -129,7 +129,11 @@ impl Service {
     }
 
     async fn run(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
-        self.hold_if_paused(ctx, input.action(), input.ticket_id()).await?;
+        // A call a person approved has been through both already.
+        if ctx.approved_by.is_none() {
+            self.hold_if_paused(ctx, input.action(), input.ticket_id()).await?;
+            self.hold_if_gated(ctx, &input).await?;
+        }
         let result = self.dispatch(ctx, input).await;
         match result {
             // A duplicate that raced the first call: answer as the first call did.
@@ -165,6 +169,10 @@ impl Service {
             A::JobRecordLabor(i) => Done::Case(Box::new(self.record_labor(ctx, &i).await?)),
             A::JobRecordPart(i) => Done::Case(Box::new(self.record_part(ctx, &i).await?)),
             A::TicketCancel(i) => Done::Case(Box::new(self.cancel_ticket(ctx, &i).await?)),
+            A::TicketSetFlag(i) => Done::Case(Box::new(self.set_flag(ctx, &i).await?)),
+            A::ApprovalApprove(i) => Done::Data(json!({ "approval": self.approve(ctx, &i).await? })),
+            A::ApprovalReject(i) => Done::Data(json!({ "approval": self.reject(ctx, &i).await? })),
+            A::ApprovalGateSet(i) => Done::Data(json!({ "rules": self.set_gate_policy(ctx, &i).await? })),
             A::BillingEditInvoiceDraft(i) => Done::Case(Box::new(self.edit_invoice_draft(ctx, &i).await?)),
             A::BillingRecordPayment(i) => Done::Case(Box::new(self.record_payment(ctx, &i).await?)),
             A::PortalCreateLink(i) => Done::Data(json!({ "link": self.create_portal_link(ctx, &i).await? })),

@@ -74,8 +74,16 @@ impl Service {
             ),
             None => (self.next_step(&case, &missing_closeout), legal),
         };
+        let approvals = self.ticket_approvals(&case.id).await?;
+        let mut office = vec![];
+        if let Some(flag) = case.flag {
+            office.push(format!("Marked {} by the office: every step you take waits for a person.", flag.label()));
+        }
+        office.extend(approvals.iter().take(MAX_APPROVALS).map(approval_line));
         loop {
-            let mut doc = self.summary_doc(&case, &messages, &legal, &missing_closeout, &questions, &next);
+            let mut doc = self.summary_doc(&case, &messages, &legal, &missing_closeout, &questions, &next, &office);
+            doc["approvals"] = serde_json::to_value(approvals.iter().take(MAX_APPROVALS).collect::<Vec<_>>())
+                .unwrap_or_default();
             doc["paused"] = serde_json::to_value(&pause).unwrap_or_default();
             let len = doc.to_string().chars().count();
             if len <= MAX_SUMMARY_CHARS || messages.is_empty() {
@@ -127,6 +135,7 @@ impl Service {
         missing_closeout: &[String],
         questions: &[String],
         next: &str,
+        office: &[String],
     ) -> serde_json::Value {
         let mut text = format!(
             "{} — {} ({}), priority {}.\nCustomer: {}{}.\n",
@@ -161,6 +170,9 @@ impl Service {
             text.push_str(&format!("ETA: {}.\n", self.local_time(e.eta_ms)));
         }
         text.push_str(&format!("Next: {next}\n"));
+        for o in office {
+            text.push_str(&format!("Office: {o}\n"));
+        }
         for q in questions {
             text.push_str(&format!("Open: {q}\n"));
         }
@@ -221,5 +233,23 @@ mod tests {
     fn clipping_respects_characters() {
         assert_eq!(super::clip("héllo", 10), "héllo");
         assert_eq!(super::clip("héllo wörld", 6), "héllo…");
+    }
+}
+
+/// How many of a ticket's held calls its summary shows (newest first).
+const MAX_APPROVALS: usize = 5;
+
+/// A held call as the agent is told of it.
+fn approval_line(a: &domain::approval::Approval) -> String {
+    use domain::approval::ApprovalStatus as S;
+    let note = a.decision_note.as_deref().map(|n| clip(n, 300)).unwrap_or_else(|| "no reason given".into());
+    match a.status {
+        S::Pending => format!(
+            "your {} waits for a person's approval ({}, {}); do not tell the customer it is done.",
+            a.action, a.id, a.reason
+        ),
+        S::Approved => format!("a person approved your {} ({}); it is done.", a.action, a.id),
+        S::Rejected => format!("a person rejected your {} ({}): {note}. Do not try it again.", a.action, a.id),
+        S::Failed => format!("your {} was approved ({}) but could not run: {note}.", a.action, a.id),
     }
 }

@@ -54,6 +54,7 @@ about_a_ticket!(
     crate::commands::EditInvoiceDraft,
     crate::commands::RecordPayment,
     crate::commands::CreateLink,
+    crate::approval::SetFlag,
 );
 
 about_no_ticket!(
@@ -70,6 +71,8 @@ about_no_ticket!(
     crate::records::NewAccount,
     crate::records::AccountDisabled,
     crate::records::PasswordReset,
+    crate::approval::ApprovalDecision,
+    crate::approval::GatePolicy,
 );
 
 impl Scoped for crate::command::CreateTicket {
@@ -216,6 +219,13 @@ macro_rules! actions {
                 }
             }
 
+            /// The input as JSON, as a caller would send it.
+            pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self {
+                    $(ActionInput::$variant(i) => serde_json::to_value(i),)*
+                }
+            }
+
             /// The ticket the action is about, if one.
             pub fn ticket_id(&self) -> Option<&str> {
                 match self {
@@ -348,11 +358,39 @@ actions! {
             about: "Record a part used on the job.",
         }
         TicketCancel = "ticket.cancel" (crate::commands::CancelTicket) {
-            roles: [Admin, Operator],
+            roles: [Admin, Operator, IntakeAgent, SchedulingAgent],
             from: [Lead, Intake, Scheduled, Dispatched],
             moves: [Lead => Canceled, Intake => Canceled, Scheduled => Canceled, Dispatched => Canceled],
             audience: Tools,
-            about: "Cancel the ticket (possible until a technician is on site).",
+            about: "Cancel the ticket (possible until a technician is on site). An agent's cancel waits for a person's approval when the shop says so (202 APPROVAL_REQUIRED).",
+        }
+        TicketSetFlag = "ticket.set_flag" (crate::approval::SetFlag) {
+            roles: [Admin, Operator],
+            from: [],
+            moves: [],
+            audience: Tools,
+            about: "Mark the ticket VIP or complaint, or clear the mark: agents' steps on a marked ticket wait for a person.",
+        }
+        ApprovalApprove = "approval.approve" (crate::approval::ApprovalDecision) {
+            roles: [Admin, Operator],
+            from: [],
+            moves: [],
+            audience: Tools,
+            about: "Approve an agent's call held for a person: it runs once, as the agent asked.",
+        }
+        ApprovalReject = "approval.reject" (crate::approval::ApprovalDecision) {
+            roles: [Admin, Operator],
+            from: [],
+            moves: [],
+            audience: Tools,
+            about: "Reject an agent's call held for a person, saying why (the agent is told).",
+        }
+        ApprovalGateSet = "approval_gate.set" (crate::approval::GatePolicy) {
+            roles: [Admin],
+            from: [],
+            moves: [],
+            audience: App,
+            about: "Choose which agent calls wait for a person: cancels, invoices above an amount, late reschedules, flagged tickets.",
         }
         BillingEditInvoiceDraft = "billing.edit_invoice_draft" (crate::commands::EditInvoiceDraft) {
             roles: [Admin, Operator],
@@ -510,6 +548,10 @@ actions! {
             roles: [Customer],
             about: "A customer's own tickets (the portal).",
         }
+        ApprovalsRead = "approvals.read" {
+            roles: [Admin, Operator],
+            about: "Agent calls waiting for a person, and the shop's approval rules.",
+        }
         OwnAccount = "account.own" {
             roles: [Admin, Operator, Technician, Customer],
             about: "One's own account: sign out, change the password.",
@@ -615,7 +657,10 @@ mod tests {
 
     #[test]
     fn agent_allowlists_match_the_contract() {
-        assert_eq!(tools_for(Role::IntakeAgent), ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
+        assert_eq!(
+            tools_for(Role::IntakeAgent),
+            ["ticket.create", "ticket.add_message", "ticket.set_priority", "ticket.cancel"]
+        );
         assert_eq!(
             tools_for(Role::SchedulingAgent),
             [
@@ -624,7 +669,8 @@ mod tests {
                 "schedule.confirm",
                 "dispatch.assign_tech",
                 "ticket.book",
-                "dispatch.set_eta"
+                "dispatch.set_eta",
+                "ticket.cancel"
             ]
         );
         assert_eq!(

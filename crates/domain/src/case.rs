@@ -31,12 +31,50 @@ pub struct Case {
     pub packet: Option<PacketRef>,
     pub payment: Option<Payment>,
     pub cancel_reason: Option<String>,
+    /// A mark the office put on the ticket (VIP, complaint): agents' steps on it wait for a
+    /// person. Left out when unmarked, so cases recorded before marks existed replay as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<TicketFlag>,
     pub message_count: i64,
     pub last_message_at_ms: Option<i64>,
     /// Compare-and-swap version: every committed change increments it.
     pub version: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+}
+
+/// A mark on a ticket that asks for a person's care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketFlag {
+    Vip,
+    Complaint,
+}
+
+impl TicketFlag {
+    pub const ALL: [TicketFlag; 2] = [TicketFlag::Vip, TicketFlag::Complaint];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TicketFlag::Vip => "vip",
+            TicketFlag::Complaint => "complaint",
+        }
+    }
+
+    /// As the office reads it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            TicketFlag::Vip => "VIP",
+            TicketFlag::Complaint => "complaint",
+        }
+    }
+}
+
+impl std::str::FromStr for TicketFlag {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TicketFlag::ALL.into_iter().find(|f| f.as_str() == s).ok_or(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -72,13 +72,15 @@ pub enum ErrorCode {
     CloseoutRequirementsIncomplete,
     InvoiceSent,
     AutonomyPaused,
+    /// Not a failure: the call waits for a person (202, with the approval's id).
+    ApprovalRequired,
     PayloadTooLarge,
     RateLimited,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -98,6 +100,7 @@ impl ErrorCode {
         ErrorCode::CloseoutRequirementsIncomplete,
         ErrorCode::InvoiceSent,
         ErrorCode::AutonomyPaused,
+        ErrorCode::ApprovalRequired,
         ErrorCode::PayloadTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
@@ -124,6 +127,7 @@ impl ErrorCode {
             ErrorCode::CloseoutRequirementsIncomplete => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
             ErrorCode::InvoiceSent => "INVOICE_SENT",
             ErrorCode::AutonomyPaused => "AUTONOMY_PAUSED",
+            ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
@@ -133,6 +137,8 @@ impl ErrorCode {
     /// The HTTP status every door answers this code with.
     pub const fn http_status(self) -> u16 {
         match self {
+            // Accepted, not done: nothing changed until a person approves.
+            ErrorCode::ApprovalRequired => 202,
             ErrorCode::InvalidJson | ErrorCode::InvalidRequest | ErrorCode::MissingIdempotencyKey => 400,
             ErrorCode::Unauthenticated | ErrorCode::LoginFailed | ErrorCode::LinkInvalid => 401,
             ErrorCode::ToolNotAllowed | ErrorCode::Forbidden | ErrorCode::CsrfRefused => 403,
@@ -181,7 +187,8 @@ mod code_tests {
         for c in ErrorCode::ALL {
             assert!(seen.insert(c.as_str()), "{c} twice");
             assert_eq!(serde_json::to_value(c).ok(), Some(serde_json::json!(c.as_str())));
-            assert!((400..600).contains(&c.http_status()), "{c}");
+            let held = c == ErrorCode::ApprovalRequired && c.http_status() == 202;
+            assert!(held || (400..600).contains(&c.http_status()), "{c}");
         }
     }
 }

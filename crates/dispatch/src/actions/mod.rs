@@ -1,6 +1,7 @@
 //! The actions of the table (`domain::action`), one module per area: each a service function
 //! that authorises by the table, validates, and commits through the store.
 
+pub mod approvals;
 pub mod autonomy;
 pub mod billing;
 pub mod closeout;

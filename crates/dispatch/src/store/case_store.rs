@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 const MAIN: &str = "SELECT t.id, t.number, t.state, t.priority, t.problem_summary, t.trade, t.requested_start_ms, \
-    t.requested_end_ms, t.assigned_tech_id, t.assigned_at_ms, t.eta_ms, t.eta_note, t.eta_set_at_ms, t.cancel_reason, \
+    t.requested_end_ms, t.assigned_tech_id, t.assigned_at_ms, t.eta_ms, t.eta_note, t.eta_set_at_ms, t.cancel_reason, t.flag, \
     t.message_count, t.last_message_at_ms, t.version, t.created_at_ms, t.updated_at_ms, \
     c.id AS customer_id, c.name AS customer_name, c.preferred_channel AS customer_channel, \
     s.id AS site_id, s.address AS site_address, s.access_notes AS site_access_notes, s.zone AS site_zone, \
@@ -279,6 +279,7 @@ pub(crate) fn case_from_row(r: &AnyRow, collections_from: Option<&Case>) -> Resu
         packet,
         payment,
         cancel_reason: r.try_get("cancel_reason")?,
+        flag: r.try_get::<Option<String>, _>("flag")?.and_then(|f| f.parse().ok()),
         message_count: r.try_get("message_count")?,
         last_message_at_ms: r.try_get("last_message_at_ms")?,
         version: r.try_get("version")?,

@@ -73,6 +73,10 @@ impl CaseTx {
         self.set("priority", SetValue::Text(Some(priority.as_str().to_string())));
     }
 
+    pub fn set_flag(&mut self, flag: Option<domain::case::TicketFlag>) {
+        self.set("flag", SetValue::Text(flag.map(|f| f.as_str().to_string())));
+    }
+
     pub fn set_cancel_reason(&mut self, reason: &str) {
         self.set("cancel_reason", SetValue::Text(Some(reason.to_string())));
     }

@@ -3,6 +3,7 @@
 //! aggregate. Nothing above this module writes SQL: the actions read as rules.
 
 pub mod accounts;
+pub mod approvals;
 pub mod audit;
 pub mod autonomy;
 pub mod case_store;
@@ -17,6 +18,7 @@ pub mod links;
 pub mod messages;
 pub mod packets;
 pub mod sessions;
+pub mod shop_settings;
 pub mod technicians;
 pub mod templates;
 pub mod tickets;

@@ -532,7 +532,8 @@ async fn approvals_command(
         }
         ApprovalsCommand::Rules { cancel, invoice_above, reschedule_within, flagged } => {
             let mut p = service.approval_rules(ctx).await?;
-            let changing = cancel.is_some() || invoice_above.is_some() || reschedule_within.is_some() || flagged.is_some();
+            let changing =
+                cancel.is_some() || invoice_above.is_some() || reschedule_within.is_some() || flagged.is_some();
             if let Some(c) = cancel {
                 p.cancel = c;
             }
@@ -554,7 +555,8 @@ async fn approvals_command(
             if changing {
                 p = service.set_gate_policy(ctx, &p).await?;
             }
-            let money = |c: Option<i64>| c.map(|c| domain::money::Money(c).to_string()).unwrap_or_else(|| "never".into());
+            let money =
+                |c: Option<i64>| c.map(|c| domain::money::Money(c).to_string()).unwrap_or_else(|| "never".into());
             println!("agent cancels wait: {}", if p.cancel { "yes" } else { "no" });
             println!("invoices above: {}", money(p.invoice_above_cents));
             println!(

@@ -129,7 +129,14 @@ fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallCont
         })?,
     };
     let correlation_id = header(headers, "x-correlation-id").map(|c| c.chars().take(200).collect());
-    Ok(CallContext { actor, channel, correlation_id, request_id: Some(rid.to_string()), idempotency: None, approved_by: None })
+    Ok(CallContext {
+        actor,
+        channel,
+        correlation_id,
+        request_id: Some(rid.to_string()),
+        idempotency: None,
+        approved_by: None,
+    })
 }
 
 #[tracing::instrument(name = "tool", skip_all, fields(tool = %tool_name))]

@@ -79,7 +79,10 @@ async fn an_agents_cancel_waits_for_a_person_and_runs_once_when_approved() {
         let (st, b) = call(&s, "ticket.cancel", &intake.token, &cancel, &k).await;
         assert_eq!(assert_held(st, &b, "cancel"), approval, "a retry finds the same approval");
         let held = case(&s, &operator, &id).await;
-        assert_eq!((held["state"].clone(), held["version"].clone()), (before["state"].clone(), before["version"].clone()));
+        assert_eq!(
+            (held["state"].clone(), held["version"].clone()),
+            (before["state"].clone(), before["version"].clone())
+        );
         let requested = events(&s, &id).await.into_iter().filter(|e| e.action == "approval.requested").count();
         assert_eq!(requested, 1, "one request, however often the agent retries");
         assert!(summary(&s, &intake.token, &id).await.contains("waits for a person's approval"), "the agent is told");
@@ -126,7 +129,8 @@ async fn a_rejected_call_never_runs_and_the_agent_is_told_why() {
         let id = new_ticket(&s, &intake).await;
 
         // A complaint: every step an agent takes on it waits, its messages excepted.
-        let (st, b) = call(&s, "ticket.set_flag", &operator, &json!({"ticket_id": id, "flag": "complaint"}), &key()).await;
+        let (st, b) =
+            call(&s, "ticket.set_flag", &operator, &json!({"ticket_id": id, "flag": "complaint"}), &key()).await;
         assert_eq!((st, b["case"]["flag"].as_str()), (200, Some("complaint")), "{b}");
         let (st, b) = call(&s, "ticket.set_flag", &intake, &json!({"ticket_id": id, "flag": null}), &key()).await;
         assert_eq!(st, 403, "agents cannot lift the mark: {b}");
@@ -171,7 +175,8 @@ async fn the_shop_sets_the_rules_and_a_call_overtaken_by_events_fails_visibly() 
         let cancel = |id: &str| json!({"ticket_id": id, "reason": "duplicate request"});
         let (st, b) = call(&s, "ticket.cancel", &intake, &cancel(&first), &key()).await;
         let approval = assert_held(st, &b, "cancel");
-        let (st, b) = call(&s, "ticket.cancel", &operator, &json!({"ticket_id": first, "reason": "called in"}), &key()).await;
+        let (st, b) =
+            call(&s, "ticket.cancel", &operator, &json!({"ticket_id": first, "reason": "called in"}), &key()).await;
         assert_eq!(st, 200, "{b}");
         let (st, b) = call(&s, "approval.approve", &operator, &json!({"approval_id": approval}), &key()).await;
         assert_eq!((st, b["approval"]["status"].as_str()), (200, Some("failed")), "{b}");

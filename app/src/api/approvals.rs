@@ -85,7 +85,9 @@ pub async fn console_set_flag(ticket_id: String, flag: String, version: String) 
         "" | "none" => None,
         f => match f.parse() {
             Ok(f) => Some(f),
-            Err(()) => return Ok(FormOutcome::Invalid { message: "Choose VIP, complaint or none.".into(), fields: vec![] }),
+            Err(()) => {
+                return Ok(FormOutcome::Invalid { message: "Choose VIP, complaint or none.".into(), fields: vec![] })
+            }
         },
     };
     let input = domain::approval::SetFlag { ticket_id, flag, expected_version: super::version(&version) };

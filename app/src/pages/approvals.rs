@@ -3,8 +3,7 @@
 //! also set the rules here.
 
 use crate::api::{
-    approval_queue, approval_rules, Approval, DecideApproval, FormOutcome, GatePolicy, QueuedApproval,
-    SetApprovalRules,
+    approval_queue, approval_rules, Approval, DecideApproval, FormOutcome, GatePolicy, QueuedApproval, SetApprovalRules,
 };
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, when};
@@ -174,7 +173,9 @@ fn decided_text(a: &Approval) -> String {
     let note = a.decision_note.clone().unwrap_or_default();
     match a.status {
         ApprovalStatus::Pending => "Waiting for a person.".into(),
-        ApprovalStatus::Approved => format!("Approved and done{}.", if note.is_empty() { String::new() } else { format!(": {note}") }),
+        ApprovalStatus::Approved => {
+            format!("Approved and done{}.", if note.is_empty() { String::new() } else { format!(": {note}") })
+        }
         ApprovalStatus::Rejected => format!("Rejected: {note}"),
         ApprovalStatus::Failed => format!("Approved, but it could not be done: {note}"),
     }

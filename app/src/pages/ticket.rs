@@ -46,7 +46,8 @@ pub fn TicketPage() -> impl IntoView {
             + billing.version()
     };
     let detail = Resource::new(move || (id(), versions()), |(id, _)| load_ticket(id));
-    let actions = Actions { priority, propose, book, eta, message, cancel, step, agents, flag, decide, photos, billing };
+    let actions =
+        Actions { priority, propose, book, eta, message, cancel, step, agents, flag, decide, photos, billing };
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">

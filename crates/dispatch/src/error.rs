@@ -45,8 +45,15 @@ pub enum ServiceError {
     #[error("the office paused {scope}; nothing was changed")]
     AutonomyPaused { scope: String, reason: Option<String> },
     /// The shop's rules hold this agent call for a person; nothing changed yet.
-    #[error("a person must approve this first ({reason}); nothing was changed yet. Approval {approval_id} is {status}")]
-    ApprovalRequired { approval_id: String, rule: domain::approval::GateRule, reason: String, status: domain::approval::ApprovalStatus },
+    #[error(
+        "a person must approve this first ({reason}); nothing was changed yet. Approval {approval_id} is {status}"
+    )]
+    ApprovalRequired {
+        approval_id: String,
+        rule: domain::approval::GateRule,
+        reason: String,
+        status: domain::approval::ApprovalStatus,
+    },
     #[error("internal error")]
     Internal(String),
 }

@@ -81,9 +81,17 @@ impl Service {
         }
         office.extend(approvals.iter().take(MAX_APPROVALS).map(approval_line));
         loop {
-            let mut doc = self.summary_doc(&case, &messages, &legal, &missing_closeout, &questions, &next, &office);
-            doc["approvals"] = serde_json::to_value(approvals.iter().take(MAX_APPROVALS).collect::<Vec<_>>())
-                .unwrap_or_default();
+            let parts = Parts {
+                messages: &messages,
+                legal: &legal,
+                missing_closeout: &missing_closeout,
+                questions: &questions,
+                next: &next,
+                office: &office,
+            };
+            let mut doc = self.summary_doc(&case, &parts);
+            doc["approvals"] =
+                serde_json::to_value(approvals.iter().take(MAX_APPROVALS).collect::<Vec<_>>()).unwrap_or_default();
             doc["paused"] = serde_json::to_value(&pause).unwrap_or_default();
             let len = doc.to_string().chars().count();
             if len <= MAX_SUMMARY_CHARS || messages.is_empty() {
@@ -127,16 +135,8 @@ impl Service {
         }
     }
 
-    fn summary_doc(
-        &self,
-        case: &Case,
-        messages: &[MessageView],
-        legal: &[&str],
-        missing_closeout: &[String],
-        questions: &[String],
-        next: &str,
-        office: &[String],
-    ) -> serde_json::Value {
+    fn summary_doc(&self, case: &Case, parts: &Parts<'_>) -> serde_json::Value {
+        let Parts { messages, legal, missing_closeout, questions, next, office } = *parts;
         let mut text = format!(
             "{} — {} ({}), priority {}.\nCustomer: {}{}.\n",
             case.number,
@@ -227,13 +227,16 @@ fn open_questions(case: &Case, messages: &[MessageView]) -> Vec<String> {
     q
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn clipping_respects_characters() {
-        assert_eq!(super::clip("héllo", 10), "héllo");
-        assert_eq!(super::clip("héllo wörld", 6), "héllo…");
-    }
+/// What a summary says beyond the case itself.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    messages: &'a [MessageView],
+    legal: &'a [&'a str],
+    missing_closeout: &'a [String],
+    questions: &'a [String],
+    next: &'a str,
+    /// What the office decided or marked that the agent must know.
+    office: &'a [String],
 }
 
 /// How many of a ticket's held calls its summary shows (newest first).
@@ -251,5 +254,14 @@ fn approval_line(a: &domain::approval::Approval) -> String {
         S::Approved => format!("a person approved your {} ({}); it is done.", a.action, a.id),
         S::Rejected => format!("a person rejected your {} ({}): {note}. Do not try it again.", a.action, a.id),
         S::Failed => format!("your {} was approved ({}) but could not run: {note}.", a.action, a.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clipping_respects_characters() {
+        assert_eq!(super::clip("héllo", 10), "héllo");
+        assert_eq!(super::clip("héllo wörld", 6), "héllo…");
     }
 }

@@ -250,7 +250,9 @@ impl ApprovalDecision {
         }
         let note = self.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
         match &note {
-            None if rejecting => errors.push(FieldError::new("note", "required", "say why, for the agent and the record")),
+            None if rejecting => {
+                errors.push(FieldError::new("note", "required", "say why, for the agent and the record"))
+            }
             Some(n) if n.chars().count() > MAX_NOTE => {
                 errors.push(FieldError::new("note", "too_long", format!("at most {MAX_NOTE} characters")))
             }
@@ -296,7 +298,11 @@ mod tests {
     }
 
     fn cancel() -> ActionInput {
-        ActionInput::TicketCancel(CancelTicket { ticket_id: "tkt_1".into(), reason: "r".into(), expected_version: None })
+        ActionInput::TicketCancel(CancelTicket {
+            ticket_id: "tkt_1".into(),
+            reason: "r".into(),
+            expected_version: None,
+        })
     }
 
     fn moving(reschedule: bool) -> ActionInput {
@@ -322,7 +328,8 @@ mod tests {
     fn moving_an_appointment_waits_only_when_it_is_near() {
         let mut c = case();
         let hour = 3_600_000;
-        c.appointment = Some(Appointment { id: "apt".into(), start_ms: 10 * hour, end_ms: 12 * hour, technician_id: None });
+        c.appointment =
+            Some(Appointment { id: "apt".into(), start_ms: 10 * hour, end_ms: 12 * hour, technician_id: None });
         let p = GatePolicy::default();
         assert_eq!(gate(&p, &moving(true), &c, 0, 7 * hour), None, "three hours ahead");
         let soon = gate(&p, &moving(true), &c, 0, 9 * hour).expect("one hour ahead waits");
@@ -336,7 +343,8 @@ mod tests {
     #[test]
     fn an_invoice_waits_above_the_limit() {
         let mut c = case();
-        let compile = ActionInput::BillingCompileCloseoutPacket(TicketRef { ticket_id: "tkt_1".into(), expected_version: None });
+        let compile =
+            ActionInput::BillingCompileCloseoutPacket(TicketRef { ticket_id: "tkt_1".into(), expected_version: None });
         let p = GatePolicy { invoice_above_cents: Some(50_000), ..GatePolicy::default() };
         assert_eq!(gate(&p, &compile, &c, 0, 0), None, "no invoice yet");
         c.invoice = Some(crate::case::InvoiceDraft {
@@ -354,7 +362,8 @@ mod tests {
         assert!(g.reason.contains("600.00") && g.reason.contains("500.00"), "{}", g.reason);
         let high = GatePolicy { invoice_above_cents: Some(60_000), ..p.clone() };
         assert_eq!(gate(&high, &compile, &c, 0, 0), None, "at the limit is not above it");
-        let draft = ActionInput::BillingGenerateInvoiceDraft(TicketRef { ticket_id: "tkt_1".into(), expected_version: None });
+        let draft =
+            ActionInput::BillingGenerateInvoiceDraft(TicketRef { ticket_id: "tkt_1".into(), expected_version: None });
         assert_eq!(gate(&p, &draft, &c, 0, 0), None, "no labor, no parts: nothing to hold");
     }
 
@@ -363,8 +372,10 @@ mod tests {
         let mut c = case();
         c.flag = Some(TicketFlag::Vip);
         let msg = ActionInput::TicketAddMessage(
-            serde_json::from_value(serde_json::json!({"ticket_id": "tkt_1", "direction": "outbound", "channel": "sms", "text": "hi"}))
-                .expect("a message"),
+            serde_json::from_value(
+                serde_json::json!({"ticket_id": "tkt_1", "direction": "outbound", "channel": "sms", "text": "hi"}),
+            )
+            .expect("a message"),
         );
         let p = GatePolicy { cancel: false, ..GatePolicy::default() };
         assert_eq!(gate(&p, &cancel(), &c, 0, 0).map(|g| g.rule), Some(GateRule::FlaggedTicket));

@@ -4,8 +4,8 @@
 //! service (authoritative) and in the wasm client (to offer only the actions legal right now).
 
 pub mod action;
-pub mod approval;
 pub mod actor;
+pub mod approval;
 pub mod autonomy;
 pub mod case;
 pub mod command;

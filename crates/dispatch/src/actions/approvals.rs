@@ -204,9 +204,16 @@ impl Service {
         let note = input.validate(true)?;
         let h = self.held(&input.approval_id).await?;
         let mut tx = self.db.begin_write().await?;
-        let decided =
-            store::decide(&mut tx, &h.approval.id, ApprovalStatus::Rejected, &ctx.actor.id, note.as_deref(), None, now_ms())
-                .await?;
+        let decided = store::decide(
+            &mut tx,
+            &h.approval.id,
+            ApprovalStatus::Rejected,
+            &ctx.actor.id,
+            note.as_deref(),
+            None,
+            now_ms(),
+        )
+        .await?;
         if !decided {
             return Err(ServiceError::Conflict(format!(
                 "approval {} was already decided ({})",
@@ -269,12 +276,9 @@ fn held_answer(a: &Approval) -> ServiceError {
             a.id,
             a.decision_note.as_deref().unwrap_or("no reason given")
         )),
-        status => ServiceError::ApprovalRequired {
-            approval_id: a.id.clone(),
-            rule: a.rule,
-            reason: a.reason.clone(),
-            status,
-        },
+        status => {
+            ServiceError::ApprovalRequired { approval_id: a.id.clone(), rule: a.rule, reason: a.reason.clone(), status }
+        }
     }
 }
 

@@ -93,10 +93,8 @@ pub async fn hold(tx: &mut crate::db::WriteTx, a: &NewApproval<'_>) -> Result<He
 }
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Held>, ServiceError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1")).bind(id).fetch_optional(pool).await?;
     row.as_ref().map(held).transpose()
 }
 

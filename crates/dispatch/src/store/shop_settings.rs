@@ -10,8 +10,7 @@ pub async fn get(pool: &AnyPool, key: &str) -> Result<Option<serde_json::Value>,
         .bind(key)
         .fetch_optional(pool)
         .await?;
-    raw.map(|r| serde_json::from_str(&r).map_err(|e| ServiceError::Internal(format!("setting {key}: {e}"))))
-        .transpose()
+    raw.map(|r| serde_json::from_str(&r).map_err(|e| ServiceError::Internal(format!("setting {key}: {e}")))).transpose()
 }
 
 /// The stored document of `key` inside a write (the value it replaces, for the audit trail).
@@ -20,8 +19,7 @@ pub async fn get_in(tx: &mut crate::db::WriteTx, key: &str) -> Result<Option<ser
         .bind(key)
         .fetch_optional(&mut **tx)
         .await?;
-    raw.map(|r| serde_json::from_str(&r).map_err(|e| ServiceError::Internal(format!("setting {key}: {e}"))))
-        .transpose()
+    raw.map(|r| serde_json::from_str(&r).map_err(|e| ServiceError::Internal(format!("setting {key}: {e}")))).transpose()
 }
 
 pub async fn put(

@@ -148,11 +148,17 @@ mod tests {
             v["agents"]["intake"]["tools"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
         assert_eq!(
             intake,
-            ["dispatch_ticket_create", "dispatch_ticket_add_message", "dispatch_ticket_set_priority", CASE_SUMMARY]
+            [
+                "dispatch_ticket_create",
+                "dispatch_ticket_add_message",
+                "dispatch_ticket_set_priority",
+                "dispatch_ticket_cancel",
+                CASE_SUMMARY
+            ]
         );
         let names: Vec<&str> =
             v["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
-        assert_eq!(names.len(), 14, "13 agent tools and the case summary");
+        assert_eq!(names.len(), 15, "14 agent tools and the case summary");
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && n.len() <= 64));
     }
 }

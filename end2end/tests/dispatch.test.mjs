@@ -150,3 +150,79 @@ test('the ticket page and its agents switch work before, and without, the client
   assert.equal(await page.locator('[data-test="agents-pause"]').count(), 1, 'resumed');
   await context.close();
 });
+
+test("an agent's cancel waits in the approval queue and runs once when the operator approves it", async () => {
+  const created = await tool('ticket.create', {
+    customer: { name: `Gated Cancel ${Date.now()}`, phone: '+1 312 555 0191' },
+    site: { address: '4 Queue Ct' }, problem_summary: 'Water heater pilot out', trade: 'plumbing',
+  }, TOKEN);
+  const id = created.case.id;
+  const key = crypto.randomUUID();
+  const cancel = () => fetch(`${BASE}/tools/v1/ticket.cancel`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'idempotency-key': key },
+    body: JSON.stringify({ ticket_id: id, reason: 'customer says the pilot relit' }),
+  }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const held = await cancel();
+  assert.equal(held.status, 202, JSON.stringify(held.body));
+  assert.equal(held.body.error.code, 'APPROVAL_REQUIRED');
+  const approval = held.body.error.details.approval_id;
+  assert.equal((await readCase(id)).state, 'intake', 'nothing changed yet');
+
+  const { page, context, errors } = await signIn(browser, USERS.operator);
+  await page.goto(`${BASE}/console/approvals`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const card = page.locator(`[data-approval="${approval}"]`);
+  await card.waitFor({ timeout: 15_000 });
+  assert.match(await card.locator('[data-test="approval-proposal"]').textContent(), /Cancel the ticket: .customer says the pilot relit/);
+  await screenshot(page, 'approvals-queue');
+  await card.locator('[data-test="approve"]').click();
+  await page.waitForSelector(`[data-approval="${approval}"][data-status="approved"]`, { timeout: 15_000 });
+  assert.equal((await readCase(id)).state, 'canceled', 'approved: applied');
+
+  // The agent's retry gets the one answer; the ticket page shows the request and its outcome.
+  const again = await cancel();
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  assert.equal(again.body.case.state, 'canceled');
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.waitForSelector('[data-test="ticket-approvals"] [data-status="approved"]');
+  assert.equal(await page.locator('#timeline li[data-action="ticket.cancel"]').count(), 1, 'canceled once');
+  assert.equal(await page.locator('#timeline li[data-action="approval.approved"]').count(), 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a ticket marked VIP holds agent steps until the office decides', async () => {
+  const created = await tool('ticket.create', {
+    customer: { name: `Very Important ${Date.now()}`, phone: '+1 312 555 0192' },
+    site: { address: '1 Gold Coast Rd' }, problem_summary: 'AC not cooling', trade: 'hvac',
+  }, TOKEN);
+  const id = created.case.id;
+  const { page, context, errors } = await signIn(browser, USERS.operator);
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.selectOption('[data-test="flag-select"]', 'vip');
+  await page.click('[data-test="flag-set"]');
+  await page.waitForSelector('[data-test="ticket-flag"]', { timeout: 15_000 });
+  assert.equal((await readCase(id)).flag, 'vip');
+
+  const res = await fetch(`${BASE}/tools/v1/ticket.set_priority`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify({ ticket_id: id, priority: 'emergency' }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 202, JSON.stringify(body));
+  await page.reload();
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const card = page.locator(`[data-test="ticket-approvals"] [data-approval="${body.error.details.approval_id}"]`);
+  await card.waitFor({ timeout: 15_000 });
+  await card.locator('[data-test="reject-note"]').fill('the owner calls VIPs herself');
+  await card.locator('[data-test="reject"]').click();
+  await page.waitForSelector('[data-test="ticket-approvals"] [data-status="rejected"]', { timeout: 15_000 });
+  assert.equal((await readCase(id)).priority, 'standard', 'rejected: never applied');
+  await screenshot(page, 'ticket-approval-rejected');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

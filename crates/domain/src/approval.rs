@@ -17,23 +17,22 @@ use std::str::FromStr;
 #[serde(deny_unknown_fields)]
 pub struct GatePolicy {
     /// Every cancel an agent asks for.
-    #[serde(default = "yes")]
     pub cancel: bool,
     /// An invoice draft (or a closeout packet sending one) whose total is above this, in cents;
-    /// none: no limit.
-    #[serde(default)]
+    /// null: no limit. Every field is required: a rule left out is not silently switched off.
+    #[serde(deserialize_with = "present")]
     pub invoice_above_cents: Option<i64>,
-    /// Moving an appointment that starts within this many minutes; none: never held.
-    #[serde(default)]
+    /// Moving an appointment that starts within this many minutes; null: never held.
+    #[serde(deserialize_with = "present")]
     pub reschedule_within_minutes: Option<i64>,
     /// Anything an agent does on a ticket marked VIP or complaint (its messages excepted: they
     /// record what was said).
-    #[serde(default = "yes")]
     pub flagged_tickets: bool,
 }
 
-fn yes() -> bool {
-    true
+/// An optional value that must still be written (as null when there is none).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<i64>::deserialize(d)
 }
 
 /// The default invoice limit: $1,000.00.
@@ -382,6 +381,16 @@ mod tests {
         assert_eq!(gate(&p, &msg, &c, 0, 0), None);
         let off = GatePolicy { flagged_tickets: false, ..p };
         assert_eq!(gate(&off, &cancel(), &c, 0, 0), None);
+    }
+
+    #[test]
+    fn every_rule_must_be_written_out() {
+        assert!(serde_json::from_str::<GatePolicy>("{}").is_err());
+        let partial = r#"{"cancel": true, "flagged_tickets": true, "invoice_above_cents": 5}"#;
+        assert!(serde_json::from_str::<GatePolicy>(partial).is_err(), "a missing limit is not 'no limit'");
+        let full = r#"{"cancel": false, "flagged_tickets": true, "invoice_above_cents": null, "reschedule_within_minutes": 30}"#;
+        let p: GatePolicy = serde_json::from_str(full).expect("all four");
+        assert_eq!((p.cancel, p.invoice_above_cents, p.reschedule_within_minutes), (false, None, Some(30)));
     }
 
     #[test]

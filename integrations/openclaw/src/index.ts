@@ -158,6 +158,22 @@ export async function callDispatch(
     } catch {
       return failure("BAD_RESPONSE", `Real Dispatch answered ${res.status} without JSON`, { httpStatus: res.status });
     }
+    if (res.status === 202 && body?.error?.code === "APPROVAL_REQUIRED") {
+      // Not a failure and not done: the call waits for a person. The model must say so.
+      const d = body.error.details ?? {};
+      return {
+        content: [
+          {
+            type: "text",
+            text:
+              `APPROVAL_REQUIRED: nothing is done yet. A person at the office must approve this (${d.reason ?? "shop rule"}; ` +
+              `approval ${d.approval_id}). Tell the customer the office will confirm; never say it is done.`,
+          },
+        ],
+        details: { body, httpStatus: res.status, attempts: attempt, idempotencyKey, pending: true },
+        isError: false,
+      };
+    }
     if (!res.ok) {
       const code = body?.error?.code ?? `HTTP_${res.status}`;
       const message = body?.error?.message ?? text.slice(0, 300);

@@ -28,7 +28,7 @@ async function serve(answer) {
 const spec = (name) => tools.find((t) => t.name === name);
 
 test('the tools are the generated ones, with dots nowhere in their names', () => {
-  assert.equal(tools.length, 14, '13 agent tools and the case summary');
+  assert.equal(tools.length, 15, '14 agent tools and the case summary');
   for (const t of tools) assert.match(t.name, /^[a-zA-Z0-9_-]{1,64}$/);
   assert.equal(spec('dispatch_ticket_create').tool, 'ticket.create');
   assert.equal(spec('dispatch_ticket_create').parameters.type, 'object');
@@ -127,4 +127,20 @@ test('a turn is told at once when its case cannot be read, and waits no longer t
   assert.ok(Date.now() - started < 5_000);
   assert.match(await caseContext(cfg, undefined), /no ticket is named/);
 
+});
+
+test('a call held for a person is reported as waiting, never as done', async () => {
+  const srv = await serve((req, res) => {
+    res.writeHead(202, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'APPROVAL_REQUIRED', message: 'a person must approve this first',
+      details: { approval_id: 'apr_1', rule: 'cancel', reason: 'an agent asked to cancel the ticket', status: 'pending' } } }));
+  });
+  const cfg = readConfig({ baseUrl: srv.url, token: 't' });
+  const r = await callDispatch(cfg, spec('dispatch_ticket_cancel'), { ticket_id: 'tkt_1', reason: 'x' }, 'call-1');
+  assert.equal(r.isError, false);
+  assert.equal(r.details.pending, true);
+  assert.match(r.content[0].text, /^APPROVAL_REQUIRED: nothing is done yet/);
+  assert.match(r.content[0].text, /apr_1/);
+  assert.doesNotMatch(r.content[0].text, /done\. \{/);
+  assert.equal(srv.seen.length, 1, 'not retried');
 });

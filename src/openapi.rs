@@ -39,6 +39,7 @@ pub fn document() -> Value {
     for tool in Action::CHANGES.iter().copied().filter(|a| a.audience() == domain::Audience::Tools) {
         let input = tool.input_schema_in(&mut g);
         let mut responses = error_responses(&[
+            ("202", "APPROVAL_REQUIRED: an agent's call the shop's rules give to a person; nothing changed yet (details.approval_id, details.rule, details.reason, details.status)"),
             ("400", "INVALID_JSON, INVALID_REQUEST (details.fields) or MISSING_IDEMPOTENCY_KEY"),
             ("401", "UNAUTHENTICATED"),
             ("403", "TOOL_NOT_ALLOWED or FORBIDDEN"),
@@ -56,6 +57,14 @@ pub fn document() -> Value {
                 json!({"description": "Done; the pause in force, or the one lifted", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["request_id", field],
                     "properties": {"request_id": {"type": "string"}, field: pause}
+                }}}})
+            }
+            // Deciding a held call answers with the approval as it now stands.
+            Action::ApprovalApprove | Action::ApprovalReject => {
+                let approval = g.subschema_for::<domain::approval::Approval>();
+                json!({"description": "Decided; the approval (approved, rejected, or failed with why)", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["request_id", "approval"],
+                    "properties": {"request_id": {"type": "string"}, "approval": approval}
                 }}}})
             }
             _ => {
@@ -126,6 +135,20 @@ pub fn document() -> Value {
         "/tools/v1/cases/{ticket_id}/summary".into(),
         json!({"get": {"operationId": "case_summary", "summary": "Compact case summary with the tools legal now.",
                        "parameters": [ticket_param], "responses": summary_responses}}),
+    );
+    let mut conversation_responses = read_errors.clone();
+    conversation_responses.insert(
+        "200".into(),
+        json!({"description": "The ticket the conversation is bound to",
+               "content": {"application/json": {"schema": {"type": "object", "required": ["request_id", "ticket_id", "channel", "bound_at_ms"],
+               "properties": {"request_id": {"type": "string"}, "ticket_id": {"type": "string"}, "channel": {"type": "string"},
+                              "bound_at_ms": {"type": "integer"}}}}}}),
+    );
+    paths.insert(
+        "/tools/v1/conversations/{conversation}".into(),
+        json!({"get": {"operationId": "conversation_get", "summary": "The ticket a channel conversation (an OpenClaw session key) is bound to by its inbound messages.",
+                       "parameters": [{"name": "conversation", "in": "path", "required": true, "schema": {"type": "string"}}],
+                       "responses": conversation_responses}}),
     );
     let mut list_responses = error_responses(&[("401", "UNAUTHENTICATED")]);
     list_responses.insert(

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/{tool}", post(call_tool))
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))
+        .route("/conversations/{conversation}", get(read_conversation))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_TOOL_BODY))
 }
 
@@ -96,6 +97,27 @@ async fn read_summary(State(state): State<AppState>, Path(ticket_id): Path<Strin
     .await;
     match result {
         Ok(summary) => Json(json!({"request_id": rid, "summary": summary})).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /tools/v1/conversations/{key}`: the ticket a channel conversation is bound to.
+async fn read_conversation(
+    State(state): State<AppState>,
+    Path(conversation): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let ctx = reader(&state, &headers, &rid).await?;
+        state.service.conversation_ticket(&ctx, &conversation).await.map_err(|e| ApiError::from_service(&rid, &e))
+    }
+    .await;
+    match result {
+        Ok(mut body) => {
+            body["request_id"] = json!(rid);
+            Json(body).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -384,15 +384,15 @@ async fn tool_listing_and_bounded_summaries() {
         let list: Value = get_json(&format!("{}/tools/v1", s.base), &intake).await;
         let names: Vec<&str> =
             list["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
-        assert_eq!(names, ["ticket.create", "ticket.add_message", "ticket.set_priority"]);
+        assert_eq!(names, ["ticket.create", "ticket.add_message", "ticket.set_priority", "ticket.cancel"]);
         let create_schema = &list["tools"][0]["input_schema"];
         assert_eq!(create_schema["type"], "object", "{create_schema}");
         assert_eq!(create_schema["required"], json!(["customer"]));
         let all: Value = get_json(&format!("{}/tools/v1", s.base), &operator).await;
         assert_eq!(
             all["tools"].as_array().map(Vec::len),
-            Some(22),
-            "the 12 agent tools, ticket.book, 7 operator actions and the 2 autonomy switches"
+            Some(25),
+            "every action of the tool API but the inbound delivery and the portal links, which dedupe themselves or show a secret once"
         );
         let anon = client().get(format!("{}/tools/v1", s.base)).send().await.expect("get");
         assert_eq!(anon.status(), 401);
@@ -419,7 +419,7 @@ async fn tool_listing_and_bounded_summaries() {
         assert_eq!(sum["state"], "intake");
         assert_eq!(
             sum["legal_tools"],
-            json!(["ticket.add_message", "ticket.set_priority"]),
+            json!(["ticket.add_message", "ticket.set_priority", "ticket.cancel"]),
             "intake agent, intake state"
         );
         let msgs = sum["last_messages"].as_array().expect("messages");
@@ -465,7 +465,8 @@ async fn openapi_describes_every_tool_from_the_rust_types() {
         assert!(op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(), "{t}: {op}");
         assert!(op["responses"]["409"].is_object() && op["responses"]["200"].is_object(), "{t}");
     }
-    assert_eq!(paths.len(), 22 + 4);
+    // 25 actions of the tool API; inbound, the tool list, a case, its summary, a conversation.
+    assert_eq!(paths.len(), 25 + 5);
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in ["Case", "CreateTicket", "ConfirmSlot", "SuccessBody", "ErrorBody", "CaseState"] {
         assert!(schemas.contains_key(name), "{name} missing");
@@ -526,10 +527,10 @@ async fn every_role_reaches_exactly_its_tools_and_denials_are_audited() {
                 .iter()
                 .map(|r| (sqlx::Row::get(r, "actor_role"), sqlx::Row::get(r, "detail_json")))
                 .collect();
-        // 22 tools: intake 3, scheduling 6, liaison 5, closeout 6, operator 22 allowed; of the 3
+        // 25 tools: intake 4, scheduling 7, liaison 5, closeout 6, operator 25 allowed; of the 3
         // calls that dedupe themselves, the scheduling, liaison and closeout agents may not
         // deliver inbound messages.
-        assert_eq!(denied.len(), 5 * 22 - (3 + 6 + 5 + 6 + 22) + 3, "{:?}", db.backend());
+        assert_eq!(denied.len(), 5 * 25 - (4 + 7 + 5 + 6 + 25) + 3, "{:?}", db.backend());
         assert!(denied.iter().all(|(_, d)| d.contains("TOOL_NOT_ALLOWED")));
         let (st, _, _) = call(&s, "ticket.create", Some("rdt_tok_nobody.nothing"), GOOD, true).await;
         assert_eq!(st, 401);
@@ -582,6 +583,55 @@ async fn inbound(s: &Server, token: &str, body: Value) -> (u16, Value) {
 fn msg(id: &str, from: &str, text: &str) -> Value {
     json!({"channel": "sms", "provider_message_id": id, "from": from, "to": "+15550000000", "text": text,
            "received_at": "2026-11-23T15:04:05Z", "raw": {"MessageSid": id, "Body": text}})
+}
+
+#[tokio::test]
+async fn an_inbound_conversation_is_bound_to_its_ticket_and_found_again() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let intake = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
+        let session = "agent:intake:sms:direct:+15550104488";
+        let url = format!("{}/tools/v1/conversations/{}", s.base, urlencode(session));
+        let res = client().get(&url).bearer_auth(&intake).send().await.expect("get");
+        assert_eq!(res.status().as_u16(), 404, "nothing bound yet");
+
+        let mut first = msg("CV1", "+1 555 010 4488", "Dryer will not spin");
+        first["conversation"] = json!(session);
+        let (st, created) = inbound(&s, &intake, first.clone()).await;
+        assert_eq!((st, created["disposition"].as_str()), (200, Some("created")), "{created}");
+        let ticket = created["ticket_id"].as_str().expect("ticket").to_string();
+        let bound = get_json(&url, &intake).await;
+        assert_eq!(bound["ticket_id"], ticket.as_str(), "{bound}");
+        assert_eq!(bound["channel"], "sms");
+
+        // The same delivery again, and a later message: one binding, audited once.
+        inbound(&s, &intake, first).await;
+        let mut later = msg("CV2", "+15550104488", "Also it smells of burning");
+        later["conversation"] = json!(session);
+        let (_, attached) = inbound(&s, &intake, later).await;
+        assert_eq!(attached["disposition"], "attached", "{attached}");
+        let events = dispatch::audit::events_for_ticket(db.pool(), &ticket).await.expect("events");
+        assert_eq!(events.iter().filter(|e| e.action == "conversation.bound").count(), 1);
+
+        // Staff read it too; customers and technicians cannot look conversations up.
+        let operator = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
+        assert_eq!(get_json(&url, &operator).await["ticket_id"], ticket.as_str());
+        for role in [domain::Role::Customer, domain::Role::Technician] {
+            let who = domain::Actor::new(domain::ActorKind::User, "usr_x", role, "someone");
+            let refused = s.service.conversation_ticket(&dispatch::CallContext::new(who), session).await;
+            assert!(refused.is_err_and(|e| e.code() == "TOOL_NOT_ALLOWED" || e.code() == "FORBIDDEN"), "{role}");
+        }
+        assert!(s.service.replay().await.expect("replay").mismatches.is_empty());
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -636,6 +636,10 @@ pub struct Inbound {
     /// The provider's payload, kept verbatim.
     #[serde(default)]
     pub raw: serde_json::Value,
+    /// The conversation it arrived in (the OpenClaw session key): bound to the ticket the
+    /// message is attached to, so the agents' later turns in it find their case.
+    #[serde(default)]
+    pub conversation: Option<String>,
 }
 
 /// `ticket.book`: a proposed slot and its technician, booked and assigned in one step.

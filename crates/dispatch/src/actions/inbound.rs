@@ -58,6 +58,7 @@ impl Service {
             domain::validate::required_text("provider_message_id", Some(&input.provider_message_id), 200, &mut errors);
         let from = domain::validate::required_text("from", Some(&input.from), 320, &mut errors);
         domain::validate::optional_text("to", input.to.as_deref(), 320, &mut errors);
+        domain::validate::optional_text("conversation", input.conversation.as_deref(), 300, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
@@ -96,7 +97,7 @@ impl Service {
         };
         if let Some(reason) = quarantine {
             tracing::warn!(channel, reason, "inbound message quarantined");
-            return self.store_inbound(&row, "quarantined", Some(reason), None, None, None).await;
+            return self.store_inbound(ctx, &row, "quarantined", Some(reason), None, None, None).await;
         }
         let Some((kind, value)) = contact else { return Err(ServiceError::Internal("contact vanished".into())) };
 
@@ -145,7 +146,7 @@ impl Service {
             Err(ServiceError::AlreadyProcessed) => (None, None),
             Err(e) => return Err(e),
         };
-        self.store_inbound(&row, disposition, None, Some(&ticket_id), message_id.as_deref(), case).await
+        self.store_inbound(ctx, &row, disposition, None, Some(&ticket_id), message_id.as_deref(), case).await
     }
 
     /// The ticket an already-answered creation made.
@@ -171,8 +172,29 @@ impl Service {
         }))
     }
 
+    /// The ticket a conversation is bound to, for agents and staff.
+    pub async fn conversation_ticket(
+        &self,
+        ctx: &CallContext,
+        conversation: &str,
+    ) -> Result<serde_json::Value, ServiceError> {
+        self.authorize(ctx, Action::CaseRead)?;
+        if !(ctx.actor.role.is_agent() || matches!(ctx.actor.role, domain::Role::Admin | domain::Role::Operator)) {
+            return Err(ServiceError::Forbidden("conversations are for agents and staff".into()));
+        }
+        match inbound::conversation(self.db.pool(), conversation).await? {
+            Some((ticket_id, channel, bound_at_ms)) => {
+                Ok(serde_json::json!({"ticket_id": ticket_id, "channel": channel, "bound_at_ms": bound_at_ms}))
+            }
+            // "ticket for conversation … not found": the same 404 as an unknown ticket.
+            None => Err(ServiceError::TicketNotFound(format!("for conversation {conversation}"))),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn store_inbound(
         &self,
+        ctx: &CallContext,
         row: &InboundRow<'_>,
         disposition: &'static str,
         reason: Option<&str>,
@@ -200,6 +222,20 @@ impl Service {
             now: now_ms(),
         };
         let inserted = inbound::insert(&mut tx, &record).await?;
+        if let (true, Some(conversation), Some(ticket)) = (inserted, row.input.conversation.as_deref(), ticket_id) {
+            let conversation = conversation.trim();
+            if !conversation.is_empty()
+                && inbound::bind_conversation(&mut tx, conversation, ticket, row.channel, now_ms()).await?
+            {
+                let detail = serde_json::json!({"conversation": conversation, "channel": row.channel});
+                crate::audit::append(
+                    &mut tx,
+                    ctx,
+                    crate::audit::NewEvent::ticket_note(ticket, "conversation.bound", detail),
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         if !inserted {
             // A concurrent delivery of the same message got there first.

@@ -88,3 +88,42 @@ pub async fn insert(tx: &mut crate::db::WriteTx, m: &InboundRecord<'_>) -> Resul
     .await?;
     Ok(inserted.rows_affected() == 1)
 }
+
+/// Binds a conversation to a ticket (a later ticket of the same conversation takes it over);
+/// whether the binding changed.
+pub async fn bind_conversation(
+    tx: &mut crate::db::WriteTx,
+    conversation: &str,
+    ticket_id: &str,
+    channel: &str,
+    now: i64,
+) -> Result<bool, ServiceError> {
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT ticket_id FROM conversation_bindings WHERE conversation = $1")
+            .bind(conversation)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if current.as_deref() == Some(ticket_id) {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO conversation_bindings (conversation, ticket_id, channel, bound_at_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (conversation) DO UPDATE SET ticket_id = excluded.ticket_id, channel = excluded.channel, \
+         bound_at_ms = excluded.bound_at_ms",
+    )
+    .bind(conversation)
+    .bind(ticket_id)
+    .bind(channel)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
+/// The ticket a conversation is bound to: `(ticket_id, channel, bound_at_ms)`.
+pub async fn conversation(pool: &AnyPool, conversation: &str) -> Result<Option<(String, String, i64)>, ServiceError> {
+    Ok(sqlx::query_as("SELECT ticket_id, channel, bound_at_ms FROM conversation_bindings WHERE conversation = $1")
+        .bind(conversation)
+        .fetch_optional(pool)
+        .await?)
+}

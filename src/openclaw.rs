@@ -90,7 +90,11 @@ pub fn manifest() -> Value {
                 "agentTokens": {"type": "object", "additionalProperties": {"type": "string"},
                                 "description": "Each agent's own Real Dispatch token, by agent id (intake, scheduling, tech-liaison, closeout); Real Dispatch then holds each call to that agent's role"},
                 "policyDir": {"type": "string",
-                              "description": "Folder of the agents' policies, <policyDir>/<agent id>/SOP.md (default: the plugin's agents/)"}
+                              "description": "Folder of the agents' policies, <policyDir>/<agent id>/SOP.md (default: the plugin's agents/)"},
+                "holdDir": {"type": "string",
+                            "description": "Where customer messages wait while Real Dispatch cannot record them (default: <OpenClaw state>/real-dispatch-held); they are retried until recorded"},
+                "holdReply": {"type": "string",
+                              "description": "What the customer is told while their message waits to be recorded"}
             }
         },
         "uiHints": {
@@ -98,7 +102,9 @@ pub fn manifest() -> Value {
             "token": {"label": "Agent token", "sensitive": true},
             "timeoutMs": {"label": "Timeout (ms)"},
             "agentTokens": {"label": "Per-agent tokens", "sensitive": true},
-            "policyDir": {"label": "Agent policies folder"}
+            "policyDir": {"label": "Agent policies folder"},
+            "holdDir": {"label": "Held messages folder"},
+            "holdReply": {"label": "Reply while messages are held"}
         },
         "contracts": {"tools": names},
     })

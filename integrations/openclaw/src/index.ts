@@ -6,10 +6,11 @@
 // the canonical case; this plugin only carries the call and reports the answer faithfully,
 // error codes included.
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 
 /** One generated tool description (see tools.json). */
@@ -35,6 +36,10 @@ interface Config {
   timeoutMs: number;
   /** Where each agent's SOP.md lives (`<policyDir>/<agent id>/SOP.md`). */
   policyDir: string;
+  /** Where customer messages wait while Real Dispatch cannot record them. */
+  holdDir: string;
+  /** What the customer is told while their message waits. */
+  holdReply: string;
 }
 
 /** The policies shipped with the plugin (integrations/openclaw/agents). */
@@ -52,6 +57,8 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 const ATTEMPTS = 3;
 /** The most a turn waits for its case before the agent is told Real Dispatch did not answer. */
 const CONTEXT_TIMEOUT_MS = 5_000;
+/** How often held inbound messages are offered to Real Dispatch again. */
+const HOLD_RETRY_MS = 15_000;
 
 const generated: Generated = JSON.parse(readFileSync(new URL("../tools.json", import.meta.url), "utf8"));
 
@@ -65,7 +72,13 @@ export function readConfig(raw: unknown): Config {
   for (const [agent, t] of Object.entries((c as any).agentTokens ?? {})) {
     if (typeof t === "string" && t) agentTokens[agent] = t;
   }
-  return { baseUrl, token, timeoutMs, policyDir, agentTokens };
+  const stateDir = process.env.OPENCLAW_STATE_DIR || join(homedir(), ".openclaw");
+  const holdDir = typeof c.holdDir === "string" && c.holdDir ? c.holdDir : join(stateDir, "real-dispatch-held");
+  const holdReply =
+    typeof c.holdReply === "string" && c.holdReply.trim()
+      ? c.holdReply
+      : "Thanks, we have your message. Our system is catching up; the office will get back to you shortly.";
+  return { baseUrl, token, timeoutMs, policyDir, agentTokens, holdDir, holdReply };
 }
 
 /** The configuration an agent's calls go out with: its own token when it has one. */
@@ -195,6 +208,230 @@ export async function callDispatch(
 
 export const tools: ToolSpec[] = generated.tools;
 
+/** A call of the hooks (not of a model): its JSON body, or why there is none. */
+interface Answer {
+  status: number;
+  body: any;
+  /** Set when Real Dispatch could not be reached or did not decide (network, 5xx, timeout). */
+  unreachable?: string;
+}
+
+/**
+ * One hook request with its own key, retried on a network failure or a 502/503/504 like the
+ * tools (the key makes a retried write act once).
+ */
+async function request(
+  cfg: Config,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+  key: string = randomUUID(),
+  attempts: number = ATTEMPTS,
+  timeoutMs: number = cfg.timeoutMs,
+): Promise<Answer> {
+  let problem = "";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const res = await fetch(`${cfg.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${cfg.token}`, "content-type": "application/json", "idempotency-key": key },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const parsed = await res.json().catch(() => null);
+      if (![502, 503, 504].includes(res.status)) return { status: res.status, body: parsed };
+      problem = `Real Dispatch answered ${res.status}`;
+    } catch (e: any) {
+      problem = `Real Dispatch at ${cfg.baseUrl} did not answer (${e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.message ?? e})`;
+    }
+    if (attempt < attempts) await pause(250 * 2 ** (attempt - 1));
+  }
+  return { status: 0, body: null, unreachable: problem };
+}
+
+/** A UUID made from `parts`: the same words of the same turn make the same key. */
+export function stableKey(...parts: string[]): string {
+  const h = createHash("sha256").update(parts.join("\u0000")).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Real Dispatch's name for an OpenClaw channel; chat channels without one of their own read as web chat. */
+export function sourceChannel(channel: string | undefined): string {
+  const c = (channel ?? "").toLowerCase();
+  if (["sms", "whatsapp", "telegram", "voice"].includes(c)) return c;
+  if (c.startsWith("voice")) return "voice";
+  if (["email", "imap", "gmail", "smtp"].includes(c)) return "email";
+  return "webchat";
+}
+
+/** What Real Dispatch is told of one inbound message, from the gateway's dispatch event. */
+export function inboundOf(event: any, ctx: any): Record<string, unknown> {
+  const channel = sourceChannel(event?.channel ?? ctx?.channelId);
+  const from = String(ctx?.senderId ?? event?.senderId ?? "");
+  const text = String(event?.body ?? event?.content ?? "");
+  const at = typeof event?.timestamp === "number" && event.timestamp > 0 ? event.timestamp : Date.now();
+  const conversation = event?.sessionKey ?? ctx?.sessionKey;
+  // A channel without message ids still gets a stable one: the same delivery, the same id.
+  const id = event?.messageId ?? ctx?.messageId ?? `oc-${stableKey(channel, from, String(at), text)}`;
+  return {
+    channel,
+    provider_message_id: String(id),
+    from,
+    text,
+    received_at: at,
+    conversation: typeof conversation === "string" && conversation ? conversation : undefined,
+    raw: {
+      openclaw_channel: event?.channel ?? ctx?.channelId ?? null,
+      account_id: ctx?.accountId ?? null,
+      conversation_id: ctx?.conversationId ?? null,
+      message_id: event?.messageId ?? ctx?.messageId ?? null,
+    },
+  };
+}
+
+/** What the gate decided about one inbound message. */
+export interface GateDecision {
+  /** Let the agent take its turn. */
+  proceed: boolean;
+  /** What the customer is told when the turn does not happen (held messages only). */
+  reply?: string;
+  disposition: string;
+  ticketId?: string;
+}
+
+/**
+ * Every inbound message is recorded by Real Dispatch before an agent sees it: duplicates and
+ * quarantined messages (spam, blocked senders, floods) never wake an agent, and a message
+ * Real Dispatch cannot record now is held on disk and retried, never processed unrecorded.
+ */
+export async function gateInbound(cfg: Config, event: any, ctx: any): Promise<GateDecision> {
+  const message = inboundOf(event, ctx);
+  const inboundCfg = forAgent(cfg, "intake");
+  const r = await request(inboundCfg, "POST", "/tools/v1/inbound", message);
+  if (r.unreachable || r.status >= 400 || typeof r.body?.disposition !== "string") {
+    const why = r.unreachable ?? `Real Dispatch answered ${r.status} ${JSON.stringify(r.body?.error ?? r.body)}`;
+    holdMessage(cfg, message, why);
+    return { proceed: false, reply: cfg.holdReply, disposition: "held" };
+  }
+  const disposition: string = r.body.disposition;
+  return {
+    proceed: disposition === "attached" || disposition === "created",
+    disposition,
+    ticketId: r.body.ticket_id ?? undefined,
+  };
+}
+
+/** Writes a message to the hold folder (atomically: a crash leaves it whole or absent). */
+export function holdMessage(cfg: Config, message: Record<string, unknown>, why: string): string {
+  mkdirSync(cfg.holdDir, { recursive: true });
+  const name = `${Date.now()}-${stableKey(String(message.channel), String(message.provider_message_id))}.json`;
+  const tmp = join(cfg.holdDir, `.${name}.tmp`);
+  writeFileSync(tmp, JSON.stringify({ message, why, held_at: Date.now() }));
+  renameSync(tmp, join(cfg.holdDir, name));
+  console.warn(`[real-dispatch] held inbound message ${message.provider_message_id}: ${why}`);
+  return name;
+}
+
+/** Delivers held messages, oldest first; returns how many are still waiting. */
+export async function retryHeld(cfg: Config): Promise<number> {
+  let names: string[];
+  try {
+    names = readdirSync(cfg.holdDir).filter((n) => n.endsWith(".json")).sort();
+  } catch {
+    return 0;
+  }
+  const inboundCfg = forAgent(cfg, "intake");
+  let waiting = names.length;
+  for (const name of names) {
+    const path = join(cfg.holdDir, name);
+    let held: any;
+    try {
+      held = JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      continue;
+    }
+    const r = await request(inboundCfg, "POST", "/tools/v1/inbound", held.message, randomUUID(), 1);
+    if (r.unreachable || r.status >= 500) break; // still down: keep the order, try later
+    if (r.status >= 400) {
+      console.error(`[real-dispatch] held message ${name} refused (${r.status}); kept for a person to look at`);
+      continue;
+    }
+    unlinkSync(path);
+    waiting--;
+  }
+  return waiting;
+}
+
+/** The agent a session belongs to (`agent:<id>:...`), if the key says. */
+export function agentOfSession(sessionKey: string | undefined): string | undefined {
+  return /^agent:([a-z0-9-]+):/.exec(sessionKey ?? "")?.[1];
+}
+
+/** The ticket a conversation is bound to in Real Dispatch: none (unbound), or why it is unknown. */
+export async function boundTicket(
+  cfg: Config,
+  conversation: string | undefined,
+): Promise<{ ticket?: string; unreachable?: string }> {
+  if (!conversation) return {};
+  const r = await request(
+    cfg,
+    "GET",
+    `/tools/v1/conversations/${encodeURIComponent(conversation)}`,
+    undefined,
+    randomUUID(),
+    1,
+    Math.min(cfg.timeoutMs, CONTEXT_TIMEOUT_MS),
+  );
+  if (r.status === 200 && typeof r.body?.ticket_id === "string") return { ticket: r.body.ticket_id };
+  if (r.status === 404) return {};
+  return { unreachable: r.unreachable ?? `Real Dispatch answered ${r.status}` };
+}
+
+/**
+ * Puts what an agent is about to say to a customer on the ticket, before it leaves: the record
+ * is never behind the conversation. Keyed by the turn and the words, so a retried send is
+ * recorded once. False when it could not be recorded (the send is then stopped).
+ */
+export async function recordOutbound(cfg: Config, event: any, ctx: any): Promise<{ recorded: boolean; why?: string }> {
+  const conversation = ctx?.sessionKey ?? event?.sessionKey;
+  const agent = agentOfSession(conversation);
+  const own = forAgent(cfg, agent);
+  // The plugin's own word to a held message goes out: Real Dispatch is down by definition.
+  if (String(event?.content ?? "") === cfg.holdReply) return { recorded: true };
+  const bound = await boundTicket(own, conversation);
+  if (bound.unreachable) return { recorded: false, why: bound.unreachable };
+  const ticket = bound.ticket;
+  if (!ticket) return { recorded: true, why: "no ticket: not a customer conversation Real Dispatch knows" };
+  const body = {
+    ticket_id: ticket,
+    direction: "outbound",
+    channel: sourceChannel(ctx?.channelId),
+    sender: agent ? `${agent} agent` : "agent",
+    text: String(event?.content ?? ""),
+  };
+  const key = stableKey("outbound", String(conversation ?? ""), String(ctx?.runId ?? ""), String(event?.to ?? ""), body.text);
+  const r = await request(own, "POST", "/tools/v1/ticket.add_message", body, key);
+  if (r.status === 200) return { recorded: true };
+  return { recorded: false, why: r.unreachable ?? `${r.status} ${r.body?.error?.code ?? ""}` };
+}
+
+/** A send that failed after it was recorded: the office sees it on the ticket. */
+export async function recordUndelivered(cfg: Config, event: any, ctx: any): Promise<void> {
+  const conversation = ctx?.sessionKey ?? event?.sessionKey;
+  const own = forAgent(cfg, agentOfSession(conversation));
+  const ticket = (await boundTicket(own, conversation)).ticket;
+  if (!ticket) return;
+  const text = `Not delivered to ${event?.to ?? "the customer"}: ${String(event?.error ?? "the channel refused it").slice(0, 500)}`;
+  const key = stableKey("undelivered", String(conversation ?? ""), String(ctx?.runId ?? ""), String(event?.content ?? ""));
+  await request(own, "POST", "/tools/v1/ticket.add_message", {
+    ticket_id: ticket,
+    direction: "internal",
+    channel: sourceChannel(ctx?.channelId),
+    sender: "real-dispatch",
+    text,
+  }, key);
+}
+
 /** The agent's SOP, read at every turn so the shop's edits apply at once; "" when it has none. */
 export function readPolicy(cfg: Config, agentId: string): string {
   if (!/^[a-z0-9-]+$/.test(agentId)) return "";
@@ -236,12 +473,35 @@ export default definePluginEntry({
   description: "The Real Dispatch closed toolset: tickets, scheduling, dispatch, closeout and billing.",
   register(api: any) {
     const cfg = readConfig(api.pluginConfig);
-    // Every turn: the agent's policy (stable, so cacheable) and the case as it stands now.
+    // Every inbound message, on any channel, is recorded before an agent may see it.
+    api.on("before_dispatch", async (event: any, ctx: any) => {
+      const d = await gateInbound(cfg, event, ctx);
+      if (d.proceed) return undefined;
+      return d.reply ? { handled: true, text: d.reply } : { handled: true };
+    });
+    // Held messages go in as soon as Real Dispatch answers again.
+    const retry = setInterval(() => void retryHeld(cfg).catch(() => undefined), HOLD_RETRY_MS);
+    retry.unref?.();
+    // Every turn: the agent's policy (stable, so cacheable) and the case as it stands now,
+    // the case being the one the turn names or the one its conversation is bound to.
     api.on("before_prompt_build", async (event: any, ctx: any) => {
       const policy = readPolicy(cfg, String(ctx?.agentId ?? ""));
       const said = `${event?.currentUserMessage ?? ""}\n${event?.prompt ?? ""}`;
-      const context = await caseContext(forAgent(cfg, ctx?.agentId), ticketOf(said));
+      const own = forAgent(cfg, ctx?.agentId);
+      const ticket = ticketOf(said) ?? (await boundTicket(own, ctx?.sessionKey)).ticket;
+      const context = await caseContext(own, ticket);
       return { prependSystemContext: policy || undefined, prependContext: context };
+    });
+    // What an agent says to a customer is on the ticket before it leaves; a send that cannot
+    // be recorded does not go out.
+    api.on("message_sending", async (event: any, ctx: any) => {
+      const r = await recordOutbound(cfg, event, ctx);
+      if (r.recorded) return undefined;
+      console.error(`[real-dispatch] outbound message not sent: it could not be recorded (${r.why})`);
+      return { cancel: true, cancelReason: "real-dispatch: could not record the message on the ticket" };
+    });
+    api.on("message_sent", async (event: any, ctx: any) => {
+      if (event?.success === false) await recordUndelivered(cfg, event, ctx);
     });
     // Made per turn, so each agent's calls carry that agent's token.
     api.registerTool(

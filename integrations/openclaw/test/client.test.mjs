@@ -4,7 +4,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { callDispatch, caseContext, readConfig, readPolicy, ticketOf, tools } from '../dist/index.js';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  callDispatch, caseContext, gateInbound, readConfig, readPolicy, recordOutbound, retryHeld, sourceChannel, stableKey,
+  ticketOf, tools,
+} from '../dist/index.js';
 
 const servers = [];
 after(() => servers.forEach((s) => s.close()));
@@ -143,4 +149,68 @@ test('a call held for a person is reported as waiting, never as done', async () 
   assert.match(r.content[0].text, /apr_1/);
   assert.doesNotMatch(r.content[0].text, /done\. \{/);
   assert.equal(srv.seen.length, 1, 'not retried');
+});
+
+const json = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+const smsEvent = { messageId: 'SM42', content: 'My boiler is leaking', body: 'My boiler is leaking', channel: 'sms', timestamp: 1_764_000_000_000 };
+const smsCtx = { channelId: 'sms', senderId: '+13125550101', sessionKey: 'agent:intake:sms:direct:+13125550101', messageId: 'SM42' };
+
+test('the gate records every inbound message first; only attached or new ones wake an agent', async () => {
+  const answers = ['created', 'duplicate', 'quarantined', 'attached'];
+  const srv = await serve((req, res, body, n) => json(res, 200, { request_id: 'r', disposition: answers[n - 1], ticket_id: n === 3 ? null : 'tkt_9' }));
+  const cfg = readConfig({ baseUrl: srv.url, token: 'ops', agentTokens: { intake: 'intake-token' }, holdDir: mkdtempSync(join(tmpdir(), 'held-')) });
+  const decisions = [];
+  for (let i = 0; i < 4; i++) decisions.push(await gateInbound(cfg, smsEvent, smsCtx));
+  assert.deepEqual(decisions.map((d) => [d.disposition, d.proceed]),
+    [['created', true], ['duplicate', false], ['quarantined', false], ['attached', true]]);
+  assert.equal(decisions[1].reply, undefined, 'a duplicate gets no second answer');
+  const sent = JSON.parse(srv.seen[0].body);
+  assert.equal(srv.seen[0].url, '/tools/v1/inbound');
+  assert.equal(srv.seen[0].headers.authorization, 'Bearer intake-token', 'as the intake agent');
+  assert.deepEqual([sent.channel, sent.provider_message_id, sent.from, sent.text, sent.conversation],
+    ['sms', 'SM42', '+13125550101', 'My boiler is leaking', smsCtx.sessionKey]);
+  assert.equal(sourceChannel('irc'), 'webchat');
+  assert.equal(sourceChannel('imap'), 'email');
+});
+
+test('a message Real Dispatch cannot record is held on disk, answered kindly, and delivered later in order', async () => {
+  const holdDir = mkdtempSync(join(tmpdir(), 'held-'));
+  const down = readConfig({ baseUrl: 'http://127.0.0.1:9', token: 't', holdDir, holdReply: 'We got it; the office will reply.' });
+  const d1 = await gateInbound(down, smsEvent, smsCtx);
+  const d2 = await gateInbound(down, { ...smsEvent, messageId: 'SM43', content: 'Also the pilot is out', body: 'Also the pilot is out' }, smsCtx);
+  assert.deepEqual([d1.proceed, d1.disposition, d1.reply], [false, 'held', 'We got it; the office will reply.']);
+  assert.equal(d2.disposition, 'held');
+  assert.equal(readdirSync(holdDir).filter((n) => n.endsWith('.json')).length, 2);
+  assert.equal(await retryHeld(down), 2, 'still down: both wait');
+
+  const srv = await serve((req, res) => json(res, 200, { request_id: 'r', disposition: 'created', ticket_id: 'tkt_9' }));
+  const up = readConfig({ baseUrl: srv.url, token: 't', holdDir });
+  assert.equal(await retryHeld(up), 0);
+  assert.deepEqual(srv.seen.map((s) => JSON.parse(s.body).provider_message_id), ['SM42', 'SM43'], 'in the order received');
+  assert.deepEqual(readdirSync(holdDir).filter((n) => n.endsWith('.json')), []);
+});
+
+test("an agent's words are on the ticket before they leave, once per turn, and not sent if they cannot be", async () => {
+  const srv = await serve((req, res) => {
+    if (req.method === 'GET') return req.url.includes('unbound') ? json(res, 404, { error: { code: 'TICKET_NOT_FOUND' } }) : json(res, 200, { ticket_id: 'tkt_7' });
+    json(res, 200, { request_id: 'r', case: { id: 'tkt_7' }, events: ['e'], data: {} });
+  });
+  const cfg = readConfig({ baseUrl: srv.url, token: 'ops', agentTokens: { intake: 'intake-token' } });
+  const ev = { to: '+13125550101', content: 'A technician can come tomorrow 8-10.' };
+  const ctx = { channelId: 'sms', sessionKey: 'agent:intake:sms:direct:+13125550101', runId: 'run-1' };
+  assert.deepEqual(await recordOutbound(cfg, ev, ctx), { recorded: true });
+  await recordOutbound(cfg, ev, ctx);
+  const posts = srv.seen.filter((s) => s.method === 'POST');
+  assert.equal(posts.length, 2);
+  assert.deepEqual(JSON.parse(posts[0].body), { ticket_id: 'tkt_7', direction: 'outbound', channel: 'sms', sender: 'intake agent', text: ev.content });
+  assert.equal(posts[0].headers.authorization, 'Bearer intake-token', "as the agent whose session it is");
+  assert.equal(posts[0].headers['idempotency-key'], posts[1].headers['idempotency-key'], 'the same send, the same key');
+  assert.equal(posts[0].headers['idempotency-key'], stableKey('outbound', ctx.sessionKey, 'run-1', ev.to, ev.content));
+
+  const unbound = await recordOutbound(cfg, ev, { ...ctx, sessionKey: 'agent:intake:sms:direct:unbound' });
+  assert.equal(unbound.recorded, true, 'not a conversation Real Dispatch knows: not its business');
+  const down = await recordOutbound(readConfig({ baseUrl: 'http://127.0.0.1:9', token: 't' }), ev, ctx);
+  assert.equal(down.recorded, false, 'Real Dispatch down: the send is stopped');
+  const held = readConfig({ baseUrl: 'http://127.0.0.1:9', token: 't' });
+  assert.equal((await recordOutbound(held, { to: 'x', content: held.holdReply }, ctx)).recorded, true, 'the hold reply itself goes out');
 });

@@ -9,6 +9,7 @@ tools="${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/.."
 tools="$(cd "$tools" && pwd)"
 node_version=24.19.0
 openclaw_version=2026.9.6
+sms_version=2026.9.4
 log() { printf '\033[1;34m[openclaw]\033[0m %s\n' "$*" >&2; }
 
 # Node 24 from PyPI: the wheel carries node; its npm is run through node itself.
@@ -22,12 +23,17 @@ if ! "$nodepkg/bin/node" --version 2>/dev/null | grep -qx "v$node_version"; then
 fi
 node="$(cd "$nodepkg/bin" && pwd)/node"
 npm() { PATH="$(dirname "$node"):$PATH" "$node" "$nodepkg/lib/node_modules/npm/bin/npm-cli.js" "$@"; }
+# The gateway's CLI runs the `npm` beside node (plugin installs); the wheel ships it as a copy
+# of npm's launcher that cannot find its own files, so it is replaced by one that can.
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node" "$(cd "$nodepkg" && pwd)/lib/node_modules/npm/bin/npm-cli.js" >"$nodepkg/bin/npm"
+chmod +x "$nodepkg/bin/npm"
 
-if ! grep -q "\"version\": \"$openclaw_version\"" "$tools/openclaw/node_modules/openclaw/package.json" 2>/dev/null; then
-  log "npm install openclaw@$openclaw_version (about a minute, once)"
+if ! grep -q "\"version\": \"$openclaw_version\"" "$tools/openclaw/node_modules/openclaw/package.json" 2>/dev/null ||
+  ! grep -q "\"version\": \"$sms_version\"" "$tools/openclaw/node_modules/@openclaw/sms/package.json" 2>/dev/null; then
+  log "npm install openclaw@$openclaw_version and its SMS channel (about a minute, once)"
   mkdir -p "$tools/openclaw"
   [ -f "$tools/openclaw/package.json" ] || echo '{"private": true}' >"$tools/openclaw/package.json"
-  (cd "$tools/openclaw" && npm install --no-audit --no-fund --loglevel=error "openclaw@$openclaw_version")
+  (cd "$tools/openclaw" && npm install --no-audit --no-fund --loglevel=error "openclaw@$openclaw_version" "@openclaw/sms@$sms_version")
 fi
 
 # The plugin: its build tools from its lock file, the SDK from the installed gateway.
@@ -43,6 +49,8 @@ ln -sfn "$tools/openclaw/node_modules/openclaw" "$plugin/node_modules/openclaw"
 port="${OPENCLAW_TEST_PORT:-3198}"
 work="$(mktemp -d)"
 export RD_DATA_DIR="$work/data" RD_BIND="127.0.0.1:$port" RD_SITE_ROOT="$root/target/site" RUST_LOG="${RUST_LOG:-warn}"
+# A sender the shop blocked: the channel test texts from it and expects no agent to wake.
+export RD_INBOUND_BLOCKLIST="+13125550666"
 unset DATABASE_URL RD_S3_ENDPOINT
 "$bin" migrate >/dev/null
 plugin_token="$("$bin" token create --role operator --name openclaw | tail -n 1)"
@@ -59,14 +67,20 @@ source "$root/scripts/serve-throwaway.sh"
 db="$RD_DATA_DIR/real-dispatch.db"
 
 run_tests() {
-  DISPATCH_BIN="$bin" OPENCLAW_DIR="$tools/openclaw" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
+  PATH="$(dirname "$node"):$PATH" DISPATCH_BIN="$bin" OPENCLAW_DIR="$tools/openclaw" OPENCLAW_SMS_VERSION="$sms_version" DISPATCH_URL="http://127.0.0.1:$port" DISPATCH_DB="$db" \
     DISPATCH_TOKEN="$plugin_token" DISPATCH_AGENT_TOKENS="$agent_tokens" DISPATCH_OPERATOR_TOKEN="$operator_token" \
     DISPATCH_TECH_ID="$tech_id" "$node" --test --test-reporter=tap --test-concurrency=1 "$@"
 }
 rc=0
+if [ -n "${OPENCLAW_TESTS:-}" ]; then
+  # One or more test files by name, for working on them: OPENCLAW_TESTS="channel.test.mjs".
+  for t in $OPENCLAW_TESTS; do run_tests "$plugin/test/$t" || rc=$?; done
+  exit "$rc"
+fi
 run_tests "$plugin"/test/client.test.mjs "$plugin"/test/gateway.test.mjs || rc=$?
 # Then the agent turns, on their own: the gateway test's follow-up worker counts the leads due
 # on this server, and the turns open tickets of their own.
 run_tests "$plugin"/test/agent.test.mjs || rc=$?
+run_tests "$plugin"/test/channel.test.mjs || rc=$?
 if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 40 "$work/server.log"; fi
 exit "$rc"

@@ -42,8 +42,39 @@ export function gatewayConfig(env, generated = generatedTools(), pluginDir = PLU
         },
       },
     },
-    tools: { allow: generated.tools.map((t) => t.name) },
+    // Each agent has a handful of tools: the model sees their schemas directly instead of
+    // searching a catalog first (OpenClaw's default for channel turns).
+    tools: { allow: generated.tools.map((t) => t.name), toolSearch: false },
     agents: { entries },
+    // Customers write in on these channels; the intake agent answers (its turns then find the
+    // ticket through the conversation's binding in Real Dispatch).
+    // Each customer has a conversation of their own (not the agent's one main session).
+    bindings: customerChannels(env).map((channel) => ({
+      agentId: 'intake', match: { channel, accountId: 'default' }, session: { dmScope: 'per-channel-peer' },
+    })),
+    ...(env.TWILIO_ACCOUNT_SID ? { channels: { sms: smsChannel(env) } } : {}),
+  };
+}
+
+/** REAL_DISPATCH_CUSTOMER_CHANNELS, comma-separated (default: sms). */
+export function customerChannels(env) {
+  return (env.REAL_DISPATCH_CUSTOMER_CHANNELS ?? 'sms').split(',').map((c) => c.trim()).filter(Boolean);
+}
+
+/**
+ * The SMS channel (Twilio) from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER and
+ * SMS_PUBLIC_WEBHOOK_URL: open to every sender, as a shop's line is; Real Dispatch's inbound gate
+ * quarantines spam, blocked senders and floods before any agent sees them.
+ */
+export function smsChannel(env) {
+  return {
+    enabled: true,
+    accountSid: env.TWILIO_ACCOUNT_SID,
+    authToken: env.TWILIO_AUTH_TOKEN,
+    fromNumber: env.TWILIO_PHONE_NUMBER,
+    publicWebhookUrl: env.SMS_PUBLIC_WEBHOOK_URL,
+    dmPolicy: 'open',
+    allowFrom: ['*'],
   };
 }
 

@@ -1,6 +1,6 @@
 // What the real-gateway tests share: the gateway as a child process with its own state
 // folder, and the configuration the image ships, for this test's Real Dispatch server.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentTokenVar, gatewayConfig } from '../docker/config.mjs';
@@ -21,17 +21,36 @@ export function testConfig({ home, port, gatewayToken, hooksToken, generated, pl
   return c;
 }
 
+/** The environment of a gateway (and its CLI) whose state lives in `home`. */
+function gatewayEnv(home) {
+  return {
+    ...process.env,
+    HOME: home, OPENCLAW_HOME: home, OPENCLAW_STATE_DIR: join(home, 'state'), OPENCLAW_CONFIG_PATH: join(home, 'openclaw.json'),
+    TMPDIR: home, npm_config_cache: join(home, 'npm'),
+  };
+}
+
+const OPENCLAW_CLI = () => join(process.env.OPENCLAW_DIR, 'node_modules/openclaw/openclaw.mjs');
+
+/**
+ * Installs a plugin into the gateway's state as an operator would (`openclaw plugins install`):
+ * channel plugins need the install record to be trusted with the channel ingress queue.
+ */
+export function installPlugin({ home, spec }) {
+  writeFileSync(join(home, 'openclaw.json'), '{}');
+  // The npm cache of the tools folder: the package is fetched once per machine.
+  const env = { ...gatewayEnv(home), npm_config_cache: join(process.env.OPENCLAW_DIR, '.npm-cache') };
+  execFileSync(process.execPath, [OPENCLAW_CLI(), 'plugins', 'install', spec, '--accept-capabilities'],
+    { env, stdio: 'pipe', timeout: 300_000 });
+}
+
 /** Starts `openclaw gateway` with `config`, its state in `home`; resolves once it is ready. */
 export async function startGateway({ home, config, gatewayToken }) {
   const port = config.gateway.port;
   const cfgPath = join(home, 'openclaw.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2));
-  const env = {
-    ...process.env,
-    HOME: home, OPENCLAW_HOME: home, OPENCLAW_STATE_DIR: join(home, 'state'), OPENCLAW_CONFIG_PATH: cfgPath,
-    TMPDIR: home, npm_config_cache: join(home, 'npm'),
-  };
-  const child = spawn(process.execPath, [join(process.env.OPENCLAW_DIR, 'node_modules/openclaw/openclaw.mjs'), 'gateway',
+  const env = gatewayEnv(home);
+  const child = spawn(process.execPath, [OPENCLAW_CLI(), 'gateway',
     '--allow-unconfigured', '--token', gatewayToken, '--port', String(port), '--bind', 'loopback'],
   { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

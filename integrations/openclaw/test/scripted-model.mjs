@@ -4,7 +4,9 @@
 // "model" calls.
 //
 // A script is a list of turns; each request takes the next one: `{ text }` answers with text,
-// `{ tool, args }` with one tool call. When the script runs out the model says "Done.".
+// `{ tool, args }` with one tool call, and a function of the request body returns either (so a
+// turn can use what the gateway showed the model). When the script runs out the model says
+// "Done.".
 import { createServer } from 'node:http';
 
 export async function startScriptedModel(script = []) {
@@ -22,7 +24,8 @@ export async function startScriptedModel(script = []) {
         res.end(JSON.stringify({ object: 'list', data: [{ id: 'dispatch-test', object: 'model' }] }));
         return;
       }
-      const turn = turns.shift() ?? { text: 'Done.' };
+      const next = turns.shift() ?? { text: 'Done.' };
+      const turn = typeof next === 'function' ? next(body) : next;
       const message = turn.tool
         ? {
           role: 'assistant',
@@ -61,6 +64,8 @@ export async function startScriptedModel(script = []) {
     /** Chat requests only (not model listings). */
     chats: () => requests.filter((r) => r.path.endsWith('/chat/completions')),
     close: () => new Promise((r) => server.close(r)),
+    /** Adds turns to the script. */
+    push: (...more) => turns.push(...more),
   };
 }
 

@@ -1,0 +1,161 @@
+// A customer texts the shop: the message arrives on the real OpenClaw SMS channel (a Twilio
+// webhook, signed as Twilio signs it), passes Real Dispatch's inbound gate, and wakes the intake
+// agent with its case; what the agent says is on the ticket. Duplicates and blocked senders
+// never wake an agent.
+//
+// Environment: as gateway.test.mjs (scripts/openclaw-test.sh sets it, with the SMS plugin
+// installed beside the gateway and +13125550666 on Real Dispatch's blocklist).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { merge, smsChannel } from '../docker/config.mjs';
+import { installPlugin, startGateway, testConfig } from './harness.mjs';
+import { startScriptedModel, scriptedProvider } from './scripted-model.mjs';
+
+const DISPATCH = process.env.DISPATCH_URL;
+const OPERATOR = process.env.DISPATCH_OPERATOR_TOKEN;
+const PLUGIN = resolve(import.meta.dirname, '..');
+// The official package, installed as an operator installs it (a channel must be trusted).
+const SMS_VERSION = process.env.OPENCLAW_SMS_VERSION ?? '2026.9.4';
+const generated = JSON.parse(readFileSync(join(PLUGIN, 'tools.json'), 'utf8'));
+const GATEWAY_TOKEN = `gw-sms-${process.pid}`;
+const AUTH_TOKEN = `twilio-auth-${process.pid}`;
+const ACCOUNT = `AC${'0123456789abcdef'.repeat(2)}`;
+const SHOP_NUMBER = '+15550000000';
+const port = 21000 + (process.pid % 20000);
+const webhook = `http://localhost:${port}/webhooks/sms`;
+
+let gateway;
+let model;
+
+before(async () => {
+  const home = mkdtempSync(join(tmpdir(), 'openclaw-sms-'));
+  model = await startScriptedModel();
+  let config = merge(testConfig({ home, port, gatewayToken: GATEWAY_TOKEN, hooksToken: `hooks-sms-${process.pid}`,
+    generated, pluginDir: PLUGIN }), scriptedProvider(model.url));
+  config = merge(config, {
+    plugins: { entries: { sms: { enabled: true } } },
+    channels: { sms: smsChannel({ TWILIO_ACCOUNT_SID: ACCOUNT, TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      TWILIO_PHONE_NUMBER: SHOP_NUMBER, SMS_PUBLIC_WEBHOOK_URL: webhook }) },
+  });
+  installPlugin({ home, spec: `@openclaw/sms@${SMS_VERSION}` });
+  gateway = await startGateway({ home, config, gatewayToken: GATEWAY_TOKEN });
+});
+
+after(async () => {
+  gateway?.child.kill('SIGTERM');
+  await model?.close();
+});
+
+/** Posts a text message to the gateway's webhook exactly as Twilio would (form body, signature). */
+async function text(from, body, sid) {
+  const form = { AccountSid: ACCOUNT, ApiVersion: '2010-04-01', Body: body, From: from, MessageSid: sid,
+    NumMedia: '0', NumSegments: '1', SmsMessageSid: sid, SmsSid: sid, SmsStatus: 'received', To: SHOP_NUMBER };
+  const data = webhook + Object.keys(form).sort().map((k) => `${k}${form[k]}`).join('');
+  const signature = createHmac('sha1', AUTH_TOKEN).update(data).digest('base64');
+  const res = await fetch(webhook, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+async function dispatchGet(path) {
+  const res = await fetch(`${DISPATCH}${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+  return res.json();
+}
+
+/** The inbound records of one Twilio message id, straight from Real Dispatch's database. */
+function inboundRows(sid) {
+  const db = new DatabaseSync(process.env.DISPATCH_DB, { readOnly: true });
+  try {
+    return db.prepare('SELECT disposition, reason, ticket_id FROM inbound_messages WHERE provider_message_id = ?').all(sid);
+  } finally {
+    db.close();
+  }
+}
+
+function inboundFrom(number) {
+  const db = new DatabaseSync(process.env.DISPATCH_DB, { readOnly: true });
+  try {
+    return db.prepare('SELECT disposition, reason, ticket_id FROM inbound_messages WHERE normalized_from = ?').all(number);
+  } finally {
+    db.close();
+  }
+}
+
+async function until(what, fn, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}\n--- gateway ---\n${gateway?.output().slice(-4000)}`);
+}
+
+const caseIn = (body) => /Real Dispatch case (tkt_[0-9A-Za-z]+)/.exec(JSON.stringify(body.messages))?.[1];
+const REPLY = 'Thanks for texting. We have marked this urgent and a scheduler will offer you times shortly.';
+
+test('a text from a new customer opens a lead, wakes the intake agent with its case, and the reply is on the ticket', { timeout: 240_000 }, async () => {
+  model.push(
+    (body) => ({ tool: 'dispatch_ticket_set_priority', args: { ticket_id: caseIn(body), priority: 'urgent', reason: 'no heat' } }),
+    { text: REPLY },
+  );
+  const before = model.chats().length;
+  const sid = `SM${Date.now()}a`;
+  const r = await text('+13125550177', 'Hi, my furnace stopped and there is no heat at all. 14 Birch Ln.', sid);
+  assert.ok(r.status < 300, `${r.status} ${r.body}`);
+
+  const chat = await until('the intake model to be asked', () => model.chats()[before]);
+  const system = chat.body.messages.filter((m) => m.role === 'system').map((m) => JSON.stringify(m.content)).join('\n');
+  assert.match(system, /# Intake policy/, 'the intake SOP');
+  const ticket = caseIn(chat.body);
+  assert.ok(ticket, `the case summary of the lead is in front of the model: ${JSON.stringify(chat.body.messages).slice(0, 2000)}`);
+  assert.match(JSON.stringify(chat.body.messages), /no heat at all/);
+
+  // The scripted tool call went through Real Dispatch; the reply is recorded as outbound.
+  let last;
+  const thread = await until('the reply on the ticket', async () => {
+    last = await dispatchGet(`/tools/v1/cases/${ticket}/summary`);
+    const m = (await dispatchGet(`/tools/v1/cases/${ticket}`)).case;
+    return m?.priority === 'urgent' && m.message_count >= 2 ? m : null;
+  }).catch((e) => {
+    const toolResult = JSON.stringify(model.chats()[before + 1]?.body.messages.filter((m) => m.role === 'tool'));
+    const offered = JSON.stringify(model.chats()[before]?.body.tools?.map((t) => t.function?.name));
+    throw new Error(`offered: ${offered}\ntool result: ${toolResult}\n${JSON.stringify(last).slice(0, 600)}\n${e.message}`);
+  });
+  assert.equal(thread.state, 'lead');
+  assert.deepEqual(inboundRows(sid).map((r) => [r.disposition, r.ticket_id]), [['created', ticket]]);
+  const summary = (await dispatchGet(`/tools/v1/cases/${ticket}/summary`)).summary.text;
+  assert.match(summary, /inbound sms\] Hi, my furnace stopped/, summary);
+  assert.match(summary, new RegExp(`outbound sms\\] ${REPLY.slice(0, 30)}`), summary);
+});
+
+test('the same text delivered twice is one message and one turn; a blocked sender wakes no one', { timeout: 240_000 }, async () => {
+  model.push({ text: 'We got your message about the leak.' });
+  const before = model.chats().length;
+  const sid = `SM${Date.now()}b`;
+  const first = await text('+13125550188', 'The water heater is leaking into the basement.', sid);
+  assert.ok(first.status < 300, `${first.status} ${first.body}`);
+  await until('the turn of the first delivery', () => model.chats().length > before);
+  const again = await text('+13125550188', 'The water heater is leaking into the basement.', sid);
+  assert.ok(again.status < 300, `${again.status} ${again.body}`);
+
+  const blocked = await text('+13125550666', 'CHEAP LOANS click here', `SM${Date.now()}c`);
+  assert.ok(blocked.status < 300, `${blocked.status} ${blocked.body}`);
+  // Time for any turn these could have started to reach the model.
+  await new Promise((r) => setTimeout(r, 8_000));
+  assert.equal(model.chats().length, before + 1, 'one turn in all');
+  const rows = inboundRows(sid);
+  assert.equal(rows.length, 1, 'recorded once');
+  const spam = inboundFrom('+13125550666');
+  assert.deepEqual(spam.map((r) => [r.disposition, r.ticket_id]), [['quarantined', null]], 'recorded, quarantined');
+  const said = (await dispatchGet(`/tools/v1/cases/${rows[0].ticket_id}/summary`)).summary.last_messages;
+  assert.equal(said.filter((m) => m.direction === 'inbound').length, 1, `the customer's message once: ${JSON.stringify(said)}`);
+});

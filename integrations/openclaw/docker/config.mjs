@@ -40,6 +40,7 @@ export function gatewayConfig(env, generated = generatedTools(), pluginDir = PLU
           hooks: { allowConversationAccess: true },
           config: { baseUrl: env.REAL_DISPATCH_URL, token: env.REAL_DISPATCH_TOKEN, agentTokens },
         },
+        ...(env.TWILIO_ACCOUNT_SID ? { sms: { enabled: true } } : {}),
       },
     },
     // Each agent has a handful of tools: the model sees their schemas directly instead of

@@ -18,7 +18,7 @@ pub fn ApprovalsPage() -> impl IntoView {
     let rules = Resource::new(move || rules_set.version().get(), |_| approval_rules());
     view! {
         <TopBar title="Approvals"/>
-        <main class="console">
+        <main class="approvals-page">
             <p class="form-status" role="status" aria-live="polite" data-test="approval-status">
                 {move || match decide.value().get() {
                     Some(Ok(FormOutcome::Done(a))) => view! { <span class="ok">{decided_text(&a)}</span> }.into_any(),

@@ -8,5 +8,6 @@ mod approvals;
 mod console;
 mod photos;
 mod tool_api;
+mod updates;
 mod web_auth;
 mod worker;

@@ -172,6 +172,7 @@ impl Service {
             A::TicketSetFlag(i) => Done::Case(Box::new(self.set_flag(ctx, &i).await?)),
             A::ApprovalApprove(i) => Done::Data(json!({ "approval": self.approve(ctx, &i).await? })),
             A::ApprovalReject(i) => Done::Data(json!({ "approval": self.reject(ctx, &i).await? })),
+            A::CustomerUpdatesSet(i) => Done::Data(json!({ "updates": self.set_update_settings(ctx, &i).await? })),
             A::ApprovalGateSet(i) => Done::Data(json!({ "rules": self.set_gate_policy(ctx, &i).await? })),
             A::BillingEditInvoiceDraft(i) => Done::Case(Box::new(self.edit_invoice_draft(ctx, &i).await?)),
             A::BillingRecordPayment(i) => Done::Case(Box::new(self.record_payment(ctx, &i).await?)),

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod blob;
 pub mod context;
+pub mod customer_updates;
 pub mod error;
 pub mod execute;
 pub mod files;

@@ -150,6 +150,8 @@ impl Service {
             }
         }
         let (after, head) = open.swap(to).await?;
+        // What the customer is told of this change is written with it, or not at all.
+        self.queue_updates(&mut open.tx, &open.before, &after).await?;
         let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let after_json = serde_json::to_value(&after).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let changes = domain::diff::diff(&before_json, &after_json);

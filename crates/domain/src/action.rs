@@ -73,6 +73,7 @@ about_no_ticket!(
     crate::records::PasswordReset,
     crate::approval::ApprovalDecision,
     crate::approval::GatePolicy,
+    crate::updates::UpdateSettings,
 );
 
 impl Scoped for crate::command::CreateTicket {
@@ -384,6 +385,13 @@ actions! {
             moves: [],
             audience: Tools,
             about: "Reject an agent's call held for a person, saying why (the agent is told).",
+        }
+        CustomerUpdatesSet = "customer_updates.set" (crate::updates::UpdateSettings) {
+            roles: [Admin],
+            from: [],
+            moves: [],
+            audience: App,
+            about: "Choose which updates customers get (appointment confirmed, on the way, ETA changed, work done, invoice ready) and their words.",
         }
         ApprovalGateSet = "approval_gate.set" (crate::approval::GatePolicy) {
             roles: [Admin],

@@ -20,6 +20,7 @@ pub mod priority;
 pub mod records;
 pub mod slots;
 pub mod state;
+pub mod updates;
 pub mod validate;
 pub mod views;
 pub mod window;

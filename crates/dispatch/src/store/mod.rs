@@ -9,6 +9,7 @@ pub mod autonomy;
 pub mod case_store;
 pub mod case_tx;
 pub mod case_writes;
+pub mod customer_updates;
 pub mod customers;
 pub mod db;
 pub mod followups;

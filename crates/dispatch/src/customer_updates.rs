@@ -1,0 +1,231 @@
+//! Customer updates: written in the transaction of the action that committed the fact
+//! (`domain::updates`), delivered by the worker, each once: recorded on the ticket as an
+//! outbound message when sent, retried with backoff when the channel fails, and given up after
+//! five attempts, where the office sees it.
+
+use crate::audit::{self, NewEvent};
+use crate::context::CallContext;
+use crate::error::ServiceError;
+use crate::idempotency::IdempotencyKey;
+use crate::ids::new_id;
+use crate::service::Service;
+use crate::store::customer_updates::{self as store, CustomerUpdate};
+use crate::store::shop_settings;
+use domain::updates::{self, UpdateSettings};
+use domain::{Action, Actor, Case};
+
+/// The key of the update rules among the shop's settings.
+const SETTING: &str = "customer_updates";
+/// Attempts before an update is given up.
+pub const MAX_ATTEMPTS: i64 = 5;
+/// How long a worker holds the updates it claimed.
+const LEASE_MS: i64 = 2 * 60_000;
+
+/// The wait before attempt `n + 1`: 30 s, 1, 2, 4 min.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    30_000 * (1_i64 << attempts.clamp(1, 4).saturating_sub(1))
+}
+
+impl Service {
+    /// The shop's update rules (every kind on, with the default words, until an admin changes them).
+    pub async fn update_settings(&self) -> Result<UpdateSettings, ServiceError> {
+        Ok(match shop_settings::get(self.db.pool(), SETTING).await? {
+            Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "stored update rules unreadable; using the defaults");
+                UpdateSettings::default()
+            }),
+            None => UpdateSettings::default(),
+        })
+    }
+
+    /// `customer_updates.set` (admin): which updates go out, in which words. Audited with the
+    /// rules it replaced.
+    pub async fn set_update_settings(
+        &self,
+        ctx: &CallContext,
+        settings: &UpdateSettings,
+    ) -> Result<UpdateSettings, ServiceError> {
+        self.authorize(ctx, Action::CustomerUpdatesSet)?;
+        settings.validate()?;
+        let value = serde_json::to_value(settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut tx = self.db.begin_write().await?;
+        let before = shop_settings::get_in(&mut tx, SETTING).await?;
+        shop_settings::put(&mut tx, SETTING, &value, &ctx.actor.id, crate::ids::now_ms()).await?;
+        let ev = NewEvent {
+            action: Action::CustomerUpdatesSet.name().into(),
+            detail: Some(serde_json::json!({ "before": before, "after": value })),
+            ..Default::default()
+        };
+        audit::append(&mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        Ok(settings.clone())
+    }
+
+    /// Writes the updates a committed change calls for, in the action's own transaction: they
+    /// exist exactly when the change does.
+    pub(crate) async fn queue_updates(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        before: &Case,
+        after: &Case,
+    ) -> Result<(), ServiceError> {
+        let kinds = updates::due(before, after);
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        let settings = self.update_settings().await?;
+        let now = crate::ids::now_ms();
+        let to = updates::recipient(after);
+        for kind in kinds {
+            let rule = settings.rule(kind);
+            if !rule.enabled {
+                continue;
+            }
+            let body = updates::render(&rule.template, &self.update_facts(after));
+            let recent = store::last_of_kind(tx, &after.id, kind.as_str()).await?;
+            let (status, reason) = match (&to, recent) {
+                (None, _) => ("skipped", Some("the customer has no phone number or e-mail")),
+                (_, Some(at)) if now - at < kind.quiet_ms() => {
+                    ("skipped", Some("the same update went out less than five minutes ago"))
+                }
+                _ => ("pending", None),
+            };
+            let id = new_id("upd");
+            store::insert(
+                tx,
+                &store::NewUpdate {
+                    id: &id,
+                    ticket_id: &after.id,
+                    kind: kind.as_str(),
+                    channel: to.as_ref().map(|(c, _)| c.as_str()),
+                    to: to.as_ref().map(|(_, a)| a.as_str()),
+                    body: &body,
+                    status,
+                    reason,
+                    case_version: after.version,
+                    now,
+                },
+            )
+            .await?;
+            tracing::info!(ticket = %after.number, kind = kind.as_str(), status, "customer update queued");
+        }
+        Ok(())
+    }
+
+    /// What the templates' placeholders say about this case, in the shop's words and zone.
+    fn update_facts(&self, c: &Case) -> Vec<(&'static str, String)> {
+        let first = |name: &str| name.split_whitespace().next().unwrap_or_default().to_string();
+        // A customer known only by their number is greeted without it.
+        let customer = Some(first(&c.customer.name))
+            .filter(|n| !n.is_empty() && !n.starts_with('+') && !n.chars().any(|ch| ch.is_ascii_digit() || ch == '@'))
+            .unwrap_or_else(|| "there".into());
+        let technician = c.assignment.as_ref().map(|a| first(&a.technician_name));
+        let eta = c.eta.as_ref().map(|e| {
+            let zoned = jiff::Timestamp::from_millisecond(e.eta_ms).map(|t| t.to_zoned(self.settings.timezone.clone()));
+            zoned.map(|z| z.strftime("%H:%M").to_string()).unwrap_or_default()
+        });
+        vec![
+            ("customer", customer),
+            ("shop", self.settings.shop_name.clone()),
+            (
+                "window",
+                c.appointment.as_ref().map(|a| self.settings.window_label(a.start_ms, a.end_ms)).unwrap_or_default(),
+            ),
+            ("with_technician", technician.clone().map(|t| format!(" with {t}")).unwrap_or_default()),
+            ("technician", technician.unwrap_or_else(|| "your technician".into())),
+            ("eta", eta.unwrap_or_default()),
+            ("invoice", c.invoice.as_ref().map(|i| i.number.clone()).unwrap_or_default()),
+            ("total", c.invoice.as_ref().map(|i| domain::money::Money(i.total_cents).to_string()).unwrap_or_default()),
+        ]
+    }
+
+    /// A ticket's updates, newest first (staff).
+    pub async fn customer_updates_of(
+        &self,
+        ctx: &CallContext,
+        ticket_id: &str,
+    ) -> Result<Vec<CustomerUpdate>, ServiceError> {
+        self.authorize(ctx, Action::BoardRead)?;
+        store::of_ticket(self.db.pool(), ticket_id).await
+    }
+
+    /// Updates given up after every attempt failed, newest first (staff).
+    pub async fn undelivered_updates(&self, ctx: &CallContext) -> Result<Vec<CustomerUpdate>, ServiceError> {
+        self.authorize(ctx, Action::BoardRead)?;
+        store::dead(self.db.pool(), 50).await
+    }
+
+    /// Claims the updates due now, for one worker pass.
+    pub async fn claim_updates(&self, now: i64, limit: i64) -> Result<Vec<CustomerUpdate>, ServiceError> {
+        let mut tx = self.db.begin_write().await?;
+        let claimed = store::claim_due(&mut tx, self.db.backend(), now, now + LEASE_MS, limit).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// The words that go out: the stored text, with a fresh portal link where it asks for one.
+    pub async fn update_text(&self, u: &CustomerUpdate, public_url: &str) -> Result<String, ServiceError> {
+        if !u.body.contains("{portal_link}") {
+            return Ok(u.body.clone());
+        }
+        let ctx = CallContext::new(Actor::system("updates"));
+        let link = self
+            .create_portal_link(&ctx, &domain::commands::CreateLink { ticket_id: u.ticket_id.clone(), ttl_hours: None })
+            .await?;
+        Ok(u.body.replace("{portal_link}", &format!("{}{}", public_url.trim_end_matches('/'), link.path)))
+    }
+
+    /// A sent update: on the ticket's thread as an outbound message (once, keyed by the
+    /// update), then settled, audited.
+    pub async fn update_sent(&self, u: &CustomerUpdate, text: &str, now: i64) -> Result<bool, ServiceError> {
+        let channel = u.channel.as_deref().and_then(|c| c.parse().ok());
+        let mut ctx = CallContext::new(Actor::system("updates"));
+        ctx.channel = channel.unwrap_or_default();
+        ctx.idempotency = Some(IdempotencyKey {
+            scope: "updates".into(),
+            tool: Action::TicketAddMessage.name().into(),
+            key: u.id.clone(),
+            request_hash: String::new(),
+        });
+        let message = domain::commands::AddMessage {
+            ticket_id: u.ticket_id.clone(),
+            direction: domain::commands::Direction::Outbound,
+            channel,
+            sender: Some("real-dispatch".into()),
+            text: text.to_string(),
+        };
+        match self.add_message(&ctx, &message).await {
+            Ok(_) | Err(ServiceError::AlreadyProcessed) => {}
+            Err(e) => return Err(e),
+        }
+        let mut tx = self.db.begin_write().await?;
+        let settled = store::settle(&mut tx, &u.id, "sent", u.attempts + 1, now, None, Some(now)).await?;
+        if settled {
+            let detail = serde_json::json!({"update_id": u.id, "kind": u.kind, "channel": u.channel, "to": u.to});
+            audit::append(&mut tx, &ctx, NewEvent::ticket_note(&u.ticket_id, "update.sent", detail)).await?;
+        }
+        tx.commit().await?;
+        Ok(settled)
+    }
+
+    /// A failed attempt: retried after a backoff, or given up (`dead`, audited) after the last.
+    pub async fn update_failed(&self, u: &CustomerUpdate, error: &str, now: i64) -> Result<bool, ServiceError> {
+        let attempts = u.attempts + 1;
+        let dead = attempts >= MAX_ATTEMPTS;
+        let error: String = error.chars().take(500).collect();
+        let mut tx = self.db.begin_write().await?;
+        let status = if dead { "dead" } else { "pending" };
+        let settled =
+            store::settle(&mut tx, &u.id, status, attempts, now + backoff_ms(attempts), Some(&error), None).await?;
+        if settled && dead {
+            let ctx = CallContext::new(Actor::system("updates"));
+            let detail = serde_json::json!({"update_id": u.id, "kind": u.kind, "attempts": attempts, "error": error});
+            audit::append(&mut tx, &ctx, NewEvent::ticket_note(&u.ticket_id, "update.dead", detail)).await?;
+        }
+        tx.commit().await?;
+        if dead {
+            tracing::warn!(update = %u.id, ticket = %u.ticket_id, "customer update given up after {attempts} attempts");
+        }
+        Ok(settled)
+    }
+}

@@ -1,0 +1,167 @@
+//! The customer-update outbox: written inside the action's transaction, claimed with a lease
+//! by the worker, and settled once (sent, retried later, or given up).
+
+use crate::db::Backend;
+use crate::error::ServiceError;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+/// One update as the office sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CustomerUpdate {
+    pub id: String,
+    pub ticket_id: String,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub to: Option<String>,
+    pub body: String,
+    /// `pending`, `sent`, `dead` (given up) or `skipped` (not sent, with why).
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+}
+
+const COLUMNS: &str = "id, ticket_id, kind, channel, to_addr, body, status, reason, attempts, next_attempt_at_ms, \
+    last_error, created_at_ms, sent_at_ms";
+
+fn update(r: &AnyRow) -> Result<CustomerUpdate, ServiceError> {
+    Ok(CustomerUpdate {
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        kind: r.try_get("kind")?,
+        channel: r.try_get("channel")?,
+        to: r.try_get("to_addr")?,
+        body: r.try_get("body")?,
+        status: r.try_get("status")?,
+        reason: r.try_get("reason")?,
+        attempts: r.try_get::<i64, _>("attempts")?,
+        next_attempt_at_ms: r.try_get("next_attempt_at_ms")?,
+        last_error: r.try_get("last_error")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        sent_at_ms: r.try_get("sent_at_ms")?,
+    })
+}
+
+/// A new update, as the action's transaction writes it.
+pub struct NewUpdate<'a> {
+    pub id: &'a str,
+    pub ticket_id: &'a str,
+    pub kind: &'a str,
+    pub channel: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub body: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    pub case_version: i64,
+    pub now: i64,
+}
+
+pub async fn insert(tx: &mut crate::db::WriteTx, u: &NewUpdate<'_>) -> Result<(), ServiceError> {
+    sqlx::query(
+        "INSERT INTO customer_updates (id, ticket_id, kind, channel, to_addr, body, status, reason, attempts, \
+         next_attempt_at_ms, case_version, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $9)",
+    )
+    .bind(u.id)
+    .bind(u.ticket_id)
+    .bind(u.kind)
+    .bind(u.channel)
+    .bind(u.to)
+    .bind(u.body)
+    .bind(u.status)
+    .bind(u.reason)
+    .bind(u.now)
+    .bind(u.case_version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// When the same kind last went out (or is going out) on the ticket.
+pub async fn last_of_kind(
+    tx: &mut crate::db::WriteTx,
+    ticket_id: &str,
+    kind: &str,
+) -> Result<Option<i64>, ServiceError> {
+    Ok(sqlx::query_scalar(
+        "SELECT MAX(created_at_ms) FROM customer_updates WHERE ticket_id = $1 AND kind = $2 AND status IN ('pending', 'sent')",
+    )
+    .bind(ticket_id)
+    .bind(kind)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Claims up to `limit` due updates for a lease ending at `lease_until`; only the claimer
+/// settles them (a crashed worker's claims come due again when their lease ends).
+pub async fn claim_due(
+    tx: &mut crate::db::WriteTx,
+    backend: Backend,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<CustomerUpdate>, ServiceError> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let rows = sqlx::query(&format!(
+        "UPDATE customer_updates SET claimed_until_ms = $1 WHERE id IN (SELECT id FROM customer_updates \
+         WHERE status = 'pending' AND next_attempt_at_ms <= $2 AND (claimed_until_ms IS NULL OR claimed_until_ms < $2) \
+         ORDER BY next_attempt_at_ms, id LIMIT $3{lock}) RETURNING {COLUMNS}"
+    ))
+    .bind(lease_until)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(update).collect()
+}
+
+/// Settles a claimed update: sent, retried at `next_ms`, or dead; false when the claim was lost.
+pub async fn settle(
+    tx: &mut crate::db::WriteTx,
+    id: &str,
+    status: &str,
+    attempts: i64,
+    next_ms: i64,
+    error: Option<&str>,
+    sent_at: Option<i64>,
+) -> Result<bool, ServiceError> {
+    let r = sqlx::query(
+        "UPDATE customer_updates SET status = $1, attempts = $2, next_attempt_at_ms = $3, last_error = $4, \
+         sent_at_ms = $5, claimed_until_ms = NULL WHERE id = $6 AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(attempts)
+    .bind(next_ms)
+    .bind(error)
+    .bind(sent_at)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A ticket's updates, newest first.
+pub async fn of_ticket(pool: &AnyPool, ticket_id: &str) -> Result<Vec<CustomerUpdate>, ServiceError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM customer_updates WHERE ticket_id = $1 ORDER BY created_at_ms DESC, id DESC LIMIT 50"
+    ))
+    .bind(ticket_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(update).collect()
+}
+
+/// Updates the worker gave up on, newest first (the office's to-do).
+pub async fn dead(pool: &AnyPool, limit: i64) -> Result<Vec<CustomerUpdate>, ServiceError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM customer_updates WHERE status = 'dead' ORDER BY created_at_ms DESC, id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(update).collect()
+}

@@ -297,8 +297,8 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 let r = real_dispatch::worker::pass(&service, &rules, hook.as_ref(), &worker, dispatch::ids::now_ms())
                     .await?;
                 println!(
-                    "planned {}, claimed {}, fired {}, dropped {}, retrying {}, given up {}, held {}",
-                    r.planned, r.claimed, r.fired, r.dropped, r.retried, r.failed, r.held
+                    "planned {}, claimed {}, fired {}, dropped {}, retrying {}, given up {}, held {}; updates sent {}, failed {}",
+                    r.planned, r.claimed, r.fired, r.dropped, r.retried, r.failed, r.held, r.updates_sent, r.updates_failed
                 );
             } else {
                 let tick = std::time::Duration::from_secs(tick_seconds.max(1));

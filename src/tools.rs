@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))
         .route("/conversations/{conversation}", get(read_conversation))
+        .route("/updates/{update_id}", get(read_update))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_TOOL_BODY))
 }
 
@@ -118,6 +119,21 @@ async fn read_conversation(
             body["request_id"] = json!(rid);
             Json(body).into_response()
         }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /tools/v1/updates/{id}`: a customer update as it goes out (the gateway reads the exact
+/// words from here when the worker asks it to deliver one).
+async fn read_update(State(state): State<AppState>, Path(update_id): Path<String>, headers: HeaderMap) -> Response {
+    let rid = request_id(&headers);
+    let result = async {
+        let ctx = reader(&state, &headers, &rid).await?;
+        state.service.customer_update(&ctx, &update_id).await.map_err(|e| ApiError::from_service(&rid, &e))
+    }
+    .await;
+    match result {
+        Ok(u) => Json(json!({"request_id": rid, "update": u})).into_response(),
         Err(e) => e.into_response(),
     }
 }

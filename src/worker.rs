@@ -1,8 +1,10 @@
 //! `real-dispatch worker`: plans, claims and fires follow-up timers (see
-//! `dispatch::followups`), telling OpenClaw through its webhook (`POST /hooks/agent`).
-//! Several workers may run at once; each timer fires once.
+//! `dispatch::followups`), telling OpenClaw through its webhook (`POST /hooks/agent`), and
+//! delivers customer updates (see `dispatch::customer_updates`) through the same webhook.
+//! Several workers may run at once; each timer fires once, each update is claimed by one.
 
 use dispatch::followups::{FollowupRules, Notice, PassReport};
+use dispatch::store::customer_updates::CustomerUpdate;
 use dispatch::{Service, ServiceError};
 use std::time::Duration;
 
@@ -65,7 +67,99 @@ impl Hook {
     }
 }
 
-/// One pass: plan, claim, re-check, notify, record.
+impl Hook {
+    /// Delivers one customer update to the customer's channel: a turn the Real Dispatch plugin
+    /// answers with the update's exact words (no model), delivered to `channel`/`to`, waited for
+    /// until the channel took it or failed. Each attempt has its own key (a lost answer replays
+    /// the same attempt instead of sending twice).
+    pub async fn deliver_update(&self, u: &CustomerUpdate) -> Result<(), String> {
+        let (Some(channel), Some(to)) = (u.channel.as_deref(), u.to.as_deref()) else {
+            return Err("the update has no destination".into());
+        };
+        let body = serde_json::json!({
+            "message": format!("[[real-dispatch-update {}]]", u.id),
+            "name": "Real Dispatch customer update",
+            "agentId": UPDATE_AGENT,
+            "deliver": true,
+            "channel": channel,
+            "to": to,
+            "waitForCompletion": true,
+        });
+        let res = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("idempotency-key", format!("{}-{}", u.id, u.attempts + 1))
+            .timeout(Duration::from_secs(90))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("OpenClaw webhook unreachable: {e}"))?;
+        let status = res.status();
+        let answer: serde_json::Value = res.json().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(format!(
+                "OpenClaw webhook answered {status}: {}",
+                answer.to_string().chars().take(300).collect::<String>()
+            ));
+        }
+        let completion = &answer["completion"];
+        if completion["delivered"] == serde_json::json!(true) {
+            Ok(())
+        } else {
+            Err(format!(
+                "not delivered ({}, {})",
+                completion["status"].as_str().unwrap_or("unknown"),
+                completion["deliveryError"]
+                    .as_str()
+                    .or(completion["deliverySuppressionReason"].as_str())
+                    .unwrap_or("no reason given")
+            ))
+        }
+    }
+}
+
+/// The agent whose channels carry customer updates (it answers customers already).
+const UPDATE_AGENT: &str = "intake";
+/// Updates one pass delivers at most.
+const UPDATES_PER_PASS: i64 = 20;
+
+/// Where portal links in customer updates point: `RD_PUBLIC_URL`, else this machine.
+fn public_url() -> String {
+    std::env::var("RD_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "http://127.0.0.1:3000".into())
+}
+
+/// Delivers the customer updates due now; without a webhook they wait.
+async fn deliver_updates(
+    service: &Service,
+    hook: Option<&Hook>,
+    now: i64,
+    r: &mut PassReport,
+) -> Result<(), ServiceError> {
+    let Some(hook) = hook else { return Ok(()) };
+    for u in service.claim_updates(now, UPDATES_PER_PASS).await? {
+        let text = service.update_text(&u, &public_url()).await?;
+        match hook.deliver_update(&u).await {
+            Ok(()) => {
+                if service.update_sent(&u, &text, dispatch::ids::now_ms()).await? {
+                    tracing::info!(update = %u.id, ticket = %u.ticket_id, kind = %u.kind, "customer update sent");
+                    r.updates_sent += 1;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(update = %u.id, ticket = %u.ticket_id, error = %e, "customer update not delivered");
+                service.update_failed(&u, &e, dispatch::ids::now_ms()).await?;
+                r.updates_failed += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One pass: plan, claim, re-check, notify, record; then the customer updates.
 #[tracing::instrument(name = "worker.pass", skip_all, fields(worker = %worker))]
 pub async fn pass(
     service: &Service,
@@ -111,6 +205,7 @@ pub async fn pass(
             }
         }
     }
+    deliver_updates(service, hook, now, &mut r).await?;
     Ok(r)
 }
 

@@ -30,7 +30,18 @@ async fn webhook() -> (String, Seen) {
                     return (axum::http::StatusCode::UNAUTHORIZED, axum::Json(json!({"ok": false})));
                 }
                 let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let delivering = body["deliver"] == json!(true);
+                let refuse = body["to"].as_str().is_some_and(|to| to.ends_with("0000"));
                 record.lock().expect("lock").push((key.to_string(), body));
+                if delivering {
+                    // As OpenClaw answers `waitForCompletion`: whether the channel took it.
+                    let completion = if refuse {
+                        json!({"status": "ok", "delivered": false, "deliveryAttempted": true, "deliveryError": "delivery-failed"})
+                    } else {
+                        json!({"status": "ok", "delivered": true, "deliveryAttempted": true})
+                    };
+                    return (axum::http::StatusCode::OK, axum::Json(json!({"ok": true, "runId": "run-2", "completion": completion})));
+                }
                 (axum::http::StatusCode::OK, axum::Json(json!({"ok": true, "runId": "run-1"})))
             }
         }),
@@ -39,6 +50,17 @@ async fn webhook() -> (String, Seen) {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     (format!("http://{addr}/hooks/agent"), seen)
+}
+
+/// The follow-up notices the webhook received (customer updates, delivered through the same
+/// webhook with `deliver: true`, left out).
+fn notices(seen: &Seen) -> Vec<(String, Value)> {
+    seen.lock().expect("lock").iter().filter(|(_, b)| b["deliver"] == json!(false)).cloned().collect()
+}
+
+/// The customer updates the webhook was asked to deliver.
+fn deliveries(seen: &Seen) -> Vec<(String, Value)> {
+    seen.lock().expect("lock").iter().filter(|(_, b)| b["deliver"] == json!(true)).cloned().collect()
 }
 
 async fn lead(svc: &Service, name: &str) -> domain::Case {
@@ -105,7 +127,7 @@ async fn each_timer_fires_once_with_two_workers_and_survives_a_crash() {
         // While its lease holds, nobody else fires it.
         let r = pass(&svc, &rules, Some(&hook), "w1", lead_due + 1).await.expect("pass");
         assert_eq!(r.fired, 0, "{r:?}");
-        assert!(seen.lock().expect("lock").is_empty());
+        assert!(notices(&seen).is_empty());
 
         // Days later, two workers at once (a fresh service: a restarted process) take
         // everything due, the expired claim included.
@@ -120,7 +142,7 @@ async fn each_timer_fires_once_with_two_workers_and_survives_a_crash() {
             b.expect("w2");
         }
         let fired = fired_events(&svc).await;
-        let calls = seen.lock().expect("lock").clone();
+        let calls = notices(&seen);
         // The lead; the first dispatched ticket's missing ETA; both jobs' closeout deadlines.
         assert_eq!(fired.len(), 4, "{fired:?}");
         assert_eq!(calls.len(), 4, "one notice per firing: {calls:?}");
@@ -149,8 +171,13 @@ async fn each_timer_fires_once_with_two_workers_and_survives_a_crash() {
         assert_eq!(state_of(&gets_eta.id, "closeout_incomplete"), "fired");
         assert_eq!(rows.len(), 5);
 
-        // Nothing changed in any case: the worker only tells and records.
-        assert_eq!(svc.case(&system(), &no_eta.id).await.expect("case").version, no_eta.version);
+        // The worker changes no fact of a case: it tells, records, and adds to the thread the
+        // customer updates it delivered (the booking's confirmation here).
+        let after = svc.case(&system(), &no_eta.id).await.expect("case");
+        let sent = svc.customer_updates_of(&system(), &no_eta.id).await.expect("updates");
+        assert_eq!(sent.iter().filter(|u| u.status == "sent").count(), 1, "{sent:?}");
+        assert_eq!((after.state, after.version), (no_eta.state, no_eta.version + 1));
+        assert_eq!(after.message_count, no_eta.message_count + 1);
         let verify = dispatch::audit::verify(svc.db().pool()).await.expect("verify");
         assert!(verify.problems.is_empty(), "{:?}", verify.problems);
         let replay = svc.replay().await.expect("replay");
@@ -216,7 +243,7 @@ async fn a_paused_agent_is_not_woken_and_its_follow_up_waits_for_it() {
         let due = dispatch::ids::now_ms() + 16 * 60_000;
         let r = pass(&svc, &rules, Some(&hook), "w1", due).await.expect("pass");
         assert_eq!((r.claimed, r.held, r.fired, r.retried), (1, 1, 0, 0), "{r:?}");
-        assert!(seen.lock().expect("lock").is_empty(), "the paused intake agent was not woken");
+        assert!(notices(&seen).is_empty(), "the paused intake agent was not woken");
         let (state, attempts): (String, i64) =
             sqlx::query_as("SELECT state, attempts FROM followups WHERE ticket_id = $1")
                 .bind(&t.id)
@@ -233,7 +260,66 @@ async fn a_paused_agent_is_not_woken_and_its_follow_up_waits_for_it() {
         svc.resume_agents(&system(), &pause).await.expect("resume");
         let r = pass(&svc, &rules, Some(&hook), "w1", later + dispatch::followups::HOLD_MS).await.expect("pass");
         assert_eq!((r.held, r.fired), (0, 1), "{r:?}");
-        assert_eq!(seen.lock().expect("lock").len(), 1);
+        assert_eq!(notices(&seen).len(), 1);
         assert_eq!(fired_events(&svc).await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn the_worker_delivers_customer_updates_through_the_webhook_once_each() {
+    for db in each_backend().await {
+        let svc = dispatch::testing::service(db.clone());
+        let rules = FollowupRules::default();
+        let (url, seen) = webhook().await;
+        let hook = Hook::new(url, "hook-secret".into(), Duration::from_secs(5)).expect("hook");
+        let tech = technician(&svc, "hvac").await;
+        let booked = dispatched_ticket(&svc, &tech, 5).await;
+        let now = dispatch::ids::now_ms();
+
+        let r = pass(&svc, &rules, Some(&hook), "w1", now).await.expect("pass");
+        assert_eq!((r.updates_sent, r.updates_failed), (1, 0), "{r:?}");
+        let sent = deliveries(&seen);
+        assert_eq!(sent.len(), 1);
+        let (key, body) = &sent[0];
+        let updates = svc.customer_updates_of(&system(), &booked.id).await.expect("updates");
+        assert_eq!(body["message"], format!("[[real-dispatch-update {}]]", updates[0].id), "the words come from here");
+        assert_eq!((body["channel"].as_str(), body["to"].as_str()), (Some("sms"), Some("+15550001111")));
+        assert_eq!(body["waitForCompletion"], json!(true));
+        assert_eq!(key, &format!("{}-1", updates[0].id), "one key per attempt");
+        assert_eq!(updates[0].status, "sent");
+
+        // Nothing left to send: the next pass sends nothing again.
+        let r = pass(&svc, &rules, Some(&hook), "w1", now + 1).await.expect("pass");
+        assert_eq!(r.updates_sent, 0);
+        assert_eq!(deliveries(&seen).len(), 1);
+
+        // A channel that does not take it: not sent, retried later.
+        let input = CreateTicket {
+            customer: NewCustomer {
+                name: Some("Zed Null".into()),
+                phone: Some("+15550010000".into()),
+                ..Default::default()
+            },
+            site: Some(domain::NewSite { address: Some("2 Main St".into()), ..Default::default() }),
+            problem_summary: Some("No heat".into()),
+            trade: Some("hvac".into()),
+            ..Default::default()
+        };
+        let refused = svc.create_ticket(&system(), &input).await.expect("ticket").case;
+        let start = (now / 3_600_000 + 60) * 3_600_000;
+        let confirm = domain::commands::ConfirmSlot {
+            ticket_id: refused.id.clone(),
+            start_ms: start,
+            end_ms: start + 3_600_000,
+            technician_id: Some(tech.clone()),
+            reschedule: false,
+            expected_version: None,
+        };
+        svc.confirm_slot(&system(), &confirm).await.expect("confirm");
+        let r = pass(&svc, &rules, Some(&hook), "w1", dispatch::ids::now_ms()).await.expect("pass");
+        assert_eq!(r.updates_failed, 1, "{r:?}");
+        let pending = svc.customer_updates_of(&system(), &refused.id).await.expect("updates");
+        assert_eq!((pending[0].status.as_str(), pending[0].attempts), ("pending", 1));
+        assert!(pending[0].last_error.as_deref().is_some_and(|e| e.contains("delivery-failed")), "{pending:?}");
     }
 }

@@ -163,7 +163,8 @@ impl Service {
         Ok(claimed)
     }
 
-    /// The words that go out: the stored text, with a fresh portal link where it asks for one.
+    /// The words that go out: the stored text, with a portal link made (once) where it asks
+    /// for one; kept, so every attempt sends the same words.
     pub async fn update_text(&self, u: &CustomerUpdate, public_url: &str) -> Result<String, ServiceError> {
         if !u.body.contains("{portal_link}") {
             return Ok(u.body.clone());
@@ -172,7 +173,22 @@ impl Service {
         let link = self
             .create_portal_link(&ctx, &domain::commands::CreateLink { ticket_id: u.ticket_id.clone(), ttl_hours: None })
             .await?;
-        Ok(u.body.replace("{portal_link}", &format!("{}{}", public_url.trim_end_matches('/'), link.path)))
+        let text = u.body.replace("{portal_link}", &format!("{}{}", public_url.trim_end_matches('/'), link.path));
+        let mut tx = self.db.begin_write().await?;
+        store::set_body(&mut tx, &u.id, &text).await?;
+        tx.commit().await?;
+        Ok(text)
+    }
+
+    /// One update, for the gateway that delivers it (agents' and operators' tokens).
+    pub async fn customer_update(&self, ctx: &CallContext, id: &str) -> Result<CustomerUpdate, ServiceError> {
+        self.authorize(ctx, Action::CaseRead)?;
+        if !(ctx.actor.role.is_agent() || matches!(ctx.actor.role, domain::Role::Admin | domain::Role::Operator)) {
+            return Err(ServiceError::Forbidden("customer updates are for the gateway and staff".into()));
+        }
+        store::get(self.db.pool(), id.trim())
+            .await?
+            .ok_or_else(|| ServiceError::invalid("update_id", "not_found", &format!("no customer update {id}")))
     }
 
     /// A sent update: on the ticket's thread as an outbound message (once, keyed by the

@@ -122,6 +122,9 @@ pub struct PassReport {
     pub failed: u64,
     /// Due, but their agent is paused: they wait, spending no attempt.
     pub held: u64,
+    /// Customer updates delivered, and attempts that failed (retried or given up).
+    pub updates_sent: u64,
+    pub updates_failed: u64,
 }
 
 /// When `kind` is due for `case`, if it applies to the case as it is now.

@@ -362,6 +362,22 @@ export async function retryHeld(cfg: Config): Promise<number> {
   return waiting;
 }
 
+/** The customer update a worker's delivery turn names (`[[real-dispatch-update upd_...]]`). */
+export function updateOf(text: string): string | undefined {
+  return /\[\[real-dispatch-update (upd_[0-9A-Za-z]+)\]\]/.exec(text)?.[1];
+}
+
+/**
+ * The exact words of a customer update, from Real Dispatch (never from the turn's text): the
+ * reply of the delivery turn, so the customer reads what was committed and no model is asked.
+ */
+export async function updateReply(cfg: Config, updateId: string): Promise<string | undefined> {
+  const r = await request(cfg, "GET", `/tools/v1/updates/${encodeURIComponent(updateId)}`, undefined, randomUUID(), ATTEMPTS);
+  const u = r.status === 200 ? r.body?.update : undefined;
+  if (!u || u.status !== "pending" || typeof u.body !== "string" || u.body.includes("{portal_link}")) return undefined;
+  return u.body;
+}
+
 /** The agent a session belongs to (`agent:<id>:...`), if the key says. */
 export function agentOfSession(sessionKey: string | undefined): string | undefined {
   return /^agent:([a-z0-9-]+):/.exec(sessionKey ?? "")?.[1];
@@ -473,6 +489,15 @@ export default definePluginEntry({
   description: "The Real Dispatch closed toolset: tickets, scheduling, dispatch, closeout and billing.",
   register(api: any) {
     const cfg = readConfig(api.pluginConfig);
+    // A customer update the worker asks to deliver: its words come from Real Dispatch, as they
+    // are; the model is not asked. An update that cannot be read is not sent (the worker retries).
+    api.on("before_agent_reply", async (event: any) => {
+      const id = updateOf(String(event?.cleanedBody ?? ""));
+      if (!id) return undefined;
+      const text = await updateReply(cfg, id);
+      if (text === undefined) return { handled: true, reason: `customer update ${id} could not be read` };
+      return { handled: true, reply: { text } };
+    });
     // Every inbound message, on any channel, is recorded before an agent may see it.
     api.on("before_dispatch", async (event: any, ctx: any) => {
       const d = await gateInbound(cfg, event, ctx);

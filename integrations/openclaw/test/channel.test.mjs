@@ -7,6 +7,8 @@
 // installed beside the gateway and +13125550666 on Real Dispatch's blocklist).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHmac } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ const PLUGIN = resolve(import.meta.dirname, '..');
 const SMS_VERSION = process.env.OPENCLAW_SMS_VERSION ?? '2026.9.4';
 const generated = JSON.parse(readFileSync(join(PLUGIN, 'tools.json'), 'utf8'));
 const GATEWAY_TOKEN = `gw-sms-${process.pid}`;
+const HOOKS_TOKEN = `hooks-sms-${process.pid}`;
 const AUTH_TOKEN = `twilio-auth-${process.pid}`;
 const ACCOUNT = `AC${'0123456789abcdef'.repeat(2)}`;
 const SHOP_NUMBER = '+15550000000';
@@ -35,7 +38,7 @@ let model;
 before(async () => {
   const home = mkdtempSync(join(tmpdir(), 'openclaw-sms-'));
   model = await startScriptedModel();
-  let config = merge(testConfig({ home, port, gatewayToken: GATEWAY_TOKEN, hooksToken: `hooks-sms-${process.pid}`,
+  let config = merge(testConfig({ home, port, gatewayToken: GATEWAY_TOKEN, hooksToken: HOOKS_TOKEN,
     generated, pluginDir: PLUGIN }), scriptedProvider(model.url));
   config = merge(config, {
     plugins: { entries: { sms: { enabled: true } } },
@@ -158,4 +161,53 @@ test('the same text delivered twice is one message and one turn; a blocked sende
   assert.deepEqual(spam.map((r) => [r.disposition, r.ticket_id]), [['quarantined', null]], 'recorded, quarantined');
   const said = (await dispatchGet(`/tools/v1/cases/${rows[0].ticket_id}/summary`)).summary.last_messages;
   assert.equal(said.filter((m) => m.direction === 'inbound').length, 1, `the customer's message once: ${JSON.stringify(said)}`);
+});
+
+async function dispatchPost(tool, input) {
+  const res = await fetch(`${DISPATCH}/tools/v1/${tool}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify(input),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${tool}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+function updatesOf(ticket) {
+  const db = new DatabaseSync(process.env.DISPATCH_DB, { readOnly: true });
+  try {
+    return db.prepare('SELECT id, kind, status, attempts, last_error, body, channel, to_addr FROM customer_updates WHERE ticket_id = ?').all(ticket);
+  } finally {
+    db.close();
+  }
+}
+
+test("the worker delivers a booking's confirmation through the gateway in the shop's words, with no model, and retries a failed send", { timeout: 240_000 }, async () => {
+  const created = await dispatchPost('ticket.create', {
+    customer: { name: 'Uma Update', phone: '+1 312 555 0199' }, site: { address: '8 Outbox Ave' },
+    problem_summary: 'AC blowing warm air', trade: 'hvac',
+  });
+  const id = created.case.id;
+  const start = (Math.floor(Date.now() / 3_600_000) + 30) * 3_600_000;
+  await dispatchPost('schedule.confirm', { ticket_id: id, start_ms: start, end_ms: start + 7_200_000, technician_id: process.env.DISPATCH_TECH_ID });
+  const [queued] = updatesOf(id);
+  assert.deepEqual([queued.kind, queued.status, queued.channel, queued.to_addr], ['appointment_confirmed', 'pending', 'sms', '+13125550199']);
+  assert.match(queued.body, /^Hi Uma, your .* appointment is confirmed for /);
+
+  const chatsBefore = model.chats().length;
+  // Not spawnSync: the scripted model lives in this process and must keep answering.
+  const run = await promisify(execFile)(process.env.DISPATCH_BIN, ['worker', '--once'], {
+    encoding: 'utf8',
+    timeout: 150_000,
+    env: { ...process.env, RD_OPENCLAW_HOOK_URL: `${gateway.url}/hooks/agent`, RD_OPENCLAW_HOOK_TOKEN: HOOKS_TOKEN },
+  });
+  // The SMS channel is real; Twilio is not reachable from here, so the send fails and waits for
+  // its next attempt: the gateway reported the channel did not take it.
+  assert.match(run.stdout, /updates sent 0, failed 1/, run.stdout + run.stderr);
+  const [after] = updatesOf(id);
+  assert.deepEqual([after.status, after.attempts], ['pending', 1], JSON.stringify(after));
+  assert.match(after.last_error, /not delivered/, gateway.output().slice(-6000));
+  assert.equal(model.chats().length, chatsBefore, 'the words came from Real Dispatch, not from a model');
+  assert.match(gateway.output(), /api\.twilio\.com|Twilio/, 'the gateway tried the SMS channel');
 });

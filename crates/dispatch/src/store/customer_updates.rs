@@ -165,3 +165,23 @@ pub async fn dead(pool: &AnyPool, limit: i64) -> Result<Vec<CustomerUpdate>, Ser
     .await?;
     rows.iter().map(update).collect()
 }
+
+/// One update by id.
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<CustomerUpdate>, ServiceError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customer_updates WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(update).transpose()
+}
+
+/// Keeps the words as they go out (with the portal link made for them), so a retry sends the
+/// same words and the same link.
+pub async fn set_body(tx: &mut crate::db::WriteTx, id: &str, body: &str) -> Result<(), ServiceError> {
+    sqlx::query("UPDATE customer_updates SET body = $1 WHERE id = $2 AND status = 'pending'")
+        .bind(body)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -55,6 +55,9 @@ enum Command {
     /// Agent calls that wait for a person: list, approve, reject, and the rules that hold them.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// What customers are told: updates that could not be sent, and each kind's switch and words.
+    #[command(subcommand)]
+    Updates(UpdatesCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -209,6 +212,23 @@ enum AgentsCommand {
     },
     /// List the pauses in force.
     Status,
+}
+
+#[derive(Subcommand)]
+enum UpdatesCommand {
+    /// Updates given up after every attempt failed (call or text these customers yourself).
+    Undelivered,
+    /// Show each kind of update, or change one: `--kind on_the_way --enabled false`.
+    Rules {
+        /// appointment_confirmed, on_the_way, eta_changed, work_done or invoice_ready.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, requires = "kind")]
+        enabled: Option<bool>,
+        /// The words, with placeholders such as {customer}, {window}, {eta}, {portal_link}.
+        #[arg(long, requires = "kind")]
+        template: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -425,6 +445,11 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 }
             }
         }
+        Command::Updates(cmd) => {
+            let service = server::open_service(&config).await?;
+            let ctx = dispatch::CallContext::new(domain::Actor::system("cli"));
+            updates_command(&service, &ctx, cmd).await?;
+        }
         Command::Approvals(cmd) => {
             let service = server::open_service(&config).await?;
             let ctx = dispatch::CallContext::new(domain::Actor::system("cli"));
@@ -564,6 +589,55 @@ async fn approvals_command(
                 p.reschedule_within_minutes.map(|m| format!("{m} min")).unwrap_or_else(|| "never".into())
             );
             println!("anything on VIP/complaint tickets: {}", if p.flagged_tickets { "yes" } else { "no" });
+        }
+    }
+    Ok(())
+}
+
+async fn updates_command(
+    service: &dispatch::Service,
+    ctx: &dispatch::CallContext,
+    cmd: UpdatesCommand,
+) -> Result<(), BoxError> {
+    match cmd {
+        UpdatesCommand::Undelivered => {
+            let dead = service.undelivered_updates(ctx).await?;
+            if dead.is_empty() {
+                println!("every update reached its customer or is on its way");
+            }
+            for u in dead {
+                println!(
+                    "{} {} on {} to {}: {} ({} attempts: {})",
+                    u.id,
+                    u.kind,
+                    u.ticket_id,
+                    u.to.unwrap_or_default(),
+                    u.body,
+                    u.attempts,
+                    u.last_error.unwrap_or_default()
+                );
+            }
+        }
+        UpdatesCommand::Rules { kind, enabled, template } => {
+            let mut settings = service.update_rules(ctx).await?;
+            if let Some(kind) = kind {
+                let kind: domain::updates::UpdateKind =
+                    kind.parse().map_err(|()| format!("unknown kind {kind}: appointment_confirmed, on_the_way, eta_changed, work_done or invoice_ready"))?;
+                let mut rule = settings.rule(kind);
+                if let Some(e) = enabled {
+                    rule.enabled = e;
+                }
+                if let Some(t) = template {
+                    rule.template = t;
+                }
+                settings.rules.retain(|r| r.kind != kind);
+                settings.rules.push(rule);
+                settings = service.set_update_settings(ctx, &settings).await?;
+            }
+            for kind in domain::updates::UpdateKind::ALL {
+                let r = settings.rule(kind);
+                println!("{} [{}]: {}", kind, if r.enabled { "on" } else { "off" }, r.template);
+            }
         }
     }
     Ok(())

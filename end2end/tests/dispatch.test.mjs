@@ -226,3 +226,41 @@ test('a ticket marked VIP holds agent steps until the office decides', async () 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('the office sees what the customer is told, and chooses which updates go out', async () => {
+  const created = await tool('ticket.create', {
+    customer: { name: `Told ${Date.now()}`, phone: '+1 312 555 0193' },
+    site: { address: '3 Notice Rd' }, problem_summary: 'Furnace noisy', trade: 'hvac',
+  });
+  const id = created.case.id;
+  const start = (Math.floor(Date.now() / 3_600_000) + 40) * 3_600_000;
+  await tool('schedule.confirm', { ticket_id: id, start_ms: start, end_ms: start + 7_200_000 });
+  const { page, context, errors } = await signIn(browser, USERS.operator);
+  await page.goto(`${BASE}/console/tickets/${id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const update = page.locator('[data-test="customer-update"][data-kind="appointment_confirmed"]');
+  await update.waitFor({ timeout: 15_000 });
+  assert.equal(await update.getAttribute('data-status'), 'pending');
+  assert.match(await update.textContent(), /your .* appointment is confirmed for/);
+
+  await page.goto(`${BASE}/console/approvals`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const onTheWay = page.locator('form.update-rule[data-kind="on_the_way"]');
+  await onTheWay.waitFor();
+  await onTheWay.locator('input[name="enabled"]').uncheck();
+  await onTheWay.locator('textarea[name="template"]').fill('Hi {customer}, {technician} is coming around {eta}.');
+  await onTheWay.locator('button[type="submit"]').click();
+  await page.waitForSelector('text=Saved.');
+  await page.reload();
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const saved = page.locator('form.update-rule[data-kind="on_the_way"]');
+  assert.equal(await saved.locator('input[name="enabled"]').isChecked(), false, 'switched off');
+  assert.equal(await saved.locator('textarea[name="template"]').inputValue(), 'Hi {customer}, {technician} is coming around {eta}.');
+  await screenshot(page, 'approvals-and-updates');
+  // Put it back for the other tests.
+  await saved.locator('input[name="enabled"]').check();
+  await saved.locator('button[type="submit"]').click();
+  await page.waitForSelector('text=Saved.');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

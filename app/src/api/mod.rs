@@ -9,6 +9,7 @@ mod records;
 mod session;
 mod technician;
 mod ticket;
+mod updates;
 
 pub use accounts::*;
 pub use approvals::*;
@@ -18,6 +19,7 @@ pub use records::*;
 pub use session::*;
 pub use technician::*;
 pub use ticket::*;
+pub use updates::*;
 
 use domain::{Case, CaseState, CaseSummary, FieldError, Role};
 use leptos::prelude::*;

@@ -54,6 +54,14 @@ pub fn ApprovalsPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
+            <section class="panel" aria-labelledby="undelivered">
+                <h2 id="undelivered">"Customer updates that could not be sent"</h2>
+                <crate::pages::updates::Undelivered/>
+            </section>
+            <section class="panel" aria-labelledby="update-rules">
+                <h2 id="update-rules">"What customers are told"</h2>
+                <crate::pages::updates::UpdateRules/>
+            </section>
             <section class="panel" aria-labelledby="rules">
                 <h2 id="rules">"What waits for a person"</h2>
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -8,6 +8,7 @@ pub mod records;
 pub mod session;
 pub mod tech;
 pub mod ticket;
+pub mod updates;
 
 use leptos::prelude::*;
 use leptos_router::components::A;

@@ -135,6 +135,9 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
                 // Erased, so the page's view type stays within the compiler's depth limit.
                 {view! { <Photos c=c.clone() up=actions.photos can_add=Action::CloseoutAddPhoto.legal_in(c.state)/> }.into_any()}
             </section>
+            <section class="panel" aria-label="Customer updates" id="updates">
+                {view! { <crate::pages::updates::TicketUpdates ticket_id=c.id.clone() version=c.version/> }.into_any()}
+            </section>
             <section class="panel" aria-label="Messages">
                 <h2>"Messages"</h2>
                 {if d.messages.is_empty() { view! { <p class="empty">"No messages yet."</p> }.into_any() } else {

@@ -38,6 +38,12 @@ impl Service {
         })
     }
 
+    /// The shop's update rules, for the office.
+    pub async fn update_rules(&self, ctx: &CallContext) -> Result<UpdateSettings, ServiceError> {
+        self.authorize(ctx, Action::BoardRead)?;
+        self.update_settings().await
+    }
+
     /// `customer_updates.set` (admin): which updates go out, in which words. Audited with the
     /// rules it replaced.
     pub async fn set_update_settings(

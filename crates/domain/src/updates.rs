@@ -84,6 +84,32 @@ impl FromStr for UpdateKind {
     }
 }
 
+/// One update as the office sees it (and the gateway reads it to send).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CustomerUpdate {
+    pub id: String,
+    pub ticket_id: String,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub to: Option<String>,
+    pub body: String,
+    /// `pending`, `sent`, `dead` (given up) or `skipped` (not sent, with why).
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub sent_at_ms: Option<i64>,
+}
+
+impl CustomerUpdate {
+    /// The kind as the office reads it.
+    pub fn label(&self) -> &'static str {
+        self.kind.parse::<UpdateKind>().map(UpdateKind::label).unwrap_or("Update")
+    }
+}
+
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: [&str; 9] =
     ["customer", "shop", "window", "with_technician", "technician", "eta", "invoice", "total", "portal_link"];

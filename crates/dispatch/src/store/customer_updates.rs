@@ -3,28 +3,10 @@
 
 use crate::db::Backend;
 use crate::error::ServiceError;
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-/// One update as the office sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct CustomerUpdate {
-    pub id: String,
-    pub ticket_id: String,
-    pub kind: String,
-    pub channel: Option<String>,
-    pub to: Option<String>,
-    pub body: String,
-    /// `pending`, `sent`, `dead` (given up) or `skipped` (not sent, with why).
-    pub status: String,
-    pub reason: Option<String>,
-    pub attempts: i64,
-    pub next_attempt_at_ms: i64,
-    pub last_error: Option<String>,
-    pub created_at_ms: i64,
-    pub sent_at_ms: Option<i64>,
-}
+pub use domain::updates::CustomerUpdate;
 
 const COLUMNS: &str = "id, ticket_id, kind, channel, to_addr, body, status, reason, attempts, next_attempt_at_ms, \
     last_error, created_at_ms, sent_at_ms";

@@ -19,6 +19,7 @@ operator_token="$("$bin" token create --role operator --name schemathesis | tail
 export E2E_PASSWORD="e2e-password-$RANDOM$RANDOM"
 tech_id="$("$bin" technician create --name "E2E Tech" --skill hvac | tail -n 1)"
 RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email operator@e2e.test --role operator --name "E2E Operator" >/dev/null
+RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email admin@e2e.test --role admin --name "E2E Admin" >/dev/null
 RD_PASSWORD="$E2E_PASSWORD" "$bin" user create --email tech@e2e.test --role technician --name "E2E Tech" \
   --technician "$tech_id" >/dev/null
 # shellcheck source=scripts/serve-throwaway.sh

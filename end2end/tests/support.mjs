@@ -10,6 +10,7 @@ export const TECH_ID = process.env.E2E_TECH_ID ?? '';
 export const USERS = {
   operator: process.env.E2E_OPERATOR_EMAIL ?? 'operator@e2e.test',
   technician: process.env.E2E_TECH_EMAIL ?? 'tech@e2e.test',
+  admin: process.env.E2E_ADMIN_EMAIL ?? 'admin@e2e.test',
 };
 const OUT = process.env.E2E_OUTPUT_DIR ?? 'test-results';
 

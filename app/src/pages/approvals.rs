@@ -160,6 +160,11 @@ fn proposal(a: &Approval) -> String {
             (Some(s), Some(e)) => format!("Move the appointment to {} – {}", when(s), when(e)),
             _ => "Move the appointment".into(),
         },
+        "ticket.set_priority" => format!("Set the priority to {}", text("priority")),
+        "dispatch.set_eta" => ms("eta_ms")
+            .map(|e| format!("Tell the customer the technician arrives around {}", when(e)))
+            .unwrap_or_else(|| "Set the arrival time".into()),
+        "dispatch.assign_tech" => format!("Assign technician {}", text("technician_id")),
         "billing.generate_invoice_draft" => "Make the invoice draft".into(),
         "billing.compile_closeout_packet" => "Send the closeout packet with the invoice".into(),
         other => {
@@ -167,6 +172,7 @@ fn proposal(a: &Approval) -> String {
             if let Some(m) = rest.as_object_mut() {
                 m.remove("ticket_id");
                 m.remove("expected_version");
+                m.retain(|_, v| !v.is_null());
             }
             format!("{other} {rest}")
         }

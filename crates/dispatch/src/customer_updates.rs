@@ -21,6 +21,16 @@ pub const MAX_ATTEMPTS: i64 = 5;
 /// How long a worker holds the updates it claimed.
 const LEASE_MS: i64 = 2 * 60_000;
 
+fn settings_from(stored: Option<serde_json::Value>) -> UpdateSettings {
+    match stored {
+        Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "stored update rules unreadable; using the defaults");
+            UpdateSettings::default()
+        }),
+        None => UpdateSettings::default(),
+    }
+}
+
 /// The wait before attempt `n + 1`: 30 s, 1, 2, 4 min.
 pub fn backoff_ms(attempts: i64) -> i64 {
     30_000 * (1_i64 << attempts.clamp(1, 4).saturating_sub(1))
@@ -29,13 +39,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 impl Service {
     /// The shop's update rules (every kind on, with the default words, until an admin changes them).
     pub async fn update_settings(&self) -> Result<UpdateSettings, ServiceError> {
-        Ok(match shop_settings::get(self.db.pool(), SETTING).await? {
-            Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "stored update rules unreadable; using the defaults");
-                UpdateSettings::default()
-            }),
-            None => UpdateSettings::default(),
-        })
+        Ok(settings_from(shop_settings::get(self.db.pool(), SETTING).await?))
     }
 
     /// The shop's update rules, for the office.
@@ -79,7 +83,9 @@ impl Service {
         if kinds.is_empty() {
             return Ok(());
         }
-        let settings = self.update_settings().await?;
+        // Read on the action's own connection: a second one from the pool while this
+        // transaction holds one would starve the pool under load.
+        let settings = settings_from(shop_settings::get_in(tx, SETTING).await?);
         let now = crate::ids::now_ms();
         let to = updates::recipient(after);
         for kind in kinds {

@@ -621,6 +621,13 @@ async fn an_inbound_conversation_is_bound_to_its_ticket_and_found_again() {
             let refused = s.service.conversation_ticket(&dispatch::CallContext::new(who), session).await;
             assert!(refused.is_err_and(|e| e.code() == "TOOL_NOT_ALLOWED" || e.code() == "FORBIDDEN"), "{role}");
         }
+        // Intake learns the sender's name: it replaces the number the lead was named by.
+        assert_eq!(created["case"]["customer"]["name"], "+1 555 010 4488", "named by the number it came from");
+        let complete = json!({"lead_ticket_id": ticket, "customer": {"name": "Dora Dryer", "phone": "+15550104488"},
+            "site": {"address": "5 Spin St"}, "problem_summary": "Dryer will not spin", "trade": "appliance"});
+        let (st, done, _) = call(&s, "ticket.create", Some(&intake), &complete.to_string(), true).await;
+        assert_eq!((st, done["case"]["customer"]["name"].as_str()), (200, Some("Dora Dryer")), "{done}");
+        assert_eq!(done["case"]["state"], "intake");
         assert!(s.service.replay().await.expect("replay").mismatches.is_empty());
     }
 }

@@ -75,6 +75,11 @@ impl Service {
         Self::require_state(&o.before, Action::TicketCreate)?;
         let customer_id = o.before.customer.id.clone();
         customers::add_contacts(&mut o.tx, &customer_id, valid, o.now).await?;
+        // A lead opened by a message knows its sender only by number or address: the name
+        // intake learns replaces it (a real name stays; the office changes it on purpose).
+        if named_by_contact(&o.before.customer) && valid.customer_name != o.before.customer.name {
+            customers::rename(&mut o.tx, &customer_id, &valid.customer_name, o.now).await?;
+        }
         self.propagate_customer_change(&mut o.tx, ctx, &o.before.customer, &o.before.id).await?;
         let site_id = customers::upsert_site(&mut o.tx, &customer_id, true, valid, o.now).await?;
         tickets::merge_lead(&mut o.tx, &o.before.id, valid, site_id.as_deref()).await?;
@@ -197,4 +202,12 @@ impl Service {
         .await?;
         Ok(())
     }
+}
+
+/// Whether a customer's name is only one of their contacts (how an inbound message names a
+/// sender it does not know).
+fn named_by_contact(c: &domain::CustomerView) -> bool {
+    let name = c.name.trim();
+    c.phones.iter().chain(&c.emails).any(|contact| contact.eq_ignore_ascii_case(name))
+        || domain::validate::Phone::parse("name", name).is_ok_and(|p| c.phones.iter().any(|x| x == p.as_str()))
 }

@@ -143,6 +143,28 @@ test('a text from a new customer opens a lead, wakes the intake agent with its c
   const summary = (await dispatchGet(`/tools/v1/cases/${ticket}/summary`)).summary.text;
   assert.match(summary, /inbound sms\] Hi, my furnace stopped/, summary);
   assert.match(summary, new RegExp(`outbound sms\\] ${REPLY.slice(0, 30)}`), summary);
+  // The conversation as the ticket's audit trail records it, for people reading the test log.
+  const db = new DatabaseSync(process.env.DISPATCH_DB, { readOnly: true });
+  try {
+    const trail = db.prepare('SELECT action, actor_role, source_channel, after_json, detail_json FROM audit_events WHERE ticket_id = ? ORDER BY seq').all(ticket);
+    // In order: the lead from the text, the customer's message, the binding, the agent's
+    // completion of intake, the agent's reply.
+    const said = trail.map((e) => `${e.action}/${e.actor_role}`);
+    const order = ['ticket.create/intake_agent', 'ticket.add_message/intake_agent', 'conversation.bound/intake_agent',
+      'ticket.create/intake_agent', 'ticket.add_message/intake_agent'];
+    let at = -1;
+    for (const step of order) {
+      const next = said.indexOf(step, at + 1);
+      assert.ok(next > at, `${step} after position ${at} in ${said.join(', ')}`);
+      at = next;
+    }
+    for (const e of trail) {
+      console.log(`timeline: ${e.action} by ${e.actor_role} via ${e.source_channel}`);
+    }
+    for (const line of summary.split('\n').filter((l) => /^\[.* (inbound|outbound) /.test(l))) console.log(`thread: ${line}`);
+  } finally {
+    db.close();
+  }
 });
 
 test('the same text delivered twice is one message and one turn; a blocked sender wakes no one', { timeout: 240_000 }, async () => {

@@ -132,31 +132,49 @@ fn public_url() -> String {
         .unwrap_or_else(|| "http://127.0.0.1:3000".into())
 }
 
-/// Delivers the customer updates due now; without a webhook they wait.
+/// Updates delivered at once: each waits for its channel, which can take seconds.
+const DELIVERIES_AT_ONCE: usize = 4;
+
+/// Delivers the customer updates due now, a few at a time; without a webhook they wait.
 async fn deliver_updates(
     service: &Service,
     hook: Option<&Hook>,
     now: i64,
     r: &mut PassReport,
 ) -> Result<(), ServiceError> {
+    use futures_util::stream::{self, StreamExt};
     let Some(hook) = hook else { return Ok(()) };
-    for u in service.claim_updates(now, UPDATES_PER_PASS).await? {
-        let text = service.update_text(&u, &public_url()).await?;
-        match hook.deliver_update(&u).await {
-            Ok(()) => {
-                if service.update_sent(&u, &text, dispatch::ids::now_ms()).await? {
-                    tracing::info!(update = %u.id, ticket = %u.ticket_id, kind = %u.kind, "customer update sent");
-                    r.updates_sent += 1;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(update = %u.id, ticket = %u.ticket_id, error = %e, "customer update not delivered");
-                service.update_failed(&u, &e, dispatch::ids::now_ms()).await?;
-                r.updates_failed += 1;
-            }
+    let claimed = service.claim_updates(now, UPDATES_PER_PASS).await?;
+    let outcomes: Vec<Result<bool, ServiceError>> = stream::iter(claimed)
+        .map(|u| deliver_one(service, hook, u))
+        .buffer_unordered(DELIVERIES_AT_ONCE)
+        .collect()
+        .await;
+    for outcome in outcomes {
+        if outcome? {
+            r.updates_sent += 1;
+        } else {
+            r.updates_failed += 1;
         }
     }
     Ok(())
+}
+
+/// One update: delivered and recorded (true), or its failure recorded for a later attempt.
+async fn deliver_one(service: &Service, hook: &Hook, u: CustomerUpdate) -> Result<bool, ServiceError> {
+    let text = service.update_text(&u, &public_url()).await?;
+    match hook.deliver_update(&u).await {
+        Ok(()) => {
+            service.update_sent(&u, &text, dispatch::ids::now_ms()).await?;
+            tracing::info!(update = %u.id, ticket = %u.ticket_id, kind = %u.kind, "customer update sent");
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::warn!(update = %u.id, ticket = %u.ticket_id, error = %e, "customer update not delivered");
+            service.update_failed(&u, &e, dispatch::ids::now_ms()).await?;
+            Ok(false)
+        }
+    }
 }
 
 /// One pass: plan, claim, re-check, notify, record; then the customer updates.

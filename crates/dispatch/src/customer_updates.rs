@@ -18,8 +18,9 @@ use domain::{Action, Actor, Case};
 const SETTING: &str = "customer_updates";
 /// Attempts before an update is given up.
 pub const MAX_ATTEMPTS: i64 = 5;
-/// How long a worker holds the updates it claimed.
-const LEASE_MS: i64 = 2 * 60_000;
+/// How long a worker holds the updates it claimed: longer than its slowest pass (20 updates,
+/// four at a time, each waiting at most 90 s for its channel), so no other worker sends them too.
+const LEASE_MS: i64 = 10 * 60_000;
 
 fn settings_from(stored: Option<serde_json::Value>) -> UpdateSettings {
     match stored {

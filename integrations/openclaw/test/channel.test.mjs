@@ -232,7 +232,7 @@ function updatesOf(ticket) {
   }
 }
 
-test("the worker delivers a booking's confirmation through the gateway in the shop's words, with no model, and retries a failed send", { timeout: 240_000 }, async () => {
+test("the worker delivers a booking's confirmation through the gateway in the shop's words, with no model, and retries a failed send", { timeout: 480_000 }, async () => {
   const created = await dispatchPost('ticket.create', {
     customer: { name: 'Uma Update', phone: '+1 312 555 0199' }, site: { address: '8 Outbox Ave' },
     problem_summary: 'AC blowing warm air', trade: 'hvac',
@@ -246,14 +246,16 @@ test("the worker delivers a booking's confirmation through the gateway in the sh
 
   const chatsBefore = model.chats().length;
   // Not spawnSync: the scripted model lives in this process and must keep answering.
+  // Updates left by the other test files on this server go out in the same pass (each send to
+  // the unreachable Twilio takes the gateway about half a minute to give up).
   const run = await promisify(execFile)(process.env.DISPATCH_BIN, ['worker', '--once'], {
     encoding: 'utf8',
-    timeout: 150_000,
+    timeout: 400_000,
     env: { ...process.env, RD_OPENCLAW_HOOK_URL: `${gateway.url}/hooks/agent`, RD_OPENCLAW_HOOK_TOKEN: HOOKS_TOKEN },
   });
   // The SMS channel is real; Twilio is not reachable from here, so the send fails and waits for
   // its next attempt: the gateway reported the channel did not take it.
-  assert.match(run.stdout, /updates sent 0, failed 1/, run.stdout + run.stderr);
+  assert.match(run.stdout, /updates sent 0, failed [1-9]/, run.stdout + run.stderr);
   const [after] = updatesOf(id);
   assert.deepEqual([after.status, after.attempts], ['pending', 1], JSON.stringify(after));
   assert.match(after.last_error, /not delivered/, gateway.output().slice(-6000));

@@ -135,7 +135,8 @@ fn public_url() -> String {
 /// Updates delivered at once: each waits for its channel, which can take seconds.
 const DELIVERIES_AT_ONCE: usize = 4;
 
-/// Delivers the customer updates due now, a few at a time; without a webhook they wait.
+/// Delivers the customer updates due now; without a webhook they wait. A few tickets at a
+/// time, each ticket's updates in order (a customer reads "confirmed" before "on the way").
 async fn deliver_updates(
     service: &Service,
     hook: Option<&Hook>,
@@ -144,17 +145,31 @@ async fn deliver_updates(
 ) -> Result<(), ServiceError> {
     use futures_util::stream::{self, StreamExt};
     let Some(hook) = hook else { return Ok(()) };
-    let claimed = service.claim_updates(now, UPDATES_PER_PASS).await?;
-    let outcomes: Vec<Result<bool, ServiceError>> = stream::iter(claimed)
-        .map(|u| deliver_one(service, hook, u))
+    let mut by_ticket: Vec<Vec<CustomerUpdate>> = vec![];
+    for u in service.claim_updates(now, UPDATES_PER_PASS).await? {
+        match by_ticket.iter_mut().find(|g| g[0].ticket_id == u.ticket_id) {
+            Some(group) => group.push(u),
+            None => by_ticket.push(vec![u]),
+        }
+    }
+    let outcomes: Vec<Result<Vec<bool>, ServiceError>> = stream::iter(by_ticket)
+        .map(|group| async move {
+            let mut sent = vec![];
+            for u in group {
+                sent.push(deliver_one(service, hook, u).await?);
+            }
+            Ok(sent)
+        })
         .buffer_unordered(DELIVERIES_AT_ONCE)
         .collect()
         .await;
-    for outcome in outcomes {
-        if outcome? {
-            r.updates_sent += 1;
-        } else {
-            r.updates_failed += 1;
+    for sent in outcomes {
+        for ok in sent? {
+            if ok {
+                r.updates_sent += 1;
+            } else {
+                r.updates_failed += 1;
+            }
         }
     }
     Ok(())

@@ -223,9 +223,18 @@ impl Service {
             sender: Some("real-dispatch".into()),
             text: text.to_string(),
         };
-        match self.add_message(&ctx, &message).await {
-            Ok(_) | Err(ServiceError::AlreadyProcessed) => {}
-            Err(e) => return Err(e),
+        // Another writer on the same ticket (an agent, another worker) can win the case's
+        // version first; the key makes trying again safe.
+        let mut tries = 0;
+        loop {
+            match self.add_message(&ctx, &message).await {
+                Ok(_) | Err(ServiceError::AlreadyProcessed) => break,
+                Err(ServiceError::Conflict(_)) if tries < 4 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
         let mut tx = self.db.begin_write().await?;
         let settled = store::settle(&mut tx, &u.id, "sent", u.attempts + 1, now, None, Some(now)).await?;

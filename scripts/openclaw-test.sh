@@ -9,6 +9,7 @@ tools="${TOOLS_BIN:-$HOME/.cache/real-dispatch/tools/bin}/.."
 tools="$(cd "$tools" && pwd)"
 node_version=24.19.0
 openclaw_version=2026.9.6
+# The SMS channel the channel test installs into its gateway, as an operator would.
 sms_version=2026.9.4
 log() { printf '\033[1;34m[openclaw]\033[0m %s\n' "$*" >&2; }
 
@@ -28,12 +29,11 @@ npm() { PATH="$(dirname "$node"):$PATH" "$node" "$nodepkg/lib/node_modules/npm/b
 printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node" "$(cd "$nodepkg" && pwd)/lib/node_modules/npm/bin/npm-cli.js" >"$nodepkg/bin/npm"
 chmod +x "$nodepkg/bin/npm"
 
-if ! grep -q "\"version\": \"$openclaw_version\"" "$tools/openclaw/node_modules/openclaw/package.json" 2>/dev/null ||
-  ! grep -q "\"version\": \"$sms_version\"" "$tools/openclaw/node_modules/@openclaw/sms/package.json" 2>/dev/null; then
-  log "npm install openclaw@$openclaw_version and its SMS channel (about a minute, once)"
+if ! grep -q "\"version\": \"$openclaw_version\"" "$tools/openclaw/node_modules/openclaw/package.json" 2>/dev/null; then
+  log "npm install openclaw@$openclaw_version (about a minute, once)"
   mkdir -p "$tools/openclaw"
   [ -f "$tools/openclaw/package.json" ] || echo '{"private": true}' >"$tools/openclaw/package.json"
-  (cd "$tools/openclaw" && npm install --no-audit --no-fund --loglevel=error "openclaw@$openclaw_version" "@openclaw/sms@$sms_version")
+  (cd "$tools/openclaw" && npm install --no-audit --no-fund --loglevel=error "openclaw@$openclaw_version")
 fi
 
 # The plugin: its build tools from its lock file, the SDK from the installed gateway.

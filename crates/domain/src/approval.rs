@@ -105,6 +105,21 @@ impl FromStr for GateRule {
     }
 }
 
+/// Whether the rules could hold this call at all, before the case is read: messages never,
+/// and other calls only under a rule that is on (a flagged ticket can hold any of them).
+pub fn may_gate(policy: &GatePolicy, input: &ActionInput) -> bool {
+    use ActionInput as A;
+    match input {
+        A::TicketAddMessage(_) => false,
+        _ if policy.flagged_tickets => true,
+        A::TicketCancel(_) => policy.cancel,
+        A::BillingGenerateInvoiceDraft(_) | A::BillingCompileCloseoutPacket(_) => policy.invoice_above_cents.is_some(),
+        A::ScheduleConfirm(i) => i.reschedule && policy.reschedule_within_minutes.is_some(),
+        A::TicketBook(i) => i.reschedule && policy.reschedule_within_minutes.is_some(),
+        _ => false,
+    }
+}
+
 /// Whether an agent's call must wait for a person, judged on the case as it stands.
 /// `tax_rate_bp` prices an invoice draft not yet made.
 pub fn gate(policy: &GatePolicy, input: &ActionInput, case: &Case, tax_rate_bp: i64, now_ms: i64) -> Option<Gated> {
@@ -381,6 +396,36 @@ mod tests {
         assert_eq!(gate(&p, &msg, &c, 0, 0), None);
         let off = GatePolicy { flagged_tickets: false, ..p };
         assert_eq!(gate(&off, &cancel(), &c, 0, 0), None);
+    }
+
+    #[test]
+    fn what_may_be_held_covers_everything_that_is() {
+        let mut c = case();
+        let hour = 3_600_000;
+        c.appointment = Some(Appointment { id: "apt".into(), start_ms: hour, end_ms: 2 * hour, technician_id: None });
+        let inputs = [cancel(), moving(true), moving(false)];
+        let policies = [
+            GatePolicy::default(),
+            GatePolicy { flagged_tickets: false, ..GatePolicy::default() },
+            GatePolicy {
+                cancel: false,
+                flagged_tickets: false,
+                reschedule_within_minutes: None,
+                invoice_above_cents: None,
+            },
+        ];
+        for flag in [None, Some(TicketFlag::Complaint)] {
+            c.flag = flag;
+            for p in &policies {
+                for i in &inputs {
+                    if gate(p, i, &c, 0, 0).is_some() {
+                        assert!(may_gate(p, i), "{p:?} {i:?}");
+                    }
+                }
+            }
+        }
+        let off = &policies[2];
+        assert!(!may_gate(off, &cancel()) && !may_gate(off, &moving(true)), "nothing on: nothing read");
     }
 
     #[test]

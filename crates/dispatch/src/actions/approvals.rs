@@ -70,12 +70,16 @@ impl Service {
                 return Err(held_answer(&h.approval));
             }
         }
+        let policy = self.gate_policy().await?;
+        // Most agent calls (their messages above all) cannot be held: no case is read for them.
+        if !domain::approval::may_gate(&policy, input) {
+            return Ok(());
+        }
         let case = {
             let mut conn = self.db.pool().acquire().await?;
             crate::case_store::load_case(&mut conn, ticket_id).await?
         };
         self.check_scope(ctx, &case)?;
-        let policy = self.gate_policy().await?;
         let Some(gated) = domain::approval::gate(&policy, input, &case, self.settings.tax_rate_bp, now_ms()) else {
             return Ok(());
         };

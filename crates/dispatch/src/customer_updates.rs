@@ -22,16 +22,6 @@ pub const MAX_ATTEMPTS: i64 = 5;
 /// four at a time, each waiting at most 90 s for its channel), so no other worker sends them too.
 const LEASE_MS: i64 = 10 * 60_000;
 
-fn settings_from(stored: Option<serde_json::Value>) -> UpdateSettings {
-    match stored {
-        Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "stored update rules unreadable; using the defaults");
-            UpdateSettings::default()
-        }),
-        None => UpdateSettings::default(),
-    }
-}
-
 /// The wait before attempt `n + 1`: 30 s, 1, 2, 4 min.
 pub fn backoff_ms(attempts: i64) -> i64 {
     30_000 * (1_i64 << attempts.clamp(1, 4).saturating_sub(1))
@@ -40,7 +30,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 impl Service {
     /// The shop's update rules (every kind on, with the default words, until an admin changes them).
     pub async fn update_settings(&self) -> Result<UpdateSettings, ServiceError> {
-        Ok(settings_from(shop_settings::get(self.db.pool(), SETTING).await?))
+        self.shop_rules(SETTING).await
     }
 
     /// The shop's update rules, for the office.
@@ -58,17 +48,7 @@ impl Service {
     ) -> Result<UpdateSettings, ServiceError> {
         self.authorize(ctx, Action::CustomerUpdatesSet)?;
         settings.validate()?;
-        let value = serde_json::to_value(settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let mut tx = self.db.begin_write().await?;
-        let before = shop_settings::get_in(&mut tx, SETTING).await?;
-        shop_settings::put(&mut tx, SETTING, &value, &ctx.actor.id, crate::ids::now_ms()).await?;
-        let ev = NewEvent {
-            action: Action::CustomerUpdatesSet.name().into(),
-            detail: Some(serde_json::json!({ "before": before, "after": value })),
-            ..Default::default()
-        };
-        audit::append(&mut tx, ctx, ev).await?;
-        tx.commit().await?;
+        self.put_shop_rules(ctx, Action::CustomerUpdatesSet, SETTING, settings).await?;
         Ok(settings.clone())
     }
 
@@ -86,15 +66,17 @@ impl Service {
         }
         // Read on the action's own connection: a second one from the pool while this
         // transaction holds one would starve the pool under load.
-        let settings = settings_from(shop_settings::get_in(tx, SETTING).await?);
+        let settings: UpdateSettings =
+            crate::shop_rules::parse_or_default(SETTING, shop_settings::get_in(tx, SETTING).await?);
         let now = crate::ids::now_ms();
         let to = updates::recipient(after);
+        let facts = self.update_facts(after);
         for kind in kinds {
             let rule = settings.rule(kind);
             if !rule.enabled {
                 continue;
             }
-            let body = updates::render(&rule.template, &self.update_facts(after));
+            let body = updates::render(&rule.template, &facts);
             let recent = store::last_of_kind(tx, &after.id, kind.as_str()).await?;
             let (status, reason) = match (&to, recent) {
                 (None, _) => ("skipped", Some("the customer has no phone number or e-mail")),
@@ -195,10 +177,7 @@ impl Service {
 
     /// One update, for the gateway that delivers it (agents' and operators' tokens).
     pub async fn customer_update(&self, ctx: &CallContext, id: &str) -> Result<CustomerUpdate, ServiceError> {
-        self.authorize(ctx, Action::CaseRead)?;
-        if !(ctx.actor.role.is_agent() || matches!(ctx.actor.role, domain::Role::Admin | domain::Role::Operator)) {
-            return Err(ServiceError::Forbidden("customer updates are for the gateway and staff".into()));
-        }
+        self.require_agent_or_staff(ctx, "customer updates")?;
         store::get(self.db.pool(), id.trim())
             .await?
             .ok_or_else(|| ServiceError::invalid("update_id", "not_found", &format!("no customer update {id}")))

@@ -21,6 +21,7 @@ pub mod replay;
 pub mod seed;
 pub mod service;
 pub mod settings;
+pub mod shop_rules;
 pub mod spool;
 pub mod store;
 pub mod summary;

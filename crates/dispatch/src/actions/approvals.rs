@@ -10,7 +10,7 @@ use crate::execute::Done;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ids::{new_id, now_ms};
 use crate::service::Service;
-use crate::store::{approvals as store, shop_settings};
+use crate::store::approvals as store;
 use domain::approval::{Approval, ApprovalDecision, ApprovalStatus, GatePolicy, QueuedApproval, SetFlag};
 use domain::{Action, ActionInput, Actor};
 
@@ -22,13 +22,7 @@ const RECENT_DECISIONS: i64 = 20;
 impl Service {
     /// The shop's gate rules (the defaults until an admin changes them).
     pub async fn gate_policy(&self) -> Result<GatePolicy, ServiceError> {
-        Ok(match shop_settings::get(self.db.pool(), GATE_SETTING).await? {
-            Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "stored approval rules unreadable; using the defaults");
-                GatePolicy::default()
-            }),
-            None => GatePolicy::default(),
-        })
+        self.shop_rules(GATE_SETTING).await
     }
 
     /// The shop's gate rules, for the office.
@@ -42,17 +36,7 @@ impl Service {
     pub async fn set_gate_policy(&self, ctx: &CallContext, policy: &GatePolicy) -> Result<GatePolicy, ServiceError> {
         self.authorize(ctx, Action::ApprovalGateSet)?;
         policy.validate()?;
-        let value = serde_json::to_value(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let mut tx = self.db.begin_write().await?;
-        let before = shop_settings::get_in(&mut tx, GATE_SETTING).await?;
-        shop_settings::put(&mut tx, GATE_SETTING, &value, &ctx.actor.id, now_ms()).await?;
-        let ev = NewEvent {
-            action: Action::ApprovalGateSet.name().into(),
-            detail: Some(serde_json::json!({ "before": before, "after": value })),
-            ..Default::default()
-        };
-        audit::append(&mut tx, ctx, ev).await?;
-        tx.commit().await?;
+        self.put_shop_rules(ctx, Action::ApprovalGateSet, GATE_SETTING, policy).await?;
         Ok(policy.clone())
     }
 

@@ -178,10 +178,7 @@ impl Service {
         ctx: &CallContext,
         conversation: &str,
     ) -> Result<serde_json::Value, ServiceError> {
-        self.authorize(ctx, Action::CaseRead)?;
-        if !(ctx.actor.role.is_agent() || matches!(ctx.actor.role, domain::Role::Admin | domain::Role::Operator)) {
-            return Err(ServiceError::Forbidden("conversations are for agents and staff".into()));
-        }
+        self.require_agent_or_staff(ctx, "conversations")?;
         match inbound::conversation(self.db.pool(), conversation).await? {
             Some((ticket_id, channel, bound_at_ms)) => {
                 Ok(serde_json::json!({"ticket_id": ticket_id, "channel": channel, "bound_at_ms": bound_at_ms}))

@@ -29,6 +29,11 @@ pub struct NewApproval<'a> {
     pub now: i64,
 }
 
+/// One agent's call by its Idempotency-Key (binds: requested_by, action, request_key).
+fn by_request() -> String {
+    format!("SELECT {COLUMNS} FROM approvals WHERE requested_by = $1 AND action = $2 AND request_key = $3")
+}
+
 const COLUMNS: &str = "id, ticket_id, action, input_json, rule, reason, actor_json, requested_by, requested_role, \
     request_key, request_hash, requested_at_ms, status, decided_by, decided_at_ms, decision_note, result_event_id";
 
@@ -81,14 +86,8 @@ pub async fn hold(tx: &mut crate::db::WriteTx, a: &NewApproval<'_>) -> Result<He
     .bind(a.now)
     .execute(&mut **tx)
     .await?;
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals WHERE requested_by = $1 AND action = $2 AND request_key = $3"
-    ))
-    .bind(a.requested_by)
-    .bind(a.action)
-    .bind(a.request_key)
-    .fetch_one(&mut **tx)
-    .await?;
+    let row =
+        sqlx::query(&by_request()).bind(a.requested_by).bind(a.action).bind(a.request_key).fetch_one(&mut **tx).await?;
     held(&row)
 }
 
@@ -105,14 +104,7 @@ pub async fn find_request(
     action: &str,
     request_key: &str,
 ) -> Result<Option<Held>, ServiceError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals WHERE requested_by = $1 AND action = $2 AND request_key = $3"
-    ))
-    .bind(requested_by)
-    .bind(action)
-    .bind(request_key)
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query(&by_request()).bind(requested_by).bind(action).bind(request_key).fetch_optional(pool).await?;
     row.as_ref().map(held).transpose()
 }
 

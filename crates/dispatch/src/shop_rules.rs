@@ -1,0 +1,63 @@
+//! The shop's rules kept as settings (approval rules, customer-update rules): read with their
+//! defaults when never written, changed by an audited action that records what it replaced.
+
+use crate::audit::{self, NewEvent};
+use crate::context::CallContext;
+use crate::error::ServiceError;
+use crate::service::Service;
+use crate::store::shop_settings;
+use domain::Action;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// A stored rule document, or the defaults when it was never written or cannot be read.
+pub(crate) fn parse_or_default<T: DeserializeOwned + Default>(key: &str, stored: Option<serde_json::Value>) -> T {
+    match stored {
+        Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
+            tracing::error!(error = %e, key, "stored shop rules unreadable; using the defaults");
+            T::default()
+        }),
+        None => T::default(),
+    }
+}
+
+impl Service {
+    /// The rules under `key` (the defaults until an admin changes them).
+    pub(crate) async fn shop_rules<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ServiceError> {
+        Ok(parse_or_default(key, shop_settings::get(self.db.pool(), key).await?))
+    }
+
+    /// Writes the rules under `key` for `action` (already authorised and validated), audited
+    /// with the document they replaced.
+    pub(crate) async fn put_shop_rules<T: Serialize>(
+        &self,
+        ctx: &CallContext,
+        action: Action,
+        key: &str,
+        rules: &T,
+    ) -> Result<(), ServiceError> {
+        let value = serde_json::to_value(rules).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut tx = self.db.begin_write().await?;
+        let before = shop_settings::get_in(&mut tx, key).await?;
+        shop_settings::put(&mut tx, key, &value, &ctx.actor.id, crate::ids::now_ms()).await?;
+        let ev = NewEvent {
+            action: action.name().into(),
+            detail: Some(serde_json::json!({ "before": before, "after": value })),
+            ..Default::default()
+        };
+        audit::append(&mut tx, ctx, ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reads meant for the gateway and the office: agents' and staff tokens, not customers'
+    /// or technicians'.
+    pub(crate) fn require_agent_or_staff(&self, ctx: &CallContext, what: &str) -> Result<(), ServiceError> {
+        self.authorize(ctx, Action::CaseRead)?;
+        let role = ctx.actor.role;
+        if role.is_agent() || matches!(role, domain::Role::Admin | domain::Role::Operator) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!("{what} are for agents and staff")))
+        }
+    }
+}

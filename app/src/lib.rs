@@ -73,7 +73,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=pages::session::AccountPage/>
                 <Route path=path!("/console") view=pages::console::ConsolePage/>
                 <Route path=path!("/console/accounts") view=pages::accounts::AccountsPage/>
-                <Route path=path!("/console/approvals") view=pages::approvals::ApprovalsPage/>
+                <Route path=path!("/console/approvals") view=pages::approvals::ApprovalsPage ssr=SsrMode::InOrder/>
                 // In order: the whole ticket, its actions included, arrives as plain HTML, so the
                 // page works before (and without) the client.
                 <Route path=path!("/console/tickets/:id") view=pages::ticket::TicketPage ssr=SsrMode::InOrder/>

@@ -268,3 +268,28 @@ test('the office sees what the customer is told, and chooses which updates go ou
   assert.deepEqual([...errors, ...admin.errors], []);
   await admin.context.close();
 });
+
+test('the approval queue works before, and without, the client', async () => {
+  const created = await tool('ticket.create', {
+    customer: { name: `No Script Queue ${Date.now()}`, phone: '+1 312 555 0194' },
+    site: { address: '6 Plain Form St' }, problem_summary: 'Drain slow', trade: 'plumbing',
+  }, TOKEN);
+  const res = await fetch(`${BASE}/tools/v1/ticket.cancel`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'idempotency-key': crypto.randomUUID() },
+    body: JSON.stringify({ ticket_id: created.case.id, reason: 'fixed it myself' }),
+  });
+  const approval = (await res.json()).error.details.approval_id;
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/login`);
+  await page.fill('input[name="email"]', USERS.operator);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.click('#login-form button[type="submit"]')]);
+  await page.goto(`${BASE}/console/approvals`);
+  const card = page.locator(`[data-approval="${approval}"]`);
+  assert.equal(await card.count(), 1, 'the queue arrives as HTML');
+  await Promise.all([page.waitForNavigation(), card.locator('[data-test="approve"]').click()]);
+  assert.equal((await readCase(created.case.id)).state, 'canceled', 'approved by a plain form post');
+  await context.close();
+});

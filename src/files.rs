@@ -198,9 +198,9 @@ pub async fn upload_photo(
             }
         };
         let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
-        // Refuse before reading the body when the job is not this person's or not open for it.
+        // Role, reach and state first: a refused upload is answered before its first byte is read.
         let service = &state.service;
-        service.case(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        service.may_add_photo(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
         let (file, filename) = receive_upload(request, service.settings().max_upload_bytes(), service.blobs().clone())
             .await
             .map_err(|e| e.into_api(&rid))?;
@@ -262,12 +262,7 @@ pub async fn download(
     }
     // Keys never change content; only this browser may keep a copy.
     hs.insert(h::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
-    let name: String = file
-        .filename
-        .unwrap_or_else(|| format!("{attachment_id}.{}", domain::media::extension(&file.content_type)))
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-_. ".contains(*c))
-        .collect();
+    let name = domain::media::download_filename(file.filename.as_deref(), &attachment_id, &file.content_type);
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
         hs.insert(h::CONTENT_DISPOSITION, v);
     }

@@ -1,15 +1,17 @@
 //! Server functions of the technician's page: each one line into the same service the tool
-//! API calls (check-in and work completion are `console_job_step`, shared with the console).
+//! API calls, each answering with the job's view (never the office's case).
 
-use crate::api::ActionResult;
-#[cfg(feature = "ssr")]
 use crate::api::FormOutcome;
+use domain::job_view::JobView;
 use domain::window::TimeWindow;
 use domain::CaseState;
 #[cfg(feature = "ssr")]
-use domain::FieldError;
+use domain::{Action, FieldError};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// What a step on a job answers: the job after it, or what to fix.
+pub type JobResult = Result<FormOutcome<JobView>, ServerFnError>;
 
 /// A job as the technician's list shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,12 +36,12 @@ pub struct TechJob {
 use crate::api::ssr;
 
 #[cfg(feature = "ssr")]
-fn case_of(r: Result<dispatch::Outcome, dispatch::ServiceError>) -> ActionResult {
-    ssr::outcome(r.map(|o| o.case))
+fn job_of(r: Result<dispatch::Outcome, dispatch::ServiceError>) -> JobResult {
+    ssr::outcome(r.map(|o| JobView::of(&o.case)))
 }
 
 #[cfg(feature = "ssr")]
-fn invalid(field: &str, code: &str, message: &str) -> ActionResult {
+fn invalid(field: &str, code: &str, message: &str) -> JobResult {
     Ok(FormOutcome::Invalid {
         message: "Please correct the highlighted fields.".into(),
         fields: vec![FieldError::new(field, code, message)],
@@ -49,77 +51,76 @@ fn invalid(field: &str, code: &str, message: &str) -> ActionResult {
 /// The signed-in technician's open jobs, soonest first, grouped by day.
 #[server(endpoint = "tech_jobs")]
 pub async fn tech_jobs() -> Result<Vec<TechJob>, ServerFnError> {
+    ssr::allow(Action::JobsRead)?;
     let service = ssr::service()?;
-    let ctx = ssr::context()?;
-    let filter = dispatch::tickets::CaseFilter { open_only: true, limit: Some(200), ..Default::default() };
-    let mut summaries = service.cases(&ctx, &filter).await.map_err(ssr::error)?;
-    summaries.sort_by_key(|s| (s.appointment.map_or(i64::MAX, |w| w.start_ms), s.number.clone()));
+    let mut views = service.jobs(&ssr::context(Action::JobsRead)?).await.map_err(ssr::error)?;
+    views.sort_by_key(|j| (j.appointment.map_or(i64::MAX, |w| w.start_ms), j.number.clone()));
     let now = dispatch::ids::now_ms();
-    let mut jobs = Vec::with_capacity(summaries.len());
-    for s in summaries {
-        let c = service.case(&ctx, &s.id).await.map_err(ssr::error)?;
-        jobs.push(TechJob {
-            day: s
+    Ok(views
+        .into_iter()
+        .map(|j| TechJob {
+            day: j
                 .appointment
                 .map_or_else(|| "Not scheduled".into(), |w| service.settings().day_label(w.start_ms, now)),
-            id: c.id,
-            number: c.number,
-            state: c.state,
-            appointment: s.appointment,
-            eta_ms: c.eta.as_ref().map(|e| e.eta_ms),
-            problem: c.problem_summary,
-            address: c.site.as_ref().map(|site| site.address.clone()),
-            access_notes: c.site.and_then(|site| site.access_notes),
-            customer_name: c.customer.name,
-            phone: c.customer.phones.into_iter().next(),
-            checklist_done: c.checklist.iter().filter(|i| i.done).count(),
-            checklist_total: c.checklist.len(),
-        });
-    }
-    Ok(jobs)
+            checklist_done: j.checklist.iter().filter(|i| i.done).count(),
+            checklist_total: j.checklist.len(),
+            id: j.id,
+            number: j.number,
+            state: j.state,
+            appointment: j.appointment,
+            eta_ms: j.eta_ms,
+            problem: j.problem_summary,
+            address: j.site.as_ref().map(|site| site.address.clone()),
+            access_notes: j.site.and_then(|site| site.access_notes),
+            customer_name: j.customer.name,
+            phone: j.customer.phones.into_iter().next(),
+        })
+        .collect())
 }
 
 /// `closeout.add_note`: a note, or the work summary the closeout needs.
 #[server(endpoint = "tech_note")]
-pub async fn tech_note(ticket_id: String, kind: String, text: String) -> ActionResult {
+pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResult {
     let kind = match kind.as_str() {
         "work_summary" => domain::case::NoteKind::WorkSummary,
         _ => domain::case::NoteKind::Note,
     };
     let input = domain::commands::AddNote { ticket_id, kind, text };
-    case_of(ssr::service()?.add_note(&ssr::context()?, &input).await)
+    job_of(ssr::service()?.add_note(&ssr::context(Action::CloseoutAddNote)?, &input).await)
 }
 
 /// `closeout.checklist_complete` for one item.
 #[server(endpoint = "tech_check")]
-pub async fn tech_check(ticket_id: String, key: String) -> ActionResult {
+pub async fn tech_check(ticket_id: String, key: String) -> JobResult {
     let input =
         domain::commands::ChecklistComplete { ticket_id, items: vec![key], finalize: false, expected_version: None };
-    case_of(ssr::service()?.checklist_complete(&ssr::context()?, &input).await)
+    job_of(ssr::service()?.checklist_complete(&ssr::context(Action::CloseoutChecklistComplete)?, &input).await)
 }
 
 /// Submits the closeout (work_performed -> closeout_ready) once every piece of evidence is
 /// there; otherwise the answer lists exactly what is missing.
 #[server(endpoint = "tech_submit")]
-pub async fn tech_submit(ticket_id: String) -> ActionResult {
+pub async fn tech_submit(ticket_id: String) -> JobResult {
     let input =
         domain::commands::ChecklistComplete { ticket_id, items: vec![], finalize: true, expected_version: None };
-    case_of(ssr::service()?.checklist_complete(&ssr::context()?, &input).await)
+    job_of(ssr::service()?.checklist_complete(&ssr::context(Action::CloseoutChecklistComplete)?, &input).await)
 }
 
 /// Labor time, in minutes, at the shop's rate.
 #[server(endpoint = "tech_labor")]
-pub async fn tech_labor(ticket_id: String, minutes: String, description: String) -> ActionResult {
+pub async fn tech_labor(ticket_id: String, minutes: String, description: String) -> JobResult {
+    ssr::allow(Action::JobsRead)?;
     let Ok(minutes) = minutes.trim().parse::<i64>() else {
         return invalid("minutes", "invalid", "whole minutes, e.g. 45");
     };
     let input = domain::commands::RecordLabor { ticket_id, minutes, description, rate_cents: None };
-    case_of(ssr::service()?.record_labor(&ssr::context()?, &input).await)
+    job_of(ssr::service()?.record_labor(&ssr::context(Action::JobRecordLabor)?, &input).await)
 }
 
 /// A part used, with its unit price as written on the box ("12.50").
 #[server(endpoint = "tech_part")]
-pub async fn tech_part(ticket_id: String, description: String, quantity: String, unit_price: String) -> ActionResult {
+pub async fn tech_part(ticket_id: String, description: String, quantity: String, unit_price: String) -> JobResult {
+    ssr::allow(Action::JobsRead)?;
     let Ok(quantity) = quantity.trim().parse::<i64>() else {
         return invalid("quantity", "invalid", "a whole number, e.g. 2");
     };
@@ -134,5 +135,22 @@ pub async fn tech_part(ticket_id: String, description: String, quantity: String,
     };
     let input =
         domain::commands::RecordPart { ticket_id, sku: None, description, quantity, unit_price_cents: price.cents() };
-    case_of(ssr::service()?.record_part(&ssr::context()?, &input).await)
+    job_of(ssr::service()?.record_part(&ssr::context(Action::JobRecordPart)?, &input).await)
+}
+
+/// Check-in or work done (`job.check_in`, `job.complete_work`), by the technician.
+#[server(endpoint = "tech_step")]
+pub async fn tech_step(ticket_id: String, step: String, version: String) -> JobResult {
+    ssr::allow(Action::JobsRead)?;
+    let action = match step.as_str() {
+        "check_in" => Action::JobCheckIn,
+        "complete_work" => Action::JobCompleteWork,
+        _ => return invalid("step", "unknown_step", "check_in or complete_work"),
+    };
+    let input = domain::commands::TicketRef { ticket_id, expected_version: version.trim().parse().ok() };
+    let input = match action {
+        Action::JobCheckIn => domain::ActionInput::JobCheckIn(input),
+        _ => domain::ActionInput::JobCompleteWork(input),
+    };
+    job_of(ssr::service()?.execute_case(&ssr::context(action)?, input).await)
 }

@@ -5,7 +5,9 @@
 mod support;
 
 mod approvals;
+mod audiences;
 mod console;
+mod hardening;
 mod photos;
 mod tool_api;
 mod updates;

@@ -7,7 +7,7 @@ pub type Account = domain::records::UserView;
 
 #[server(endpoint = "accounts")]
 pub async fn accounts() -> Result<Vec<Account>, ServerFnError> {
-    ssr::service()?.users(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.users(&ssr::context(Action::AccountsRead)?).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "create_account")]
@@ -19,6 +19,7 @@ pub async fn create_account(
     technician_id: String,
     customer_id: String,
 ) -> Result<FormOutcome<Account>, ServerFnError> {
+    ssr::allow(Action::AccountsRead)?;
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let Ok(role) = role.parse::<Role>() else {
         return Ok(FormOutcome::Invalid {
@@ -39,6 +40,7 @@ pub async fn create_account(
 
 #[server(endpoint = "set_account_disabled")]
 pub async fn set_account_disabled(user_id: String, disabled: bool) -> Result<(), ServerFnError> {
+    ssr::allow(Action::AccountsRead)?;
     let input = domain::records::AccountDisabled { user_id, disabled };
     ssr::run::<Account>(domain::ActionInput::AccountSetDisabled(input)).await?.map_err(ssr::error)?;
     Ok(())
@@ -46,6 +48,7 @@ pub async fn set_account_disabled(user_id: String, disabled: bool) -> Result<(),
 
 #[server(endpoint = "reset_account_password")]
 pub async fn reset_account_password(user_id: String, password: String) -> Result<FormOutcome<()>, ServerFnError> {
+    ssr::allow(Action::AccountsRead)?;
     let input = domain::records::PasswordReset { user_id, password };
     let done = ssr::run::<serde_json::Value>(domain::ActionInput::AccountResetPassword(input)).await?;
     ssr::outcome(done.map(|_| ()))

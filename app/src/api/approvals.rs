@@ -5,7 +5,7 @@ pub use domain::approval::{Approval, GatePolicy, QueuedApproval};
 
 #[server(endpoint = "approval_queue")]
 pub async fn approval_queue() -> Result<Vec<QueuedApproval>, ServerFnError> {
-    ssr::service()?.approvals(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.approvals(&ssr::context(Action::ApprovalsRead)?).await.map_err(ssr::error)
 }
 
 /// Approves (the call runs once, as the agent asked) or rejects (a reason is required).
@@ -15,6 +15,7 @@ pub async fn decide_approval(
     decision: String,
     note: String,
 ) -> Result<FormOutcome<Approval>, ServerFnError> {
+    ssr::allow(Action::ApprovalsRead)?;
     let input = domain::approval::ApprovalDecision { approval_id, note: Some(note) };
     let action = match decision.as_str() {
         "approve" => domain::ActionInput::ApprovalApprove(input),
@@ -30,7 +31,7 @@ pub async fn decide_approval(
 
 #[server(endpoint = "approval_rules")]
 pub async fn approval_rules() -> Result<GatePolicy, ServerFnError> {
-    ssr::service()?.approval_rules(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.approval_rules(&ssr::context(Action::ApprovalsRead)?).await.map_err(ssr::error)
 }
 
 /// The admin's rules form: checkboxes and amounts as typed (dollars, minutes; blank: none).
@@ -41,6 +42,7 @@ pub async fn set_approval_rules(
     invoice_above: String,
     reschedule_within_minutes: String,
 ) -> Result<FormOutcome<GatePolicy>, ServerFnError> {
+    ssr::allow(Action::ApprovalsRead)?;
     let mut fields = vec![];
     let invoice_above_cents = match invoice_above.trim() {
         "" => None,
@@ -81,6 +83,7 @@ pub async fn set_approval_rules(
 /// Marks the ticket VIP or complaint, or clears the mark (`ticket.set_flag`).
 #[server(endpoint = "console_set_flag")]
 pub async fn console_set_flag(ticket_id: String, flag: String, version: String) -> ActionResult {
+    ssr::allow(Action::ApprovalsRead)?;
     let flag = match flag.as_str() {
         "" | "none" => None,
         f => match f.parse() {
@@ -91,5 +94,9 @@ pub async fn console_set_flag(ticket_id: String, flag: String, version: String) 
         },
     };
     let input = domain::approval::SetFlag { ticket_id, flag, expected_version: super::version(&version) };
-    super::case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketSetFlag(input)).await)
+    super::case_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::ApprovalsRead)?, domain::ActionInput::TicketSetFlag(input))
+            .await,
+    )
 }

@@ -12,6 +12,7 @@ pub async fn create_ticket(
     trade: String,
     priority: String,
 ) -> Result<FormOutcome<Case>, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
     use domain::{CreateTicket, NewCustomer, NewSite};
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let priority = match priority.parse() {
@@ -37,7 +38,9 @@ pub async fn create_ticket(
         priority,
         ..Default::default()
     };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketCreate(input)).await)
+    case_of(
+        ssr::service()?.execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketCreate(input)).await,
+    )
 }
 
 /// Cards sent per column (the counts always cover every matching ticket).
@@ -61,8 +64,9 @@ pub struct Board {
 
 #[server(endpoint = "board")]
 pub async fn load_board(filter: BoardFilter) -> Result<Board, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
     let service = ssr::service()?;
-    let ctx = ssr::context()?;
+    let ctx = ssr::context(Action::BoardRead)?;
     let stamp = service.board_stamp(&ctx).await.map_err(ssr::error)?;
     let data = service.board(&ctx, &filter, BOARD_PER_COLUMN as i64).await.map_err(ssr::error)?;
     let (columns, technicians, trades) = (data.columns, data.technicians, data.trades);
@@ -74,7 +78,7 @@ pub async fn load_board(filter: BoardFilter) -> Result<Board, ServerFnError> {
 /// Changes whenever any ticket changes; the board polls it.
 #[server(endpoint = "board_stamp")]
 pub async fn board_stamp() -> Result<String, ServerFnError> {
-    ssr::service()?.board_stamp(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.board_stamp(&ssr::context(Action::BoardRead)?).await.map_err(ssr::error)
 }
 
 /// Everything the ticket page shows.
@@ -92,8 +96,9 @@ pub struct TicketDetail {
 
 #[server(endpoint = "ticket_detail")]
 pub async fn load_ticket(ticket_id: String) -> Result<TicketDetail, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
     let service = ssr::service()?;
-    let ctx = ssr::context()?;
+    let ctx = ssr::context(Action::BoardRead)?;
     let case = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?;
     let messages = service.messages(&ctx, &case.id).await.map_err(ssr::error)?;
     let timeline = service.timeline(&ctx, &case.id).await.map_err(ssr::error)?;

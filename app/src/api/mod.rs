@@ -21,7 +21,9 @@ pub use technician::*;
 pub use ticket::*;
 pub use updates::*;
 
-use domain::{Case, CaseState, CaseSummary, FieldError, Role};
+#[cfg(feature = "ssr")]
+use domain::Action;
+use domain::{Case, FieldError, Role};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -61,11 +63,24 @@ pub mod ssr {
         parts().and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string))
     }
 
-    /// The call context of the signed-in actor, or an error asking to sign in.
-    pub fn context() -> Result<CallContext, ServerFnError> {
+    /// The call context of the signed-in actor, for a server function that declares, by a row
+    /// of the action table, who may call it: anyone else is refused before any work (and the
+    /// service checks again). Without a session, an error asking to sign in.
+    pub fn context(action: domain::Action) -> Result<CallContext, ServerFnError> {
         let actor = current_actor().ok_or_else(|| ServerFnError::new("please sign in again"))?;
+        if !action.allowed_for(actor.role) {
+            tracing::warn!(actor = %actor.id, role = %actor.role, %action, "server function refused");
+            set_status(403);
+            return Err(ServerFnError::new(format!("this page is not for the {} role", actor.role)));
+        }
         let channel = if actor.role == Role::Customer { SourceChannel::Webchat } else { SourceChannel::Internal };
         Ok(CallContext { channel, request_id: request_id(), ..CallContext::new(actor) })
+    }
+
+    /// Declares who may call a server function (the roles of `action`): its first statement,
+    /// before any input is parsed or checked, so nobody else learns anything from it.
+    pub fn allow(action: domain::Action) -> Result<(), ServerFnError> {
+        context(action).map(|_| ())
     }
 
     pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
@@ -93,7 +108,7 @@ pub mod ssr {
     pub async fn run<T: serde::de::DeserializeOwned>(
         input: domain::ActionInput,
     ) -> Result<Result<T, ServiceError>, ServerFnError> {
-        let done = service()?.execute(&context()?, input).await;
+        let done = service()?.execute(&context(input.action())?, input).await;
         Ok(match done {
             Ok(dispatch::Done::Data(v) | dispatch::Done::Replayed(v)) => {
                 serde_json::from_value(v).map_err(|e| ServiceError::Internal(e.to_string()))

@@ -19,7 +19,7 @@ pub struct TechnicianRow {
 
 #[server(endpoint = "technicians")]
 pub async fn technicians() -> Result<Vec<TechnicianRow>, ServerFnError> {
-    let list = ssr::service()?.technicians(&ssr::context()?).await.map_err(ssr::error)?;
+    let list = ssr::service()?.technicians(&ssr::context(Action::RecordsRead)?).await.map_err(ssr::error)?;
     Ok(list
         .into_iter()
         .map(|t| {
@@ -94,6 +94,7 @@ pub async fn create_technician(
     end: String,
     days: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let hours = match form_hours(&start, &end, &days) {
         Ok(h) => h,
         Err(invalid) => return Ok(invalid),
@@ -121,6 +122,7 @@ pub async fn update_technician(
     days: String,
     active: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let hours = match form_hours(&start, &end, &days) {
         Ok(h) => h,
         Err(invalid) => return Ok(invalid),
@@ -144,6 +146,7 @@ pub async fn add_time_off(
     to: String,
     reason: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let (Some(a), Some(b)) = (crate::pages::date_ms(&from), crate::pages::date_ms(&to)) else {
         return Ok(FormOutcome::Invalid {
             message: "Please correct the highlighted fields.".into(),
@@ -168,8 +171,9 @@ pub struct WeekAgenda {
 
 #[server(endpoint = "agenda")]
 pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let service = ssr::service()?;
-    let ctx = ssr::context()?;
+    let ctx = ssr::context(Action::RecordsRead)?;
     // The shop's week, Monday to Monday at local midnight (a daylight-saving day is 23 or 25 h).
     let tz = service.settings().timezone.clone();
     let now =
@@ -203,7 +207,7 @@ pub type CustomerRow = domain::records::CustomerRecord;
 
 #[server(endpoint = "customers")]
 pub async fn customers(query: String) -> Result<Vec<CustomerRow>, ServerFnError> {
-    let list = ssr::service()?.customers(&ssr::context()?, &query).await.map_err(ssr::error)?;
+    let list = ssr::service()?.customers(&ssr::context(Action::RecordsRead)?, &query).await.map_err(ssr::error)?;
     Ok(list)
 }
 
@@ -217,6 +221,7 @@ pub async fn new_customer(
     access_notes: String,
     zone: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let customer =
         domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), preferred_channel: None };
@@ -238,6 +243,7 @@ pub async fn edit_customer(
     add_phone: String,
     add_email: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let input = dispatch::records::CustomerEdit {
         customer_id,
@@ -257,6 +263,7 @@ pub async fn edit_site(
     access_notes: String,
     zone: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let input = dispatch::records::SiteEdit {
         site_id,
         address: Some(address),
@@ -272,7 +279,7 @@ pub type TemplateRow = domain::records::TemplateItem;
 
 #[server(endpoint = "checklist_templates")]
 pub async fn checklist_templates() -> Result<Vec<TemplateRow>, ServerFnError> {
-    ssr::service()?.checklist_templates(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.checklist_templates(&ssr::context(Action::RecordsRead)?).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "put_template_item")]
@@ -282,6 +289,7 @@ pub async fn put_template_item(
     required: Option<String>,
     position: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let item = dispatch::records::TemplateItem {
         job_type,
         key: String::new(),
@@ -295,6 +303,7 @@ pub async fn put_template_item(
 
 #[server(endpoint = "remove_template_item")]
 pub async fn remove_template_item(job_type: String, key: String) -> Result<FormOutcome<()>, ServerFnError> {
+    ssr::allow(Action::RecordsRead)?;
     let input = domain::records::TemplateItemRef { job_type, key };
     let done = ssr::run::<serde_json::Value>(domain::ActionInput::TemplateRemoveItem(input)).await?;
     ssr::outcome(done.map(|_| ()))

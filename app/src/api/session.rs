@@ -39,7 +39,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), ServerFnError> {
     let session = ssr::session().await?;
-    if let Ok(ctx) = ssr::context() {
+    if let Ok(ctx) = ssr::context(Action::OwnAccount) {
         ssr::service()?.logout(&ctx).await.map_err(ssr::error)?;
     }
     session.flush().await.map_err(|_| ServerFnError::new("could not end the session"))?;
@@ -57,7 +57,7 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
 #[server(endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<FormOutcome<()>, ServerFnError> {
     use dispatch::users::SessionAuth;
-    let ctx = ssr::context()?;
+    let ctx = ssr::context(Action::OwnAccount)?;
     let service = ssr::service()?;
     let epoch = match service.change_password(&ctx, &current_password, &new_password).await {
         Ok(epoch) => epoch,

@@ -4,12 +4,17 @@ use super::*;
 
 #[server(endpoint = "console_set_priority")]
 pub async fn console_set_priority(ticket_id: String, priority: String, version: String) -> ActionResult {
+    ssr::allow(Action::BoardRead)?;
     let Ok(priority) = priority.parse() else {
         return Ok(FormOutcome::Invalid { message: "Choose standard, urgent or emergency.".into(), fields: vec![] });
     };
     let input =
         domain::commands::SetPriority { ticket_id, priority, reason: None, expected_version: self::version(&version) };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketSetPriority(input)).await)
+    case_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketSetPriority(input))
+            .await,
+    )
 }
 
 /// Real candidate slots for the ticket (`schedule.propose_slots`), recorded as proposed.
@@ -28,7 +33,9 @@ pub async fn console_propose(
         duration_minutes: duration_minutes.trim().parse().ok(),
         max_slots: Some(8),
     };
-    let r = ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::ScheduleProposeSlots(input)).await;
+    let r = ssr::service()?
+        .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::ScheduleProposeSlots(input))
+        .await;
     ssr::outcome(r.map(|o| serde_json::from_value(o.data["slots"].clone()).unwrap_or_default()))
 }
 
@@ -43,12 +50,15 @@ pub async fn console_book(
 ) -> ActionResult {
     let input =
         domain::commands::BookSlot { ticket_id, start_ms, end_ms, technician_id, reschedule, expected_version: None };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketBook(input)).await)
+    case_of(
+        ssr::service()?.execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketBook(input)).await,
+    )
 }
 
 /// `dispatch.set_eta`, as minutes from now (no time-zone guessing in the browser).
 #[server(endpoint = "console_set_eta")]
 pub async fn console_set_eta(ticket_id: String, minutes: String, note: String) -> ActionResult {
+    ssr::allow(Action::BoardRead)?;
     let Ok(minutes) = minutes.trim().parse::<i64>() else {
         return Ok(FormOutcome::Invalid {
             message: "Please correct the highlighted fields.".into(),
@@ -60,7 +70,11 @@ pub async fn console_set_eta(ticket_id: String, minutes: String, note: String) -
         eta_ms: dispatch::ids::now_ms() + minutes.clamp(0, 7 * 24 * 60) * 60_000,
         note: Some(note).filter(|n| !n.trim().is_empty()),
     };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::DispatchSetEta(input)).await)
+    case_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::DispatchSetEta(input))
+            .await,
+    )
 }
 
 #[server(endpoint = "console_message")]
@@ -72,13 +86,19 @@ pub async fn console_message(ticket_id: String, direction: String, text: String)
         _ => Direction::Internal,
     };
     let input = domain::commands::AddMessage { ticket_id, direction, channel: None, sender: None, text };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketAddMessage(input)).await)
+    case_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketAddMessage(input))
+            .await,
+    )
 }
 
 #[server(endpoint = "console_cancel")]
 pub async fn console_cancel(ticket_id: String, reason: String, version: String) -> ActionResult {
     let input = domain::commands::CancelTicket { ticket_id, reason, expected_version: self::version(&version) };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::TicketCancel(input)).await)
+    case_of(
+        ssr::service()?.execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketCancel(input)).await,
+    )
 }
 
 /// Pauses or resumes the agents on one ticket (`autonomy.pause`, `autonomy.resume`): one click
@@ -89,6 +109,7 @@ pub async fn console_agents(
     switch: String,
     reason: String,
 ) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
     use domain::autonomy::{AutonomyChange, PauseScope};
     let scope = PauseScope::Ticket { ticket_id };
     let reason = Some(reason.trim()).filter(|r| !r.is_empty());
@@ -98,12 +119,13 @@ pub async fn console_agents(
         "resume" => domain::ActionInput::AutonomyResume(input),
         _ => return Ok(FormOutcome::Invalid { message: "Choose pause or resume.".into(), fields: vec![] }),
     };
-    ssr::outcome(ssr::service()?.execute(&ssr::context()?, action).await.map(|_| switch))
+    ssr::outcome(ssr::service()?.execute(&ssr::context(Action::BoardRead)?, action).await.map(|_| switch))
 }
 
 /// Pauses or resumes every agent from the board (`autonomy.pause` / `autonomy.resume`, scope all).
 #[server(endpoint = "console_agents_all")]
 pub async fn console_agents_all(switch: String, reason: String) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
     use domain::autonomy::{AutonomyChange, PauseScope};
     let reason = Some(reason.trim()).filter(|r| !r.is_empty());
     let input = AutonomyChange::new(&PauseScope::All, reason);
@@ -112,14 +134,15 @@ pub async fn console_agents_all(switch: String, reason: String) -> Result<FormOu
         "resume" => domain::ActionInput::AutonomyResume(input),
         _ => return Ok(FormOutcome::Invalid { message: "Choose pause or resume.".into(), fields: vec![] }),
     };
-    ssr::outcome(ssr::service()?.execute(&ssr::context()?, action).await.map(|_| switch))
+    ssr::outcome(ssr::service()?.execute(&ssr::context(Action::BoardRead)?, action).await.map(|_| switch))
 }
 
 /// Check-in or work completion on the technician's behalf (`job.check_in`, `job.complete_work`).
 #[server(endpoint = "console_job_step")]
 pub async fn console_job_step(ticket_id: String, step: String, version: String) -> ActionResult {
+    ssr::allow(Action::BoardRead)?;
     let service = ssr::service()?;
-    let ctx = ssr::context()?;
+    let ctx = ssr::context(Action::BoardRead)?;
     let input = domain::commands::TicketRef { ticket_id, expected_version: self::version(&version) };
     match step.as_str() {
         "check_in" => case_of(service.execute_case(&ctx, domain::ActionInput::JobCheckIn(input.clone())).await),
@@ -134,8 +157,9 @@ pub async fn console_job_step(ticket_id: String, step: String, version: String) 
 /// the closeout packet (`billing.compile_closeout_packet`).
 #[server(endpoint = "console_billing_step")]
 pub async fn console_billing_step(ticket_id: String, step: String, version: String) -> ActionResult {
+    ssr::allow(Action::BoardRead)?;
     let service = ssr::service()?;
-    let ctx = ssr::context()?;
+    let ctx = ssr::context(Action::BoardRead)?;
     let input = domain::commands::TicketRef { ticket_id, expected_version: self::version(&version) };
     match step.as_str() {
         "invoice" => {
@@ -184,6 +208,7 @@ pub async fn console_edit_invoice(
     tax_percent: String,
     version: String,
 ) -> ActionResult {
+    ssr::allow(Action::BoardRead)?;
     let mut fields = vec![];
     let mut rows = vec![];
     for (i, row) in lines.lines().filter(|r| !r.trim().is_empty()).enumerate() {
@@ -212,7 +237,11 @@ pub async fn console_edit_invoice(
         tax_rate_bp,
         expected_version: self::version(&version),
     };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::BillingEditInvoiceDraft(input)).await)
+    case_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::BillingEditInvoiceDraft(input))
+            .await,
+    )
 }
 
 /// `billing.record_payment`: paid (amount defaults to the total) or on account with a due date.
@@ -224,6 +253,7 @@ pub async fn console_record_payment(
     due: String,
     version: String,
 ) -> ActionResult {
+    ssr::allow(Action::BoardRead)?;
     use domain::case::PaymentKind;
     let mut fields = vec![];
     let kind = match kind.as_str() {
@@ -261,5 +291,9 @@ pub async fn console_record_payment(
         due_ms,
         expected_version: self::version(&version),
     };
-    case_of(ssr::service()?.execute_case(&ssr::context()?, domain::ActionInput::BillingRecordPayment(input)).await)
+    case_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::BillingRecordPayment(input))
+            .await,
+    )
 }

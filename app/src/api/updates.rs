@@ -6,17 +6,17 @@ pub use domain::updates::{CustomerUpdate, UpdateSettings};
 
 #[server(endpoint = "ticket_updates")]
 pub async fn ticket_updates(ticket_id: String) -> Result<Vec<CustomerUpdate>, ServerFnError> {
-    ssr::service()?.customer_updates_of(&ssr::context()?, &ticket_id).await.map_err(ssr::error)
+    ssr::service()?.customer_updates_of(&ssr::context(Action::BoardRead)?, &ticket_id).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "undelivered_updates")]
 pub async fn undelivered_updates() -> Result<Vec<CustomerUpdate>, ServerFnError> {
-    ssr::service()?.undelivered_updates(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.undelivered_updates(&ssr::context(Action::BoardRead)?).await.map_err(ssr::error)
 }
 
 #[server(endpoint = "update_rules")]
 pub async fn update_rules() -> Result<UpdateSettings, ServerFnError> {
-    ssr::service()?.update_rules(&ssr::context()?).await.map_err(ssr::error)
+    ssr::service()?.update_rules(&ssr::context(Action::BoardRead)?).await.map_err(ssr::error)
 }
 
 /// One kind's switch and words (`customer_updates.set` with the other kinds as they are).
@@ -26,6 +26,7 @@ pub async fn set_update_rule(
     #[server(default)] enabled: Option<String>,
     template: String,
 ) -> Result<FormOutcome<UpdateSettings>, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
     let Ok(kind) = kind.parse::<domain::updates::UpdateKind>() else {
         return Ok(FormOutcome::Invalid { message: "Unknown kind of update.".into(), fields: vec![] });
     };

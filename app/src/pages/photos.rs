@@ -2,7 +2,7 @@
 //! or gallery with progress, shared by the technician's page and the console.
 
 use domain::case::AttachmentKind;
-use domain::Case;
+use domain::job_view::JobPhoto;
 use leptos::prelude::*;
 
 /// One file on its way up.
@@ -50,11 +50,11 @@ impl Default for PhotoUploads {
 /// A case's photos as thumbnails, and (when the case is open for them) adding more from the
 /// camera or the gallery, each with its own progress bar and a retry that never duplicates.
 #[component]
-pub fn Photos(c: Case, up: PhotoUploads, can_add: bool) -> impl IntoView {
+pub fn Photos(ticket_id: String, photos: Vec<JobPhoto>, up: PhotoUploads, can_add: bool) -> impl IntoView {
     let rows = up.rows;
     let kind = up.kind;
-    let photos: Vec<_> = c.attachments.iter().filter(|x| x.kind != AttachmentKind::Signature).cloned().collect();
-    let url = StoredValue::new(format!("/app/jobs/{}/photos", c.id));
+    let photos: Vec<_> = photos.into_iter().filter(|x| x.kind != AttachmentKind::Signature).collect();
+    let url = StoredValue::new(format!("/app/jobs/{ticket_id}/photos"));
     #[cfg(feature = "hydrate")]
     let start = up.uploader;
     #[cfg(feature = "hydrate")]
@@ -74,14 +74,14 @@ pub fn Photos(c: Case, up: PhotoUploads, can_add: bool) -> impl IntoView {
             <div class="thumbs">
                 {photos.into_iter().map(|p| {
                     let label = match p.kind { AttachmentKind::Before => "before", AttachmentKind::After => "after", _ => "other" };
-                    match p.thumb_key {
-                        Some(_) => view! {
+                    match p.previews {
+                        true => view! {
                             <a href=format!("/files/{}/view", p.id) target="_blank" class="thumb" data-kind=label>
                                 <img src=format!("/files/{}/thumb", p.id) alt=format!("{label} photo") loading="lazy" width="96" height="96"/>
                                 <small>{label}</small>
                             </a>
                         }.into_any(),
-                        None => view! {
+                        false => view! {
                             <a href=format!("/files/{}/original", p.id) class="thumb none" data-kind=label>
                                 <span>{p.content_type.clone()}</span><small>{label}</small>
                             </a>

@@ -3,13 +3,13 @@
 //! signature, work done. Everything reads without JavaScript; hydration adds uploads with
 //! progress and the signature pad.
 
-use crate::api::{job_case, ConsoleJobStep};
-use crate::field_api::{tech_jobs, TechCheck, TechJob, TechLabor, TechNote, TechPart, TechSubmit};
+use crate::api::job_case;
+use crate::field_api::{tech_jobs, TechCheck, TechJob, TechLabor, TechNote, TechPart, TechStep, TechSubmit};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{failure_text, field_error, when};
-use domain::case::AttachmentKind;
-use domain::{Action, Case, CaseState};
+use domain::job_view::JobView;
+use domain::{Action, CaseState};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -95,7 +95,7 @@ fn JobCard(j: TechJob) -> impl IntoView {
 /// The actions of one job; the page reloads the case when any of them completes.
 #[derive(Clone, Copy)]
 struct JobActions {
-    step: ServerAction<ConsoleJobStep>,
+    step: ServerAction<TechStep>,
     check: ServerAction<TechCheck>,
     note: ServerAction<TechNote>,
     labor: ServerAction<TechLabor>,
@@ -148,7 +148,7 @@ pub fn TechJobPage() -> impl IntoView {
 }
 
 #[component]
-fn Job(c: Case, a: JobActions) -> impl IntoView {
+fn Job(c: JobView, a: JobActions) -> impl IntoView {
     let legal = |a: Action| a.legal_in(c.state);
     let id = c.id.clone();
     let site = c.site.clone();
@@ -176,10 +176,10 @@ fn Job(c: Case, a: JobActions) -> impl IntoView {
             </section>
             {(c.state == CaseState::Dispatched).then(|| view! { <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site" a/> })}
             {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Action::CloseoutChecklistComplete) && working/> })}
-            <Photos c=c.clone() up=a.photos can_add=legal(Action::CloseoutAddPhoto) && working/>
+            <Photos ticket_id=id.clone() photos=c.photos.clone() up=a.photos can_add=legal(Action::CloseoutAddPhoto) && working/>
             <Notes c=c.clone() a can_add=legal(Action::CloseoutAddNote)/>
             {working.then(|| view! { <LaborAndParts c=c.clone() a/> })}
-            {working.then(|| view! { <Signature id=id.clone() a signed=c.attachments.iter().any(|x| x.kind == AttachmentKind::Signature)/> })}
+            {working.then(|| view! { <Signature id=id.clone() a signed=c.signed()/> })}
             {(c.state == CaseState::Onsite).then(|| view! { <Step id=id.clone() version=c.version step="complete_work" label="Work done" a/> })}
             {(c.state == CaseState::WorkPerformed).then(|| view! { <Submit id=id.clone() a/> })}
         </article>
@@ -200,7 +200,7 @@ fn Step(id: String, version: i64, step: &'static str, label: &'static str, a: Jo
 }
 
 #[component]
-fn Checklist(c: Case, a: JobActions, editable: bool) -> impl IntoView {
+fn Checklist(c: JobView, a: JobActions, editable: bool) -> impl IntoView {
     let id = StoredValue::new(c.id.clone());
     let done = c.checklist.iter().filter(|i| i.done).count();
     view! {
@@ -234,7 +234,7 @@ fn Checklist(c: Case, a: JobActions, editable: bool) -> impl IntoView {
 }
 
 #[component]
-fn Notes(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
+fn Notes(c: JobView, a: JobActions, can_add: bool) -> impl IntoView {
     let id = c.id.clone();
     view! {
         <section class="notes" id="notes">
@@ -260,7 +260,7 @@ fn Notes(c: Case, a: JobActions, can_add: bool) -> impl IntoView {
 }
 
 #[component]
-fn LaborAndParts(c: Case, a: JobActions) -> impl IntoView {
+fn LaborAndParts(c: JobView, a: JobActions) -> impl IntoView {
     let id = c.id.clone();
     let id2 = c.id.clone();
     let money = |cents: i64| format!("${}.{:02}", cents / 100, cents % 100);

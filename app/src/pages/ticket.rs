@@ -133,7 +133,7 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
             </section>
             <section class="panel" aria-label="Photos">
                 // Erased, so the page's view type stays within the compiler's depth limit.
-                {view! { <Photos c=c.clone() up=actions.photos can_add=Action::CloseoutAddPhoto.legal_in(c.state)/> }.into_any()}
+                {view! { <Photos ticket_id=c.id.clone() photos=c.attachments.iter().map(domain::job_view::JobPhoto::of).collect() up=actions.photos can_add=Action::CloseoutAddPhoto.legal_in(c.state)/> }.into_any()}
             </section>
             <section class="panel" aria-label="Customer updates" id="updates">
                 {view! { <crate::pages::updates::TicketUpdates ticket_id=c.id.clone() version=c.version/> }.into_any()}

@@ -19,7 +19,7 @@ pub enum ServiceError {
     IdempotencyMismatch,
     #[error("ticket {0} not found")]
     TicketNotFound(String),
-    #[error("attachment {0} not found")]
+    #[error("attachment not found")]
     AttachmentNotFound(String),
     #[error("{0}")]
     Conflict(String),

@@ -58,11 +58,15 @@ impl Service {
         attachment_id: &str,
         variant: Variant,
     ) -> Result<AttachmentFile, ServiceError> {
+        // One answer for a missing attachment and for one on a ticket the caller may not reach,
+        // naming only what the caller sent: the answer tells nothing about other tickets.
         let not_found = || ServiceError::AttachmentNotFound(attachment_id.trim().to_string());
         let ticket_id = crate::store::messages::attachment_ticket(self.db.pool(), attachment_id.trim()).await?;
         let ticket_id = ticket_id.ok_or_else(not_found)?;
-        // The case's own scope check: someone else's ticket reads as not found.
-        let case = self.case(ctx, &ticket_id).await?;
+        let case = self.visible_case(ctx, &ticket_id).await.map_err(|e| match e {
+            ServiceError::TicketNotFound(_) => not_found(),
+            other => other,
+        })?;
         let a = case.attachments.into_iter().find(|a| a.id == attachment_id.trim()).ok_or_else(not_found)?;
         let customer = ctx.actor.role == Role::Customer;
         let (key, content_type) = match variant {

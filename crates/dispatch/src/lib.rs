@@ -25,6 +25,7 @@ pub mod shop_rules;
 pub mod spool;
 pub mod store;
 pub mod summary;
+pub mod surfaces;
 pub mod sweep;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -192,7 +192,7 @@ impl Service {
     /// the packet shows only the re-encoded copies of photos).
     #[tracing::instrument(name = "packet.read", skip(self, ctx), fields(actor = %ctx.actor.id))]
     pub async fn packet_file(&self, ctx: &CallContext, ticket_id: &str) -> Result<PacketFile, ServiceError> {
-        let case = self.case(ctx, ticket_id).await?;
+        let case = self.visible_case(ctx, ticket_id).await?;
         let packet = case.packet.ok_or_else(|| {
             ServiceError::invalid("ticket_id", "no_packet", "no closeout packet has been compiled yet")
         })?;

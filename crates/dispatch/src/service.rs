@@ -255,8 +255,16 @@ impl Service {
         Ok(())
     }
 
-    /// The canonical case, for any door.
+    /// The canonical case: for staff and agents only (`case.read`). Technicians get their
+    /// job's view ([`Service::job`]), customers their ticket's ([`Service::portal_ticket`]).
     pub async fn case(&self, ctx: &CallContext, id: &str) -> Result<Case, ServiceError> {
+        self.authorize(ctx, Action::CaseRead)?;
+        self.visible_case(ctx, id).await
+    }
+
+    /// The case if the caller may reach it (their job, their ticket, or any for staff), for
+    /// the service's own checks and views: never handed to a door as it is.
+    pub(crate) async fn visible_case(&self, ctx: &CallContext, id: &str) -> Result<Case, ServiceError> {
         let mut conn = self.db.pool().acquire().await?;
         let case = load_case(&mut conn, id.trim()).await?;
         self.check_scope(ctx, &case)?;

@@ -26,13 +26,13 @@ fn clip(s: &str, max: usize) -> String {
 
 impl Service {
     /// The most recent messages of a case, newest last.
-    pub async fn recent_messages(
+    pub(crate) async fn recent_messages(
         &self,
         ctx: &CallContext,
         ticket_id: &str,
         limit: i64,
     ) -> Result<Vec<MessageView>, ServiceError> {
-        self.case(ctx, ticket_id).await?;
+        self.visible_case(ctx, ticket_id).await?;
         let mut out = messages::newest(self.db.pool(), ticket_id.trim(), limit).await?;
         out.reverse();
         Ok(out)

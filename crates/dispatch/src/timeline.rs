@@ -43,6 +43,9 @@ impl Service {
     /// The conversation between the customer and the office, for anyone who may read the case
     /// (the portal included): internal messages are left out.
     pub async fn conversation(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<MessageEntry>, ServiceError> {
+        if !Action::PortalRead.allowed_for(ctx.actor.role) {
+            self.authorize(ctx, Action::CaseRead)?;
+        }
         let rows = self.recent_messages(ctx, ticket_id, 200).await?;
         Ok(rows.into_iter().filter(|m| m.direction != "internal").map(entry).collect())
     }

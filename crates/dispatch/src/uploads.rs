@@ -162,7 +162,7 @@ impl Service {
     ) -> Result<Upload, ServiceError> {
         self.authorize(ctx, Action::CloseoutAddPhoto)?;
         let mut errors = vec![];
-        let filename = domain::validate::optional_text("filename", filename, 200, &mut errors);
+        let filename = domain::media::stored_filename(filename);
         let client_key = domain::validate::optional_text("idempotency_key", client_key, MAX_CLIENT_KEY, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
@@ -264,7 +264,7 @@ impl Service {
             Err(e) => {
                 let blob_key = uploads::used_blob_key(self.db.pool(), &ctx.actor.id, upload_id.trim()).await?;
                 if let Some(key) = blob_key {
-                    let case = self.case(ctx, ticket_id).await?;
+                    let case = self.visible_case(ctx, ticket_id).await?;
                     if case.attachments.iter().any(|a| a.blob_key == key) {
                         return Ok(case);
                     }

@@ -529,8 +529,8 @@ actions! {
     }
     reads {
         CaseRead = "case.read" {
-            roles: [Admin, Operator, Technician, Customer, IntakeAgent, SchedulingAgent, TechLiaisonAgent, CloseoutAgent],
-            about: "Read one case (technicians their jobs, customers their tickets).",
+            roles: [Admin, Operator, IntakeAgent, SchedulingAgent, TechLiaisonAgent, CloseoutAgent],
+            about: "Read one canonical case (technicians read their job's view, customers their ticket's).",
         }
         BoardRead = "board.read" {
             roles: [Admin, Operator],

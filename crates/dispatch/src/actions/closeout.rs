@@ -45,7 +45,7 @@ impl Service {
     pub async fn add_photo(&self, ctx: &CallContext, input: &AddPhoto) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::CloseoutAddPhoto)?;
         let mut errors = vec![];
-        let filename = domain::validate::optional_text("filename", input.filename.as_deref(), 200, &mut errors);
+        let filename = domain::media::stored_filename(input.filename.as_deref());
         let source = match (&input.content_base64, &input.upload_id) {
             (Some(b64), None) => {
                 if b64.len() > MAX_INLINE_PHOTO / 3 * 4 + 8 {
@@ -89,6 +89,11 @@ impl Service {
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
         }
+        // An upload keeps the name it was sent with unless the call gives another.
+        let filename = match &source {
+            PhotoSource::Upload(u) => filename.or_else(|| u.filename.clone()),
+            PhotoSource::Bytes(..) => filename,
+        };
         self.attach(ctx, &input.ticket_id, input.kind, filename, source, Action::CloseoutAddPhoto).await
     }
 
@@ -105,7 +110,7 @@ impl Service {
     ) -> Result<Outcome, ServiceError> {
         // Check access and state before writing anything to the store.
         {
-            let case = self.case(ctx, ticket_id).await?;
+            let case = self.visible_case(ctx, ticket_id).await?;
             Self::require_state(&case, tool)?;
         }
         let id = new_id("att");

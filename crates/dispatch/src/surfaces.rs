@@ -1,0 +1,75 @@
+//! What the technician's page and the customer portal receive: each audience its own view,
+//! made here from the canonical case, so no door can hand a phone or a customer more than
+//! the view holds. Staff and agents read the canonical case ([`Service::case`]).
+
+use crate::error::ServiceError;
+use crate::service::{CallContext, Service};
+use crate::settings::ShopSettings;
+use crate::tickets::CaseFilter;
+use domain::job_view::JobView;
+use domain::portal_view::{portal_view, PortalTicket, TimeLabels};
+use domain::Action;
+
+impl TimeLabels for ShopSettings {
+    fn window_label(&self, start_ms: i64, end_ms: i64) -> String {
+        ShopSettings::window_label(self, start_ms, end_ms)
+    }
+    fn time_label(&self, ms: i64) -> String {
+        ShopSettings::time_label(self, ms)
+    }
+}
+
+impl Service {
+    /// One of the technician's own jobs (another's reads as not found).
+    #[tracing::instrument(name = "job.read", skip(self, ctx), fields(actor = %ctx.actor.id))]
+    pub async fn job(&self, ctx: &CallContext, ticket_id: &str) -> Result<JobView, ServiceError> {
+        self.authorize(ctx, Action::JobsRead)?;
+        Ok(JobView::of(&self.visible_case(ctx, ticket_id).await?))
+    }
+
+    /// The technician's open jobs, as views.
+    pub async fn jobs(&self, ctx: &CallContext) -> Result<Vec<JobView>, ServiceError> {
+        self.authorize(ctx, Action::JobsRead)?;
+        let filter = CaseFilter { open_only: true, limit: Some(200), ..Default::default() };
+        let mut out = vec![];
+        for row in self.cases(ctx, &filter).await? {
+            out.push(JobView::of(&self.visible_case(ctx, &row.id).await?));
+        }
+        Ok(out)
+    }
+
+    /// One of the customer's tickets with its conversation (another's reads as not found).
+    #[tracing::instrument(name = "portal.read", skip(self, ctx), fields(actor = %ctx.actor.id))]
+    pub async fn portal_ticket(&self, ctx: &CallContext, ticket_id: &str) -> Result<PortalTicket, ServiceError> {
+        self.authorize(ctx, Action::PortalRead)?;
+        let case = self.visible_case(ctx, ticket_id).await?;
+        let messages = self.conversation(ctx, &case.id).await?;
+        Ok(portal_view(&*self.settings, case, messages))
+    }
+
+    /// The customer's tickets (the one ticket, for a visitor who came by a link), without
+    /// their conversations.
+    pub async fn portal_tickets(&self, ctx: &CallContext) -> Result<Vec<PortalTicket>, ServiceError> {
+        self.authorize(ctx, Action::PortalRead)?;
+        let filter = CaseFilter { limit: Some(100), ..Default::default() };
+        let mut out = vec![];
+        for row in self.cases(ctx, &filter).await? {
+            out.push(portal_view(&*self.settings, self.visible_case(ctx, &row.id).await?, vec![]));
+        }
+        Ok(out)
+    }
+
+    /// The version of one of the customer's tickets: the portal polls it and reloads on a change.
+    pub async fn portal_stamp(&self, ctx: &CallContext, ticket_id: &str) -> Result<i64, ServiceError> {
+        self.authorize(ctx, Action::PortalRead)?;
+        Ok(self.visible_case(ctx, ticket_id).await?.version)
+    }
+
+    /// Whether the caller may add a photo to this ticket now: role, reach and the ticket's
+    /// state, checked before a door reads a single byte of the file.
+    pub async fn may_add_photo(&self, ctx: &CallContext, ticket_id: &str) -> Result<(), ServiceError> {
+        self.authorize(ctx, Action::CloseoutAddPhoto)?;
+        let case = self.visible_case(ctx, ticket_id).await?;
+        Self::require_state(&case, Action::CloseoutAddPhoto)
+    }
+}

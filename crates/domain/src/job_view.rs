@@ -1,0 +1,167 @@
+//! The technician's view of a job: what the work needs (where, who, what, the evidence so far)
+//! and nothing of the office's books. Storage keys, account and technician ids, the invoice,
+//! the packet and the payment never reach a technician's phone; photos are named by their
+//! attachment id, which the file routes check again.
+
+use crate::case::{AttachmentKind, Case, NoteKind};
+use crate::state::CaseState;
+use crate::window::TimeWindow;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    pub number: String,
+    pub state: CaseState,
+    /// For the compare-and-swap of the job's steps.
+    pub version: i64,
+    pub problem_summary: Option<String>,
+    pub appointment: Option<TimeWindow>,
+    pub eta_ms: Option<i64>,
+    pub site: Option<JobSite>,
+    pub customer: JobContact,
+    pub checklist: Vec<JobCheck>,
+    pub notes: Vec<JobNote>,
+    /// Photos and the signature, oldest first.
+    pub photos: Vec<JobPhoto>,
+    pub labor: Vec<JobLabor>,
+    pub parts: Vec<JobPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSite {
+    pub address: String,
+    pub access_notes: Option<String>,
+}
+
+/// Who to call at the door.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobContact {
+    pub name: String,
+    /// Primary first.
+    pub phones: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobCheck {
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobNote {
+    pub kind: NoteKind,
+    pub text: String,
+    /// The writer's name as the office knows it.
+    pub author: String,
+    pub created_at_ms: i64,
+}
+
+/// A photo or signature: served by `/files/{id}/{thumb|view|original}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPhoto {
+    pub id: String,
+    pub kind: AttachmentKind,
+    pub content_type: String,
+    /// A thumbnail and a shared copy exist (HEIC and very large files have none).
+    pub previews: bool,
+    pub created_at_ms: i64,
+}
+
+impl JobPhoto {
+    pub fn of(a: &crate::case::Attachment) -> JobPhoto {
+        JobPhoto {
+            id: a.id.clone(),
+            kind: a.kind,
+            content_type: a.content_type.clone(),
+            previews: a.thumb_key.is_some(),
+            created_at_ms: a.created_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobLabor {
+    pub minutes: i64,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPart {
+    pub description: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+}
+
+impl JobView {
+    pub fn of(c: &Case) -> JobView {
+        JobView {
+            id: c.id.clone(),
+            number: c.number.clone(),
+            state: c.state,
+            version: c.version,
+            problem_summary: c.problem_summary.clone(),
+            appointment: c.appointment.as_ref().map(|a| TimeWindow { start_ms: a.start_ms, end_ms: a.end_ms }),
+            eta_ms: c.eta.as_ref().map(|e| e.eta_ms),
+            site: c.site.as_ref().map(|s| JobSite { address: s.address.clone(), access_notes: s.access_notes.clone() }),
+            customer: JobContact { name: c.customer.name.clone(), phones: c.customer.phones.clone() },
+            checklist: c
+                .checklist
+                .iter()
+                .map(|i| JobCheck { key: i.key.clone(), label: i.label.clone(), required: i.required, done: i.done })
+                .collect(),
+            notes: c
+                .notes
+                .iter()
+                .map(|n| JobNote {
+                    kind: n.kind,
+                    text: n.text.clone(),
+                    author: n.author.clone(),
+                    created_at_ms: n.created_at_ms,
+                })
+                .collect(),
+            photos: c.attachments.iter().map(JobPhoto::of).collect(),
+            labor: c
+                .labor
+                .iter()
+                .map(|l| JobLabor { minutes: l.minutes, description: l.description.clone() })
+                .collect(),
+            parts: c
+                .parts
+                .iter()
+                .map(|p| JobPart {
+                    description: p.description.clone(),
+                    quantity: p.quantity,
+                    unit_price_cents: p.unit_price_cents,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn signed(&self) -> bool {
+        self.photos.iter().any(|p| p.kind == AttachmentKind::Signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::portal_view::tests::busy_case;
+
+    #[test]
+    fn a_technician_sees_the_work_not_the_books() {
+        let view = JobView::of(&busy_case("invoice_ready", true));
+        let text = serde_json::to_string(&view).expect("json");
+        for secret in ["SECRET", "uploads/", "packets/", "INV-000042", "9500", "7125"] {
+            assert!(!text.contains(secret), "{secret} leaked into {text}");
+        }
+        assert_eq!(view.customer.phones, vec!["+13125550100".to_string()]);
+        assert_eq!(view.notes.len(), 2, "the office's notes are for the technician too");
+        assert_eq!(view.photos.len(), 1);
+        assert!(view.photos[0].previews);
+        assert_eq!(view.labor[0].minutes, 45);
+        assert!(!view.signed());
+    }
+}

@@ -1,0 +1,209 @@
+//! An attacker's probes, each the test of the rule that closes a whole family: uploads are
+//! authorized before their body is read, files do not reveal which tickets exist, and a file
+//! downloads under a name that matches what it is.
+
+use crate::support::{account, dispatched_ticket, start, system, technician, Browser, Server};
+use dispatch::testing::{each_backend, small_png};
+use domain::commands::TicketRef;
+use domain::{CreateTicket, NewCustomer, Role};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sends the head of an upload that announces 10 MiB, then 1 KiB of it, and waits for an
+/// answer without ever sending the rest: a server that reads the body first never answers.
+async fn upload_head_only(s: &Server, cookie: Option<&str>, ticket: &str) -> Option<String> {
+    let addr = s.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let cookie = cookie.map(|c| format!("Cookie: rd_session={c}\r\n")).unwrap_or_default();
+    let head = format!(
+        "POST /app/jobs/{ticket}/photos?kind=before HTTP/1.1\r\nHost: {addr}\r\n{cookie}Sec-Fetch-Site: same-origin\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: 10485760\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.expect("head");
+    let mut start = small_png();
+    start.resize(1024, 0);
+    tcp.write_all(&start).await.expect("first bytes");
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(20), tcp.read(&mut answer)).await;
+    match read {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&answer[..n]).into_owned()),
+        _ => None,
+    }
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_refused_upload_is_answered_before_its_body_is_read() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        account(&s, "t@hardening.test", Role::Technician, Some(&tech), None).await;
+        let job = dispatched_ticket(&s.service, &tech, 0).await;
+        account(&s, "c@hardening.test", Role::Customer, None, Some(&job.customer.id)).await;
+        let link = s
+            .service
+            .create_portal_link(&system(), &dispatch::portal::CreateLink { ticket_id: job.id.clone(), ttl_hours: None })
+            .await
+            .expect("link");
+
+        let mut customer = Browser::new(&s);
+        customer.login("c@hardening.test", "correct horse battery").await;
+        let mut visitor = Browser::new(&s);
+        assert_eq!(visitor.get(&link.path).await.status, 303);
+        let mut tech_b = Browser::new(&s);
+        tech_b.login("t@hardening.test", "correct horse battery").await;
+
+        // The customer's own ticket, by account and by link: not theirs to add photos to.
+        for (who, b) in [("customer", &customer), ("link visitor", &visitor)] {
+            let answer = upload_head_only(&s, b.cookie.as_deref(), &job.id).await;
+            let answer = answer.unwrap_or_else(|| panic!("{who}: no answer while the body was still coming"));
+            assert_eq!(status_of(&answer), 403, "{who}: {answer}");
+        }
+        // Another technician's job reads as not found, at once.
+        let other = technician(&s.service, "hvac").await;
+        let theirs = dispatched_ticket(&s.service, &other, 4).await;
+        let answer = upload_head_only(&s, tech_b.cookie.as_deref(), &theirs.id).await.expect("an answer at once");
+        assert_eq!(status_of(&answer), 404, "{answer}");
+        // A canceled job is not open for photos: refused at once too.
+        s.service
+            .cancel_ticket(
+                &system(),
+                &domain::commands::CancelTicket {
+                    ticket_id: job.id.clone(),
+                    reason: "moved".into(),
+                    expected_version: None,
+                },
+            )
+            .await
+            .expect("cancel");
+        let answer = upload_head_only(&s, tech_b.cookie.as_deref(), &job.id).await.expect("an answer at once");
+        assert!(matches!(status_of(&answer), 400 | 409), "{answer}");
+        assert_eq!(crate::support::blob_count(&s).await, 0, "nothing was stored");
+    }
+}
+
+/// A customer with one ticket, signed in, and the ticket with a photo on it.
+async fn customer_with_photo(s: &Server, name: &str, phone: &str) -> (Browser, domain::Case) {
+    use base64::Engine;
+    let op = system();
+    let input = CreateTicket {
+        customer: NewCustomer { name: Some(name.into()), phone: Some(phone.into()), ..Default::default() },
+        site: Some(domain::NewSite { address: Some("2 Pipe Rd".into()), ..Default::default() }),
+        problem_summary: Some("Leak".into()),
+        trade: Some("plumbing".into()),
+        ..Default::default()
+    };
+    let case = s.service.create_ticket(&op, &input).await.expect("ticket").case;
+    let tech = technician(&s.service, "plumbing").await;
+    let case = {
+        let dispatched = dispatched_for(s, &case, &tech).await;
+        s.service
+            .check_in(&op, &TicketRef { ticket_id: dispatched.id.clone(), expected_version: None })
+            .await
+            .expect("check in");
+        let photo = domain::commands::AddPhoto {
+            ticket_id: case.id.clone(),
+            kind: domain::case::AttachmentKind::Before,
+            content_type: None,
+            filename: Some("sink.png".into()),
+            content_base64: Some(base64::engine::general_purpose::STANDARD.encode(small_png())),
+            upload_id: None,
+        };
+        s.service.add_photo(&op, &photo).await.expect("photo").case
+    };
+    let email = format!("{}@hardening.test", name.to_lowercase().replace(' ', "."));
+    account(s, &email, Role::Customer, None, Some(&case.customer.id)).await;
+    let mut b = Browser::new(s);
+    b.login(&email, "correct horse battery").await;
+    (b, case)
+}
+
+async fn dispatched_for(s: &Server, case: &domain::Case, tech: &str) -> domain::Case {
+    use domain::commands::{AssignTech, ConfirmSlot};
+    use domain::window::HOUR_MS;
+    let op = system();
+    let start = (dispatch::ids::now_ms() / HOUR_MS + 30) * HOUR_MS;
+    let confirm = ConfirmSlot {
+        ticket_id: case.id.clone(),
+        start_ms: start,
+        end_ms: start + HOUR_MS,
+        technician_id: Some(tech.into()),
+        reschedule: false,
+        expected_version: None,
+    };
+    s.service.confirm_slot(&op, &confirm).await.expect("confirm");
+    let assign = AssignTech { ticket_id: case.id.clone(), technician_id: tech.into(), expected_version: None };
+    s.service.assign_tech(&op, &assign).await.expect("assign").case
+}
+
+async fn answer(path: String, b: &mut Browser) -> (u16, Value, Value, String) {
+    let r = b.get(&path).await;
+    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    (r.status, v["error"]["code"].clone(), v["error"]["message"].clone(), r.body)
+}
+
+#[tokio::test]
+async fn another_customers_file_and_no_file_at_all_answer_alike() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let (mut nora, _) = customer_with_photo(&s, "Nora Quinn", "+13125550101").await;
+        let (_, liam) = customer_with_photo(&s, "Liam Ortiz", "+13125550102").await;
+        let theirs = &liam.attachments[0].id;
+        for variant in ["view", "thumb", "original"] {
+            let (st1, code1, msg1, body1) = answer(format!("/files/{theirs}/{variant}"), &mut nora).await;
+            let (st2, code2, msg2, _) = answer(format!("/files/att_doesnotexist/{variant}"), &mut nora).await;
+            assert_eq!((st1, &code1, &msg1), (st2, &code2, &msg2), "{variant}: {body1}");
+            assert_eq!((st1, code1.as_str()), (404, Some("ATTACHMENT_NOT_FOUND")), "{body1}");
+            for named in [&liam.id, &liam.number, theirs] {
+                assert!(!body1.contains(named.as_str()), "{variant} names {named}: {body1}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn files_download_under_a_name_that_matches_what_they_are() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let email = "namer@hardening.test";
+        account(&s, email, Role::Technician, Some(&tech), None).await;
+        let job = dispatched_ticket(&s.service, &tech, 0).await;
+        s.service
+            .check_in(&system(), &TicketRef { ticket_id: job.id.clone(), expected_version: None })
+            .await
+            .expect("check in");
+        let mut b = Browser::new(&s);
+        b.login(email, "correct horse battery").await;
+        // A PNG named as a web page, and a name that would split a header.
+        for (sent, downloads_as) in
+            [("poly.html", "poly.png"), ("a%0D%0ASet-Cookie%3A%20x%3Dy.png", "aSet-Cookie xy.png")]
+        {
+            let req = b
+                .http
+                .post(format!("{}/app/jobs/{}/photos?kind=before&filename={sent}", b.base, job.id))
+                .header("sec-fetch-site", "same-origin")
+                .header("content-type", "text/html")
+                .body(small_png());
+            let r = b.send(req).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let v: Value = serde_json::from_str(&r.body).expect("json");
+            let id = v["attachment_id"].as_str().expect("attachment").to_string();
+            let (st, headers, _) = b.get_bytes(&format!("/files/{id}/original")).await;
+            assert_eq!(st, 200);
+            assert_eq!(headers["content-type"], "image/png");
+            let disposition = headers["content-disposition"].to_str().expect("ascii");
+            assert_eq!(disposition, format!("inline; filename=\"{downloads_as}\""));
+            assert!(headers.get("set-cookie").is_none());
+        }
+        let case = s.service.case(&system(), &job.id).await.expect("case");
+        for a in &case.attachments {
+            let name = a.filename.as_deref().unwrap_or_default();
+            assert!(!name.chars().any(char::is_control), "stored without control characters: {name:?}");
+        }
+    }
+}

@@ -61,29 +61,29 @@ fn when(at_ms: i64) -> String {
 pub fn judge(keys: Option<&AuditKeys>, found: &BTreeMap<i64, Found>, last_event_seq: i64) -> SealReport {
     let mut r = SealReport { checkpoints: found.len() as u64, ..Default::default() };
     let mut valid: Vec<&Checkpoint> = vec![];
-    let mut unmatched: Vec<(i64, &Checkpoint)> = vec![];
+    let mut unmatched: Vec<(i64, &Checkpoint, bool)> = vec![];
     let mut without_copy = 0;
     for (seq, f) in found {
         let copies: Vec<(&str, &Checkpoint)> = [("database", f.db.as_ref()), ("blob store", f.blob.as_ref())]
             .into_iter()
             .filter_map(|(w, c)| Some((w, c?)))
             .collect();
-        let Some(&(_, first)) = copies.first() else { continue };
-        let mut ok = true;
+        if copies.is_empty() {
+            continue;
+        }
         match (&f.db, &f.blob) {
             // Still evidence of what the chain was: it counts, and its row's absence is reported.
             (None, Some(_)) => {
                 r.problems.push(format!("checkpoint seq {seq}: in the blob store but not in the database (deleted?)"))
             }
             (Some(_), None) => without_copy += 1,
-            (Some(d), Some(b)) if d != b => {
-                r.problems
-                    .push(format!("checkpoint seq {seq}: the database row differs from its copy in the blob store"));
-                ok = false;
-            }
+            (Some(d), Some(b)) if d != b => r
+                .problems
+                .push(format!("checkpoint seq {seq}: the database row differs from its copy in the blob store")),
             _ => {}
         }
-        let mut signed = true;
+        // Only copies a trusted key signed for this seq say anything about the chain.
+        let mut sound: Vec<&Checkpoint> = vec![];
         for (place, c) in &copies {
             let checked = match keys {
                 Some(keys) => keys.check(c).map_err(|e| e.to_string()),
@@ -96,31 +96,27 @@ pub fn judge(keys: Option<&AuditKeys>, found: &BTreeMap<i64, Found>, last_event_
                     Err(format!("stored under seq {seq} but signed for seq {}", c.seq))
                 }
             });
-            if let Err(e) = checked {
-                r.problems.push(format!("checkpoint seq {seq} ({place}): {e}"));
-                signed = false;
+            match checked {
+                Ok(()) => sound.push(c),
+                Err(e) => r.problems.push(format!("checkpoint seq {seq} ({place}): {e}")),
             }
         }
-        if !signed {
-            continue;
-        }
+        let Some(first) = sound.first().copied() else { continue };
         match &f.event_hash {
             None => {
-                r.problems.push(format!("checkpoint seq {seq}: event seq {seq} it sealed is missing (deleted?)"));
-                unmatched.push((*seq, first));
+                r.problems.push(format!("checkpoint seq {seq}: the event seq {seq} it sealed is missing (deleted?)"));
+                unmatched.push((*seq, first, true));
             }
-            Some(h) if *h != first.head_hash => unmatched.push((*seq, first)),
-            // A checkpoint whose copies disagree proves nothing by itself, even if one is sound.
-            Some(_) if ok => valid.push(first),
-            Some(_) => {}
+            Some(h) if sound.iter().any(|c| c.head_hash != *h) => unmatched.push((*seq, first, false)),
+            Some(_) => valid.push(first),
         }
     }
-    for (seq, c) in &unmatched {
+    for (seq, c, missing) in &unmatched {
         let from = valid.iter().rev().find(|v| v.seq < *seq).map_or(1, |v| v.seq + 1);
         if r.rewritten.is_none() {
             r.rewritten = Some((from, *seq));
         }
-        if !r.problems.iter().any(|p| p.starts_with(&format!("checkpoint seq {seq}: event seq"))) {
+        if !missing {
             r.problems.push(format!(
                 "checkpoint seq {seq} (signed {} by key {}): event seq {seq} no longer has the hash it sealed: \
                  the chain was rewritten after it was sealed; the first event after the last valid checkpoint \

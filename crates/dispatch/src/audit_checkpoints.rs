@@ -52,7 +52,8 @@ pub struct AuditVerification {
     pub seals: SealReport,
 }
 
-fn when(at_ms: i64) -> String {
+/// A checkpoint's time for people (RFC 3339, UTC).
+pub fn when(at_ms: i64) -> String {
     jiff::Timestamp::from_millisecond(at_ms).map(|t| t.to_string()).unwrap_or_else(|_| format!("unix ms {at_ms}"))
 }
 

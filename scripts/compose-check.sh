@@ -54,6 +54,9 @@ def mounts(service):
             yield (parts[1] if len(parts) > 1 else parts[0]), parts[-1] == "ro"
 check("the gateway mounts the agents' policies read-only",
       ("/opt/real-dispatch-plugin/agents", True) in set(mounts("openclaw-gateway")), list(mounts("openclaw-gateway")))
+check("the API and the worker keep the audit key in one volume",
+      ("/srv/real-dispatch/data", False) in set(mounts("dispatch-api"))
+      and set(mounts("dispatch-api")) == set(mounts("dispatch-worker")), list(mounts("dispatch-worker")))
 genv = s["openclaw-gateway"]["environment"]
 check("each agent can have its own Real Dispatch token",
       all(f"REAL_DISPATCH_TOKEN_{a}" in genv for a in ["INTAKE", "SCHEDULING", "TECH_LIAISON", "CLOSEOUT"]), sorted(genv))

@@ -267,10 +267,43 @@ enum ApprovalsCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Re-hash the whole chain; exits non-zero if any event was altered, removed or reordered.
+    /// Re-hash the whole chain and check every signed checkpoint against it; exits non-zero if
+    /// any event was altered, removed or reordered, or a checkpoint is forged or missing.
     Verify,
+    /// Sign the chain's current head now (the server and the worker do it every minute).
+    Checkpoint,
+    /// Show the public key that signs checkpoints and the retired ones still trusted.
+    Keys,
+    /// Replace the key file's signing key; the old public key stays trusted.
+    RotateKey,
     /// Rebuild every case from its events alone and compare with the stored state.
     Replay,
+}
+
+/// What the checkpoints say, after the problems `audit verify` lists.
+fn print_seals(s: &dispatch::audit_checkpoints::SealReport) {
+    use dispatch::audit_checkpoints::when;
+    match &s.last_valid {
+        Some(c) => println!(
+            "checkpoints: {} of {} verified; last valid: seq {}, signed {} (key {})",
+            s.verified,
+            s.checkpoints,
+            c.seq,
+            when(c.at_ms),
+            c.key_id()
+        ),
+        None if s.checkpoints > 0 => println!("checkpoints: none of {} verified", s.checkpoints),
+        None => {}
+    }
+    if let Some((from, to)) = s.rewritten {
+        println!("first event after the last valid checkpoint that does not match: one of seq {from}..={to}");
+    }
+    for n in &s.notes {
+        println!("note: {n}");
+    }
+    if s.unsealed_events > 0 && s.checkpoints > 0 {
+        println!("note: {} events after the last valid checkpoint are not signed yet", s.unsealed_events);
+    }
 }
 
 fn main() -> ExitCode {
@@ -458,14 +491,40 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         Command::Audit(AuditCommand::Verify) => {
             let service = server::open_service(&config).await?;
             let v = service.verify_audit().await?;
+            for p in &v.problems {
+                println!("TAMPERED: {p}");
+            }
+            print_seals(&v.seals);
             if v.problems.is_empty() {
                 println!("audit chain intact: {} events", v.events);
             } else {
-                for p in &v.problems {
-                    println!("TAMPERED: {p}");
-                }
                 println!("audit chain broken: {} problems in {} events", v.problems.len(), v.events);
                 return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Audit(AuditCommand::Checkpoint) => {
+            let service = server::open_service(&config).await?;
+            match service.checkpoint_audit(dispatch::ids::now_ms()).await? {
+                Some(c) => println!("checkpoint signed: seq {} head {} (key {})", c.seq, c.head_hash, c.key_id()),
+                None => println!("nothing to sign: the last checkpoint already covers the newest event"),
+            }
+        }
+        Command::Audit(AuditCommand::Keys) => {
+            let service = server::open_service(&config).await?;
+            let keys = service.audit_keys().ok_or("no audit key is configured")?;
+            for (i, k) in keys.trusted_hex().iter().enumerate() {
+                println!("{}  {k}", if i == 0 { "signing" } else { "retired" });
+            }
+        }
+        Command::Audit(AuditCommand::RotateKey) => {
+            let source = dispatch::audit_key::KeySource::from_env(&config.data_dir);
+            let (old, new) = source.rotate(dispatch::ids::now_ms())?;
+            println!("audit key rotated: {new} signs from now on");
+            println!("{old} stays trusted (listed in {})", source.trusted_file().display());
+            println!("back up {} again, then restart the server and the worker", source.file.display());
+            let service = server::open_service(&config).await?;
+            if let Some(c) = service.checkpoint_audit(dispatch::ids::now_ms()).await? {
+                println!("checkpoint signed with the new key: seq {}", c.seq);
             }
         }
         Command::Blobs(BlobsCommand::Sweep { grace_minutes, upload_ttl_hours }) => {

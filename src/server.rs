@@ -17,7 +17,8 @@ use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-/// Opens the database (migrated) and the blob store the configuration names.
+/// Opens the database (migrated), the blob store the configuration names, and the audit key
+/// (`RD_AUDIT_KEY`, else the key file, created on first use).
 pub async fn open_service(config: &Config) -> Result<Service, BoxError> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
@@ -30,7 +31,11 @@ pub async fn open_service(config: &Config) -> Result<Service, BoxError> {
         None => Arc::new(LocalBlobStore::new(config.data_dir.join("blobs"))?),
     };
     tracing::info!(database = db.backend().as_str(), blobs = blobs.kind(), "storage ready");
-    Ok(Service::with_settings(db, blobs, dispatch::ShopSettings::from_env()?))
+    let keys = dispatch::audit_key::KeySource::from_env(&config.data_dir)
+        .load_or_create()
+        .map_err(|e| format!("audit key: {e}"))?;
+    tracing::info!(public_key = %keys.signer().public_hex(), trusted = keys.trusted_hex().len(), "audit key ready");
+    Ok(Service::with_settings(db, blobs, dispatch::ShopSettings::from_env()?).with_audit_keys(keys))
 }
 
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -146,6 +151,7 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     tracing::info!("serving on http://{}", config.bind);
     spawn_housekeeping(service.clone());
+    spawn_audit_checkpoints(service.clone());
     serve_on(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     service.db().close().await;
     Ok(())
@@ -199,6 +205,25 @@ fn spawn_housekeeping(service: Service) {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "blob sweep failed"),
+            }
+        }
+    });
+}
+
+/// How often the head of the audit chain is signed when it moved: a rewrite by someone with
+/// database access can only hide among events younger than this.
+pub const AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+/// Signs the audit chain's head every [`AUDIT_CHECKPOINT_EVERY`] when new events were written.
+/// The worker does the same; whichever comes first signs, the other finds nothing new.
+fn spawn_audit_checkpoints(service: Service) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(AUDIT_CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = service.checkpoint_audit(dispatch::ids::now_ms()).await {
+                tracing::error!(error = %e, "audit checkpoint failed; trying again in a minute");
             }
         }
     });

@@ -253,11 +253,19 @@ pub async fn run(
     let worker = format!("worker:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
     tracing::info!(%worker, hook = hook.as_ref().map(|h| h.url.as_str()).unwrap_or("none"), "worker started");
     tokio::pin!(stop);
+    let mut last_checkpoint: Option<std::time::Instant> = None;
     loop {
         match pass(&service, &rules, hook.as_ref(), &worker, dispatch::ids::now_ms()).await {
             Ok(r) if r != PassReport::default() => tracing::info!(?r, "worker pass"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "worker pass failed; trying again next tick"),
+        }
+        // A worker may run without a server (cron, a separate host): it seals the chain too.
+        if last_checkpoint.is_none_or(|t| t.elapsed() >= crate::server::AUDIT_CHECKPOINT_EVERY) {
+            last_checkpoint = Some(std::time::Instant::now());
+            if let Err(e) = service.checkpoint_audit(dispatch::ids::now_ms()).await {
+                tracing::error!(error = %e, "audit checkpoint failed; trying again in a minute");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}

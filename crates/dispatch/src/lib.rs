@@ -5,6 +5,9 @@
 //! together with its audit event in one transaction.
 
 pub mod actions;
+pub mod audit_checkpoints;
+pub mod audit_key;
+pub mod audit_seal;
 pub mod blob;
 pub mod context;
 pub mod customer_updates;

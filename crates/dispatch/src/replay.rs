@@ -14,11 +14,6 @@ pub struct ReplayReport {
 }
 
 impl Service {
-    /// `audit verify`: re-hashes the whole chain.
-    pub async fn verify_audit(&self) -> Result<audit::Verification, ServiceError> {
-        Ok(audit::verify(self.db.pool()).await?)
-    }
-
     pub async fn replay(&self) -> Result<ReplayReport, ServiceError> {
         let events = audit::all_events(self.db.pool()).await?;
         let mut rebuilt: BTreeMap<String, serde_json::Value> = BTreeMap::new();

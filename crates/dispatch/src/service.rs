@@ -58,6 +58,8 @@ pub struct Service {
     pub(crate) settings: Arc<ShopSettings>,
     /// Login attempts per client address (in memory, per instance), before any password check.
     pub(crate) login_limit: Arc<crate::ratelimit::RateLimiter>,
+    /// Signs audit checkpoints and checks them; kept outside the database (see `audit_key`).
+    pub(crate) audit_keys: Option<Arc<crate::audit_seal::AuditKeys>>,
 }
 
 impl Service {
@@ -71,6 +73,7 @@ impl Service {
             blobs,
             settings: Arc::new(settings),
             login_limit: Arc::new(crate::ratelimit::RateLimiter::new(LOGINS_PER_MINUTE, LOGIN_BURST)),
+            audit_keys: None,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod approvals;
 pub mod audit;
+pub mod audit_checkpoints;
 pub mod autonomy;
 pub mod case_store;
 pub mod case_tx;

@@ -47,6 +47,7 @@ pub fn document() -> Value {
             ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE, INVOICE_SENT, IDEMPOTENCY_PAYLOAD_MISMATCH or AUTONOMY_PAUSED (details.scope, details.reason)"),
             ("413", "PAYLOAD_TOO_LARGE"),
             ("429", "RATE_LIMITED (Retry-After header)"),
+            ("503", "BUSY (Retry-After header): image work is at its limit; retry with the same key"),
             ("500", "INTERNAL"),
         ]);
         // The autonomy switches answer with the pause, not a case.

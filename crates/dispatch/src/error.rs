@@ -41,6 +41,9 @@ pub enum ServiceError {
     LinkInvalid,
     #[error("too many sign-in attempts from this address; wait {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// Work the server bounds (image processing) is at its limit; nothing changed.
+    #[error("{what}; please try again in {retry_after_secs} s")]
+    Busy { what: String, retry_after_secs: u64 },
     /// A person paused the agents this call would have acted for.
     #[error("the office paused {scope}; nothing was changed")]
     AutonomyPaused { scope: String, reason: Option<String> },
@@ -77,6 +80,7 @@ impl ServiceError {
             ServiceError::AlreadyProcessed => ErrorCode::Internal,
             ServiceError::LoginFailed => ErrorCode::LoginFailed,
             ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
+            ServiceError::Busy { .. } => ErrorCode::Busy,
             ServiceError::LinkInvalid => ErrorCode::LinkInvalid,
             ServiceError::AutonomyPaused { .. } => ErrorCode::AutonomyPaused,
             ServiceError::ApprovalRequired { .. } => ErrorCode::ApprovalRequired,
@@ -100,7 +104,9 @@ impl ServiceError {
             }
             ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
             ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
-            ServiceError::RateLimited { retry_after_secs } => json!({ "retry_after_seconds": retry_after_secs }),
+            ServiceError::RateLimited { retry_after_secs } | ServiceError::Busy { retry_after_secs, .. } => {
+                json!({ "retry_after_seconds": retry_after_secs })
+            }
             ServiceError::AutonomyPaused { scope, reason } => json!({ "scope": scope, "reason": reason }),
             ServiceError::ApprovalRequired { approval_id, rule, reason, status } => {
                 json!({ "approval_id": approval_id, "rule": rule, "reason": reason, "status": status })

@@ -15,9 +15,25 @@ pub const VIEW_SIDE: u32 = 1600;
 /// Files larger than this are stored without copies: decoding them would cost more memory than
 /// a small server should spend on one request (a phone photo is 2–12 MiB).
 pub const MAX_DECODE_BYTES: u64 = 40 * 1024 * 1024;
-/// Largest image decoded, in pixels (a 108-megapixel phone sensor is ~12000 × 9000).
-const MAX_SIDE: u32 = 12_000;
-const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+/// The pixel budget: an image with more pixels (as its header says, read before any pixel is
+/// decoded) is refused. A 50-megapixel phone photo (8160 × 6120) fits; a few hundred bytes of
+/// compressed zeros claiming 11900 × 11900 do not.
+pub const MAX_PIXELS: u64 = 64_000_000;
+/// Most memory one decode may take (the decoder refuses to allocate more); the copies made
+/// from it are small. Decodes run a few at a time (see `Service::image_work`), so this times
+/// their number bounds the memory of all image work.
+pub const MAX_ALLOC: u64 = 256 * 1024 * 1024;
+
+/// How long a photo may wait for its turn at the decoder before the upload is answered
+/// `BUSY` (nothing kept; the client retries with the same key).
+pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long making a photo's copies may take before the upload is refused.
+pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Decodes at once: one per core, at most four.
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+}
 
 /// JPEG bytes of both copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +49,8 @@ pub enum NoCopies {
     Skipped(&'static str),
     /// The file claims to be an image but does not decode: refused.
     Unreadable(String),
+    /// The header claims more pixels than [`MAX_PIXELS`]: refused before decoding.
+    TooManyPixels { width: u32, height: u32 },
 }
 
 /// Makes both copies of the image file at `path` (blocking: run it on a blocking thread).
@@ -66,25 +84,27 @@ fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, content_type: &str) -> 
     };
     reader.set_format(format);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     let unreadable = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => NoCopies::Skipped("too many pixels to decode"),
+        image::ImageError::Limits(_) => NoCopies::Skipped("too much memory to decode"),
         other => NoCopies::Unreadable(other.to_string()),
     };
+    // Reads the header only: the pixel budget is checked before a single pixel is decoded.
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(NoCopies::TooManyPixels { width, height });
+    }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
-    img.apply_orientation(orientation);
+    let full = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    // Shrink first, so every later step (rotation, flattening) works on the small copy;
+    // `thumbnail` averages areas into its output and allocates nothing else of full size.
+    let mut view =
+        if full.width().max(full.height()) > VIEW_SIDE { full.thumbnail(VIEW_SIDE, VIEW_SIDE) } else { full };
+    view.apply_orientation(orientation);
     // JPEG has no alpha: flatten onto white so transparent PNG areas do not turn black.
-    let rgb = flatten(img);
-    let view = if rgb.width().max(rgb.height()) > VIEW_SIDE {
-        rgb.resize(VIEW_SIDE, VIEW_SIDE, image::imageops::FilterType::Triangle)
-    } else {
-        rgb
-    };
+    let view = flatten(view);
     // `thumbnail` fits into the box both ways: a photo already smaller is kept as it is.
     let thumb = if view.width().max(view.height()) > THUMB_SIDE {
         view.thumbnail(THUMB_SIDE, THUMB_SIDE)
@@ -146,6 +166,26 @@ mod tests {
         let small = from_bytes(&png(100, 50, true), "image/png").expect("copies");
         assert_eq!(dims(&small.view), (100, 50), "small images are not enlarged");
         assert_eq!(dims(&small.thumb), (100, 50), "nor are their thumbnails");
+    }
+
+    #[cfg(feature = "test-support")]
+    #[test]
+    fn more_pixels_than_the_budget_are_refused_before_decoding() {
+        use crate::testing::zeros_png;
+        let bomb = zeros_png(11_900, 11_900);
+        assert!(bomb.len() < 1_000_000, "compressed zeros are small: {}", bomb.len());
+        assert_eq!(from_bytes(&bomb, "image/png"), Err(NoCopies::TooManyPixels { width: 11_900, height: 11_900 }));
+        let fits = zeros_png(4_000, 3_000);
+        let copies = from_bytes(&fits, "image/png").expect("a 12-megapixel photo gets copies");
+        assert_eq!(dims(&copies.view), (1600, 1200));
+    }
+
+    #[cfg(feature = "test-support")]
+    #[test]
+    fn orientation_is_applied_to_the_copies() {
+        let sideways = crate::testing::jpeg_with_exif(800, 400, 6);
+        let copies = from_bytes(&sideways, "image/jpeg").expect("copies");
+        assert_eq!(dims(&copies.view), (400, 800), "stands the right way up");
     }
 
     #[test]

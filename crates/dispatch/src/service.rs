@@ -60,6 +60,9 @@ pub struct Service {
     pub(crate) login_limit: Arc<crate::ratelimit::RateLimiter>,
     /// Signs audit checkpoints and checks them; kept outside the database (see `audit_key`).
     pub(crate) audit_keys: Option<Arc<crate::audit_seal::AuditKeys>>,
+    /// Image decodes running at once (one per core): with the decoder's memory cap, this
+    /// bounds the memory of all image work, whatever arrives.
+    pub(crate) image_work: Arc<tokio::sync::Semaphore>,
 }
 
 impl Service {
@@ -74,6 +77,7 @@ impl Service {
             settings: Arc::new(settings),
             login_limit: Arc::new(crate::ratelimit::RateLimiter::new(LOGINS_PER_MINUTE, LOGIN_BURST)),
             audit_keys: None,
+            image_work: Arc::new(tokio::sync::Semaphore::new(crate::photo_copies::workers())),
         }
     }
 

@@ -159,3 +159,79 @@ pub fn padded_jpeg(bytes: usize) -> Vec<u8> {
     out.extend_from_slice(&small[2..]);
     out
 }
+
+/// A grayscale PNG whose header claims `w` × `h` pixels, all zero: hundreds of megapixels in a
+/// few hundred KiB, the shape of a decompression bomb. Written directly (the deflate stream is
+/// one literal and then back-references of 258 bytes), so making one costs no pixel memory.
+pub fn zeros_png(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend(kind);
+        out.extend(data);
+        let crc = crc32(&out[start..]);
+        out.extend(crc.to_be_bytes());
+    }
+    /// Deflate's bits go least significant first; Huffman codes most significant first.
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+    impl Bits {
+        fn put(&mut self, value: u64, count: u32) {
+            self.acc |= value << self.n;
+            self.n += count;
+            while self.n >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.n -= 8;
+            }
+        }
+        fn code(&mut self, code: u32, len: u32) {
+            let reversed = (0..len).fold(0u64, |r, i| (r << 1) | u64::from((code >> i) & 1));
+            self.put(reversed, len);
+        }
+    }
+    // Every row is a filter byte (0) and `w` zero samples.
+    let total = u64::from(h) * (u64::from(w) + 1);
+    let mut bits = Bits { out: vec![0x78, 0x01], acc: 0, n: 0 };
+    bits.put(1, 1); // the last block
+    bits.put(1, 2); // fixed Huffman codes
+    bits.code(0x30, 8); // literal 0
+    let mut left = total - 1;
+    while left >= 258 {
+        bits.code(0b1100_0101, 8); // length 258 (code 285)
+        bits.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        bits.code(0x30, 8);
+    }
+    bits.code(0, 7); // end of block (code 256)
+    if bits.n > 0 {
+        bits.out.push(bits.acc as u8);
+    }
+    // Adler-32 of zeros: a stays 1, b adds 1 per byte.
+    let adler = (((total % 65_521) as u32) << 16) | 1;
+    bits.out.extend(adler.to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]); // 8-bit grayscale, no interlace
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &bits.out);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}

@@ -54,7 +54,24 @@ impl Service {
         body: PhotoBody,
         field: &str,
     ) -> Result<StoredPhoto, ServiceError> {
-        let (body, copies) = tokio::task::spawn_blocking(move || {
+        let streamed_key = match &body {
+            PhotoBody::Stored { key, .. } => Some(key.clone()),
+            _ => None,
+        };
+        // Bounded image work: a few decodes at once, each under the decoder's memory cap and a
+        // time limit. The permit goes with the work, so a decode that outlives its request
+        // still counts until it ends.
+        let queued = tokio::time::timeout(photo_copies::QUEUE_WAIT, self.image_work.clone().acquire_owned()).await;
+        let Ok(Ok(permit)) = queued else {
+            tracing::warn!(%base, "image work is at its limit");
+            self.forget_streamed(streamed_key.as_deref()).await;
+            return Err(ServiceError::Busy {
+                what: "the server is busy with other photos".into(),
+                retry_after_secs: 10,
+            });
+        };
+        let work = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let copies = match &body {
                 PhotoBody::File(path, size) | PhotoBody::Stored { local: Some(path), size, .. } => {
                     photo_copies::from_file(path, content_type, *size)
@@ -63,14 +80,32 @@ impl Service {
                 PhotoBody::Bytes(bytes) => photo_copies::from_bytes(bytes, content_type),
             };
             (body, copies)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("thumbnail task failed: {e}")))?;
+        });
+        let Ok(done) = tokio::time::timeout(photo_copies::TIME_LIMIT, work).await else {
+            tracing::warn!(%base, "photo copies took too long");
+            self.forget_streamed(streamed_key.as_deref()).await;
+            return Err(ServiceError::invalid(
+                field,
+                "image_too_slow",
+                "the image took too long to process; please send a smaller photo",
+            ));
+        };
+        let (body, copies) = done.map_err(|e| ServiceError::Internal(format!("thumbnail task failed: {e}")))?;
         let copies = match copies {
             Ok(c) => Some(c),
             Err(NoCopies::Skipped(why)) => {
                 tracing::info!(%base, why, "photo stored without previews");
                 None
+            }
+            Err(NoCopies::TooManyPixels { width, height }) => {
+                tracing::info!(%base, width, height, "photo refused: more pixels than the budget");
+                self.forget_streamed(streamed_key.as_deref()).await;
+                let message = format!(
+                    "the image is {width} × {height} pixels; photos up to {} megapixels are accepted \
+                     (take it at the camera's normal size)",
+                    photo_copies::MAX_PIXELS / 1_000_000
+                );
+                return Err(ServiceError::invalid(field, "too_many_pixels", &message));
             }
             Err(NoCopies::Unreadable(detail)) => {
                 tracing::info!(%base, %detail, "photo refused: does not decode");
@@ -120,6 +155,15 @@ impl Service {
             return Err(e);
         }
         Ok(stored)
+    }
+
+    /// Removes an original streamed into the store for a photo that was then refused.
+    async fn forget_streamed(&self, key: Option<&str>) {
+        if let Some(key) = key {
+            if let Err(e) = self.blobs.delete(key).await {
+                tracing::warn!(%key, error = %e, "could not remove a blob; the sweep will");
+            }
+        }
     }
 
     /// Removes the blobs of a photo whose row did not commit (the sweep catches any left).

@@ -76,11 +76,13 @@ pub enum ErrorCode {
     ApprovalRequired,
     PayloadTooLarge,
     RateLimited,
+    /// The server is at its limit for this kind of work: nothing changed, retry later.
+    Busy,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -103,6 +105,7 @@ impl ErrorCode {
         ErrorCode::ApprovalRequired,
         ErrorCode::PayloadTooLarge,
         ErrorCode::RateLimited,
+        ErrorCode::Busy,
         ErrorCode::Internal,
     ];
 
@@ -130,6 +133,7 @@ impl ErrorCode {
             ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Busy => "BUSY",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -152,6 +156,7 @@ impl ErrorCode {
             | ErrorCode::AutonomyPaused => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
+            ErrorCode::Busy => 503,
             ErrorCode::Internal => 500,
         }
     }

@@ -6,6 +6,7 @@ mod support;
 
 mod approvals;
 mod console;
+mod limits;
 mod photos;
 mod tool_api;
 mod updates;

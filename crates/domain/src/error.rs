@@ -75,12 +75,15 @@ pub enum ErrorCode {
     /// Not a failure: the call waits for a person (202, with the approval's id).
     ApprovalRequired,
     PayloadTooLarge,
+    /// The client sent its request too slowly (a stalled or trickling body, or a request that
+    /// was not done in time); the connection is closed.
+    RequestTimeout,
     RateLimited,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -102,6 +105,7 @@ impl ErrorCode {
         ErrorCode::AutonomyPaused,
         ErrorCode::ApprovalRequired,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
     ];
@@ -129,6 +133,7 @@ impl ErrorCode {
             ErrorCode::AutonomyPaused => "AUTONOMY_PAUSED",
             ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
         }
@@ -150,6 +155,7 @@ impl ErrorCode {
             | ErrorCode::CloseoutRequirementsIncomplete
             | ErrorCode::InvoiceSent
             | ErrorCode::AutonomyPaused => 409,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,

@@ -44,6 +44,25 @@ pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Serve
     Server { base: format!("http://{addr}"), service }
 }
 
+/// [`start_with`] under explicit connection and request limits (short ones, in tests).
+pub async fn start_with_limits(service: Service, limits: real_dispatch::limits::Limits) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = Config {
+        bind: addr,
+        database_url: String::new(),
+        data_dir: dispatch::testing::temp_dir(),
+        site_root: dispatch::testing::temp_dir(),
+        s3: None,
+    };
+    let web = server::WebSettings { limits, ..server::WebSettings::from_env() };
+    let app = server::router_with(service.clone(), server::leptos_options(&config), web);
+    tokio::spawn(async move {
+        let _ = server::serve_on_with(listener, app, limits).await;
+    });
+    Server { base: format!("http://{addr}"), service }
+}
+
 /// Files in the blob store's upload and attachment folders.
 pub async fn blob_count(s: &Server) -> usize {
     let mut n = 0;

@@ -190,7 +190,9 @@ impl Serving {
 
     async fn run(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         let Serving { listener, app, limits } = self;
-        let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+        // A cap of none would serve nothing; one is the least that still serves.
+        let cap = limits.max_connections.max(1);
+        let slots = Arc::new(tokio::sync::Semaphore::new(cap));
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut signal = std::pin::pin!(signal);
         loop {
@@ -229,7 +231,7 @@ impl Serving {
                 let mut connection = std::pin::pin!(connection);
                 let served = tokio::select! {
                     served = connection.as_mut() => served,
-                    _ = stopping.wait_for(|stop| *stop) => {
+                    () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
                         connection.as_mut().graceful_shutdown();
                         connection.await
                     }
@@ -245,7 +247,7 @@ impl Serving {
         drop(listener);
         let _ = stop.send(true);
         // Every open connection holds a slot: when all are back, all connections are done.
-        let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+        let all = u32::try_from(cap).unwrap_or(u32::MAX);
         let _ = slots.acquire_many(all).await;
         Ok(())
     }

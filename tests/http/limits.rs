@@ -41,7 +41,7 @@ struct Answer {
 
 /// Sends `head`, then `body` in `chunk`-byte pieces `every` apart while reading the answer,
 /// and stops sending once the server has closed the connection.
-async fn send_slowly(s: &Server, head: &str, body: &[u8], chunk: usize, every: Duration) -> Answer {
+async fn send_slowly(s: &Server, head: &[u8], body: &[u8], chunk: usize, every: Duration) -> Answer {
     let tcp = TcpStream::connect(addr(s)).await.expect("connect");
     let (mut rd, mut wr) = tcp.into_split();
     let reader = tokio::spawn(async move {
@@ -51,7 +51,7 @@ async fn send_slowly(s: &Server, head: &str, body: &[u8], chunk: usize, every: D
         answer
     });
     let exchange = async {
-        wr.write_all(head.as_bytes()).await.expect("head");
+        wr.write_all(head).await.expect("head");
         let mut sent = 0;
         for piece in body.chunks(chunk) {
             tokio::time::sleep(every).await;
@@ -128,10 +128,26 @@ async fn an_upload_trickling_a_byte_a_second_is_cut_with_408() {
         photo.len()
     );
     // Never idle for the 2 s idle timeout, far below 256 bytes a second.
-    let a = send_slowly(&s, &head, &photo, 1, Duration::from_secs(1)).await;
-    assert_cut(&a, "slower than 256 bytes a second");
+    let a = send_slowly(&s, head.as_bytes(), &photo, 1, Duration::from_secs(1)).await;
+    assert_cut(&a, "slower than 256 bytes a second over 2 s; send the file again");
     assert!(a.sent < 100, "cut after {} bytes", a.sent);
-    assert_eq!(crate::support::blob_count(&s).await, 0, "nothing of the cut upload is kept");
+
+    // The same as the multipart field the web app and most clients send.
+    let part = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.jpg\"\r\n\
+Content-Type: image/jpeg\r\n\r\n";
+    let end = b"\r\n--b0undary--\r\n";
+    let mut head = format!(
+        "POST /tools/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        part.len() + photo.len() + end.len()
+    )
+    .into_bytes();
+    head.extend_from_slice(part);
+    let mut rest = photo.clone();
+    rest.extend_from_slice(end);
+    let a = send_slowly(&s, &head, &rest, 1, Duration::from_secs(1)).await;
+    assert_cut(&a, "slower than 256 bytes a second over 2 s; send the file again");
+    assert_eq!(crate::support::blob_count(&s).await, 0, "nothing of a cut upload is kept");
 }
 
 #[tokio::test]
@@ -153,12 +169,12 @@ async fn a_stalled_or_dragging_request_elsewhere_is_cut_with_408() {
     // Ten bytes, then nothing: the body idle timeout (2 s).
     let (start, _) = body.as_bytes().split_at(10);
     let stalled = format!("{head}{}", String::from_utf8_lossy(start));
-    let a = send_slowly(&s, &stalled, &[], 1, Duration::ZERO).await;
+    let a = send_slowly(&s, stalled.as_bytes(), &[], 1, Duration::ZERO).await;
     assert_cut(&a, "no part of the request body arrived for 2 s");
 
     // A byte every 300 ms is never idle, but the call is not done within the 4 s a request
     // other than an upload gets.
-    let a = send_slowly(&s, &head, body.as_bytes(), 1, Duration::from_millis(300)).await;
+    let a = send_slowly(&s, head.as_bytes(), body.as_bytes(), 1, Duration::from_millis(300)).await;
     assert_cut(&a, "longer than 4 s");
     assert!(a.sent < body.len(), "cut before the body was whole");
     assert!(s.service.db().ping().await.is_ok());
@@ -258,7 +274,7 @@ async fn a_slow_but_steady_upload_from_a_technician_succeeds() {
     );
     let started = Instant::now();
     // 4 KiB every 200 ms: about 20 KiB a second, a phone on a poor link.
-    let a = send_slowly(&s, &head, &photo, 4096, Duration::from_millis(200)).await;
+    let a = send_slowly(&s, head.as_bytes(), &photo, 4096, Duration::from_millis(200)).await;
     assert_eq!(a.status, 200, "{} {}", a.headers, a.body);
     assert_eq!(a.sent, photo.len());
     assert!(a.body["attachment_id"].is_string(), "{}", a.body);

@@ -155,7 +155,8 @@ struct GuardedBody {
     inner: Body,
     watch: Arc<BodyWatch>,
     limits: Limits,
-    timer: Pin<Box<Sleep>>,
+    /// Made at the first wait: most bodies are empty or already here.
+    timer: Option<Pin<Box<Sleep>>>,
     /// When the current wait for the client began; `None` while the handler is not waiting.
     waiting_since: Option<Instant>,
     /// How far into the current wait its time has been added to `window_waited`.
@@ -172,7 +173,7 @@ impl GuardedBody {
             inner,
             watch,
             limits,
-            timer: Box::pin(tokio::time::sleep_until(now)),
+            timer: None,
             waiting_since: None,
             counted_until: now,
             window_waited: Duration::ZERO,
@@ -257,10 +258,11 @@ impl http_body::Body for GuardedBody {
             } else {
                 idle_deadline
             };
-            if this.timer.deadline() != deadline {
-                this.timer.as_mut().reset(deadline);
+            let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
             }
-            if this.timer.as_mut().poll(cx).is_pending() {
+            if timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             let now = Instant::now();

@@ -3,7 +3,7 @@
 //! The limits are short here so the tests run fast; each assertion says "cut" or "answered"
 //! with bounds far above the limit, so a busy machine does not fail them.
 
-use crate::support::{account, dispatched_ticket, start_with_limits, system, technician, Browser, Server};
+use crate::support::{account, dispatched_ticket, start_until, start_with_limits, system, technician, Browser, Server};
 use dispatch::testing::{padded_jpeg, service, sqlite_db};
 use domain::commands::TicketRef;
 use domain::Role;
@@ -207,14 +207,15 @@ async fn slow_anonymous_connections_do_not_starve_health_or_signed_in_users() {
     let limits = Limits { header_read_timeout: Duration::from_secs(60), ..short_limits() };
     let s = start_with_limits(service(sqlite_db().await), limits).await;
     let mut ops = operator(&s).await;
-    let flood = slow_flood(&s).await;
+    let mut flood = slow_flood(&s).await;
     let mut anyone = Browser::new(&s);
     assert_eq!(anyone.get("/healthz").await.status, 200);
     assert_eq!(ops.get("/console").await.status, 200);
     let mut still_open = 0;
-    for tcp in &flood {
+    for tcp in &mut flood {
+        // A closed connection reads at once; an open one that was never answered has nothing.
         let mut buf = [0u8; 1];
-        if matches!(tcp.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+        if tokio::time::timeout(Duration::from_millis(10), tcp.read(&mut buf)).await.is_err() {
             still_open += 1;
         }
     }
@@ -279,4 +280,39 @@ async fn a_slow_but_steady_upload_from_a_technician_succeeds() {
     assert_eq!(a.sent, photo.len());
     assert!(a.body["attachment_id"].is_string(), "{}", a.body);
     assert!(started.elapsed() > Duration::from_secs(2), "longer than the request timeout");
+}
+
+#[tokio::test]
+async fn shutting_down_finishes_the_upload_in_flight_then_stops() {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = Limits { header_read_timeout: Duration::from_secs(30), ..short_limits() };
+    let signal = async {
+        let _ = stopped.await;
+    };
+    let (s, serving) = start_until(service(sqlite_db().await), limits, signal).await;
+    let token = s.service.create_token(Role::TechLiaisonAgent, "liaison").await.expect("token").token;
+    // An idle connection does not hold the shutdown up (its headers would have 30 s).
+    let mut idle = TcpStream::connect(addr(&s)).await.expect("connect");
+    let photo = padded_jpeg(140_000);
+    let head = format!(
+        "POST /tools/v1/uploads?filename=late.jpg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+        photo.len()
+    );
+    let upload = {
+        let s = Server { base: s.base.clone(), service: s.service.clone() };
+        tokio::spawn(async move { send_slowly(&s, head.as_bytes(), &photo, 8192, Duration::from_millis(100)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).expect("server running");
+    let a = tokio::time::timeout(PATIENCE, upload).await.expect("upload answered").expect("upload task");
+    assert_eq!(a.status, 200, "{} {}", a.headers, a.body);
+    assert!(a.body["upload_id"].is_string(), "{}", a.body);
+    assert!(a.headers.contains("connection: close"), "the shutdown reached it mid-request: {}", a.headers);
+    let served = tokio::time::timeout(PATIENCE, serving).await.expect("the server stopped").expect("server task");
+    assert!(served.is_ok(), "{served:?}");
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(PATIENCE, idle.read(&mut buf)).await.expect("the idle connection was closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(TcpStream::connect(addr(&s)).await.is_err(), "no longer listening");
 }

@@ -46,6 +46,16 @@ pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Serve
 
 /// [`start_with`] under explicit connection and request limits (short ones, in tests).
 pub async fn start_with_limits(service: Service, limits: real_dispatch::limits::Limits) -> Server {
+    start_until(service, limits, std::future::pending()).await.0
+}
+
+/// [`start_with_limits`], serving until `signal` completes; the task ends once the server has
+/// shut down gracefully.
+pub async fn start_until(
+    service: Service,
+    limits: real_dispatch::limits::Limits,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Server, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let config = Config {
@@ -57,10 +67,8 @@ pub async fn start_with_limits(service: Service, limits: real_dispatch::limits::
     };
     let web = server::WebSettings { limits, ..server::WebSettings::from_env() };
     let app = server::router_with(service.clone(), server::leptos_options(&config), web);
-    tokio::spawn(async move {
-        let _ = server::serve_on_with(listener, app, limits).await;
-    });
-    Server { base: format!("http://{addr}"), service }
+    let serving = tokio::spawn(server::serve_on_with(listener, app, limits).with_graceful_shutdown(signal));
+    (Server { base: format!("http://{addr}"), service }, serving)
 }
 
 /// Files in the blob store's upload and attachment folders.

@@ -42,7 +42,9 @@ impl ReceiveError {
             }
             ReceiveError::Bad(message) => ApiError::new(rid, ErrorCode::InvalidRequest, message.clone())
                 .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]})),
-            ReceiveError::TimedOut(why) => ApiError::new(rid, ErrorCode::RequestTimeout, format!("{why}; send the file again")),
+            ReceiveError::TimedOut(why) => {
+                ApiError::new(rid, ErrorCode::RequestTimeout, format!("{why}; send the file again"))
+            }
             ReceiveError::Refused(e) => ApiError::from_service(rid, &e),
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "upload spool failed");

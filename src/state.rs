@@ -1,8 +1,8 @@
 //! What every request handler shares: the service, the page options, the door's limits and
 //! settings (read once at start-up).
 
-use axum::extract::FromRef;
 use crate::limits::Limits;
+use axum::extract::FromRef;
 use axum::http::HeaderName;
 use dispatch::Service;
 use leptos::config::LeptosOptions;

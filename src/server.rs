@@ -181,10 +181,7 @@ pub fn serve_on_with(listener: tokio::net::TcpListener, app: Router, limits: Lim
 impl Serving {
     /// Serves until `signal` completes, then stops accepting, lets each connection finish the
     /// request it is on, and returns once all are closed.
-    pub async fn with_graceful_shutdown<F>(self, signal: F) -> std::io::Result<()>
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
+    pub async fn with_graceful_shutdown(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         self.run(signal).await
     }
 
@@ -195,6 +192,8 @@ impl Serving {
         let slots = Arc::new(tokio::sync::Semaphore::new(cap));
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut signal = std::pin::pin!(signal);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
         loop {
             // A connection is accepted only with a free slot; until then new ones wait in the
             // listen queue, and the header timeout frees the slots of those that stall.
@@ -216,7 +215,7 @@ impl Serving {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::warn!(error = %e, "could not set TCP_NODELAY");
             }
-            let app = app.clone();
+            let (app, http) = (app.clone(), http.clone());
             let mut stopping = stopping.clone();
             let span = tracing::debug_span!("connection", %peer);
             let connection = async move {
@@ -225,8 +224,6 @@ impl Serving {
                     // A router is always ready: it can be called without polling readiness.
                     tower::Service::call(&mut app.clone(), request)
                 });
-                let mut http = hyper::server::conn::http1::Builder::new();
-                http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
                 let connection = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
                 let mut connection = std::pin::pin!(connection);
                 let served = tokio::select! {

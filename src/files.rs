@@ -25,6 +25,8 @@ pub enum ReceiveError {
         limit: u64,
     },
     Bad(String),
+    /// The client stopped sending, or sent too slowly (see `crate::limits`).
+    TimedOut(crate::limits::BodyTimeout),
     /// Refused for what it is (not an image), with the service's own words.
     Refused(dispatch::ServiceError),
     Io(String),
@@ -40,6 +42,9 @@ impl ReceiveError {
             }
             ReceiveError::Bad(message) => ApiError::new(rid, ErrorCode::InvalidRequest, message.clone())
                 .details(json!({"fields": [{"field": "file", "code": "required", "message": message}]})),
+            ReceiveError::TimedOut(why) => {
+                ApiError::new(rid, ErrorCode::RequestTimeout, format!("{why}; send the file again"))
+            }
             ReceiveError::Refused(e) => ApiError::from_service(rid, &e),
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "upload spool failed");
@@ -106,8 +111,10 @@ pub async fn receive_upload(
     }
     let filename = Query::<FileName>::try_from_uri(request.uri()).map(|q| q.0).unwrap_or_default().filename;
     let declared = header(request.headers(), "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    let chunks =
-        request.into_body().into_data_stream().map_err(|e| ReceiveError::Bad(format!("the upload was cut off: {e}")));
+    let chunks = request.into_body().into_data_stream().map_err(|e| match crate::limits::BodyTimeout::find(&e) {
+        Some(why) => ReceiveError::TimedOut(why),
+        None => ReceiveError::Bad(format!("the upload was cut off: {e}")),
+    });
     Ok((spool_chunks(chunks, declared, limit, store).await?, filename))
 }
 
@@ -118,7 +125,9 @@ async fn receive_multipart(
     store: std::sync::Arc<dyn dispatch::BlobStore>,
 ) -> Result<(Spooled, Option<String>), ReceiveError> {
     let field_error = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if let Some(why) = crate::limits::BodyTimeout::find(&e) {
+            ReceiveError::TimedOut(why)
+        } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ReceiveError::TooLarge { limit }
         } else {
             ReceiveError::Bad(format!("the upload was cut off or is not valid multipart: {}", e.body_text()))

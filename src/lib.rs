@@ -4,6 +4,7 @@
 pub mod api_error;
 pub mod config;
 pub mod files;
+pub mod limits;
 pub mod openapi;
 pub mod openclaw;
 pub use dispatch::ratelimit;

@@ -44,6 +44,7 @@ pub fn document() -> Value {
             ("401", "UNAUTHENTICATED"),
             ("403", "TOOL_NOT_ALLOWED or FORBIDDEN"),
             ("404", "UNKNOWN_TOOL or TICKET_NOT_FOUND"),
+            ("408", "REQUEST_TIMEOUT: the body stalled or the request was not done in time; the connection is closed"),
             ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE, INVOICE_SENT, IDEMPOTENCY_PAYLOAD_MISMATCH or AUTONOMY_PAUSED (details.scope, details.reason)"),
             ("413", "PAYLOAD_TOO_LARGE"),
             ("429", "RATE_LIMITED (Retry-After header)"),

@@ -1,6 +1,7 @@
 //! The HTTP server: Leptos pages and server functions, the tool API, health, static files.
 
 use crate::config::Config;
+use crate::limits::Limits;
 pub use crate::state::{AppState, WebSettings, REQUEST_ID};
 use crate::tools;
 use crate::BoxError;
@@ -79,7 +80,9 @@ pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) ->
         .nest("/tools/v1", tools::router())
         .route(
             "/app/jobs/{ticket_id}/photos",
-            axum::routing::post(crate::files::upload_photo).layer(axum::extract::DefaultBodyLimit::disable()),
+            axum::routing::post(crate::files::upload_photo)
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn(crate::limits::upload)),
         )
         .route("/files/{attachment_id}/{variant}", get(crate::files::download))
         .route("/packets/{ticket_id}", get(crate::files::packet))
@@ -95,6 +98,7 @@ pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) ->
         .layer(identify)
         .layer(sessions)
         .layer(axum::middleware::from_fn(crate::web::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(web.limits, crate::limits::guard_requests))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -145,38 +149,131 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 pub async fn serve(config: Config) -> Result<(), BoxError> {
     let service = open_service(&config).await?;
-    let app = router(service.clone(), leptos_options(&config));
+    let web = WebSettings::from_env();
+    let app = router_with(service.clone(), leptos_options(&config), web);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-    tracing::info!("serving on http://{}", config.bind);
+    tracing::info!(limits = ?web.limits, "serving on http://{}", config.bind);
     spawn_housekeeping(service.clone());
     spawn_audit_checkpoints(service.clone());
-    serve_on(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    serve_on_with(listener, app, web.limits).with_graceful_shutdown(shutdown_signal()).await?;
     service.db().close().await;
     Ok(())
 }
 
-/// What [`serve_on`] returns: axum's server over a listener that sets `TCP_NODELAY`, giving
-/// each request its peer address.
-pub type Serving = axum::serve::Serve<
-    axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>,
-    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr>,
-    axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<std::net::SocketAddr>>,
->;
+/// What [`serve_on`] returns: a server to await, alone or [`Serving::with_graceful_shutdown`].
+#[must_use = "a server does nothing until awaited"]
+pub struct Serving {
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+}
 
-/// Serves `app` on `listener` with each connection's peer address (for throttling) and
-/// `TCP_NODELAY`: pages stream in several writes, and without it the kernel holds the last
-/// one back for the client's delayed acknowledgement (40 ms on every page).
+/// Serves `app` on `listener` under the limits the environment sets (see [`Limits`]).
 pub fn serve_on(listener: tokio::net::TcpListener, app: Router) -> Serving {
-    use axum::serve::ListenerExt;
-    fn nodelay(tcp: &mut tokio::net::TcpStream) {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
+    serve_on_with(listener, app, Limits::from_env())
+}
+
+/// Serves `app` on `listener` over HTTP/1.1, each request with its peer address (for
+/// throttling) and each connection with `TCP_NODELAY`: pages stream in several writes, and
+/// without it the kernel holds the last one back for the client's delayed acknowledgement
+/// (40 ms on every page). `limits` bounds the connections served at once and the time a
+/// client has to send its headers; the router built with the same limits bounds the rest.
+pub fn serve_on_with(listener: tokio::net::TcpListener, app: Router, limits: Limits) -> Serving {
+    Serving { listener, app, limits }
+}
+
+impl Serving {
+    /// Serves until `signal` completes, then stops accepting, lets each connection finish the
+    /// request it is on, and returns once all are closed.
+    pub async fn with_graceful_shutdown(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        self.run(signal).await
     }
-    let listener = listener.tap_io(nodelay as fn(&mut tokio::net::TcpStream));
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+
+    async fn run(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let Serving { listener, app, limits } = self;
+        // A cap of none would serve nothing; one is the least that still serves.
+        let cap = limits.max_connections.max(1);
+        let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut signal = std::pin::pin!(signal);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+        loop {
+            // A connection is accepted only with a free slot; until then new ones wait in the
+            // listen queue, and the header timeout frees the slots of those that stall.
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => slot,
+                () = &mut signal => break,
+            };
+            let Ok(slot) = slot else { break };
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        accept_failed(e).await;
+                        continue;
+                    }
+                },
+                () = &mut signal => break,
+            };
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+            let (app, http) = (app.clone(), http.clone());
+            let mut stopping = stopping.clone();
+            let span = tracing::debug_span!("connection", %peer);
+            let connection = async move {
+                let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    // A router is always ready: it can be called without polling readiness.
+                    tower::Service::call(&mut app.clone(), request)
+                });
+                let connection = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+                let mut connection = std::pin::pin!(connection);
+                let served = tokio::select! {
+                    served = connection.as_mut() => served,
+                    () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(e) = served {
+                    // Clients that stall, hang up or send garbage end here; none is the server's fault.
+                    tracing::debug!(error = %e, "connection ended");
+                }
+                drop(slot);
+            };
+            tokio::spawn(tracing::Instrument::instrument(connection, span));
+        }
+        drop(listener);
+        let _ = stop.send(true);
+        // Every open connection holds a slot: when all are back, all connections are done.
+        let all = u32::try_from(cap).unwrap_or(u32::MAX);
+        let _ = slots.acquire_many(all).await;
+        Ok(())
+    }
+}
+
+impl std::future::IntoFuture for Serving {
+    type Output = std::io::Result<()>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run(std::future::pending()))
+    }
+}
+
+/// After a failed accept: a connection that died in the queue is no reason to wait, but
+/// running out of file descriptors is, or the loop would spin.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Hourly housekeeping: deletes expired sessions (they are already refused; this keeps the

@@ -1,6 +1,7 @@
 //! What every request handler shares: the service, the page options, the door's limits and
 //! settings (read once at start-up).
 
+use crate::limits::Limits;
 use axum::extract::FromRef;
 use axum::http::HeaderName;
 use dispatch::Service;
@@ -29,11 +30,13 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// `RD_TOOL_RATE_PER_MINUTE`: tool calls per token per minute (burst up to 120).
     pub tool_rate_per_minute: u32,
+    /// Timeouts and the connection cap (`RD_HEADER_TIMEOUT_SECS`, …; see [`Limits`]).
+    pub limits: Limits,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
-        WebSettings { trust_proxy: false, secure_cookies: false, tool_rate_per_minute: 600 }
+        WebSettings { trust_proxy: false, secure_cookies: false, tool_rate_per_minute: 600, limits: Limits::default() }
     }
 }
 
@@ -44,6 +47,7 @@ impl WebSettings {
             trust_proxy: var("RD_TRUST_PROXY").is_some_and(|v| v == "1"),
             secure_cookies: var("RD_PUBLIC_URL").is_some_and(|u| u.starts_with("https://")),
             tool_rate_per_minute: var("RD_TOOL_RATE_PER_MINUTE").and_then(|v| v.parse().ok()).unwrap_or(600),
+            limits: Limits::from_env(),
         }
     }
 }

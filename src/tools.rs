@@ -30,7 +30,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(list_tools))
         // The spool enforces the configured limit (RD_MAX_UPLOAD_MIB) as the bytes arrive.
-        .route("/uploads", post(upload).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route(
+            "/uploads",
+            post(upload)
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn(crate::limits::upload)),
+        )
         .route("/{tool}", post(call_tool))
         .route("/cases/{ticket_id}", get(read_case))
         .route("/cases/{ticket_id}/summary", get(read_summary))

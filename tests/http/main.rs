@@ -8,6 +8,7 @@ mod approvals;
 mod audiences;
 mod console;
 mod hardening;
+mod limits;
 mod photos;
 mod tool_api;
 mod updates;

@@ -75,6 +75,9 @@ pub enum ErrorCode {
     /// Not a failure: the call waits for a person (202, with the approval's id).
     ApprovalRequired,
     PayloadTooLarge,
+    /// The client sent its request too slowly (a stalled or trickling body, or a request that
+    /// was not done in time); the connection is closed.
+    RequestTimeout,
     RateLimited,
     /// The server is at its limit for this kind of work: nothing changed, retry later.
     Busy,
@@ -82,7 +85,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -104,6 +107,7 @@ impl ErrorCode {
         ErrorCode::AutonomyPaused,
         ErrorCode::ApprovalRequired,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::RateLimited,
         ErrorCode::Busy,
         ErrorCode::Internal,
@@ -132,6 +136,7 @@ impl ErrorCode {
             ErrorCode::AutonomyPaused => "AUTONOMY_PAUSED",
             ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Busy => "BUSY",
             ErrorCode::Internal => "INTERNAL",
@@ -154,6 +159,7 @@ impl ErrorCode {
             | ErrorCode::CloseoutRequirementsIncomplete
             | ErrorCode::InvoiceSent
             | ErrorCode::AutonomyPaused => 409,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Busy => 503,

@@ -44,6 +44,33 @@ pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Serve
     Server { base: format!("http://{addr}"), service }
 }
 
+/// [`start_with`] under explicit connection and request limits (short ones, in tests).
+pub async fn start_with_limits(service: Service, limits: real_dispatch::limits::Limits) -> Server {
+    start_until(service, limits, std::future::pending()).await.0
+}
+
+/// [`start_with_limits`], serving until `signal` completes; the task ends once the server has
+/// shut down gracefully.
+pub async fn start_until(
+    service: Service,
+    limits: real_dispatch::limits::Limits,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Server, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = Config {
+        bind: addr,
+        database_url: String::new(),
+        data_dir: dispatch::testing::temp_dir(),
+        site_root: dispatch::testing::temp_dir(),
+        s3: None,
+    };
+    let web = server::WebSettings { limits, ..server::WebSettings::from_env() };
+    let app = server::router_with(service.clone(), server::leptos_options(&config), web);
+    let serving = tokio::spawn(server::serve_on_with(listener, app, limits).with_graceful_shutdown(signal));
+    (Server { base: format!("http://{addr}"), service }, serving)
+}
+
 /// Files in the blob store's upload and attachment folders.
 pub async fn blob_count(s: &Server) -> usize {
     let mut n = 0;

@@ -46,7 +46,7 @@ impl ApiError {
 
     pub(crate) fn from_service(request_id: &str, e: &ServiceError) -> Self {
         let mut error = ApiError::new(request_id, e.code(), e.public_message()).details(e.details());
-        if let ServiceError::RateLimited { retry_after_secs } | ServiceError::Busy { retry_after_secs, .. } = e {
+        if let ServiceError::RateLimited { retry_after_secs, .. } | ServiceError::Busy { retry_after_secs, .. } = e {
             error.retry_after = Some(*retry_after_secs);
         }
         error

@@ -76,7 +76,7 @@ pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) ->
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(|| async { Json(crate::openapi::cached()) }))
-        .route("/portal/link/{token}", get(crate::web::open_link))
+        .route("/portal/link/{token}", get(crate::web::open_link).post(crate::web::confirm_link))
         .nest("/tools/v1", tools::router())
         .route(
             "/app/jobs/{ticket_id}/photos",

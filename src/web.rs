@@ -227,12 +227,52 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
 
 /// `GET /portal/link/{token}`: opens a customer's link, starts a session scoped to that
 /// ticket (a new session id), and moves the secret out of the address bar.
+///
+/// A browser signed in to an account is never switched by following a link (another site
+/// could send an operator to a link of its own ticket, and the operator's next words would go
+/// to that ticket): it is asked first, and only this site's own form opens the link.
 pub async fn open_link(
     State(state): State<AppState>,
     Path(token): Path<String>,
     session: Session,
     headers: HeaderMap,
 ) -> Response {
+    let signed_in = session.get::<SessionAuth>(SessionAuth::KEY).await.ok().flatten().and_then(|a| a.user_id);
+    if signed_in.is_some() {
+        return confirm_link_page(&token);
+    }
+    start_link_session(state, token, session, headers).await
+}
+
+/// `POST /portal/link/{token}`: the confirmation of [`open_link`]'s question, from this
+/// site's own page (cross-site posts are refused before they get here).
+pub async fn confirm_link(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response {
+    start_link_session(state, token, session, headers).await
+}
+
+fn confirm_link_page(token: &str) -> Response {
+    let action = format!("/portal/link/{}", encode_component(token));
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><title>Open a customer's link? · Real Dispatch</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/real-dispatch.css\"></head><body><main class=\"narrow\">\
+         <h1>Open a customer's link?</h1><p>You are signed in to Real Dispatch. This link opens one \
+         customer's ticket as that customer sees it, and signs you out here.</p>\
+         <form method=\"post\" action=\"{action}\"><button type=\"submit\" class=\"primary\">\
+         Sign out and open the customer's view</button></form>\
+         <p><a href=\"/\">Stay signed in</a></p></main></body></html>"
+    );
+    let mut res = (StatusCode::OK, Html(page)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn start_link_session(state: AppState, token: String, session: Session, headers: HeaderMap) -> Response {
     let rid = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
     match state.service.open_portal_link(&token, rid.as_deref()).await {
         Ok(grant) => {

@@ -304,3 +304,122 @@ fn files_under(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
 }
+
+#[tokio::test]
+async fn sessions_are_stored_only_as_hashes_of_their_cookie() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        account(&s, "op@hardening.test", Role::Operator, None, None).await;
+        let mut b = Browser::new(&s);
+        b.login("op@hardening.test", "correct horse battery").await;
+        let cookie = b.cookie.clone().expect("a session cookie");
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM sessions").fetch_all(s.service.db().pool()).await.expect("sessions");
+        let hashed = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cookie.as_bytes()));
+        assert!(!keys.contains(&cookie), "the cookie's value is not stored: {keys:?}");
+        assert_eq!(keys, vec![hashed], "one session, under the hash of its id");
+        let data: Vec<String> =
+            sqlx::query_scalar("SELECT data_json FROM sessions").fetch_all(s.service.db().pool()).await.expect("data");
+        assert!(!data.iter().any(|d| d.contains(&cookie)));
+        assert_eq!(b.get("/console").await.status, 200, "the session still opens");
+        b.call("logout", &[]).await;
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(s.service.db().pool()).await.expect("count");
+        assert_eq!(left, 0, "signing out removes the hashed row");
+    }
+}
+
+#[tokio::test]
+async fn portal_messages_are_held_to_a_persons_pace() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 0).await;
+        account(&s, "ada@hardening.test", Role::Customer, None, Some(&job.customer.id)).await;
+        let mut ada = Browser::new(&s);
+        ada.login("ada@hardening.test", "correct horse battery").await;
+        let stored = || async {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages WHERE ticket_id = $1 AND direction = 'inbound' AND channel = 'webchat'",
+            )
+            .bind(&job.id)
+            .fetch_one(s.service.db().pool())
+            .await
+            .expect("count");
+            n
+        };
+        // 25 in a row from one customer: a burst goes through, the rest are told to wait.
+        let mut held = 0;
+        for i in 0..25 {
+            let text = format!("message {i}");
+            let r = ada.call("portal_send", &[("ticket_id", &job.id), ("text", &text)]).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            if r.body.contains("several messages in a row") {
+                held += 1;
+            }
+        }
+        assert_eq!((stored().await, held), (5, 20));
+
+        // Many visitors on one ticket: the ticket's own limit holds whoever writes.
+        for _ in 0..6 {
+            let link = s
+                .service
+                .create_portal_link(
+                    &system(),
+                    &dispatch::portal::CreateLink { ticket_id: job.id.clone(), ttl_hours: None },
+                )
+                .await
+                .expect("link");
+            let mut visitor = Browser::new(&s);
+            assert_eq!(visitor.get(&link.path).await.status, 303);
+            for _ in 0..5 {
+                visitor.call("portal_send", &[("ticket_id", &job.id), ("text", "are you coming?")]).await;
+            }
+        }
+        assert_eq!(stored().await, dispatch::tickets::PORTAL_MESSAGES_PER_TICKET_10_MIN);
+        let events = dispatch::audit::all_events(s.service.db().pool()).await.expect("events");
+        let sent = events.iter().filter(|e| e.action == "ticket.add_message").count() as i64;
+        assert_eq!(sent, stored().await, "a held message is neither stored nor audited as sent");
+    }
+}
+
+#[tokio::test]
+async fn a_link_from_another_site_does_not_swap_a_signed_in_session() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 0).await;
+        let link = s
+            .service
+            .create_portal_link(&system(), &dispatch::portal::CreateLink { ticket_id: job.id.clone(), ttl_hours: None })
+            .await
+            .expect("link");
+        account(&s, "op@link.test", Role::Operator, None, None).await;
+        let mut op = Browser::new(&s);
+        op.login("op@link.test", "correct horse battery").await;
+        let signed_in = op.cookie.clone();
+
+        // Sent there by another site: asked, not switched.
+        let req = op.http.get(format!("{}{}", op.base, link.path)).header("sec-fetch-site", "cross-site");
+        let asked = op.send(req).await;
+        assert_eq!(asked.status, 200, "{}", asked.body);
+        assert!(asked.body.contains("Open a customer's link?") && asked.body.contains("method=\"post\""));
+        assert_eq!(op.cookie, signed_in, "the session is the same");
+        assert_eq!(op.get("/console").await.status, 200, "still the operator");
+
+        // The other site cannot answer the question for them.
+        let forged = op.http.post(format!("{}{}", op.base, link.path)).header("sec-fetch-site", "cross-site");
+        assert_eq!(op.send(forged).await.status, 403);
+        assert_eq!(op.get("/console").await.status, 200, "still the operator");
+
+        // The operator's own yes opens it.
+        let yes = op.http.post(format!("{}{}", op.base, link.path)).header("sec-fetch-site", "same-origin");
+        let opened = op.send(yes).await;
+        assert_eq!((opened.status, opened.location.as_str()), (303, format!("/portal/tickets/{}", job.id).as_str()));
+        assert_ne!(op.cookie, signed_in, "a new session");
+        assert_eq!(op.get("/console").await.status, 403, "now a link visitor");
+        // Without an account session, a link opens at once, as before.
+        let mut customer = Browser::new(&s);
+        assert_eq!(customer.get(&link.path).await.status, 303);
+    }
+}

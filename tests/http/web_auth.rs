@@ -303,7 +303,7 @@ async fn wrong_passwords_are_throttled_with_one_answer_for_every_failure() {
         for _ in 0..10 {
             last = b.login("someone@example.com", "a guess at it").await.body;
         }
-        assert!(last.contains("too many sign-in attempts from this address; wait"), "{last}");
+        assert!(last.contains("too many sign-in attempts from this address; please wait"), "{last}");
     }
 }
 

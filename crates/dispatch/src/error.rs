@@ -39,8 +39,8 @@ pub enum ServiceError {
     /// Unknown, wrong, expired or revoked portal link: one answer for all.
     #[error("this link is not valid any more; ask the office for a new one")]
     LinkInvalid,
-    #[error("too many sign-in attempts from this address; wait {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    #[error("{what}; please wait {retry_after_secs} s")]
+    RateLimited { what: &'static str, retry_after_secs: u64 },
     /// Work the server bounds (image processing) is at its limit; nothing changed.
     #[error("{what}; please try again in {retry_after_secs} s")]
     Busy { what: String, retry_after_secs: u64 },
@@ -104,7 +104,7 @@ impl ServiceError {
             }
             ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
             ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
-            ServiceError::RateLimited { retry_after_secs } | ServiceError::Busy { retry_after_secs, .. } => {
+            ServiceError::RateLimited { retry_after_secs, .. } | ServiceError::Busy { retry_after_secs, .. } => {
                 json!({ "retry_after_seconds": retry_after_secs })
             }
             ServiceError::AutonomyPaused { scope, reason } => json!({ "scope": scope, "reason": reason }),

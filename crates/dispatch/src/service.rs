@@ -63,6 +63,9 @@ pub struct Service {
     /// Image decodes running at once (one per core): with the decoder's memory cap, this
     /// bounds the memory of all image work, whatever arrives.
     pub(crate) image_work: Arc<tokio::sync::Semaphore>,
+    /// Portal messages per customer or link visitor (in memory, per instance); each ticket's
+    /// own limit is counted in the database, so it holds across instances.
+    pub(crate) portal_message_limit: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl Service {
@@ -78,6 +81,10 @@ impl Service {
             login_limit: Arc::new(crate::ratelimit::RateLimiter::new(LOGINS_PER_MINUTE, LOGIN_BURST)),
             audit_keys: None,
             image_work: Arc::new(tokio::sync::Semaphore::new(crate::photo_copies::workers())),
+            portal_message_limit: Arc::new(crate::ratelimit::RateLimiter::new(
+                crate::tickets::PORTAL_MESSAGES_PER_MINUTE,
+                crate::tickets::PORTAL_MESSAGE_BURST,
+            )),
         }
     }
 

@@ -11,6 +11,12 @@ use crate::store::{customers, tickets};
 use domain::commands::{AddMessage, CancelTicket, Direction, SetPriority};
 use domain::{Action, CaseState, CaseSummary, CreateTicket, Role, ValidCreateTicket};
 
+/// Portal messages one customer or link visitor may send: a burst, then this many a minute.
+pub const PORTAL_MESSAGE_BURST: u32 = 5;
+pub const PORTAL_MESSAGES_PER_MINUTE: u32 = 6;
+/// Customer messages one ticket takes in ten minutes, however many people write.
+pub const PORTAL_MESSAGES_PER_TICKET_10_MIN: i64 = 30;
+
 /// Filters for the dispatch board and lists.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
@@ -109,6 +115,9 @@ impl Service {
             return Err(ServiceError::Forbidden("customers write to the office only, from where they are".into()));
         }
         let text = input.validate()?;
+        if customer {
+            self.throttle_portal_message(ctx, &input.ticket_id).await?;
+        }
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         let id = new_id("msg");
         let channel = input.channel.unwrap_or(ctx.channel);
@@ -122,6 +131,35 @@ impl Service {
             author: &ctx.actor.id,
         });
         self.finish(ctx, o, Action::TicketAddMessage, None, serde_json::json!({ "message_id": id }), vec![]).await
+    }
+
+    /// A customer's messages are held to a person's pace, like inbound messages: a burst, then
+    /// a few a minute per customer or link, and at most a few dozen per ticket in ten minutes
+    /// whoever writes them. A refused message changes nothing.
+    async fn throttle_portal_message(&self, ctx: &CallContext, ticket_id: &str) -> Result<(), ServiceError> {
+        if let Err(wait) = self.portal_message_limit.check(&ctx.actor.id) {
+            tracing::warn!(actor = %ctx.actor.id, "portal messages rate limited");
+            return Err(ServiceError::RateLimited {
+                what: "you have sent several messages in a row; the office has them",
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let since = now_ms() - 10 * 60_000;
+        let recent = crate::store::messages::customer_messages_since(
+            self.db.pool(),
+            ticket_id.trim(),
+            ctx.channel.as_str(),
+            since,
+        )
+        .await?;
+        if recent >= PORTAL_MESSAGES_PER_TICKET_10_MIN {
+            tracing::warn!(ticket = %ticket_id, recent, "portal messages on one ticket rate limited");
+            return Err(ServiceError::RateLimited {
+                what: "this ticket has received many messages in the last few minutes; the office has them",
+                retry_after_secs: 60,
+            });
+        }
+        Ok(())
     }
 
     /// `ticket.set_priority`.

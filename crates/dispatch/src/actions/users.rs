@@ -304,7 +304,10 @@ impl Service {
         let client: String = from.client.chars().take(64).collect();
         if let Err(wait) = self.login_limit.check(&client) {
             tracing::warn!(client = %client, "login attempts rate limited");
-            return Err(ServiceError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
+            return Err(ServiceError::RateLimited {
+                what: "too many sign-in attempts from this address",
+                retry_after_secs: wait.as_secs().max(1),
+            });
         }
         let now = now_ms();
         let who = |id: &'static str| Who {

@@ -37,6 +37,25 @@ pub async fn newest(pool: &AnyPool, ticket_id: &str, limit: i64) -> Result<Vec<M
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
+/// Messages written on the ticket by customers (inbound, from `channel`) since `since_ms`.
+pub async fn customer_messages_since(
+    pool: &AnyPool,
+    ticket_id: &str,
+    channel: &str,
+    since_ms: i64,
+) -> Result<i64, ServiceError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE ticket_id = $1 AND direction = 'inbound' AND channel = $2 \
+         AND created_at_ms >= $3",
+    )
+    .bind(ticket_id)
+    .bind(channel)
+    .bind(since_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
+}
+
 /// The ticket an attachment belongs to.
 pub async fn attachment_ticket(pool: &AnyPool, attachment_id: &str) -> Result<Option<String>, ServiceError> {
     Ok(sqlx::query_scalar("SELECT ticket_id FROM attachments WHERE id = $1")

@@ -19,6 +19,14 @@ impl DbSessionStore {
     }
 }
 
+/// The row key of a session: the SHA-256 of its id. The id is the cookie's value, a bearer
+/// secret; like tokens and link secrets, it is never stored as it is, so a copy of the
+/// database (a backup, a replica) opens no session.
+fn key(id: &Id) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(id.to_string().as_bytes()))
+}
+
 fn backend(e: sqlx::Error) -> Error {
     tracing::error!(error = %e, "session store");
     Error::Backend(e.to_string())
@@ -45,7 +53,7 @@ impl SessionStore for DbSessionStore {
                 "INSERT INTO sessions (id, user_id, data_json, expires_at_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (id) DO NOTHING",
             )
-            .bind(record.id.to_string())
+            .bind(key(&record.id))
             .bind(user_of(record))
             .bind(&data)
             .bind(expires_ms(record))
@@ -66,7 +74,7 @@ impl SessionStore for DbSessionStore {
             "INSERT INTO sessions (id, user_id, data_json, expires_at_ms) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET user_id = $2, data_json = $3, expires_at_ms = $4",
         )
-        .bind(record.id.to_string())
+        .bind(key(&record.id))
         .bind(user_of(record))
         .bind(&data)
         .bind(expires_ms(record))
@@ -79,7 +87,7 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT data_json, expires_at_ms FROM sessions WHERE id = $1 AND expires_at_ms > $2")
-                .bind(id.to_string())
+                .bind(key(id))
                 .bind(crate::ids::now_ms())
                 .fetch_optional(self.db.pool())
                 .await
@@ -93,7 +101,7 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
+            .bind(key(id))
             .execute(self.db.pool())
             .await
             .map_err(backend)?;

@@ -36,14 +36,14 @@ impl ShopClock {
     /// `YYYY-MM-DD HH:MM ABBR` in the shop's zone.
     pub fn format(&self, ms: i64) -> String {
         let (offset, abbr) = self.span_at(ms).map(|s| (s.offset_s, s.abbr.as_str())).unwrap_or((0, "UTC"));
-        format!("{} {abbr}", civil(ms + i64::from(offset) * 1000))
+        format!("{} {abbr}", civil(ms.saturating_add(i64::from(offset) * 1000)))
     }
 
     /// The shop-local midnight starting the day that holds `ms`.
     pub fn day_start(&self, ms: i64) -> i64 {
         let offset = self.span_at(ms).map(|s| i64::from(s.offset_s) * 1000).unwrap_or(0);
-        let local = ms + offset;
-        local - local.rem_euclid(86_400_000) - offset
+        let local = ms.saturating_add(offset);
+        (local - local.rem_euclid(86_400_000)).saturating_sub(offset)
     }
 }
 

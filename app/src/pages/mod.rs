@@ -95,9 +95,12 @@ pub fn date_ms(s: &str) -> Option<i64> {
     let mut parts = s.trim().splitn(3, '-');
     let (y, m, d): (i64, i64, i64) =
         (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Four-digit years only: no arithmetic below can overflow, and the service refuses
+    // anything outside its own range with a clear message.
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
+    let year = y;
     // Days from civil (Howard Hinnant's algorithm), the inverse of `when`.
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -108,9 +111,7 @@ pub fn date_ms(s: &str) -> Option<i64> {
     let days = era * 146_097 + doe - 719_468;
     let ms = days * 86_400_000;
     // Reject dates that do not exist (2026-02-30) by checking the round trip.
-    crate::clock::civil(ms)
-        .starts_with(&format!("{:04}-{:02}-{:02}", s.trim()[..4].parse::<i64>().ok()?, m, d))
-        .then_some(ms)
+    crate::clock::civil(ms).starts_with(&format!("{year:04}-{m:02}-{d:02}")).then_some(ms)
 }
 
 #[cfg(test)]
@@ -122,6 +123,9 @@ mod tests {
         assert_eq!(super::date_ms("2026-02-30"), None);
         assert_eq!(super::date_ms("2026-13-01"), None);
         assert_eq!(super::date_ms("soon"), None);
+        assert_eq!(super::date_ms("99999999999999-01-01"), None, "no overflow, no panic");
+        assert_eq!(super::date_ms("-5-01-01"), None);
+        assert_eq!(super::date_ms("é-1-1"), None);
     }
 
     #[test]
@@ -129,5 +133,8 @@ mod tests {
         assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
         assert_eq!(super::when(1_709_210_096_000), "2024-02-29 12:34 UTC");
         assert_eq!(super::when(-60_000), "1969-12-31 23:59 UTC");
+        for extreme in [i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1] {
+            assert!(!super::when(extreme).is_empty(), "any instant can be written without a panic");
+        }
     }
 }

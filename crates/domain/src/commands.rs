@@ -393,6 +393,11 @@ impl RecordPayment {
                 errors.push(e);
             }
         }
+        if let Some(due) = self.due_ms {
+            if let Err(e) = crate::window::instant("due_ms", due) {
+                errors.push(e);
+            }
+        }
         match (self.kind, self.due_ms) {
             (PaymentKind::Ar, None) => {
                 errors.push(FieldError::new("due_ms", "required", "accounts receivable needs a due date"))
@@ -500,14 +505,18 @@ mod tests {
             expected_version: None,
         };
         assert!(p(PaymentKind::Paid, None).validate().is_ok());
-        assert!(p(PaymentKind::Ar, Some(5)).validate().is_ok());
+        let due = 20_030 * DAY_MS;
+        assert!(p(PaymentKind::Ar, Some(due)).validate().is_ok());
         assert!(p(PaymentKind::Ar, None).validate().is_err());
-        assert!(p(PaymentKind::Paid, Some(5)).validate().is_err());
+        assert!(p(PaymentKind::Paid, Some(due)).validate().is_err());
+        for nonsense in [i64::MIN, -1, 5, i64::MAX] {
+            assert!(p(PaymentKind::Ar, Some(nonsense)).validate().is_err(), "{nonsense}");
+        }
     }
 
     #[test]
     fn slots_query_defaults_and_bounds() {
-        let now = 1_000 * DAY_MS;
+        let now = 20_000 * DAY_MS; // 2024-10-04
         let q = ProposeSlots { ticket_id: "tkt_1".into(), ..Default::default() };
         let v = q.validate(now).expect("valid");
         assert_eq!(
@@ -527,7 +536,7 @@ mod tests {
 
     #[test]
     fn extreme_times_are_errors_not_overflows() {
-        let now = 1_000 * DAY_MS;
+        let now = 20_000 * DAY_MS; // 2024-10-04
         let q = ProposeSlots { ticket_id: "tkt_1".into(), from_ms: Some(i64::MAX - 1), ..Default::default() };
         assert!(q.validate(now).is_err());
         let q = ProposeSlots { ticket_id: "tkt_1".into(), to_ms: Some(i64::MIN), ..Default::default() };
@@ -547,7 +556,7 @@ mod tests {
 
     #[test]
     fn confirm_rejects_past_and_inverted_windows() {
-        let now = 1_000 * DAY_MS;
+        let now = 20_000 * DAY_MS; // 2024-10-04
         let c = |s, e| ConfirmSlot {
             ticket_id: "tkt_1".into(),
             start_ms: s,

@@ -7,6 +7,21 @@ pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// The earliest time any input may name: 2000-01-01 00:00 UTC.
+pub const EARLIEST_MS: i64 = 946_684_800_000;
+/// The latest: 2200-01-01 00:00 UTC. Every time from input lies between the two, so adding a
+/// day or a time zone's offset to it, or writing it as a date, can never overflow.
+pub const LATEST_MS: i64 = 7_258_118_400_000;
+
+/// A time from input (unix milliseconds), refused outside [`EARLIEST_MS`, `LATEST_MS`).
+pub fn instant(field: &str, ms: i64) -> Result<i64, FieldError> {
+    if (EARLIEST_MS..LATEST_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(FieldError::new(field, "out_of_range", "a time between the years 2000 and 2200 (unix milliseconds)"))
+    }
+}
+
 /// A half-open interval `[start_ms, end_ms)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeWindow {
@@ -17,8 +32,12 @@ pub struct TimeWindow {
 impl TimeWindow {
     /// A window that starts before it ends and lasts at most `max_ms`.
     pub fn parse(field: &str, start_ms: i64, end_ms: i64, max_ms: i64) -> Result<TimeWindow, FieldError> {
-        if start_ms <= 0 || end_ms <= 0 {
-            return Err(FieldError::new(field, "invalid_window", "times are unix milliseconds"));
+        if instant(field, start_ms).is_err() || instant(field, end_ms).is_err() {
+            return Err(FieldError::new(
+                field,
+                "invalid_window",
+                "times are unix milliseconds between the years 2000 and 2200",
+            ));
         }
         if end_ms <= start_ms {
             return Err(FieldError::new(field, "invalid_window", "the window must end after it starts"));
@@ -102,11 +121,13 @@ mod tests {
 
     #[test]
     fn windows_parse() {
-        assert!(TimeWindow::parse("w", 10, 20, 100).is_ok());
-        assert_eq!(TimeWindow::parse("w", 20, 10, 100).unwrap_err().code, "invalid_window");
-        assert_eq!(TimeWindow::parse("w", 10, 10, 100).unwrap_err().code, "invalid_window");
-        assert_eq!(TimeWindow::parse("w", 10, 200, 100).unwrap_err().code, "window_too_long");
-        assert_eq!(TimeWindow::parse("w", -5, 10, 100).unwrap_err().code, "invalid_window");
+        let t = EARLIEST_MS;
+        assert!(TimeWindow::parse("w", t + 10, t + 20, 100).is_ok());
+        assert_eq!(TimeWindow::parse("w", t + 20, t + 10, 100).unwrap_err().code, "invalid_window");
+        assert_eq!(TimeWindow::parse("w", t + 10, t + 10, 100).unwrap_err().code, "invalid_window");
+        assert_eq!(TimeWindow::parse("w", t + 10, t + 200, 100).unwrap_err().code, "window_too_long");
+        assert_eq!(TimeWindow::parse("w", -5, t + 10, 100).unwrap_err().code, "invalid_window");
+        assert_eq!(TimeWindow::parse("w", LATEST_MS, LATEST_MS + 1, 100).unwrap_err().code, "invalid_window");
     }
 
     #[test]

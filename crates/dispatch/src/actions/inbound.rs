@@ -29,16 +29,13 @@ pub struct InboundResult {
 }
 
 fn received_ms(t: &TimeInput) -> Result<i64, ServiceError> {
-    match t {
-        TimeInput::UnixMs(ms) if *ms > 0 => Ok(*ms),
-        TimeInput::Rfc3339(s) => s
-            .parse::<jiff::Timestamp>()
-            .map(|ts| ts.as_millisecond())
-            .map_err(|_| ServiceError::invalid("received_at", "invalid_time", "unix milliseconds or RFC 3339")),
-        TimeInput::UnixMs(_) => {
-            Err(ServiceError::invalid("received_at", "invalid_time", "unix milliseconds or RFC 3339"))
-        }
-    }
+    let ms = match t {
+        TimeInput::UnixMs(ms) => Some(*ms),
+        TimeInput::Rfc3339(s) => s.parse::<jiff::Timestamp>().ok().map(|ts| ts.as_millisecond()),
+    };
+    ms.filter(|ms| domain::window::instant("received_at", *ms).is_ok()).ok_or_else(|| {
+        ServiceError::invalid("received_at", "invalid_time", "unix milliseconds or RFC 3339, between 2000 and 2200")
+    })
 }
 
 /// The sender as a contact we can match: `("phone", "+1…")` or `("email", "…")`.

@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod config;
+pub mod drain;
 pub mod files;
 pub mod limits;
 pub mod openapi;

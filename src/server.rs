@@ -1,6 +1,7 @@
 //! The HTTP server: Leptos pages and server functions, the tool API, health, static files.
 
 use crate::config::Config;
+use crate::drain::{Drain, DrainSettings};
 use crate::limits::Limits;
 pub use crate::state::{AppState, WebSettings, REQUEST_ID};
 use crate::tools;
@@ -59,8 +60,14 @@ pub fn router_with_rate(service: Service, leptos: LeptosOptions, per_minute: u32
 
 /// The whole app with the door's settings given (read once by the caller).
 pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) -> Router {
+    router_draining(service, leptos, web, Drain::default())
+}
+
+/// [`router_with`] that leaves when `drain` starts (see [`crate::drain`]).
+pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings, drain: Drain) -> Router {
     let per_minute = web.tool_rate_per_minute;
     let state = AppState {
+        drain: drain.clone(),
         service: service.clone(),
         leptos: leptos.clone(),
         tool_limit: Arc::new(crate::ratelimit::RateLimiter::new(per_minute, per_minute.clamp(1, 120))),
@@ -100,6 +107,7 @@ pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) ->
         .layer(axum::middleware::from_fn(crate::web::refuse_cross_site))
         .layer(axum::middleware::from_fn_with_state(web.limits, crate::limits::guard_requests))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(drain, crate::drain::close_while_draining))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -128,6 +136,11 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.drain.is_draining() {
+        // Leaving: the balancer sends new work elsewhere while what is here finishes.
+        let body = serde_json::json!({"status": "draining"});
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], Json(body));
+    }
     let db = state.service.db().ping().await.map_err(|e| e.to_string());
     let blobs = state.service.blobs().ping().await.map_err(|e| e.to_string());
     let ready = db.is_ok() && blobs.is_ok();
@@ -150,14 +163,23 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn serve(config: Config) -> Result<(), BoxError> {
     let service = open_service(&config).await?;
     let web = WebSettings::from_env();
-    let app = router_with(service.clone(), leptos_options(&config), web);
+    let drain = Drain::default();
+    let leaving = DrainSettings::from_env();
+    let app = router_draining(service.clone(), leptos_options(&config), web, drain.clone());
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     tracing::info!(limits = ?web.limits, "serving on http://{}", config.bind);
     spawn_housekeeping(service.clone());
     spawn_audit_checkpoints(service.clone());
-    serve_on_with(listener, app, web.limits).with_graceful_shutdown(shutdown_signal()).await?;
+    let signal = async move {
+        shutdown_signal().await;
+        drain.start();
+        tracing::info!(notice = ?leaving.notice, "draining: not ready, still serving");
+        tokio::time::sleep(leaving.notice).await;
+        tracing::info!(deadline = ?leaving.deadline, "no longer accepting; finishing requests in flight");
+    };
+    serve_on_with(listener, app, web.limits).until(signal, leaving.deadline).await?;
     service.db().close().await;
     Ok(())
 }
@@ -188,10 +210,20 @@ impl Serving {
     /// Serves until `signal` completes, then stops accepting, lets each connection finish the
     /// request it is on, and returns once all are closed.
     pub async fn with_graceful_shutdown(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-        self.run(signal).await
+        self.run(signal, None).await
     }
 
-    async fn run(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    /// [`Serving::with_graceful_shutdown`] that waits at most `deadline` for requests in
+    /// flight once `signal` completes; those still running then are cut.
+    pub async fn until(self, signal: impl std::future::Future<Output = ()>, deadline: Duration) -> std::io::Result<()> {
+        self.run(signal, Some(deadline)).await
+    }
+
+    async fn run(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+        deadline: Option<Duration>,
+    ) -> std::io::Result<()> {
         let Serving { listener, app, limits } = self;
         // A cap of none would serve nothing; one is the least that still serves.
         let cap = limits.max_connections.max(1);
@@ -251,7 +283,15 @@ impl Serving {
         let _ = stop.send(true);
         // Every open connection holds a slot: when all are back, all connections are done.
         let all = u32::try_from(cap).unwrap_or(u32::MAX);
-        let _ = slots.acquire_many(all).await;
+        match deadline {
+            None => drop(slots.acquire_many(all).await),
+            Some(deadline) => {
+                if tokio::time::timeout(deadline, slots.acquire_many(all)).await.is_err() {
+                    let open = cap.saturating_sub(slots.available_permits());
+                    tracing::warn!(open, ?deadline, "requests still in flight at the shutdown deadline are cut");
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -261,7 +301,7 @@ impl std::future::IntoFuture for Serving {
     type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run(std::future::pending()))
+        Box::pin(self.run(std::future::pending(), None))
     }
 }
 

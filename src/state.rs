@@ -19,6 +19,8 @@ pub struct AppState {
     /// Audit writes for refused calls without a valid token (so a flood cannot fill the trail).
     pub denial_audit_limit: Arc<crate::ratelimit::RateLimiter>,
     pub web: WebSettings,
+    /// Set when the instance starts leaving (readiness then answers 503).
+    pub drain: crate::drain::Drain,
 }
 
 /// The HTTP door's settings, read from the environment once at start-up.

@@ -208,72 +208,14 @@ async fn files_download_under_a_name_that_matches_what_they_are() {
     }
 }
 
-/// Peak resident memory of a process so far, in bytes (Linux).
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmHWM");
-    kib * 1024
-}
-
-/// The real server binary on the embedded default, its own process, so its memory is its own.
-struct ServerProcess {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cli(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_real-dispatch"))
-        .args(args)
-        .env("RD_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("RD_S3_ENDPOINT")
-        .output()
-        .expect("run the cli");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-async fn serve_process(dir: &std::path::Path) -> ServerProcess {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_real-dispatch"))
-        .arg("serve")
-        .env("RD_DATA_DIR", dir)
-        .env("RD_BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .env_remove("RD_S3_ENDPOINT")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let server = ServerProcess { child, base: format!("http://127.0.0.1:{port}") };
-    for _ in 0..300 {
-        if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not come up");
-}
-
 #[tokio::test]
 async fn a_decompression_bomb_is_refused_for_almost_no_memory() {
+    use crate::support::process::{cli, free_port, peak_rss, serve};
     let dir = dispatch::testing::temp_dir();
-    cli(&dir, &["migrate"]);
-    let token = cli(&dir, &["token", "create", "--role", "closeout_agent", "--name", "bomb"]);
+    cli(&dir, &[], &["migrate"]);
+    let token = cli(&dir, &[], &["token", "create", "--role", "closeout_agent", "--name", "bomb"]);
     let token = token.lines().last().expect("the token").trim().to_string();
-    let server = serve_process(&dir).await;
+    let server = serve(&dir, &[], free_port()).await;
     let before = peak_rss(server.child.id());
 
     // 11900 × 11900 zeros: 141 megapixels, 425 MB as RGB, under a megabyte as a PNG. Three at once.

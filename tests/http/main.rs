@@ -10,6 +10,7 @@ mod console;
 mod hardening;
 mod limits;
 mod photos;
+mod restart;
 mod tool_api;
 mod updates;
 mod web_auth;

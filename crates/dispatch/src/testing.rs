@@ -26,6 +26,14 @@ pub async fn sqlite_db() -> Db {
 }
 
 pub async fn postgres_db() -> Db {
+    let url = postgres_url().await;
+    let db = Db::connect(&url).await.expect("connect test database");
+    db.migrate().await.expect("migrate postgres");
+    db
+}
+
+/// The URL of a fresh, empty PostgreSQL database (for servers run as their own processes).
+pub async fn postgres_url() -> String {
     let admin_url = pg_admin_url();
     let admin = Db::connect(&admin_url)
         .await
@@ -34,9 +42,7 @@ pub async fn postgres_db() -> Db {
     admin.create_database(&name).await.expect("create test database");
     admin.close().await;
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-    let db = Db::connect(&format!("{base}/{name}")).await.expect("connect test database");
-    db.migrate().await.expect("migrate postgres");
-    db
+    format!("{base}/{name}")
 }
 
 /// One fresh database per backend: every contract test runs on both. While a test works on

@@ -1,6 +1,8 @@
 //! What the HTTP test suites share: a real server on a loopback port over a test database.
 #![allow(dead_code)]
 
+pub mod process;
+
 use dispatch::testing::service;
 use dispatch::users::NewUser;
 use dispatch::{CallContext, Service};

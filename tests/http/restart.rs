@@ -169,7 +169,7 @@ async fn a_rolling_restart_of_one_of_two_instances_fails_no_call() {
     }
     probe.await.expect("probe");
 
-    let tally = tally.lock().expect("tally");
+    let tally = std::mem::take(&mut *tally.lock().expect("tally"));
     println!(
         "rolling restart: {} calls acknowledged, {} refused connections retried elsewhere, {} cut, {} failed",
         tally.acknowledged.len(),

@@ -1426,3 +1426,47 @@ async fn paused_agents_change_nothing_until_resumed() {
         assert_audit_consistent(&svc).await;
     }
 }
+
+/// Writers of one ticket take turns: changes that name no version all land, however many
+/// arrive at once (a customer, two agents and the office writing in the same second), and a
+/// change that names a version still fails when another got there first.
+#[tokio::test]
+async fn concurrent_writes_to_one_ticket_take_turns() {
+    for db in each_backend().await {
+        let svc = service(db.clone());
+        let (case, _) = case_in(&svc, CaseState::Onsite, 9).await;
+        let op = CallContext::new(Actor::system("test"));
+        let writes = (0..12).map(|i| {
+            let (svc, op, id) = (svc.clone(), op.clone(), case.id.clone());
+            tokio::spawn(async move {
+                let message = AddMessage {
+                    ticket_id: id.clone(),
+                    direction: Direction::Internal,
+                    channel: None,
+                    sender: None,
+                    text: format!("note {i}"),
+                };
+                if i % 2 == 0 {
+                    svc.add_message(&op, &message).await.map(|_| ())
+                } else {
+                    let note = AddNote { ticket_id: id, kind: NoteKind::Note, text: format!("note {i}") };
+                    svc.add_note(&op, &note).await.map(|_| ())
+                }
+            })
+        });
+        for done in futures_util::future::join_all(writes).await {
+            done.expect("task").expect("every change that names no version lands");
+        }
+        let after = svc.case(&op, &case.id).await.expect("case");
+        assert_eq!(after.version, case.version + 12);
+        assert_eq!(after.message_count, case.message_count + 6);
+        let stale = SetPriority {
+            ticket_id: case.id.clone(),
+            priority: Priority::Urgent,
+            reason: None,
+            expected_version: Some(case.version),
+        };
+        assert_eq!(svc.set_priority(&op, &stale).await.unwrap_err().code(), "CONFLICT");
+        assert_audit_consistent(&svc).await;
+    }
+}

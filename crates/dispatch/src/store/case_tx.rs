@@ -88,12 +88,28 @@ pub(crate) enum SetValue {
 
 impl CaseTx {
     /// Opens the write transaction and reads the case, locking it for the action.
+    /// Opens the write transaction of one ticket, reading its case. Writers of one ticket take
+    /// turns from here: on PostgreSQL the read locks the ticket's row (SQLite's write lock is
+    /// already held), so a second writer waits and then reads what the first committed, and a
+    /// change that names no version never fails for a race it could not see.
     pub async fn begin(db: &Db, id: &str) -> Result<CaseTx, ServiceError> {
-        let pg = db.backend() == Backend::Postgres;
-        let (tx, row) = db.begin_write_reading(case_by_id(pg, true), id).await?;
+        let (tx, row) = match db.backend() {
+            Backend::Sqlite => db.begin_write_reading(case_by_id(false, true), id).await?,
+            Backend::Postgres => {
+                // The lock is its own statement: a read that waited for a lock sees the locked
+                // row anew but the rest of its query (the notes, the photos) as it began.
+                let mut tx = db.begin_write().await?;
+                sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
+                let row = sqlx::query(case_by_id(true, true)).bind(id).fetch_optional(&mut *tx).await?;
+                (tx, row)
+            }
+        };
         let row = row.ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
         let before = case_from_row(&row, None)?;
-        let now = now_ms().max(before.updated_at_ms);
+        // Each change of a ticket gets a later time than the last, even within one millisecond:
+        // what it adds (notes, messages, photos) is listed by time, so the stored order is the
+        // order of the changes, as a replay of the audit trail rebuilds it.
+        let now = now_ms().max(before.updated_at_ms + 1);
         Ok(CaseTx {
             tx,
             before,
@@ -109,8 +125,8 @@ impl CaseTx {
     /// if given), and reads the case back; on SQLite also the audit chain's head, in the same
     /// round trip. `CONFLICT` when someone changed the case since it was read.
     pub async fn swap(&mut self, to: Option<CaseState>) -> Result<(Case, Option<AnyRow>), ServiceError> {
-        // Compare-and-swap: commits only if nobody changed the case since it was read. On
-        // PostgreSQL a concurrent writer of the same ticket waits here and then fails.
+        // Compare-and-swap: commits only if nobody changed the case since it was read (the row
+        // lock taken at the read makes this hold; the check stays as the guarantee).
         let mut sql =
             String::from("UPDATE tickets SET version = version + 1, updated_at_ms = $1, state = COALESCE($2, state)");
         let mut n = 2;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod drain;
 pub mod files;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod openclaw;
 pub use dispatch::ratelimit;

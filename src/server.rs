@@ -66,8 +66,10 @@ pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) ->
 /// [`router_with`] that leaves when `drain` starts (see [`crate::drain`]).
 pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings, drain: Drain) -> Router {
     let per_minute = web.tool_rate_per_minute;
+    let metrics = Arc::new(crate::metrics::Metrics::from_env());
     let state = AppState {
         drain: drain.clone(),
+        metrics: metrics.clone(),
         service: service.clone(),
         leptos: leptos.clone(),
         tool_limit: Arc::new(crate::ratelimit::RateLimiter::new(per_minute, per_minute.clamp(1, 120))),
@@ -82,6 +84,7 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/openapi.json", get(|| async { Json(crate::openapi::cached()) }))
         .route("/portal/link/{token}", get(crate::web::open_link).post(crate::web::confirm_link))
         .nest("/tools/v1", tools::router())
@@ -99,6 +102,8 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
             move || leptos::context::provide_context(ctx_service.clone()),
             move || app::shell(shell_options.clone()),
         )
+        // Every route above is counted by its template (static files and unknown paths are not).
+        .route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::record))
         // Static files from the site root; anything else renders the app's "not found" page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .with_state(state)

@@ -21,6 +21,7 @@ pub struct AppState {
     pub web: WebSettings,
     /// Set when the instance starts leaving (readiness then answers 503).
     pub drain: crate::drain::Drain,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The HTTP door's settings, read from the environment once at start-up.

@@ -9,6 +9,7 @@ mod audiences;
 mod console;
 mod hardening;
 mod limits;
+mod metrics;
 mod photos;
 mod restart;
 mod tool_api;

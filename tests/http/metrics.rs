@@ -1,0 +1,52 @@
+//! `/metrics` scraped as Prometheus would, around real traffic: counters move by exactly what
+//! was done, and the outbox gauges match the database.
+
+use crate::support::{dispatched_ticket, start, technician, Browser};
+use dispatch::testing::each_backend;
+
+/// The value of the series whose name and labels start as given, if it is there.
+fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_what_happened() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let mut b = Browser::new(&s);
+        let healthz = r#"rd_http_requests_total{route="/healthz",method="GET",status="200"}"#;
+        let before = series(&b.get("/metrics").await.body, healthz).unwrap_or(0.0);
+        for _ in 0..3 {
+            assert_eq!(b.get("/healthz").await.status, 200);
+        }
+        let tech = technician(&s.service, "hvac").await;
+        dispatched_ticket(&s.service, &tech, 0).await;
+        let scraped = b.get("/metrics").await;
+        assert_eq!(scraped.status, 200);
+        assert!(scraped.headers["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("application/openmetrics-text"));
+        let text = scraped.body;
+        assert_eq!(series(&text, healthz), Some(before + 3.0), "{text}");
+        assert!(series(&text, r#"rd_http_request_duration_seconds_count{route="/healthz"}"#) >= Some(3.0));
+        // A route is counted by its template, not by each id.
+        b.get("/tools/v1/cases/tkt_nobody").await;
+        let text = b.get("/metrics").await.body;
+        assert!(text.contains(r#"route="/tools/v1/cases/{ticket_id}""#), "{text}");
+        assert!(!text.contains("tkt_nobody"));
+        // The outbox gauge is what the database holds.
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customer_updates WHERE status = 'pending'")
+            .fetch_one(s.service.db().pool())
+            .await
+            .expect("count");
+        assert_eq!(series(&text, r#"rd_outbox_pending{outbox="customer_updates"}"#), Some(pending as f64), "{text}");
+        assert!(series(&text, "rd_db_pool_connections").is_some_and(|n| n >= 1.0));
+        assert_eq!(series(&text, "rd_image_work_running"), Some(0.0));
+        assert_eq!(series(&text, "rd_audit_checkpoint_age_seconds"), Some(-1.0), "no checkpoint yet");
+    }
+}

@@ -50,3 +50,35 @@ async fn metrics_count_what_happened() {
         assert_eq!(series(&text, "rd_audit_checkpoint_age_seconds"), Some(-1.0), "no checkpoint yet");
     }
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_span() {
+    use crate::support::process::{cli, free_port, serve_logging_to};
+    let dir = dispatch::testing::temp_dir();
+    cli(&dir, &[], &["migrate"]);
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let env = [("RD_LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+    let server = serve_logging_to(&dir, &env, free_port(), log).await;
+    let answered = reqwest::Client::new()
+        .get(format!("{}/readyz", server.base))
+        .header("x-request-id", "probe-request-1")
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(answered.status(), 200);
+    drop(server);
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "the server logged");
+    let response = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "response" && l["span"]["request_id"] == "probe-request-1")
+        .unwrap_or_else(|| panic!("the answer's line carries its request's span: {text}"));
+    assert_eq!(response["fields"]["status"], 200);
+    assert_eq!(response["span"]["path"], "/readyz");
+}

@@ -40,11 +40,21 @@ pub fn free_port() -> u16 {
 
 /// Starts `serve` on `port` and waits until it answers `/healthz`.
 pub async fn serve(data_dir: &Path, env: &[(&str, &str)], port: u16) -> Instance {
+    serve_logging_to(data_dir, env, port, std::process::Stdio::null()).await
+}
+
+/// [`serve`] with its log (standard error) going to `log`.
+pub async fn serve_logging_to(
+    data_dir: &Path,
+    env: &[(&str, &str)],
+    port: u16,
+    log: impl Into<std::process::Stdio>,
+) -> Instance {
     let child = command(data_dir, env)
         .arg("serve")
         .env("RD_BIND", format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("serve");
     let instance = Instance { child, base: format!("http://127.0.0.1:{port}"), port };

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod audit_checkpoints;
 pub mod audit_key;
 pub mod audit_seal;
+pub mod backup;
 pub mod blob;
 pub mod context;
 pub mod customer_updates;

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod audit;
 pub mod audit_checkpoints;
 pub mod autonomy;
+pub mod backup;
 pub mod case_store;
 pub mod case_tx;
 pub mod case_writes;

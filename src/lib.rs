@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod backup_schedule;
+pub mod backups;
 pub mod config;
 pub mod files;
 pub mod limits;

@@ -71,9 +71,9 @@ enum Command {
     /// `backup-<time>` under --to, while the server keeps serving. The audit key is not
     /// included: keep it apart (README, Backups).
     Backup {
-        /// The folder that holds the backups.
+        /// The folder that holds the backups, or s3://bucket/prefix on the configured S3 server.
         #[arg(long)]
-        to: std::path::PathBuf,
+        to: String,
         /// Afterwards, remove all but the newest N backups in that folder.
         #[arg(long)]
         keep: Option<usize>,
@@ -81,9 +81,10 @@ enum Command {
     /// Restore a backup into an empty database and blob store (the server stopped), then check
     /// the audit chain, every case and every file; exits 2 if any check fails.
     Restore {
-        /// A backup folder, or a folder of backups (the newest is restored).
+        /// A backup folder, or a folder of backups (the newest is restored); or the same on
+        /// S3 as s3://bucket/prefix.
         #[arg(long)]
-        from: std::path::PathBuf,
+        from: String,
     },
     /// Closeout packets.
     #[command(subcommand)]
@@ -374,6 +375,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 );
             } else {
                 let tick = std::time::Duration::from_secs(tick_seconds.max(1));
+                let backups = backups.map(|b| (b, config.clone()));
                 real_dispatch::worker::run(service, rules, hook, tick, backups, server::shutdown_signal()).await;
             }
         }
@@ -562,11 +564,11 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         }
         Command::Backup { to, keep } => {
             let service = server::open_service(&config).await?;
+            let place = real_dispatch::backups::Place::parse(&config, &to).await?;
             let started = std::time::Instant::now();
-            let (dir, m) = service.backup_into(&to).await?;
+            let (dest, m) = place.backup(&service, &config).await?;
             println!(
-                "backup written to {} in {:.1} s: {} rows in {} tables, {} files ({} bytes), audit head seq {}, {} checkpoints",
-                dir.display(),
+                "backup written to {dest} in {:.1} s: {} rows in {} tables, {} files ({} bytes), audit head seq {}, {} checkpoints",
                 started.elapsed().as_secs_f64(),
                 m.tables.values().sum::<i64>(),
                 m.tables.len(),
@@ -576,8 +578,8 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 m.checkpoints
             );
             if let Some(keep) = keep {
-                for old in dispatch::backup::prune(&to, keep)? {
-                    println!("removed {}", old.display());
+                for old in place.prune(keep).await? {
+                    println!("removed {old}");
                 }
             }
             let key = dispatch::audit_key::KeySource::from_env(&config.data_dir);
@@ -628,10 +630,12 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
 
 /// `restore`: checks the backup, refuses without the audit key its checkpoints need, restores
 /// into the configured database and blob store, and checks the result.
-async fn restore(config: &Config, from: &std::path::Path) -> Result<ExitCode, BoxError> {
+async fn restore(config: &Config, from: &str) -> Result<ExitCode, BoxError> {
     let started = std::time::Instant::now();
-    let dir = dispatch::backup::locate(from)?;
-    println!("checking {}", dir.display());
+    let place = real_dispatch::backups::Place::parse(config, from).await?;
+    // For a bucket, the staging folder holding the download lives until the restore is done.
+    let (dir, _staging) = place.fetch(config).await?;
+    println!("checking {from}: {}", dir.display());
     let manifest = dispatch::backup::check_backup(&dir).await?;
     let key = dispatch::audit_key::KeySource::from_env(&config.data_dir);
     let trusted = std::env::var("RD_AUDIT_TRUSTED_KEYS").is_ok_and(|v| !v.trim().is_empty());

@@ -248,14 +248,14 @@ pub async fn run(
     rules: FollowupRules,
     hook: Option<Hook>,
     tick: Duration,
-    backups: Option<crate::backup_schedule::BackupSchedule>,
+    backups: Option<(crate::backup_schedule::BackupSchedule, crate::config::Config)>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let worker = format!("worker:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
     tracing::info!(%worker, hook = hook.as_ref().map(|h| h.url.as_str()).unwrap_or("none"), "worker started");
-    let backing_up = backups.map(|b| {
-        tracing::info!(dir = %b.dir.display(), every_hours = b.every.as_secs() / 3600, keep = b.keep, "scheduled backups on");
-        b.spawn(service.clone())
+    let backing_up = backups.map(|(b, config)| {
+        tracing::info!(target = %b.target, every_hours = b.every.as_secs() / 3600, keep = b.keep, "scheduled backups on");
+        b.spawn(service.clone(), config)
     });
     tokio::pin!(stop);
     let mut last_checkpoint: Option<std::time::Instant> = None;

@@ -5,6 +5,7 @@
 mod support;
 
 mod approvals;
+mod backup;
 mod audiences;
 mod console;
 mod hardening;

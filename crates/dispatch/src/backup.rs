@@ -463,6 +463,76 @@ pub async fn check_backup(dir: &Path) -> Result<Manifest, BackupError> {
     Ok(manifest)
 }
 
+/// Copies the backup in `dir` to `store` under `prefix` (a folder such as
+/// `backups/backup-20261130T120000.000Z/`). The manifest goes last: a copy cut off midway has
+/// none, and is not a backup.
+#[tracing::instrument(name = "backup.upload", skip_all, fields(store = store.kind(), prefix))]
+pub async fn upload(dir: &Path, manifest: &Manifest, store: &dyn BlobStore, prefix: &str) -> Result<(), BackupError> {
+    for f in &manifest.files {
+        store.put_file(&format!("{prefix}{}", f.path), "application/octet-stream", &dir.join(&f.path)).await?;
+    }
+    for name in [MANIFEST_HASH, MANIFEST] {
+        store.put_file(&format!("{prefix}{name}"), "application/json", &dir.join(name)).await?;
+    }
+    Ok(())
+}
+
+/// The complete backups in `store` under `prefix` (each a folder `backup-*/` holding a
+/// manifest), oldest first, as their prefixes.
+pub async fn list_stored(store: &dyn BlobStore, prefix: &str) -> Result<Vec<String>, BackupError> {
+    let mut found: Vec<String> = store
+        .list(prefix)
+        .await?
+        .into_iter()
+        .filter_map(|l| {
+            let rest = l.key.strip_prefix(prefix)?;
+            let (name, file) = rest.split_once('/')?;
+            (name.starts_with(NAME_PREFIX) && file == MANIFEST).then(|| format!("{prefix}{name}/"))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Removes all but the newest `keep` backups in `store` under `prefix`; returns what went.
+pub async fn prune_stored(store: &dyn BlobStore, prefix: &str, keep: usize) -> Result<Vec<String>, BackupError> {
+    let backups = list_stored(store, prefix).await?;
+    let cut = backups.len().saturating_sub(keep.max(1));
+    for old in &backups[..cut] {
+        // The manifest first: a backup half removed is no longer taken for a whole one.
+        store.delete(&format!("{old}{MANIFEST}")).await?;
+        for l in store.list(old).await? {
+            store.delete(&l.key).await?;
+        }
+    }
+    Ok(backups[..cut].to_vec())
+}
+
+/// Copies the backup under `prefix` in `store` (or, if `prefix` holds no manifest, the newest
+/// backup under it) into the empty local folder `into`, for [`check_backup`] and [`restore`].
+#[tracing::instrument(name = "backup.download", skip_all, fields(store = store.kind(), prefix))]
+pub async fn download(store: &dyn BlobStore, prefix: &str, into: &Path) -> Result<(), BackupError> {
+    let prefix = match store.get(&format!("{prefix}{MANIFEST}")).await {
+        Ok(_) => prefix.to_string(),
+        Err(BlobError::NotFound(_)) => list_stored(store, prefix).await?.pop().ok_or_else(|| {
+            BackupError::Refused(format!("the store holds no backup under {prefix} (no {MANIFEST})"))
+        })?,
+        Err(e) => return Err(e.into()),
+    };
+    for l in store.list(&prefix).await? {
+        let Some(rel) = l.key.strip_prefix(&prefix) else { continue };
+        let path = into.join(rel);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+        }
+        let mut reader = store.open(&l.key).await?;
+        let mut file = tokio::fs::File::create(&path).await.map_err(io(&path))?;
+        tokio::io::copy(&mut reader.body, &mut file).await.map_err(io(&path))?;
+        file.flush().await.map_err(io(&path))?;
+    }
+    Ok(())
+}
+
 /// A backup restored: the database, open and migrated, and what was in the backup.
 #[derive(Debug)]
 pub struct Restored {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod s3_server;
+
 fn op() -> CallContext {
     CallContext::new(Actor::system("test"))
 }
@@ -348,4 +350,91 @@ async fn scheduled_backups_keep_the_newest() {
     assert_eq!(backup::list_backups(&parent).expect("list"), made[2..].to_vec());
     assert_eq!(backup::locate(&parent).expect("newest"), made[3]);
     assert!(backup::newest_at_ms(&parent).expect("newest").is_some());
+}
+
+/// The figures in the README: backup and restore (with its checks) of the demo plus 1,000
+/// tickets on each database. `cargo test -p dispatch --features test-support --test backup
+/// -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn restore_time_for_the_demo_and_a_thousand_tickets() {
+    for db in each_backend().await {
+        let backend = db.backend();
+        let key_file = temp_dir().join("audit-key");
+        let source = populated(db, &key_file).await;
+        for n in 0..1000 {
+            source.create_ticket(&op(), &ticket(n)).await.expect("create");
+        }
+        source.checkpoint_audit(dispatch::ids::now_ms()).await.expect("checkpoint");
+        let dest = temp_dir().join("backup");
+        let started = std::time::Instant::now();
+        let manifest = source.backup(&dest).await.expect("backup");
+        let backed_up = started.elapsed();
+        let (url, blobs) = empty_target(backend).await;
+        let started = std::time::Instant::now();
+        let restored = backup::restore(&dest, &url, blobs.as_ref()).await.expect("restore");
+        let copied = started.elapsed();
+        let copy = Service::new(restored.db, blobs.clone())
+            .with_audit_keys(KeySource::file(key_file.clone()).load_or_create().expect("key"));
+        let check = copy.check_restore(&manifest).await.expect("check");
+        let total = started.elapsed();
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        println!(
+            "{backend:?}: {} tickets, {} events, {} rows, {} files, {} KiB; backup {:.2} s; restore {:.2} s + checks {:.2} s = {:.2} s",
+            manifest.tables["tickets"],
+            manifest.audit_head.seq,
+            manifest.tables.values().sum::<i64>(),
+            manifest.files.len(),
+            manifest.bytes() / 1024,
+            backed_up.as_secs_f64(),
+            copied.as_secs_f64(),
+            (total - copied).as_secs_f64(),
+            total.as_secs_f64()
+        );
+    }
+}
+
+/// A backup kept on S3 (under a prefix of its own bucket) comes back whole, and restores into
+/// an instance whose blob store is S3 too; only the newest backups are kept.
+#[tokio::test]
+async fn a_backup_kept_on_s3_restores_into_an_s3_backed_instance() {
+    let server = s3_server::start_s3().await;
+    let settings = |bucket: &str| dispatch::S3Settings {
+        bucket: bucket.into(),
+        ..s3_server::settings(&server.endpoint, "rdtest-secret-key")
+    };
+    let files = dispatch::S3BlobStore::new(&settings("files"));
+    files.ensure_bucket().await.expect("bucket");
+    let key_file = temp_dir().join("audit-key");
+    let keys = || KeySource::file(key_file.clone()).load_or_create().expect("key");
+    let source = Service::new(sqlite_db().await, Arc::new(files)).with_audit_keys(keys());
+    source.seed_demo().await.expect("demo");
+    for id in open_jobs(&source).await {
+        add_photo(&source, &id).await;
+    }
+    source.checkpoint_audit(dispatch::ids::now_ms()).await.expect("checkpoint");
+
+    let shelf = dispatch::S3BlobStore::new(&settings("backups"));
+    shelf.ensure_bucket().await.expect("bucket");
+    let mut names = vec![];
+    for _ in 0..3 {
+        let (dir, manifest) = source.backup_into(&temp_dir()).await.expect("backup");
+        let name = dir.file_name().expect("name").to_string_lossy().into_owned();
+        backup::upload(&dir, &manifest, &shelf, &format!("rd/{name}/")).await.expect("upload");
+        names.push(format!("rd/{name}/"));
+    }
+    assert_eq!(backup::list_stored(&shelf, "rd/").await.expect("list"), names);
+    assert_eq!(backup::prune_stored(&shelf, "rd/", 2).await.expect("prune"), names[..1].to_vec());
+    assert_eq!(backup::list_stored(&shelf, "rd/").await.expect("list"), names[1..].to_vec());
+
+    let fetched = temp_dir().join("fetched");
+    backup::download(&shelf, "rd/", &fetched).await.expect("download the newest");
+    let target_files = dispatch::S3BlobStore::new(&settings("restored"));
+    target_files.ensure_bucket().await.expect("bucket");
+    let (url, _) = empty_target(Backend::Sqlite).await;
+    let restored = backup::restore(&fetched, &url, &target_files).await.expect("restore");
+    let copy = Service::new(restored.db, Arc::new(target_files)).with_audit_keys(keys());
+    let check = copy.check_restore(&restored.manifest).await.expect("check");
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert!(check.files_checked > 0 && check.cases > 0, "{check:?}");
 }

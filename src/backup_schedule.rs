@@ -51,7 +51,12 @@ impl BackupSchedule {
     /// Makes a backup if the newest one there is older than the period (or there is none),
     /// then removes the oldest beyond `keep`. Returns where the new backup went.
     #[tracing::instrument(name = "backup.scheduled", skip_all, fields(target = %self.target))]
-    pub async fn run_if_due(&self, service: &Service, config: &Config, now_ms: i64) -> Result<Option<String>, BoxError> {
+    pub async fn run_if_due(
+        &self,
+        service: &Service,
+        config: &Config,
+        now_ms: i64,
+    ) -> Result<Option<String>, BoxError> {
         let place = Place::parse(config, &self.target).await?;
         let every_ms = i64::try_from(self.every.as_millis()).unwrap_or(i64::MAX);
         if place.newest_at_ms().await?.is_some_and(|at| now_ms - at < every_ms) {

@@ -101,7 +101,11 @@ pub async fn receive_upload(
     request: axum::extract::Request,
     service: &dispatch::Service,
 ) -> Result<(Spooled, Option<String>), ReceiveError> {
-    let into = Receiving { limit: service.settings().max_upload_bytes(), store: service.blobs().clone(), spool: service.spool_dir() };
+    let into = Receiving {
+        limit: service.settings().max_upload_bytes(),
+        store: service.blobs().clone(),
+        spool: service.spool_dir(),
+    };
     let is_multipart = header(request.headers(), "content-type")
         .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/"));
     if is_multipart {
@@ -126,7 +130,10 @@ struct Receiving<'a> {
 }
 
 /// Reads the multipart field `file` chunk by chunk (see [`receive_upload`]).
-async fn receive_multipart(mut multipart: Multipart, into: Receiving<'_>) -> Result<(Spooled, Option<String>), ReceiveError> {
+async fn receive_multipart(
+    mut multipart: Multipart,
+    into: Receiving<'_>,
+) -> Result<(Spooled, Option<String>), ReceiveError> {
     let limit = into.limit;
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if let Some(why) = crate::limits::BodyTimeout::find(&e) {

@@ -583,7 +583,10 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 }
             }
             let key = dispatch::audit_key::KeySource::from_env(&config.data_dir);
-            println!("the audit key is not in the backup: keep a copy of {} (or RD_AUDIT_KEY) apart from it", key.file.display());
+            println!(
+                "the audit key is not in the backup: keep a copy of {} (or RD_AUDIT_KEY) apart from it",
+                key.file.display()
+            );
         }
         Command::Restore { from } => return restore(&config, &from).await,
         Command::Openclaw(OpenclawCommand::Generate { dir }) => {

@@ -448,9 +448,7 @@ async fn a_spool_file_left_by_a_killed_server_is_swept_at_start_up() {
     let spool = dir.join("spool");
     let spooled = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&spool)
-            .map(|d| {
-                d.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains("rd-upload-")).collect()
-            })
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains("rd-upload-")).collect())
             .unwrap_or_default()
     };
     for _ in 0..100 {

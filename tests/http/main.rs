@@ -5,8 +5,8 @@
 mod support;
 
 mod approvals;
-mod backup;
 mod audiences;
+mod backup;
 mod console;
 mod hardening;
 mod limits;

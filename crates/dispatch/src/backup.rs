@@ -357,7 +357,10 @@ pub fn locate(path: &Path) -> Result<PathBuf, BackupError> {
         return Ok(path.to_path_buf());
     }
     list_backups(path)?.pop().ok_or_else(|| {
-        BackupError::Refused(format!("{} holds no backup (no {MANIFEST} in it or in a backup-* folder)", path.display()))
+        BackupError::Refused(format!(
+            "{} holds no backup (no {MANIFEST} in it or in a backup-* folder)",
+            path.display()
+        ))
     })
 }
 
@@ -514,9 +517,10 @@ pub async fn prune_stored(store: &dyn BlobStore, prefix: &str, keep: usize) -> R
 pub async fn download(store: &dyn BlobStore, prefix: &str, into: &Path) -> Result<(), BackupError> {
     let prefix = match store.get(&format!("{prefix}{MANIFEST}")).await {
         Ok(_) => prefix.to_string(),
-        Err(BlobError::NotFound(_)) => list_stored(store, prefix).await?.pop().ok_or_else(|| {
-            BackupError::Refused(format!("the store holds no backup under {prefix} (no {MANIFEST})"))
-        })?,
+        Err(BlobError::NotFound(_)) => list_stored(store, prefix)
+            .await?
+            .pop()
+            .ok_or_else(|| BackupError::Refused(format!("the store holds no backup under {prefix} (no {MANIFEST})")))?,
         Err(e) => return Err(e.into()),
     };
     for l in store.list(&prefix).await? {
@@ -601,12 +605,15 @@ async fn restore_sqlite(dir: &Path, url: &str) -> Result<Db, BackupError> {
         return Err(BackupError::Refused("restore needs a SQLite database file, not an in-memory database".into()));
     };
     if tokio::fs::try_exists(&file).await.map_err(io(&file))? {
-        let existing = Db::connect(url).await?;
-        existing.migrate().await?;
-        let mut conn = existing.pool().acquire().await?;
-        let empty = sql::is_empty(&mut conn).await?;
-        drop(conn);
-        existing.close().await;
+        // Looked at read-only: a database that is refused is left exactly as it was. One this
+        // release cannot read (another schema, not a database) counts as holding data.
+        let size = tokio::fs::metadata(&file).await.map_err(io(&file))?.len();
+        let empty = size == 0 || {
+            let mut conn = sql::open_sqlite_file(&file).await?;
+            let empty = sql::is_empty(&mut conn).await.unwrap_or(false);
+            sqlx::Connection::close(conn).await?;
+            empty
+        };
         if !empty {
             return Err(BackupError::Refused(format!(
                 "the database {} already holds data: restore into a new, empty one",

@@ -136,7 +136,8 @@ async fn a_backup_under_load_restores_the_same_cases_head_and_files() {
                             svc.create_ticket(&op(), &ticket(n)).await.expect("create");
                         }
                         1 => {
-                            let note = AddNote { ticket_id: job.clone(), kind: NoteKind::Note, text: format!("note {n}") };
+                            let note =
+                                AddNote { ticket_id: job.clone(), kind: NoteKind::Note, text: format!("note {n}") };
                             done_or_raced(svc.add_note(&op(), &note).await, "note");
                         }
                         _ => {
@@ -210,11 +211,8 @@ async fn a_backup_under_load_restores_the_same_cases_head_and_files() {
         assert_eq!(copy_ids, born_before, "the snapshot holds exactly the tickets created before its head");
         assert!(copy_ids.is_subset(&source_ids));
         assert!(source_ids.len() > copy_ids.len(), "tickets created after the backup are not in it");
-        let changed_after: BTreeSet<String> = events
-            .iter()
-            .filter(|e| e.seq > manifest.audit_head.seq)
-            .filter_map(|e| e.ticket_id.clone())
-            .collect();
+        let changed_after: BTreeSet<String> =
+            events.iter().filter(|e| e.seq > manifest.audit_head.seq).filter_map(|e| e.ticket_id.clone()).collect();
         let mut same = 0;
         for id in &copy_ids {
             let restored = copy.case(&op(), id).await.expect("restored case");
@@ -282,7 +280,8 @@ async fn a_damaged_backup_is_refused_and_nothing_is_restored() {
             Backend::Sqlite => "database.sqlite".to_string(),
             Backend::Postgres => "tables/audit_events.jsonl".to_string(),
         };
-        let blob_file = manifest.files.iter().find(|f| f.path.starts_with("blobs/attachments/")).expect("blob").path.clone();
+        let blob_file =
+            manifest.files.iter().find(|f| f.path.starts_with("blobs/attachments/")).expect("blob").path.clone();
         for damaged in [database_file.as_str(), blob_file.as_str()] {
             let original = flip_a_byte(&dest.join(damaged));
             let (url, blobs) = empty_target(backend).await;

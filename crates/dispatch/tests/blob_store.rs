@@ -125,11 +125,8 @@ async fn a_spool_lives_in_its_folder() {
     let dir = dispatch::testing::temp_dir().join("data").join("spool");
     let mut spool = dispatch::spool::Spool::create(&dir, 1 << 20).await.expect("spool");
     spool.write(bytes::Bytes::from_static(b"hello")).await.expect("write");
-    let names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let names: Vec<String> =
+        std::fs::read_dir(&dir).expect("dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names.len(), 1);
     assert!(names[0].starts_with(dispatch::spool::FILE_PREFIX), "{names:?}");
     drop(spool);

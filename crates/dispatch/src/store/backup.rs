@@ -90,7 +90,8 @@ pub async fn describe(conn: &mut AnyConnection) -> Result<Described, sqlx::Error
     )
     .fetch_all(&mut *conn)
     .await?;
-    let checkpoints = sqlx::query_scalar("SELECT seq FROM audit_checkpoints ORDER BY seq").fetch_all(&mut *conn).await?;
+    let checkpoints =
+        sqlx::query_scalar("SELECT seq FROM audit_checkpoints ORDER BY seq").fetch_all(&mut *conn).await?;
     Ok(Described {
         schema_version,
         audit_head: head,

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::BoxError;
 use dispatch::backup::{self, Manifest};
 use dispatch::{S3BlobStore, S3Settings, Service};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub enum Place {
     Folder(PathBuf),
@@ -98,10 +98,6 @@ impl Staging {
         let dir = config.data_dir.join("backup-staging").join(uuid::Uuid::new_v4().simple().to_string());
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Staging(dir))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
     }
 }
 

@@ -191,7 +191,9 @@ impl Service {
             }
         };
         // Blobs are written before the rows that name them and never change under a key, so
-        // every blob the snapshot names is in the store now, as it was then.
+        // every blob the snapshot names is in the store now, as it was then. (The sweep only
+        // removes a blob an hour after no row names it: a backup would have to outlast that
+        // for an upload expired since the snapshot to be missing, and then it fails and says so.)
         let mut keys: BTreeMap<&str, Option<&str>> = BTreeMap::new();
         for (key, hash) in &described.blobs {
             let known = keys.entry(key).or_default();

@@ -99,15 +99,19 @@ struct FileName {
 /// enough to make previews from. On any failure, nothing is kept.
 pub async fn receive_upload(
     request: axum::extract::Request,
-    limit: u64,
-    store: std::sync::Arc<dyn dispatch::BlobStore>,
+    service: &dispatch::Service,
 ) -> Result<(Spooled, Option<String>), ReceiveError> {
+    let into = Receiving {
+        limit: service.settings().max_upload_bytes(),
+        store: service.blobs().clone(),
+        spool: service.spool_dir(),
+    };
     let is_multipart = header(request.headers(), "content-type")
         .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("multipart/"));
     if is_multipart {
         let multipart =
             <Multipart as axum::extract::FromRequest<()>>::from_request(request, &()).await.map_err(|_| no_file())?;
-        return receive_multipart(multipart, limit, store).await;
+        return receive_multipart(multipart, into).await;
     }
     let filename = Query::<FileName>::try_from_uri(request.uri()).map(|q| q.0).unwrap_or_default().filename;
     let declared = header(request.headers(), "content-length").and_then(|v| v.trim().parse::<u64>().ok());
@@ -115,15 +119,22 @@ pub async fn receive_upload(
         Some(why) => ReceiveError::TimedOut(why),
         None => ReceiveError::Bad(format!("the upload was cut off: {e}")),
     });
-    Ok((spool_chunks(chunks, declared, limit, store).await?, filename))
+    Ok((spool_chunks(chunks, declared, into).await?, filename))
+}
+
+/// Where a received file goes: the size limit, the blob store, and the spool folder.
+struct Receiving<'a> {
+    limit: u64,
+    store: std::sync::Arc<dyn dispatch::BlobStore>,
+    spool: &'a std::path::Path,
 }
 
 /// Reads the multipart field `file` chunk by chunk (see [`receive_upload`]).
 async fn receive_multipart(
     mut multipart: Multipart,
-    limit: u64,
-    store: std::sync::Arc<dyn dispatch::BlobStore>,
+    into: Receiving<'_>,
 ) -> Result<(Spooled, Option<String>), ReceiveError> {
+    let limit = into.limit;
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if let Some(why) = crate::limits::BodyTimeout::find(&e) {
             ReceiveError::TimedOut(why)
@@ -138,7 +149,7 @@ async fn receive_multipart(
             continue;
         }
         let filename = field.file_name().map(str::to_string);
-        return Ok((spool_chunks(field.map_err(field_error), None, limit, store).await?, filename));
+        return Ok((spool_chunks(field.map_err(field_error), None, into).await?, filename));
     }
     Err(no_file())
 }
@@ -149,10 +160,10 @@ async fn receive_multipart(
 async fn spool_chunks(
     chunks: impl futures_util::Stream<Item = Result<bytes::Bytes, ReceiveError>>,
     declared: Option<u64>,
-    limit: u64,
-    store: std::sync::Arc<dyn dispatch::BlobStore>,
+    into: Receiving<'_>,
 ) -> Result<Spooled, ReceiveError> {
-    let spool = Spool::create(&std::env::temp_dir(), limit).await?.images_only();
+    let Receiving { limit, store, spool } = into;
+    let spool = Spool::create(spool, limit).await?.images_only();
     let mut spool = match declared {
         Some(size) => spool.declared_size(size)?.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
         None if store.streams_uploads() => spool.streaming_to(store, dispatch::photo_copies::MAX_DECODE_BYTES),
@@ -210,9 +221,7 @@ pub async fn upload_photo(
         // Role, reach and state first: a refused upload is answered before its first byte is read.
         let service = &state.service;
         service.may_add_photo(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
-        let (file, filename) = receive_upload(request, service.settings().max_upload_bytes(), service.blobs().clone())
-            .await
-            .map_err(|e| e.into_api(&rid))?;
+        let (file, filename) = receive_upload(request, service).await.map_err(|e| e.into_api(&rid))?;
         let service_error = |e: dispatch::ServiceError| ApiError::from_service(&rid, &e).by(&ctx.actor);
         let upload = service
             .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))

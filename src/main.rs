@@ -67,6 +67,25 @@ enum Command {
     /// The attachment store.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Back up the database, every file it names and the audit checkpoints into a new folder
+    /// `backup-<time>` under --to, while the server keeps serving. The audit key is not
+    /// included: keep it apart (README, Backups).
+    Backup {
+        /// The folder that holds the backups, or s3://bucket/prefix on the configured S3 server.
+        #[arg(long)]
+        to: String,
+        /// Afterwards, remove all but the newest N backups in that folder.
+        #[arg(long)]
+        keep: Option<usize>,
+    },
+    /// Restore a backup into an empty database and blob store (the server stopped), then check
+    /// the audit chain, every case and every file; exits 2 if any check fails.
+    Restore {
+        /// A backup folder, or a folder of backups (the newest is restored); or the same on
+        /// S3 as s3://bucket/prefix.
+        #[arg(long)]
+        from: String,
+    },
     /// Closeout packets.
     #[command(subcommand)]
     Packet(PacketCommand),
@@ -341,6 +360,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         Command::Worker { tick_seconds, once } => {
             let rules = dispatch::followups::FollowupRules::from_env()?;
             let hook = real_dispatch::worker::Hook::from_env()?;
+            let backups = real_dispatch::backup_schedule::BackupSchedule::from_env()?;
             if hook.is_none() {
                 tracing::warn!("RD_OPENCLAW_HOOK_URL is not set: follow-ups are audited but nobody is told");
             }
@@ -355,7 +375,8 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 );
             } else {
                 let tick = std::time::Duration::from_secs(tick_seconds.max(1));
-                real_dispatch::worker::run(service, rules, hook, tick, server::shutdown_signal()).await;
+                let backups = backups.map(|b| (b, config.clone()));
+                real_dispatch::worker::run(service, rules, hook, tick, backups, server::shutdown_signal()).await;
             }
         }
         Command::Migrate => {
@@ -537,10 +558,37 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 )
                 .await?;
             println!(
-                "swept {} blobs: {} orphans removed, {} orphans younger than {grace_minutes} min kept, {} unused uploads expired",
-                r.scanned, r.orphans_removed, r.orphans_too_young, r.uploads_expired
+                "swept {} blobs: {} orphans removed, {} orphans younger than {grace_minutes} min kept, {} unused uploads expired, {} orphan spool files removed",
+                r.scanned, r.orphans_removed, r.orphans_too_young, r.uploads_expired, r.spool_removed
             );
         }
+        Command::Backup { to, keep } => {
+            let service = server::open_service(&config).await?;
+            let place = real_dispatch::backups::Place::parse(&config, &to).await?;
+            let started = std::time::Instant::now();
+            let (dest, m) = place.backup(&service, &config).await?;
+            println!(
+                "backup written to {dest} in {:.1} s: {} rows in {} tables, {} files ({} bytes), audit head seq {}, {} checkpoints",
+                started.elapsed().as_secs_f64(),
+                m.tables.values().sum::<i64>(),
+                m.tables.len(),
+                m.blob_count(),
+                m.bytes(),
+                m.audit_head.seq,
+                m.checkpoints
+            );
+            if let Some(keep) = keep {
+                for old in place.prune(keep).await? {
+                    println!("removed {old}");
+                }
+            }
+            let key = dispatch::audit_key::KeySource::from_env(&config.data_dir);
+            println!(
+                "the audit key is not in the backup: keep a copy of {} (or RD_AUDIT_KEY) apart from it",
+                key.file.display()
+            );
+        }
+        Command::Restore { from } => return restore(&config, &from).await,
         Command::Openclaw(OpenclawCommand::Generate { dir }) => {
             for path in
                 real_dispatch::openclaw::write(&dir).map_err(|e| format!("cannot write into {}: {e}", dir.display()))?
@@ -580,6 +628,52 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `restore`: checks the backup, refuses without the audit key its checkpoints need, restores
+/// into the configured database and blob store, and checks the result.
+async fn restore(config: &Config, from: &str) -> Result<ExitCode, BoxError> {
+    let started = std::time::Instant::now();
+    let place = real_dispatch::backups::Place::parse(config, from).await?;
+    // For a bucket, the staging folder holding the download lives until the restore is done.
+    let (dir, _staging) = place.fetch(config).await?;
+    println!("checking {from}: {}", dir.display());
+    let manifest = dispatch::backup::check_backup(&dir).await?;
+    let key = dispatch::audit_key::KeySource::from_env(&config.data_dir);
+    let trusted = std::env::var("RD_AUDIT_TRUSTED_KEYS").is_ok_and(|v| !v.trim().is_empty());
+    if manifest.checkpoints > 0 && !key.exists() && !trusted {
+        return Err(format!(
+            "the backup has {} signed audit checkpoints, and no audit key is configured to check them: put the \
+             key file that signed them at {} (or set RD_AUDIT_KEY) first; backups never contain it. If it is lost, \
+             list its public key in RD_AUDIT_TRUSTED_KEYS (a new key is then made)",
+            manifest.checkpoints,
+            key.file.display()
+        )
+        .into());
+    }
+    let blobs = server::open_blobs(config).await?;
+    let restored = dispatch::backup::restore_checked(&dir, manifest, &config.database_url, blobs.as_ref()).await?;
+    let manifest = restored.manifest;
+    let service = server::service_over(config, restored.db, blobs)?;
+    let check = service.check_restore(&manifest).await?;
+    for p in &check.problems {
+        println!("FAILED: {p}");
+    }
+    if !check.problems.is_empty() {
+        println!("restored, but {} checks failed", check.problems.len());
+        return Ok(ExitCode::from(2));
+    }
+    println!(
+        "restored in {:.1} s: {} rows, {} files; audit chain intact ({} events, head seq {}), {} cases replay, {} file hashes match",
+        started.elapsed().as_secs_f64(),
+        manifest.tables.values().sum::<i64>(),
+        restored.blobs,
+        check.events,
+        manifest.audit_head.seq,
+        check.cases,
+        check.files_checked
+    );
     Ok(ExitCode::SUCCESS)
 }
 

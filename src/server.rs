@@ -24,20 +24,39 @@ use tower_http::trace::TraceLayer;
 pub async fn open_service(config: &Config) -> Result<Service, BoxError> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
-    let blobs: Arc<dyn BlobStore> = match &config.s3 {
+    service_over(config, db, open_blobs(config).await?)
+}
+
+/// The blob store the configuration names: S3 when `RD_S3_ENDPOINT` is set, else
+/// `RD_DATA_DIR/blobs`.
+pub async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, BoxError> {
+    Ok(match &config.s3 {
         Some(s3) => {
             let store = S3BlobStore::new(s3);
             store.ensure_bucket().await?;
             Arc::new(store)
         }
         None => Arc::new(LocalBlobStore::new(config.data_dir.join("blobs"))?),
-    };
+    })
+}
+
+/// The service over an open database and blob store, with the configuration's settings,
+/// audit key and spool folder (`RD_DATA_DIR/spool`).
+pub fn service_over(config: &Config, db: Db, blobs: Arc<dyn BlobStore>) -> Result<Service, BoxError> {
     tracing::info!(database = db.backend().as_str(), blobs = blobs.kind(), "storage ready");
     let keys = dispatch::audit_key::KeySource::from_env(&config.data_dir)
         .load_or_create()
         .map_err(|e| format!("audit key: {e}"))?;
     tracing::info!(public_key = %keys.signer().public_hex(), trusted = keys.trusted_hex().len(), "audit key ready");
-    Ok(Service::with_settings(db, blobs, dispatch::ShopSettings::from_env()?).with_audit_keys(keys))
+    Ok(Service::with_settings(db, blobs, dispatch::ShopSettings::from_env()?)
+        .with_audit_keys(keys)
+        .with_spool_dir(spool_dir(config)))
+}
+
+/// Where uploads are received: inside the data folder, which this server owns, so that what a
+/// killed process leaves behind is found and swept (the OS temp folder is never swept).
+pub fn spool_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("spool")
 }
 
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -175,6 +194,7 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     tracing::info!(limits = ?web.limits, "serving on http://{}", config.bind);
+    sweep_spool_at_start(&service).await;
     spawn_housekeeping(service.clone());
     spawn_audit_checkpoints(service.clone());
     let signal = async move {
@@ -321,6 +341,16 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
+/// A process killed mid-upload left its spool file behind: such files go at start-up, once
+/// older than the sweep's grace period (another instance sharing the folder may be receiving).
+pub async fn sweep_spool_at_start(service: &Service) {
+    match service.sweep_spool(dispatch::ids::now_ms(), dispatch::sweep::DEFAULT_GRACE_MS).await {
+        Ok(r) if r.removed > 0 => tracing::info!(removed = r.removed, kept = r.kept, "orphan spool files removed"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not sweep the spool folder"),
+    }
+}
+
 /// Hourly housekeeping: deletes expired sessions (they are already refused; this keeps the
 /// table small) and sweeps orphan blobs. Safe with several instances: both only delete what
 /// nothing refers to.
@@ -342,8 +372,13 @@ fn spawn_housekeeping(service: Service) {
                 )
                 .await;
             match swept {
-                Ok(r) if r.orphans_removed + r.uploads_expired > 0 => {
-                    tracing::info!(removed = r.orphans_removed, expired = r.uploads_expired, "blob sweep")
+                Ok(r) if r.orphans_removed + r.uploads_expired + r.spool_removed > 0 => {
+                    tracing::info!(
+                        removed = r.orphans_removed,
+                        expired = r.uploads_expired,
+                        spool_removed = r.spool_removed,
+                        "blob sweep"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "blob sweep failed"),

@@ -59,13 +59,8 @@ async fn upload(State(state): State<AppState>, headers: HeaderMap, request: axum
             .permit(&ctx, Action::CloseoutAddPhoto)
             .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
         check_rate(&state, &ctx.actor, &rid)?;
-        let (file, filename) = crate::files::receive_upload(
-            request,
-            state.service.settings().max_upload_bytes(),
-            state.service.blobs().clone(),
-        )
-        .await
-        .map_err(|e| e.into_api(&rid))?;
+        let (file, filename) =
+            crate::files::receive_upload(request, &state.service).await.map_err(|e| e.into_api(&rid))?;
         let upload = state
             .service
             .store_upload(&ctx, &file, filename.as_deref(), header(&headers, "idempotency-key"))

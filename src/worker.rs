@@ -248,10 +248,15 @@ pub async fn run(
     rules: FollowupRules,
     hook: Option<Hook>,
     tick: Duration,
+    backups: Option<(crate::backup_schedule::BackupSchedule, crate::config::Config)>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let worker = format!("worker:{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
     tracing::info!(%worker, hook = hook.as_ref().map(|h| h.url.as_str()).unwrap_or("none"), "worker started");
+    let backing_up = backups.map(|(b, config)| {
+        tracing::info!(target = %b.target, every_hours = b.every.as_secs() / 3600, keep = b.keep, "scheduled backups on");
+        b.spawn(service.clone(), config)
+    });
     tokio::pin!(stop);
     let mut last_checkpoint: Option<std::time::Instant> = None;
     loop {
@@ -271,6 +276,9 @@ pub async fn run(
             _ = tokio::time::sleep(tick) => {}
             _ = &mut stop => break,
         }
+    }
+    if let Some(task) = backing_up {
+        task.abort();
     }
     tracing::info!(%worker, "worker stopped");
 }

@@ -365,3 +365,53 @@ async fn a_link_from_another_site_does_not_swap_a_signed_in_session() {
         assert_eq!(customer.get(&link.path).await.status, 303);
     }
 }
+
+/// `kill -9` mid-upload leaves the upload's spool file behind: it is in the server's own
+/// spool folder under the data folder (not the system's temporary folder), and the next
+/// start-up removes it once it is old enough, while a fresh one (an upload in flight on
+/// another instance sharing the folder) is kept.
+#[tokio::test]
+async fn a_spool_file_left_by_a_killed_server_is_swept_at_start_up() {
+    let dir = dispatch::testing::temp_dir();
+    cli(&dir, &["migrate"]);
+    let token = cli(&dir, &["token", "create", "--role", "closeout_agent", "--name", "crash"]);
+    let token = token.lines().last().expect("the token").trim().to_string();
+    let mut server = serve_process(&dir).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /tools/v1/uploads?filename=cut.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Idempotency-Key: crash-1\r\nContent-Type: image/png\r\nContent-Length: 1048576\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.expect("head");
+    let mut start = small_png();
+    start.resize(4096, 0);
+    tcp.write_all(&start).await.expect("first bytes");
+    let spool = dir.join("spool");
+    let spooled = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&spool)
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains("rd-upload-")).collect())
+            .unwrap_or_default()
+    };
+    for _ in 0..100 {
+        if !spooled().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(spooled().len(), 1, "the upload in flight spools under the data folder");
+    server.child.kill().expect("kill -9");
+    server.child.wait().expect("reaped");
+    drop(tcp);
+    let left = spooled();
+    assert_eq!(left.len(), 1, "the killed server left its spool file");
+
+    // An hour and more later, the next start removes it; a fresh one is kept.
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    std::fs::File::options().write(true).open(&left[0]).expect("open").set_modified(two_hours_ago).expect("age");
+    let fresh = spool.join("rd-upload-in-flight-elsewhere");
+    std::fs::write(&fresh, b"partial").expect("fresh");
+    let _restarted = serve_process(&dir).await;
+    assert!(!left[0].exists(), "the orphan spool file is gone after start-up");
+    assert!(fresh.exists(), "a fresh spool file is kept");
+}

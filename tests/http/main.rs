@@ -6,6 +6,7 @@ mod support;
 
 mod approvals;
 mod audiences;
+mod backup;
 mod console;
 mod hardening;
 mod limits;

@@ -62,6 +62,11 @@ impl KeySource {
         KeySource { inline: None, file, trusted_env: None }
     }
 
+    /// Whether a signing key is configured or already on disk (loading would not create one).
+    pub fn exists(&self) -> bool {
+        self.inline.is_some() || self.file.is_file()
+    }
+
     /// The public keys of retired signing keys: `<key file>.trusted`.
     pub fn trusted_file(&self) -> PathBuf {
         let mut name = self.file.clone().into_os_string();

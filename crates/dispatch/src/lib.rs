@@ -9,6 +9,7 @@ pub mod audit_checkpoints;
 pub mod audit_key;
 pub mod audit_seal;
 pub mod backlog;
+pub mod backup;
 pub mod blob;
 pub mod context;
 pub mod customer_updates;

@@ -66,6 +66,9 @@ pub struct Service {
     /// Portal messages per customer or link visitor (in memory, per instance); each ticket's
     /// own limit is counted in the database, so it holds across instances.
     pub(crate) portal_message_limit: Arc<crate::ratelimit::RateLimiter>,
+    /// Where uploads are received before they are stored: a folder this server owns (under its
+    /// data folder), so what a killed process leaves there is found and swept.
+    pub(crate) spool_dir: Arc<std::path::PathBuf>,
 }
 
 impl Service {
@@ -85,7 +88,18 @@ impl Service {
                 crate::tickets::PORTAL_MESSAGES_PER_MINUTE,
                 crate::tickets::PORTAL_MESSAGE_BURST,
             )),
+            spool_dir: Arc::new(std::env::temp_dir().join("real-dispatch-spool")),
         }
+    }
+
+    /// Receives uploads in `dir` (created on first use).
+    pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool_dir = Arc::new(dir.into());
+        self
+    }
+
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
     }
 
     pub fn db(&self) -> &Db {

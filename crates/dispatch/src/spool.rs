@@ -15,6 +15,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
+/// Spool files are named so that the sweep can tell them from anything else in the folder.
+pub const FILE_PREFIX: &str = "rd-upload-";
+
+/// A spool file untouched for this long belongs to no upload: the process that wrote it
+/// crashed or was killed. Files in flight are written at least once per megabyte (the write
+/// buffer) and uploads have a minimum rate, so they are never this idle; a received file is
+/// only kept while its upload is stored, seconds.
+pub const ORPHAN_AFTER_MS: i64 = 60 * 60 * 1000;
+
 /// Bytes needed to recognise every accepted type.
 const HEAD: usize = 32;
 use crate::blob::WRITE_BUFFER;
@@ -113,8 +122,16 @@ impl Drop for Spooled {
 impl Spool {
     /// A new spool in `dir` accepting at most `limit` bytes, kept on local disk.
     pub async fn create(dir: &Path, limit: u64) -> Result<Spool, SpoolError> {
-        let path = dir.join(format!("rd-upload-{}", uuid::Uuid::new_v4().simple()));
-        let file = tokio::fs::File::create(&path).await.map_err(SpoolError::Io)?;
+        let path = dir.join(format!("{FILE_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+        let file = match tokio::fs::File::create(&path).await {
+            Ok(f) => f,
+            // The folder is made on first use (or again, if someone removed it).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tokio::fs::create_dir_all(dir).await.map_err(SpoolError::Io)?;
+                tokio::fs::File::create(&path).await.map_err(SpoolError::Io)?
+            }
+            Err(e) => return Err(SpoolError::Io(e)),
+        };
         Ok(Spool {
             path,
             file: Some(tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file)),
@@ -294,4 +311,55 @@ impl Spooled {
         }
         image_verdict("file", self.content_type, self.defect).map_err(|e| domain::DomainError::Invalid(vec![e]).into())
     }
+}
+
+/// What a sweep of the spool folder did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SpoolSweep {
+    /// Spool files older than the grace period, removed.
+    pub removed: usize,
+    /// Spool files younger than it, kept (uploads in flight).
+    pub kept: usize,
+}
+
+/// Removes the spool files in `dir` not written to for `grace_ms`: what a killed process left.
+/// Only files named as spools are touched; a missing folder has nothing to sweep.
+#[tracing::instrument(name = "spool.sweep", skip_all, fields(dir = %dir.display()))]
+pub async fn sweep_orphans(dir: &Path, now_ms: i64, grace_ms: i64) -> std::io::Result<SpoolSweep> {
+    let mut report = SpoolSweep::default();
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+        Err(e) => return Err(e),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        if !entry.file_name().to_string_lossy().starts_with(FILE_PREFIX) {
+            continue;
+        }
+        let meta = match entry.metadata().await {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => continue,
+            // Finished and removed since the folder was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let modified_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        if modified_ms > now_ms - grace_ms {
+            report.kept += 1;
+            continue;
+        }
+        match tokio::fs::remove_file(entry.path()).await {
+            Ok(()) => {
+                tracing::info!(file = %entry.path().display(), "orphan spool file removed");
+                report.removed += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
 }

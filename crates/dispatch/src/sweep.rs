@@ -2,7 +2,7 @@
 //! between the two leaves a blob nothing points at; the sweep removes such blobs once they
 //! are older than a grace period (a write still in flight is never taken). It also expires
 //! uploads that were never attached. It only ever deletes blobs no row names, so a row never
-//! points at a missing blob.
+//! points at a missing blob. Spool files that a killed process left behind go too.
 
 use crate::audit::{self, NewEvent};
 use crate::error::ServiceError;
@@ -29,6 +29,8 @@ pub struct SweepReport {
     pub orphans_too_young: usize,
     /// Uploads never attached, removed (their blobs go with the next sweep's orphans).
     pub uploads_expired: usize,
+    /// Spool files of uploads cut off by a crash, removed from the spool folder.
+    pub spool_removed: usize,
 }
 
 impl Service {
@@ -41,6 +43,7 @@ impl Service {
     ) -> Result<SweepReport, ServiceError> {
         let mut report =
             SweepReport { uploads_expired: self.expire_uploads(now_ms - upload_ttl_ms).await?, ..Default::default() };
+        report.spool_removed = self.sweep_spool(now_ms, grace_ms).await?.removed;
         // List first, then read the rows: a row committed in between names a blob that is
         // either in the listing and now referenced, or younger than the grace period.
         let mut listed = vec![];
@@ -62,6 +65,14 @@ impl Service {
             report.orphans_removed += 1;
         }
         Ok(report)
+    }
+
+    /// Removes spool files a killed process left in the spool folder, once older than
+    /// `grace_ms` (the server does it at start-up and with every blob sweep).
+    pub async fn sweep_spool(&self, now_ms: i64, grace_ms: i64) -> Result<crate::spool::SpoolSweep, ServiceError> {
+        crate::spool::sweep_orphans(&self.spool_dir, now_ms, grace_ms).await.map_err(|e| {
+            ServiceError::Internal(format!("cannot sweep the spool folder {}: {e}", self.spool_dir.display()))
+        })
     }
 
     async fn referenced_keys(&self) -> Result<HashSet<String>, ServiceError> {

@@ -84,7 +84,7 @@ fn name_backend_in_panics() {
 
 pub fn service(db: Db) -> Service {
     let blobs = LocalBlobStore::new(temp_dir().join("blobs")).expect("blob dir");
-    Service::new(db, Arc::new(blobs))
+    Service::new(db, Arc::new(blobs)).with_spool_dir(temp_dir().join("spool"))
 }
 
 /// A real JPEG photo of `w` × `h` whose EXIF carries an orientation and a GPS position, as a

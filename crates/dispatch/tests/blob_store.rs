@@ -86,3 +86,49 @@ async fn a_refused_streamed_put_fails_cleanly_and_stores_nothing() {
     }
     assert!(matches!(good.get("uploads/upl_refused.jpg").await, Err(BlobError::NotFound(_))));
 }
+
+/// A spool file a killed process left behind (older than the grace period) is removed by the
+/// blob sweep; one of an upload in flight (fresh) is kept, and so is anything not a spool file.
+#[tokio::test]
+async fn the_sweep_removes_orphan_spool_files_and_keeps_fresh_ones() {
+    let svc = dispatch::testing::service(dispatch::testing::sqlite_db().await);
+    let spool = svc.spool_dir().to_path_buf();
+    std::fs::create_dir_all(&spool).expect("spool dir");
+    let orphan = spool.join(format!("{}killed", dispatch::spool::FILE_PREFIX));
+    let in_flight = spool.join(format!("{}in-flight", dispatch::spool::FILE_PREFIX));
+    let other = spool.join("notes.txt");
+    for f in [&orphan, &in_flight, &other] {
+        std::fs::write(f, b"partial upload").expect("write");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for f in [&orphan, &other] {
+        std::fs::File::options().write(true).open(f).expect("open").set_modified(two_hours_ago).expect("age");
+    }
+    let now = dispatch::ids::now_ms();
+    let r = svc
+        .sweep_blobs(now, dispatch::sweep::DEFAULT_GRACE_MS, dispatch::sweep::DEFAULT_UPLOAD_TTL_MS)
+        .await
+        .expect("sweep");
+    assert_eq!(r.spool_removed, 1, "{r:?}");
+    assert!(!orphan.exists(), "the orphan spool file is gone");
+    assert!(in_flight.exists(), "a fresh spool file (an upload in flight) is kept");
+    assert!(other.exists(), "only spool files are touched");
+    // A second pass finds nothing; a missing folder is nothing to sweep.
+    assert_eq!(svc.sweep_spool(now, dispatch::sweep::DEFAULT_GRACE_MS).await.expect("sweep").removed, 0);
+    std::fs::remove_dir_all(&spool).expect("remove");
+    assert_eq!(svc.sweep_spool(now, 0).await.expect("sweep"), dispatch::spool::SpoolSweep::default());
+}
+
+/// Spools are created in the folder they are given, which is made on first use.
+#[tokio::test]
+async fn a_spool_lives_in_its_folder() {
+    let dir = dispatch::testing::temp_dir().join("data").join("spool");
+    let mut spool = dispatch::spool::Spool::create(&dir, 1 << 20).await.expect("spool");
+    spool.write(bytes::Bytes::from_static(b"hello")).await.expect("write");
+    let names: Vec<String> =
+        std::fs::read_dir(&dir).expect("dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 1);
+    assert!(names[0].starts_with(dispatch::spool::FILE_PREFIX), "{names:?}");
+    drop(spool);
+    assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0, "an abandoned spool leaves nothing");
+}

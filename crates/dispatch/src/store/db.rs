@@ -257,6 +257,15 @@ impl Db {
         Ok(())
     }
 
+    /// The newest migration this release has for `backend` (the schema version it runs).
+    pub fn latest_migration(backend: Backend) -> i64 {
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -392,6 +401,15 @@ fn ensure_sqlite_folder(url: &str) -> Result<(), DbError> {
             .map_err(|source| DbError::Folder { path: parent.display().to_string(), source })?;
     }
     Ok(())
+}
+
+/// The file of a SQLite URL (None for other URLs and in-memory databases).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some(opts.get_filename().to_path_buf())
 }
 
 /// A database URL with its password replaced, for messages and logs.

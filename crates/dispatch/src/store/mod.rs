@@ -8,6 +8,7 @@ pub mod audit;
 pub mod audit_checkpoints;
 pub mod autonomy;
 pub mod backlog;
+pub mod backup;
 pub mod case_store;
 pub mod case_tx;
 pub mod case_writes;

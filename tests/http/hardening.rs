@@ -372,11 +372,12 @@ async fn a_link_from_another_site_does_not_swap_a_signed_in_session() {
 /// another instance sharing the folder) is kept.
 #[tokio::test]
 async fn a_spool_file_left_by_a_killed_server_is_swept_at_start_up() {
+    use crate::support::process::{cli, free_port, serve};
     let dir = dispatch::testing::temp_dir();
-    cli(&dir, &["migrate"]);
-    let token = cli(&dir, &["token", "create", "--role", "closeout_agent", "--name", "crash"]);
+    cli(&dir, &[], &["migrate"]);
+    let token = cli(&dir, &[], &["token", "create", "--role", "closeout_agent", "--name", "crash"]);
     let token = token.lines().last().expect("the token").trim().to_string();
-    let mut server = serve_process(&dir).await;
+    let mut server = serve(&dir, &[], free_port()).await;
     let addr = server.base.trim_start_matches("http://").to_string();
     let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("connect");
     let head = format!(
@@ -411,7 +412,7 @@ async fn a_spool_file_left_by_a_killed_server_is_swept_at_start_up() {
     std::fs::File::options().write(true).open(&left[0]).expect("open").set_modified(two_hours_ago).expect("age");
     let fresh = spool.join("rd-upload-in-flight-elsewhere");
     std::fs::write(&fresh, b"partial").expect("fresh");
-    let _restarted = serve_process(&dir).await;
+    let _restarted = serve(&dir, &[], free_port()).await;
     assert!(!left[0].exists(), "the orphan spool file is gone after start-up");
     assert!(fresh.exists(), "a fresh spool file is kept");
 }

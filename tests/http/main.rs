@@ -11,6 +11,7 @@ mod hardening;
 mod limits;
 mod photos;
 mod tool_api;
+mod under_load;
 mod updates;
 mod web_auth;
 mod worker;

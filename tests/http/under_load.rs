@@ -197,8 +197,11 @@ async fn requests_cut_at_random_points_are_applied_once_and_leave_no_transaction
         for j in 0..AT_ONCE {
             let (http, token, base, service) = (http.clone(), token.clone(), s.base.clone(), s.service.clone());
             warm.push(tokio::spawn(async move {
-                let call =
-                    Call { tool: "ticket.create", body: create_body(&format!("warm {j}")), key: uuid::Uuid::new_v4().to_string() };
+                let call = Call {
+                    tool: "ticket.create",
+                    body: create_body(&format!("warm {j}")),
+                    key: uuid::Uuid::new_v4().to_string(),
+                };
                 let a = send(&http, &Server { base, service }, &token, &call, PROMPT).await.expect("a warm-up call");
                 assert_eq!(a.status, 200, "{}", a.body);
                 a.took
@@ -286,7 +289,8 @@ async fn requests_cut_at_random_points_are_applied_once_and_leave_no_transaction
         }
         let creates = count(&db, "SELECT COUNT(*) FROM tickets WHERE problem_summary LIKE 'cut %'").await;
         assert_eq!(creates, (CALLS as i64 + 1) / 2, "each ticket.create applied exactly once");
-        let distinct = count(&db, "SELECT COUNT(DISTINCT problem_summary) FROM tickets WHERE problem_summary LIKE 'cut %'").await;
+        let distinct =
+            count(&db, "SELECT COUNT(DISTINCT problem_summary) FROM tickets WHERE problem_summary LIKE 'cut %'").await;
         assert_eq!(distinct, creates);
         let messages = count(&db, "SELECT COUNT(*) FROM messages WHERE body LIKE 'cut %'").await;
         assert_eq!(messages, CALLS as i64 / 2, "each ticket.add_message applied exactly once");
@@ -333,7 +337,8 @@ fn assert_ok_or_busy(a: &Answer, what: &str) -> bool {
 async fn two_connections_for_four_clients_answer_ok_or_busy_never_stall() {
     let admin = Db::connect(&pg_admin_url()).await.expect("PostgreSQL for tests");
     let name = format!("rdtight_{}", uuid::Uuid::new_v4().simple());
-    for sql in [format!("CREATE ROLE {name} LOGIN CONNECTION LIMIT 2"), format!("CREATE DATABASE {name} OWNER {name}")] {
+    for sql in [format!("CREATE ROLE {name} LOGIN CONNECTION LIMIT 2"), format!("CREATE DATABASE {name} OWNER {name}")]
+    {
         sqlx::query(&sql).execute(admin.pool()).await.expect(&sql);
     }
     let db = Db::connect(&role_url(&pg_admin_url(), &name)).await.expect("a pool that fits the role's limit");
@@ -343,15 +348,25 @@ async fn two_connections_for_four_clients_answer_ok_or_busy_never_stall() {
     let s = start_with_rate(service(db.clone()), Some(1_000_000)).await;
     let token = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
     let http = reqwest::Client::new();
-    let first = Call { tool: "ticket.create", body: create_body("tight"), key: uuid::Uuid::new_v4().to_string() };
-    let created = send(&http, &s, &token, &first, PROMPT).await.expect("ticket");
-    assert_eq!(created.status, 200, "{}", created.body);
-    let id = created.body["case"]["id"].as_str().expect("id").to_string();
+    // One ticket per client: clients writing to one ticket would also hear CONFLICT.
+    let mut tickets = vec![];
+    for c in 0..4 {
+        let call = Call {
+            tool: "ticket.create",
+            body: create_body(&format!("tight {c}")),
+            key: uuid::Uuid::new_v4().to_string(),
+        };
+        let created = send(&http, &s, &token, &call, PROMPT).await.expect("ticket");
+        assert_eq!(created.status, 200, "{}", created.body);
+        tickets.push(created.body["case"]["id"].as_str().expect("id").to_string());
+    }
+    let id = tickets[0].clone();
 
     // Four light clients, each reading the case and adding a message in turn.
+    let started = Instant::now();
     let mut clients = vec![];
-    for c in 0..4 {
-        let (http, token, id, base) = (http.clone(), token.clone(), id.clone(), s.base.clone());
+    for (c, id) in tickets.iter().cloned().enumerate() {
+        let (http, token, base) = (http.clone(), token.clone(), s.base.clone());
         let service = s.service.clone();
         clients.push(tokio::spawn(async move {
             let s = Server { base, service };
@@ -379,7 +394,7 @@ async fn two_connections_for_four_clients_answer_ok_or_busy_never_stall() {
         ok += o;
         busy += b;
     }
-    eprintln!("four clients on two connections: {ok} answered, {busy} busy");
+    eprintln!("four clients on two connections: {ok} answered, {busy} busy, in {:?}", started.elapsed());
     assert!(ok > busy, "most light calls are served ({ok} ok, {busy} busy)");
 
     // Both connections lent out elsewhere: the next caller hears BUSY after the acquire
@@ -432,4 +447,3 @@ async fn relay(target: String, delay: Duration) -> std::net::SocketAddr {
     });
     at
 }
-

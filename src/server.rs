@@ -125,7 +125,18 @@ async fn run_to_end(request: axum::extract::Request, next: axum::middleware::Nex
     if matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
         return next.run(request).await;
     }
-    match tokio::spawn(next.run(request).instrument(tracing::Span::current())).await {
+    // The body is the client's part: once nobody waits for the answer, reading the rest of it
+    // fails, so the handler stops there (before any action, which reads its whole body first)
+    // and the connection closes instead of draining a body that trickles in.
+    let (waiting, abandoned) = tokio::sync::oneshot::channel::<()>();
+    let (parts, body) = request.into_parts();
+    let request = axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::new(UntilAbandoned { body, abandoned, gave_up: false }),
+    );
+    let answer = tokio::spawn(next.run(request).instrument(tracing::Span::current())).await;
+    drop(waiting);
+    match answer {
         Ok(response) => response,
         // The panic handler outside answers it, as it would have on this task.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -133,6 +144,42 @@ async fn run_to_end(request: axum::extract::Request, next: axum::middleware::Nex
             tracing::error!(error = %e, "request task ended early");
             panic_response(Box::new(()))
         }
+    }
+}
+
+/// A request body that fails once the request it belongs to is abandoned (the sender of
+/// `abandoned` dropped with the waiting request).
+struct UntilAbandoned {
+    body: axum::body::Body,
+    abandoned: tokio::sync::oneshot::Receiver<()>,
+    gave_up: bool,
+}
+
+impl http_body::Body for UntilAbandoned {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        let this = self.get_mut();
+        if !this.gave_up && std::pin::Pin::new(&mut this.abandoned).poll(cx).is_ready() {
+            this.gave_up = true;
+        }
+        if this.gave_up {
+            return std::task::Poll::Ready(Some(Err(axum::Error::new("the client gave up before the body was whole"))));
+        }
+        std::pin::Pin::new(&mut this.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -128,6 +128,7 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         .with_state(state)
         .layer(identify)
         .layer(sessions)
+        .layer(axum::middleware::from_fn(run_to_end))
         .layer(axum::middleware::from_fn(crate::web::refuse_cross_site))
         .layer(axum::middleware::from_fn_with_state(web.limits, crate::limits::guard_requests))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
@@ -147,6 +148,73 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// Runs a request that may change something on a task of its own, so that a client who gives
+/// up (or the request timeout) stops waiting for the answer but not the work: the action, the
+/// upload and the session write each reach their commit or rollback. Reads (GET, HEAD) stay on
+/// the connection's task, so a page nobody waits for any more stops rendering.
+async fn run_to_end(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument;
+    if matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    // The body is the client's part: once nobody waits for the answer, reading the rest of it
+    // fails, so the handler stops there (before any action, which reads its whole body first)
+    // and the connection closes instead of draining a body that trickles in.
+    let (waiting, abandoned) = tokio::sync::oneshot::channel::<()>();
+    let (parts, body) = request.into_parts();
+    let request = axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::new(UntilAbandoned { body, abandoned, gave_up: false }),
+    );
+    let answer = tokio::spawn(next.run(request).instrument(tracing::Span::current())).await;
+    drop(waiting);
+    match answer {
+        Ok(response) => response,
+        // The panic handler outside answers it, as it would have on this task.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => {
+            tracing::error!(error = %e, "request task ended early");
+            panic_response(Box::new(()))
+        }
+    }
+}
+
+/// A request body that fails once the request it belongs to is abandoned (the sender of
+/// `abandoned` dropped with the waiting request).
+struct UntilAbandoned {
+    body: axum::body::Body,
+    abandoned: tokio::sync::oneshot::Receiver<()>,
+    gave_up: bool,
+}
+
+impl http_body::Body for UntilAbandoned {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        let this = self.get_mut();
+        if !this.gave_up && std::pin::Pin::new(&mut this.abandoned).poll(cx).is_ready() {
+            this.gave_up = true;
+        }
+        if this.gave_up {
+            return std::task::Poll::Ready(Some(Err(axum::Error::new("the client gave up before the body was whole"))));
+        }
+        std::pin::Pin::new(&mut this.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A bug must not cost the caller their connection: answer 500 in the API's error shape.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
@@ -159,13 +227,23 @@ async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({"status": "ok"})))
 }
 
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// Ready when the database answers, the blob store answers and a database connection is to
+/// be had: with every connection lent out, callers already queue (and some hear BUSY), so a
+/// load balancer should send new ones elsewhere until one frees.
+async fn readyz(State(state): State<AppState>) -> Response {
     if state.drain.is_draining() {
         // Leaving: the balancer sends new work elsewhere while what is here finishes.
         let body = serde_json::json!({"status": "draining"});
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], Json(body));
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
     }
-    let db = state.service.db().ping().await.map_err(|e| e.to_string());
+    let pool = state.service.db().pool_status();
+    let saturated = pool.saturated();
+    // Pinging a saturated pool would only queue behind the callers already waiting.
+    let db = if saturated {
+        Err("every connection is in use".to_string())
+    } else {
+        state.service.db().ping().await.map_err(|e| e.to_string())
+    };
     let blobs = state.service.blobs().ping().await.map_err(|e| e.to_string());
     let ready = db.is_ok() && blobs.is_ok();
     let describe = |r: &Result<(), String>| match r {
@@ -177,11 +255,17 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     };
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "database": describe(&db),
+        "database": if saturated { serde_json::json!("saturated") } else { describe(&db) },
         "blob_store": describe(&blobs),
+        "pool": pool,
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, [(header::CACHE_CONTROL, "no-store")], Json(body))
+    let mut response = (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+    if saturated {
+        let retry = axum::http::HeaderValue::from(dispatch::error::DATABASE_BUSY_RETRY_SECS);
+        response.headers_mut().insert(header::RETRY_AFTER, retry);
+    }
+    response
 }
 
 pub async fn serve(config: Config) -> Result<(), BoxError> {

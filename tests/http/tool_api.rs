@@ -149,10 +149,15 @@ async fn health_and_readiness() {
         assert!(h.headers().contains_key("x-request-id"));
         let r = client().get(format!("{}/readyz", s.base)).send().await.expect("readyz");
         assert_eq!(r.status(), 200);
+        let ready = r.json::<Value>().await.expect("json");
         assert_eq!(
-            r.json::<Value>().await.expect("json"),
-            json!({"status": "ready", "database": "ok", "blob_store": "ok"})
+            [&ready["status"], &ready["database"], &ready["blob_store"]],
+            [&json!("ready"), &json!("ok"), &json!("ok")],
+            "{ready}"
         );
+        // The pool's fill is reported: how many connections are open, idle, lent out, allowed.
+        assert!(ready["pool"]["max"].as_u64().is_some_and(|n| n >= 1), "{ready}");
+        assert!(ready["pool"]["in_use"].as_u64().is_some_and(|n| n < 2), "{ready}");
         db.close().await;
         let r = client().get(format!("{}/readyz", s.base)).send().await.expect("readyz");
         assert_eq!(r.status(), 503);

@@ -91,6 +91,11 @@ pub mod ssr {
     /// (400, 403, 404, 409, ...): only an internal error is a 500.
     pub fn error(e: ServiceError) -> ServerFnError {
         set_status(e.code().http_status());
+        if let ServiceError::Busy { retry_after_secs, .. } | ServiceError::RateLimited { retry_after_secs, .. } = &e {
+            if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+                options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
+            }
+        }
         ServerFnError::new(e.public_message())
     }
 
@@ -126,9 +131,14 @@ pub mod ssr {
             Err(ServiceError::Domain(domain::DomainError::Invalid(fields))) => {
                 Ok(super::FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields })
             }
-            Err(e @ (ServiceError::Internal(_) | ServiceError::Forbidden(_) | ServiceError::NotAllowed { .. })) => {
-                Err(error(e))
-            }
+            // Load is no fault of the form: the call fails as a whole (503 with Retry-After),
+            // and the same submission may simply be sent again.
+            Err(
+                e @ (ServiceError::Internal(_)
+                | ServiceError::Forbidden(_)
+                | ServiceError::NotAllowed { .. }
+                | ServiceError::Busy { .. }),
+            ) => Err(error(e)),
             Err(e) => Ok(super::FormOutcome::Invalid { message: e.public_message(), fields: vec![] }),
         }
     }

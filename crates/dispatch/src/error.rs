@@ -41,7 +41,8 @@ pub enum ServiceError {
     LinkInvalid,
     #[error("{what}; please wait {retry_after_secs} s")]
     RateLimited { what: &'static str, retry_after_secs: u64 },
-    /// Work the server bounds (image processing) is at its limit; nothing changed.
+    /// Work the server bounds (image processing, database connections) is at its limit;
+    /// nothing changed.
     #[error("{what}; please try again in {retry_after_secs} s")]
     Busy { what: String, retry_after_secs: u64 },
     /// A person paused the agents this call would have acted for.
@@ -136,10 +137,33 @@ impl ServiceError {
     }
 }
 
+/// Seconds a caller refused for want of a database connection is told to wait.
+pub const DATABASE_BUSY_RETRY_SECS: u64 = 1;
+
+impl ServiceError {
+    /// No database connection came free in time (see `db::acquire_timeout`): nothing was done,
+    /// and the caller may try again.
+    pub fn database_busy() -> Self {
+        ServiceError::Busy {
+            what: "the server has more requests than database connections just now".into(),
+            retry_after_secs: DATABASE_BUSY_RETRY_SECS,
+        }
+    }
+}
+
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
-        tracing::error!(error = %e, "database error");
-        ServiceError::Internal(e.to_string())
+        match e {
+            // Load, not a fault: the caller hears BUSY and when to come back.
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("no database connection came free in time; answered BUSY");
+                ServiceError::database_busy()
+            }
+            e => {
+                tracing::error!(error = %e, "database error");
+                ServiceError::Internal(e.to_string())
+            }
+        }
     }
 }
 

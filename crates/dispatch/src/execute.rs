@@ -94,24 +94,32 @@ impl Service {
                 request_hash: idempotency::request_hash(&json),
             });
         }
-        if let Some(answer) = self.stored_answer(&ctx).await? {
-            return Ok(answer);
-        }
-        let input = match action.parse_input(json) {
-            Some(Ok(input)) => input,
-            Some(Err(e)) => return Err(input_error(&e)),
-            None => return Err(ServiceError::Internal(format!("{action} has no input"))),
-        };
-        self.run(&ctx, input).await
+        let service = self.clone();
+        run_to_end(async move {
+            if let Some(answer) = service.stored_answer(&ctx).await? {
+                return Ok(answer);
+            }
+            let input = match action.parse_input(json) {
+                Some(Ok(input)) => input,
+                Some(Err(e)) => return Err(input_error(&e)),
+                None => return Err(ServiceError::Internal(format!("{action} has no input"))),
+            };
+            service.run(&ctx, input).await
+        })
+        .await
     }
 
     /// Runs one action of the table with its typed input (the web app's door).
     pub async fn execute(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
         self.permit(ctx, input.action())?;
-        if let Some(answer) = self.stored_answer(ctx).await? {
-            return Ok(answer);
-        }
-        self.run(ctx, input).await
+        let (service, ctx) = (self.clone(), ctx.clone());
+        run_to_end(async move {
+            if let Some(answer) = service.stored_answer(&ctx).await? {
+                return Ok(answer);
+            }
+            service.run(&ctx, input).await
+        })
+        .await
     }
 
     /// [`Service::execute`] for a case action: the case after commit.
@@ -239,6 +247,26 @@ impl Service {
                 Some(Stored::InProgress) => return Err(in_progress()),
             }
         }
+    }
+}
+
+/// Runs `work` on a task of its own and waits for its answer.
+///
+/// A request's future is dropped at its next await when its client gives up (a timeout, a
+/// closed tab, a phone losing signal). Work handed over here is not: it goes on to its commit
+/// or rollback, so an action is either applied (and its idempotency key answers a retry) or
+/// not at all, never cut between its statements. The task's future also lives on the heap,
+/// not on the stack of whatever awaits it: the action futures are large, and nested in each
+/// other they overflowed a thread's stack.
+pub async fn run_to_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
+) -> Result<T, ServiceError> {
+    use tracing::Instrument;
+    match tokio::spawn(work.instrument(tracing::Span::current())).await {
+        Ok(answer) => answer,
+        // A bug keeps its panic: the door's panic handler answers it as before.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(ServiceError::Internal(format!("the action's task ended early: {e}"))),
     }
 }
 

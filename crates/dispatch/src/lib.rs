@@ -45,6 +45,6 @@ pub use store::{audit, case_store, db, idempotency, sessions};
 pub use blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
 pub use db::{Backend, Db};
 pub use error::ServiceError;
-pub use execute::Done;
+pub use execute::{run_to_end, Done};
 pub use service::{CallContext, Outcome, Service};
 pub use settings::ShopSettings;

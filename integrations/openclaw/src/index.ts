@@ -106,6 +106,19 @@ function successText(tool: string | null, body: any): string {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The longest a server's Retry-After is honoured: a call must still end in reasonable time. */
+const MAX_RETRY_AFTER_MS = 10_000;
+
+/**
+ * How long to wait before the next attempt: the server's Retry-After (seconds, as Real
+ * Dispatch sends with 503 BUSY) when it gives one, else a doubling backoff.
+ */
+export function retryDelay(retryAfter: string | null | undefined, attempt: number): number {
+  const backoff = 250 * 2 ** (attempt - 1);
+  const secs = Number(retryAfter ?? "");
+  return Number.isFinite(secs) && secs > 0 ? Math.min(secs * 1000, MAX_RETRY_AFTER_MS) : backoff;
+}
+
 /**
  * One logical call: a fresh Idempotency-Key, kept across its own retries (a network failure
  * or a 502/503/504 is retried; anything the server decided is reported as it is).
@@ -161,7 +174,7 @@ export async function callDispatch(
     }
     if ([502, 503, 504].includes(res.status) && attempt < attempts) {
       lastProblem = `Real Dispatch answered ${res.status}`;
-      await pause(250 * 2 ** (attempt - 1));
+      await pause(retryDelay(res.headers.get("retry-after"), attempt));
       continue;
     }
     const text = await res.text();
@@ -231,6 +244,7 @@ async function request(
 ): Promise<Answer> {
   let problem = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    let retryAfter: string | null = null;
     try {
       const res = await fetch(`${cfg.baseUrl}${path}`, {
         method,
@@ -241,10 +255,11 @@ async function request(
       const parsed = await res.json().catch(() => null);
       if (![502, 503, 504].includes(res.status)) return { status: res.status, body: parsed };
       problem = `Real Dispatch answered ${res.status}`;
+      retryAfter = res.headers.get("retry-after");
     } catch (e: any) {
       problem = `Real Dispatch at ${cfg.baseUrl} did not answer (${e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.message ?? e})`;
     }
-    if (attempt < attempts) await pause(250 * 2 ** (attempt - 1));
+    if (attempt < attempts) await pause(retryDelay(retryAfter, attempt));
   }
   return { status: 0, body: null, unreachable: problem };
 }

@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  callDispatch, caseContext, gateInbound, readConfig, readPolicy, recordOutbound, retryHeld, sourceChannel, stableKey,
-  ticketOf, tools,
+  callDispatch, caseContext, gateInbound, readConfig, readPolicy, recordOutbound, retryDelay, retryHeld, sourceChannel,
+  stableKey, ticketOf, tools,
 } from '../dist/index.js';
 
 const servers = [];
@@ -32,6 +32,27 @@ async function serve(answer) {
 }
 
 const spec = (name) => tools.find((t) => t.name === name);
+
+test('a 503 BUSY is retried after the Retry-After it names, with the same key', async () => {
+  const srv = await serve((req, res, body, n) => {
+    if (n === 1) {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: { code: 'BUSY', message: 'busy', request_id: 'r', details: { retry_after_seconds: 1 } } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ request_id: 'r', case: { id: 'tkt_1', number: 'RD-000001', state: 'intake', version: 1 }, events: ['e'], data: {} }));
+  });
+  const cfg = readConfig({ baseUrl: srv.url, token: 'tok', timeoutMs: 5000 });
+  const started = Date.now();
+  const r = await callDispatch(cfg, spec('dispatch_ticket_create'), {}, 'call-busy');
+  assert.equal(r.isError, false, JSON.stringify(r));
+  assert.ok(Date.now() - started >= 950, 'it waited the second the server asked for');
+  assert.equal(srv.seen[1].headers['idempotency-key'], srv.seen[0].headers['idempotency-key']);
+  assert.equal(retryDelay('600', 1), 10000, 'a long Retry-After is capped');
+  assert.equal(retryDelay('soon', 2), 500, 'an unreadable one falls back to the backoff');
+  assert.equal(retryDelay(null, 1), 250);
+});
 
 test('the tools are the generated ones, with dots nowhere in their names', () => {
   assert.equal(tools.length, 15, '14 agent tools and the case summary');

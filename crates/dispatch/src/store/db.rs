@@ -10,7 +10,7 @@
 //! statement's empty result). PostgreSQL takes one statement per prepared query.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,11 @@ pub enum DbError {
     Folder { path: String, source: std::io::Error },
     #[error("cannot connect to the {backend} database: {source}")]
     Connect { backend: &'static str, source: sqlx::Error },
+    #[error(
+        "the PostgreSQL server has no connection to spare for this instance ({0}); raise max_connections \
+         or the role's or database's CONNECTION LIMIT, or stop another client"
+    )]
+    NoRoom(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -60,30 +65,44 @@ pub struct Db {
     alive: Arc<()>,
 }
 
+/// A snapshot of the pool (see [`Db::pool_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
+
+impl PoolStatus {
+    /// Every connection the pool may open is open and lent out: the next caller waits.
+    pub fn saturated(&self) -> bool {
+        self.in_use >= self.max
+    }
+}
+
 /// A write transaction; on SQLite it also holds this process's writer slot until it ends.
+///
+/// `BEGIN`, `COMMIT` and `ROLLBACK` are sent by hand rather than through sqlx's
+/// `Transaction`: on SQLite so they can ride in the same round trip as the action's first and
+/// last statement (each statement is a hand-off to the connection's thread and back); on
+/// PostgreSQL because sqlx 0.8 loses track of a `BEGIN` whose caller is dropped while it
+/// waits for the answer (a client that gives up at that moment): the connection went back to
+/// the pool inside a transaction nobody owned, holding whatever the next borrower locked.
+/// Here the transaction counts as open from before `BEGIN` is sent, so whatever happens to
+/// the caller, the connection is rolled back (or closed) before anyone else gets it.
 pub struct WriteTx {
-    inner: TxInner,
-}
-
-enum TxInner {
-    /// PostgreSQL: sqlx's own transaction.
-    Sqlx(Transaction<'static, Any>),
-    /// SQLite: `BEGIN IMMEDIATE` and `COMMIT` are sent by hand on the writer connection, so
-    /// they can ride in the same round trip as the action's first and last statement (each
-    /// statement is a hand-off to the connection's thread and back).
-    Lite(LiteTx),
-}
-
-struct LiteTx {
     conn: Option<sqlx::pool::PoolConnection<Any>>,
+    /// SQLite only: this process's writer slot, given back after the connection.
     writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-    /// Neither COMMIT nor ROLLBACK has run since BEGIN.
+    backend: Backend,
+    /// Neither COMMIT nor ROLLBACK has run since BEGIN (or since BEGIN may have been sent).
     open: bool,
 }
 
-impl Drop for LiteTx {
+impl Drop for WriteTx {
     /// An action that fails (or is dropped) rolls back before the writer slot and the
-    /// connection are given back, so the next writer never starts inside this transaction.
+    /// connection are given back, so the next borrower never starts inside this transaction.
     fn drop(&mut self) {
         if !self.open {
             return;
@@ -92,8 +111,9 @@ impl Drop for LiteTx {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
+                    // Waits out whatever the dropped caller left in flight, then rolls back.
                     if let Err(e) = conn.execute("ROLLBACK").await {
-                        tracing::warn!(error = %e, "rollback failed; the writer connection is closed instead");
+                        tracing::warn!(error = %e, "rollback failed; the connection is closed instead");
                         conn.close_on_drop();
                     }
                     drop(conn);
@@ -107,21 +127,26 @@ impl Drop for LiteTx {
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self.inner {
-            TxInner::Lite(mut lite) => {
-                lite.conn_mut()?.execute("COMMIT").await?;
-                lite.open = false;
-                Ok(())
-            }
-            TxInner::Sqlx(tx) => tx.commit().await,
-        }
+    /// A connection marked open, so that anything from here on (the BEGIN included) is rolled
+    /// back if the caller does not commit.
+    fn open(
+        conn: sqlx::pool::PoolConnection<Any>,
+        writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+        backend: Backend,
+    ) -> WriteTx {
+        WriteTx { conn: Some(conn), writer, backend, open: true }
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.conn_mut()?.execute("COMMIT").await?;
+        self.open = false;
+        Ok(())
     }
 
     /// Whether [`WriteTx::execute_and_commit`] takes SQL that ends with its own `; COMMIT`
     /// (SQLite) or plain SQL (PostgreSQL, which takes one statement per prepared query).
     pub fn fuses_commit(&self) -> bool {
-        matches!(self.inner, TxInner::Lite(_))
+        self.backend == Backend::Sqlite
     }
 
     /// Runs the last statement of the transaction and commits: on SQLite `query` must end with
@@ -131,17 +156,14 @@ impl WriteTx {
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<(), sqlx::Error> {
         query.execute(&mut *self).await?;
-        match self.inner {
-            TxInner::Lite(mut lite) => {
-                lite.open = false;
-                Ok(())
-            }
-            TxInner::Sqlx(tx) => tx.commit().await,
+        if self.fuses_commit() {
+            self.open = false;
+            Ok(())
+        } else {
+            self.commit().await
         }
     }
-}
 
-impl LiteTx {
     fn conn_mut(&mut self) -> Result<&mut sqlx::pool::PoolConnection<Any>, sqlx::Error> {
         self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
@@ -150,20 +172,14 @@ impl LiteTx {
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        match &self.inner {
-            TxInner::Sqlx(tx) => tx,
-            // `conn` is only taken by Drop.
-            TxInner::Lite(lite) => lite.conn.as_deref().expect("a live transaction has its connection"),
-        }
+        // `conn` is only taken by Drop.
+        self.conn.as_deref().expect("a live transaction has its connection")
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        match &mut self.inner {
-            TxInner::Sqlx(tx) => tx,
-            TxInner::Lite(lite) => lite.conn.as_deref_mut().expect("a live transaction has its connection"),
-        }
+        self.conn.as_deref_mut().expect("a live transaction has its connection")
     }
 }
 
@@ -182,7 +198,7 @@ impl Db {
         };
         let connect = |options: AnyPoolOptions| async move {
             options
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout())
                 .connect(url)
                 .await
                 .map_err(|source| DbError::Connect { backend: backend.as_str(), source })
@@ -196,7 +212,10 @@ impl Db {
                 let writer = if in_memory { None } else { Some(connect(sqlite_options(1)).await?) };
                 (pool, writer)
             }
-            Backend::Postgres => (connect(AnyPoolOptions::new().max_connections(pg_pool_size())).await?, None),
+            Backend::Postgres => {
+                let size = pg_pool_size_that_fits(url).await?;
+                (connect(AnyPoolOptions::new().max_connections(size)).await?, None)
+            }
         };
         let db = Db {
             pool,
@@ -288,7 +307,11 @@ impl Db {
                 tx.execute("BEGIN IMMEDIATE").await?;
                 Ok(tx)
             }
-            Backend::Postgres => Ok(WriteTx { inner: TxInner::Sqlx(self.pool.begin().await?) }),
+            Backend::Postgres => {
+                let mut tx = WriteTx::open(self.pool.acquire().await?, None, Backend::Postgres);
+                tx.execute("BEGIN").await?;
+                Ok(tx)
+            }
         }
     }
 
@@ -316,7 +339,15 @@ impl Db {
     async fn sqlite_writer(&self) -> Result<WriteTx, sqlx::Error> {
         let guard = self.writer.clone().lock_owned().await;
         let conn = self.writer_pool.as_ref().unwrap_or(&self.pool).acquire().await?;
-        Ok(WriteTx { inner: TxInner::Lite(LiteTx { conn: Some(conn), writer: Some(guard), open: true }) })
+        Ok(WriteTx::open(conn, Some(guard), Backend::Sqlite))
+    }
+
+    /// How full the pool is, for readiness checks: open connections, idle ones, and the most it
+    /// may open.
+    pub fn pool_status(&self) -> PoolStatus {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX).min(size);
+        PoolStatus { size, idle, in_use: size - idle, max: self.pool.options().get_max_connections() }
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -353,6 +384,109 @@ fn pg_pool_size() -> u32 {
         .and_then(|v| v.trim().parse().ok())
         .filter(|n| *n > 0)
         .unwrap_or((2 * cores).clamp(4, 16))
+}
+
+/// How long a caller waits for a pooled connection (`RD_DB_ACQUIRE_TIMEOUT_SECS`, default 2)
+/// before it is answered BUSY. A caller still waiting after that is better told to come back
+/// than held: a client gives up long before sqlx's default of 30 s, and a queue that long only
+/// grows.
+pub fn acquire_timeout() -> Duration {
+    let secs = std::env::var("RD_DB_ACQUIRE_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(2.0);
+    Duration::from_secs_f64(secs.min(600.0))
+}
+
+/// What the server lets this instance open, from one probe connection: the server's own
+/// `max_connections` (less the superuser reserve, for other roles), the role's and the
+/// database's `CONNECTION LIMIT`, each less the connections open now. The probe counts itself
+/// among those, and closes before the pool opens, so it is added back.
+async fn pg_room(url: &str) -> Result<PgRoom, DbError> {
+    use sqlx::Connection;
+    use sqlx::Row;
+    let connect_error = |source: sqlx::Error| match &source {
+        sqlx::Error::Database(e) if e.code().as_deref() == Some("53300") => DbError::NoRoom(e.message().to_string()),
+        _ => DbError::Connect { backend: "postgres", source },
+    };
+    let mut probe = sqlx::AnyConnection::connect(url).await.map_err(connect_error)?;
+    let row = sqlx::query(
+        "SELECT current_setting('max_connections')::bigint AS max_connections, \
+                current_setting('superuser_reserved_connections')::bigint AS reserved, \
+                (SELECT COUNT(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS in_use, \
+                r.rolsuper AS superuser, r.rolconnlimit::bigint AS role_limit, \
+                (SELECT COUNT(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
+                    AND usename = current_user) AS role_in_use, \
+                d.datconnlimit::bigint AS database_limit, \
+                (SELECT COUNT(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
+                    AND datname = current_database()) AS database_in_use \
+         FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()",
+    )
+    .fetch_one(&mut probe)
+    .await
+    .map_err(connect_error)?;
+    let get = |name: &str| row.try_get::<i64, _>(name).map_err(connect_error);
+    let superuser = row.try_get::<bool, _>("superuser").map_err(connect_error)?;
+    let reserved = if superuser { 0 } else { get("reserved")? };
+    let server = get("max_connections")? - reserved - get("in_use")? + 1;
+    let limited = |limit: i64, in_use: i64| if limit < 0 { i64::MAX } else { limit - in_use + 1 };
+    let role = limited(get("role_limit")?, get("role_in_use")?);
+    let database = limited(get("database_limit")?, get("database_in_use")?);
+    if let Err(e) = probe.close().await {
+        tracing::debug!(error = %e, "closing the probe connection failed");
+    }
+    Ok(PgRoom { server, role, database })
+}
+
+/// Connections this instance may open, by each limit that applies.
+#[derive(Debug, Clone, Copy)]
+struct PgRoom {
+    server: i64,
+    role: i64,
+    database: i64,
+}
+
+impl PgRoom {
+    fn fits(self) -> i64 {
+        self.server.min(self.role).min(self.database)
+    }
+}
+
+/// [`pg_pool_size`], cut to what the server allows now: a pool larger than that only turns
+/// load into "too many connections" retries and stalls. Refuses to start when not even one
+/// connection fits.
+async fn pg_pool_size_that_fits(url: &str) -> Result<u32, DbError> {
+    let wanted = pg_pool_size();
+    let room = pg_room(url).await?;
+    let fits = room.fits();
+    if fits < 1 {
+        return Err(DbError::NoRoom(format!(
+            "server {} free, role {} free, database {} free",
+            room.server, room.role, room.database
+        )));
+    }
+    let size = wanted.min(u32::try_from(fits).unwrap_or(u32::MAX));
+    let show = |n: i64| if n == i64::MAX { "no limit".to_string() } else { n.to_string() };
+    if size < wanted {
+        tracing::warn!(
+            wanted,
+            size,
+            server_free = %show(room.server),
+            role_free = %show(room.role),
+            database_free = %show(room.database),
+            "the database allows fewer connections than this instance wants: the pool is cut to fit"
+        );
+    } else {
+        tracing::info!(
+            size,
+            server_free = %show(room.server),
+            role_free = %show(room.role),
+            database_free = %show(room.database),
+            "connection pool sized"
+        );
+    }
+    Ok(size)
 }
 
 /// WAL lets readers run beside the single writer; writers queue on busy_timeout (other

@@ -227,22 +227,26 @@ async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({"status": "ok"})))
 }
 
+/// How long readiness waits for a database connection before it calls the instance saturated.
+const READY_WAIT: Duration = Duration::from_millis(250);
+
 /// Ready when the database answers, the blob store answers and a database connection is to
-/// be had: with every connection lent out, callers already queue (and some hear BUSY), so a
-/// load balancer should send new ones elsewhere until one frees.
+/// be had: when none frees within [`READY_WAIT`], callers already queue (and some hear BUSY),
+/// so a load balancer should send new ones elsewhere until one frees.
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.drain.is_draining() {
         // Leaving: the balancer sends new work elsewhere while what is here finishes.
         let body = serde_json::json!({"status": "draining"});
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
     }
+    // Every connection lent out for a moment is ordinary under load (callers take turns);
+    // unready is when none frees within a short wait, so balancers do not flap on a busy pool.
+    let waited = tokio::time::timeout(READY_WAIT, state.service.db().ping()).await;
     let pool = state.service.db().pool_status();
-    let saturated = pool.saturated();
-    // Pinging a saturated pool would only queue behind the callers already waiting.
-    let db = if saturated {
-        Err("every connection is in use".to_string())
-    } else {
-        state.service.db().ping().await.map_err(|e| e.to_string())
+    let saturated = waited.is_err() && pool.saturated();
+    let db = match waited {
+        Ok(pinged) => pinged.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no database connection free within {} ms", READY_WAIT.as_millis())),
     };
     let blobs = state.service.blobs().ping().await.map_err(|e| e.to_string());
     let ready = db.is_ok() && blobs.is_ok();

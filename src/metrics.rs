@@ -32,6 +32,14 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: String,
+    role: String,
+    /// `ok`, or the error code (`FORBIDDEN`, `CONFLICT`, …).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutboxLabels {
     outbox: String,
 }
@@ -41,6 +49,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    actions: Family<ActionLabels, Counter>,
     pool_size: Gauge,
     pool_idle: Gauge,
     image_work: Gauge,
@@ -64,6 +73,8 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests answered, by route, method and status", requests.clone());
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register("http_request_duration_seconds", "Time to answer, by route", latency.clone());
+        let actions = Family::<ActionLabels, Counter>::default();
+        registry.register("actions", "Actions the doors ran, by action, role and outcome", actions.clone());
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -92,6 +103,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            actions,
             pool_size,
             pool_idle,
             image_work,
@@ -106,6 +118,19 @@ impl Metrics {
 
     pub fn from_env() -> Metrics {
         Metrics::new(std::env::var("RD_METRICS_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+    }
+
+    /// What the service calls after each action (see `Service::observed`).
+    pub fn action_observer(self: &Arc<Self>) -> dispatch::service::ActionObserver {
+        let metrics = Arc::clone(self);
+        Arc::new(move |action: &str, role: domain::Role, outcome: &str| {
+            let labels = ActionLabels {
+                action: action.to_string(),
+                role: role.as_str().to_string(),
+                outcome: outcome.to_string(),
+            };
+            metrics.actions.get_or_create(&labels).inc();
+        })
     }
 
     fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {

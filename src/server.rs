@@ -86,6 +86,7 @@ pub fn router_with(service: Service, leptos: LeptosOptions, web: WebSettings) ->
 pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings, drain: Drain) -> Router {
     let per_minute = web.tool_rate_per_minute;
     let metrics = Arc::new(crate::metrics::Metrics::from_env());
+    let service = service.observed(metrics.action_observer());
     let state = AppState {
         drain: drain.clone(),
         metrics: metrics.clone(),

@@ -86,7 +86,11 @@ pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResu
         _ => domain::case::NoteKind::Note,
     };
     let input = domain::commands::AddNote { ticket_id, kind, text };
-    job_of(ssr::service()?.add_note(&ssr::context(Action::CloseoutAddNote)?, &input).await)
+    job_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::CloseoutAddNote)?, domain::ActionInput::CloseoutAddNote(input))
+            .await,
+    )
 }
 
 /// `closeout.checklist_complete` for one item.
@@ -94,7 +98,14 @@ pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResu
 pub async fn tech_check(ticket_id: String, key: String) -> JobResult {
     let input =
         domain::commands::ChecklistComplete { ticket_id, items: vec![key], finalize: false, expected_version: None };
-    job_of(ssr::service()?.checklist_complete(&ssr::context(Action::CloseoutChecklistComplete)?, &input).await)
+    job_of(
+        ssr::service()?
+            .execute_case(
+                &ssr::context(Action::CloseoutChecklistComplete)?,
+                domain::ActionInput::CloseoutChecklistComplete(input),
+            )
+            .await,
+    )
 }
 
 /// Submits the closeout (work_performed -> closeout_ready) once every piece of evidence is
@@ -103,7 +114,14 @@ pub async fn tech_check(ticket_id: String, key: String) -> JobResult {
 pub async fn tech_submit(ticket_id: String) -> JobResult {
     let input =
         domain::commands::ChecklistComplete { ticket_id, items: vec![], finalize: true, expected_version: None };
-    job_of(ssr::service()?.checklist_complete(&ssr::context(Action::CloseoutChecklistComplete)?, &input).await)
+    job_of(
+        ssr::service()?
+            .execute_case(
+                &ssr::context(Action::CloseoutChecklistComplete)?,
+                domain::ActionInput::CloseoutChecklistComplete(input),
+            )
+            .await,
+    )
 }
 
 /// Labor time, in minutes, at the shop's rate.
@@ -114,7 +132,11 @@ pub async fn tech_labor(ticket_id: String, minutes: String, description: String)
         return invalid("minutes", "invalid", "whole minutes, e.g. 45");
     };
     let input = domain::commands::RecordLabor { ticket_id, minutes, description, rate_cents: None };
-    job_of(ssr::service()?.record_labor(&ssr::context(Action::JobRecordLabor)?, &input).await)
+    job_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::JobRecordLabor)?, domain::ActionInput::JobRecordLabor(input))
+            .await,
+    )
 }
 
 /// A part used, with its unit price as written on the box ("12.50").
@@ -135,7 +157,11 @@ pub async fn tech_part(ticket_id: String, description: String, quantity: String,
     };
     let input =
         domain::commands::RecordPart { ticket_id, sku: None, description, quantity, unit_price_cents: price.cents() };
-    job_of(ssr::service()?.record_part(&ssr::context(Action::JobRecordPart)?, &input).await)
+    job_of(
+        ssr::service()?
+            .execute_case(&ssr::context(Action::JobRecordPart)?, domain::ActionInput::JobRecordPart(input))
+            .await,
+    )
 }
 
 /// Check-in or work done (`job.check_in`, `job.complete_work`), by the technician.

@@ -1,8 +1,9 @@
 //! `/metrics` scraped as Prometheus would, around real traffic: counters move by exactly what
 //! was done, and the outbox gauges match the database.
 
-use crate::support::{dispatched_ticket, start, technician, Browser};
+use crate::support::{account, dispatched_ticket, start, technician, Browser};
 use dispatch::testing::each_backend;
+use domain::Role;
 
 /// The value of the series whose name and labels start as given, if it is there.
 fn series(text: &str, name_and_labels: &str) -> Option<f64> {
@@ -24,7 +25,17 @@ async fn metrics_count_what_happened() {
             assert_eq!(b.get("/healthz").await.status, 200);
         }
         let tech = technician(&s.service, "hvac").await;
-        dispatched_ticket(&s.service, &tech, 0).await;
+        let job = dispatched_ticket(&s.service, &tech, 0).await;
+        // Actions through the doors: two that land, one on a stale version.
+        account(&s, "op@metrics.test", Role::Operator, None, None).await;
+        b.login("op@metrics.test", "correct horse battery").await;
+        let version = job.version.to_string();
+        let stale = (job.version - 1).to_string();
+        for (priority, v) in [("urgent", version.as_str()), ("standard", ""), ("urgent", stale.as_str())] {
+            let r =
+                b.call("console_set_priority", &[("ticket_id", &job.id), ("priority", priority), ("version", v)]).await;
+            assert!(r.status < 500, "{}", r.body);
+        }
         let scraped = b.get("/metrics").await;
         assert_eq!(scraped.status, 200);
         assert!(scraped.headers["content-type"]
@@ -34,6 +45,11 @@ async fn metrics_count_what_happened() {
         let text = scraped.body;
         assert_eq!(series(&text, healthz), Some(before + 3.0), "{text}");
         assert!(series(&text, r#"rd_http_request_duration_seconds_count{route="/healthz"}"#) >= Some(3.0));
+        let set = |outcome: &str| {
+            format!(r#"rd_actions_total{{action="ticket.set_priority",role="operator",outcome="{outcome}"}}"#)
+        };
+        assert_eq!(series(&text, &set("ok")), Some(2.0), "{text}");
+        assert_eq!(series(&text, &set("CONFLICT")), Some(1.0), "{text}");
         // A route is counted by its template, not by each id.
         b.get("/tools/v1/cases/tkt_nobody").await;
         let text = b.get("/metrics").await.body;

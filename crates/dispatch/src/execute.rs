@@ -67,6 +67,19 @@ impl Service {
     #[tracing::instrument(name = "call", skip_all, fields(%action, actor = %ctx.actor.id))]
     pub async fn call(
         &self,
+        ctx: CallContext,
+        action: Action,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Done, ServiceError> {
+        let observed = ctx.clone();
+        let result = self.call_unobserved(ctx, action, key, body).await;
+        self.observe(action, &observed, &result);
+        result
+    }
+
+    async fn call_unobserved(
+        &self,
         mut ctx: CallContext,
         action: Action,
         key: Option<&str>,
@@ -111,15 +124,21 @@ impl Service {
 
     /// Runs one action of the table with its typed input (the web app's door).
     pub async fn execute(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
-        self.permit(ctx, input.action())?;
-        let (service, ctx) = (self.clone(), ctx.clone());
-        run_to_end(async move {
-            if let Some(answer) = service.stored_answer(&ctx).await? {
-                return Ok(answer);
-            }
-            service.run(&ctx, input).await
-        })
-        .await
+        let action = input.action();
+        let result = async {
+            self.permit(ctx, action)?;
+            let (service, ctx) = (self.clone(), ctx.clone());
+            run_to_end(async move {
+                if let Some(answer) = service.stored_answer(&ctx).await? {
+                    return Ok(answer);
+                }
+                service.run(&ctx, input).await
+            })
+            .await
+        }
+        .await;
+        self.observe(action, ctx, &result);
+        result
     }
 
     /// [`Service::execute`] for a case action: the case after commit.

@@ -69,7 +69,12 @@ pub struct Service {
     /// Where uploads are received before they are stored: a folder this server owns (under its
     /// data folder), so what a killed process leaves there is found and swept.
     pub(crate) spool_dir: Arc<std::path::PathBuf>,
+    /// Told of every action a door ran, with its outcome (the metrics).
+    pub(crate) observer: Option<ActionObserver>,
 }
+
+/// Called with each action's name, the caller's role and the outcome: `ok`, or the error code.
+pub type ActionObserver = Arc<dyn Fn(&str, Role, &str) + Send + Sync>;
 
 impl Service {
     pub fn new(db: Db, blobs: Arc<dyn BlobStore>) -> Self {
@@ -89,6 +94,7 @@ impl Service {
                 crate::tickets::PORTAL_MESSAGE_BURST,
             )),
             spool_dir: Arc::new(std::env::temp_dir().join("real-dispatch-spool")),
+            observer: None,
         }
     }
 
@@ -100,6 +106,22 @@ impl Service {
 
     pub fn spool_dir(&self) -> &std::path::Path {
         &self.spool_dir
+    }
+
+    /// This service, telling `observer` of every action the doors run.
+    pub fn observed(mut self, observer: ActionObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn observe<T>(&self, action: Action, ctx: &CallContext, result: &Result<T, ServiceError>) {
+        if let Some(observer) = &self.observer {
+            let outcome = match result {
+                Ok(_) => "ok",
+                Err(e) => e.code().as_str(),
+            };
+            observer(action.name(), ctx.actor.role, outcome);
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -98,3 +98,31 @@ async fn json_logs_are_one_object_per_line_with_the_request_span() {
     assert_eq!(response["fields"]["status"], 200);
     assert_eq!(response["span"]["path"], "/readyz");
 }
+
+/// The Grafana dashboard in `integrations/` only asks for series the server exports.
+#[tokio::test]
+async fn the_dashboard_asks_only_for_series_the_server_exports() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/grafana/real-dispatch.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("the dashboard is JSON");
+    let mut db = dispatch::testing::each_backend().await;
+    let s = start(db.next().expect("a backend")).await;
+    let mut b = Browser::new(&s);
+    b.get("/healthz").await;
+    let text = b.get("/metrics").await.body;
+    let exported: std::collections::BTreeSet<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ").and_then(|t| t.split(' ').next())).collect();
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 8);
+    for target in panels.iter().flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default()) {
+        let expr = target["expr"].as_str().expect("an expression");
+        for name in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("rd_")) {
+            let family = ["_bucket", "_count", "_sum", "_total"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|f| exported.contains(f))
+                .unwrap_or(name);
+            assert!(exported.contains(family), "{name} in `{expr}` is not exported: {exported:?}");
+        }
+    }
+}

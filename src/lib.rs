@@ -16,6 +16,7 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod tools;
+pub mod trace;
 pub mod web;
 pub mod worker;
 

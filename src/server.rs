@@ -140,7 +140,8 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+                    let trace_id = crate::trace::trace_id(req.headers()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id, trace_id = %trace_id)
                 })
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
                     tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1e3, "response");

@@ -166,7 +166,10 @@ fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallCont
             }))
         })?,
     };
-    let correlation_id = header(headers, "x-correlation-id").map(|c| c.chars().take(200).collect());
+    // A caller's own correlation id, else the trace its request belongs to (one agent turn).
+    let correlation_id = header(headers, "x-correlation-id")
+        .or_else(|| crate::trace::trace_id(headers))
+        .map(|c| c.chars().take(200).collect());
     Ok(CallContext {
         actor,
         channel,

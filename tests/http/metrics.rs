@@ -79,6 +79,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_span() {
     let answered = reqwest::Client::new()
         .get(format!("{}/readyz", server.base))
         .header("x-request-id", "probe-request-1")
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
         .send()
         .await
         .expect("readyz");
@@ -97,6 +98,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_span() {
         .unwrap_or_else(|| panic!("the answer's line carries its request's span: {text}"));
     assert_eq!(response["fields"]["status"], 200);
     assert_eq!(response["span"]["path"], "/readyz");
+    assert_eq!(response["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736", "the caller's trace is on the span");
 }
 
 /// The Grafana dashboard in `integrations/` only asks for series the server exports.

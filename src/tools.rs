@@ -166,9 +166,10 @@ fn call_context(actor: Actor, headers: &HeaderMap, rid: &str) -> Result<CallCont
             }))
         })?,
     };
-    // A caller's own correlation id, else the trace its request belongs to (one agent turn).
-    let correlation_id = header(headers, "x-correlation-id")
-        .or_else(|| crate::trace::trace_id(headers))
+    // The trace the call belongs to (one agent turn, whose calls it ties together), else the
+    // caller's own correlation id.
+    let correlation_id = crate::trace::trace_id(headers)
+        .or_else(|| header(headers, "x-correlation-id"))
         .map(|c| c.chars().take(200).collect());
     Ok(CallContext {
         actor,

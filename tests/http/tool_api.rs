@@ -946,28 +946,32 @@ async fn a_paused_ticket_answers_agents_409_over_http_until_resumed() {
 }
 
 /// One agent turn is one trace: the turn's `traceparent` reaches the audit events its calls
-/// write (as their correlation id, unless the caller names its own).
+/// write as their correlation id (a caller's `X-Correlation-Id` serves when there is none).
 #[tokio::test]
 async fn a_calls_trace_reaches_its_audit_events() {
     for db in each_backend().await {
         let s = start(db).await;
         let token = s.service.create_token(domain::Role::IntakeAgent, "intake").await.expect("token").token;
         let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-        let send = |correlation: Option<&str>| {
+        let send = |traced: bool, correlation: Option<&str>| {
             let mut req = client()
                 .post(format!("{}/tools/v1/ticket.create", s.base))
                 .bearer_auth(&token)
                 .header("idempotency-key", uuid_like())
-                .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
                 .header("content-type", "application/json")
                 .body(GOOD);
+            if traced {
+                req = req.header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"));
+            }
             if let Some(c) = correlation {
                 req = req.header("x-correlation-id", c);
             }
             req.send()
         };
-        for (correlation, expected) in [(None, trace), (Some("call_7"), "call_7")] {
-            let body: Value = send(correlation).await.expect("send").json().await.expect("json");
+        for (traced, correlation, expected) in
+            [(true, None, trace), (true, Some("call_7"), trace), (false, Some("call_7"), "call_7")]
+        {
+            let body: Value = send(traced, correlation).await.expect("send").json().await.expect("json");
             let event = body["events"][0].as_str().expect("an event").to_string();
             let events = dispatch::audit::all_events(s.service.db().pool()).await.expect("events");
             let written = events.iter().find(|e| e.id == event).expect("the event");

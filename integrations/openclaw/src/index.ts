@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFile
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 
 /** One generated tool description (see tools.json). */
@@ -106,6 +106,11 @@ function successText(tool: string | null, body: any): string {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A W3C trace id: one per agent turn, so the turn's calls and what they wrote are found together. */
+export function newTraceId(): string {
+  return randomBytes(16).toString("hex");
+}
+
 /** The longest a server's Retry-After is honoured: a call must still end in reasonable time. */
 const MAX_RETRY_AFTER_MS = 10_000;
 
@@ -130,6 +135,7 @@ export async function callDispatch(
   toolCallId: string,
   signal?: AbortSignal,
   attempts: number = ATTEMPTS,
+  traceId: string = newTraceId(),
 ): Promise<ToolResult> {
   if (!cfg.baseUrl || !cfg.token) {
     return failure("PLUGIN_NOT_CONFIGURED", "set plugins.entries.real-dispatch.config.baseUrl and .token");
@@ -153,6 +159,8 @@ export async function callDispatch(
           "content-type": "application/json",
           "idempotency-key": idempotencyKey,
           "x-correlation-id": toolCallId,
+          // W3C Trace Context: the turn's trace, this attempt's own span.
+          traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
         },
         body: spec.tool === null ? undefined : JSON.stringify(params ?? {}),
         signal: both,
@@ -543,18 +551,20 @@ export default definePluginEntry({
     api.on("message_sent", async (event: any, ctx: any) => {
       if (event?.success === false) await recordUndelivered(cfg, event, ctx);
     });
-    // Made per turn, so each agent's calls carry that agent's token.
+    // Made per turn, so each agent's calls carry that agent's token and the turn's one trace.
     api.registerTool(
-      (ctx: any) =>
-        tools.map((spec) => ({
+      (ctx: any) => {
+        const trace = newTraceId();
+        return tools.map((spec) => ({
           name: spec.name,
           label: spec.name,
           description: spec.description,
           parameters: spec.parameters,
           async execute(toolCallId: string, params: Record<string, unknown>, signal?: AbortSignal) {
-            return callDispatch(forAgent(cfg, ctx?.agentId), spec, params, toolCallId, signal);
+            return callDispatch(forAgent(cfg, ctx?.agentId), spec, params, toolCallId, signal, ATTEMPTS, trace);
           },
-        })),
+        }));
+      },
       { names: tools.map((t) => t.name) },
     );
   },

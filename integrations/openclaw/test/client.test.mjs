@@ -82,10 +82,16 @@ test('a call carries the token, a fresh key and the correlation id; retries keep
   assert.equal(a.headers['x-correlation-id'], 'call-1');
   assert.match(a.headers['idempotency-key'], /^[0-9a-f-]{36}$/);
   assert.equal(b.headers['idempotency-key'], a.headers['idempotency-key'], 'the retry is the same logical call');
+  const traceOf = (h) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(h.traceparent ?? '');
+  assert.ok(traceOf(a.headers) && traceOf(b.headers), `a W3C traceparent: ${a.headers.traceparent}`);
+  assert.equal(traceOf(b.headers)[1], traceOf(a.headers)[1], 'one trace for the call and its retry');
   assert.deepEqual(JSON.parse(b.body), { customer: { name: 'A' } });
 
   const again = await callDispatch(cfg, spec('dispatch_ticket_create'), {}, 'call-2');
   assert.equal(again.isError, false);
+  const turn = 'ab'.repeat(16);
+  await callDispatch(cfg, spec('dispatch_ticket_create'), {}, 'call-3', undefined, 1, turn);
+  assert.equal(traceOf(srv.seen[3].headers)[1], turn, 'a turn names its trace');
   assert.notEqual(srv.seen[2].headers['idempotency-key'], a.headers['idempotency-key'], 'a new call, a new key');
 });
 

@@ -96,32 +96,22 @@ pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResu
 /// `closeout.checklist_complete` for one item.
 #[server(endpoint = "tech_check")]
 pub async fn tech_check(ticket_id: String, key: String) -> JobResult {
-    let input =
-        domain::commands::ChecklistComplete { ticket_id, items: vec![key], finalize: false, expected_version: None };
-    job_of(
-        ssr::service()?
-            .execute_case(
-                &ssr::context(Action::CloseoutChecklistComplete)?,
-                domain::ActionInput::CloseoutChecklistComplete(input),
-            )
-            .await,
-    )
+    checklist(ticket_id, vec![key], false).await
 }
 
 /// Submits the closeout (work_performed -> closeout_ready) once every piece of evidence is
 /// there; otherwise the answer lists exactly what is missing.
 #[server(endpoint = "tech_submit")]
 pub async fn tech_submit(ticket_id: String) -> JobResult {
-    let input =
-        domain::commands::ChecklistComplete { ticket_id, items: vec![], finalize: true, expected_version: None };
-    job_of(
-        ssr::service()?
-            .execute_case(
-                &ssr::context(Action::CloseoutChecklistComplete)?,
-                domain::ActionInput::CloseoutChecklistComplete(input),
-            )
-            .await,
-    )
+    checklist(ticket_id, vec![], true).await
+}
+
+/// `closeout.checklist_complete`: ticks `items`, and with `finalize` submits the closeout.
+#[cfg(feature = "ssr")]
+async fn checklist(ticket_id: String, items: Vec<String>, finalize: bool) -> JobResult {
+    let input = domain::commands::ChecklistComplete { ticket_id, items, finalize, expected_version: None };
+    let input = domain::ActionInput::CloseoutChecklistComplete(input);
+    job_of(ssr::service()?.execute_case(&ssr::context(input.action())?, input).await)
 }
 
 /// Labor time, in minutes, at the shop's rate.
@@ -168,15 +158,11 @@ pub async fn tech_part(ticket_id: String, description: String, quantity: String,
 #[server(endpoint = "tech_step")]
 pub async fn tech_step(ticket_id: String, step: String, version: String) -> JobResult {
     ssr::allow(Action::JobsRead)?;
-    let action = match step.as_str() {
-        "check_in" => Action::JobCheckIn,
-        "complete_work" => Action::JobCompleteWork,
+    let input = domain::commands::TicketRef { ticket_id, expected_version: version.trim().parse().ok() };
+    let input = match step.as_str() {
+        "check_in" => domain::ActionInput::JobCheckIn(input),
+        "complete_work" => domain::ActionInput::JobCompleteWork(input),
         _ => return invalid("step", "unknown_step", "check_in or complete_work"),
     };
-    let input = domain::commands::TicketRef { ticket_id, expected_version: version.trim().parse().ok() };
-    let input = match action {
-        Action::JobCheckIn => domain::ActionInput::JobCheckIn(input),
-        _ => domain::ActionInput::JobCompleteWork(input),
-    };
-    job_of(ssr::service()?.execute_case(&ssr::context(action)?, input).await)
+    job_of(ssr::service()?.execute_case(&ssr::context(input.action())?, input).await)
 }

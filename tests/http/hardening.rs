@@ -100,7 +100,7 @@ async fn customer_with_photo(s: &Server, name: &str, phone: &str) -> (Browser, d
     let case = s.service.create_ticket(&op, &input).await.expect("ticket").case;
     let tech = technician(&s.service, "plumbing").await;
     let case = {
-        let dispatched = dispatched_for(s, &case, &tech).await;
+        let dispatched = crate::support::dispatch_to(&s.service, &case, &tech, 30).await;
         s.service
             .check_in(&op, &TicketRef { ticket_id: dispatched.id.clone(), expected_version: None })
             .await
@@ -120,24 +120,6 @@ async fn customer_with_photo(s: &Server, name: &str, phone: &str) -> (Browser, d
     let mut b = Browser::new(s);
     b.login(&email, "correct horse battery").await;
     (b, case)
-}
-
-async fn dispatched_for(s: &Server, case: &domain::Case, tech: &str) -> domain::Case {
-    use domain::commands::{AssignTech, ConfirmSlot};
-    use domain::window::HOUR_MS;
-    let op = system();
-    let start = (dispatch::ids::now_ms() / HOUR_MS + 30) * HOUR_MS;
-    let confirm = ConfirmSlot {
-        ticket_id: case.id.clone(),
-        start_ms: start,
-        end_ms: start + HOUR_MS,
-        technician_id: Some(tech.into()),
-        reschedule: false,
-        expected_version: None,
-    };
-    s.service.confirm_slot(&op, &confirm).await.expect("confirm");
-    let assign = AssignTech { ticket_id: case.id.clone(), technician_id: tech.into(), expected_version: None };
-    s.service.assign_tech(&op, &assign).await.expect("assign").case
 }
 
 async fn answer(path: String, b: &mut Browser) -> (u16, Value, Value, String) {

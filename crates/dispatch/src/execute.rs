@@ -72,9 +72,9 @@ impl Service {
         key: Option<&str>,
         body: &[u8],
     ) -> Result<Done, ServiceError> {
-        let observed = ctx.clone();
+        let role = ctx.actor.role;
         let result = self.call_unobserved(ctx, action, key, body).await;
-        self.observe(action, &observed, &result);
+        self.observe(action, role, &result);
         result
     }
 
@@ -137,7 +137,7 @@ impl Service {
             .await
         }
         .await;
-        self.observe(action, ctx, &result);
+        self.observe(action, ctx.actor.role, &result);
         result
     }
 

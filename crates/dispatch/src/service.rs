@@ -114,13 +114,13 @@ impl Service {
         self
     }
 
-    pub(crate) fn observe<T>(&self, action: Action, ctx: &CallContext, result: &Result<T, ServiceError>) {
+    pub(crate) fn observe<T>(&self, action: Action, role: Role, result: &Result<T, ServiceError>) {
         if let Some(observer) = &self.observer {
             let outcome = match result {
                 Ok(_) => "ok",
                 Err(e) => e.code().as_str(),
             };
-            observer(action.name(), ctx.actor.role, outcome);
+            observer(action.name(), role, outcome);
         }
     }
 

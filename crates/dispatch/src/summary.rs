@@ -33,7 +33,12 @@ impl Service {
         limit: i64,
     ) -> Result<Vec<MessageView>, ServiceError> {
         self.visible_case(ctx, ticket_id).await?;
-        let mut out = messages::newest(self.db.pool(), ticket_id.trim(), limit).await?;
+        self.thread(ticket_id.trim(), limit).await
+    }
+
+    /// The most recent messages of a ticket, newest last, for a caller already checked.
+    pub(crate) async fn thread(&self, ticket_id: &str, limit: i64) -> Result<Vec<MessageView>, ServiceError> {
+        let mut out = messages::newest(self.db.pool(), ticket_id, limit).await?;
         out.reverse();
         Ok(out)
     }

@@ -43,7 +43,7 @@ impl Service {
     pub async fn portal_ticket(&self, ctx: &CallContext, ticket_id: &str) -> Result<PortalTicket, ServiceError> {
         self.authorize(ctx, Action::PortalRead)?;
         let case = self.visible_case(ctx, ticket_id).await?;
-        let messages = self.conversation(ctx, &case.id).await?;
+        let messages = self.conversation_of(&case).await?;
         Ok(portal_view(&*self.settings, case, messages))
     }
 

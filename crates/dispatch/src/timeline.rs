@@ -47,8 +47,18 @@ impl Service {
             self.authorize(ctx, Action::CaseRead)?;
         }
         let rows = self.recent_messages(ctx, ticket_id, 200).await?;
-        Ok(rows.into_iter().filter(|m| m.direction != "internal").map(entry).collect())
+        Ok(customer_thread(rows))
     }
+
+    /// [`Service::conversation`] of a case the caller already reached (no second case read).
+    pub(crate) async fn conversation_of(&self, case: &domain::Case) -> Result<Vec<MessageEntry>, ServiceError> {
+        Ok(customer_thread(self.thread(&case.id, 200).await?))
+    }
+}
+
+/// What the customer and the office said to each other, oldest first: internal notes left out.
+fn customer_thread(rows: Vec<crate::summary::MessageView>) -> Vec<MessageEntry> {
+    rows.into_iter().filter(|m| m.direction != "internal").map(entry).collect()
 }
 
 fn entry(m: crate::summary::MessageView) -> MessageEntry {

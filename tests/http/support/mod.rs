@@ -27,15 +27,7 @@ pub async fn start_with(service: Service) -> Server {
 
 /// [`start_with`] with an explicit per-token tool-call rate (calls per minute).
 pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = Config {
-        bind: addr,
-        database_url: String::new(),
-        data_dir: dispatch::testing::temp_dir(),
-        site_root: dispatch::testing::temp_dir(),
-        s3: None,
-    };
+    let (listener, addr, config) = loopback().await;
     let app = match per_minute {
         Some(n) => server::router_with_rate(service.clone(), server::leptos_options(&config), n),
         None => server::router(service.clone(), server::leptos_options(&config)),
@@ -58,6 +50,15 @@ pub async fn start_until(
     limits: real_dispatch::limits::Limits,
     signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> (Server, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let (listener, addr, config) = loopback().await;
+    let web = server::WebSettings { limits, ..server::WebSettings::from_env() };
+    let app = server::router_with(service.clone(), server::leptos_options(&config), web);
+    let serving = tokio::spawn(server::serve_on_with(listener, app, limits).with_graceful_shutdown(signal));
+    (Server { base: format!("http://{addr}"), service }, serving)
+}
+
+/// A listener on a free loopback port, and a configuration of throwaway folders for it.
+async fn loopback() -> (tokio::net::TcpListener, std::net::SocketAddr, Config) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let config = Config {
@@ -67,10 +68,7 @@ pub async fn start_until(
         site_root: dispatch::testing::temp_dir(),
         s3: None,
     };
-    let web = server::WebSettings { limits, ..server::WebSettings::from_env() };
-    let app = server::router_with(service.clone(), server::leptos_options(&config), web);
-    let serving = tokio::spawn(server::serve_on_with(listener, app, limits).with_graceful_shutdown(signal));
-    (Server { base: format!("http://{addr}"), service }, serving)
+    (listener, addr, config)
 }
 
 /// Files in the blob store's upload and attachment folders.
@@ -207,7 +205,13 @@ pub async fn dispatched_ticket(svc: &Service, tech: &str, hour: i64) -> domain::
         ..Default::default()
     };
     let case = svc.create_ticket(&op, &input).await.expect("ticket").case;
-    let start = (dispatch::ids::now_ms() / HOUR_MS + 48 + hour) * HOUR_MS;
+    dispatch_to(svc, &case, tech, 48 + hour).await
+}
+
+/// Books `case` with `tech` `hours_ahead` whole hours from now, for one hour, and dispatches it.
+pub async fn dispatch_to(svc: &Service, case: &domain::Case, tech: &str, hours_ahead: i64) -> domain::Case {
+    let op = system();
+    let start = (dispatch::ids::now_ms() / HOUR_MS + hours_ahead) * HOUR_MS;
     let confirm = ConfirmSlot {
         ticket_id: case.id.clone(),
         start_ms: start,

@@ -326,8 +326,9 @@ fn print_seals(s: &dispatch::audit_checkpoints::SealReport) {
 }
 
 fn main() -> ExitCode {
-    telemetry::init();
     let cli = Cli::parse();
+    let long_running = matches!(cli.command, None | Some(Command::Serve) | Some(Command::Worker { .. }));
+    let telemetry = telemetry::init(long_running);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -335,13 +336,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    drop(runtime);
+    telemetry.shutdown();
+    code
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, BoxError> {

@@ -160,6 +160,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub async fn record(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
     let method = req.method().as_str().to_string();
+    // The request's span carries its route for trace viewers, as the metrics do (its name, the
+    // method, is fixed before routing).
+    if let Some(span) = req.extensions().get::<crate::trace::RequestSpan>() {
+        span.0.record("http.route", route.as_str());
+    }
     let started = Instant::now();
     let res = next.run(req).await;
     metrics.observe(&route, &method, res.status().as_u16(), started.elapsed().as_secs_f64());

@@ -135,15 +135,21 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::middleware::from_fn_with_state(drain, crate::drain::close_while_draining))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(crate::trace::remember_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
                     let trace_id = crate::trace::trace_id(req.headers()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id, trace_id = %trace_id)
+                    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id, trace_id = %trace_id,
+                        "otel.name" = %req.method(), "otel.kind" = "server", "http.route" = tracing::field::Empty,
+                        "http.response.status_code" = tracing::field::Empty);
+                    crate::trace::continue_trace(&span, req.headers());
+                    span
                 })
-                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                .on_response(|res: &Response, latency: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", res.status().as_u16());
                     tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1e3, "response");
                 }),
         )

@@ -23,6 +23,41 @@ pub fn trace_id(headers: &HeaderMap) -> Option<&str> {
     valid.then_some(trace)
 }
 
+/// Makes `span` a child of the caller's `traceparent` when spans are exported, so a
+/// collector shows one agent turn's requests as one trace.
+pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if !crate::telemetry::exporting() || trace_id(headers).is_none() {
+        return;
+    }
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers));
+    let _ = span.set_parent(parent);
+}
+
+/// The request's own span, kept on the request: layers in between (the session layer) enter
+/// spans of their own, so the route, known only after routing, is recorded here by name.
+#[derive(Clone)]
+pub struct RequestSpan(pub tracing::Span);
+
+/// Keeps the current (request) span on the request; sits just inside the trace layer.
+pub async fn remember_span(mut req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    req.extensions_mut().insert(RequestSpan(tracing::Span::current()));
+    next.run(req).await
+}
+
+struct Headers<'a>(&'a HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

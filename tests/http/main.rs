@@ -14,6 +14,7 @@ mod metrics;
 mod photos;
 mod restart;
 mod tool_api;
+mod traces;
 mod under_load;
 mod updates;
 mod web_auth;

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { merge } from '../docker/config.mjs';
@@ -118,4 +119,51 @@ test("an agent's own token holds it to its role even where the gateway lets it t
   const after = await (await fetch(`${DISPATCH}/tools/v1/cases/${id}`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json();
   assert.equal(after.case.state, 'intake', 'nothing changed');
   assert.equal(after.case.version, created.case.version);
+});
+
+test('one agent turn is one trace: its calls share a trace id on their audit events, the next turn has its own', { timeout: 240_000 }, async () => {
+  const created = await dispatch('ticket.create', {
+    customer: { name: 'Tracy Turns', phone: '+1 312 555 0177' },
+    site: { address: '9 Trace Ct' }, problem_summary: 'Water heater pilot will not stay lit', trade: 'plumbing',
+  });
+  const id = created.case.id;
+  const caseIn = (body) => /Real Dispatch case (tkt_[0-9A-Za-z]+)/.exec(JSON.stringify(body.messages))?.[1];
+  // Two calls in the first turn, one in the second.
+  model.push(
+    (body) => ({ tool: 'dispatch_ticket_set_priority', args: { ticket_id: caseIn(body), priority: 'urgent' } }),
+    (body) => ({ tool: 'dispatch_ticket_set_priority', args: { ticket_id: caseIn(body), priority: 'emergency' } }),
+    { text: 'Marked urgent.' },
+  );
+  const wake = async (message) => {
+    const res = await fetch(`${gateway.url}/hooks/agent`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${HOOKS_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message, name: 'Real Dispatch test', agentId: 'intake', deliver: false }),
+    });
+    assert.ok(res.status < 300, `${res.status} ${await res.text()}`);
+  };
+  const priorityEvents = () => {
+    const db = new DatabaseSync(process.env.DISPATCH_DB, { readOnly: true });
+    try {
+      return db.prepare("SELECT correlation_id, actor_role, after_json FROM audit_events WHERE ticket_id = ? AND action = 'ticket.set_priority' ORDER BY seq").all(id);
+    } finally {
+      db.close();
+    }
+  };
+  await wake(`Ticket ${id}: the customer says it is urgent.`);
+  const first = await until('both calls of the first turn', () => (priorityEvents().length >= 2 ? priorityEvents() : null));
+  model.push(
+    (body) => ({ tool: 'dispatch_ticket_set_priority', args: { ticket_id: caseIn(body), priority: 'standard' } }),
+    { text: 'Back to standard.' },
+  );
+  await wake(`Ticket ${id}: the customer found a workaround; standard priority.`);
+  const all = await until('the call of the second turn', () => (priorityEvents().length >= 3 ? priorityEvents() : null));
+
+  assert.equal(all.length, 3, JSON.stringify(all));
+  for (const e of all) {
+    assert.equal(e.actor_role, 'intake_agent');
+    assert.match(e.correlation_id ?? '', /^[0-9a-f]{32}$/, `a W3C trace id on every event: ${JSON.stringify(e)}`);
+  }
+  assert.equal(first[0].correlation_id, first[1].correlation_id, 'the calls of one turn share its trace');
+  assert.notEqual(all[2].correlation_id, all[0].correlation_id, 'the next turn is another trace');
 });

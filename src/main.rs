@@ -138,6 +138,10 @@ enum TechnicianCommand {
         skills: Vec<String>,
         #[arg(long)]
         zone: Option<String>,
+        /// Works every day around the clock (on-call technicians; load tests), instead of the
+        /// default Monday to Friday, 08:00–17:00.
+        #[arg(long)]
+        all_hours: bool,
     },
 }
 
@@ -187,6 +191,10 @@ enum TokenCommand {
         role: Role,
         #[arg(long)]
         name: String,
+        /// Its own budget of tool calls per minute in place of RD_TOOL_RATE_PER_MINUTE
+        /// (0: unlimited, for load tests and trusted importers).
+        #[arg(long)]
+        calls_per_minute: Option<u32>,
     },
     /// Revoke a token by its id (tok_...).
     Revoke { id: String },
@@ -446,7 +454,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 }
             }
         }
-        Command::Technician(TechnicianCommand::Create { name, skills, zone }) => {
+        Command::Technician(TechnicianCommand::Create { name, skills, zone, all_hours }) => {
             let service = server::open_service(&config).await?;
             let admin = dispatch::CallContext::new(domain::Actor::system("cli"));
             let input = dispatch::scheduling::NewTechnician {
@@ -455,14 +463,14 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 email: None,
                 skills,
                 zone,
-                working_hours: None,
+                working_hours: all_hours.then(|| domain::window::WorkingHours([(); 7].map(|()| vec![(0, 24 * 60)]))),
             };
             let t = service.create_technician(&admin, &input).await?;
             println!("{}", t.id);
         }
-        Command::Token(TokenCommand::Create { role, name }) => {
+        Command::Token(TokenCommand::Create { role, name, calls_per_minute }) => {
             let service = server::open_service(&config).await?;
-            let token = service.create_token(role, &name).await?;
+            let token = service.create_token_with_budget(role, &name, calls_per_minute).await?;
             println!("created token {} for role {role}; store it now, it is not shown again:", token.id);
             println!("{}", token.token);
         }

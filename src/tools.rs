@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use dispatch::tokens::TokenHolder;
 use dispatch::CallContext;
 use domain::{Action, Actor, ErrorCode, SourceChannel};
 use serde_json::{json, Value};
@@ -51,14 +52,15 @@ pub fn router() -> Router<AppState> {
 async fn upload(State(state): State<AppState>, headers: HeaderMap, request: axum::extract::Request) -> Response {
     let rid = request_id(&headers);
     let result = async {
-        let actor = authenticate(&state, &headers, &rid).await?;
-        let ctx = call_context(actor, &headers, &rid)?;
+        let holder = authenticate(&state, &headers, &rid).await?;
+        let budget = holder.calls_per_minute;
+        let ctx = call_context(holder.actor, &headers, &rid)?;
         // Refused before a byte of the file is read.
         state
             .service
             .permit(&ctx, Action::CloseoutAddPhoto)
             .map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
-        check_rate(&state, &ctx.actor, &rid)?;
+        check_rate(&state, &ctx.actor, budget, &rid)?;
         let (file, filename) =
             crate::files::receive_upload(request, &state.service).await.map_err(|e| e.into_api(&rid))?;
         let upload = state
@@ -78,7 +80,7 @@ async fn upload(State(state): State<AppState>, headers: HeaderMap, request: axum
 async fn list_tools(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let rid = request_id(&headers);
     let actor = match authenticate(&state, &headers, &rid).await {
-        Ok(a) => a,
+        Ok(a) => a.actor,
         Err(e) => return e.into_response(),
     };
     let tools: Vec<Value> = Action::CHANGES
@@ -138,13 +140,13 @@ async fn read_update(State(state): State<AppState>, Path(update_id): Path<String
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<Actor, ApiError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<TokenHolder, ApiError> {
     let unauthenticated = || ApiError::new(rid, ErrorCode::Unauthenticated, "a valid bearer token is required");
     let token = header(headers, "authorization")
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
         .ok_or_else(unauthenticated)?;
-    match state.service.authenticate_token(token.trim()).await {
-        Ok(Some(actor)) => Ok(actor),
+    match state.service.token_holder(token.trim()).await {
+        Ok(Some(holder)) => Ok(holder),
         Ok(None) => Err(unauthenticated()),
         Err(e) => Err(ApiError::from_service(rid, &e)),
     }
@@ -152,7 +154,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, rid: &str) -> Resul
 
 /// The context of a read: any valid token; what it may see is the service's decision.
 async fn reader(state: &AppState, headers: &HeaderMap, rid: &str) -> Result<CallContext, ApiError> {
-    let actor = authenticate(state, headers, rid).await?;
+    let actor = authenticate(state, headers, rid).await?.actor;
     call_context(actor, headers, rid)
 }
 
@@ -202,9 +204,14 @@ async fn call_tool(
     respond(&state, result, &tool_name, &headers).await
 }
 
-/// Tool calls per token: `RATE_LIMITED` with `Retry-After` once the budget is spent.
-fn check_rate(state: &AppState, actor: &Actor, rid: &str) -> Result<(), ApiError> {
-    let Err(wait) = state.tool_limit.check(&actor.id) else { return Ok(()) };
+/// Tool calls per token: `RATE_LIMITED` with `Retry-After` once the budget is spent (the
+/// token's own budget when it was given one, else the shop's).
+fn check_rate(state: &AppState, actor: &Actor, budget: Option<u32>, rid: &str) -> Result<(), ApiError> {
+    let checked = match budget {
+        None => state.tool_limit.check(&actor.id),
+        Some(per_minute) => state.tool_limit.check_budget(&actor.id, per_minute),
+    };
+    let Err(wait) = checked else { return Ok(()) };
     let secs = wait.as_secs().max(1);
     let mut e = ApiError::new(rid, ErrorCode::RateLimited, format!("too many calls; retry in {secs} s")).by(actor);
     e.retry_after = Some(secs);
@@ -268,8 +275,9 @@ async fn run_tool(
     body: &[u8],
     rid: &str,
 ) -> Result<Value, ApiError> {
-    let actor = authenticate(state, headers, rid).await?;
-    check_rate(state, &actor, rid)?;
+    let holder = authenticate(state, headers, rid).await?;
+    check_rate(state, &holder.actor, holder.calls_per_minute, rid)?;
+    let actor = holder.actor;
     // Web-app actions and reads are not tools: to a token they do not exist.
     let action = tool_name
         .parse::<Action>()

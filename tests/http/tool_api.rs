@@ -573,6 +573,25 @@ async fn tokens_are_rate_limited_with_retry_after() {
     assert_eq!(st, 400, "another token has its own budget");
 }
 
+#[tokio::test]
+async fn a_token_given_its_own_budget_is_held_to_it_instead_of_the_shops() {
+    for db in each_backend().await {
+        let service = dispatch::testing::service(db);
+        let s = crate::support::start_with_rate(service, Some(3)).await;
+        let holder = |n| s.service.create_token_with_budget(domain::Role::IntakeAgent, "budgeted", Some(n));
+        let unlimited = holder(0).await.expect("token").token;
+        let small = holder(1).await.expect("token").token;
+        for _ in 0..20 {
+            let (st, b, _) = call(&s, "ticket.add_message", Some(&unlimited), "{}", true).await;
+            assert_eq!(st, 400, "0 is no limit: {b}");
+        }
+        let (st, b, _) = call(&s, "ticket.add_message", Some(&small), "{}", true).await;
+        assert_eq!(st, 400, "{b}");
+        let (st, b, _) = call(&s, "ticket.add_message", Some(&small), "{}", true).await;
+        assert_error(st, &b, 429, "RATE_LIMITED");
+    }
+}
+
 async fn inbound(s: &Server, token: &str, body: Value) -> (u16, Value) {
     let res = client()
         .post(format!("{}/tools/v1/inbound", s.base))

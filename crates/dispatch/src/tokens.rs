@@ -20,6 +20,13 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Who a bearer token stands for, and the budget of calls it was given.
+pub struct TokenHolder {
+    pub actor: Actor,
+    /// Calls per minute (`None`: the shop's budget; 0: unlimited).
+    pub calls_per_minute: Option<u32>,
+}
+
 pub struct NewToken {
     pub id: String,
     /// Shown once; only its hash is stored.
@@ -28,6 +35,17 @@ pub struct NewToken {
 
 impl Service {
     pub async fn create_token(&self, role: Role, name: &str) -> Result<NewToken, ServiceError> {
+        self.create_token_with_budget(role, name, None).await
+    }
+
+    /// [`Service::create_token`] with its own budget of calls per minute (0: unlimited), in
+    /// place of the shop's.
+    pub async fn create_token_with_budget(
+        &self,
+        role: Role,
+        name: &str,
+        calls_per_minute: Option<u32>,
+    ) -> Result<NewToken, ServiceError> {
         if !role.is_token_role() {
             return Err(ServiceError::invalid("role", "invalid_role", "API tokens are for agent roles and operator"));
         }
@@ -39,12 +57,17 @@ impl Service {
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let secret = hex::encode(raw);
-        store::insert(self.db.pool(), &id, name, role, &secret_hash(&secret), now_ms()).await?;
+        store::insert(self.db.pool(), &id, name, role, &secret_hash(&secret), calls_per_minute, now_ms()).await?;
         Ok(NewToken { token: format!("rdt_{id}.{secret}"), id })
     }
 
     /// The actor a bearer token stands for, or `None` when unknown, malformed or revoked.
     pub async fn authenticate_token(&self, bearer: &str) -> Result<Option<Actor>, ServiceError> {
+        Ok(self.token_holder(bearer).await?.map(|h| h.actor))
+    }
+
+    /// [`Service::authenticate_token`] with the token's budget of calls.
+    pub async fn token_holder(&self, bearer: &str) -> Result<Option<TokenHolder>, ServiceError> {
         let Some((id, secret)) = bearer.strip_prefix("rdt_").and_then(|t| t.split_once('.')) else {
             return Ok(None);
         };
@@ -53,7 +76,10 @@ impl Service {
             return Ok(None);
         }
         store::touch(self.db.pool(), id, now_ms()).await?;
-        Ok(Some(Actor::new(ActorKind::Token, id, stored.role, stored.name)))
+        Ok(Some(TokenHolder {
+            actor: Actor::new(ActorKind::Token, id, stored.role, stored.name),
+            calls_per_minute: stored.calls_per_minute,
+        }))
     }
 
     /// Revokes a token by id; `false` if there was no such active token.

@@ -10,6 +10,8 @@ pub struct StoredToken {
     pub role: Role,
     pub secret_hash: String,
     pub revoked: bool,
+    /// The token's own budget of calls per minute (`None`: the shop's; 0: unlimited).
+    pub calls_per_minute: Option<u32>,
 }
 
 pub async fn insert(
@@ -18,30 +20,37 @@ pub async fn insert(
     name: &str,
     role: Role,
     secret_hash: &str,
+    calls_per_minute: Option<u32>,
     now: i64,
 ) -> Result<(), ServiceError> {
-    sqlx::query("INSERT INTO api_tokens (id, name, role, secret_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(secret_hash)
-        .bind(now)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, name, role, secret_hash, calls_per_minute, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(role.as_str())
+    .bind(secret_hash)
+    .bind(calls_per_minute.map(i64::from))
+    .bind(now)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredToken>, ServiceError> {
-    let row = sqlx::query("SELECT name, role, secret_hash, revoked_at_ms FROM api_tokens WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT name, role, secret_hash, revoked_at_ms, calls_per_minute FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(StoredToken {
         name: r.try_get("name")?,
         role: r.try_get::<String, _>("role")?.parse().map_err(ServiceError::Internal)?,
         secret_hash: r.try_get("secret_hash")?,
         revoked: r.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some(),
+        calls_per_minute: r.try_get::<Option<i64>, _>("calls_per_minute")?.and_then(|n| u32::try_from(n).ok()),
     }))
 }
 

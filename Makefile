@@ -23,7 +23,7 @@ else
   BIN := target/debug/real-dispatch
 endif
 
-.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-board bench-upload clean-site
+.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-wire bench-board bench-upload clean-site
 
 run: bootstrap-run
 	@$(MAKE) --no-print-directory build
@@ -65,6 +65,13 @@ bench: bootstrap-test
 
 bench-http: bootstrap-test
 	$(CARGO) bench --locked --bench http_lifecycle
+
+# The lifecycle mix against a running release server, beside pgbench (see benches/wire.rs):
+#   make bench-wire                        starts its own release server on SQLite, then PostgreSQL
+#   make bench-wire URL=http://host:3000   a server that is running (with its DATABASE_URL set here)
+bench-wire: bootstrap-test
+	$(CARGO) build --locked --release --bin real-dispatch
+	BENCH_URL=$(URL) RD_BIN=target/release/real-dispatch $(CARGO) bench --locked --bench wire
 
 bench-board: bootstrap-test
 	$(CARGO) bench --locked --bench board

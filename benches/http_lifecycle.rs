@@ -4,96 +4,15 @@
 //!
 //!   make bench-http     (BENCH_SECONDS, BENCH_TASKS=1,8,32 as for the service benchmark)
 
-use base64::Engine;
 use dispatch::testing::{postgres_db, service, sqlite_db};
 use real_dispatch::config::Config;
 use real_dispatch::server;
-use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const HOUR: i64 = 3_600_000;
+#[path = "common/mix.rs"]
+mod mix;
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    lat_us: Vec<u64>,
-    errors: u64,
-}
-
-impl Client {
-    async fn call(&mut self, tool: &str, body: Value) -> Option<Value> {
-        let t = Instant::now();
-        let res = self
-            .http
-            .post(format!("{}/tools/v1/{tool}", self.base))
-            .bearer_auth(&self.token)
-            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-            .json(&body)
-            .send()
-            .await
-            .ok()?;
-        let ok = res.status().is_success();
-        let v: Value = res.json().await.ok()?;
-        self.lat_us.push(t.elapsed().as_micros() as u64);
-        if !ok {
-            self.errors += 1;
-            if self.errors <= 3 {
-                eprintln!("  {tool} failed: {v}");
-            }
-            return None;
-        }
-        Some(v)
-    }
-}
-
-async fn lifecycle(c: &mut Client, tech: &str, slot: i64, n: u64) -> Option<()> {
-    let photo = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
-    let v = c
-        .call(
-            "ticket.create",
-            json!({"customer": {"name": format!("Wire {n}"), "phone": format!("+1556{:07}", n % 10_000_000)},
-                   "site": {"address": format!("{n} Wire St")}, "problem_summary": "No heat", "trade": "hvac"}),
-        )
-        .await?;
-    let id = v["case"]["id"].as_str()?.to_string();
-    let keys = v["case"]["checklist"]
-        .as_array()?
-        .iter()
-        .filter_map(|i| i["key"].as_str().map(str::to_string))
-        .collect::<Vec<_>>();
-    c.call("ticket.add_message", json!({"ticket_id": id, "direction": "inbound", "text": "When can you come?"}))
-        .await?;
-    c.call(
-        "schedule.propose_slots",
-        json!({"ticket_id": id, "from_ms": slot, "to_ms": slot + 4 * HOUR, "duration_minutes": 60, "max_slots": 3}),
-    )
-    .await?;
-    c.call(
-        "schedule.confirm",
-        json!({"ticket_id": id, "start_ms": slot, "end_ms": slot + HOUR, "technician_id": tech}),
-    )
-    .await?;
-    c.call("dispatch.assign_tech", json!({"ticket_id": id, "technician_id": tech})).await?;
-    c.call("dispatch.set_eta", json!({"ticket_id": id, "eta_ms": dispatch::ids::now_ms() + HOUR})).await?;
-    c.call("job.check_in", json!({"ticket_id": id})).await?;
-    c.call("closeout.add_note", json!({"ticket_id": id, "kind": "work_summary", "text": "Replaced igniter"})).await?;
-    c.call("closeout.add_photo", json!({"ticket_id": id, "kind": "after", "content_base64": photo})).await?;
-    c.call("job.record_labor", json!({"ticket_id": id, "minutes": 45, "description": "Repair"})).await?;
-    c.call("job.complete_work", json!({"ticket_id": id})).await?;
-    c.call("closeout.checklist_complete", json!({"ticket_id": id, "items": keys, "finalize": true})).await?;
-    c.call("billing.generate_invoice_draft", json!({"ticket_id": id})).await?;
-    c.call("ticket.add_message", json!({"ticket_id": id, "direction": "outbound", "text": "Invoice sent"})).await?;
-    c.call("billing.record_payment", json!({"ticket_id": id, "kind": "paid"})).await?;
-    Some(())
-}
-
-fn pct(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
-}
+use mix::{lifecycle, pct, Client, HOUR};
 
 async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
     let svc = service(db);

@@ -786,6 +786,27 @@ async fn tokens_authenticate_until_revoked() {
             .expect("row")
             .get("secret_hash");
         assert!(!t.token.contains(&stored), "the secret itself is not stored");
+        // "Last used" is kept to the minute, not written on every call.
+        let last_used = || async {
+            sqlx::query_scalar::<_, Option<i64>>("SELECT last_used_at_ms FROM api_tokens WHERE id = $1")
+                .bind(&t.id)
+                .fetch_one(db.pool())
+                .await
+                .expect("row")
+        };
+        let first = last_used().await.expect("set by the first call");
+        sqlx::query("UPDATE api_tokens SET last_used_at_ms = last_used_at_ms - 30000")
+            .execute(db.pool())
+            .await
+            .expect("age");
+        svc.authenticate_token(&t.token).await.expect("auth").expect("known token");
+        assert_eq!(last_used().await, Some(first - 30_000), "not rewritten within the minute");
+        sqlx::query("UPDATE api_tokens SET last_used_at_ms = last_used_at_ms - 60000")
+            .execute(db.pool())
+            .await
+            .expect("age");
+        svc.authenticate_token(&t.token).await.expect("auth").expect("known token");
+        assert!(last_used().await >= Some(first), "rewritten once a minute has passed");
         let mut wrong = t.token.clone();
         wrong.pop();
         wrong.push('x');

@@ -12,6 +12,7 @@ pub struct StoredToken {
     pub revoked: bool,
     /// The token's own budget of calls per minute (`None`: the shop's; 0: unlimited).
     pub calls_per_minute: Option<u32>,
+    pub last_used_at_ms: Option<i64>,
 }
 
 pub async fn insert(
@@ -40,7 +41,7 @@ pub async fn insert(
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredToken>, ServiceError> {
     let row =
-        sqlx::query("SELECT name, role, secret_hash, revoked_at_ms, calls_per_minute FROM api_tokens WHERE id = $1")
+        sqlx::query("SELECT name, role, secret_hash, revoked_at_ms, calls_per_minute, last_used_at_ms FROM api_tokens WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
@@ -51,6 +52,7 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredToken>, Servic
         secret_hash: r.try_get("secret_hash")?,
         revoked: r.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some(),
         calls_per_minute: r.try_get::<Option<i64>, _>("calls_per_minute")?.and_then(|n| u32::try_from(n).ok()),
+        last_used_at_ms: r.try_get("last_used_at_ms")?,
     }))
 }
 

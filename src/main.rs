@@ -804,9 +804,8 @@ async fn import_export(config: &Config, from: &std::path::Path) -> Result<ExitCo
             source.trusted_file().display()
         );
     }
-    let manifest = imported.manifest;
-    let service = server::service_over(config, imported.db, blobs)?;
-    let check = service.check_import(&manifest).await?;
+    let service = server::service_over(config, imported.db.clone(), blobs)?;
+    let check = service.check_import(&imported.manifest).await?;
     for p in &check.problems {
         println!("FAILED: {p}");
     }
@@ -814,6 +813,7 @@ async fn import_export(config: &Config, from: &std::path::Path) -> Result<ExitCo
         println!("imported, but {} checks failed", check.problems.len());
         return Ok(ExitCode::from(2));
     }
+    service.record_import(&dispatch::CallContext::new(domain::Actor::system("cli")), &imported).await?;
     println!(
         "imported in {:.1} s: {} records, {} files; audit chain intact ({} events, {} checkpoints verified), {} cases replay, {} file hashes match",
         started.elapsed().as_secs_f64(),

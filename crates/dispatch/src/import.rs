@@ -224,6 +224,27 @@ pub struct ImportCheck {
 }
 
 impl Service {
+    /// The import itself, on the record: one event after the export's own, once the result
+    /// is proved (so the chain it extends is the export's).
+    pub async fn record_import(&self, ctx: &crate::CallContext, imported: &Imported) -> Result<(), ExportError> {
+        let m = &imported.manifest;
+        let detail = serde_json::json!({
+            "export_created_at_ms": m.created_at_ms,
+            "source": m.source,
+            "records": imported.rows,
+            "files": imported.files,
+        });
+        let mut tx = self.db.begin_write().await?;
+        crate::audit::append(
+            &mut tx,
+            ctx,
+            crate::audit::NewEvent { action: "data.import".into(), detail: Some(detail), ..Default::default() },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Proves an import: the audit chain and its checkpoints verify, every case replays from
     /// its events, the audit head and each kind's rows are the export's, and every file whose
     /// row records a hash has it.

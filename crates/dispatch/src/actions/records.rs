@@ -118,14 +118,13 @@ impl Service {
         }
         let new = load_customer(&mut tx, &old.id).await?;
         let tickets = customers::tickets_of(&mut tx, &old.id).await?;
-        audit::record_in_cases(
+        record_change(
             &mut tx,
             ctx,
             "customer.update",
             &tickets,
             serde_json::json!({"customer": old}),
             serde_json::json!({"customer": new}),
-            None,
         )
         .await?;
         tx.commit().await?;
@@ -201,19 +200,45 @@ impl Service {
         };
         customers::update_site(&mut tx, &new).await?;
         let tickets = customers::tickets_at_site(&mut tx, &old.id).await?;
-        audit::record_in_cases(
+        record_change(
             &mut tx,
             ctx,
             "site.update",
             &tickets,
             serde_json::json!({"site": old}),
             serde_json::json!({"site": new}),
-            None,
         )
         .await?;
         tx.commit().await?;
         Ok(new)
     }
+}
+
+/// A change to a customer or a site, in the chain of every case that shows it; one that no case
+/// shows yet (a customer or site without tickets) is still audited, as one shop-wide event.
+async fn record_change(
+    tx: &mut crate::db::WriteTx,
+    ctx: &CallContext,
+    action: &str,
+    tickets: &[String],
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Result<(), ServiceError> {
+    if !tickets.is_empty() {
+        return audit::record_in_cases(tx, ctx, action, tickets, before, after, None).await;
+    }
+    let changes = domain::diff::diff(&before, &after);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let event = NewEvent {
+        action: action.into(),
+        before: Some(serde_json::Value::Object(changes.before)),
+        after: Some(serde_json::Value::Object(changes.after)),
+        ..Default::default()
+    };
+    audit::append(tx, ctx, event).await?;
+    Ok(())
 }
 
 /// `job_type` and item keys: lower-case letters, digits, `_` and `-`, 1 to 40 characters.

@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[path = "../../crates/dispatch/tests/s3_server/mod.rs"]
-mod s3_server;
+use crate::support::s3_server;
 
 /// One instance as the command line sees it: its data folder, database and blob store.
 struct Instance {
@@ -374,7 +373,7 @@ fn counts(r: &serde_json::Value) -> (u64, u64, u64) {
     (n("created"), n("merged"), n("refused"))
 }
 
-fn row<'a>(r: &'a serde_json::Value, number: u64) -> &'a serde_json::Value {
+fn row(r: &serde_json::Value, number: u64) -> &serde_json::Value {
     r["rows"].as_array().and_then(|rows| rows.iter().find(|x| x["row"] == number)).expect("the row is reported")
 }
 

@@ -257,7 +257,7 @@ impl Service {
         &self,
         dir: &Path,
         kind: &str,
-        pick: fn(&serde_json::Value) -> Vec<(String, Option<String>)>,
+        pick: fn(&serde_json::Value) -> Vec<Named>,
         required: bool,
         files: &mut Vec<FileEntry>,
     ) -> Result<(), ExportError> {
@@ -330,24 +330,27 @@ impl Service {
     }
 }
 
+/// A stored file a row names: its key, and the SHA-256 the row records for it, if any.
+type Named = (String, Option<String>);
+
 fn text(row: &serde_json::Value, field: &str) -> Option<String> {
     row.get(field)?.as_str().map(str::to_string)
 }
 
 /// An attachment's original (with the hash its row records), thumbnail and customer copy.
-fn attachment_files(row: &serde_json::Value) -> Vec<(String, Option<String>)> {
+fn attachment_files(row: &serde_json::Value) -> Vec<Named> {
     [("blob_key", text(row, "sha256")), ("thumb_key", None), ("view_key", None)]
         .into_iter()
         .filter_map(|(k, h)| Some((text(row, k)?, h)))
         .collect()
 }
 
-fn packet_files(row: &serde_json::Value) -> Vec<(String, Option<String>)> {
+fn packet_files(row: &serde_json::Value) -> Vec<Named> {
     text(row, "blob_key").map(|k| (k, text(row, "sha256"))).into_iter().collect()
 }
 
 /// The copy of a checkpoint the blob store keeps besides its row.
-fn checkpoint_files(row: &serde_json::Value) -> Vec<(String, Option<String>)> {
+fn checkpoint_files(row: &serde_json::Value) -> Vec<Named> {
     row.get("seq").and_then(serde_json::Value::as_i64).map(|seq| (checkpoint_key(seq), None)).into_iter().collect()
 }
 

@@ -1,7 +1,9 @@
 //! `GET /console/export`: everything (or `?customer=cus_…`, one customer's part) as one
-//! `.tar.gz` download, for admins. The export is written to a staging folder next to the
-//! upload spool (`RD_DATA_DIR/export-staging`), then sent as a tar stream compressed on the
-//! fly, and removed once sent or abandoned: memory stays flat whatever the size.
+//! `.tar.gz` download, for admins. The answer starts as soon as the export is allowed and on
+//! the record; the export is written to a staging folder next to the upload spool
+//! (`RD_DATA_DIR/export-staging`), then sent as a tar stream compressed on the fly, and removed
+//! once sent or abandoned: memory stays flat whatever the size. A failure after the answer
+//! started ends the download early (the archive is then incomplete, and says so to `tar`).
 
 use crate::api_error::ApiError;
 use crate::state::AppState;
@@ -47,40 +49,52 @@ pub async fn download(
         Some(customer_id) => ExportScope::Customer { customer_id },
         None => ExportScope::All,
     };
+    // Who may, and the record of it, come first; the answer then starts at once and the
+    // export is written while the client waits on the open response (a large one takes longer
+    // than a request may take to be answered).
+    let permit = match state.service.permit_export(&ctx, &scope).await {
+        Ok(p) => p,
+        Err(ExportError::Service(e)) => return ApiError::from_service(&rid, &e).by(&ctx.actor).into_response(),
+        Err(other) => {
+            tracing::error!(error = %other, "export refused");
+            return ApiError::new(&rid, ErrorCode::Internal, "the export could not be started").into_response();
+        }
+    };
     let stage = staging(state.service.spool_dir());
     remove_stale(&stage);
     let name = dispatch::export::export_name(dispatch::ids::now_ms());
     let folder = stage.join(dispatch::ids::new_id("exp"));
     let dest = folder.join(&name);
-    if let Err(e) = tokio::fs::create_dir_all(&folder).await {
-        tracing::error!(error = %e, folder = %folder.display(), "cannot make the export staging folder");
-        return ApiError::new(&rid, ErrorCode::Internal, "the export could not be prepared").into_response();
-    }
-    let manifest = match state.service.export(&ctx, &dest, &scope).await {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = tokio::fs::remove_dir_all(&folder).await;
-            return match e {
-                ExportError::Service(e) => ApiError::from_service(&rid, &e).by(&ctx.actor).into_response(),
-                other => {
-                    tracing::error!(error = %other, "export failed");
-                    ApiError::new(&rid, ErrorCode::Internal, format!("the export failed: {other}")).into_response()
-                }
-            };
-        }
-    };
-    tracing::info!(files = manifest.files.len(), bytes = manifest.bytes(), "export staged; sending");
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let service = state.service.clone();
     let root = name.clone();
-    tokio::task::spawn_blocking(move || {
-        let sending = Sender { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
-        if let Err(e) = crate::tarball::write_tar_gz(&dest, &root, sending) {
-            // The client went away (the channel closed), or a file could not be read.
-            tracing::warn!(error = %e, "export download ended early");
-            let _ = tx.blocking_send(Err(e));
-        }
-        if let Err(e) = std::fs::remove_dir_all(&folder) {
-            tracing::warn!(error = %e, folder = %folder.display(), "staged export not removed");
+    tokio::spawn(async move {
+        let written = match tokio::fs::create_dir_all(&folder).await {
+            Ok(()) => service.export_permitted(permit, &dest).await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{}: {e}", folder.display())),
+        };
+        // The staged copy goes before the response ends, so nothing is left once it is read.
+        let sent = tokio::task::spawn_blocking(move || {
+            let outcome = match written {
+                Ok(manifest) => {
+                    tracing::info!(files = manifest.files.len(), bytes = manifest.bytes(), "export written; sending");
+                    let sending = Sender { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+                    // Fails when the client went away (the channel closed) or a file cannot be read.
+                    crate::tarball::write_tar_gz(&dest, &root, sending)
+                }
+                Err(e) => Err(std::io::Error::other(format!("the export failed: {e}"))),
+            };
+            if let Err(e) = std::fs::remove_dir_all(&folder) {
+                tracing::warn!(error = %e, folder = %folder.display(), "staged export not removed");
+            }
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "export download ended early");
+                let _ = tx.blocking_send(Err(e));
+            }
+        })
+        .await;
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "export download task failed");
         }
     });
     let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));

@@ -538,3 +538,88 @@ async fn every_column_of_the_schema_is_exported_or_left_out_for_a_reason() {
         }
     }
 }
+
+/// Peak memory of `export` and `import --all` (SQLite, local files) for a small shop and one
+/// twenty times its records with 30 photos of 4 MiB: it should barely move. `cargo test --test
+/// http export::memory -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn memory_of_export_and_import_for_a_small_and_a_large_shop() {
+    use base64::Engine;
+    for (tickets, photos) in [(100, 2), (2_000, 30)] {
+        let source = Instance::new(false, None).await;
+        let svc = source.service().await;
+        let tech = technician(&svc, "hvac").await;
+        let op = system();
+        for n in 0..tickets {
+            let input = CreateTicket {
+                customer: NewCustomer {
+                    name: Some(format!("Customer {n}")),
+                    phone: Some(format!("+1555{n:07}")),
+                    ..Default::default()
+                },
+                site: Some(NewSite { address: Some(format!("{n} Main St")), ..Default::default() }),
+                problem_summary: Some("No heat".into()),
+                trade: Some("hvac".into()),
+                ..Default::default()
+            };
+            svc.create_ticket(&op, &input).await.expect("ticket");
+        }
+        paid_job(&svc, "Ada Lovelace", "+15550001111", &tech, 0).await;
+        let onsite = {
+            let input = CreateTicket {
+                customer: NewCustomer {
+                    name: Some("Photo Shoot".into()),
+                    phone: Some("+15550003333".into()),
+                    ..Default::default()
+                },
+                site: Some(NewSite { address: Some("9 Elm St".into()), ..Default::default() }),
+                problem_summary: Some("Many photos".into()),
+                trade: Some("hvac".into()),
+                ..Default::default()
+            };
+            let case = svc.create_ticket(&op, &input).await.expect("ticket").case;
+            dispatch_to(&svc, &case, &tech, 60).await
+        };
+        let big = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::padded_jpeg(4 << 20));
+        for _ in 0..photos {
+            let photo = AddPhoto {
+                ticket_id: onsite.id.clone(),
+                kind: AttachmentKind::Before,
+                content_type: None,
+                filename: Some("big.jpg".into()),
+                content_base64: Some(big.clone()),
+                upload_id: None,
+            };
+            svc.add_photo(&op, &photo).await.expect("photo");
+        }
+        let export = dispatch::testing::temp_dir().join("export");
+        let peak = |inst: &Instance, args: &[&str]| -> (u64, String) {
+            let mut full = vec!["-f", "peak %M", env!("CARGO_BIN_EXE_real-dispatch")];
+            full.extend_from_slice(args);
+            let mut cmd = std::process::Command::new("/usr/bin/time");
+            cmd.args(&full).env("RD_DATA_DIR", &inst.dir).env("RUST_LOG", "warn").env_remove("RD_S3_ENDPOINT");
+            for (k, v) in inst.env() {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().expect("run");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let err = String::from_utf8_lossy(&out.stderr);
+            let kib =
+                err.lines().find_map(|l| l.strip_prefix("peak ")).and_then(|v| v.trim().parse().ok()).expect("peak");
+            (kib, String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string())
+        };
+        let (export_kib, said) = peak(&source, &["export", "--to", &export.display().to_string()]);
+        let target = Instance::new(false, None).await;
+        let (import_kib, imported) = peak(&target, &["import", "--all", "--from", &export.display().to_string()]);
+        // The checks after the load hold every event (as `audit replay` does on its own).
+        let (replay_kib, _) = peak(&target, &["audit", "replay"]);
+        println!(
+            "{tickets} tickets, {photos} photos of 4 MiB: export peak {} MiB ({said}); import peak {} MiB ({imported}); \
+             audit replay alone {} MiB",
+            export_kib / 1024,
+            import_kib / 1024,
+            replay_kib / 1024
+        );
+    }
+}

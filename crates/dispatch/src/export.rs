@@ -137,6 +137,12 @@ impl ExportManifest {
     }
 }
 
+/// An export the caller may make and that is on the record (see [`Service::permit_export`]).
+#[derive(Debug)]
+pub struct ExportPermit {
+    scope: ExportScope,
+}
+
 /// `real-dispatch-export-20261130T120000.123Z`: the name of an export made at `at_ms`.
 pub fn export_name(at_ms: i64) -> String {
     match jiff::Timestamp::from_millisecond(at_ms) {
@@ -156,15 +162,23 @@ impl Service {
         dest: &Path,
         scope: &ExportScope,
     ) -> Result<ExportManifest, ExportError> {
+        if tokio::fs::try_exists(dest).await.map_err(io(dest))? {
+            return Err(ExportError::Refused(format!("{} already exists: export into a new folder", dest.display())));
+        }
+        let permit = self.permit_export(ctx, scope).await?;
+        self.export_permitted(permit, dest).await
+    }
+
+    /// The first half of [`Service::export`], for a door that answers before the files are
+    /// written (the download): the caller may export this scope (admins only; the customer
+    /// exists), and the export is on the record.
+    pub async fn permit_export(&self, ctx: &CallContext, scope: &ExportScope) -> Result<ExportPermit, ExportError> {
         self.authorize(ctx, Action::DataExport)?;
         if let Some(id) = scope.customer() {
             let mut conn = self.db.pool().acquire().await?;
             crate::case_store::load_customer(&mut conn, id)
                 .await
                 .map_err(|_| ServiceError::invalid("customer", "not_found", "no such customer"))?;
-        }
-        if tokio::fs::try_exists(dest).await.map_err(io(dest))? {
-            return Err(ExportError::Refused(format!("{} already exists: export into a new folder", dest.display())));
         }
         let mut tx = self.db.begin_write().await?;
         let detail = serde_json::to_value(scope).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -179,12 +193,21 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
+        Ok(ExportPermit { scope: scope.clone() })
+    }
+
+    /// The second half of [`Service::export`]: the files of a permitted export, into `dest`.
+    #[tracing::instrument(name = "export.write", skip_all, fields(dest = %dest.display()))]
+    pub async fn export_permitted(&self, permit: ExportPermit, dest: &Path) -> Result<ExportManifest, ExportError> {
+        if tokio::fs::try_exists(dest).await.map_err(io(dest))? {
+            return Err(ExportError::Refused(format!("{} already exists: export into a new folder", dest.display())));
+        }
         let partial = backup::partial_path(dest);
         if tokio::fs::try_exists(&partial).await.map_err(io(&partial))? {
             tokio::fs::remove_dir_all(&partial).await.map_err(io(&partial))?;
         }
         tokio::fs::create_dir_all(&partial).await.map_err(io(&partial))?;
-        match self.write_export(&partial, scope).await {
+        match self.write_export(&partial, &permit.scope).await {
             Ok(manifest) => {
                 tokio::fs::rename(&partial, dest).await.map_err(io(dest))?;
                 tracing::info!(

@@ -270,6 +270,16 @@ async fn an_export_moves_the_whole_shop_into_an_empty_instance_and_proves_it() {
             bob.number
         );
 
+        // The database's own guard on new tickets is back after the load.
+        let illegal = sqlx::query(
+            "INSERT INTO tickets (id, number, state, priority, customer_id, version, created_at_ms, updated_at_ms) \
+             VALUES ('tkt_forged', 999, 'paid_or_ar', 'standard', $1, 1, 0, 0)",
+        )
+        .bind(&ada.customer.id)
+        .execute(moved.db().pool())
+        .await;
+        assert!(illegal.is_err(), "a ticket cannot start out paid");
+
         // A second import into the now non-empty instance is refused.
         let again = target.refused(&["import", "--all", "--from", &path]);
         assert!(again.contains("already holds data"), "{again}");

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 /// A record a row can merge into: one that exists, or one an earlier row of a dry run would
 /// create.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Target {
     Existing(String),
     Planned(usize),
@@ -139,8 +139,7 @@ impl Service {
             }
         }
         let mut distinct: Vec<&Target> = targets.iter().map(|(_, t)| t).collect();
-        distinct.dedup();
-        distinct.sort_by_key(|t| format!("{t:?}"));
+        distinct.sort();
         distinct.dedup();
         match distinct.as_slice() {
             [] => self.create_listed(ctx, plan, row, c, dry_run).await,

@@ -185,9 +185,7 @@ fn columns(format: ListFormat) -> &'static [(&'static str, Field)] {
         ListFormat::Simple => &[
             ("name", Name),
             ("phone", Phone),
-            ("phones", Phone),
             ("email", Email),
-            ("emails", Email),
             ("address", Street),
             ("accessnotes", AccessNotes),
             ("zone", Zone),

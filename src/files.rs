@@ -291,7 +291,7 @@ pub async fn download(
 /// without a session, the 401 every file route gives.
 // A handler's early answer is a whole response; boxing it would only move the allocation.
 #[allow(clippy::result_large_err)]
-fn reader(actor: Option<domain::Actor>, headers: &HeaderMap) -> Result<(CallContext, String), Response> {
+pub(crate) fn reader(actor: Option<domain::Actor>, headers: &HeaderMap) -> Result<(CallContext, String), Response> {
     let rid = request_id(headers);
     let Some(actor) = actor else {
         return Err(ApiError::new(&rid, ErrorCode::Unauthenticated, "please sign in").into_response());

@@ -116,6 +116,7 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         )
         .route("/files/{attachment_id}/{variant}", get(crate::files::download))
         .route("/packets/{ticket_id}", get(crate::files::packet))
+        .route("/console/export", get(crate::export_download::download))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -93,6 +93,8 @@ pub fn page_action(path: &str) -> Option<Action> {
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
     if under("/account") {
         Some(Action::OwnAccount)
+    } else if under("/console/export") {
+        Some(Action::DataExport)
     } else if under("/console/accounts") {
         Some(Action::AccountsRead)
     } else if under("/console") {

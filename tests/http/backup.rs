@@ -11,8 +11,7 @@ struct Ran {
     stderr: String,
 }
 
-#[path = "../../crates/dispatch/tests/s3_server/mod.rs"]
-mod s3_server;
+use crate::support::s3_server;
 
 /// The CLI over the data folder `dir` and, when given, a PostgreSQL database.
 fn run(dir: &Path, database_url: Option<&str>, args: &[&str]) -> Ran {

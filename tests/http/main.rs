@@ -8,6 +8,7 @@ mod approvals;
 mod audiences;
 mod backup;
 mod console;
+mod export;
 mod hardening;
 mod limits;
 mod metrics;

@@ -104,6 +104,39 @@ impl KeySource {
         Ok(AuditKeys::new(signer, retired))
     }
 
+    /// Trusts more public keys, such as the keys that signed the checkpoints of an imported
+    /// export: those not trusted yet are appended to the trusted-keys file with `note`.
+    /// Returns the keys added. Every key is checked before anything is written.
+    pub fn trust(&self, keys: &[String], note: &str) -> Result<Vec<String>, KeyError> {
+        let mut wanted = vec![];
+        for text in keys {
+            let key = parse_public_key(text).map_err(|e| KeyError::Invalid {
+                what: format!("public key {}", text.trim()),
+                reason: e.to_string(),
+            })?;
+            wanted.push(hex::encode(key.as_bytes()));
+        }
+        let known = self.load_or_create()?.trusted_hex();
+        let mut added: Vec<String> = vec![];
+        for key in wanted {
+            if !known.contains(&key) && !added.contains(&key) {
+                added.push(key);
+            }
+        }
+        if added.is_empty() {
+            return Ok(added);
+        }
+        use std::io::Write;
+        let trusted = self.trusted_file();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&trusted).map_err(io(&trusted))?;
+        for key in &added {
+            writeln!(f, "{key}  # {note}").map_err(io(&trusted))?;
+        }
+        f.sync_all().map_err(io(&trusted))?;
+        tracing::warn!(keys = added.len(), file = %trusted.display(), "audit keys trusted: {note}");
+        Ok(added)
+    }
+
     fn read_or_create_file(&self) -> Result<SealKey, KeyError> {
         match read_key_file(&self.file) {
             Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -248,6 +281,19 @@ mod tests {
         assert_eq!(keys.signer().public_hex(), now);
         assert_ne!(now, was);
         assert_eq!(keys.check(&sealed), Ok(()));
+    }
+
+    #[test]
+    fn trusted_keys_are_added_once_and_checked_first() {
+        let src = KeySource::file(dir().join("audit-key"));
+        let other = crate::audit_seal::SealKey::generate().public_hex();
+        let own = src.load_or_create().expect("create").signer().public_hex();
+        assert_eq!(src.trust(&[other.clone(), own, other.clone()], "imported").expect("trust"), vec![other.clone()]);
+        assert_eq!(src.trust(std::slice::from_ref(&other), "again").expect("again"), Vec::<String>::new());
+        assert!(src.load_or_create().expect("reload").trusted_hex().contains(&other));
+        let before = std::fs::read_to_string(src.trusted_file()).expect("file");
+        assert!(src.trust(&["not-a-key".into()], "bad").is_err());
+        assert_eq!(std::fs::read_to_string(src.trusted_file()).expect("file"), before, "nothing written");
     }
 
     #[test]

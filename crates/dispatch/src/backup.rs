@@ -37,7 +37,8 @@ const NAME_PREFIX: &str = "backup-";
 /// Rows per INSERT when a table is restored into PostgreSQL.
 const IMPORT_BATCH: usize = 500;
 /// Folders of the blob store that a restore requires to be empty.
-const STORE_PREFIXES: &[&str] = &["uploads/", "attachments/", "packets/", crate::audit_checkpoints::BLOB_PREFIX];
+pub(crate) const STORE_PREFIXES: &[&str] =
+    &["uploads/", "attachments/", "packets/", crate::audit_checkpoints::BLOB_PREFIX];
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -62,7 +63,7 @@ pub enum BackupError {
     Refused(String),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     move |source| BackupError::Io { path: path.display().to_string(), source }
 }
 
@@ -302,7 +303,7 @@ async fn export_table(conn: &mut sqlx::AnyConnection, dir: &Path, table: &str) -
     Ok(FileEntry { path: rel, size, sha256: hex::encode(hasher.finalize()) })
 }
 
-async fn hash_file(dir: &Path, rel: &str) -> Result<FileEntry, BackupError> {
+pub(crate) async fn hash_file(dir: &Path, rel: &str) -> Result<FileEntry, BackupError> {
     let path = dir.join(rel);
     let mut file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
     let mut hasher = Sha256::new();
@@ -319,7 +320,7 @@ async fn hash_file(dir: &Path, rel: &str) -> Result<FileEntry, BackupError> {
     Ok(FileEntry { path: rel.to_string(), size, sha256: hex::encode(hasher.finalize()) })
 }
 
-fn partial_path(dest: &Path) -> PathBuf {
+pub(crate) fn partial_path(dest: &Path) -> PathBuf {
     let mut name = dest.as_os_str().to_os_string();
     name.push(".partial");
     PathBuf::from(name)
@@ -712,7 +713,7 @@ async fn import_table(conn: &mut sqlx::AnyConnection, dir: &Path, table: &str) -
 }
 
 /// The type a restored blob is stored with (downloads take theirs from the rows).
-fn content_type_of(key: &str) -> &'static str {
+pub(crate) fn content_type_of(key: &str) -> &'static str {
     match key.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("png") => "image/png",
@@ -773,7 +774,7 @@ impl Service {
         Ok(RestoreCheck { events: audit.events, cases: replay.cases, files_checked, problems })
     }
 
-    async fn blob_sha256(&self, key: &str) -> Result<String, BlobError> {
+    pub(crate) async fn blob_sha256(&self, key: &str) -> Result<String, BlobError> {
         let mut reader = self.blobs.open(key).await?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];

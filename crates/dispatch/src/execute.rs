@@ -224,6 +224,7 @@ impl Service {
                 data(serde_json::to_value(self.create_customer(ctx, &i.customer, i.site.as_ref()).await?))?
             }
             A::CustomerUpdate(i) => data(serde_json::to_value(self.update_customer(ctx, &i).await?))?,
+            A::SiteCreate(i) => data(serde_json::to_value(self.create_site(ctx, &i).await?))?,
             A::SiteUpdate(i) => data(serde_json::to_value(self.update_site(ctx, &i).await?))?,
             A::TemplatePutItem(i) => data(serde_json::to_value(self.put_template_item(ctx, &i).await?))?,
             A::TemplateRemoveItem(i) => {

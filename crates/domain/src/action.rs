@@ -62,6 +62,7 @@ about_no_ticket!(
     crate::commands::Inbound,
     crate::records::NewCustomerRecord,
     crate::records::CustomerEdit,
+    crate::records::NewSiteRecord,
     crate::records::SiteEdit,
     crate::records::TemplateItem,
     crate::records::TemplateItemRef,
@@ -463,6 +464,13 @@ actions! {
             audience: App,
             about: "Rename a customer, add a phone or e-mail, or set the preferred channel.",
         }
+        SiteCreate = "site.create" (crate::records::NewSiteRecord) {
+            roles: [Admin, Operator],
+            from: [],
+            moves: [],
+            audience: App,
+            about: "Add a site (an address where work is done) to a customer.",
+        }
         SiteUpdate = "site.update" (crate::records::SiteEdit) {
             roles: [Admin, Operator],
             from: [],
@@ -543,6 +551,10 @@ actions! {
         RecordsRead = "records.read" {
             roles: [Admin, Operator],
             about: "Customers, sites, checklist templates, the roster and the schedule.",
+        }
+        DataExport = "data.export" {
+            roles: [Admin],
+            about: "Export everything, or one customer's part, in the documented export format: records, cases, the audit trail and every file.",
         }
         AccountsRead = "accounts.read" {
             roles: [Admin],

@@ -27,6 +27,14 @@ pub struct CustomerEdit {
     pub preferred_channel: Option<SourceChannel>,
 }
 
+/// `site.create`: another address of a known customer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSiteRecord {
+    pub customer_id: String,
+    pub site: NewSite,
+}
+
 /// `site.update`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SiteEdit {

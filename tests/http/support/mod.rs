@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod process;
+/// The real S3 server (s3s-fs) the dispatch crate's tests use too.
+#[path = "../../../crates/dispatch/tests/s3_server/mod.rs"]
+pub mod s3_server;
 
 use dispatch::testing::service;
 use dispatch::users::NewUser;

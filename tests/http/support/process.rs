@@ -27,6 +27,11 @@ fn command(data_dir: &Path, env: &[(&str, &str)]) -> std::process::Command {
     c
 }
 
+/// Runs a command of the CLI, whatever its outcome.
+pub fn run(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    command(data_dir, env).args(args).output().expect("run the cli")
+}
+
 /// Runs a command of the CLI; its standard output.
 pub fn cli(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = command(data_dir, env).args(args).output().expect("run the cli");

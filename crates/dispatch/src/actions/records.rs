@@ -11,7 +11,7 @@ use crate::store::{customers, templates};
 use domain::validate::{optional_text, required_text, Email, Phone};
 use domain::{Action, CustomerView, SiteView};
 
-pub use domain::records::{CustomerEdit, SiteEdit, TemplateItem};
+pub use domain::records::{CustomerEdit, NewSiteRecord, SiteEdit, TemplateItem};
 
 pub use domain::records::CustomerRecord;
 
@@ -118,18 +118,63 @@ impl Service {
         }
         let new = load_customer(&mut tx, &old.id).await?;
         let tickets = customers::tickets_of(&mut tx, &old.id).await?;
-        audit::record_in_cases(
+        record_change(
             &mut tx,
             ctx,
             "customer.update",
             &tickets,
             serde_json::json!({"customer": old}),
             serde_json::json!({"customer": new}),
-            None,
         )
         .await?;
         tx.commit().await?;
         Ok(new)
+    }
+
+    /// Another address of a known customer (a rental, the office), before any ticket there.
+    /// Validated as intake validates a site; an address the customer has already is refused.
+    pub async fn create_site(&self, ctx: &CallContext, input: &NewSiteRecord) -> Result<SiteView, ServiceError> {
+        self.authorize(ctx, Action::SiteCreate)?;
+        // The site's rules are intake's; the stand-in customer only completes the input.
+        let as_intake = domain::CreateTicket {
+            customer: domain::NewCustomer {
+                name: Some("site".into()),
+                email: Some("site@example.com".into()),
+                ..Default::default()
+            },
+            site: Some(input.site.clone()),
+            ..Default::default()
+        };
+        let v = as_intake.validate()?;
+        let Some(address) = v.address.clone() else {
+            return Err(ServiceError::invalid("site.address", "required", "the site's address"));
+        };
+        let mut tx = self.db.begin_write().await?;
+        let customer = load_customer(&mut tx, input.customer_id.trim())
+            .await
+            .map_err(|_| ServiceError::invalid("customer_id", "not_found", "no such customer"))?;
+        if customers::site_at(&mut tx, &customer.id, &address).await?.is_some() {
+            return Err(ServiceError::invalid(
+                "site.address",
+                "already_known",
+                "the customer has this address already",
+            ));
+        }
+        let id = customers::upsert_site(&mut tx, &customer.id, false, &v, now_ms())
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a site with an address was not written".into()))?;
+        let site = customers::site(&mut tx, &id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("the new site cannot be read back".into()))?;
+        let after = serde_json::json!({"customer_id": customer.id, "site": site});
+        audit::append(
+            &mut tx,
+            ctx,
+            NewEvent { action: "site.create".into(), after: Some(after), ..Default::default() },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(site)
     }
 
     /// Corrects a site's address, access notes or zone.
@@ -155,19 +200,45 @@ impl Service {
         };
         customers::update_site(&mut tx, &new).await?;
         let tickets = customers::tickets_at_site(&mut tx, &old.id).await?;
-        audit::record_in_cases(
+        record_change(
             &mut tx,
             ctx,
             "site.update",
             &tickets,
             serde_json::json!({"site": old}),
             serde_json::json!({"site": new}),
-            None,
         )
         .await?;
         tx.commit().await?;
         Ok(new)
     }
+}
+
+/// A change to a customer or a site, in the chain of every case that shows it; one that no case
+/// shows yet (a customer or site without tickets) is still audited, as one shop-wide event.
+async fn record_change(
+    tx: &mut crate::db::WriteTx,
+    ctx: &CallContext,
+    action: &str,
+    tickets: &[String],
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Result<(), ServiceError> {
+    if !tickets.is_empty() {
+        return audit::record_in_cases(tx, ctx, action, tickets, before, after, None).await;
+    }
+    let changes = domain::diff::diff(&before, &after);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let event = NewEvent {
+        action: action.into(),
+        before: Some(serde_json::Value::Object(changes.before)),
+        after: Some(serde_json::Value::Object(changes.after)),
+        ..Default::default()
+    };
+    audit::append(tx, ctx, event).await?;
+    Ok(())
 }
 
 /// `job_type` and item keys: lower-case letters, digits, `_` and `-`, 1 to 40 characters.

@@ -54,7 +54,7 @@ pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: T
 }
 
 /// Skills, zone and hours as both the create and the edit accept them.
-fn roster_fields(
+pub(crate) fn roster_fields(
     skills: &[String],
     zone: Option<&str>,
     hours: &WorkingHours,

@@ -96,6 +96,42 @@ pub async fn upsert_site(
     Ok(Some(id))
 }
 
+/// The customer's site at exactly this address, if they have one.
+pub async fn site_at(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    address: &str,
+) -> Result<Option<String>, ServiceError> {
+    Ok(sqlx::query_scalar("SELECT id FROM sites WHERE customer_id = $1 AND address = $2")
+        .bind(customer_id)
+        .bind(address)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The customer who has this contact; e-mail addresses compared without regard to case.
+pub async fn contact_owner_folded(
+    conn: &mut AnyConnection,
+    kind: &str,
+    value: &str,
+) -> Result<Option<String>, ServiceError> {
+    Ok(sqlx::query_scalar(
+        "SELECT customer_id FROM customer_contacts WHERE kind = $1 AND LOWER(value) = LOWER($2) ORDER BY position LIMIT 1",
+    )
+    .bind(kind)
+    .bind(value)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The customer's phones and e-mails, as (kind, value), in order.
+pub async fn contacts_of(conn: &mut AnyConnection, customer_id: &str) -> Result<Vec<(String, String)>, ServiceError> {
+    Ok(sqlx::query_as("SELECT kind, value FROM customer_contacts WHERE customer_id = $1 ORDER BY position")
+        .bind(customer_id)
+        .fetch_all(conn)
+        .await?)
+}
+
 /// The customer's tickets other than `except`, oldest first.
 pub async fn other_tickets(
     tx: &mut crate::db::WriteTx,

@@ -15,6 +15,7 @@ pub mod case_writes;
 pub mod customer_updates;
 pub mod customers;
 pub mod db;
+pub mod export;
 pub mod followups;
 pub mod idempotency;
 pub mod inbound;

@@ -13,6 +13,7 @@ mod limits;
 mod metrics;
 mod photos;
 mod restart;
+mod settings;
 mod tool_api;
 mod under_load;
 mod updates;

@@ -74,6 +74,7 @@ about_no_ticket!(
     crate::approval::ApprovalDecision,
     crate::approval::GatePolicy,
     crate::updates::UpdateSettings,
+    crate::shop_profile::ShopSettingsChange,
 );
 
 impl Scoped for crate::command::CreateTicket {
@@ -400,6 +401,13 @@ actions! {
             audience: App,
             about: "Choose which agent calls wait for a person: cancels, invoices above an amount, late reschedules, flagged tickets.",
         }
+        ShopSettingsSet = "shop.settings.set" (crate::shop_profile::ShopSettingsChange) {
+            roles: [Admin],
+            from: [],
+            moves: [],
+            audience: App,
+            about: "Change the shop's profile: name, address, phone, e-mail, logo, time zone, currency, tax and labor rates, payment terms, working days and hours, the appointment grid and travel buffer.",
+        }
         BillingEditInvoiceDraft = "billing.edit_invoice_draft" (crate::commands::EditInvoiceDraft) {
             roles: [Admin, Operator],
             from: [InvoiceReady],
@@ -543,6 +551,10 @@ actions! {
         RecordsRead = "records.read" {
             roles: [Admin, Operator],
             about: "Customers, sites, checklist templates, the roster and the schedule.",
+        }
+        ShopSettingsRead = "shop.settings.read" {
+            roles: [Admin, Operator],
+            about: "The shop's profile in force, and where each value comes from (saved, or the environment's default).",
         }
         AccountsRead = "accounts.read" {
             roles: [Admin],

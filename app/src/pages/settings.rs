@@ -43,7 +43,7 @@ pub fn SettingsPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
     view! {
         <TopBar title="Settings"/>
-        <main class="console settings-page">
+        <main class="settings-page">
             <h1>"Shop settings"</h1>
             <p class="muted">
                 "What you save here is in force at once, on every server, and wins over the server's environment "

@@ -913,8 +913,7 @@ mod tests {
 
     #[test]
     fn a_form_changes_only_what_was_edited() {
-        let mut current = ShopProfile::default();
-        current.tax_rate_bp = 825;
+        let current = ShopProfile { tax_rate_bp: 825, ..Default::default() };
         let form: Vec<(ShopKey, String)> =
             ShopKey::ALL.into_iter().filter(|k| *k != ShopKey::Logo).map(|k| (k, current.form_text(k))).collect();
         assert_eq!(current.form_text(ShopKey::TaxRate), "8.25");
@@ -935,10 +934,12 @@ mod tests {
     #[test]
     fn the_profile_reads_back_what_it_stores() {
         let mut p = ShopProfile::default();
-        let mut stored = ShopProfile::default();
-        stored.currency = Currency::parse("c", "GBP").expect("GBP");
-        stored.tax_rate_bp = 750;
-        stored.working_hours = parse_hours("h", "Tue-Sat 07:30-16:00").expect("hours");
+        let stored = ShopProfile {
+            currency: Currency::parse("c", "GBP").expect("GBP"),
+            tax_rate_bp: 750,
+            working_hours: parse_hours("h", "Tue-Sat 07:30-16:00").expect("hours"),
+            ..Default::default()
+        };
         for key in ShopKey::ALL {
             p.apply(key, &stored.value_of(key)).expect("reads back");
         }

@@ -218,11 +218,12 @@ impl Service {
             all.iter().filter(|(t, _)| t == id).map(|(_, w)| *w).collect()
         };
         let mut out = vec![];
+        // Inside the action's transaction: the copy of the profile its `open` brought up to date.
+        let tz = self.shop_now().timezone.clone();
         for t in roster {
             let off = of(&all_off, &t.id);
             let booked = of(&all_booked, &t.id);
-            let working =
-                domain::window::subtract(&working_intervals(&t.working_hours, &self.shop_now().timezone, range), &off);
+            let working = domain::window::subtract(&working_intervals(&t.working_hours, &tz, range), &off);
             let c = Candidate {
                 technician_id: t.id.clone(),
                 technician_name: t.name.clone(),

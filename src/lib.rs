@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod openclaw;
 pub use dispatch::ratelimit;
 pub mod server;
+pub mod shop_logo;
 pub mod state;
 pub mod tarball;
 pub mod telemetry;

@@ -58,6 +58,10 @@ enum Command {
     /// What customers are told: updates that could not be sent, and each kind's switch and words.
     #[command(subcommand)]
     Updates(UpdatesCommand),
+    /// The shop's settings (name, contacts, logo, currency, rates, terms, zone, hours): show
+    /// them with where each value comes from, or save one (saved values win over RD_* variables).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -311,6 +315,30 @@ enum UpdatesCommand {
         /// The words, with placeholders such as {customer}, {window}, {eta}, {portal_link}.
         #[arg(long, requires = "kind")]
         template: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettingsCommand {
+    /// Every setting in force, and where it comes from: database (saved), environment or default.
+    Show,
+    /// Save one setting, e.g. `tax_rate 8.25`, `labor_rate 120`, `working_hours "Mon-Fri 08:00-17:00"`;
+    /// or the logo with --logo FILE (JPEG, PNG or WebP), or --remove-logo.
+    Set {
+        /// business_name, address, phone, email, timezone, currency, tax_rate (percent),
+        /// labor_rate (per hour), payment_terms, working_hours, slot_step_minutes or
+        /// travel_buffer_minutes.
+        #[arg(required_unless_present_any = ["logo", "remove_logo"], conflicts_with_all = ["logo", "remove_logo"])]
+        key: Option<String>,
+        /// The value, as you would type it in the settings page.
+        #[arg(requires = "key", allow_hyphen_values = true)]
+        value: Option<String>,
+        /// A new logo image.
+        #[arg(long, conflicts_with = "remove_logo")]
+        logo: Option<std::path::PathBuf>,
+        /// No logo any more.
+        #[arg(long)]
+        remove_logo: bool,
     },
 }
 
@@ -571,6 +599,11 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
             let service = server::open_service(&config).await?;
             let ctx = dispatch::CallContext::new(domain::Actor::system("cli"));
             updates_command(&service, &ctx, cmd).await?;
+        }
+        Command::Settings(cmd) => {
+            let service = server::open_service(&config).await?;
+            let ctx = dispatch::CallContext::new(domain::Actor::system("cli"));
+            settings_command(&service, &ctx, cmd).await?;
         }
         Command::Approvals(cmd) => {
             let service = server::open_service(&config).await?;
@@ -906,6 +939,50 @@ async fn approvals_command(
             );
             println!("anything on VIP/complaint tickets: {}", if p.flagged_tickets { "yes" } else { "no" });
         }
+    }
+    Ok(())
+}
+
+async fn settings_command(
+    service: &dispatch::Service,
+    ctx: &dispatch::CallContext,
+    cmd: SettingsCommand,
+) -> Result<(), BoxError> {
+    use domain::shop_profile::{LogoChange, ShopKey, ShopSettingsChange};
+    let view = match cmd {
+        SettingsCommand::Show => service.shop_settings(ctx).await?,
+        SettingsCommand::Set { key, value, logo, remove_logo } => {
+            let mut change = ShopSettingsChange::default();
+            if let Some(path) = logo {
+                use base64::Engine;
+                let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let filename = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                let content_base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                change.logo = Some(LogoChange::Set { content_base64, filename });
+            } else if remove_logo {
+                change.logo = Some(LogoChange::Remove);
+            } else if let Some(key) = key {
+                let key: ShopKey = key.parse().map_err(|e: domain::FieldError| e.message)?;
+                let value = value.ok_or_else(|| format!("give the value of {key}"))?;
+                change.set_text(key, &value).map_err(|e| format!("{key}: {}", e.message))?;
+            }
+            service.set_shop_settings(ctx, &change).await?
+        }
+    };
+    for e in &view.entries {
+        let origin = match (e.source, e.key.env()) {
+            (domain::shop_profile::Source::Database, _) => format!(
+                "database, saved by {} {}",
+                e.updated_by.as_deref().unwrap_or("?"),
+                e.updated_at_ms.map(dispatch::audit_checkpoints::when).unwrap_or_default()
+            ),
+            (domain::shop_profile::Source::Environment, Some(var)) => format!("environment, {var}"),
+            (domain::shop_profile::Source::Environment, None) => "environment".into(),
+            (domain::shop_profile::Source::Default, Some(var)) => format!("default ({var} not set)"),
+            (domain::shop_profile::Source::Default, None) => "default".into(),
+        };
+        let text = if e.text.is_empty() { "(none)".to_string() } else { e.text.replace('\n', ", ") };
+        println!("{:<22} {text}  [{origin}]", e.key.as_str());
     }
     Ok(())
 }

@@ -117,6 +117,12 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         .route("/files/{attachment_id}/{variant}", get(crate::files::download))
         .route("/packets/{ticket_id}", get(crate::files::packet))
         .route("/console/export", get(crate::export_download::download))
+        .route(
+            "/app/settings/logo",
+            axum::routing::post(crate::shop_logo::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::shop_logo::BODY_LIMIT)),
+        )
+        .route("/shop/logo", get(crate::shop_logo::image))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -84,6 +84,9 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     }
     req.extensions_mut().insert(CurrentActor(actor));
     req.extensions_mut().insert(ClientAddr(addr));
+    // Pages are written with the shop's profile (its zone, its name): bring this instance's
+    // copy up to date first (a read at most once a second).
+    state.service.shop().await;
     guard(&state, req, next).await
 }
 
@@ -97,6 +100,8 @@ pub fn page_action(path: &str) -> Option<Action> {
         Some(Action::DataExport)
     } else if under("/console/accounts") {
         Some(Action::AccountsRead)
+    } else if under("/console/settings") {
+        Some(Action::ShopSettingsRead)
     } else if under("/console") {
         Some(Action::BoardRead)
     } else if under("/tech") {

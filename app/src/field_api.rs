@@ -56,12 +56,11 @@ pub async fn tech_jobs() -> Result<Vec<TechJob>, ServerFnError> {
     let mut views = service.jobs(&ssr::context(Action::JobsRead)?).await.map_err(ssr::error)?;
     views.sort_by_key(|j| (j.appointment.map_or(i64::MAX, |w| w.start_ms), j.number.clone()));
     let now = dispatch::ids::now_ms();
+    let shop = service.shop().await;
     Ok(views
         .into_iter()
         .map(|j| TechJob {
-            day: j
-                .appointment
-                .map_or_else(|| "Not scheduled".into(), |w| service.settings().day_label(w.start_ms, now)),
+            day: j.appointment.map_or_else(|| "Not scheduled".into(), |w| shop.day_label(w.start_ms, now)),
             checklist_done: j.checklist.iter().filter(|i| i.done).count(),
             checklist_total: j.checklist.len(),
             id: j.id,

@@ -31,7 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The shop's clock for every time on the page; the browser reads it back from the meta tag.
     #[cfg(feature = "ssr")]
     let clock = use_context::<dispatch::Service>()
-        .map(|s| clock::from_zone(&s.settings().timezone, dispatch::ids::now_ms()))
+        .map(|s| clock::from_zone(&s.shop_now().timezone, dispatch::ids::now_ms()))
         .unwrap_or_else(clock::ShopClock::utc);
     #[cfg(feature = "ssr")]
     let clock_json = serde_json::to_string(&clock).unwrap_or_default();
@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/account") view=pages::session::AccountPage/>
                 <Route path=path!("/console") view=pages::console::ConsolePage/>
                 <Route path=path!("/console/accounts") view=pages::accounts::AccountsPage/>
+                <Route path=path!("/console/settings") view=pages::settings::SettingsPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/approvals") view=pages::approvals::ApprovalsPage ssr=SsrMode::InOrder/>
                 // In order: the whole ticket, its actions included, arrives as plain HTML, so the
                 // page works before (and without) the client.

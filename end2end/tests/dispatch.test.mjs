@@ -247,7 +247,7 @@ test('the office sees what the customer is told, and chooses which updates go ou
   await context.close();
   const admin = await signIn(browser, USERS.admin);
   const adminPage = admin.page;
-  await adminPage.goto(`${BASE}/console/approvals`);
+  await adminPage.goto(`${BASE}/console/settings`);
   await adminPage.waitForSelector('html[data-hydrated="true"]');
   const onTheWay = adminPage.locator('form.update-rule[data-kind="on_the_way"]');
   await onTheWay.waitFor();
@@ -260,7 +260,7 @@ test('the office sees what the customer is told, and chooses which updates go ou
   const saved = adminPage.locator('form.update-rule[data-kind="on_the_way"]');
   assert.equal(await saved.locator('input[name="enabled"]').isChecked(), false, 'switched off');
   assert.equal(await saved.locator('textarea[name="template"]').inputValue(), 'Hi {customer}, {technician} is coming around {eta}.');
-  await screenshot(adminPage, 'approvals-and-updates');
+  await screenshot(adminPage, 'settings-and-updates');
   // Put it back for the other tests.
   await saved.locator('input[name="enabled"]').check();
   await saved.locator('button[type="submit"]').click();

@@ -14,6 +14,7 @@ mod limits;
 mod metrics;
 mod photos;
 mod restart;
+mod settings;
 mod tool_api;
 mod traces;
 mod under_load;

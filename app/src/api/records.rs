@@ -175,7 +175,7 @@ pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
     let service = ssr::service()?;
     let ctx = ssr::context(Action::RecordsRead)?;
     // The shop's week, Monday to Monday at local midnight (a daylight-saving day is 23 or 25 h).
-    let tz = service.settings().timezone.clone();
+    let tz = service.shop().await.timezone.clone();
     let now =
         jiff::Timestamp::from_millisecond(dispatch::ids::now_ms()).map_err(|e| ServerFnError::new(e.to_string()))?;
     let today = now.to_zoned(tz.clone()).date();

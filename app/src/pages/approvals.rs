@@ -58,10 +58,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                 <h2 id="undelivered">"Customer updates that could not be sent"</h2>
                 <crate::pages::updates::Undelivered/>
             </section>
-            <section class="panel" aria-labelledby="update-rules">
-                <h2 id="update-rules">"What customers are told"</h2>
-                <crate::pages::updates::UpdateRules/>
-            </section>
+            <p class="muted">"The words of customer updates are on the " <a href="/console/settings">"Settings"</a> " page."</p>
             <section class="panel" aria-labelledby="rules">
                 <h2 id="rules">"What waits for a person"</h2>
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

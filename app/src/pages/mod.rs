@@ -6,6 +6,7 @@ pub mod photos;
 pub mod portal;
 pub mod records;
 pub mod session;
+pub mod settings;
 pub mod tech;
 pub mod ticket;
 pub mod updates;

@@ -22,12 +22,18 @@ pub fn PortalPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match tickets.await {
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No service requests yet."</p> }.into_any(),
-                        Ok(list) => list.into_iter().map(|t| view! {
+                        Ok(list) => {
+                            let shop = list[0].shop.clone();
+                            view! {
+                            <ShopCard shop/>
+                            {list.into_iter().map(|t| view! {
                             <a class="panel ticket-link" href=format!("/portal/tickets/{}", t.id) data-ticket=t.number.clone()>
                                 <strong>{t.number.clone()}</strong> " · " {t.problem_summary.clone().unwrap_or_default()}
                                 <span class="status">{plain_status(&t)}</span>
                             </a>
-                        }).collect_view().into_any(),
+                            }).collect_view()}
+                            }.into_any()
+                        }
                         Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -122,6 +128,22 @@ pub fn plain_status(t: &PortalTicket) -> String {
     }
 }
 
+/// Who the customer deals with: the shop's logo, name and phone.
+#[component]
+fn ShopCard(shop: domain::portal_view::PortalShop) -> impl IntoView {
+    let call = shop.phone.as_ref().map(|p| {
+        let number = domain::validate::Phone::parse("phone", p).map(|n| n.as_str().to_string());
+        (format!("tel:{}", number.unwrap_or_else(|_| p.clone())), p.clone())
+    });
+    view! {
+        <header class="shop-card" data-test="shop-card">
+            {shop.logo_url.map(|src| view! { <img class="shop-logo" src=src alt="" data-test="shop-logo"/> })}
+            <strong data-test="shop-name">{shop.name}</strong>
+            {call.map(|(href, text)| view! { <a href=href data-test="shop-phone">{text}</a> })}
+        </header>
+    }
+}
+
 #[component]
 fn Progress(state: CaseState) -> impl IntoView {
     let current = STEPS.iter().position(|(_, states)| states.contains(&state));
@@ -145,6 +167,7 @@ fn TicketView(t: PortalTicket, send: ServerAction<PortalSend>, draft: RwSignal<S
     let id = t.id.clone();
 
     view! {
+        <ShopCard shop=t.shop.clone()/>
         <article class="panel portal-ticket" data-ticket=t.number.clone() data-version=t.version>
             <h1>{t.number.clone()}</h1>
             <p class="status" data-test="status" role="status" aria-live="polite">{status}</p>

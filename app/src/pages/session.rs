@@ -64,7 +64,10 @@ pub fn TopBar(title: &'static str) -> impl IntoView {
                                         <a href="/console/technicians">"Technicians"</a>
                                         <a href="/console/customers">"Customers"</a>
                                         <a href="/console/checklists">"Checklists"</a>
-                                        {(me.role == domain::Role::Admin).then(|| view! { <a href="/console/accounts">"Accounts"</a> })}
+                                        {(me.role == domain::Role::Admin).then(|| view! {
+                                            <a href="/console/accounts">"Accounts"</a>
+                                            <a href="/console/settings" data-test="nav-settings">"Settings"</a>
+                                        })}
                                     </nav>
                                 })}
                                 <span class="whoami" data-test="whoami">{me.name} " · " {me.role.as_str()}</span>

@@ -82,7 +82,7 @@ pub fn UpdateRules() -> impl IntoView {
     let save = ServerAction::<SetUpdateRule>::new();
     let rules = Resource::new(move || save.version().get(), |_| update_rules());
     view! {
-        <p class="muted">"Placeholders: {customer} {shop} {window} {with_technician} {technician} {eta} {invoice} {total} {portal_link}"</p>
+        <p class="muted">"Placeholders: " {domain::updates::PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")}</p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match rules.await {

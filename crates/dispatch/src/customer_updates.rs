@@ -107,8 +107,10 @@ impl Service {
         Ok(())
     }
 
-    /// What the templates' placeholders say about this case, in the shop's words and zone.
+    /// What the templates' placeholders say about this case, in the shop's words, zone and
+    /// currency (the copy of the profile the action brought up to date before it began).
     fn update_facts(&self, c: &Case) -> Vec<(&'static str, String)> {
+        let shop = self.shop_now();
         let first = |name: &str| name.split_whitespace().next().unwrap_or_default().to_string();
         // A customer known only by their number is greeted without it.
         let customer = Some(first(&c.customer.name))
@@ -116,21 +118,19 @@ impl Service {
             .unwrap_or_else(|| "there".into());
         let technician = c.assignment.as_ref().map(|a| first(&a.technician_name));
         let eta = c.eta.as_ref().map(|e| {
-            let zoned = jiff::Timestamp::from_millisecond(e.eta_ms).map(|t| t.to_zoned(self.settings.timezone.clone()));
+            let zoned = jiff::Timestamp::from_millisecond(e.eta_ms).map(|t| t.to_zoned(shop.timezone.clone()));
             zoned.map(|z| z.strftime("%H:%M").to_string()).unwrap_or_default()
         });
         vec![
             ("customer", customer),
-            ("shop", self.settings.shop_name.clone()),
-            (
-                "window",
-                c.appointment.as_ref().map(|a| self.settings.window_label(a.start_ms, a.end_ms)).unwrap_or_default(),
-            ),
+            ("shop", shop.profile.business_name.clone()),
+            ("shop_phone", shop.profile.phone.clone()),
+            ("window", c.appointment.as_ref().map(|a| shop.window_label(a.start_ms, a.end_ms)).unwrap_or_default()),
             ("with_technician", technician.clone().map(|t| format!(" with {t}")).unwrap_or_default()),
             ("technician", technician.unwrap_or_else(|| "your technician".into())),
             ("eta", eta.unwrap_or_default()),
             ("invoice", c.invoice.as_ref().map(|i| i.number.clone()).unwrap_or_default()),
-            ("total", c.invoice.as_ref().map(|i| domain::money::Money(i.total_cents).to_string()).unwrap_or_default()),
+            ("total", c.invoice.as_ref().map(|i| shop.money(i.total_cents)).unwrap_or_default()),
         ]
     }
 

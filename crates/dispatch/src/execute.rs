@@ -156,6 +156,9 @@ impl Service {
     }
 
     async fn run(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
+        // The shop's profile as of now, read before any transaction opens: what the action
+        // then reads of it (inside its transaction too) is current within a second.
+        self.shop().await;
         // A call a person approved has been through both already.
         if ctx.approved_by.is_none() {
             self.hold_if_paused(ctx, input.action(), input.ticket_id()).await?;
@@ -201,6 +204,7 @@ impl Service {
             A::ApprovalReject(i) => Done::Data(json!({ "approval": self.reject(ctx, &i).await? })),
             A::CustomerUpdatesSet(i) => Done::Data(json!({ "updates": self.set_update_settings(ctx, &i).await? })),
             A::ApprovalGateSet(i) => Done::Data(json!({ "rules": self.set_gate_policy(ctx, &i).await? })),
+            A::ShopSettingsSet(i) => Done::Data(json!({ "settings": self.set_shop_settings(ctx, &i).await? })),
             A::BillingEditInvoiceDraft(i) => Done::Case(Box::new(self.edit_invoice_draft(ctx, &i).await?)),
             A::BillingRecordPayment(i) => Done::Case(Box::new(self.record_payment(ctx, &i).await?)),
             A::PortalCreateLink(i) => Done::Data(json!({ "link": self.create_portal_link(ctx, &i).await? })),

@@ -180,6 +180,7 @@ impl Service {
         // Timers already written are known up front, so a pass that adds nothing takes no
         // write transaction (on SQLite it would queue behind the actions of the day).
         let known = timers::known(self.db.pool()).await?;
+        let shop = self.shop().await;
         let mut new = vec![];
         for id in ids {
             let mut conn = self.db.pool().acquire().await?;
@@ -187,7 +188,7 @@ impl Service {
             drop(conn);
             let outbound = timers::has_outbound(self.db.pool(), &id).await?;
             for kind in [Kind::LeadUnanswered, Kind::EtaMissing, Kind::CloseoutIncomplete] {
-                let Some(due) = due_for(kind, &case, rules, &self.settings.timezone, outbound) else { continue };
+                let Some(due) = due_for(kind, &case, rules, &shop.timezone, outbound) else { continue };
                 if !known.contains(&(id.clone(), kind.as_str().to_string(), due)) {
                     new.push((id.clone(), kind, due));
                 }
@@ -231,7 +232,7 @@ impl Service {
         let case = crate::case_store::load_case(&mut conn, &f.ticket_id).await?;
         drop(conn);
         let outbound = timers::has_outbound(self.db.pool(), &f.ticket_id).await?;
-        if due_for(f.kind, &case, rules, &self.settings.timezone, outbound) != Some(f.due_at_ms) {
+        if due_for(f.kind, &case, rules, &self.shop().await.timezone, outbound) != Some(f.due_at_ms) {
             timers::drop_claimed(self.db.pool(), &f.id).await?;
             return Ok(None);
         }

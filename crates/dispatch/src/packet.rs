@@ -6,8 +6,9 @@ use crate::audit;
 use crate::blob::BlobReader;
 use crate::error::ServiceError;
 use crate::ids::new_id;
-use crate::packet_pdf::{self, ManifestEntry, PacketImage, PacketInput};
+use crate::packet_pdf::{self, ManifestEntry, PacketImage, PacketInput, PacketShop};
 use crate::service::{CallContext, Outcome, Service};
+use crate::settings::Shop;
 use crate::store::packets;
 use domain::case::{Attachment, AttachmentKind};
 use domain::commands::TicketRef;
@@ -98,7 +99,7 @@ async fn sha256_of(mut reader: BlobReader) -> std::io::Result<(String, u64)> {
 impl Service {
     /// The JPEG copies placed in the packet. A photo without a copy (HEIC, or too large to
     /// decode) is listed in the manifest but not pictured.
-    async fn packet_images(&self, case: &Case) -> Vec<PacketImage> {
+    async fn packet_images(&self, case: &Case, shop: &Shop) -> Vec<PacketImage> {
         let mut images = vec![];
         for a in &case.attachments {
             let Some(key) = &a.view_key else { continue };
@@ -116,7 +117,7 @@ impl Service {
             images.push(PacketImage {
                 attachment_id: a.id.clone(),
                 kind: a.kind,
-                caption: caption(a, &self.settings.time_label(a.created_at_ms)),
+                caption: caption(a, &shop.time_label(a.created_at_ms)),
                 jpeg: bytes,
                 width,
                 height,
@@ -124,6 +125,38 @@ impl Service {
             });
         }
         images
+    }
+
+    /// The shop's letterhead and terms, with its logo when it has one that reads.
+    async fn packet_shop(&self, shop: &Shop) -> PacketShop {
+        let p = &shop.profile;
+        let logo = match self.shop_logo().await {
+            Ok(Some((logo, jpeg))) => match jpeg_shape(&jpeg) {
+                Some((width, height, components)) => Some(PacketImage {
+                    attachment_id: logo.blob_key,
+                    kind: AttachmentKind::Other,
+                    caption: String::new(),
+                    jpeg,
+                    width,
+                    height,
+                    components,
+                }),
+                None => None,
+            },
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the shop's logo is unreadable; the packet goes without it");
+                None
+            }
+        };
+        PacketShop {
+            name: p.business_name.clone(),
+            address: p.address.clone(),
+            phone: p.phone.clone(),
+            email: p.email.clone(),
+            payment_terms: p.payment_terms.clone(),
+            logo,
+        }
     }
 
     /// `billing.compile_closeout_packet`: one PDF of everything the job produced, with a
@@ -139,22 +172,25 @@ impl Service {
         }
         let id = new_id("pkt");
         let manifest = manifest_of(&case);
-        let images = self.packet_images(&case).await;
-        let settings = self.settings.clone();
+        let shop = self.shop().await;
+        let images = self.packet_images(&case, &shop).await;
+        let letterhead = self.packet_shop(&shop).await;
         let compiled_by = if ctx.actor.name.is_empty() { ctx.actor.id.clone() } else { ctx.actor.name.clone() };
         let bytes = {
             let (id, case, manifest) = (id.clone(), case.clone(), manifest.clone());
             tokio::task::spawn_blocking(move || {
-                let time = |ms: i64| settings.time_label(ms);
+                let time = |ms: i64| shop.time_label(ms);
+                let money = |cents: i64| shop.money(cents);
                 packet_pdf::render(&PacketInput {
                     packet_id: &id,
-                    shop_name: &settings.shop_name,
+                    shop: &letterhead,
                     case: &case,
                     compiled_by: &compiled_by,
-                    compiled_at: settings.time_label(crate::ids::now_ms()),
+                    compiled_at: shop.time_label(crate::ids::now_ms()),
                     images: &images,
                     manifest: &manifest,
                     time: &time,
+                    money: &money,
                 })
             })
             .await

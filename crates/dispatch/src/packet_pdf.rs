@@ -6,7 +6,6 @@
 //! document information dictionary, where `packet verify` finds them again.
 
 use domain::case::{AttachmentKind, Case, NoteKind};
-use domain::money::Money;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 /// Key in the document information dictionary that names the packet.
@@ -42,10 +41,23 @@ pub struct ManifestEntry {
     pub content_type: String,
 }
 
+/// The shop, as its packets head and close with it.
+#[derive(Debug, Clone, Default)]
+pub struct PacketShop {
+    pub name: String,
+    /// One or more lines; empty when the shop gave none.
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    pub payment_terms: String,
+    /// The logo's JPEG (its `kind` and `caption` are not used).
+    pub logo: Option<PacketImage>,
+}
+
 /// Everything the document shows.
 pub struct PacketInput<'a> {
     pub packet_id: &'a str,
-    pub shop_name: &'a str,
+    pub shop: &'a PacketShop,
     pub case: &'a Case,
     pub compiled_by: &'a str,
     pub compiled_at: String,
@@ -53,7 +65,12 @@ pub struct PacketInput<'a> {
     pub manifest: &'a [ManifestEntry],
     /// Formats a time in the shop's zone.
     pub time: &'a dyn Fn(i64) -> String,
+    /// Formats an amount in the shop's currency.
+    pub money: &'a dyn Fn(i64) -> String,
 }
+
+/// The logo's name among a page's resources.
+const LOGO: Name<'static> = Name(b"Logo");
 
 #[derive(Clone, Copy, PartialEq)]
 enum Font {
@@ -269,15 +286,38 @@ impl Layout {
 pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     let case = input.case;
     let time = input.time;
+    let money = |cents: i64| (input.money)(cents);
+    let shop = input.shop;
     let mut l = Layout::new();
 
+    // The shop's letterhead: its logo (at most 150 × 60 points), name, address and contacts.
+    if let Some(logo) = &shop.logo {
+        let (w, h) = fit(logo, 150.0, 60.0);
+        l.y -= h;
+        let y = l.y;
+        let page = l.page();
+        page.save_state();
+        page.transform([w, 0.0, 0.0, h, MARGIN, y]);
+        page.x_object(LOGO);
+        page.restore_state();
+        l.gap(4.0);
+    }
+    l.para(0.0, Font::Bold, 14.0, &shop.name);
+    for line in shop.address.lines().filter(|x| !x.trim().is_empty()) {
+        l.para(0.0, Font::Regular, 9.5, line);
+    }
+    let contacts: Vec<String> = [("Phone", &shop.phone), ("E-mail", &shop.email)]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(label, v)| format!("{label} {v}"))
+        .collect();
+    if !contacts.is_empty() {
+        l.para(0.0, Font::Regular, 9.5, &contacts.join(" · "));
+    }
+    l.gap(12.0);
+
     l.para(0.0, Font::Bold, 20.0, &format!("Closeout packet {}", case.number));
-    l.para(
-        0.0,
-        Font::Regular,
-        10.0,
-        &format!("{} · compiled {} by {}", input.shop_name, input.compiled_at, input.compiled_by),
-    );
+    l.para(0.0, Font::Regular, 10.0, &format!("Compiled {} by {}", input.compiled_at, input.compiled_by));
     l.para(0.0, Font::Mono, 8.0, &format!("packet {}", input.packet_id));
 
     l.heading("Customer and site");
@@ -342,8 +382,8 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     }
     for line in &case.labor {
         let qty = format!("{} min", line.minutes);
-        let rate = format!("{}/h", Money(line.rate_cents));
-        let amount = Money(line.amount_cents).to_string();
+        let rate = format!("{}/h", money(line.rate_cents));
+        let amount = money(line.amount_cents);
         l.row(Font::Regular, 10.0, &[(0.0, &line.description), (280.0, &qty), (350.0, &rate)], Some(&amount));
     }
     for p in &case.parts {
@@ -352,8 +392,8 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
             None => p.description.clone(),
         };
         let qty = format!("{} ×", p.quantity);
-        let unit = Money(p.unit_price_cents).to_string();
-        let amount = Money(p.amount_cents).to_string();
+        let unit = money(p.unit_price_cents);
+        let amount = money(p.amount_cents);
         l.row(Font::Regular, 10.0, &[(0.0, &desc), (280.0, &qty), (350.0, &unit)], Some(&amount));
     }
 
@@ -364,22 +404,26 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
             l.para(0.0, Font::Bold, 11.0, &format!("Invoice draft {} · {}", inv.number, time(inv.created_at_ms)));
             l.gap(2.0);
             for line in &inv.lines {
-                let amount = Money(line.amount_cents).to_string();
+                let amount = money(line.amount_cents);
                 l.row(Font::Regular, 10.0, &[(0.0, &line.description), (350.0, &line.quantity)], Some(&amount));
             }
             l.gap(4.0);
             let tax_label = format!("Tax ({}.{:02} %)", inv.tax_rate_bp / 100, inv.tax_rate_bp % 100);
-            l.row(Font::Regular, 10.0, &[(250.0, "Subtotal")], Some(&Money(inv.subtotal_cents).to_string()));
-            l.row(Font::Regular, 10.0, &[(250.0, &tax_label)], Some(&Money(inv.tax_cents).to_string()));
-            l.row(Font::Bold, 11.0, &[(250.0, "Total")], Some(&Money(inv.total_cents).to_string()));
+            l.row(Font::Regular, 10.0, &[(250.0, "Subtotal")], Some(&money(inv.subtotal_cents)));
+            l.row(Font::Regular, 10.0, &[(250.0, &tax_label)], Some(&money(inv.tax_cents)));
+            l.row(Font::Bold, 11.0, &[(250.0, "Total")], Some(&money(inv.total_cents)));
         }
+    }
+    if !shop.payment_terms.is_empty() {
+        l.gap(4.0);
+        l.field("Payment terms", &shop.payment_terms);
     }
     if let Some(p) = &case.payment {
         let what = match p.kind {
-            domain::case::PaymentKind::Paid => format!("Paid {} on {}", Money(p.amount_cents), time(p.recorded_at_ms)),
+            domain::case::PaymentKind::Paid => format!("Paid {} on {}", money(p.amount_cents), time(p.recorded_at_ms)),
             domain::case::PaymentKind::Ar => format!(
                 "Invoiced on account: {} due {}",
-                Money(p.amount_cents),
+                money(p.amount_cents),
                 p.due_ms.map(time).unwrap_or_else(|| "on terms".into())
             ),
         };
@@ -491,6 +535,7 @@ fn finish(mut l: Layout, input: &PacketInput<'_>, placed: &[(usize, Ref)]) -> Ve
     let tree = Ref::new(2);
     let (regular, bold, mono) = (Ref::new(3), Ref::new(4), Ref::new(5));
     let info = Ref::new(6);
+    let logo_ref = Ref::new(7);
     // Images from 100, pages and their contents from 10 000: far apart, so the ranges never meet.
     let page_ref = |i: usize| Ref::new(10_000 + 2 * i as i32);
     let content_ref = |i: usize| Ref::new(10_001 + 2 * i as i32);
@@ -528,6 +573,9 @@ fn finish(mut l: Layout, input: &PacketInput<'_>, placed: &[(usize, Ref)]) -> Ve
                 let name = format!("Im{index}");
                 xobjects.pair(Name(name.as_bytes()), *r);
             }
+            if input.shop.logo.is_some() {
+                xobjects.pair(LOGO, logo_ref);
+            }
         }
         resources.finish();
         page.finish();
@@ -536,9 +584,9 @@ fn finish(mut l: Layout, input: &PacketInput<'_>, placed: &[(usize, Ref)]) -> Ve
     for (r, base) in [(regular, "Helvetica"), (bold, "Helvetica-Bold"), (mono, "Courier")] {
         pdf.type1_font(r).base_font(Name(base.as_bytes())).encoding_predefined(Name(b"WinAnsiEncoding"));
     }
-    for (index, r) in &images {
-        let img = &input.images[*index];
-        let mut x = pdf.image_xobject(*r, &img.jpeg);
+    let logo = input.shop.logo.iter().map(|img| (logo_ref, img));
+    for (r, img) in images.iter().map(|(index, r)| (*r, &input.images[*index])).chain(logo) {
+        let mut x = pdf.image_xobject(r, &img.jpeg);
         x.filter(Filter::DctDecode);
         x.width(img.width as i32);
         x.height(img.height as i32);

@@ -76,7 +76,32 @@ fn precheck(content_type: &str, size: u64) -> Result<(), NoCopies> {
     Ok(())
 }
 
-fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, content_type: &str) -> Result<Copies, NoCopies> {
+fn decode<R: BufRead + Seek>(reader: ImageReader<R>, content_type: &str) -> Result<Copies, NoCopies> {
+    let view = shrunk(reader, content_type, VIEW_SIDE)?;
+    // `thumbnail` fits into the box both ways: a photo already smaller is kept as it is.
+    let thumb = if view.width().max(view.height()) > THUMB_SIDE {
+        view.thumbnail(THUMB_SIDE, THUMB_SIDE)
+    } else {
+        view.clone()
+    };
+    Ok(Copies { thumb: jpeg(&thumb, 78)?, view: jpeg(&view, 85)? })
+}
+
+/// The shop's logo as a JPEG of at most `side` pixels a side, and its width and height
+/// (blocking). Transparent areas become white, as on the paper it is printed on.
+pub fn logo_from_bytes(bytes: &[u8], content_type: &str, side: u32) -> Result<(Vec<u8>, u32, u32), NoCopies> {
+    precheck(content_type, bytes.len() as u64)?;
+    let img = shrunk(ImageReader::new(std::io::Cursor::new(bytes)), content_type, side)?;
+    Ok((jpeg(&img, 90)?, img.width(), img.height()))
+}
+
+/// The image decoded within the pixel and memory budgets, at most `side` pixels a side, the
+/// right way up, flattened onto white.
+fn shrunk<R: BufRead + Seek>(
+    mut reader: ImageReader<R>,
+    content_type: &str,
+    side: u32,
+) -> Result<DynamicImage, NoCopies> {
     let format = match content_type {
         "image/jpeg" => image::ImageFormat::Jpeg,
         "image/png" => image::ImageFormat::Png,
@@ -100,18 +125,10 @@ fn decode<R: BufRead + Seek>(mut reader: ImageReader<R>, content_type: &str) -> 
     let full = DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     // Shrink first, so every later step (rotation, flattening) works on the small copy;
     // `thumbnail` averages areas into its output and allocates nothing else of full size.
-    let mut view =
-        if full.width().max(full.height()) > VIEW_SIDE { full.thumbnail(VIEW_SIDE, VIEW_SIDE) } else { full };
+    let mut view = if full.width().max(full.height()) > side { full.thumbnail(side, side) } else { full };
     view.apply_orientation(orientation);
     // JPEG has no alpha: flatten onto white so transparent PNG areas do not turn black.
-    let view = flatten(view);
-    // `thumbnail` fits into the box both ways: a photo already smaller is kept as it is.
-    let thumb = if view.width().max(view.height()) > THUMB_SIDE {
-        view.thumbnail(THUMB_SIDE, THUMB_SIDE)
-    } else {
-        view.clone()
-    };
-    Ok(Copies { thumb: jpeg(&thumb, 78)?, view: jpeg(&view, 85)? })
+    Ok(flatten(view))
 }
 
 fn flatten(img: DynamicImage) -> DynamicImage {

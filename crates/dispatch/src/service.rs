@@ -55,7 +55,11 @@ pub const LOGIN_BURST: u32 = 10;
 pub struct Service {
     pub(crate) db: Db,
     pub(crate) blobs: Arc<dyn BlobStore>,
+    /// What the environment says (read once at start): the profile's defaults and the
+    /// environment-only settings. The profile in force is [`Service::shop`].
     pub(crate) settings: Arc<ShopSettings>,
+    /// This instance's copy of the shop's profile in force (see `shop`).
+    pub(crate) shop: Arc<crate::shop::ShopCache>,
     /// Login attempts per client address (in memory, per instance), before any password check.
     pub(crate) login_limit: Arc<crate::ratelimit::RateLimiter>,
     /// Signs audit checkpoints and checks them; kept outside the database (see `audit_key`).
@@ -85,6 +89,7 @@ impl Service {
         Service {
             db,
             blobs,
+            shop: Arc::new(crate::shop::ShopCache::new(&settings, crate::shop::REFRESH)),
             settings: Arc::new(settings),
             login_limit: Arc::new(crate::ratelimit::RateLimiter::new(LOGINS_PER_MINUTE, LOGIN_BURST)),
             audit_keys: None,
@@ -132,6 +137,7 @@ impl Service {
         &self.blobs
     }
 
+    /// The environment's settings; the shop's profile in force is [`Service::shop`].
     pub fn settings(&self) -> &ShopSettings {
         &self.settings
     }
@@ -174,6 +180,9 @@ impl Service {
         ticket_id: &str,
         expected_version: Option<i64>,
     ) -> Result<CaseTx, ServiceError> {
+        // The shop's profile brought up to date before the transaction: what the action reads
+        // of it inside (`shop_now`) needs no second connection.
+        self.shop().await;
         let mut open = CaseTx::begin(&self.db, ticket_id.trim()).await?;
         self.claim(&mut open.tx, ctx).await?;
         self.check_scope(ctx, &open.before)?;

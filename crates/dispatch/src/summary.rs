@@ -45,12 +45,13 @@ impl Service {
 
     fn local_time(&self, ms: i64) -> String {
         jiff::Timestamp::from_millisecond(ms)
-            .map(|t| t.to_zoned(self.settings.timezone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
+            .map(|t| t.to_zoned(self.shop_now().timezone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string())
             .unwrap_or_else(|_| ms.to_string())
     }
 
     /// `GET /tools/v1/cases/{id}/summary`.
     pub async fn case_summary(&self, ctx: &CallContext, ticket_id: &str) -> Result<serde_json::Value, ServiceError> {
+        self.shop().await;
         let case = self.case(ctx, ticket_id).await?;
         let mut messages = self.recent_messages(ctx, ticket_id, MAX_MESSAGES).await?;
         for m in &mut messages {

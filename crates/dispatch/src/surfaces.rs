@@ -4,18 +4,30 @@
 
 use crate::error::ServiceError;
 use crate::service::{CallContext, Service};
-use crate::settings::ShopSettings;
+use crate::settings::Shop;
 use crate::tickets::CaseFilter;
 use domain::job_view::JobView;
-use domain::portal_view::{portal_view, PortalTicket, TimeLabels};
+use domain::portal_view::{portal_view, PortalShop, PortalTicket, ShopLabels};
 use domain::Action;
 
-impl TimeLabels for ShopSettings {
+impl ShopLabels for Shop {
     fn window_label(&self, start_ms: i64, end_ms: i64) -> String {
-        ShopSettings::window_label(self, start_ms, end_ms)
+        Shop::window_label(self, start_ms, end_ms)
     }
     fn time_label(&self, ms: i64) -> String {
-        ShopSettings::time_label(self, ms)
+        Shop::time_label(self, ms)
+    }
+    fn money(&self, cents: i64) -> String {
+        Shop::money(self, cents)
+    }
+    fn card(&self) -> PortalShop {
+        let p = &self.profile;
+        PortalShop {
+            name: p.business_name.clone(),
+            phone: Some(p.phone.clone()).filter(|x| !x.is_empty()),
+            // The hash names the picture, so a new logo is never served from a stale cache.
+            logo_url: p.logo.as_ref().map(|l| format!("/shop/logo?v={}", &l.sha256[..l.sha256.len().min(12)])),
+        }
     }
 }
 
@@ -44,7 +56,7 @@ impl Service {
         self.authorize(ctx, Action::PortalRead)?;
         let case = self.visible_case(ctx, ticket_id).await?;
         let messages = self.conversation_of(&case).await?;
-        Ok(portal_view(&*self.settings, case, messages))
+        Ok(portal_view(&*self.shop().await, case, messages))
     }
 
     /// The customer's tickets (the one ticket, for a visitor who came by a link), without
@@ -53,8 +65,9 @@ impl Service {
         self.authorize(ctx, Action::PortalRead)?;
         let filter = CaseFilter { limit: Some(100), ..Default::default() };
         let mut out = vec![];
+        let shop = self.shop().await;
         for row in self.cases(ctx, &filter).await? {
-            out.push(portal_view(&*self.settings, self.visible_case(ctx, &row.id).await?, vec![]));
+            out.push(portal_view(&*shop, self.visible_case(ctx, &row.id).await?, vec![]));
         }
         Ok(out)
     }

@@ -82,10 +82,14 @@ async fn add_photo(svc: &Service, ticket_id: &str) {
     done_or_raced(svc.add_photo(&op(), &input).await, "photo");
 }
 
-/// The demo, photos on its open jobs, and a signed checkpoint with its blob-store copy.
+/// The demo, the shop's logo, photos on its open jobs, and a signed checkpoint with its
+/// blob-store copy.
 async fn populated(db: Db, key_file: &Path) -> Service {
     let svc = service_over(db, key_file);
     svc.seed_demo().await.expect("demo");
+    let logo = domain::shop_profile::LogoChange::Set { content_base64: png(), filename: None };
+    let change = domain::shop_profile::ShopSettingsChange { logo: Some(logo), ..Default::default() };
+    svc.set_shop_settings(&op(), &change).await.expect("the shop's logo");
     let jobs = open_jobs(&svc).await;
     assert!(!jobs.is_empty(), "the demo has open jobs");
     for id in &jobs {
@@ -179,6 +183,14 @@ async fn a_backup_under_load_restores_the_same_cases_head_and_files() {
         let check = copy.check_restore(&manifest).await.expect("check");
         assert!(check.problems.is_empty(), "{:?}", check.problems);
         assert!(check.files_checked > 0);
+        let (logo, bytes) = copy.shop_logo().await.expect("read the logo").expect("the logo came back");
+        assert_eq!(Some(logo.clone()), source.shop_now().profile.logo, "the same setting");
+        assert_eq!(
+            sha256_of(copy.blobs().as_ref(), &logo.blob_key).await,
+            logo.sha256,
+            "and its file ({} bytes)",
+            bytes.len()
+        );
 
         let verified = copy.verify_audit().await.expect("verify");
         assert!(verified.problems.is_empty(), "{:?}", verified.problems);

@@ -1491,3 +1491,6 @@ async fn concurrent_writes_to_one_ticket_take_turns() {
         assert_audit_consistent(&svc).await;
     }
 }
+
+#[path = "contract/shop.rs"]
+mod shop;

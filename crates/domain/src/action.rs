@@ -75,6 +75,7 @@ about_no_ticket!(
     crate::approval::ApprovalDecision,
     crate::approval::GatePolicy,
     crate::updates::UpdateSettings,
+    crate::shop_profile::ShopSettingsChange,
 );
 
 impl Scoped for crate::command::CreateTicket {
@@ -401,6 +402,13 @@ actions! {
             audience: App,
             about: "Choose which agent calls wait for a person: cancels, invoices above an amount, late reschedules, flagged tickets.",
         }
+        ShopSettingsSet = "shop.settings.set" (crate::shop_profile::ShopSettingsChange) {
+            roles: [Admin],
+            from: [],
+            moves: [],
+            audience: App,
+            about: "Change the shop's profile: name, address, phone, e-mail, logo, time zone, currency, tax and labor rates, payment terms, working days and hours, the appointment grid and travel buffer.",
+        }
         BillingEditInvoiceDraft = "billing.edit_invoice_draft" (crate::commands::EditInvoiceDraft) {
             roles: [Admin, Operator],
             from: [InvoiceReady],
@@ -555,6 +563,10 @@ actions! {
         DataExport = "data.export" {
             roles: [Admin],
             about: "Export everything, or one customer's part, in the documented export format: records, cases, the audit trail and every file.",
+        }
+        ShopSettingsRead = "shop.settings.read" {
+            roles: [Admin, Operator],
+            about: "The shop's profile in force, and where each value comes from (saved, or the environment's default).",
         }
         AccountsRead = "accounts.read" {
             roles: [Admin],

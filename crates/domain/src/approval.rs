@@ -137,7 +137,9 @@ pub fn gate(policy: &GatePolicy, input: &ActionInput, case: &Case, tax_rate_bp: 
             Some(Gated { rule: GateRule::Cancel, reason: "an agent asked to cancel the ticket".into() })
         }
         A::BillingGenerateInvoiceDraft(_) => {
-            let total = crate::invoice::totals(&case.labor, &case.parts, tax_rate_bp).map(|t| t.total.cents());
+            // Only the total is read: the lines' wording (and its currency) does not matter here.
+            let total = crate::invoice::totals(&case.labor, &case.parts, tax_rate_bp, Default::default())
+                .map(|t| t.total.cents());
             over_limit(policy, total.unwrap_or(i64::MAX))
         }
         A::BillingCompileCloseoutPacket(_) => over_limit(policy, case.invoice.as_ref()?.total_cents),

@@ -5,6 +5,7 @@
 //! once, on the subtotal (never per line).
 
 use crate::case::{InvoiceLine, LaborLine, PartLine};
+use crate::currency::Currency;
 use crate::money::Money;
 
 pub struct Totals {
@@ -22,15 +23,20 @@ pub fn part_amount(unit_price_cents: i64, quantity: i64) -> Option<i64> {
     Money(unit_price_cents).checked_mul(quantity).map(Money::cents)
 }
 
-/// `None` only on arithmetic overflow.
-pub fn totals(labor: &[LaborLine], parts: &[PartLine], tax_rate_bp: i64) -> Option<Totals> {
+/// `None` only on arithmetic overflow. Rates in the lines' descriptions are written in `currency`.
+pub fn totals(labor: &[LaborLine], parts: &[PartLine], tax_rate_bp: i64, currency: Currency) -> Option<Totals> {
     let mut lines = vec![];
     let mut subtotal = Money::ZERO;
     for l in labor {
         let amount = labor_amount(l.rate_cents, l.minutes)?;
         subtotal = subtotal.checked_add(Money(amount))?;
         lines.push(InvoiceLine {
-            description: format!("Labor: {} ({} min @ {}/h)", l.description, l.minutes, Money(l.rate_cents)),
+            description: format!(
+                "Labor: {} ({} min @ {}/h)",
+                l.description,
+                l.minutes,
+                currency.format(Money(l.rate_cents))
+            ),
             quantity: format!("{:.2} h", l.minutes as f64 / 60.0),
             amount_cents: amount,
         });
@@ -40,7 +46,7 @@ pub fn totals(labor: &[LaborLine], parts: &[PartLine], tax_rate_bp: i64) -> Opti
         subtotal = subtotal.checked_add(Money(amount))?;
         let sku = p.sku.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
         lines.push(InvoiceLine {
-            description: format!("Part: {}{sku} @ {}", p.description, Money(p.unit_price_cents)),
+            description: format!("Part: {}{sku} @ {}", p.description, currency.format(Money(p.unit_price_cents))),
             quantity: p.quantity.to_string(),
             amount_cents: amount,
         });
@@ -120,8 +126,12 @@ mod tests {
             unit_price_cents: 1_999,
             amount_cents: 5_997,
         }];
-        let t = totals(&labor, &parts, 825).expect("totals");
+        let t = totals(&labor, &parts, 825, Currency::USD).expect("totals");
         assert_eq!(t.lines.len(), 2);
+        assert_eq!(t.lines[0].description, "Labor: Diagnose (20 min @ $95.00/h)");
+        let eur = Currency::parse("currency", "EUR").expect("EUR");
+        let in_euros = totals(&labor, &parts, 825, eur).expect("totals");
+        assert_eq!(in_euros.lines[1].description, "Part: Capacitor [CAP-45] @ €19.99", "the shop's currency");
         assert_eq!(t.lines[0].amount_cents, 3_167);
         assert_eq!(t.lines[1].amount_cents, 5_997);
         assert_eq!(t.subtotal, Money(9_164));
@@ -132,7 +142,7 @@ mod tests {
 
     #[test]
     fn empty_invoice_is_zero() {
-        let t = totals(&[], &[], 825).expect("totals");
+        let t = totals(&[], &[], 825, Currency::USD).expect("totals");
         assert_eq!((t.subtotal, t.tax, t.total), (Money(0), Money(0), Money(0)));
     }
 }

@@ -4,23 +4,37 @@
 //! no originals, no account ids; the invoice only once it went out with the closeout packet.
 
 use crate::case::{AttachmentKind, Case, NoteKind, PaymentKind};
-use crate::money::Money;
 use crate::state::CaseState;
 use crate::views::MessageEntry;
 use serde::{Deserialize, Serialize};
 
-/// How the shop writes times (its own time zone): given by the caller, so this stays pure.
-pub trait TimeLabels {
+/// How the shop writes times (its own time zone) and money (its currency), and who it is:
+/// given by the caller, so this stays pure.
+pub trait ShopLabels {
     /// "Mon 30 Nov 2026, 09:30 – 11:30 CST".
     fn window_label(&self, start_ms: i64, end_ms: i64) -> String;
     /// "Mon 30 Nov 2026, 09:30 CST".
     fn time_label(&self, ms: i64) -> String;
+    /// "$1,234.56", "€12.50".
+    fn money(&self, cents: i64) -> String;
+    /// The shop as its customers see it.
+    fn card(&self) -> PortalShop;
+}
+
+/// The shop on its customers' pages: its name, its phone and its logo.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PortalShop {
+    pub name: String,
+    pub phone: Option<String>,
+    /// Where the logo is served, if the shop has one.
+    pub logo_url: Option<String>,
 }
 
 /// What a customer sees of their ticket: no internal notes, no storage keys, no originals.
 /// Times are written by the server in the shop's time zone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortalTicket {
+    pub shop: PortalShop,
     pub id: String,
     pub number: String,
     pub state: CaseState,
@@ -69,8 +83,8 @@ pub struct PortalInvoice {
 
 /// The portal's view of `c`, with its customer-visible messages (internal ones are dropped
 /// here too, whatever the caller passed).
-pub fn portal_view(settings: &impl TimeLabels, c: Case, messages: Vec<MessageEntry>) -> PortalTicket {
-    let money = |cents: i64| Money(cents).to_string();
+pub fn portal_view(settings: &impl ShopLabels, c: Case, messages: Vec<MessageEntry>) -> PortalTicket {
+    let money = |cents: i64| settings.money(cents);
     let closeout = matches!(
         c.state,
         CaseState::WorkPerformed | CaseState::CloseoutReady | CaseState::InvoiceReady | CaseState::PaidOrAr
@@ -95,6 +109,7 @@ pub fn portal_view(settings: &impl TimeLabels, c: Case, messages: Vec<MessageEnt
         packet_url: c.packet.as_ref().map(|_| format!("/packets/{}", c.id)),
     });
     PortalTicket {
+        shop: settings.card(),
         id: c.id.clone(),
         number: c.number.clone(),
         state: c.state,
@@ -140,12 +155,18 @@ pub(crate) mod tests {
     use super::*;
 
     struct Utc;
-    impl TimeLabels for Utc {
+    impl ShopLabels for Utc {
         fn window_label(&self, a: i64, b: i64) -> String {
             format!("{a}-{b}")
         }
         fn time_label(&self, ms: i64) -> String {
             ms.to_string()
+        }
+        fn money(&self, cents: i64) -> String {
+            crate::currency::Currency::parse("c", "EUR").expect("EUR").format(crate::money::Money(cents))
+        }
+        fn card(&self) -> PortalShop {
+            PortalShop { name: "Acme Heating".into(), phone: Some("(312) 555-0100".into()), logo_url: None }
         }
     }
 
@@ -201,7 +222,11 @@ pub(crate) mod tests {
     fn the_invoice_shows_once_it_went_out_with_the_packet() {
         let view = portal_view(&Utc, busy_case("invoice_ready", true), vec![]);
         let closeout = view.closeout.expect("closeout");
-        assert_eq!(closeout.invoice.map(|i| i.number), Some("INV-000042".into()));
+        let invoice = closeout.invoice.expect("the invoice");
+        assert_eq!(invoice.number, "INV-000042");
+        assert_eq!(invoice.total, "€102.25", "in the shop's currency");
+        assert_eq!(view.shop.name, "Acme Heating");
+        assert_eq!(view.shop.phone.as_deref(), Some("(312) 555-0100"));
         assert_eq!(closeout.packet_url.as_deref(), Some("/packets/tkt_1"));
     }
 }

@@ -111,8 +111,18 @@ impl CustomerUpdate {
 }
 
 /// The placeholders a template may use.
-pub const PLACEHOLDERS: [&str; 9] =
-    ["customer", "shop", "window", "with_technician", "technician", "eta", "invoice", "total", "portal_link"];
+pub const PLACEHOLDERS: [&str; 10] = [
+    "customer",
+    "shop",
+    "shop_phone",
+    "window",
+    "with_technician",
+    "technician",
+    "eta",
+    "invoice",
+    "total",
+    "portal_link",
+];
 
 /// Whether the shop sends one kind of update, and in which words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -64,7 +64,9 @@ impl Service {
             crate::case_store::load_case(&mut conn, ticket_id).await?
         };
         self.check_scope(ctx, &case)?;
-        let Some(gated) = domain::approval::gate(&policy, input, &case, self.settings.tax_rate_bp, now_ms()) else {
+        let Some(gated) =
+            domain::approval::gate(&policy, input, &case, self.shop().await.profile.tax_rate_bp, now_ms())
+        else {
             return Ok(());
         };
         let input_json = input_json(input)?;

@@ -15,10 +15,11 @@ impl Service {
     #[tracing::instrument(name = "billing.generate_invoice_draft", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn generate_invoice_draft(&self, ctx: &CallContext, input: &TicketRef) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::BillingGenerateInvoiceDraft)?;
+        let shop = self.shop().await;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::BillingGenerateInvoiceDraft)?;
-        let tax_rate = self.settings.tax_rate_bp;
-        let totals = domain::invoice::totals(&o.before.labor, &o.before.parts, tax_rate)
+        let tax_rate = shop.profile.tax_rate_bp;
+        let totals = domain::invoice::totals(&o.before.labor, &o.before.parts, tax_rate, shop.currency())
             .ok_or_else(|| ServiceError::Internal("invoice arithmetic overflow".into()))?;
         let number = o.next_invoice_number().await?;
         let lines_json = serde_json::to_string(&totals.lines).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -219,7 +219,7 @@ impl Service {
     pub async fn record_labor(&self, ctx: &CallContext, input: &RecordLabor) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::JobRecordLabor)?;
         let description = input.validate()?;
-        let rate = input.rate_cents.unwrap_or(self.settings.labor_rate_cents);
+        let rate = input.rate_cents.unwrap_or(self.shop().await.profile.labor_rate_cents);
         let amount = domain::invoice::labor_amount(rate, input.minutes)
             .ok_or_else(|| ServiceError::invalid("minutes", "out_of_range", "amount too large"))?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;

@@ -131,7 +131,11 @@ impl Service {
             .as_deref()
             .filter(|p| !p.trim().is_empty())
             .and_then(|p| domain::validate::Email::parse("email", p).map_err(|e| errors.push(e)).ok());
-        let hours = input.working_hours.clone().unwrap_or_else(WorkingHours::weekdays_8_to_5);
+        // Without hours of their own, a new technician works the shop's.
+        let hours = match &input.working_hours {
+            Some(h) => h.clone(),
+            None => self.shop().await.profile.working_hours.clone(),
+        };
         let (skills, zone) = roster_fields(&input.skills, input.zone.as_deref(), &hours, &mut errors);
         if !errors.is_empty() {
             return Err(domain::DomainError::Invalid(errors).into());
@@ -214,11 +218,12 @@ impl Service {
             all.iter().filter(|(t, _)| t == id).map(|(_, w)| *w).collect()
         };
         let mut out = vec![];
+        // Inside the action's transaction: the copy of the profile its `open` brought up to date.
+        let tz = self.shop_now().timezone.clone();
         for t in roster {
             let off = of(&all_off, &t.id);
             let booked = of(&all_booked, &t.id);
-            let working =
-                domain::window::subtract(&working_intervals(&t.working_hours, &self.settings.timezone, range), &off);
+            let working = domain::window::subtract(&working_intervals(&t.working_hours, &tz, range), &off);
             let c = Candidate {
                 technician_id: t.id.clone(),
                 technician_name: t.name.clone(),
@@ -258,7 +263,7 @@ impl Service {
             return Err(unavailable(Unavailable::Inactive));
         }
         c.qualifies(trade, zone).map_err(unavailable)?;
-        c.can_take(window, self.settings.travel_buffer_minutes * MINUTE_MS).map_err(unavailable)?;
+        c.can_take(window, self.shop_now().profile.travel_buffer_minutes * MINUTE_MS).map_err(unavailable)?;
         Ok(t)
     }
 
@@ -267,6 +272,7 @@ impl Service {
     pub async fn propose_slots(&self, ctx: &CallContext, input: &ProposeSlots) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::ScheduleProposeSlots)?;
         let q = input.validate(now_ms())?;
+        let shop = self.shop().await;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, Action::ScheduleProposeSlots)?;
         let candidates: Vec<Candidate> =
@@ -276,8 +282,8 @@ impl Service {
             zone: o.before.site.as_ref().and_then(|s| s.zone.clone()),
             range: q.range,
             duration_ms: q.duration_ms,
-            step_ms: self.settings.slot_step_minutes * MINUTE_MS,
-            buffer_ms: self.settings.travel_buffer_minutes * MINUTE_MS,
+            step_ms: shop.profile.slot_step_minutes * MINUTE_MS,
+            buffer_ms: shop.profile.travel_buffer_minutes * MINUTE_MS,
             max_slots: q.max_slots,
         };
         let slots = slots::propose(&query, &candidates);

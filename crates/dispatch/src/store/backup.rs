@@ -90,6 +90,15 @@ pub async fn describe(conn: &mut AnyConnection) -> Result<Described, sqlx::Error
     )
     .fetch_all(&mut *conn)
     .await?;
+    // The shop's logo is named by a setting (a JSON document), not by a column.
+    let logo: Option<String> = sqlx::query_scalar("SELECT value_json FROM shop_settings WHERE key = $1")
+        .bind(domain::shop_profile::ShopKey::Logo.storage_key())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let logo = logo
+        .and_then(|raw| serde_json::from_str::<Option<domain::shop_profile::ShopLogo>>(&raw).ok().flatten())
+        .map(|l| (Some(l.blob_key), Some(l.sha256)));
+    let blobs: Vec<_> = blobs.into_iter().chain(logo).collect();
     let checkpoints =
         sqlx::query_scalar("SELECT seq FROM audit_checkpoints ORDER BY seq").fetch_all(&mut *conn).await?;
     Ok(Described {

@@ -42,3 +42,27 @@ pub async fn put(
     .await?;
     Ok(())
 }
+
+/// Every saved key under `prefix` (`shop.`), with who saved it and when: one small read.
+pub async fn saved_under(pool: &AnyPool, prefix: &str) -> Result<Vec<crate::settings::SavedSetting>, ServiceError> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT key, value_json, updated_by, updated_at_ms FROM shop_settings WHERE key LIKE $1")
+        // The prefixes in use hold no LIKE wildcard (`%`, `_`).
+        .bind(format!("{prefix}%"))
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let key: String = r.try_get("key")?;
+            let raw: String = r.try_get("value_json")?;
+            let value =
+                serde_json::from_str(&raw).map_err(|e| ServiceError::Internal(format!("setting {key}: {e}")))?;
+            Ok(crate::settings::SavedSetting {
+                key,
+                value,
+                updated_by: r.try_get("updated_by")?,
+                updated_at_ms: r.try_get("updated_at_ms")?,
+            })
+        })
+        .collect()
+}

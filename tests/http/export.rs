@@ -151,7 +151,7 @@ async fn paid_job(svc: &Service, name: &str, phone: &str, tech: &str, hours_ahea
 /// Every stored attachment and packet, by key, with its SHA-256.
 async fn stored_hashes(svc: &Service) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for prefix in ["attachments/", "packets/"] {
+    for prefix in ["attachments/", "packets/", "shop/"] {
         for listed in svc.blobs().list(prefix).await.expect("list") {
             let bytes = svc.blobs().get(&listed.key).await.expect("get");
             out.insert(listed.key, hex::encode(Sha256::digest(&bytes)));
@@ -192,6 +192,9 @@ async fn an_export_moves_the_whole_shop_into_an_empty_instance_and_proves_it() {
         let tech = technician(&svc, "hvac").await;
         let ada = paid_job(&svc, "Ada Lovelace", "+15550001111", &tech, 0).await;
         let bob = paid_job(&svc, "Bob Stranger", "+15550002222", &tech, 3).await;
+        let logo = dispatch::testing::temp_dir().join("logo.png");
+        std::fs::write(&logo, dispatch::testing::small_png()).expect("logo");
+        source.cli(&["settings", "set", "--logo", &logo.display().to_string()]);
         source.cli(&["audit", "checkpoint"]);
 
         let export = dispatch::testing::temp_dir().join("export");
@@ -212,6 +215,7 @@ async fn an_export_moves_the_whole_shop_into_an_empty_instance_and_proves_it() {
         }
         assert!(listed.iter().filter(|p| p.starts_with("files/attachments/")).count() >= 8, "{listed:?}");
         assert!(listed.iter().any(|p| p.starts_with("files/packets/")), "{listed:?}");
+        assert!(listed.iter().any(|p| p.starts_with("files/shop/")), "the shop's logo: {listed:?}");
         let tickets = std::fs::read_to_string(export.join("tickets.jsonl")).expect("tickets");
         assert_eq!(tickets.lines().count(), 2);
         let accounts = std::fs::read_to_string(export.join("accounts.jsonl")).expect("accounts");
@@ -248,6 +252,13 @@ async fn an_export_moves_the_whole_shop_into_an_empty_instance_and_proves_it() {
         let hashes = stored_hashes(&svc).await;
         assert!(hashes.len() >= 10, "{hashes:?}");
         assert_eq!(stored_hashes(&moved).await, hashes);
+        assert!(hashes.keys().any(|k| k.starts_with("shop/")), "the logo moved too: {hashes:?}");
+        let logo_of =
+            |svc: Service| async move { svc.shop_logo().await.expect("logo").map(|(l, bytes)| (l.sha256, bytes)) };
+        assert!(logo_of(moved.clone()).await.is_some());
+        // (A service opened after the CLI saved the logo: each instance re-reads the settings.)
+        let fresh = source.service().await;
+        assert_eq!(logo_of(moved.clone()).await, logo_of(fresh).await, "the imported shop shows the same logo");
         // The new instance signs on with its own key; the old checkpoints still verify.
         target.cli(&["audit", "checkpoint"]);
         let verify = target.cli(&["audit", "verify"]);

@@ -252,6 +252,8 @@ impl Service {
         // name them, so each file the snapshot names is in the store as it was.
         self.copy_named(dir, "attachments", attachment_files, true, &mut files).await?;
         self.copy_named(dir, "closeout_packets", packet_files, true, &mut files).await?;
+        // The shop's logo is named by a setting, not by a column.
+        self.copy_named(dir, "shop_settings", logo_files, true, &mut files).await?;
         // A checkpoint whose copy was never stored is reported by `audit verify` as it is now.
         self.copy_named(dir, "audit_checkpoints", checkpoint_files, false, &mut files).await?;
         let manifest = ExportManifest {
@@ -370,6 +372,19 @@ fn attachment_files(row: &serde_json::Value) -> Vec<Named> {
 
 fn packet_files(row: &serde_json::Value) -> Vec<Named> {
     text(row, "blob_key").map(|k| (k, text(row, "sha256"))).into_iter().collect()
+}
+
+/// The shop's logo, from the setting that names it.
+fn logo_files(row: &serde_json::Value) -> Vec<Named> {
+    if text(row, "key").as_deref() != Some(domain::shop_profile::ShopKey::Logo.storage_key()) {
+        return vec![];
+    }
+    row.get("value")
+        .cloned()
+        .and_then(|v| serde_json::from_value::<Option<domain::shop_profile::ShopLogo>>(v).ok().flatten())
+        .map(|l| (l.blob_key, Some(l.sha256)))
+        .into_iter()
+        .collect()
 }
 
 /// The copy of a checkpoint the blob store keeps besides its row.

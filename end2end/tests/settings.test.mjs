@@ -47,6 +47,14 @@ test('an admin changes the shop settings, with field errors next to the fields',
   const logo = await page.request.get(`${BASE}${await current.getAttribute("src")}`);
   assert.equal(logo.headers()['content-type'], 'image/jpeg');
   await screenshot(page, 'settings');
+
+  // The admin's copy of everything: a real download of the export archive.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test="export-download"]')]);
+  assert.match(download.suggestedFilename(), /\.tar\.gz$/);
+  const archive = await download.path();
+  const { readFileSync } = await import('node:fs');
+  const head = readFileSync(archive).subarray(0, 2);
+  assert.deepEqual([...head], [0x1f, 0x8b], 'a gzip archive');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -53,7 +53,7 @@ pub fn SettingsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let admin = matches!(me.await, Ok(Some(m)) if m.role == domain::Role::Admin);
                     match settings.await {
-                        Ok(s) => view! { <Profile s admin save/> }.into_any(),
+                        Ok(s) => view! { <Profile s admin save/> {admin.then(|| view! { <YourData/> })} }.into_any(),
                         Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -64,6 +64,24 @@ pub fn SettingsPage() -> impl IntoView {
                 <crate::pages::updates::UpdateRules/>
             </section>
         </main>
+    }
+}
+
+/// The admin's copy of everything, in the documented export format (docs/export-format.md).
+#[component]
+fn YourData() -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="data-h">
+            <h2 id="data-h">"Your data"</h2>
+            <p class="muted">
+                "Everything the shop keeps — customers, technicians, tickets with their messages, photos, "
+                "invoices and payments, and the audit trail — as one archive of plain files you can read "
+                "anywhere or load into another Real Dispatch. Each download is recorded."
+            </p>
+            <a class="button" href="/console/export" download data-test="export-download" rel="external">
+                "Download everything (.tar.gz)"
+            </a>
+        </section>
     }
 }
 

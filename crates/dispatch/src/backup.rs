@@ -234,43 +234,54 @@ impl Service {
         Ok(manifest)
     }
 
-    /// Copies one blob into the backup, hashing it on the way; None if the store has no such
-    /// key. A blob whose row records a different hash is an error: the backup would carry the
-    /// damage forward.
+    /// Copies one blob into the backup (see [`copy_blob`]).
     async fn copy_blob(&self, dir: &Path, key: &str, expected: Option<&str>) -> Result<Option<FileEntry>, BackupError> {
-        let mut reader = match self.blobs.open(key).await {
-            Ok(r) => r,
-            Err(BlobError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let rel = format!("{BLOBS_DIR}/{key}");
-        let path = dir.join(&rel);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
-        }
-        let file = tokio::fs::File::create(&path).await.map_err(io(&path))?;
-        let mut out = tokio::io::BufWriter::with_capacity(crate::blob::WRITE_BUFFER, file);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = reader.body.read(&mut buf).await.map_err(|e| BlobError::Io(format!("reading {key}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-            out.write_all(&buf[..n]).await.map_err(io(&path))?;
-        }
-        out.flush().await.map_err(io(&path))?;
-        let sha256 = hex::encode(hasher.finalize());
-        if let Some(expected) = expected.filter(|e| *e != sha256) {
-            return Err(BackupError::Inconsistent(format!(
-                "blob {key} has SHA-256 {sha256} in the store, but its row records {expected}"
-            )));
-        }
-        Ok(Some(FileEntry { path: rel, size, sha256 }))
+        copy_blob(self.blobs.as_ref(), dir, BLOBS_DIR, key, expected).await
     }
+}
+
+/// Copies one stored file to `<dir>/<under>/<key>`, hashing it on the way; None if the store
+/// has no such key. A file whose row records a different hash is an error: the copy would carry
+/// the damage forward.
+pub(crate) async fn copy_blob(
+    blobs: &dyn crate::blob::BlobStore,
+    dir: &Path,
+    under: &str,
+    key: &str,
+    expected: Option<&str>,
+) -> Result<Option<FileEntry>, BackupError> {
+    let mut reader = match blobs.open(key).await {
+        Ok(r) => r,
+        Err(BlobError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let rel = format!("{under}/{key}");
+    let path = dir.join(&rel);
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+    }
+    let file = tokio::fs::File::create(&path).await.map_err(io(&path))?;
+    let mut out = tokio::io::BufWriter::with_capacity(crate::blob::WRITE_BUFFER, file);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.body.read(&mut buf).await.map_err(|e| BlobError::Io(format!("reading {key}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        out.write_all(&buf[..n]).await.map_err(io(&path))?;
+    }
+    out.flush().await.map_err(io(&path))?;
+    let sha256 = hex::encode(hasher.finalize());
+    if let Some(expected) = expected.filter(|e| *e != sha256) {
+        return Err(BackupError::Inconsistent(format!(
+            "file {key} has SHA-256 {sha256} in the store, but its row records {expected}"
+        )));
+    }
+    Ok(Some(FileEntry { path: rel, size, sha256 }))
 }
 
 /// Refuses a snapshot with tables this release does not know: the backup would miss them.

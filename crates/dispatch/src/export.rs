@@ -23,7 +23,7 @@ use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 /// What `manifest.json` calls the format.
 pub const FORMAT: &str = "real-dispatch-export";
@@ -320,38 +320,7 @@ impl Service {
         key: &str,
         expected: Option<&str>,
     ) -> Result<Option<FileEntry>, ExportError> {
-        let mut reader = match self.blobs.open(key).await {
-            Ok(r) => r,
-            Err(BlobError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let rel = format!("{FILES_DIR}/{key}");
-        let path = dir.join(&rel);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
-        }
-        let file = tokio::fs::File::create(&path).await.map_err(io(&path))?;
-        let mut out = tokio::io::BufWriter::with_capacity(crate::blob::WRITE_BUFFER, file);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = reader.body.read(&mut buf).await.map_err(|e| BlobError::Io(format!("reading {key}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-            out.write_all(&buf[..n]).await.map_err(io(&path))?;
-        }
-        out.flush().await.map_err(io(&path))?;
-        let sha256 = hex::encode(hasher.finalize());
-        if let Some(expected) = expected.filter(|e| *e != sha256) {
-            return Err(ExportError::Inconsistent(format!(
-                "file {key} has SHA-256 {sha256} in the store, but its row records {expected}"
-            )));
-        }
-        Ok(Some(FileEntry { path: rel, size, sha256 }))
+        Ok(backup::copy_blob(self.blobs.as_ref(), dir, FILES_DIR, key, expected).await?)
     }
 }
 

@@ -248,6 +248,35 @@ impl Service {
         Ok(RowReport { row, outcome: RowOutcome::Created, id, name: Some(c.name), detail: said.join(", ") })
     }
 
+    /// Adds one phone or e-mail to the customer a row matched (nothing on a dry run, or for a
+    /// customer only planned), saying what happened; true when it was (or would be) added.
+    async fn add_contact(
+        &self,
+        ctx: &CallContext,
+        target: &Target,
+        dry_run: bool,
+        what: &str,
+        edit: impl FnOnce(String) -> CustomerEdit,
+        said: &mut Vec<String>,
+    ) -> bool {
+        let ok = match (target, dry_run) {
+            (Target::Existing(id), false) => {
+                self.update_customer(ctx, &edit(id.clone())).await.map(|_| ()).map_err(|e| reasons(&e))
+            }
+            _ => Ok(()),
+        };
+        match ok {
+            Ok(()) => {
+                said.push(format!("added {what}"));
+                true
+            }
+            Err(why) => {
+                said.push(format!("{what} not added ({why})"));
+                false
+            }
+        }
+    }
+
     async fn merge_listed(
         &self,
         ctx: &CallContext,
@@ -267,43 +296,15 @@ impl Service {
         let mut added_emails = vec![];
         let mut added_site = None;
         for p in &phones {
-            let ok = match (&target, dry_run) {
-                (Target::Existing(id), false) => {
-                    let edit = CustomerEdit {
-                        customer_id: id.clone(),
-                        add_phone: Some(p.as_str().into()),
-                        ..Default::default()
-                    };
-                    self.update_customer(ctx, &edit).await.map(|_| ()).map_err(|e| reasons(&e))
-                }
-                _ => Ok(()),
-            };
-            match ok {
-                Ok(()) => {
-                    said.push(format!("added {}", p.as_str()));
-                    added_phones.push((*p).clone());
-                }
-                Err(why) => said.push(format!("{} not added ({why})", p.as_str())),
+            let edit = |id| CustomerEdit { customer_id: id, add_phone: Some(p.as_str().into()), ..Default::default() };
+            if self.add_contact(ctx, &target, dry_run, p.as_str(), edit, &mut said).await {
+                added_phones.push((*p).clone());
             }
         }
         for e in &emails {
-            let ok = match (&target, dry_run) {
-                (Target::Existing(id), false) => {
-                    let edit = CustomerEdit {
-                        customer_id: id.clone(),
-                        add_email: Some(e.as_str().into()),
-                        ..Default::default()
-                    };
-                    self.update_customer(ctx, &edit).await.map(|_| ()).map_err(|e| reasons(&e))
-                }
-                _ => Ok(()),
-            };
-            match ok {
-                Ok(()) => {
-                    said.push(format!("added {}", e.as_str()));
-                    added_emails.push((*e).clone());
-                }
-                Err(why) => said.push(format!("{} not added ({why})", e.as_str())),
+            let edit = |id| CustomerEdit { customer_id: id, add_email: Some(e.as_str().into()), ..Default::default() };
+            if self.add_contact(ctx, &target, dry_run, e.as_str(), edit, &mut said).await {
+                added_emails.push((*e).clone());
             }
         }
         if let Some(s) = site {

@@ -37,8 +37,8 @@ export async function signIn(browser, email, next = '', contextOptions = {}) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // The sign-in page is a plain form (no client); the page it leads to loads the client.
   await page.goto(`${BASE}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
   await page.fill('input[name="email"]', email);
   await page.fill('input[name="password"]', PASSWORD);
   await Promise.all([

@@ -28,7 +28,8 @@ else
   CLIENT_DIR := $(CLIENT_PROFILE)
 endif
 CLIENT_OUT := target/client
-# wasm-opt (binaryen) as scripts/bootstrap.sh installed it, with the wasm features rustc emits.
+# wasm-opt (binaryen 132, from npm) as scripts/bootstrap.sh installed it, with the wasm features
+# rustc emits.
 # Inlining is off: it makes the file smaller but less compressible (-Oz with it: 3.03 MB,
 # 706 KB brotli; without: 3.18 MB, 626 KB brotli), and brotli is what travels.
 WASM_OPT ?= wasm-opt

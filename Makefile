@@ -37,7 +37,7 @@ WASM_OPT_FLAGS ?= -Oz -aimfs 0 -ocimfs 0 -fimfs 0 --strip-debug --strip-producer
 	--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
 	--enable-reference-types --enable-multivalue
 
-.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-board bench-upload clean-site
+.PHONY: run test build server client site bootstrap-run bootstrap-test test-rust test-e2e bench bench-http bench-board bench-upload bench-web clean-site
 
 run: bootstrap-run
 	@$(MAKE) --no-print-directory build
@@ -91,6 +91,11 @@ bench-board: bootstrap-test
 
 bench-upload: bootstrap-test
 	RD_S3S_FS=$(TOOLS_BIN)/s3s-fs $(CARGO) bench --locked --bench upload
+
+# Page weight and time to usable on a slow phone, against a release server (end2end/bench-web.mjs).
+bench-web: bootstrap-test
+	@$(MAKE) --no-print-directory PROFILE=release server client site
+	cd end2end && BENCH_BIN=$(CURDIR)/target/release/real-dispatch RD_SITE_ROOT=$(CURDIR)/$(SITE) node bench-web.mjs
 
 clean-site:
 	rm -rf $(SITE)

@@ -124,7 +124,7 @@ async function sessionCookie(who) {
 const PAGES = [
   { name: 'sign-in', path: '/login', who: null, client: false,
     content: '#login-form', action: '#login-form button[type="submit"]' },
-  { name: 'technician job list', path: '/tech', who: 'technician', client: true,
+  { name: 'technician job list', path: '/tech', who: 'technician', client: false,
     content: '#job-list .job-card', action: '#job-list a.job-open' },
   { name: 'technician job page', path: `/tech/jobs/${jobId}`, who: 'technician', client: true,
     content: 'article.job', action: '#step-check_in button[type="submit"]' },

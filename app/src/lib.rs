@@ -55,9 +55,10 @@ impl Default for ClientFiles {
 }
 
 /// Whether the page at `path` loads the wasm client. Pages that work entirely as HTML (plain
-/// links and form posts) do without it: the sign-in page and the start page.
+/// links and form posts) do without it: the start page, the sign-in page and a technician's
+/// job list (on a phone, 600 KB less before the list can be read; the job page loads it).
 pub fn page_loads_client(path: &str) -> bool {
-    !matches!(path, "/" | "/login")
+    !matches!(path, "/" | "/login" | "/tech")
 }
 
 /// The HTML document around the app (server side only).

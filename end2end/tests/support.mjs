@@ -45,8 +45,16 @@ export async function signIn(browser, email, next = '', contextOptions = {}) {
     page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 30_000 }),
     page.click('#login-form button[type="submit"]'),
   ]);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  await clientReady(page);
   return { page, context, errors };
+}
+
+/// Waits until the page is hydrated, when it loads the client (the sign-in page and the
+/// technician's job list are plain HTML).
+export async function clientReady(page) {
+  await page.waitForFunction(
+    () => document.documentElement.dataset.hydrated === 'true' || !document.querySelector('link[rel="modulepreload"]'),
+    null, { timeout: 30_000 });
 }
 
 /// Calls a tool of the tool API as an agent would (operator token by default); returns the

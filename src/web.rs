@@ -140,7 +140,10 @@ async fn guard(state: &AppState, req: Request, next: Next) -> Response {
                 tracing::error!(error = %e, "could not audit a page denial");
             }
             tracing::warn!(actor = %a.id, role = %a.role, path, "page denied");
-            (StatusCode::FORBIDDEN, Html(simple_page(state, "Not allowed", "Your account cannot open this page.", &a.role)))
+            (
+                StatusCode::FORBIDDEN,
+                Html(simple_page(state, "Not allowed", "Your account cannot open this page.", &a.role)),
+            )
                 .into_response()
         }
     }

@@ -111,6 +111,27 @@ if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $wb_version\$";
   cargo_install wasm-bindgen-cli --version "$wb_version"
 fi
 
+# wasm-opt (binaryen) shrinks the wasm client (Makefile `client`). Debian 12's binaryen (108)
+# writes the client's externref table back as anyref, which browsers refuse when the page
+# hydrates; binaryen 132's JavaScript build from npm (run by Node) keeps it.
+binaryen_version=132.0.0
+wasm_opt="$tools/binaryen/node_modules/.bin/wasm-opt"
+if ! "$wasm_opt" --version 2>/dev/null | grep -q "version ${binaryen_version%%.*} "; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+  log "npm install binaryen@$binaryen_version (wasm-opt, once)"
+  mkdir -p "$tools/binaryen"
+  [ -f "$tools/binaryen/package.json" ] || echo '{"private": true}' >"$tools/binaryen/package.json"
+  (cd "$tools/binaryen" && npm install --no-audit --no-fund --loglevel=error "binaryen@$binaryen_version")
+  "$wasm_opt" --version >/dev/null || die "wasm-opt from npm binaryen@$binaryen_version does not run on $(node --version)"
+fi
+echo "WASM_OPT := $wasm_opt" >> target/toolchain.env
+# brotli precompresses the site's files (scripts/site.sh); gzip is always there.
+if ! command -v brotli >/dev/null; then
+  apt_install brotli
+fi
+
 if [ "$mode" = run ]; then
   log "ready to build and run"
   exit 0

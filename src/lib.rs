@@ -2,6 +2,7 @@
 //! `main.rs` is the CLI around it; integration tests drive [`server::router`] over real HTTP.
 
 pub mod api_error;
+pub mod assets;
 pub mod backup_schedule;
 pub mod backups;
 pub mod config;

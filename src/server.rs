@@ -87,6 +87,7 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
     let per_minute = web.tool_rate_per_minute;
     let metrics = Arc::new(crate::metrics::Metrics::from_env());
     let service = service.observed(metrics.action_observer());
+    let assets = Arc::new(crate::assets::SiteAssets::load(std::path::Path::new(leptos.site_root.as_ref())));
     let state = AppState {
         drain: drain.clone(),
         metrics: metrics.clone(),
@@ -95,10 +96,12 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         tool_limit: Arc::new(crate::ratelimit::RateLimiter::new(per_minute, per_minute.clamp(1, 120))),
         denial_audit_limit: Arc::new(crate::ratelimit::RateLimiter::new(60, 60)),
         web,
+        assets: assets.clone(),
     };
     let routes = generate_route_list(app::App);
     let shell_options = leptos.clone();
     let ctx_service = service.clone();
+    let client_files = assets.client().clone();
     let sessions = crate::web::session_layer(&state);
     let identify = axum::middleware::from_fn_with_state(state.clone(), crate::web::identify);
     Router::new()
@@ -126,13 +129,16 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
         .leptos_routes_with_context(
             &state,
             routes,
-            move || leptos::context::provide_context(ctx_service.clone()),
+            move || {
+                leptos::context::provide_context(ctx_service.clone());
+                leptos::context::provide_context(client_files.clone());
+            },
             move || app::shell(shell_options.clone()),
         )
         // Every route above is counted by its template (static files and unknown paths are not).
         .route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::record))
         // Static files from the site root; anything else renders the app's "not found" page.
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(static_or_not_found)
         .with_state(state)
         .layer(identify)
         .layer(sessions)
@@ -161,6 +167,29 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
                 }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A static file of the site root; a missing one under `/pkg/` is a bare 404 (a page from an
+/// earlier build asking for its files needs no HTML), any other path the app's "not found"
+/// page.
+async fn static_or_not_found(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    if let Some(res) = state.assets.respond(&req) {
+        return res;
+    }
+    if req.uri().path().starts_with("/pkg/") {
+        return (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")]).into_response();
+    }
+    let service = state.service.clone();
+    let files = state.assets.client().clone();
+    let options = state.leptos.clone();
+    let render = leptos_axum::render_app_to_stream_in_order_with_context(
+        move || {
+            leptos::context::provide_context(service.clone());
+            leptos::context::provide_context(files.clone());
+        },
+        move || app::shell(options.clone()),
+    );
+    render(req).await
 }
 
 /// Runs a request that may change something on a task of its own, so that a client who gives

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Set when the instance starts leaving (readiness then answers 503).
     pub drain: crate::drain::Drain,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The site root's static files, read at start-up.
+    pub assets: Arc<crate::assets::SiteAssets>,
 }
 
 /// The HTTP door's settings, read from the environment once at start-up.

@@ -33,9 +33,12 @@ pub fn session_layer(state: &AppState) -> SessionManagerLayer<DbSessionStore> {
         .with_expiry(Expiry::OnInactivity(CookieDuration::hours(IDLE_HOURS)))
 }
 
-/// Paths that never carry a browser session.
-fn sessionless(path: &str) -> bool {
-    path.starts_with("/tools/") || path.starts_with("/pkg/") || matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+/// Paths that never carry a browser session: the tool API, health, and the static files.
+fn sessionless(state: &AppState, path: &str) -> bool {
+    path.starts_with("/tools/")
+        || path.starts_with("/pkg/")
+        || matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+        || state.assets.contains(path)
 }
 
 /// The client address: the socket peer, or the first `X-Forwarded-For` hop when
@@ -63,7 +66,7 @@ fn client_addr(req: &Request, trust_proxy: bool) -> String {
 /// with the client address, in the request for pages and server functions.
 pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if sessionless(path) {
+    if sessionless(&state, path) {
         return next.run(req).await;
     }
     let addr = client_addr(&req, state.web.trust_proxy);
@@ -144,18 +147,22 @@ async fn guard(state: &AppState, req: Request, next: Next) -> Response {
                 tracing::error!(error = %e, "could not audit a page denial");
             }
             tracing::warn!(actor = %a.id, role = %a.role, path, "page denied");
-            (StatusCode::FORBIDDEN, Html(simple_page("Not allowed", "Your account cannot open this page.", &a.role)))
+            (
+                StatusCode::FORBIDDEN,
+                Html(simple_page(state, "Not allowed", "Your account cannot open this page.", &a.role)),
+            )
                 .into_response()
         }
     }
 }
 
-fn simple_page(title: &str, message: &str, role: &Role) -> String {
+fn simple_page(state: &AppState, title: &str, message: &str, role: &Role) -> String {
     let home = app::api::ssr::home_of(*role);
+    let css = &state.assets.client().css;
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><title>{title} · Real Dispatch</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/real-dispatch.css\"></head><body><main class=\"narrow\">\
+         <link rel=\"stylesheet\" href=\"{css}\"></head><body><main class=\"narrow\">\
          <h1>{title}</h1><p>{message}</p><p><a href=\"{home}\">Go to your start page</a></p></main></body></html>"
     )
 }
@@ -246,7 +253,7 @@ pub async fn open_link(
 ) -> Response {
     let signed_in = session.get::<SessionAuth>(SessionAuth::KEY).await.ok().flatten().and_then(|a| a.user_id);
     if signed_in.is_some() {
-        return confirm_link_page(&token);
+        return confirm_link_page(&state, &token);
     }
     start_link_session(state, token, session, headers).await
 }
@@ -262,12 +269,13 @@ pub async fn confirm_link(
     start_link_session(state, token, session, headers).await
 }
 
-fn confirm_link_page(token: &str) -> Response {
+fn confirm_link_page(state: &AppState, token: &str) -> Response {
     let action = format!("/portal/link/{}", encode_component(token));
+    let css = &state.assets.client().css;
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><title>Open a customer's link? · Real Dispatch</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/real-dispatch.css\"></head><body><main class=\"narrow\">\
+         <link rel=\"stylesheet\" href=\"{css}\"></head><body><main class=\"narrow\">\
          <h1>Open a customer's link?</h1><p>You are signed in to Real Dispatch. This link opens one \
          customer's ticket as that customer sees it, and signs you out here.</p>\
          <form method=\"post\" action=\"{action}\"><button type=\"submit\" class=\"primary\">\
@@ -297,7 +305,7 @@ async fn start_link_session(state: AppState, token: String, session: Session, he
         }
         Err(e) => {
             tracing::info!(code = e.code().as_str(), "portal link refused");
-            let page = simple_page("Link not valid", &e.public_message(), &Role::Customer)
+            let page = simple_page(&state, "Link not valid", &e.public_message(), &Role::Customer)
                 .replace("<p><a href=\"/portal\">Go to your start page</a></p>", "");
             (StatusCode::GONE, Html(page)).into_response()
         }

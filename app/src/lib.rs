@@ -12,7 +12,7 @@ pub mod pages;
 pub mod upload;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use leptos_router::SsrMode;
@@ -22,8 +22,47 @@ use leptos_router::SsrMode;
 #[derive(Debug, Clone)]
 pub struct CspNonce(pub String);
 
+/// The client's files as the pages name them (URL paths). The build names them by their
+/// content and lists them in the site root's `assets.json`; the server reads that once and
+/// provides this to every page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ClientFiles {
+    pub js: String,
+    pub wasm: String,
+    pub css: String,
+}
+
+impl ClientFiles {
+    /// Whether every name is a plain absolute URL path (letters, digits, `.`, `_`, `-`, `/`),
+    /// safe to write into a page as it is.
+    pub fn is_plain(&self) -> bool {
+        let plain = |s: &str| {
+            s.starts_with('/') && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        };
+        plain(&self.js) && plain(&self.wasm) && plain(&self.css)
+    }
+}
+
+impl Default for ClientFiles {
+    /// wasm-bindgen's own names, for a site root built without `assets.json`.
+    fn default() -> Self {
+        ClientFiles {
+            js: "/pkg/real-dispatch.js".into(),
+            wasm: "/pkg/real-dispatch_bg.wasm".into(),
+            css: "/pkg/real-dispatch.css".into(),
+        }
+    }
+}
+
+/// Whether the page at `path` loads the wasm client. Pages that work entirely as HTML (plain
+/// links and form posts) do without it: the start page, the sign-in page and a technician's
+/// job list (on a phone, 600 KB less before the list can be read; the job page loads it).
+pub fn page_loads_client(path: &str) -> bool {
+    !matches!(path, "/" | "/login" | "/tech")
+}
+
 /// The HTML document around the app (server side only).
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(_options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(nonce) = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned()) {
         provide_context(leptos::nonce::Nonce::from_value(nonce.0));
@@ -38,6 +77,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     let (clock, clock_json) = (clock::ShopClock::utc(), String::new());
     provide_context(clock);
+    let files = use_context::<ClientFiles>().unwrap_or_default();
+    #[cfg(feature = "ssr")]
+    let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string()).unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let path = String::new();
+    let client = page_loads_client(&path).then(|| client_scripts(&files));
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -47,7 +92,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="theme-color" content="#1d3557"/>
                 <meta name=clock::META_NAME content=clock_json/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" href=files.css.clone()/>
+                {client}
                 <MetaTags/>
             </head>
             <body>
@@ -64,7 +110,6 @@ pub fn App() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     provide_context(browser_clock());
     view! {
-        <Stylesheet id="leptos" href="/pkg/real-dispatch.css"/>
         <Title text="Real Dispatch"/>
         <Router>
             <Routes fallback=pages::NotFound>
@@ -88,6 +133,24 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/portal/tickets/:id") view=pages::portal::PortalTicketPage/>
             </Routes>
         </Router>
+    }
+}
+
+/// Loads the client and hydrates the page: the JavaScript glue and the wasm are fetched in
+/// parallel while the HTML is read (what Leptos's `HydrationScripts` does, with the build's
+/// file names).
+fn client_scripts(files: &ClientFiles) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    // The names are plain URL paths (the server checks them), so a quoted Rust string is a
+    // JavaScript one.
+    let script = format!(
+        "import init, {{ hydrate }} from {:?}; init({{ module_or_path: {:?} }}).then(() => hydrate());",
+        files.js, files.wasm,
+    );
+    view! {
+        <link rel="modulepreload" href=files.js.clone()/>
+        <link rel="preload" href=files.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
+        <script type="module" nonce=nonce>{script}</script>
     }
 }
 

@@ -1,7 +1,7 @@
 // Sign-in, roles and customer links in real Chromium against the running server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, OPERATOR_TOKEN, USERS, signIn, screenshot } from './support.mjs';
+import { launch, BASE, OPERATOR_TOKEN, PASSWORD, USERS, signIn, screenshot } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -23,17 +23,30 @@ test('an operator signs in, lands on the console, and signs out', async () => {
   await context.close();
 });
 
-test('a wrong password shows one generic message and signs nobody in', async () => {
+test('the sign-in page is a plain form: it loads no client, and a wrong password shows one generic message', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  const fetched = [];
+  page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+  await page.goto(`${BASE}/login?next=${encodeURIComponent('/console/approvals')}`);
+  assert.deepEqual(fetched.filter((p) => p.endsWith('.wasm') || p.endsWith('.js')), [], 'no client on the sign-in page');
+  assert.equal(await page.locator('html[data-hydrated]').count(), 0);
   await page.fill('input[name="email"]', USERS.operator);
   await page.fill('input[name="password"]', 'not the password');
-  await page.click('#login-form button[type="submit"]');
+  await Promise.all([page.waitForNavigation(), page.click('#login-form button[type="submit"]')]);
   const err = await page.waitForSelector('[data-test="login-error"]');
   assert.match(await err.textContent(), /not recognised/);
-  assert.equal(new URL(page.url()).pathname, '/login');
+  const url = new URL(page.url());
+  assert.equal(url.pathname, '/login');
+  assert.equal(url.searchParams.get('next'), '/console/approvals', 'the page asked for is kept for the next try');
+  // The next try, from the page the refusal led to, signs in and goes on to that page.
+  await page.fill('input[name="email"]', USERS.operator);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname.startsWith('/console'), { timeout: 30_000 }),
+    page.click('#login-form button[type="submit"]'),
+  ]);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
   await context.close();
 });
 

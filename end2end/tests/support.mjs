@@ -37,16 +37,24 @@ export async function signIn(browser, email, next = '', contextOptions = {}) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // The sign-in page is a plain form (no client); the page it leads to loads the client.
   await page.goto(`${BASE}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
   await page.fill('input[name="email"]', email);
   await page.fill('input[name="password"]', PASSWORD);
   await Promise.all([
     page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 30_000 }),
     page.click('#login-form button[type="submit"]'),
   ]);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  await clientReady(page);
   return { page, context, errors };
+}
+
+/// Waits until the page is hydrated, when it loads the client (the sign-in page and the
+/// technician's job list are plain HTML).
+export async function clientReady(page) {
+  await page.waitForFunction(
+    () => document.documentElement.dataset.hydrated === 'true' || !document.querySelector('link[rel="modulepreload"]'),
+    null, { timeout: 30_000 });
 }
 
 /// Calls a tool of the tool API as an agent would (operator token by default); returns the

@@ -73,7 +73,9 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   const job = await dispatchedJob();
   const { page, context, errors } = await signIn(browser, USERS.technician, '/tech', PHONE);
 
-  // My jobs: the day, the address that opens maps, a number to call, the access notes.
+  // My jobs: the day, the address that opens maps, a number to call, the access notes; plain
+  // HTML, without the client (the job page loads it).
+  assert.equal(await page.locator('link[rel="modulepreload"], script[type="module"]').count(), 0, 'no client on the job list');
   const card = page.locator(`#job-list [data-ticket="${job.number}"]`);
   await card.waitFor({ timeout: 15_000 });
   assert.match(await card.locator('a[href^="https://www.google.com/maps/search/"]').textContent(), /12 Basement Rd/);

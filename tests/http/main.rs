@@ -5,6 +5,7 @@
 mod support;
 
 mod approvals;
+mod assets;
 mod audiences;
 mod backup;
 mod console;

@@ -61,6 +61,14 @@ pub mod ssr {
         parts().and_then(|p| p.extensions.get::<ClientAddr>().cloned()).map(|c| c.0).unwrap_or_else(|| "unknown".into())
     }
 
+    /// Whether this call is a plain HTML form post (the page had no client): the browser then
+    /// shows whatever the function answers, so it should be sent to a page instead.
+    pub fn plain_form_post() -> bool {
+        parts()
+            .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string))
+            .is_some_and(|accept| accept.contains("text/html"))
+    }
+
     pub fn request_id() -> Option<String> {
         parts().and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string))
     }

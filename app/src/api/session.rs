@@ -21,7 +21,12 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
     let (user, auth) = match service.login(&email, &password, &from).await {
         Ok(ok) => ok,
         Err(e @ (dispatch::ServiceError::LoginFailed | dispatch::ServiceError::RateLimited { .. })) => {
-            return Ok(e.public_message())
+            if ssr::plain_form_post() {
+                // The sign-in page has no client: back to the form, which says it failed.
+                leptos_axum::redirect(&format!("/login?failed=1&next={}", encode_query_value(&next)));
+                return Ok(String::new());
+            }
+            return Ok(e.public_message());
         }
         Err(e) => return Err(ssr::error(e)),
     };
@@ -34,6 +39,23 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
     let target = if safe_next && next.starts_with(home) { next.as_str() } else { home };
     leptos_axum::redirect(target);
     Ok(String::new())
+}
+
+/// The message the sign-in page shows after a refused plain form post (`/login?failed=1`): the
+/// one answer for every failure, whichever it was.
+#[cfg(feature = "ssr")]
+pub fn login_failed_message() -> String {
+    dispatch::ServiceError::LoginFailed.public_message()
+}
+
+#[cfg(feature = "ssr")]
+fn encode_query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[server(endpoint = "logout")]

@@ -10,6 +10,11 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    // Without the client, a refused sign-in comes back here as `?failed=1` (see `api::login`).
+    #[cfg(feature = "ssr")]
+    let refused = query.with_untracked(|q| q.get("failed")).map(|_| crate::api::login_failed_message());
+    #[cfg(not(feature = "ssr"))]
+    let refused: Option<String> = None;
     view! {
         <main class="narrow login">
             <h1>"Sign in to Real Dispatch"</h1>
@@ -31,7 +36,10 @@ pub fn LoginPage() -> impl IntoView {
                 {move || match login.value().get() {
                     Some(Ok(message)) if !message.is_empty() => view! { <span class="bad" data-test="login-error">{message}</span> }.into_any(),
                     Some(Err(e)) => view! { <span class="bad" data-test="login-error">{e.to_string()}</span> }.into_any(),
-                    _ => ().into_any(),
+                    _ => match refused.clone() {
+                        Some(message) => view! { <span class="bad" data-test="login-error">{message}</span> }.into_any(),
+                        None => ().into_any(),
+                    },
                 }}
             </p>
             <p class="muted">"Customers: use the link the office sent you; no password is needed."</p>

@@ -41,6 +41,18 @@ pub async fn start_with_rate(service: Service, per_minute: Option<u32>) -> Serve
     Server { base: format!("http://{addr}"), service }
 }
 
+/// [`start`] serving the static files of `site_root` (a site laid out by `scripts/site.sh`).
+pub async fn start_with_site(db: dispatch::Db, site_root: &std::path::Path) -> Server {
+    let service = service(db);
+    let (listener, addr, mut config) = loopback().await;
+    config.site_root = site_root.to_path_buf();
+    let app = server::router(service.clone(), server::leptos_options(&config));
+    tokio::spawn(async move {
+        let _ = server::serve_on(listener, app).await;
+    });
+    Server { base: format!("http://{addr}"), service }
+}
+
 /// [`start_with`] under explicit connection and request limits (short ones, in tests).
 pub async fn start_with_limits(service: Service, limits: real_dispatch::limits::Limits) -> Server {
     start_until(service, limits, std::future::pending()).await.0

@@ -44,11 +44,14 @@ impl ClientFiles {
 }
 
 impl Default for ClientFiles {
-    /// wasm-bindgen's own names, for a site root built without `assets.json`.
+    /// The unhashed names, for a site root built without `assets.json`: wasm-bindgen's, or
+    /// cargo-leptos's (which drops the `_bg` and says so at compile time).
     fn default() -> Self {
+        let wasm =
+            if option_env!("LEPTOS_OUTPUT_NAME").is_some() { "real-dispatch.wasm" } else { "real-dispatch_bg.wasm" };
         ClientFiles {
             js: "/pkg/real-dispatch.js".into(),
-            wasm: "/pkg/real-dispatch_bg.wasm".into(),
+            wasm: format!("/pkg/{wasm}"),
             css: "/pkg/real-dispatch.css".into(),
         }
     }

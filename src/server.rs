@@ -154,11 +154,14 @@ pub fn router_draining(service: Service, leptos: LeptosOptions, web: WebSettings
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
                     let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    let trace_id = crate::trace::trace_id(req.headers()).unwrap_or("-");
+                    let traced = crate::trace::trace_id(req.headers());
+                    let trace_id = traced.unwrap_or("-");
                     let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id, trace_id = %trace_id,
                         "otel.name" = %req.method(), "otel.kind" = "server", "http.route" = tracing::field::Empty,
                         "http.response.status_code" = tracing::field::Empty);
-                    crate::trace::continue_trace(&span, req.headers());
+                    if traced.is_some() {
+                        crate::trace::continue_trace(&span, req.headers());
+                    }
                     span
                 })
                 .on_response(|res: &Response, latency: Duration, span: &tracing::Span| {

@@ -23,12 +23,12 @@ pub fn trace_id(headers: &HeaderMap) -> Option<&str> {
     valid.then_some(trace)
 }
 
-/// Makes `span` a child of the caller's `traceparent` when spans are exported, so a
-/// collector shows one agent turn's requests as one trace.
+/// Makes `span` a child of the caller's `traceparent` (one [`trace_id`] accepted) when spans
+/// are exported, so a collector shows one agent turn's requests as one trace.
 pub fn continue_trace(span: &tracing::Span, headers: &HeaderMap) {
     use opentelemetry::propagation::TextMapPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if !crate::telemetry::exporting() || trace_id(headers).is_none() {
+    if !crate::telemetry::exporting() {
         return;
     }
     let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers));

@@ -6,8 +6,6 @@
 use crate::support::{account, dispatched_ticket, start, start_with, system, technician, Browser, Server};
 use dispatch::testing::each_backend;
 use dispatch::Service;
-use domain::case::{AttachmentKind, NoteKind};
-use domain::commands::*;
 use domain::shop_profile::ShopKey;
 use domain::Role;
 use std::path::Path;
@@ -15,30 +13,8 @@ use std::process::Command;
 
 /// A dispatched job driven to a compiled closeout packet, for customer Ada.
 async fn packet_compiled(svc: &Service, tech: &str) -> domain::Case {
-    use base64::Engine;
-    let op = system();
     let case = dispatched_ticket(svc, tech, 0).await;
-    let r = || TicketRef { ticket_id: case.id.clone(), expected_version: None };
-    svc.check_in(&op, &r()).await.expect("check in");
-    let photo = AddPhoto {
-        ticket_id: case.id.clone(),
-        kind: AttachmentKind::After,
-        content_type: None,
-        filename: Some("after.png".into()),
-        content_base64: Some(base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png())),
-        upload_id: None,
-    };
-    svc.add_photo(&op, &photo).await.expect("photo");
-    let summary = AddNote { ticket_id: case.id.clone(), kind: NoteKind::WorkSummary, text: "Relit the pilot".into() };
-    svc.add_note(&op, &summary).await.expect("summary");
-    let labor = RecordLabor { ticket_id: case.id.clone(), minutes: 60, description: "Repair".into(), rate_cents: None };
-    svc.record_labor(&op, &labor).await.expect("labor");
-    svc.complete_work(&op, &r()).await.expect("done");
-    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete { ticket_id: case.id.clone(), items: keys, finalize: true, expected_version: None };
-    svc.checklist_complete(&op, &check).await.expect("closeout");
-    svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
-    svc.compile_closeout_packet(&op, &r()).await.expect("packet").case
+    crate::support::closed_out(svc, &case, Some(60)).await
 }
 
 /// The text of a PDF, by poppler's `pdftotext` (installed by `make test`).

@@ -491,34 +491,6 @@ async fn a_customer_account_sees_all_and_only_its_own_tickets() {
     }
 }
 
-/// Drives a dispatched ticket through the work, closeout, invoice and packet (as the office).
-async fn closed_out(svc: &Service, case: &domain::Case) -> domain::Case {
-    use base64::Engine;
-    use domain::case::{AttachmentKind, NoteKind};
-    use domain::commands::*;
-    let op = system();
-    let r = || TicketRef { ticket_id: case.id.clone(), expected_version: None };
-    svc.check_in(&op, &r()).await.expect("check in");
-    let png = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
-    let photo = AddPhoto {
-        ticket_id: case.id.clone(),
-        kind: AttachmentKind::After,
-        content_type: None,
-        filename: None,
-        content_base64: Some(png),
-        upload_id: None,
-    };
-    svc.add_photo(&op, &photo).await.expect("photo");
-    let note = AddNote { ticket_id: case.id.clone(), kind: NoteKind::WorkSummary, text: "Relit the pilot".into() };
-    svc.add_note(&op, &note).await.expect("note");
-    svc.complete_work(&op, &r()).await.expect("done");
-    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete { ticket_id: case.id.clone(), items: keys, finalize: true, expected_version: None };
-    svc.checklist_complete(&op, &check).await.expect("closeout");
-    svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
-    svc.compile_closeout_packet(&op, &r()).await.expect("packet").case
-}
-
 #[tokio::test]
 async fn the_portal_writes_webchat_messages_and_serves_only_its_own_packet() {
     for db in each_backend().await {
@@ -591,7 +563,7 @@ async fn the_portal_writes_webchat_messages_and_serves_only_its_own_packet() {
         assert!(!view.body.contains("customer sounded upset"), "internal notes never reach the portal");
 
         // After closeout: the packet for this ticket only.
-        let done = closed_out(&s.service, &mine).await;
+        let done = crate::support::closed_out(&s.service, &mine, None).await;
         let packet = done.packet.expect("packet");
         let (status, headers, body) = c.get_bytes(&format!("/packets/{}", mine.id)).await;
         assert_eq!(status, 200);

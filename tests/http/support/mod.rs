@@ -239,3 +239,36 @@ pub async fn dispatch_to(svc: &Service, case: &domain::Case, tech: &str, hours_a
     let assign = AssignTech { ticket_id: case.id.clone(), technician_id: tech.into(), expected_version: None };
     svc.assign_tech(&op, &assign).await.expect("assign").case
 }
+
+/// Drives a dispatched ticket through the work (with `labor_minutes` of labor, if any),
+/// closeout, invoice and packet, as the office.
+pub async fn closed_out(svc: &Service, case: &domain::Case, labor_minutes: Option<i64>) -> domain::Case {
+    use base64::Engine;
+    use domain::case::{AttachmentKind, NoteKind};
+    use domain::commands::*;
+    let op = system();
+    let r = || TicketRef { ticket_id: case.id.clone(), expected_version: None };
+    svc.check_in(&op, &r()).await.expect("check in");
+    let png = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
+    let photo = AddPhoto {
+        ticket_id: case.id.clone(),
+        kind: AttachmentKind::After,
+        content_type: None,
+        filename: None,
+        content_base64: Some(png),
+        upload_id: None,
+    };
+    svc.add_photo(&op, &photo).await.expect("photo");
+    let note = AddNote { ticket_id: case.id.clone(), kind: NoteKind::WorkSummary, text: "Relit the pilot".into() };
+    svc.add_note(&op, &note).await.expect("note");
+    if let Some(minutes) = labor_minutes {
+        let labor = RecordLabor { ticket_id: case.id.clone(), minutes, description: "Repair".into(), rate_cents: None };
+        svc.record_labor(&op, &labor).await.expect("labor");
+    }
+    svc.complete_work(&op, &r()).await.expect("done");
+    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
+    let check = ChecklistComplete { ticket_id: case.id.clone(), items: keys, finalize: true, expected_version: None };
+    svc.checklist_complete(&op, &check).await.expect("closeout");
+    svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
+    svc.compile_closeout_packet(&op, &r()).await.expect("packet").case
+}

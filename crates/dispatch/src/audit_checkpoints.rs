@@ -16,8 +16,8 @@ pub fn blob_key(seq: i64) -> String {
     format!("{BLOB_PREFIX}{seq:020}.json")
 }
 
-/// What was found of one checkpoint: its database row, its blob copy, and the hash of the
-/// event at its seq (None when that event is gone).
+/// What was found of one checkpoint: its database row, its blob copy, and the trail's
+/// [mark](audit::fold_mark) after the event at its seq (None when that event is gone).
 #[derive(Debug, Clone, Default)]
 pub struct Found {
     pub db: Option<Checkpoint>,
@@ -57,9 +57,9 @@ pub fn when(at_ms: i64) -> String {
     jiff::Timestamp::from_millisecond(at_ms).map(|t| t.to_string()).unwrap_or_else(|_| format!("unix ms {at_ms}"))
 }
 
-/// Judges every checkpoint found against the trusted keys and the events. `last_event_seq` is
-/// the chain's newest seq (0 when empty).
-pub fn judge(keys: Option<&AuditKeys>, found: &BTreeMap<i64, Found>, last_event_seq: i64) -> SealReport {
+/// Judges every checkpoint found against the trusted keys and the events. `events_after(seq)`
+/// counts the events after a seq (seqs have gaps where an action rolled back).
+pub fn judge(keys: Option<&AuditKeys>, found: &BTreeMap<i64, Found>, events_after: &dyn Fn(i64) -> u64) -> SealReport {
     let mut r = SealReport { checkpoints: found.len() as u64, ..Default::default() };
     let mut valid: Vec<&Checkpoint> = vec![];
     let mut unmatched: Vec<(i64, &Checkpoint, bool)> = vec![];
@@ -132,8 +132,7 @@ pub fn judge(keys: Option<&AuditKeys>, found: &BTreeMap<i64, Found>, last_event_
     }
     r.verified = valid.len() as u64;
     r.last_valid = valid.last().map(|c| (*c).clone());
-    let sealed_to = r.last_valid.as_ref().map_or(0, |c| c.seq);
-    r.unsealed_events = u64::try_from(last_event_seq - sealed_to).unwrap_or(0);
+    r.unsealed_events = events_after(r.last_valid.as_ref().map_or(0, |c| c.seq));
     r
 }
 
@@ -148,20 +147,29 @@ impl Service {
         self.audit_keys.as_deref()
     }
 
-    /// Signs the chain's current head, unless a checkpoint already covers it; returns the new
-    /// checkpoint. Reads the head on its own (no lock an action waits for), so an event
-    /// committing meanwhile is simply sealed next time.
+    /// Signs the trail's mark at its newest settled seq, unless a checkpoint already covers
+    /// it; returns the new checkpoint. The mark is folded on from the last checkpoint this
+    /// instance trusts, reading only the events since.
     #[tracing::instrument(name = "audit.checkpoint", skip_all)]
     pub async fn checkpoint_audit(&self, now_ms: i64) -> Result<Option<Checkpoint>, ServiceError> {
         let keys = self
             .audit_keys()
             .ok_or_else(|| ServiceError::Internal("no audit key is configured: checkpoints cannot be signed".into()))?;
         let pool = self.db.pool();
-        let Some((seq, hash)) = audit_checkpoints::last_event(pool).await? else { return Ok(None) };
-        if audit_checkpoints::last_seq(pool).await?.is_some_and(|last| last >= seq) {
+        let Some(seq) = audit_checkpoints::settled_seq(&self.db, SETTLE_WAIT_MS).await? else { return Ok(None) };
+        let last = audit_checkpoints::last(pool).await?;
+        if last.as_ref().is_some_and(|c| c.seq >= seq) {
             return Ok(None);
         }
-        let c = keys.signer().seal(seq, &hash, now_ms);
+        // A checkpoint this instance cannot vouch for is no base: fold from the first event.
+        let (from, mut mark) = match last.filter(|c| keys.check(c).is_ok()) {
+            Some(c) => (c.seq, c.head_hash),
+            None => (0, audit::GENESIS.to_string()),
+        };
+        for (_, legacy, hash) in audit_checkpoints::hashes_between(pool, from, seq).await? {
+            mark = audit::fold_mark(&mark, &hash, legacy);
+        }
+        let c = keys.signer().seal(seq, &mark, now_ms);
         if !audit_checkpoints::insert(&self.db, &c).await? {
             return Ok(None);
         }
@@ -175,12 +183,18 @@ impl Service {
     }
 
     /// Every checkpoint, from the database and the blob store, judged against the events.
-    #[tracing::instrument(name = "audit.verify_checkpoints", skip_all)]
     pub async fn verify_checkpoints(&self) -> Result<SealReport, ServiceError> {
+        Ok(self.verify_audit().await?.seals)
+    }
+
+    /// `audit verify`: re-hashes the whole trail, then checks every checkpoint against the
+    /// marks of that same pass.
+    #[tracing::instrument(name = "audit.verify", skip_all)]
+    pub async fn verify_audit(&self) -> Result<AuditVerification, ServiceError> {
         let pool = self.db.pool();
         let mut found: BTreeMap<i64, Found> = BTreeMap::new();
-        for (c, event_hash) in audit_checkpoints::all_with_event_hash(pool).await? {
-            found.insert(c.seq, Found { db: Some(c), blob: None, event_hash });
+        for c in audit_checkpoints::all(pool).await? {
+            found.insert(c.seq, Found { db: Some(c), ..Default::default() });
         }
         let mut unreadable = vec![];
         for listed in self.blobs.list(BLOB_PREFIX).await? {
@@ -188,35 +202,31 @@ impl Service {
             match serde_json::from_slice::<Checkpoint>(&bytes) {
                 Ok(c) => {
                     let seq = listed_seq(&listed.key).unwrap_or(c.seq);
-                    let f = found.entry(seq).or_default();
-                    if f.db.is_none() {
-                        f.event_hash = audit_checkpoints::event_hash(pool, seq).await?;
-                    }
-                    f.blob = Some(c);
+                    found.entry(seq).or_default().blob = Some(c);
                 }
                 Err(e) => unreadable.push(format!("{}: not a checkpoint ({e})", listed.key)),
             }
         }
-        let last_event_seq = audit_checkpoints::last_event(pool).await?.map_or(0, |(seq, _)| seq);
-        let mut report = judge(self.audit_keys(), &found, last_event_seq);
-        report.problems.extend(unreadable);
-        if report.checkpoints == 0 && last_event_seq > 0 {
-            report.notes.push(
+        let chain = audit::verify_with_marks(pool, &found.keys().copied().collect()).await?;
+        for (seq, f) in found.iter_mut() {
+            f.event_hash = chain.marks.get(seq).cloned();
+        }
+        let mut seals = judge(self.audit_keys(), &found, &|seq| chain.events_after(seq));
+        seals.problems.extend(unreadable);
+        if seals.checkpoints == 0 && chain.events > 0 {
+            seals.notes.push(
                 "no checkpoints yet: nothing signed vouches for the chain (`real-dispatch audit checkpoint`)".into(),
             );
         }
-        Ok(report)
-    }
-
-    /// `audit verify`: re-hashes the whole chain, then checks every checkpoint against it.
-    pub async fn verify_audit(&self) -> Result<AuditVerification, ServiceError> {
-        let chain = audit::verify(self.db.pool()).await?;
-        let seals = self.verify_checkpoints().await?;
         let mut problems = chain.problems;
         problems.extend(seals.problems.iter().cloned());
         Ok(AuditVerification { events: chain.events, problems, seals })
     }
 }
+
+/// How long taking a checkpoint may wait for appends in flight before it gives up until the
+/// next round (appends wait behind it meanwhile, so it stays short).
+const SETTLE_WAIT_MS: u32 = 200;
 
 /// The seq a copy's key names (`audit/checkpoints/000…42.json`): a copy is filed under it.
 fn listed_seq(key: &str) -> Option<i64> {
@@ -249,7 +259,7 @@ mod tests {
     #[test]
     fn an_untouched_chain_verifies_and_counts_what_is_not_sealed_yet() {
         let keys = keys();
-        let r = judge(Some(&keys), &sealed(&keys, &[3, 7]), 9);
+        let r = judge(Some(&keys), &sealed(&keys, &[3, 7]), &|s| (9 - s).max(0) as u64);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         assert_eq!((r.checkpoints, r.verified, r.unsealed_events), (2, 2, 2));
         assert_eq!(r.last_valid.map(|c| c.seq), Some(7));
@@ -264,7 +274,7 @@ mod tests {
         for s in [7, 10] {
             found.get_mut(&s).expect("seq").event_hash = Some(h(100 + s));
         }
-        let r = judge(Some(&keys), &found, 12);
+        let r = judge(Some(&keys), &found, &|s| (12 - s).max(0) as u64);
         assert_eq!(r.verified, 1);
         assert_eq!(r.last_valid.map(|c| c.seq), Some(3));
         assert_eq!(r.rewritten, Some((4, 7)));
@@ -282,7 +292,7 @@ mod tests {
         found.get_mut(&2).expect("seq").blob = None;
         found.get_mut(&4).expect("seq").db = None;
         found.get_mut(&6).expect("seq").event_hash = None;
-        let r = judge(Some(&keys), &found, 5);
+        let r = judge(Some(&keys), &found, &|s| (5 - s).max(0) as u64);
         assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
         assert!(r.problems[0].contains("seq 2") && r.problems[0].contains("not among the trusted"), "{:?}", r.problems);
         assert!(r.problems[1].contains("seq 4") && r.problems[1].contains("not in the database"), "{:?}", r.problems);
@@ -296,7 +306,7 @@ mod tests {
         let keys = keys();
         let c = keys.signer().seal(5, &h(5), 1);
         let found = BTreeMap::from([(9, Found { db: None, blob: Some(c), event_hash: Some(h(5)) })]);
-        let r = judge(Some(&keys), &found, 9);
+        let r = judge(Some(&keys), &found, &|s| (9 - s).max(0) as u64);
         assert!(r.problems.iter().any(|p| p.contains("signed for seq 5")), "{:?}", r.problems);
         assert_eq!(listed_seq(&blob_key(42)), Some(42));
         assert_eq!(blob_key(42), "audit/checkpoints/00000000000000000042.json");

@@ -41,20 +41,22 @@ async fn drop_guards(db: &Db, table: &str) {
 }
 
 /// What an attacker with write access does: edits the event at `seq`, then recomputes its
-/// hash and, for every later event, both chain links and the hash, and moves the head, all
-/// with the crate's own hash function. Returns the chain's new head hash.
+/// hash and, for every later event, its chain links and hash, and moves the streams' heads,
+/// all with the crate's own hash function. Returns the trail's new mark after its last event.
 async fn rewrite_history(db: &Db, seq: i64, actor_id: &str) -> String {
     drop_guards(db, "audit_events").await;
     let mut events = audit::all_events(db.pool()).await.expect("events");
     let mut rehashed: HashMap<String, String> = HashMap::new();
-    let mut prev = "genesis".to_string();
+    let mut heads: HashMap<String, String> = HashMap::new();
+    let mut mark = audit::GENESIS.to_string();
     for e in events.iter_mut() {
         let old = e.hash.clone();
         if e.seq == seq {
             e.actor_id = actor_id.to_string();
         }
-        e.prev_hash = prev.clone();
-        e.ticket_prev_hash = e.ticket_prev_hash.as_ref().map(|h| rehashed.get(h).cloned().unwrap_or_else(|| h.clone()));
+        let relinked = |h: &String| rehashed.get(h).cloned().unwrap_or_else(|| h.clone());
+        e.prev_hash = relinked(&e.prev_hash);
+        e.ticket_prev_hash = e.ticket_prev_hash.as_ref().map(relinked);
         e.hash = e.computed_hash();
         if e.hash != old {
             sqlx::query(
@@ -70,14 +72,20 @@ async fn rewrite_history(db: &Db, seq: i64, actor_id: &str) -> String {
             .expect("rewrite event");
             rehashed.insert(old, e.hash.clone());
         }
-        prev = e.hash.clone();
+        if let Some(stream) = &e.stream {
+            heads.insert(stream.clone(), e.hash.clone());
+        }
+        mark = audit::fold_mark(&mark, &e.hash, e.stream.is_none());
     }
-    sqlx::query("UPDATE audit_head SET head_hash = $1 WHERE id = 1")
-        .bind(&prev)
-        .execute(db.pool())
-        .await
-        .expect("head");
-    prev
+    for (stream, head) in &heads {
+        sqlx::query("UPDATE audit_streams SET head_hash = $1 WHERE stream = $2")
+            .bind(head)
+            .bind(stream)
+            .execute(db.pool())
+            .await
+            .expect("head");
+    }
+    mark
 }
 
 #[tokio::test]
@@ -91,13 +99,13 @@ async fn a_rehashed_chain_is_caught_by_the_checkpoints() {
         some_events(&svc, "Bea Chen").await;
         let second = checkpoint(&svc).await;
         some_events(&svc, "Cy Diaz").await;
-        let head = dispatch::store::audit_checkpoints::last_event(db.pool()).await.expect("head").expect("events").0;
+        let events = audit::all_events(db.pool()).await.expect("events");
 
         let clean = svc.verify_audit().await.expect("verify");
         assert!(clean.problems.is_empty(), "{:?}", clean.problems);
         assert_eq!((clean.seals.checkpoints, clean.seals.verified), (2, 2));
         assert_eq!(clean.seals.last_valid.as_ref(), Some(&second));
-        assert_eq!(clean.seals.unsealed_events, (head - second.seq) as u64);
+        assert_eq!(clean.seals.unsealed_events, events.iter().filter(|e| e.seq > second.seq).count() as u64);
 
         // An event sealed by the second checkpoint (not the first, nor the head the second
         // signed) is edited and the chain re-hashed.

@@ -30,7 +30,7 @@ pub const TABLES: &[&str] = &[
     "closeout_packets",
     "payments",
     "audit_events",
-    "audit_head",
+    "audit_streams",
     "users",
     "login_throttle",
     "sessions",
@@ -49,7 +49,7 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// Tables the migrations fill on an empty database; any other row makes a database non-empty.
-const SEEDED: &[&str] = &["counters", "checklist_templates", "state_transitions", "audit_head"];
+const SEEDED: &[&str] = &["counters", "checklist_templates", "state_transitions"];
 
 /// What a snapshot holds, read inside it.
 #[derive(Debug, Clone, Default)]
@@ -190,7 +190,7 @@ pub async fn end_import(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     for table in TABLES {
         sqlx::query(&format!("ALTER TABLE {table} ENABLE TRIGGER USER")).execute(&mut *conn).await?;
     }
-    Ok(())
+    crate::store::audit::restart_sequence(conn).await
 }
 
 /// The rows of every table, for comparing a restore with its backup.

@@ -140,7 +140,7 @@ impl CaseTx {
             }
         }
         sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
-        // On SQLite the staged writes follow, then the audit chain's head is taken and the case
+        // On SQLite the staged writes follow, then the event's place in the audit trail is taken and the case
         // read back, all in the same round trip (by the same id parameter).
         let fused = self.backend == crate::db::Backend::Sqlite;
         if fused {
@@ -152,7 +152,7 @@ impl CaseTx {
             }
             sql.push_str(&format!(
                 "; {}; {} WHERE t.id = ${}",
-                audit::take_head_sql(n + 1),
+                audit::take_place_sqlite(n + 1),
                 case_select(false, self.collections_changed),
                 n + 1
             ));

@@ -143,6 +143,10 @@ impl WriteTx {
         Ok(())
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Whether [`WriteTx::execute_and_commit`] takes SQL that ends with its own `; COMMIT`
     /// (SQLite) or plain SQL (PostgreSQL, which takes one statement per prepared query).
     pub fn fuses_commit(&self) -> bool {

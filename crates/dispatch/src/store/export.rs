@@ -502,6 +502,7 @@ pub const KINDS: &[Kind] = &[
             f("prev_hash", Text),
             f("ticket_prev_hash", Text),
             f("hash", Text),
+            f("stream", Text),
         ],
         "seq",
         Tickets,
@@ -529,7 +530,7 @@ pub const KINDS: &[Kind] = &[
 pub const LEFT_OUT_TABLES: &[(&str, &str)] = &[
     ("counters", "derived from the tickets' and invoices' numbers"),
     ("state_transitions", "part of the schema"),
-    ("audit_head", "derived from the last audit event"),
+    ("audit_streams", "each stream's head, derived from its last audit event"),
     ("login_throttle", "short-lived sign-in throttling"),
     ("sessions", "sign-in sessions end with a move"),
     ("portal_links", "secrets (hashes) of customer links; send new links"),
@@ -754,13 +755,7 @@ pub async fn end_load(conn: &mut AnyConnection, postgres: bool, trigger: Option<
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE audit_head SET seq = COALESCE((SELECT MAX(seq) FROM audit_events), 0), \
-         head_hash = COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), 'genesis') WHERE id = 1",
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    crate::store::audit::rebuild_streams(conn, postgres).await
 }
 
 /// The columns of `table` as the database has them (for the test that holds [`KINDS`] to the

@@ -514,10 +514,9 @@ impl Walk {
     }
 }
 
-/// After events were loaded as they are (an import): each stream's head is its last event,
-/// the shop's stream goes on from the last event written before streams, and on PostgreSQL the
-/// sequence goes on after the last seq.
-pub async fn rebuild_streams(conn: &mut sqlx::AnyConnection, postgres: bool) -> Result<(), sqlx::Error> {
+/// After events were loaded as they are (an import): each stream's head is its last event, and
+/// the shop's stream goes on from the last event written before streams.
+pub async fn rebuild_streams(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM audit_streams").execute(&mut *conn).await?;
     sqlx::query(
         "INSERT INTO audit_streams (stream, seq, head_hash) SELECT e.ticket_id, e.seq, e.hash FROM audit_events e \
@@ -529,20 +528,6 @@ pub async fn rebuild_streams(conn: &mut sqlx::AnyConnection, postgres: bool) -> 
         "INSERT INTO audit_streams (stream, seq, head_hash) SELECT '{SHOP_STREAM}', seq, hash FROM audit_events \
          WHERE stream = '{SHOP_STREAM}' OR stream IS NULL ORDER BY seq DESC LIMIT 1"
     ))
-    .execute(&mut *conn)
-    .await?;
-    if postgres {
-        restart_sequence(conn).await?;
-    }
-    Ok(())
-}
-
-/// PostgreSQL: the seq sequence goes on after the newest event (after rows were copied in).
-pub async fn restart_sequence(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT setval('audit_seq', GREATEST((SELECT COALESCE(MAX(seq), 0) FROM audit_events), 1), \
-         EXISTS (SELECT 1 FROM audit_events))",
-    )
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -190,7 +190,22 @@ pub async fn end_import(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     for table in TABLES {
         sqlx::query(&format!("ALTER TABLE {table} ENABLE TRIGGER USER")).execute(&mut *conn).await?;
     }
-    crate::store::audit::restart_sequence(conn).await
+    restart_sequences(conn).await
+}
+
+/// PostgreSQL, after rows were copied in: the sequences of event seqs and ticket numbers go on
+/// after the newest ones.
+pub async fn restart_sequences(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    for (sequence, newest) in
+        [("audit_seq", "SELECT MAX(seq) FROM audit_events"), ("ticket_number_seq", "SELECT MAX(number) FROM tickets")]
+    {
+        sqlx::query(&format!(
+            "SELECT setval('{sequence}', GREATEST(COALESCE(({newest}), 0), 1), COALESCE(({newest}), 0) > 0)"
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The rows of every table, for comparing a restore with its backup.

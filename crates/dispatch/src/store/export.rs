@@ -755,7 +755,11 @@ pub async fn end_load(conn: &mut AnyConnection, postgres: bool, trigger: Option<
     )
     .execute(&mut *conn)
     .await?;
-    crate::store::audit::rebuild_streams(conn, postgres).await
+    crate::store::audit::rebuild_streams(conn).await?;
+    if postgres {
+        crate::store::backup::restart_sequences(conn).await?;
+    }
+    Ok(())
 }
 
 /// The columns of `table` as the database has them (for the test that holds [`KINDS`] to the

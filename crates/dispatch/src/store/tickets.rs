@@ -14,10 +14,15 @@ pub async fn insert(
     site_id: Option<&str>,
     now: i64,
 ) -> Result<i64, ServiceError> {
-    let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("value")?;
+    // PostgreSQL: a sequence, so new tickets never wait on each other (a rolled-back one leaves
+    // a gap); SQLite's single writer makes its counter row free.
+    let next = match tx.backend() {
+        crate::db::Backend::Postgres => "SELECT nextval('ticket_number_seq') AS value",
+        crate::db::Backend::Sqlite => {
+            "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value"
+        }
+    };
+    let number: i64 = sqlx::query(next).fetch_one(&mut **tx).await?.try_get("value")?;
     sqlx::query(
         "INSERT INTO tickets (id, number, state, priority, problem_summary, trade, requested_start_ms, requested_end_ms, \
          customer_id, site_id, version, created_at_ms, updated_at_ms) \

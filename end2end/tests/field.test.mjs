@@ -13,9 +13,9 @@ after(async () => { await browser?.close(); });
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
 /// A job booked for the E2E technician through the tool API, as the agents do.
-async function bookedJob(name) {
+async function bookedJob(name, phone) {
   const created = await tool('ticket.create', {
-    customer: { name: `${name} ${Date.now()}`, phone: '+1 312 555 0166' },
+    customer: { name: `${name} ${Date.now()}`, phone },
     site: { address: '7 Crawlspace Ln, Chicago' },
     problem_summary: 'Furnace short-cycles',
     trade: 'hvac',
@@ -40,7 +40,7 @@ async function tapTargetsAreBigEnough(page) {
 }
 
 test('without JavaScript a technician checks in, writes a note and ticks and unticks the checklist', async () => {
-  const job = await bookedJob('No Script Tech');
+  const job = await bookedJob('No Script Tech', '+1 312 555 0166');
   const context = await browser.newContext({ ...PHONE, javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`${BASE}/login?next=${encodeURIComponent('/tech')}`);
@@ -90,7 +90,7 @@ test('without JavaScript a technician checks in, writes a note and ticks and unt
 });
 
 test('a note saved with no signal keeps the page and the typed note, and says so', async () => {
-  const job = await bookedJob('Basement Note');
+  const job = await bookedJob('Basement Note', '+1 312 555 0168');
   const { page, context, errors } = await signIn(browser, USERS.technician, `/tech/jobs/${job.id}`, PHONE);
   await page.waitForSelector('html[data-hydrated="true"]');
   await page.click('#step-check_in button[type="submit"]');

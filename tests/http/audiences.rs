@@ -74,6 +74,7 @@ fn every_argument(ticket_id: &str, tech: &str, customer: &str) -> Vec<(String, S
         ("quantity", "1"),
         ("unit_price", "1.00"),
         ("key", "probe"),
+        ("mark", "done"),
         ("note", "probe"),
         ("reason", "probe"),
         ("direction", "inbound"),

@@ -39,6 +39,21 @@ impl ShopClock {
         format!("{} {abbr}", civil(ms.saturating_add(i64::from(offset) * 1000)))
     }
 
+    fn local(&self, ms: i64) -> i64 {
+        let offset = self.span_at(ms).map(|s| i64::from(s.offset_s) * 1000).unwrap_or(0);
+        ms.saturating_add(offset)
+    }
+
+    /// A window as a technician reads it, in the shop's zone: `Tue 30 Nov, 09:30–11:30`.
+    pub fn range(&self, start_ms: i64, end_ms: i64) -> String {
+        domain::window::range_text(self.local(start_ms), self.local(end_ms))
+    }
+
+    /// One time, the same way: `Tue 30 Nov, 09:30`.
+    pub fn day_time(&self, ms: i64) -> String {
+        domain::window::day_and_time(self.local(ms))
+    }
+
     /// The shop-local midnight starting the day that holds `ms`.
     pub fn day_start(&self, ms: i64) -> i64 {
         let offset = self.span_at(ms).map(|s| i64::from(s.offset_s) * 1000).unwrap_or(0);
@@ -104,6 +119,16 @@ mod tests {
         assert_eq!(c.format(1_793_516_400_000), "2026-11-01 01:00 CST");
         assert_eq!(ShopClock::utc().format(0), "1970-01-01 00:00 UTC");
         assert_eq!(ShopClock::default().format(-60_000), "1969-12-31 23:59 UTC");
+    }
+
+    #[test]
+    fn windows_read_in_the_shops_zone() {
+        let c = chicago_2026();
+        // 2026-11-30 15:30 to 17:30 UTC is 09:30 to 11:30 CST, a Monday.
+        let start = 1_796_052_600_000;
+        assert_eq!(c.range(start, start + 7_200_000), "Mon 30 Nov, 09:30\u{2013}11:30");
+        assert_eq!(c.day_time(start), "Mon 30 Nov, 09:30");
+        assert_eq!(ShopClock::utc().range(start, start + 7_200_000), "Mon 30 Nov, 15:30\u{2013}17:30");
     }
 
     #[test]

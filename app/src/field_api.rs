@@ -19,6 +19,8 @@ pub struct TechJob {
     pub id: String,
     pub number: String,
     pub state: CaseState,
+    /// The state in the technician's words ("Booked", "On the way", "On site", ...).
+    pub word: String,
     /// "Today", "Tomorrow", a date, or "Not scheduled" (in the shop's time zone).
     pub day: String,
     pub appointment: Option<TimeWindow>,
@@ -30,6 +32,13 @@ pub struct TechJob {
     pub phone: Option<String>,
     pub checklist_done: usize,
     pub checklist_total: usize,
+}
+
+/// A job page as the technician opens it: the job, and once it is closed out, the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechJobPage {
+    pub job: JobView,
+    pub next: Option<TechJob>,
 }
 
 #[cfg(feature = "ssr")]
@@ -53,7 +62,38 @@ fn invalid(field: &str, code: &str, message: &str) -> JobResult {
 pub async fn tech_jobs() -> Result<Vec<TechJob>, ServerFnError> {
     ssr::allow(Action::JobsRead)?;
     let service = ssr::service()?;
-    let mut views = service.jobs(&ssr::context(Action::JobsRead)?).await.map_err(ssr::error)?;
+    open_jobs(&service, &ssr::context(Action::JobsRead)?).await
+}
+
+/// One of the technician's jobs; after its closeout, with the next job to go to.
+#[server(endpoint = "tech_job")]
+pub async fn tech_job_view(ticket_id: String) -> Result<TechJobPage, ServerFnError> {
+    ssr::allow(Action::JobsRead)?;
+    let service = ssr::service()?;
+    let ctx = ssr::context(Action::JobsRead)?;
+    let job = service.job(&ctx, &ticket_id).await.map_err(ssr::error)?;
+    let done = !matches!(
+        job.state,
+        CaseState::Scheduled | CaseState::Dispatched | CaseState::Onsite | CaseState::WorkPerformed
+    );
+    let next = if done {
+        let ahead = |j: &TechJob| {
+            j.id != job.id
+                && matches!(
+                    j.state,
+                    CaseState::Scheduled | CaseState::Dispatched | CaseState::Onsite | CaseState::WorkPerformed
+                )
+        };
+        open_jobs(&service, &ctx).await?.into_iter().find(ahead)
+    } else {
+        None
+    };
+    Ok(TechJobPage { job, next })
+}
+
+#[cfg(feature = "ssr")]
+async fn open_jobs(service: &dispatch::Service, ctx: &dispatch::CallContext) -> Result<Vec<TechJob>, ServerFnError> {
+    let mut views = service.jobs(ctx).await.map_err(ssr::error)?;
     views.sort_by_key(|j| (j.appointment.map_or(i64::MAX, |w| w.start_ms), j.number.clone()));
     let now = dispatch::ids::now_ms();
     let shop = service.shop().await;
@@ -63,6 +103,7 @@ pub async fn tech_jobs() -> Result<Vec<TechJob>, ServerFnError> {
             day: j.appointment.map_or_else(|| "Not scheduled".into(), |w| shop.day_label(w.start_ms, now)),
             checklist_done: j.checklist.iter().filter(|i| i.done).count(),
             checklist_total: j.checklist.len(),
+            word: j.field_word().to_string(),
             id: j.id,
             number: j.number,
             state: j.state,
@@ -77,6 +118,23 @@ pub async fn tech_jobs() -> Result<Vec<TechJob>, ServerFnError> {
         .collect())
 }
 
+/// What a plain form post (the page had no client yet, or none at all) is answered with: back
+/// to the same job page, which says what happened. The outcome travels as a word of a fixed
+/// list (`done=note`, `refused=closeout`), never as text a link could forge.
+#[cfg(feature = "ssr")]
+fn back_to_job(ticket_id: &str, done: &str, refused: &str, r: JobResult) -> JobResult {
+    if ssr::plain_form_post() {
+        let outcome = match &r {
+            Ok(FormOutcome::Done(_)) => format!("done={done}"),
+            Ok(FormOutcome::Invalid { fields, .. }) if !fields.is_empty() => "refused=invalid".into(),
+            Ok(FormOutcome::Invalid { .. }) => format!("refused={refused}"),
+            Err(_) => "refused=error".into(),
+        };
+        ssr::see_other(&format!("/tech/jobs/{}?{outcome}", ssr::path_segment(ticket_id)));
+    }
+    r
+}
+
 /// `closeout.add_note`: a note, or the work summary the closeout needs.
 #[server(endpoint = "tech_note")]
 pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResult {
@@ -84,33 +142,55 @@ pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResu
         "work_summary" => domain::case::NoteKind::WorkSummary,
         _ => domain::case::NoteKind::Note,
     };
-    let input = domain::commands::AddNote { ticket_id, kind, text };
-    job_of(
-        ssr::service()?
-            .execute_case(&ssr::context(Action::CloseoutAddNote)?, domain::ActionInput::CloseoutAddNote(input))
-            .await,
-    )
+    let input = domain::commands::AddNote { ticket_id: ticket_id.clone(), kind, text };
+    let done = ssr::service()?
+        .execute_case(&ssr::context(Action::CloseoutAddNote)?, domain::ActionInput::CloseoutAddNote(input))
+        .await;
+    back_to_job(&ticket_id, "note", "changed", job_of(done))
 }
 
-/// `closeout.checklist_complete` for one item.
+/// `closeout.checklist_complete` for one item: ticks it, or with `mark` = `not_done` unticks
+/// it (ticked by mistake).
 #[server(endpoint = "tech_check")]
-pub async fn tech_check(ticket_id: String, key: String) -> JobResult {
-    checklist(ticket_id, vec![key], false).await
+pub async fn tech_check(ticket_id: String, key: String, mark: String) -> JobResult {
+    let (items, untick) = if mark == "not_done" { (vec![], vec![key]) } else { (vec![key], vec![]) };
+    let done = checklist(ticket_id.clone(), items, untick, false).await;
+    back_to_job(&ticket_id, "checklist", "changed", done)
 }
 
 /// Submits the closeout (work_performed -> closeout_ready) once every piece of evidence is
-/// there; otherwise the answer lists exactly what is missing.
+/// there; otherwise the answer lists what is missing, by the names on the page.
 #[server(endpoint = "tech_submit")]
 pub async fn tech_submit(ticket_id: String) -> JobResult {
-    checklist(ticket_id, vec![], true).await
+    let done = checklist(ticket_id.clone(), vec![], vec![], true).await;
+    back_to_job(&ticket_id, "closeout", "closeout", done)
 }
 
-/// `closeout.checklist_complete`: ticks `items`, and with `finalize` submits the closeout.
+/// `closeout.checklist_complete`: ticks `items`, unticks `untick`, and with `finalize`
+/// submits the closeout.
 #[cfg(feature = "ssr")]
-async fn checklist(ticket_id: String, items: Vec<String>, finalize: bool) -> JobResult {
-    let input = domain::commands::ChecklistComplete { ticket_id, items, finalize, expected_version: None };
+async fn checklist(ticket_id: String, items: Vec<String>, untick: Vec<String>, finalize: bool) -> JobResult {
+    let input = domain::commands::ChecklistComplete {
+        ticket_id: ticket_id.clone(),
+        items,
+        untick,
+        finalize,
+        expected_version: None,
+    };
     let input = domain::ActionInput::CloseoutChecklistComplete(input);
-    job_of(ssr::service()?.execute_case(&ssr::context(input.action())?, input).await)
+    let service = ssr::service()?;
+    let ctx = ssr::context(input.action())?;
+    match service.execute_case(&ctx, input).await {
+        Err(dispatch::ServiceError::CloseoutIncomplete { missing }) => {
+            // The service names what is missing by its keys; the technician reads the labels.
+            let words = match service.job(&ctx, &ticket_id).await {
+                Ok(job) => job.missing_in_words(&missing),
+                Err(_) => missing,
+            };
+            Ok(FormOutcome::Invalid { message: domain::job_view::still_needed_sentence(&words), fields: vec![] })
+        }
+        other => job_of(other),
+    }
 }
 
 /// Labor time, in minutes, at the shop's rate.
@@ -118,14 +198,13 @@ async fn checklist(ticket_id: String, items: Vec<String>, finalize: bool) -> Job
 pub async fn tech_labor(ticket_id: String, minutes: String, description: String) -> JobResult {
     ssr::allow(Action::JobsRead)?;
     let Ok(minutes) = minutes.trim().parse::<i64>() else {
-        return invalid("minutes", "invalid", "whole minutes, e.g. 45");
+        return back_to_job(&ticket_id, "", "", invalid("minutes", "invalid", "whole minutes, e.g. 45"));
     };
-    let input = domain::commands::RecordLabor { ticket_id, minutes, description, rate_cents: None };
-    job_of(
-        ssr::service()?
-            .execute_case(&ssr::context(Action::JobRecordLabor)?, domain::ActionInput::JobRecordLabor(input))
-            .await,
-    )
+    let input = domain::commands::RecordLabor { ticket_id: ticket_id.clone(), minutes, description, rate_cents: None };
+    let done = ssr::service()?
+        .execute_case(&ssr::context(Action::JobRecordLabor)?, domain::ActionInput::JobRecordLabor(input))
+        .await;
+    back_to_job(&ticket_id, "labor", "changed", job_of(done))
 }
 
 /// A part used, with its unit price as written on the box ("12.50").
@@ -133,35 +212,40 @@ pub async fn tech_labor(ticket_id: String, minutes: String, description: String)
 pub async fn tech_part(ticket_id: String, description: String, quantity: String, unit_price: String) -> JobResult {
     ssr::allow(Action::JobsRead)?;
     let Ok(quantity) = quantity.trim().parse::<i64>() else {
-        return invalid("quantity", "invalid", "a whole number, e.g. 2");
+        return back_to_job(&ticket_id, "", "", invalid("quantity", "invalid", "a whole number, e.g. 2"));
     };
     let price = match domain::money::Money::parse("unit_price", &unit_price) {
         Ok(p) => p,
         Err(e) => {
-            return Ok(FormOutcome::Invalid {
-                message: "Please correct the highlighted fields.".into(),
-                fields: vec![e],
-            })
+            let refused =
+                Ok(FormOutcome::Invalid { message: "Please correct the highlighted fields.".into(), fields: vec![e] });
+            return back_to_job(&ticket_id, "", "", refused);
         }
     };
-    let input =
-        domain::commands::RecordPart { ticket_id, sku: None, description, quantity, unit_price_cents: price.cents() };
-    job_of(
-        ssr::service()?
-            .execute_case(&ssr::context(Action::JobRecordPart)?, domain::ActionInput::JobRecordPart(input))
-            .await,
-    )
+    let input = domain::commands::RecordPart {
+        ticket_id: ticket_id.clone(),
+        sku: None,
+        description,
+        quantity,
+        unit_price_cents: price.cents(),
+    };
+    let done = ssr::service()?
+        .execute_case(&ssr::context(Action::JobRecordPart)?, domain::ActionInput::JobRecordPart(input))
+        .await;
+    back_to_job(&ticket_id, "part", "changed", job_of(done))
 }
 
 /// Check-in or work done (`job.check_in`, `job.complete_work`), by the technician.
 #[server(endpoint = "tech_step")]
 pub async fn tech_step(ticket_id: String, step: String, version: String) -> JobResult {
     ssr::allow(Action::JobsRead)?;
-    let input = domain::commands::TicketRef { ticket_id, expected_version: version.trim().parse().ok() };
+    let input =
+        domain::commands::TicketRef { ticket_id: ticket_id.clone(), expected_version: version.trim().parse().ok() };
     let input = match step.as_str() {
         "check_in" => domain::ActionInput::JobCheckIn(input),
         "complete_work" => domain::ActionInput::JobCompleteWork(input),
-        _ => return invalid("step", "unknown_step", "check_in or complete_work"),
+        _ => return back_to_job(&ticket_id, "", "", invalid("step", "unknown_step", "check_in or complete_work")),
     };
-    job_of(ssr::service()?.execute_case(&ssr::context(input.action())?, input).await)
+    let done = ssr::service()?.execute_case(&ssr::context(input.action())?, input).await;
+    back_to_job(&ticket_id, &step, "changed", job_of(done))
 }

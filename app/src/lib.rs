@@ -119,7 +119,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::Home/>
                 <Route path=path!("/login") view=pages::session::LoginPage/>
                 <Route path=path!("/account") view=pages::session::AccountPage/>
-                <Route path=path!("/console") view=pages::console::ConsolePage/>
+                // In order, like the ticket page: the board's columns arrive as HTML.
+                <Route path=path!("/console") view=pages::console::ConsolePage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/accounts") view=pages::accounts::AccountsPage/>
                 <Route path=path!("/console/settings") view=pages::settings::SettingsPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/approvals") view=pages::approvals::ApprovalsPage ssr=SsrMode::InOrder/>
@@ -130,10 +131,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/schedule") view=pages::records::SchedulePage/>
                 <Route path=path!("/console/customers") view=pages::records::CustomersPage/>
                 <Route path=path!("/console/checklists") view=pages::records::ChecklistsPage/>
-                <Route path=path!("/tech") view=pages::tech::TechJobsPage/>
-                <Route path=path!("/tech/jobs/:id") view=pages::tech::TechJobPage/>
-                <Route path=path!("/portal") view=pages::portal::PortalPage/>
-                <Route path=path!("/portal/tickets/:id") view=pages::portal::PortalTicketPage/>
+                // The technician's and the customer's pages render in order too: the job, its
+                // actions (plain form posts) and the portal's ticket are there before (and
+                // without) the client, on a phone with a slow link.
+                <Route path=path!("/tech") view=pages::tech::TechJobsPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/tech/jobs/:id") view=pages::tech::TechJobPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/portal") view=pages::portal::PortalPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/portal/tickets/:id") view=pages::portal::PortalTicketPage ssr=SsrMode::InOrder/>
             </Routes>
         </Router>
     }

@@ -181,6 +181,11 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   await waitState(page, 'work_performed');
   await page.click('#submit-form button[type="submit"]');
   await waitState(page, 'closeout_ready');
+  // A confirmation, and the way to the next job (or back to the list when there is none).
+  const closed = page.locator('[data-test="closed-out"]');
+  assert.match(await closed.textContent(), /Closed out/);
+  assert.equal(await closed.locator('[data-test="next-job"], [data-test="no-next-job"]').count(), 1);
+  await screenshot(page, 'tech-closed-out');
 
   // The system of record agrees.
   const c = await readCase(job.id);

@@ -47,7 +47,13 @@ async fn invoice_drafted(svc: &Service, case: &domain::Case) -> domain::Case {
     svc.add_message(&op, &internal).await.expect("internal message");
     svc.complete_work(&op, &r()).await.expect("done");
     let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete { ticket_id: case.id.clone(), items: keys, finalize: true, expected_version: None };
+    let check = ChecklistComplete {
+        ticket_id: case.id.clone(),
+        items: keys,
+        untick: vec![],
+        finalize: true,
+        expected_version: None,
+    };
     svc.checklist_complete(&op, &check).await.expect("closeout");
     svc.generate_invoice_draft(&op, &r()).await.expect("invoice").case
 }
@@ -68,6 +74,7 @@ fn every_argument(ticket_id: &str, tech: &str, customer: &str) -> Vec<(String, S
         ("quantity", "1"),
         ("unit_price", "1.00"),
         ("key", "probe"),
+        ("mark", "done"),
         ("note", "probe"),
         ("reason", "probe"),
         ("direction", "inbound"),

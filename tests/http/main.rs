@@ -10,6 +10,7 @@ mod audiences;
 mod backup;
 mod console;
 mod export;
+mod field;
 mod hardening;
 mod limits;
 mod metrics;

@@ -69,6 +69,30 @@ pub mod ssr {
             .is_some_and(|accept| accept.contains("text/html"))
     }
 
+    /// Answers a plain form post with `303 See Other` to `path` (a page of this site), so the
+    /// browser shows that page again instead of the function's answer. leptos_axum would
+    /// send it back by the `Referer`, which these pages never send (`Referrer-Policy:
+    /// no-referrer`).
+    pub fn see_other(path: &str) {
+        if let (Some(options), Ok(location)) =
+            (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(path))
+        {
+            options.insert_header(http::header::LOCATION, location);
+            options.set_status(http::StatusCode::SEE_OTHER);
+        }
+    }
+
+    /// An id as one path segment: anything but letters, digits, `-` and `_` percent-encoded, so
+    /// an id from a form can only name a page under the one it is put in.
+    pub fn path_segment(id: &str) -> String {
+        id.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
     pub fn request_id() -> Option<String> {
         parts().and_then(|p| p.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string))
     }

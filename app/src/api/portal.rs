@@ -27,7 +27,7 @@ pub async fn portal_stamp(ticket_id: String) -> Result<i64, ServerFnError> {
 pub async fn portal_send(ticket_id: String, text: String) -> Result<FormOutcome<PortalTicket>, ServerFnError> {
     ssr::allow(Action::PortalRead)?;
     let input = domain::commands::AddMessage {
-        ticket_id,
+        ticket_id: ticket_id.clone(),
         direction: domain::commands::Direction::Inbound,
         channel: None,
         sender: None,
@@ -36,8 +36,15 @@ pub async fn portal_send(ticket_id: String, text: String) -> Result<FormOutcome<
     let service = ssr::service()?;
     let ctx = ssr::context(Action::PortalRead)?;
     let sent = service.execute_case(&ctx, domain::ActionInput::TicketAddMessage(input)).await;
-    match sent {
+    let answer = match sent {
         Ok(o) => ssr::outcome(service.portal_ticket(&ctx, &o.case.id).await),
         Err(e) => ssr::outcome(Err(e)),
+    };
+    if ssr::plain_form_post() {
+        // Without the client, back to the same page, which says whether it went (a word of a
+        // fixed list, never text from the address).
+        let outcome = if matches!(answer, Ok(FormOutcome::Done(_))) { "sent=1" } else { "sent=0" };
+        ssr::see_other(&format!("/portal/tickets/{}?{outcome}", ssr::path_segment(&ticket_id)));
     }
+    answer
 }

@@ -91,6 +91,16 @@ pub fn when(ms: i64) -> String {
     use_context::<crate::clock::ShopClock>().unwrap_or_else(crate::clock::ShopClock::utc).format(ms)
 }
 
+/// A window as a technician reads it, in the shop's time zone: `Tue 30 Nov, 09:30–11:30`.
+pub fn window_text(start_ms: i64, end_ms: i64) -> String {
+    use_context::<crate::clock::ShopClock>().unwrap_or_else(crate::clock::ShopClock::utc).range(start_ms, end_ms)
+}
+
+/// One time, the same way: `Tue 30 Nov, 09:30`.
+pub fn day_time(ms: i64) -> String {
+    use_context::<crate::clock::ShopClock>().unwrap_or_else(crate::clock::ShopClock::utc).day_time(ms)
+}
+
 /// Midnight UTC of a `YYYY-MM-DD` date, in unix milliseconds.
 pub fn date_ms(s: &str) -> Option<i64> {
     let mut parts = s.trim().splitn(3, '-');

@@ -165,6 +165,7 @@ fn Progress(state: CaseState) -> impl IntoView {
 fn TicketView(t: PortalTicket, send: ServerAction<PortalSend>, draft: RwSignal<String>) -> impl IntoView {
     let status = plain_status(&t);
     let id = t.id.clone();
+    let plain = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("sent"));
 
     view! {
         <ShopCard shop=t.shop.clone()/>
@@ -203,16 +204,24 @@ fn TicketView(t: PortalTicket, send: ServerAction<PortalSend>, draft: RwSignal<S
                         prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
                     <small class="field-error" role="alert">{move || field_error(send.value().get(), &["text"])}</small></label>
                 <button type="submit" class="primary">"Send"</button>
-                <p class="form-status" role="status">{move || match send.value().get() {
-                    Some(Ok(crate::api::FormOutcome::Done(_))) => "Sent. The office will answer here or by phone.".to_string(),
+                <p class="form-status" role="status" data-test="portal-sent">{move || match send.value().get() {
+                    Some(Ok(crate::api::FormOutcome::Done(_))) => SENT.to_string(),
                     Some(Ok(crate::api::FormOutcome::Invalid { message, .. })) => message,
-                    Some(Err(e)) => e.to_string(),
-                    None => String::new(),
+                    Some(Err(ServerFnError::Request(_))) => "No signal \u{2014} your message is still here. Tap Send to try again.".to_string(),
+                    Some(Err(e)) => format!("Not sent: {e}"),
+                    // A plain form post (no client) came back here: the address says how it went.
+                    None => match plain.as_deref() {
+                        Some("1") => SENT.to_string(),
+                        Some(_) => "Not sent. Please check your message and try again.".to_string(),
+                        None => String::new(),
+                    },
                 }}</p>
             </ActionForm>
         </section>
     }
 }
+
+const SENT: &str = "Sent. The office will answer here or by phone.";
 
 #[component]
 fn Closeout(c: PortalCloseout) -> impl IntoView {

@@ -3,15 +3,17 @@
 //! signature, work done. Everything reads without JavaScript; hydration adds uploads with
 //! progress and the signature pad.
 
-use crate::api::job_case;
-use crate::field_api::{tech_jobs, TechCheck, TechJob, TechLabor, TechNote, TechPart, TechStep, TechSubmit};
+use crate::api::FormOutcome;
+use crate::field_api::{
+    tech_job_view, tech_jobs, TechCheck, TechJob, TechJobPage, TechLabor, TechNote, TechPart, TechStep, TechSubmit,
+};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
-use crate::pages::{failure_text, field_error, when};
+use crate::pages::{day_time, field_error, window_text};
 use domain::job_view::JobView;
 use domain::{Action, CaseState};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// A link that opens the phone's maps app at an address.
 fn maps_href(address: &str) -> String {
@@ -77,8 +79,8 @@ fn JobCard(j: TechJob) -> impl IntoView {
         <li class="job-card" data-ticket=j.number.clone()>
             <a class="job-open" href=format!("/tech/jobs/{}", j.id)>
                 <strong>{j.number.clone()}</strong>
-                <span class=format!("state state-{}", j.state.as_str())>{j.state.label()}</span>
-                <span class="when">{j.appointment.map(|w| when(w.start_ms)).unwrap_or_default()}</span>
+                <span class=format!("state state-{}", j.state.as_str())>{j.word.clone()}</span>
+                <span class="when">{j.appointment.map(|w| window_text(w.start_ms, w.end_ms)).unwrap_or_default()}</span>
                 <span class="problem">{j.problem.clone().unwrap_or_default()}</span>
                 <span class="muted">{j.customer_name.clone()}</span>
                 {progress.map(|p| view! { <span class="progress-text">{p}</span> })}
@@ -92,7 +94,8 @@ fn JobCard(j: TechJob) -> impl IntoView {
     }
 }
 
-/// The actions of one job; the page reloads the case when any of them completes.
+/// The actions of one job; the page reloads the job when any of them succeeds (a failed one
+/// leaves the page, and what was typed, as it is).
 #[derive(Clone, Copy)]
 struct JobActions {
     step: ServerAction<TechStep>,
@@ -104,6 +107,31 @@ struct JobActions {
     /// Photos and the signature on their way up; kept at page level, so reloading the case
     /// keeps their progress.
     photos: PhotoUploads,
+    /// The note being written: kept through reloads and failures, cleared once saved.
+    draft: RwSignal<String>,
+    /// Set by the first action taken on the page: from then on the page's own messages say
+    /// what happened, not the address it was opened at.
+    acted: RwSignal<bool>,
+}
+
+/// Whether a step's answer is a success.
+fn succeeded<T>(r: &Option<Result<FormOutcome<T>, ServerFnError>>) -> bool {
+    matches!(r, Some(Ok(FormOutcome::Done(_))))
+}
+
+/// What went wrong with a step, in words a technician can act on: no signal, or the server's
+/// own refusal. `kept` says what is still on the page and what to tap again.
+fn failure_words<T>(r: Option<Result<FormOutcome<T>, ServerFnError>>, kept: &str) -> Option<String> {
+    match r? {
+        Ok(FormOutcome::Done(_)) => None,
+        Ok(FormOutcome::Invalid { message, fields }) => {
+            let detail = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
+            Some(if detail.is_empty() { message } else { format!("{message} {detail}") })
+        }
+        Err(ServerFnError::Request(_)) => Some(format!("No signal \u{2014} {kept}")),
+        Err(ServerFnError::ServerError(message)) => Some(format!("Not saved: {message}. {kept}")),
+        Err(_) => Some(format!("The answer did not arrive whole \u{2014} {kept}")),
+    }
 }
 
 #[component]
@@ -118,28 +146,64 @@ pub fn TechJobPage() -> impl IntoView {
         part: ServerAction::new(),
         submit: ServerAction::new(),
         photos: PhotoUploads::new(),
+        draft: RwSignal::new(String::new()),
+        acted: RwSignal::new(false),
     };
-    let versions = move || {
-        [
+    // Reload after a success only: a step that failed for want of signal must not take the
+    // page (and what was typed) with it.
+    let saved = RwSignal::new(0u32);
+    let bump = move |ok: bool| {
+        if ok {
+            saved.update(|n| *n += 1);
+        }
+    };
+    Effect::new(move |_| bump(succeeded(&a.step.value().get())));
+    Effect::new(move |_| bump(succeeded(&a.check.value().get())));
+    Effect::new(move |_| bump(succeeded(&a.labor.value().get())));
+    Effect::new(move |_| bump(succeeded(&a.part.value().get())));
+    Effect::new(move |_| bump(succeeded(&a.submit.value().get())));
+    Effect::new(move |_| {
+        if succeeded(&a.note.value().get()) {
+            a.draft.set(String::new());
+            saved.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        let busy = [
             a.step.version().get(),
             a.check.version().get(),
             a.note.version().get(),
             a.labor.version().get(),
             a.part.version().get(),
             a.submit.version().get(),
-            a.photos.done.get() as usize,
-        ]
-    };
-    let job = Resource::new(move || (id(), versions()), |(id, _)| job_case(id));
+        ];
+        if busy.iter().any(|v| *v > 0) {
+            a.acted.set(true);
+        }
+    });
+    let job = Resource::new(move || (id(), saved.get(), a.photos.done.get()), |(id, _, _)| tech_job_view(id));
+    // The job as last read: a reload that cannot reach the server shows it again.
+    let last = StoredValue::new(None::<TechJobPage>);
     view! {
         <TopBar title="Job"/>
         <main class="tech">
-            <p><a class="back" href="/tech">"← My jobs"</a></p>
+            <p><a class="back tap" href="/tech">"← My jobs"</a></p>
             <Transition fallback=|| view! { <p class="muted">"Loading the job…"</p> }>
                 {move || Suspend::new(async move {
                     match job.await {
-                        Ok(c) => view! { <Job c a/> }.into_any(),
-                        Err(e) => view! { <p class="bad" data-test="job-error">{e.to_string()}</p> }.into_any(),
+                        Ok(p) => {
+                            last.set_value(Some(p.clone()));
+                            view! { <Job p a/> }.into_any()
+                        }
+                        Err(e) => match last.get_value() {
+                            Some(p) => view! {
+                                <p class="bad" role="alert" data-test="job-stale">
+                                    "No signal \u{2014} this is the job as last loaded; it will update when you have signal."
+                                </p>
+                                <Job p a/>
+                            }.into_any(),
+                            None => view! { <p class="bad" data-test="job-error">{failure_words::<()>(Some(Err(e)), "pull down to reload when you have signal.")}</p> }.into_any(),
+                        },
                     }
                 })}
             </Transition>
@@ -147,18 +211,62 @@ pub fn TechJobPage() -> impl IntoView {
     }
 }
 
+/// What a plain form post did, as the address it returned to says (`?done=note`): only words
+/// of this list are shown, whatever the address holds.
+fn plain_outcome(c: &JobView, done: Option<&str>, refused: Option<&str>) -> Option<(bool, String)> {
+    if let Some(done) = done {
+        let text = match done {
+            "check_in" => "Checked in. You are on site.",
+            "note" => "Note saved.",
+            "checklist" => "Checklist saved.",
+            "labor" => "Time saved.",
+            "part" => "Part saved.",
+            "complete_work" => "Marked as work done.",
+            "closeout" => "Closed out and sent to the office.",
+            _ => return None,
+        };
+        return Some((true, text.to_string()));
+    }
+    let text = match refused? {
+        "closeout" if !c.still_needed.is_empty() => {
+            domain::job_view::still_needed_sentence(&c.missing_in_words(&c.still_needed))
+        }
+        "invalid" => "Not saved: please check what you typed and try again.".into(),
+        "changed" | "closeout" => {
+            "Not saved: this job changed in the meantime. Here it is as it stands now; try again if it is still needed."
+                .into()
+        }
+        _ => "Not saved: the server could not do it just now. Try again in a moment.".into(),
+    };
+    Some((false, text))
+}
+
 #[component]
-fn Job(c: JobView, a: JobActions) -> impl IntoView {
+fn Job(p: TechJobPage, a: JobActions) -> impl IntoView {
+    let TechJobPage { job: c, next } = p;
     let legal = |a: Action| a.legal_in(c.state);
     let id = c.id.clone();
     let site = c.site.clone();
     let phone = c.customer.phones.first().cloned();
     let working = matches!(c.state, CaseState::Onsite | CaseState::WorkPerformed);
+    let closed = matches!(c.state, CaseState::CloseoutReady | CaseState::InvoiceReady | CaseState::PaidOrAr);
+    let query = use_query_map();
+    let (done, refused) = query.with_untracked(|q| (q.get("done"), q.get("refused")));
+    let notice = plain_outcome(&c, done.as_deref(), refused.as_deref());
+    let acted = a.acted;
+    let still_needed = (c.state == CaseState::WorkPerformed && !c.still_needed.is_empty())
+        .then(|| c.missing_in_words(&c.still_needed).join(", "));
     view! {
         <article class="job" data-ticket=c.number.clone() data-state=c.state.as_str()>
-            <h1>{c.number.clone()} " " <span class=format!("state state-{}", c.state.as_str())>{c.state.label()}</span></h1>
+            {notice.map(|(good, text)| view! {
+                <Show when=move || !acted.get()>
+                    <p class=if good { "notice good" } else { "notice bad" } role="status" data-test="plain-outcome">{text.clone()}</p>
+                </Show>
+            })}
+            <h1>{c.number.clone()} " " <span class=format!("state state-{}", c.state.as_str()) data-test="field-word">{c.field_word()}</span></h1>
             <p class="problem">{c.problem_summary.clone().unwrap_or_default()}</p>
-            {c.appointment.as_ref().map(|ap| view! { <p>"Window: " {when(ap.start_ms)} " – " {when(ap.end_ms)}</p> })}
+            {c.appointment.as_ref().map(|ap| view! { <p class="when" data-test="window">{window_text(ap.start_ms, ap.end_ms)}</p> })}
+            {closed.then(|| view! { <Closed next=next.clone()/> })}
             {site.map(|s| view! {
                 <section class="where">
                     <a class="tap" href=maps_href(&s.address) rel="noopener" target="_blank">"Map: " {s.address.clone()}</a>
@@ -174,27 +282,63 @@ fn Job(c: JobView, a: JobActions) -> impl IntoView {
                     </div>
                 })}
             </section>
-            {(c.state == CaseState::Dispatched).then(|| view! { <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site" a/> })}
+            {(c.state == CaseState::Dispatched).then(|| view! {
+                <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site"
+                    kept="you are not checked in yet. Tap Check in to try again." a/>
+            })}
             {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Action::CloseoutChecklistComplete) && working/> })}
             <Photos ticket_id=id.clone() photos=c.photos.clone() up=a.photos can_add=legal(Action::CloseoutAddPhoto) && working/>
             <Notes c=c.clone() a can_add=legal(Action::CloseoutAddNote)/>
             {working.then(|| view! { <LaborAndParts c=c.clone() a/> })}
             {working.then(|| view! { <Signature id=id.clone() a signed=c.signed()/> })}
-            {(c.state == CaseState::Onsite).then(|| view! { <Step id=id.clone() version=c.version step="complete_work" label="Work done" a/> })}
+            {(c.state == CaseState::Onsite).then(|| view! {
+                <Step id=id.clone() version=c.version step="complete_work" label="Work done"
+                    kept="not marked done yet. Tap Work done to try again." a/>
+            })}
+            {still_needed.map(|s| view! { <p class="muted" data-test="still-needed">"Before closeout: " {s}</p> })}
             {(c.state == CaseState::WorkPerformed).then(|| view! { <Submit id=id.clone() a/> })}
         </article>
     }
 }
 
+/// After the closeout: it went, and where to go next.
 #[component]
-fn Step(id: String, version: i64, step: &'static str, label: &'static str, a: JobActions) -> impl IntoView {
+fn Closed(next: Option<TechJob>) -> impl IntoView {
+    view! {
+        <section class="closed" data-test="closed-out">
+            <p class="good">"Closed out \u{2014} sent to the office. Thank you!"</p>
+            {match next {
+                Some(j) => {
+                    let when = j.appointment.map(|w| window_text(w.start_ms, w.end_ms));
+                    view! {
+                        <a class="tap primary big" href=format!("/tech/jobs/{}", j.id) data-test="next-job">
+                            "Next job: " {j.number.clone()} {when.map(|w| format!(" \u{b7} {w}"))}
+                            {j.address.clone().map(|ad| format!(" \u{b7} {ad}"))}
+                        </a>
+                    }.into_any()
+                }
+                None => view! { <p data-test="no-next-job">"No more open jobs. " <a class="tap" href="/tech">"My jobs"</a></p> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Step(
+    id: String,
+    version: i64,
+    step: &'static str,
+    label: &'static str,
+    kept: &'static str,
+    a: JobActions,
+) -> impl IntoView {
     view! {
         <ActionForm action=a.step attr:class="step" attr:id=format!("step-{step}")>
             <input type="hidden" name="ticket_id" value=id/>
             <input type="hidden" name="step" value=step/>
             <input type="hidden" name="version" value=version.to_string()/>
-            <button type="submit" class="primary big">{label}</button>
-            <p class="bad" role="alert">{move || failure_text(a.step.value().get())}</p>
+            <button type="submit" class="primary big" disabled=move || a.step.pending().get()>{label}</button>
+            <p class="bad" role="alert">{move || failure_words(a.step.value().get(), kept)}</p>
         </ActionForm>
     }
 }
@@ -212,23 +356,30 @@ fn Checklist(c: JobView, a: JobActions, editable: bool) -> impl IntoView {
                         <span>{item.label.clone()}</span>
                         {item.required.then(|| view! { <span class="required" title="required">" *required"</span> })}
                     };
-                    if item.done || !editable {
-                        view! { <li class=if item.done { "done" } else { "" } data-key=item.key.clone()>{if item.done { "✔ " } else { "○ " }} {label}</li> }.into_any()
+                    let class = if item.done { "done" } else { "" };
+                    if !editable {
+                        view! { <li class=class data-key=item.key.clone()>{if item.done { "✔ " } else { "○ " }} {label}</li> }.into_any()
                     } else {
+                        // Tapping a ticked item unticks it (ticked by mistake).
+                        let mark = if item.done { "not_done" } else { "done" };
                         let key = item.key.clone();
                         view! {
-                            <li data-key=item.key.clone()>
+                            <li class=class data-key=item.key.clone()>
                                 <ActionForm action=a.check attr:class="check">
                                     <input type="hidden" name="ticket_id" value=id.get_value()/>
                                     <input type="hidden" name="key" value=key/>
-                                    <button type="submit" class="tap">"○ " {label}</button>
+                                    <input type="hidden" name="mark" value=mark/>
+                                    <button type="submit" class="tap" aria-pressed=item.done.to_string()
+                                        title=if item.done { "Ticked: tap to untick" } else { "Tap when done" }>
+                                        {if item.done { "✔ " } else { "○ " }} {label}
+                                    </button>
                                 </ActionForm>
                             </li>
                         }.into_any()
                     }
                 }).collect_view()}
             </ul>
-            <p class="bad" role="alert">{move || failure_text(a.check.value().get())}</p>
+            <p class="bad" role="alert">{move || failure_words(a.check.value().get(), "the tick was not saved. Tap the item again to try again.")}</p>
         </section>
     }
 }
@@ -236,23 +387,29 @@ fn Checklist(c: JobView, a: JobActions, editable: bool) -> impl IntoView {
 #[component]
 fn Notes(c: JobView, a: JobActions, can_add: bool) -> impl IntoView {
     let id = c.id.clone();
+    let draft = a.draft;
     view! {
         <section class="notes" id="notes">
             <h2>"Notes"</h2>
             <ul>
                 {c.notes.into_iter().map(|n| view! {
-                    <li><small>{when(n.created_at_ms)} " · " {n.author.clone()} {(n.kind == domain::case::NoteKind::WorkSummary).then_some(" · work summary")}</small><br/>{n.text.clone()}</li>
+                    <li><small>{day_time(n.created_at_ms)} " · " {n.author.clone()} {(n.kind == domain::case::NoteKind::WorkSummary).then_some(" · work summary")}</small><br/>{n.text.clone()}</li>
                 }).collect_view()}
             </ul>
             {can_add.then(|| view! {
                 <ActionForm action=a.note attr:class="form" attr:id="note-form">
                     <input type="hidden" name="ticket_id" value=id.clone()/>
-                    <label class="field"><span>"Note"</span><textarea name="text" rows="3" required=true></textarea></label>
+                    <label class="field"><span>"Note"</span>
+                        <textarea name="text" rows="3" required=true
+                            prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))></textarea></label>
                     <label class="field"><span>"Kind"</span>
                         <select name="kind"><option value="note">"Note"</option><option value="work_summary">"Work summary (for the customer)"</option></select>
                     </label>
-                    <button type="submit" class="primary">"Add note"</button>
-                    <p class="bad" role="alert">{move || failure_text(a.note.value().get())}</p>
+                    <button type="submit" class="primary" disabled=move || a.note.pending().get()>
+                        {move || if a.note.pending().get() { "Saving…" } else { "Save" }}
+                    </button>
+                    <p class="bad" role="alert" data-test="note-error">{move || failure_words(a.note.value().get(), "your note is still here. Tap Save to try again.")}</p>
+                    <p class="good" role="status" data-test="note-saved">{move || succeeded(&a.note.value().get()).then_some("Note saved.")}</p>
                 </ActionForm>
             })}
         </section>
@@ -277,7 +434,7 @@ fn LaborAndParts(c: JobView, a: JobActions) -> impl IntoView {
                     <small class="field-error" role="alert">{move || field_error(a.labor.value().get(), &["minutes"])}</small></label>
                 <label class="field"><span>"Work done"</span><input name="description" required=true/></label>
                 <button type="submit" class="primary">"Add time"</button>
-                <p class="bad" role="alert">{move || failure_text(a.labor.value().get())}</p>
+                <p class="bad" role="alert">{move || failure_words(a.labor.value().get(), "what you typed is still here. Tap Add time to try again.")}</p>
             </ActionForm>
             <ActionForm action=a.part attr:class="form compact" attr:id="part-form">
                 <input type="hidden" name="ticket_id" value=id2/>
@@ -286,7 +443,7 @@ fn LaborAndParts(c: JobView, a: JobActions) -> impl IntoView {
                 <label class="field"><span>"Unit price"</span><input name="unit_price" inputmode="decimal" placeholder="12.50" required=true/>
                     <small class="field-error" role="alert" data-test="price-error">{move || field_error(a.part.value().get(), &["unit_price", "unit_price_cents"])}</small></label>
                 <button type="submit" class="primary">"Add part"</button>
-                <p class="bad" role="alert">{move || failure_text(a.part.value().get())}</p>
+                <p class="bad" role="alert">{move || failure_words(a.part.value().get(), "what you typed is still here. Tap Add part to try again.")}</p>
             </ActionForm>
         </section>
     }
@@ -339,8 +496,8 @@ fn Submit(id: String, a: JobActions) -> impl IntoView {
     view! {
         <ActionForm action=a.submit attr:class="step" attr:id="submit-form">
             <input type="hidden" name="ticket_id" value=id/>
-            <button type="submit" class="primary big">"Submit for closeout"</button>
-            <p class="bad" role="alert">{move || failure_text(a.submit.value().get())}</p>
+            <button type="submit" class="primary big" disabled=move || a.submit.pending().get()>"Submit for closeout"</button>
+            <p class="bad" role="alert" data-test="submit-error">{move || failure_words(a.submit.value().get(), "not sent yet. Tap Submit for closeout to try again.")}</p>
         </ActionForm>
     }
 }

@@ -175,7 +175,13 @@ async fn lifecycle(svc: &Service, tech: &str, slot: i64, n: u64, stats: &mut Sta
         "checklist",
         svc.checklist_complete(
             &c,
-            &ChecklistComplete { ticket_id: id.clone(), items: keys, finalize: true, expected_version: None },
+            &ChecklistComplete {
+                ticket_id: id.clone(),
+                items: keys,
+                untick: vec![],
+                finalize: true,
+                expected_version: None,
+            },
         ),
     )
     .await?;

@@ -199,7 +199,13 @@ async fn advance(svc: &Service, case: &Case, to: CaseState, tech: &str, hour: i6
             let keys = case.checklist.iter().map(|i| i.key.clone()).collect();
             svc.checklist_complete(
                 &ctx,
-                &ChecklistComplete { ticket_id: id, items: keys, finalize: true, expected_version: None },
+                &ChecklistComplete {
+                    ticket_id: id,
+                    items: keys,
+                    untick: vec![],
+                    finalize: true,
+                    expected_version: None,
+                },
             )
             .await
         }
@@ -642,6 +648,43 @@ async fn technicians_without_the_skill_or_time_are_unavailable() {
 }
 
 #[tokio::test]
+async fn a_ticked_item_can_be_unticked_in_the_same_audited_action() {
+    for db in each_backend().await {
+        let svc = service(db.clone());
+        let (case, _) = case_in(&svc, CaseState::Onsite, 10).await;
+        let check = |items: Vec<String>, untick: Vec<String>| ChecklistComplete {
+            ticket_id: case.id.clone(),
+            items,
+            untick,
+            finalize: false,
+            expected_version: None,
+        };
+        svc.checklist_complete(&op(), &check(vec!["filter_checked".into()], vec![])).await.expect("tick");
+        let out = svc.checklist_complete(&op(), &check(vec![], vec!["filter_checked".into()])).await.expect("untick");
+        let item = out.case.checklist.iter().find(|i| i.key == "filter_checked").expect("item");
+        assert!(!item.done, "unticked");
+        let now = svc.case(&op(), &case.id).await.expect("case");
+        assert!(now.checklist.iter().all(|i| !i.done), "stored as not done");
+        let events = audit::events_for_ticket(db.pool(), &case.id).await.expect("events");
+        let last = events.last().expect("event");
+        assert_eq!(last.action, "closeout.checklist_complete");
+        assert_eq!(last.id, out.event_id);
+        let (before, after) =
+            (last.before_json.clone().unwrap_or_default(), last.after_json.clone().unwrap_or_default());
+        assert!(before.contains("filter_checked") && after.contains("filter_checked"), "{before} -> {after}");
+        // An unknown key is refused, and so is ticking and unticking one item at once.
+        let unknown = svc.checklist_complete(&op(), &check(vec![], vec!["nope".into()])).await.unwrap_err();
+        assert_eq!(unknown.code(), "INVALID_REQUEST");
+        let both = svc
+            .checklist_complete(&op(), &check(vec!["filter_checked".into()], vec!["filter_checked".into()]))
+            .await
+            .unwrap_err();
+        assert_eq!(both.code(), "INVALID_REQUEST");
+        assert_audit_consistent(&svc).await;
+    }
+}
+
+#[tokio::test]
 async fn closeout_gates_list_exactly_what_is_missing() {
     for db in each_backend().await {
         let svc = service(db.clone());
@@ -652,6 +695,7 @@ async fn closeout_gates_list_exactly_what_is_missing() {
                 &ChecklistComplete {
                     ticket_id: case.id.clone(),
                     items: vec!["filter_checked".into()],
+                    untick: vec![],
                     finalize: true,
                     expected_version: None,
                 },
@@ -671,6 +715,7 @@ async fn closeout_gates_list_exactly_what_is_missing() {
                 &ChecklistComplete {
                     ticket_id: case.id.clone(),
                     items: vec!["nope".into()],
+                    untick: vec![],
                     finalize: false,
                     expected_version: None,
                 },

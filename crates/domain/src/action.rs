@@ -316,7 +316,7 @@ actions! {
             from: [Onsite, WorkPerformed],
             moves: [WorkPerformed => CloseoutReady],
             audience: Tools,
-            about: "Tick checklist items; with finalize: true, submit the closeout (work_performed -> closeout_ready) once all evidence is there.",
+            about: "Tick checklist items (untick: ones ticked by mistake); with finalize: true, submit the closeout (work_performed -> closeout_ready) once all evidence is there.",
         }
         BillingGenerateInvoiceDraft = "billing.generate_invoice_draft" (crate::commands::TicketRef) {
             roles: [Admin, Operator, CloseoutAgent],

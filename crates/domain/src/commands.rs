@@ -244,14 +244,18 @@ impl AddNote {
     }
 }
 
-/// `closeout.checklist_complete`: marks checklist items done, and with `finalize` submits the
-/// closeout (work_performed -> closeout_ready) once every evidence gate is met.
+/// `closeout.checklist_complete`: marks checklist items done (or, named in `untick`, not done
+/// after all), and with `finalize` submits the closeout (work_performed -> closeout_ready) once
+/// every evidence gate is met.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistComplete {
     pub ticket_id: String,
     #[serde(default)]
     pub items: Vec<String>,
+    /// Items ticked by mistake: marked not done again.
+    #[serde(default)]
+    pub untick: Vec<String>,
     #[serde(default)]
     pub finalize: bool,
     #[serde(default)]
@@ -262,11 +266,14 @@ impl ChecklistComplete {
     pub fn validate(&self) -> Result<(), DomainError> {
         let mut errors = vec![];
         require_ticket(&mut errors, &self.ticket_id);
-        if self.items.is_empty() && !self.finalize {
+        if self.items.is_empty() && self.untick.is_empty() && !self.finalize {
             errors.push(FieldError::new("items", "required", "name the checklist items done, or set finalize"));
         }
-        if self.items.len() > 100 {
+        if self.items.len() + self.untick.len() > 100 {
             errors.push(FieldError::new("items", "too_many", "at most 100 items per call"));
+        }
+        if self.untick.iter().any(|k| self.items.contains(k)) {
+            errors.push(FieldError::new("untick", "conflict", "an item cannot be ticked and unticked in one call"));
         }
         check(errors)
     }

@@ -26,6 +26,9 @@ pub struct JobView {
     pub photos: Vec<JobPhoto>,
     pub labor: Vec<JobLabor>,
     pub parts: Vec<JobPart>,
+    /// What the closeout still needs, by the keys `closeout_missing` gives (empty once it
+    /// could be submitted).
+    pub still_needed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,12 +140,48 @@ impl JobView {
                     unit_price_cents: p.unit_price_cents,
                 })
                 .collect(),
+            still_needed: crate::case::closeout_missing(c),
         }
     }
 
     pub fn signed(&self) -> bool {
         self.photos.iter().any(|p| p.kind == AttachmentKind::Signature)
     }
+
+    /// The job's state in the technician's words ("Booked", "On the way", "On site", ...).
+    pub fn field_word(&self) -> &'static str {
+        self.state.field_word(self.eta_ms.is_some())
+    }
+
+    /// The closeout's missing evidence (the service's keys, as `closeout_missing` names them)
+    /// in the words on the technician's page: checklist items by their labels.
+    pub fn missing_in_words(&self, missing: &[String]) -> Vec<String> {
+        missing
+            .iter()
+            .map(|key| match key.as_str() {
+                "after_photo" => "a photo after the work".to_string(),
+                "work_summary" => "the work summary (a note of kind \"Work summary\")".to_string(),
+                other => {
+                    let item = other.strip_prefix("checklist:").unwrap_or(other);
+                    self.checklist
+                        .iter()
+                        .find(|c| c.key == item)
+                        .map_or_else(|| item.replace('_', " "), |c| c.label.clone())
+                }
+            })
+            .collect()
+    }
+}
+
+/// A closeout refused for missing evidence, as one sentence: `Not sent yet — still needed: the
+/// filter checked, a photo after the work and the work summary.`
+pub fn still_needed_sentence(items: &[String]) -> String {
+    let list = match items {
+        [] => return "Not sent yet — something is still missing.".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    format!("Not sent yet \u{2014} still needed: {list}.")
 }
 
 #[cfg(test)]
@@ -163,5 +202,27 @@ mod tests {
         assert!(view.photos[0].previews);
         assert_eq!(view.labor[0].minutes, 45);
         assert!(!view.signed());
+    }
+
+    #[test]
+    fn missing_closeout_items_read_as_their_labels() {
+        let mut view = JobView::of(&busy_case("work_performed", false));
+        view.checklist = vec![JobCheck {
+            key: "filter_checked".into(),
+            label: "Filter checked".into(),
+            required: true,
+            done: false,
+        }];
+        let missing: Vec<String> = ["checklist:filter_checked", "after_photo", "work_summary", "checklist:gone_item"]
+            .map(String::from)
+            .to_vec();
+        let words = view.missing_in_words(&missing);
+        assert_eq!(words[0], "Filter checked");
+        assert_eq!(words[1], "a photo after the work");
+        assert!(words[2].starts_with("the work summary"), "{}", words[2]);
+        assert_eq!(words[3], "gone item", "an unknown key still reads without its underscore");
+        let sentence = still_needed_sentence(&words[..2]);
+        assert_eq!(sentence, "Not sent yet \u{2014} still needed: Filter checked and a photo after the work.");
+        assert!(!still_needed_sentence(&words).contains("checklist:"));
     }
 }

@@ -78,6 +78,24 @@ impl CaseState {
         }
     }
 
+    /// Words for the technician in the field: a job is "Booked" until someone says the
+    /// technician is on the way (an ETA), then "On the way", "On site", "Work done"; the
+    /// office's steps after that read as what they mean to the technician.
+    pub const fn field_word(self, eta_set: bool) -> &'static str {
+        match self {
+            Lead | Intake => "New",
+            Scheduled => "Booked",
+            Dispatched if eta_set => "On the way",
+            Dispatched => "Booked",
+            Onsite => "On site",
+            WorkPerformed => "Work done",
+            CloseoutReady => "Closed out",
+            InvoiceReady => "Invoiced",
+            PaidOrAr => "Paid",
+            Canceled => "Canceled",
+        }
+    }
+
     pub fn can_transition_to(self, to: CaseState) -> bool {
         TRANSITIONS.contains(&(self, to))
     }
@@ -160,6 +178,21 @@ mod tests {
         assert_eq!(legal, LEGAL.len());
         // 10 x 10 pairs, 14 legal: 86 illegal pairs are refused.
         assert_eq!(CaseState::ALL.len() * CaseState::ALL.len() - legal, 86);
+    }
+
+    #[test]
+    fn technicians_read_field_words() {
+        assert_eq!(Scheduled.field_word(false), "Booked");
+        assert_eq!(Dispatched.field_word(false), "Booked", "assigned, nobody said they are on the way");
+        assert_eq!(Dispatched.field_word(true), "On the way");
+        assert_eq!(Onsite.field_word(true), "On site");
+        assert_eq!(WorkPerformed.field_word(false), "Work done");
+        for st in CaseState::ALL {
+            for eta in [false, true] {
+                let w = st.field_word(eta);
+                assert!(!w.contains('_') && w != "Dispatched", "{st}: {w}");
+            }
+        }
     }
 
     #[test]

@@ -111,6 +111,45 @@ impl WorkingHours {
     }
 }
 
+/// A day and time of a local clock, as a technician reads it: `Tue 30 Nov, 09:30`. `local_ms`
+/// is already shifted into the shop's zone (milliseconds since 1970-01-01 00:00 local).
+pub fn day_and_time(local_ms: i64) -> String {
+    let (day, minute) = local_parts(local_ms);
+    format!("{day}, {minute}")
+}
+
+/// A window on a local clock: `Tue 30 Nov, 09:30–11:30`, or with both days when it runs past
+/// midnight (`Tue 30 Nov, 22:00 – Wed 1 Dec, 01:00`). Both ends are already in the shop's zone.
+pub fn range_text(start_local_ms: i64, end_local_ms: i64) -> String {
+    let (start_day, start_time) = local_parts(start_local_ms);
+    let (end_day, end_time) = local_parts(end_local_ms);
+    if start_day == end_day {
+        format!("{start_day}, {start_time}\u{2013}{end_time}")
+    } else {
+        format!("{start_day}, {start_time} \u{2013} {end_day}, {end_time}")
+    }
+}
+
+/// (`Tue 30 Nov`, `09:30`) of a local millisecond count (Howard Hinnant's civil-from-days).
+fn local_parts(local_ms: i64) -> (String, String) {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = local_ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // 1970-01-01 was a Thursday.
+    let weekday = WEEKDAYS[days.rem_euclid(7) as usize];
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let month = MONTHS[(month - 1).clamp(0, 11) as usize];
+    (format!("{weekday} {day} {month}"), format!("{:02}:{:02}", rem / 3600, rem % 3600 / 60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +190,25 @@ mod tests {
         let mut bad = WorkingHours::weekdays_8_to_5();
         bad.0[0] = vec![(600, 500)];
         assert!(bad.validate("h").is_err());
+    }
+
+    #[test]
+    fn windows_read_as_a_day_and_two_times() {
+        // 2026-11-30 (a Monday) 09:30 to 11:30 on the local clock.
+        let start = 1_796_031_000_000;
+        assert_eq!(range_text(start, start + 2 * HOUR_MS), "Mon 30 Nov, 09:30\u{2013}11:30");
+        assert_eq!(day_and_time(start), "Mon 30 Nov, 09:30");
+        // 2021-11-30 was a Tuesday.
+        let tue = 1_638_264_600_000;
+        assert_eq!(range_text(tue, tue + 2 * HOUR_MS), "Tue 30 Nov, 09:30\u{2013}11:30");
+        // Past midnight: both days.
+        let late = start + 12 * HOUR_MS + 30 * MINUTE_MS; // 22:00
+        assert_eq!(range_text(late, late + 3 * HOUR_MS), "Mon 30 Nov, 22:00 \u{2013} Tue 1 Dec, 01:00");
+        assert_eq!(day_and_time(0), "Thu 1 Jan, 00:00");
+        assert_eq!(day_and_time(-60_000), "Wed 31 Dec, 23:59");
+        assert_eq!(day_and_time(EARLIEST_MS + 29 * DAY_MS + 5 * HOUR_MS), "Sun 30 Jan, 05:00");
+        for extreme in [i64::MIN, i64::MAX] {
+            assert!(!day_and_time(extreme).is_empty(), "no panic at any instant");
+        }
     }
 }

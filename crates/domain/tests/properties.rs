@@ -118,7 +118,7 @@ proptest! {
         stable(AddMessage { ticket_id: t1.clone(), direction: Direction::Inbound, channel: None, sender: t2.clone(), text: t1.clone() }.validate())?;
         stable(AddNote { ticket_id: t1.clone(), kind: NoteKind::Note, text: t1.clone() }.validate())?;
         stable(CancelTicket { ticket_id: t1.clone(), reason: t1.clone(), expected_version: None }.validate())?;
-        stable(ChecklistComplete { ticket_id: t1.clone(), items, finalize: true, expected_version: None }.validate())?;
+        stable(ChecklistComplete { ticket_id: t1.clone(), items, untick: vec![], finalize: true, expected_version: None }.validate())?;
         stable(ApprovalDecision { approval_id: t1.clone(), note: t2.clone() }.validate(true))?;
         let ticket = CreateTicket {
             customer: NewCustomer { name: t2.clone(), phone: t3.clone(), email: t4.clone(), ..Default::default() },

@@ -267,7 +267,13 @@ pub async fn closed_out(svc: &Service, case: &domain::Case, labor_minutes: Optio
     }
     svc.complete_work(&op, &r()).await.expect("done");
     let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete { ticket_id: case.id.clone(), items: keys, finalize: true, expected_version: None };
+    let check = ChecklistComplete {
+        ticket_id: case.id.clone(),
+        items: keys,
+        untick: vec![],
+        finalize: true,
+        expected_version: None,
+    };
     svc.checklist_complete(&op, &check).await.expect("closeout");
     svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
     svc.compile_closeout_packet(&op, &r()).await.expect("packet").case

@@ -185,24 +185,30 @@ impl Service {
         input.validate()?;
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::CloseoutChecklistComplete)?;
-        let unknown: Vec<FieldError> = input
-            .items
-            .iter()
-            .filter(|k| !o.before.checklist.iter().any(|i| &i.key == *k))
-            .map(|k| FieldError::new("items", "unknown_item", format!("'{k}' is not on this ticket's checklist")))
+        let named = input.items.iter().map(|k| ("items", k)).chain(input.untick.iter().map(|k| ("untick", k)));
+        let unknown: Vec<FieldError> = named
+            .filter(|(_, k)| !o.before.checklist.iter().any(|i| &i.key == *k))
+            .map(|(field, k)| {
+                FieldError::new(field, "unknown_item", format!("'{k}' is not on this ticket's checklist"))
+            })
             .collect();
         if !unknown.is_empty() {
             return Err(domain::DomainError::Invalid(unknown).into());
         }
         o.tick_checklist(&input.items, &ctx.actor.name);
+        o.untick_checklist(&input.untick);
         let to = if input.finalize {
             if o.before.state != CaseState::WorkPerformed {
                 return Err(ServiceError::transition(o.before.state, CaseState::CloseoutReady));
             }
             // The evidence as it will be once the items are ticked.
             let mut now_case = o.before.clone();
-            for item in now_case.checklist.iter_mut().filter(|i| input.items.contains(&i.key)) {
-                item.done = true;
+            for item in now_case.checklist.iter_mut() {
+                if input.items.contains(&item.key) {
+                    item.done = true;
+                } else if input.untick.contains(&item.key) {
+                    item.done = false;
+                }
             }
             let missing = closeout_missing(&now_case);
             if !missing.is_empty() {

@@ -218,6 +218,24 @@ impl CaseTx {
         self.collections_changed = true;
     }
 
+    /// Marks items not done again (ticked by mistake); the audit event shows each one's
+    /// before and after, as for a tick.
+    pub fn untick_checklist(&mut self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        let params: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE checklist_items SET done_at_ms = NULL, done_by = NULL WHERE ticket_id = $1 \
+             AND done_at_ms IS NOT NULL AND item_key IN ({})",
+            params.join(", ")
+        );
+        let mut binds = vec![Bind::from(self.before.id.as_str())];
+        binds.extend(keys.iter().map(|k| Bind::from(k.as_str())));
+        self.stage(sql, binds);
+        self.collections_changed = true;
+    }
+
     pub fn add_labor(&mut self, l: &NewLabor<'_>) {
         let binds = vec![
             l.id.into(),

@@ -1,0 +1,173 @@
+//! The technician's page and the customer portal without JavaScript, on SQLite and
+//! PostgreSQL: the pages arrive as HTML with their content, and the primary actions work as
+//! plain form posts that come back to the same page (303) and change the case, audited with
+//! the technician (or the customer) as actor.
+
+use crate::support::{account, dispatched_ticket, start, technician, Browser, Reply};
+use dispatch::testing::each_backend;
+use domain::{CaseState, Role};
+
+/// A form post as a browser without JavaScript sends it: it accepts HTML, and says it comes
+/// from this site.
+async fn plain_post(b: &mut Browser, endpoint: &str, form: &[(&str, &str)]) -> Reply {
+    let req = b
+        .http
+        .post(format!("{}/api/{endpoint}", b.base))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .form(form);
+    b.send(req).await
+}
+
+/// The text of the element marked `data-test="{name}"` (up to its closing tag).
+fn shown(body: &str, name: &str) -> String {
+    let Some(at) = body.find(&format!(r#"data-test="{name}""#)) else { return String::new() };
+    let rest = &body[at..];
+    let start = rest.find('>').map_or(0, |i| i + 1);
+    let end = rest.find("</").unwrap_or(rest.len());
+    rest[start..end.max(start)].to_string()
+}
+
+fn assert_has_content(page: &str, r: &Reply, wants: &[&str]) {
+    assert_eq!(r.status, 200, "{page}: {}", r.body);
+    for want in wants {
+        assert!(r.body.contains(want), "{page} lacks {want:?} in its HTML: {}", r.body);
+    }
+    assert!(!r.body.contains("Loading"), "{page} sends a loading placeholder instead of its content: {}", r.body);
+}
+
+#[tokio::test]
+async fn every_field_and_office_page_arrives_as_html_with_its_content() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 3).await;
+        account(&s, "tech@field.test", Role::Technician, Some(&tech), None).await;
+        account(&s, "op@field.test", Role::Operator, None, None).await;
+        account(&s, "ada@field.test", Role::Customer, None, Some(&job.customer.id)).await;
+
+        let mut t = Browser::new(&s);
+        t.login("tech@field.test", "correct horse battery").await;
+        let list = t.get("/tech").await;
+        assert_has_content("/tech", &list, &[&job.number, "1 Main St", "Booked"]);
+        assert!(!list.body.contains(">Dispatched<"), "office words on the technician's card: {}", list.body);
+        let page = t.get(&format!("/tech/jobs/{}", job.id)).await;
+        assert_has_content("the job page", &page, &[&job.number, "No heat", "Check in", "Filter checked or replaced"]);
+        assert!(page.body.contains(r#"action="/api/tech_step""#), "check-in is a plain form: {}", page.body);
+
+        let mut c = Browser::new(&s);
+        c.login("ada@field.test", "correct horse battery").await;
+        assert_has_content("/portal", &c.get("/portal").await, &[&job.number, "No heat"]);
+        let portal = c.get(&format!("/portal/tickets/{}", job.id)).await;
+        assert_has_content("the portal ticket", &portal, &[&job.number, "Message to the office"]);
+        assert!(portal.body.contains(r#"action="/api/portal_send""#), "{}", portal.body);
+
+        let mut o = Browser::new(&s);
+        o.login("op@field.test", "correct horse battery").await;
+        assert_has_content("the board", &o.get("/console").await, &[&job.number, "Ada Lovelace"]);
+        assert_has_content("the ticket page", &o.get(&format!("/console/tickets/{}", job.id)).await, &[&job.number]);
+    }
+}
+
+#[tokio::test]
+async fn a_technician_works_a_job_by_plain_form_posts_and_stays_on_its_page() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 4).await;
+        account(&s, "tech@field.test", Role::Technician, Some(&tech), None).await;
+        let mut t = Browser::new(&s);
+        t.login("tech@field.test", "correct horse battery").await;
+        let here = format!("/tech/jobs/{}", job.id);
+        let id = job.id.as_str();
+        let version = job.version.to_string();
+
+        let r =
+            plain_post(&mut t, "tech_step", &[("ticket_id", id), ("step", "check_in"), ("version", &version)]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.location, format!("{here}?done=check_in"), "back to the same job page");
+        let page = t.get(&r.location).await;
+        assert!(page.body.contains("Checked in."), "the page says what happened: {}", page.body);
+        assert!(page.body.contains("On site"), "{}", page.body);
+
+        let r =
+            plain_post(&mut t, "tech_note", &[("ticket_id", id), ("kind", "note"), ("text", "Blower motor seized")])
+                .await;
+        assert_eq!((r.status, r.location.as_str()), (303, format!("{here}?done=note").as_str()), "{}", r.body);
+        let page = t.get(&r.location).await;
+        assert!(page.body.contains("Blower motor seized") && page.body.contains("Note saved."), "{}", page.body);
+
+        let tick = [("ticket_id", id), ("key", "filter_checked"), ("mark", "done")];
+        let r = plain_post(&mut t, "tech_check", &tick).await;
+        assert_eq!((r.status, r.location.as_str()), (303, format!("{here}?done=checklist").as_str()), "{}", r.body);
+        let page = t.get(&r.location).await;
+        assert!(page.body.contains(r#"aria-pressed="true""#), "the item shows ticked: {}", page.body);
+        let untick = [("ticket_id", id), ("key", "filter_checked"), ("mark", "not_done")];
+        let r = plain_post(&mut t, "tech_check", &untick).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let case = s.service.case(&crate::support::system(), id).await.expect("case");
+        let item = case.checklist.iter().find(|i| i.key == "filter_checked").expect("item");
+        assert!(!item.done, "unticked by a plain post");
+
+        let version = case.version.to_string();
+        let r = plain_post(&mut t, "tech_step", &[("ticket_id", id), ("step", "complete_work"), ("version", &version)])
+            .await;
+        assert_eq!((r.status, r.location.as_str()), (303, format!("{here}?done=complete_work").as_str()), "{}", r.body);
+
+        // A closeout with evidence missing comes back to the page, which names what is missing
+        // by the labels the technician sees.
+        let r = plain_post(&mut t, "tech_submit", &[("ticket_id", id)]).await;
+        assert_eq!((r.status, r.location.as_str()), (303, format!("{here}?refused=closeout").as_str()), "{}", r.body);
+        let page = t.get(&r.location).await;
+        assert!(page.body.contains("still needed: Filter checked or replaced"), "{}", page.body);
+        assert!(page.body.contains("a photo after the work"), "{}", page.body);
+        let said = shown(&page.body, "plain-outcome");
+        assert!(said.starts_with("Not sent yet") && !said.contains("checklist:"), "no internal keys: {said}");
+        // The same refusal to the hydrated page, in the same words.
+        let called = t.call("tech_submit", &[("ticket_id", id)]).await;
+        assert!(called.body.contains("still needed: Filter checked or replaced"), "{}", called.body);
+        assert!(!called.body.contains("checklist:"), "{}", called.body);
+
+        let case = s.service.case(&crate::support::system(), id).await.expect("case");
+        assert_eq!(case.state, CaseState::WorkPerformed);
+        assert!(case.notes.iter().any(|n| n.text == "Blower motor seized"));
+        let events = dispatch::audit::events_for_ticket(s.service.db().pool(), id).await.expect("events");
+        let by_tech: Vec<&str> =
+            events.iter().filter(|e| e.actor_role == "technician").map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            by_tech,
+            [
+                "job.check_in",
+                "closeout.add_note",
+                "closeout.checklist_complete",
+                "closeout.checklist_complete",
+                "job.complete_work"
+            ],
+            "each post is one action, by the technician"
+        );
+        let untick_event = events.iter().filter(|e| e.action == "closeout.checklist_complete").nth(1).expect("untick");
+        let after = untick_event.after_json.clone().unwrap_or_default();
+        assert!(after.contains("filter_checked"), "the audit shows the untick: {after}");
+    }
+}
+
+#[tokio::test]
+async fn a_customer_writes_to_the_office_by_a_plain_form_post() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 5).await;
+        account(&s, "ada@field.test", Role::Customer, None, Some(&job.customer.id)).await;
+        let mut c = Browser::new(&s);
+        c.login("ada@field.test", "correct horse battery").await;
+        let r = plain_post(&mut c, "portal_send", &[("ticket_id", &job.id), ("text", "The dog will be inside")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.location, format!("/portal/tickets/{}?sent=1", job.id));
+        let page = c.get(&r.location).await;
+        assert!(page.body.contains("The dog will be inside"), "{}", page.body);
+        assert!(page.body.contains("Sent. The office will answer"), "{}", page.body);
+        let events = dispatch::audit::events_for_ticket(s.service.db().pool(), &job.id).await.expect("events");
+        let last = events.last().expect("event");
+        assert_eq!((last.action.as_str(), last.actor_role.as_str()), ("ticket.add_message", "customer"));
+    }
+}

@@ -253,7 +253,7 @@ fn raw_lines(e: &EventFacts<'_>, shop: &impl ShopLabels) -> Vec<String> {
     }
     if let Some(d) = e.detail.as_object() {
         for (k, v) in d {
-            if !k.ends_with("id") {
+            if !k.ends_with("id") && !v.is_null() {
                 lines.push(format!("{}: {}", k.replace('_', " "), readable(k, v, shop)));
             }
         }

@@ -55,8 +55,8 @@ pub async fn console_book(
     )
 }
 
-/// `dispatch.set_eta` from the console: a time of day in the shop's zone (`time`, "14:30": its
-/// next occurrence), or a shortcut of `minutes` from now (the "now + 15 min" buttons, which
+/// `dispatch.set_eta` from the console: a time of day in the shop's zone (`time`, "14:30", on
+/// the booked day), or a shortcut of `minutes` from now (the "now + 15 min" buttons, which
 /// win when both come). The time zone is the server's business, not the browser's.
 #[server(endpoint = "console_set_eta")]
 pub async fn console_set_eta(
@@ -69,12 +69,19 @@ pub async fn console_set_eta(
     ssr::allow(Action::BoardRead)?;
     let service = ssr::service()?;
     service.shop().await;
+    let ctx = ssr::context(Action::BoardRead)?;
     let now = dispatch::ids::now_ms();
     let minutes = minutes.as_deref().map(str::trim).filter(|m| !m.is_empty());
     let time = time.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let eta_ms = match (minutes, time) {
         (Some(m), _) => m.parse::<i64>().ok().filter(|m| (0..=7 * 24 * 60).contains(m)).map(|m| now + m * 60_000),
-        (None, Some(t)) => domain::eta::parse_time_of_day(t).map(|minute| service.eta_at_time_of_day(now, minute)),
+        (None, Some(t)) => match domain::eta::parse_time_of_day(t) {
+            Some(minute) => {
+                let booked = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?.appointment.map(|a| a.start_ms);
+                Some(service.eta_at_time_of_day(now, minute, booked))
+            }
+            None => None,
+        },
         (None, None) => None,
     };
     let Some(eta_ms) = eta_ms else {

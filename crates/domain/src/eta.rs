@@ -61,6 +61,20 @@ pub fn next_at(now_ms: i64, minute_of_day: i64, local_midnight: impl Fn(i64) -> 
     }
 }
 
+/// A time of day typed for a booked job: on the day its window starts (an ETA is for that
+/// visit), or the day after when that would put it more than twelve hours before the window
+/// (a late arrival after midnight). `local_midnight` as for [`next_at`].
+pub fn on_booking_day(start_ms: i64, minute_of_day: i64, local_midnight: impl Fn(i64) -> i64) -> i64 {
+    const DAY_MS: i64 = 86_400_000;
+    let day = local_midnight(start_ms);
+    let at = day + minute_of_day * 60_000;
+    if at < start_ms - DAY_MS / 2 {
+        local_midnight(day + DAY_MS + DAY_MS / 2) + minute_of_day * 60_000
+    } else {
+        at
+    }
+}
+
 /// "HH:MM" (or "H:MM", "HHMM") as minutes after midnight.
 pub fn parse_time_of_day(raw: &str) -> Option<i64> {
     let t = raw.trim();
@@ -125,6 +139,16 @@ mod tests {
         let morning = 6 * H + 10 * H + 15 * 60_000; // 10:15 local
         assert_eq!(next_at(morning, 9 * 60 + 30, midnight), 6 * H + 9 * H + 30 * 60_000, "this morning");
         assert_eq!(next_at(morning, 11 * 60, midnight), 6 * H + 11 * H);
+    }
+
+    #[test]
+    fn a_time_for_a_booked_job_is_on_its_day() {
+        let midnight = |ms: i64| (ms - 6 * H).div_euclid(24 * H) * 24 * H + 6 * H;
+        let start = 30 * H + 10 * H; // day 1, 10:00 local
+        assert_eq!(on_booking_day(start, 12 * 60 + 30, midnight), 30 * H + 12 * H + 30 * 60_000, "12:30 that day");
+        assert_eq!(on_booking_day(start, 9 * 60, midnight), 30 * H + 9 * H, "early, still that day");
+        let evening = 30 * H + 21 * H; // day 1, 21:00 local
+        assert_eq!(on_booking_day(evening, 30, midnight), 54 * H + 30 * 60_000, "00:30 is after midnight");
     }
 
     #[test]

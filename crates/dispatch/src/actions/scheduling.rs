@@ -390,8 +390,9 @@ impl Service {
     }
 
     /// The instant of a shop-local time of day (minutes after midnight, as "09:30" is typed):
-    /// its next occurrence from an hour ago, in the shop's time zone.
-    pub fn eta_at_time_of_day(&self, now_ms: i64, minute_of_day: i64) -> i64 {
+    /// on the booked day when the job has a window ([`domain::eta::on_booking_day`]), else its
+    /// next occurrence from an hour ago.
+    pub fn eta_at_time_of_day(&self, now_ms: i64, minute_of_day: i64, booked_start_ms: Option<i64>) -> i64 {
         let tz = self.shop_now().timezone.clone();
         let midnight = |ms: i64| {
             jiff::Timestamp::from_millisecond(ms)
@@ -400,7 +401,10 @@ impl Service {
                 .map(|z| z.timestamp().as_millisecond())
                 .unwrap_or(ms - ms.rem_euclid(86_400_000))
         };
-        domain::eta::next_at(now_ms, minute_of_day, midnight)
+        match booked_start_ms {
+            Some(start) => domain::eta::on_booking_day(start, minute_of_day, midnight),
+            None => domain::eta::next_at(now_ms, minute_of_day, midnight),
+        }
     }
 
     /// The refusal of an ETA outside the window, in the shop's zone.

@@ -299,19 +299,35 @@ pub(crate) fn reader(actor: Option<domain::Actor>, headers: &HeaderMap) -> Resul
     Ok((CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) }, rid))
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PacketQuery {
+    /// `customer` (the default) or `staff`.
+    #[serde(default)]
+    copy: Option<String>,
+}
+
 /// `GET /packets/{ticket_id}`: the ticket's current closeout packet PDF, for anyone who may
-/// read the case (the customer by their portal session included).
+/// read the case (the customer by their portal session included): the customer's copy, the
+/// one on record. `?copy=staff` (staff only) adds each file's SHA-256 and the verify command.
 #[tracing::instrument(name = "packet.download", skip_all, fields(ticket = %ticket_id))]
 pub async fn packet(
     State(state): State<AppState>,
     Extension(CurrentActor(actor)): Extension<CurrentActor>,
     Path(ticket_id): Path<String>,
+    Query(q): Query<PacketQuery>,
     headers: HeaderMap,
 ) -> Response {
     let (ctx, rid) = match reader(actor, &headers) {
         Ok(signed_in) => signed_in,
         Err(refused) => return refused,
     };
+    match q.copy.as_deref() {
+        None | Some("customer") => {}
+        Some("staff") => return staff_packet(&state, &ctx, &rid, &ticket_id).await,
+        Some(_) => {
+            return ApiError::new(&rid, ErrorCode::InvalidRequest, "copy is customer or staff").into_response();
+        }
+    }
     let file = match state.service.packet_file(&ctx, &ticket_id).await {
         Ok(f) => f,
         Err(e) => return ApiError::from_service(&rid, &e).by(&ctx.actor).into_response(),
@@ -336,6 +352,22 @@ pub async fn packet(
     }
     if let Ok(v) = HeaderValue::from_str(&file.packet_id) {
         hs.insert("x-packet-id", v);
+    }
+    res
+}
+
+/// The staff copy of a packet, made on request (staff only).
+async fn staff_packet(state: &AppState, ctx: &CallContext, rid: &str, ticket_id: &str) -> Response {
+    let (filename, bytes) = match state.service.packet_staff_copy(ctx, ticket_id).await {
+        Ok(copy) => copy,
+        Err(e) => return ApiError::from_service(rid, &e).by(&ctx.actor).into_response(),
+    };
+    let mut res = Body::from(bytes).into_response();
+    let hs = res.headers_mut();
+    hs.insert(h::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    hs.insert(h::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        hs.insert(h::CONTENT_DISPOSITION, v);
     }
     res
 }

@@ -54,11 +54,41 @@ impl ShopClock {
         domain::window::day_and_time(self.local(ms))
     }
 
+    /// `09:42`, in the shop's zone.
+    pub fn time_of_day(&self, ms: i64) -> String {
+        self.format(ms).get(11..16).unwrap_or_default().to_string()
+    }
+
+    /// `Mon 30 Nov 2026`, the shop-local day that holds `ms`.
+    pub fn day_label(&self, ms: i64) -> String {
+        let offset = self.span_at(ms).map(|s| i64::from(s.offset_s) * 1000).unwrap_or(0);
+        let days = ms.saturating_add(offset).div_euclid(86_400_000);
+        // 1970-01-01 was a Thursday.
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+        format!("{weekday} {}", short_date(&self.format(ms)))
+    }
+
+    /// `30 Nov`, the shop-local date of `ms`.
+    pub fn short_day(&self, ms: i64) -> String {
+        let d = short_date(&self.format(ms));
+        d.rsplit_once(' ').map(|(dm, _)| dm.to_string()).unwrap_or(d)
+    }
+
     /// The shop-local midnight starting the day that holds `ms`.
     pub fn day_start(&self, ms: i64) -> i64 {
         let offset = self.span_at(ms).map(|s| i64::from(s.offset_s) * 1000).unwrap_or(0);
         let local = ms.saturating_add(offset);
         (local - local.rem_euclid(86_400_000)).saturating_sub(offset)
+    }
+}
+
+/// `30 Nov 2026` of a `YYYY-MM-DD …` text.
+fn short_date(civil: &str) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (y, m, d) = (civil.get(0..4), civil.get(5..7), civil.get(8..10));
+    match (y, m.and_then(|m| m.parse::<usize>().ok()), d.and_then(|d| d.parse::<u32>().ok())) {
+        (Some(y), Some(m @ 1..=12), Some(d)) => format!("{d} {} {y}", MONTHS[m - 1]),
+        _ => civil.to_string(),
     }
 }
 
@@ -129,6 +159,16 @@ mod tests {
         assert_eq!(c.range(start, start + 7_200_000), "Mon 30 Nov, 09:30\u{2013}11:30");
         assert_eq!(c.day_time(start), "Mon 30 Nov, 09:30");
         assert_eq!(ShopClock::utc().range(start, start + 7_200_000), "Mon 30 Nov, 15:30\u{2013}17:30");
+    }
+
+    #[test]
+    fn days_and_times_read_as_people_write_them() {
+        let c = chicago_2026();
+        let ms = 1_795_489_200_000; // 2026-11-23 21:00 CST, a Monday
+        assert_eq!(c.time_of_day(ms), "21:00");
+        assert_eq!(c.day_label(ms), "Mon 23 Nov 2026");
+        assert_eq!(c.short_day(ms), "23 Nov");
+        assert_eq!(ShopClock::utc().day_label(0), "Thu 1 Jan 1970");
     }
 
     #[test]

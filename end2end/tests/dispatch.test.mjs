@@ -4,6 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, BASE, TOKEN, USERS, PASSWORD, signIn, screenshot, tool, readCase } from './support.mjs';
 
+/// `HH:MM` in the shop's zone (Chicago in these walks), as a time field takes it.
+const hhmm = (ms) => new Intl.DateTimeFormat('en-GB', { timeZone: 'America/Chicago', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
+
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
@@ -44,21 +47,24 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
   assert.match(await page.textContent('[data-test="appointment"]'), /^\d{4}-\d\d-\d\d \d\d:\d\d C[SD]T – /);
   assert.equal(await page.textContent('[data-test="no-photos"]'), 'No photos yet.', 'an empty photos panel says so');
 
-  // A wrong ETA is explained next to its field, and changes nothing.
-  await page.fill('#eta-form input[name="minutes"]', 'soon');
-  await page.click('#eta-form button[type="submit"]');
-  await page.waitForFunction(() => document.querySelector('[data-test="eta-error"]')?.textContent.includes('minutes'), null, { timeout: 15_000 });
-  assert.match(await page.textContent('[data-test="eta"]'), /—/);
-  await page.fill('#eta-form input[name="minutes"]', '45');
-  await page.click('#eta-form button[type="submit"]');
-  await page.waitForFunction(() => !document.querySelector('[data-test="eta"]')?.textContent.includes('—'), null, { timeout: 15_000 });
+  // The ETA is a time of day in the shop's zone, inside the booked window.
+  const id = new URL(page.url()).pathname.split('/').pop();
+  const booked = (await readCase(id)).appointment;
+  const at = hhmm(booked.start_ms + 15 * 60_000);
+  await page.fill('#eta-form input[name="time"]', at);
+  await page.click('[data-test="eta-set"]');
+  await page.waitForFunction((t) => document.querySelector('[data-test="eta"]')?.textContent.includes(t), at, { timeout: 15_000 });
+  assert.equal((await readCase(id)).eta.eta_ms, booked.start_ms + 15 * 60_000);
 
-  // The audit timeline shows every step, newest first, with before -> after.
+  // The timeline reads as sentences, newest first, with the raw fields behind a disclosure.
   const actions = await page.$$eval('#timeline li[data-action]', (els) => els.map((e) => e.dataset.action));
   for (const a of ['ticket.create', 'schedule.propose_slots', 'ticket.book', 'dispatch.set_eta']) {
     assert.ok(actions.includes(a), `${a} in ${actions}`);
   }
-  assert.match(await page.textContent('#timeline'), /dispatched/);
+  const timeline = await page.textContent('#timeline');
+  assert.match(timeline, /Intake → Dispatched/);
+  assert.match(timeline, new RegExp(`set the ETA to .*${at}`));
+  assert.doesNotMatch(timeline, /usr_|\$append|\$len|_ms/);
   await screenshot(page, 'ticket-page');
 
   // Back on the board, an agent's change through the tool API appears without a reload.

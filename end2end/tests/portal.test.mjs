@@ -66,7 +66,8 @@ test('a customer follows their job from the link to the paid invoice', { timeout
 
   // An agent sets the ETA through the tool API; the open page shows it without a reload.
   await page.evaluate(() => { window.__samePage = true; });
-  const firstEta = Date.now() + 45 * 60_000;
+  // Inside the booked window: an ETA outside it is refused (or needs a running-late reason).
+  const firstEta = slot.start_ms;
   await tool('dispatch.set_eta', { ticket_id: id, eta_ms: firstEta, note: 'leaving the previous job' });
   await page.waitForSelector('[data-test="eta"]', { timeout: 20_000 });
   const eta1 = await page.textContent('[data-test="eta"]');
@@ -187,13 +188,22 @@ test('the office edits an invoice draft in the console until it goes out', { tim
   await page.waitForSelector('[data-test="invoice-total"]', { timeout: 15_000 });
   assert.equal(await page.textContent('[data-test="invoice-total"]'), '$50.00');
   await page.click('.edit-invoice summary');
-  await page.fill('#invoice-form textarea[name="lines"]', 'Service call | 0.50 h | 50.00\nThermocouple | 1 | twelve');
-  await page.click('#invoice-form button[type="submit"]');
+  const row = (i) => page.locator('[data-test="line-row"]').nth(i);
+  await page.click('[data-test="line-add"]');
+  await row(1).locator('[data-test="line-description"]').fill('Thermocouple');
+  await row(1).locator('[data-test="line-unit"]').fill('twelve');
+  await page.click('[data-test="invoice-save"]');
   await page.waitForFunction(() => document.querySelector('[data-test="invoice-lines-error"]')?.textContent.includes('line 2'), null, { timeout: 15_000 });
   assert.equal((await readCase(id)).invoice.total_cents, 5_000, 'the refused edit changed nothing');
-  await page.fill('#invoice-form textarea[name="lines"]', 'Service call | 0.50 h | 50.00\nThermocouple | 1 | 18.75\nReturning customer | | -5.00');
+  // The page reloads the case after every action; what was typed is kept.
+  await page.waitForTimeout(1_000);
+  assert.equal(await row(1).locator('[data-test="line-description"]').inputValue(), 'Thermocouple');
+  await row(1).locator('[data-test="line-unit"]').fill('18.75');
+  await page.click('[data-test="line-add"]');
+  await row(2).locator('[data-test="line-description"]').fill('Returning customer');
+  await row(2).locator('[data-test="line-unit"]').fill('-5.00');
   await page.fill('#invoice-form input[name="tax_percent"]', '10');
-  await page.click('#invoice-form button[type="submit"]');
+  await page.click('[data-test="invoice-save"]');
   // 50.00 + 18.75 - 5.00 = 63.75; 10 % = 6.375 -> 6.38 (half up); 70.13.
   await page.waitForFunction(() => document.querySelector('[data-test="invoice-total"]')?.textContent === '$70.13', null, { timeout: 15_000 });
   const edited = await readCase(id);

@@ -61,21 +61,21 @@ async fn the_board_lists_open_tickets_and_its_stamp_moves_on_any_change() {
         let none = op.call("board", &[("filter[priority]", "emergency")]).await;
         assert!(!none.body.contains(&case.number) && none.body.contains("\"total\":0"), "{}", none.body);
 
-        // The ticket page's history: every event, agent actions marked.
+        // The ticket page's history: every event in words, agent actions marked with their role.
         let detail = op.call("ticket_detail", &[("ticket_id", &case.id)]).await;
         assert_eq!(detail.status, 200, "{}", detail.body);
         let v: serde_json::Value = serde_json::from_str(&detail.body).expect("json");
         let timeline = v["timeline"].as_array().expect("timeline");
         assert_eq!(timeline.len(), 2);
         assert_eq!(timeline[0]["action"], "ticket.create");
-        assert_eq!(timeline[0]["by_agent"], true);
+        assert_eq!(timeline[0]["agent"], "Intake agent");
+        assert_eq!(timeline[0]["sentence"], "Intake agent opened the ticket");
         assert_eq!(timeline[1]["action"], "ticket.set_priority");
-        assert_eq!(timeline[1]["by_agent"], false);
-        assert!(timeline[1]["changes"]
-            .as_array()
-            .expect("changes")
-            .iter()
-            .any(|c| c["path"] == "/priority" && c["before"] == "standard" && c["after"] == "urgent"));
+        assert_eq!(timeline[1]["agent"], serde_json::Value::Null);
+        assert_eq!(timeline[1]["sentence"], "Real Dispatch changed the priority", "the server's own step");
+        assert_eq!(timeline[1]["facts"], serde_json::json!(["Priority standard → urgent"]));
+        assert_eq!(timeline[1]["raw"], serde_json::json!(["priority: standard → urgent"]));
+        assert!(!detail.body.contains("tok_x") && !detail.body.contains("intake bot"), "no ids or token names");
     }
 }
 

@@ -17,6 +17,7 @@ mod metrics;
 mod photos;
 mod restart;
 mod settings;
+mod ticket_page;
 mod tool_api;
 mod traces;
 mod under_load;

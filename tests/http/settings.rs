@@ -18,7 +18,7 @@ async fn packet_compiled(svc: &Service, tech: &str) -> domain::Case {
 }
 
 /// The text of a PDF, by poppler's `pdftotext` (installed by `make test`).
-fn pdf_text(pdf: &[u8]) -> String {
+pub(crate) fn pdf_text(pdf: &[u8]) -> String {
     let path = dispatch::testing::temp_dir().join("packet.pdf");
     std::fs::write(&path, pdf).expect("write the packet");
     let out = Command::new("pdftotext").args(["-layout"]).arg(&path).arg("-").output().expect("pdftotext runs");

@@ -998,3 +998,47 @@ async fn a_calls_trace_reaches_its_audit_events() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_eta_door_checks_the_booked_window_and_names_its_refusals() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let liaison = s.service.create_token(domain::Role::TechLiaisonAgent, "liaison").await.expect("token").token;
+        let tech = technician(&s.service, "hvac").await;
+        let case = crate::support::dispatched_ticket(&s.service, &tech, 0).await;
+        let (start_ms, end_ms) = case.appointment.as_ref().map(|a| (a.start_ms, a.end_ms)).expect("booked");
+        let id = case.id.as_str();
+
+        // The console's old "minutes from now" is not the tool's input: refused by name.
+        let (st, b, _) =
+            call(&s, "dispatch.set_eta", Some(&liaison), &json!({"ticket_id": id, "minutes": 45}).to_string(), true)
+                .await;
+        assert_error(st, &b, 400, "INVALID_REQUEST");
+        assert!(b.to_string().contains("minutes"), "{b}");
+        // 45 minutes from now, for a job booked two days out: refused, with the window.
+        let soon = dispatch::ids::now_ms() + 45 * 60_000;
+        let (st, b, _) =
+            call(&s, "dispatch.set_eta", Some(&liaison), &json!({"ticket_id": id, "eta_ms": soon}).to_string(), true)
+                .await;
+        assert_error(st, &b, 409, "ETA_OUTSIDE_WINDOW");
+        assert_eq!(b["error"]["details"]["reason"], "before_window", "{b}");
+        assert_eq!(b["error"]["details"]["window_start_ms"], start_ms, "{b}");
+        // Late without a reason, then with one.
+        let late = json!({"ticket_id": id, "eta_ms": end_ms + 20 * 60_000});
+        let (st, b, _) = call(&s, "dispatch.set_eta", Some(&liaison), &late.to_string(), true).await;
+        assert_error(st, &b, 409, "ETA_OUTSIDE_WINDOW");
+        assert_eq!(b["error"]["details"]["reason"], "after_window", "{b}");
+        let v = post_ok(
+            &s,
+            "dispatch.set_eta",
+            &liaison,
+            json!({"ticket_id": id, "eta_ms": end_ms + 20 * 60_000, "late_reason": "stuck behind a road closure"}),
+        )
+        .await;
+        assert_eq!(v["case"]["eta"]["late_reason"], "stuck behind a road closure", "{v}");
+        let doc: Value =
+            client().get(format!("{}/openapi.json", s.base)).send().await.expect("get").json().await.expect("json");
+        let schema = &doc["components"]["schemas"]["SetEta"]["properties"];
+        assert!(schema["late_reason"].is_object() && schema["eta_ms"].is_object(), "{schema}");
+    }
+}

@@ -32,10 +32,13 @@ async fn committed_facts_become_customer_updates_once_each() {
 
         // On the way, then a small nudge (nothing), then a real change twice in a row: the second
         // within five minutes is skipped, with why.
+        // Minutes after the hour before the booked hour: 60 is its start, 120 its end, 180 late.
+        let start = case.appointment.as_ref().expect("booked").start_ms;
         let eta = |minutes: i64| SetEta {
             ticket_id: case.id.clone(),
-            eta_ms: dispatch::ids::now_ms() + minutes * 60_000,
+            eta_ms: start + (minutes - 60) * 60_000,
             note: None,
+            late_reason: (minutes > 120).then(|| "the previous job ran over".into()),
         };
         svc.set_eta(&system(), &eta(60)).await.expect("eta");
         svc.set_eta(&system(), &eta(63)).await.expect("nudge");
@@ -102,9 +105,17 @@ async fn an_update_is_sent_once_and_recorded_or_given_up_visibly() {
         assert_eq!((sent[0].status.as_str(), sent[0].attempts), ("sent", 1));
 
         // A channel that keeps failing: retried with backoff, then given up where the office sees it.
-        svc.set_eta(&system(), &SetEta { ticket_id: case.id.clone(), eta_ms: now + 3_600_000, note: None })
-            .await
-            .expect("eta");
+        svc.set_eta(
+            &system(),
+            &SetEta {
+                ticket_id: case.id.clone(),
+                eta_ms: case.appointment.as_ref().expect("booked").start_ms,
+                note: None,
+                late_reason: None,
+            },
+        )
+        .await
+        .expect("eta");
         let mut at = dispatch::ids::now_ms();
         for attempt in 1..=dispatch::customer_updates::MAX_ATTEMPTS {
             let claimed = svc.claim_updates(at, 10).await.expect("claim");

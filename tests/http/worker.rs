@@ -116,7 +116,9 @@ async fn each_timer_fires_once_with_two_workers_and_survives_a_crash() {
         let r = pass(&svc, &rules, Some(&hook), "w0", now).await.expect("pass");
         assert_eq!((r.planned, r.fired), (5, 0), "{r:?}"); // 1 lead + 2 × (eta, closeout)
                                                            // The second ticket gets its ETA: its ETA timer no longer applies.
-        let eta = domain::commands::SetEta { ticket_id: gets_eta.id.clone(), eta_ms: now + 49 * 3_600_000, note: None };
+        let at = gets_eta.appointment.as_ref().expect("booked").start_ms;
+        let eta =
+            domain::commands::SetEta { ticket_id: gets_eta.id.clone(), eta_ms: at, note: None, late_reason: None };
         svc.set_eta(&system(), &eta).await.expect("eta");
 
         // A worker claims the lead's timer and crashes before firing it.

@@ -92,6 +92,8 @@ pub struct TicketDetail {
     pub paused: Option<domain::autonomy::Pause>,
     /// Agent calls on this ticket held for a person, newest first.
     pub approvals: Vec<domain::approval::Approval>,
+    /// The shop's currency, for every amount on the page.
+    pub currency: domain::currency::Currency,
 }
 
 #[server(endpoint = "ticket_detail")]
@@ -104,5 +106,6 @@ pub async fn load_ticket(ticket_id: String) -> Result<TicketDetail, ServerFnErro
     let timeline = service.timeline(&ctx, &case.id).await.map_err(ssr::error)?;
     let paused = service.pause_over(ctx.actor.role, Some(&case.id)).await.map_err(ssr::error)?;
     let approvals = service.approvals_of(&ctx, &case.id).await.map_err(ssr::error)?;
-    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline, paused, approvals })
+    let currency = service.shop().await.profile.currency;
+    Ok(TicketDetail { now_ms: dispatch::ids::now_ms(), case, messages, timeline, paused, approvals, currency })
 }

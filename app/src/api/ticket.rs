@@ -55,21 +55,43 @@ pub async fn console_book(
     )
 }
 
-/// `dispatch.set_eta`, as minutes from now (no time-zone guessing in the browser).
+/// `dispatch.set_eta` from the console: a time of day in the shop's zone (`time`, "14:30", on
+/// the booked day), or a shortcut of `minutes` from now (the "now + 15 min" buttons, which
+/// win when both come). The time zone is the server's business, not the browser's.
 #[server(endpoint = "console_set_eta")]
-pub async fn console_set_eta(ticket_id: String, minutes: String, note: String) -> ActionResult {
+pub async fn console_set_eta(
+    ticket_id: String,
+    #[server(default)] time: Option<String>,
+    #[server(default)] minutes: Option<String>,
+    #[server(default)] late_reason: Option<String>,
+    #[server(default)] note: Option<String>,
+) -> ActionResult {
     ssr::allow(Action::BoardRead)?;
-    let Ok(minutes) = minutes.trim().parse::<i64>() else {
+    let service = ssr::service()?;
+    service.shop().await;
+    let ctx = ssr::context(Action::BoardRead)?;
+    let now = dispatch::ids::now_ms();
+    let minutes = minutes.as_deref().map(str::trim).filter(|m| !m.is_empty());
+    let time = time.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let eta_ms = match (minutes, time) {
+        (Some(m), _) => m.parse::<i64>().ok().filter(|m| (0..=7 * 24 * 60).contains(m)).map(|m| now + m * 60_000),
+        (None, Some(t)) => match domain::eta::parse_time_of_day(t) {
+            Some(minute) => {
+                let booked = service.case(&ctx, &ticket_id).await.map_err(ssr::error)?.appointment.map(|a| a.start_ms);
+                Some(service.eta_at_time_of_day(now, minute, booked))
+            }
+            None => None,
+        },
+        (None, None) => None,
+    };
+    let Some(eta_ms) = eta_ms else {
         return Ok(FormOutcome::Invalid {
             message: "Please correct the highlighted fields.".into(),
-            fields: vec![FieldError::new("eta_ms", "invalid", "minutes from now, e.g. 45")],
+            fields: vec![FieldError::new("eta_ms", "invalid", "an arrival time like 14:30")],
         });
     };
-    let input = domain::commands::SetEta {
-        ticket_id,
-        eta_ms: dispatch::ids::now_ms() + minutes.clamp(0, 7 * 24 * 60) * 60_000,
-        note: Some(note).filter(|n| !n.trim().is_empty()),
-    };
+    let text = |s: Option<String>| s.filter(|n| !n.trim().is_empty());
+    let input = domain::commands::SetEta { ticket_id, eta_ms, note: text(note), late_reason: text(late_reason) };
     case_of(
         ssr::service()?
             .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::DispatchSetEta(input))

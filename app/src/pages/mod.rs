@@ -101,6 +101,25 @@ pub fn day_time(ms: i64) -> String {
     use_context::<crate::clock::ShopClock>().unwrap_or_else(crate::clock::ShopClock::utc).day_time(ms)
 }
 
+fn clock() -> crate::clock::ShopClock {
+    use_context::<crate::clock::ShopClock>().unwrap_or_else(crate::clock::ShopClock::utc)
+}
+
+/// `09:42` in the shop's zone.
+pub fn time_of_day(ms: i64) -> String {
+    clock().time_of_day(ms)
+}
+
+/// `Mon 30 Nov 2026` in the shop's zone.
+pub fn day_label(ms: i64) -> String {
+    clock().day_label(ms)
+}
+
+/// `30 Nov` in the shop's zone.
+pub fn short_day(ms: i64) -> String {
+    clock().short_day(ms)
+}
+
 /// Midnight UTC of a `YYYY-MM-DD` date, in unix milliseconds.
 pub fn date_ms(s: &str) -> Option<i64> {
     let mut parts = s.trim().splitn(3, '-');

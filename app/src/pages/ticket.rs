@@ -9,7 +9,10 @@ use crate::pages::approvals::ApprovalCard;
 use crate::pages::billing::{Billing, BillingActions};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
-use crate::pages::{failure_text, field_error, when};
+use crate::pages::{day_label, failure_text, field_error, short_day, time_of_day, when};
+use domain::currency::Currency;
+use domain::money::Money;
+use domain::views::TimelineEntry;
 use domain::{Action, Case, CaseState, Priority};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -107,8 +110,7 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
         <header class="ticket-head">
             <h1 data-test="ticket-number">{c.number.clone()}</h1>
             <span class=format!("badge state-{}", c.state.as_str()) data-test="ticket-state">{c.state.label()}</span>
-            <span class=format!("badge prio-{}", c.priority.as_str())>{c.priority.as_str()}</span>
-            <span class="muted">"version " {c.version}</span>
+            <span class=format!("badge prio-{}", c.priority.as_str()) data-test="ticket-priority">{priority_label(c.priority)}</span>
             <AgentSwitch id=c.id.clone() paused=d.paused.clone() action=actions.agents/>
             <FlagSwitch c=c.clone() action=actions.flag/>
         </header>
@@ -122,14 +124,14 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
         }.into_any())}
         <div class="ticket-grid">
             <section class="panel" aria-label="Case">
-                <Facts c=c.clone()/>
+                <Facts c=c.clone() currency=d.currency/>
             </section>
             <section class="panel" aria-label="Actions">
                 <h2>"Actions"</h2>
                 {view! { <ActionForms c=c.clone() actions/> }.into_any()}
             </section>
             <section class="panel" aria-label="Billing" id="billing">
-                {view! { <Billing c=c.clone() b=actions.billing/> }.into_any()}
+                {view! { <Billing c=c.clone() b=actions.billing currency=d.currency/> }.into_any()}
             </section>
             <section class="panel" aria-label="Photos">
                 // Erased, so the page's view type stays within the compiler's depth limit.
@@ -151,26 +153,95 @@ fn Detail(d: TicketDetail, actions: Actions) -> impl IntoView {
                     </ol> }.into_any()
                 }}
             </section>
-            <section class="panel timeline" aria-label="Audit timeline" id="timeline">
-                <h2>"Audit timeline"</h2>
-                <ol>
-                    {d.timeline.into_iter().rev().map(|e| view! {
-                        <li data-action=e.action.clone()>
-                            <div>
-                                <strong>{e.action.clone()}</strong>
-                                {e.by_agent.then(|| view! { <span class="badge agent" title="taken by an AI agent">"agent"</span> })}
-                                " " <small class="muted">{when(e.at_ms)} " · " {e.actor_role.clone()} " " {e.actor_id.clone()} " · " {e.channel.clone()}</small>
-                            </div>
-                            <ul class="changes">
-                                {e.changes.into_iter().map(|f| view! {
-                                    <li><code>{f.path}</code> ": " <del>{f.before}</del> " → " <ins>{f.after}</ins></li>
-                                }).collect_view()}
-                            </ul>
-                        </li>
-                    }).collect_view()}
-                </ol>
+            <section class="panel timeline" aria-label="Timeline" id="timeline">
+                {view! { <Timeline entries=d.timeline/> }.into_any()}
             </section>
         </div>
+    }
+}
+
+/// Events shown before the rest fold away: a long job stays one screen.
+const RECENT_EVENTS: usize = 12;
+
+/// The case's history in sentences, newest first, a line each, grouped by day; the changed
+/// fields of each behind its own disclosure.
+#[component]
+fn Timeline(entries: Vec<TimelineEntry>) -> impl IntoView {
+    let total = entries.len();
+    let mut newest_first = entries;
+    newest_first.reverse();
+    let older = if total > RECENT_EVENTS { newest_first.split_off(RECENT_EVENTS) } else { vec![] };
+    let list = |items: Vec<TimelineEntry>| {
+        let mut day = String::new();
+        items
+            .into_iter()
+            .map(|e| {
+                let this_day = day_label(e.at_ms);
+                let heading = (this_day != day).then(|| {
+                    day = this_day.clone();
+                    view! { <li class="tl-day">{this_day}</li> }
+                });
+                view! { {heading} <TimelineLine e/> }
+            })
+            .collect_view()
+    };
+    view! {
+        <h2>"Timeline"</h2>
+        <ol class="tl" data-test="timeline">{list(newest_first)}</ol>
+        {(!older.is_empty()).then(|| view! {
+            <details class="tl-older">
+                <summary>{format!("{} earlier events", older.len())}</summary>
+                <ol class="tl">{list(older)}</ol>
+            </details>
+        })}
+    }
+}
+
+#[component]
+fn TimelineLine(e: TimelineEntry) -> impl IntoView {
+    let facts = e.facts.join(" · ");
+    view! {
+        <li class="tl-event" data-action=e.action.clone()>
+            <time class="tl-time">{time_of_day(e.at_ms)}</time>
+            <span class="tl-sentence" data-test="tl-sentence">{e.sentence.clone()}</span>
+            {e.agent.clone().map(|role| view! { <span class="badge agent" title="Taken by an AI agent">{role}</span> })}
+            {(!facts.is_empty()).then(|| view! { <span class="tl-facts">{facts}</span> })}
+            <details class="tl-raw">
+                <summary>"Details"</summary>
+                <ul>
+                    {e.raw.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view()}
+                    <li class="muted">{format!("{} · via {} · event {}", e.action, e.channel, e.seq)}</li>
+                </ul>
+            </details>
+        </li>
+    }
+}
+
+fn priority_label(p: Priority) -> &'static str {
+    match p {
+        Priority::Standard => "Standard",
+        Priority::Urgent => "Urgent",
+        Priority::Emergency => "Emergency",
+    }
+}
+
+/// "Invoice INV-000001 · $157.25 · Paid 30 Nov": where the invoice stands.
+pub fn invoice_line(c: &Case, currency: Currency) -> Option<String> {
+    let inv = c.invoice.as_ref()?;
+    let standing = invoice_standing(c);
+    Some(format!("Invoice {} · {} · {standing}", inv.number, currency.format(Money(inv.total_cents))))
+}
+
+/// "Draft", "Sent 30 Nov", "Paid 30 Nov", "On account, due 31 Dec".
+pub fn invoice_standing(c: &Case) -> String {
+    match (&c.payment, &c.packet) {
+        (Some(p), _) if p.kind == domain::case::PaymentKind::Paid => format!("Paid {}", short_day(p.recorded_at_ms)),
+        (Some(p), _) => match p.due_ms {
+            Some(due) => format!("On account, due {}", short_day(due)),
+            None => "On account".to_string(),
+        },
+        (None, Some(packet)) => format!("Sent {}", short_day(packet.created_at_ms)),
+        (None, None) => "Draft".to_string(),
     }
 }
 
@@ -239,21 +310,25 @@ fn AgentSwitch(
 }
 
 #[component]
-fn Facts(c: Case) -> impl IntoView {
+fn Facts(c: Case, currency: Currency) -> impl IntoView {
+    let phones: Vec<String> = c.customer.phones.iter().map(|p| domain::validate::phone_for_people(p)).collect();
     view! {
         <dl class="facts">
-            <dt>"Customer"</dt><dd>{c.customer.name.clone()} " " {c.customer.phones.join(", ")} " " {c.customer.emails.join(", ")}</dd>
+            <dt>"Customer"</dt><dd>{c.customer.name.clone()}</dd>
+            {(!phones.is_empty()).then(|| view! { <dt>"Phone"</dt><dd data-test="customer-phone">{phones.join(", ")}</dd> })}
+            {(!c.customer.emails.is_empty()).then(|| view! { <dt>"E-mail"</dt><dd>{c.customer.emails.join(", ")}</dd> })}
             <dt>"Site"</dt><dd>{c.site.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "—".into())}
                 {c.site.as_ref().and_then(|s| s.access_notes.clone()).map(|n| view! { <br/><small>{n}</small> })}</dd>
             <dt>"Problem"</dt><dd>{c.problem_summary.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>"Trade"</dt><dd>{c.trade.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>"Appointment"</dt><dd data-test="appointment">{c.appointment.as_ref().map(|a| format!("{} – {}", when(a.start_ms), when(a.end_ms))).unwrap_or_else(|| "—".into())}</dd>
             <dt>"Technician"</dt><dd data-test="technician">{c.assignment.as_ref().map(|a| a.technician_name.clone()).unwrap_or_else(|| "—".into())}</dd>
-            <dt>"ETA"</dt><dd data-test="eta">{c.eta.as_ref().map(|e| when(e.eta_ms)).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"ETA"</dt><dd data-test="eta">{c.eta.as_ref().map(|e| when(e.eta_ms)).unwrap_or_else(|| "—".into())}
+                {c.eta.as_ref().and_then(|e| e.late_reason.clone()).map(|r| view! { <br/><small class="bad" data-test="eta-late">"Running late: " {r}</small> })}</dd>
             <dt>"Checklist"</dt><dd>{format!("{} of {} done", c.checklist.iter().filter(|i| i.done).count(), c.checklist.len())}</dd>
             <dt>"Photos"</dt><dd>{c.attachments.len()}</dd>
             <dt>"Labor / parts"</dt><dd>{c.labor.len()} " / " {c.parts.len()}</dd>
-            <dt>"Invoice"</dt><dd>{c.invoice.as_ref().map(|i| format!("{} · {}.{:02}", i.number, i.total_cents / 100, i.total_cents % 100)).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Invoice"</dt><dd data-test="invoice-line">{invoice_line(&c, currency).unwrap_or_else(|| "—".into())}</dd>
         </dl>
     }
 }
@@ -306,10 +381,22 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
         {legal(Action::DispatchSetEta).then(|| view! {
             <ActionForm action=a.eta attr:class="form compact" attr:id="eta-form">
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
-                <label class="field"><span>"ETA in minutes"</span><input name="minutes" inputmode="numeric" required=true/>
-                    <small class="field-error" role="alert" data-test="eta-error">{move || field_error(a.eta.value().get(), &["eta_ms", "minutes"])}</small></label>
+                <label class="field"><span>"Arrival time (shop time)"</span><input name="time" type="time" data-test="eta-time"/>
+                    <small class="field-error" role="alert" data-test="eta-error">{move || field_error(a.eta.value().get(), &["eta_ms", "minutes", "time"])}</small></label>
+                <label class="field"><span>"Running late because (only for a time after the booked window)"</span><input name="late_reason" data-test="eta-late-reason"/>
+                    <small class="field-error" role="alert">{move || field_error(a.eta.value().get(), &["late_reason"])}</small></label>
                 <label class="field"><span>"Note"</span><input name="note"/></label>
-                <button type="submit" class="primary">"Set ETA"</button>
+                // First in the form, so Enter in a field sets the typed time, not a shortcut.
+                <button type="submit" class="primary" data-test="eta-set">"Set ETA"</button>
+                <span class="eta-shortcuts" role="group" aria-label="Or from now">
+                    {[15, 30, 60].map(|m| view! {
+                        <button type="submit" class="secondary" name="minutes" value=m.to_string() data-test=format!("eta-plus-{m}")>{format!("now + {m} min")}</button>
+                    }).collect_view()}
+                </span>
+                <p class="form-status bad" role="alert" data-test="eta-refusal">{move || match a.eta.value().get() {
+                    Some(Ok(FormOutcome::Invalid { message, fields })) if fields.is_empty() => Some(message),
+                    _ => None,
+                }}</p>
             </ActionForm>
         })}
         {(c.state == CaseState::Dispatched || c.state == CaseState::Onsite).then(|| {
@@ -328,7 +415,7 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
                 <input type="hidden" name="ticket_id" value=id.get_value()/>
                 <input type="hidden" name="version" value=version.get_value()/>
                 <select name="priority" aria-label="Priority">
-                    {Priority::ALL.into_iter().map(|p| view! { <option value=p.as_str() selected=p == c.priority>{p.as_str()}</option> }).collect_view()}
+                    {Priority::ALL.into_iter().map(|p| view! { <option value=p.as_str() selected=p == c.priority>{priority_label(p)}</option> }).collect_view()}
                 </select>
                 <button type="submit">"Set priority"</button>
             </ActionForm>

@@ -129,7 +129,7 @@ async fn lifecycle(svc: &Service, tech: &str, slot: i64, n: u64, stats: &mut Sta
     timed(
         stats,
         "eta",
-        svc.set_eta(&c, &SetEta { ticket_id: id.clone(), eta_ms: dispatch::ids::now_ms() + HOUR_MS, note: None }),
+        svc.set_eta(&c, &SetEta { ticket_id: id.clone(), eta_ms: slot, note: None, late_reason: None }),
     )
     .await?;
     let r = TicketRef { ticket_id: id.clone(), expected_version: None };

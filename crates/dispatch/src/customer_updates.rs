@@ -11,7 +11,7 @@ use crate::ids::new_id;
 use crate::service::Service;
 use crate::store::customer_updates::{self as store, CustomerUpdate};
 use crate::store::shop_settings;
-use domain::updates::{self, UpdateSettings};
+use domain::updates::{self, UpdateKind, UpdateSettings};
 use domain::{Action, Actor, Case};
 
 /// The key of the update rules among the shop's settings.
@@ -77,6 +77,14 @@ impl Service {
                 continue;
             }
             let body = updates::render(&rule.template, &facts);
+            let body = match kind {
+                UpdateKind::OnTheWay | UpdateKind::EtaChanged => {
+                    let technician = facts.iter().find(|(n, _)| *n == "technician").map(|(_, v)| v.as_str());
+                    let late = after.eta.as_ref().and_then(|e| e.late_reason.as_deref());
+                    updates::with_late_reason(body, technician.unwrap_or("your technician"), late)
+                }
+                _ => body,
+            };
             let recent = store::last_of_kind(tx, &after.id, kind.as_str()).await?;
             let (status, reason) = match (&to, recent) {
                 (None, _) => ("skipped", Some("the customer has no phone number or e-mail")),

@@ -30,6 +30,10 @@ pub enum ServiceError {
     /// The invoice went out with a closeout packet; it is no longer a draft to edit.
     #[error("the invoice went out with closeout packet {packet_id} and can no longer be edited")]
     InvoiceSent { packet_id: String },
+    /// An ETA that breaks the booked window: before it, or after it without a running-late
+    /// reason. `message` names the times in the shop's zone.
+    #[error("{message}")]
+    EtaOutsideWindow { message: String, eta_ms: i64, window_start_ms: i64, window_end_ms: i64, late: bool },
     /// The call's idempotency key already holds an answer (the door replays it).
     #[error("this request was already processed")]
     AlreadyProcessed,
@@ -77,6 +81,7 @@ impl ServiceError {
             ServiceError::TechUnavailable { .. } => ErrorCode::TechUnavailable,
             ServiceError::CloseoutIncomplete { .. } => ErrorCode::CloseoutRequirementsIncomplete,
             ServiceError::InvoiceSent { .. } => ErrorCode::InvoiceSent,
+            ServiceError::EtaOutsideWindow { .. } => ErrorCode::EtaOutsideWindow,
             // Never leaves the service: `execute` answers a replayed key with the stored answer.
             ServiceError::AlreadyProcessed => ErrorCode::Internal,
             ServiceError::LoginFailed => ErrorCode::LoginFailed,
@@ -105,6 +110,10 @@ impl ServiceError {
             }
             ServiceError::CloseoutIncomplete { missing } => json!({ "missing": missing }),
             ServiceError::InvoiceSent { packet_id } => json!({ "packet_id": packet_id }),
+            ServiceError::EtaOutsideWindow { eta_ms, window_start_ms, window_end_ms, late, .. } => json!({
+                "eta_ms": eta_ms, "window_start_ms": window_start_ms, "window_end_ms": window_end_ms,
+                "reason": if *late { "after_window" } else { "before_window" },
+            }),
             ServiceError::RateLimited { retry_after_secs, .. } | ServiceError::Busy { retry_after_secs, .. } => {
                 json!({ "retry_after_seconds": retry_after_secs })
             }

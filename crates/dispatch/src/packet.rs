@@ -6,7 +6,7 @@ use crate::audit;
 use crate::blob::BlobReader;
 use crate::error::ServiceError;
 use crate::ids::new_id;
-use crate::packet_pdf::{self, ManifestEntry, PacketImage, PacketInput, PacketShop};
+use crate::packet_pdf::{self, ManifestEntry, PacketCopy, PacketImage, PacketInput, PacketShop};
 use crate::service::{CallContext, Outcome, Service};
 use crate::settings::Shop;
 use crate::store::packets;
@@ -65,7 +65,7 @@ fn caption(a: &Attachment, when: &str) -> String {
         AttachmentKind::Other => "Photo",
     };
     let name = a.filename.as_deref().map(|f| format!(" · {f}")).unwrap_or_default();
-    format!("{what} · {when}{name} · sha256 {}…", &a.sha256[..a.sha256.len().min(12)])
+    format!("{what} · {when}{name}")
 }
 
 /// Width, height and colour components of a JPEG, from its header.
@@ -182,6 +182,7 @@ impl Service {
                 let time = |ms: i64| shop.time_label(ms);
                 let money = |cents: i64| shop.money(cents);
                 packet_pdf::render(&PacketInput {
+                    copy: PacketCopy::Customer,
                     packet_id: &id,
                     shop: &letterhead,
                     case: &case,
@@ -239,6 +240,46 @@ impl Service {
             sha256: packet.sha256,
             reader,
         })
+    }
+
+    /// The staff copy of the ticket's current packet (staff only): the same job, with each
+    /// file's SHA-256 and the command that checks a copy. Made on request from the record; the
+    /// customer's copy is the one stored and hashed.
+    #[tracing::instrument(name = "packet.staff_copy", skip(self, ctx), fields(actor = %ctx.actor.id))]
+    pub async fn packet_staff_copy(
+        &self,
+        ctx: &CallContext,
+        ticket_id: &str,
+    ) -> Result<(String, Vec<u8>), ServiceError> {
+        self.authorize(ctx, Action::BoardRead)?;
+        let case = self.case(ctx, ticket_id).await?;
+        let packet = case.packet.clone().ok_or_else(|| {
+            ServiceError::invalid("ticket_id", "no_packet", "no closeout packet has been compiled yet")
+        })?;
+        let shop = self.shop().await;
+        let images = self.packet_images(&case, &shop).await;
+        let letterhead = self.packet_shop(&shop).await;
+        let manifest = manifest_of(&case);
+        let filename = format!("{}-closeout-packet-staff.pdf", case.number);
+        let bytes = tokio::task::spawn_blocking(move || {
+            let time = |ms: i64| shop.time_label(ms);
+            let money = |cents: i64| shop.money(cents);
+            packet_pdf::render(&PacketInput {
+                copy: PacketCopy::Staff,
+                packet_id: &packet.id,
+                shop: &letterhead,
+                case: &case,
+                compiled_by: "the office",
+                compiled_at: shop.time_label(packet.created_at_ms),
+                images: &images,
+                manifest: &manifest,
+                time: &time,
+                money: &money,
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("packet rendering failed: {e}")))?;
+        Ok((filename, bytes))
     }
 
     /// Checks a packet file: its hash against the one the audit trail recorded when it was

@@ -54,8 +54,17 @@ pub struct PacketShop {
     pub logo: Option<PacketImage>,
 }
 
+/// Who the copy is for. The customer's copy is the one on record (stored, hashed, verifiable);
+/// the staff copy adds each file's SHA-256 and the command that checks a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketCopy {
+    Customer,
+    Staff,
+}
+
 /// Everything the document shows.
 pub struct PacketInput<'a> {
+    pub copy: PacketCopy,
     pub packet_id: &'a str,
     pub shop: &'a PacketShop,
     pub case: &'a Case,
@@ -316,14 +325,25 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     }
     l.gap(12.0);
 
+    let staff = input.copy == PacketCopy::Staff;
     l.para(0.0, Font::Bold, 20.0, &format!("Closeout packet {}", case.number));
-    l.para(0.0, Font::Regular, 10.0, &format!("Compiled {} by {}", input.compiled_at, input.compiled_by));
-    l.para(0.0, Font::Mono, 8.0, &format!("packet {}", input.packet_id));
+    if staff {
+        l.para(
+            0.0,
+            Font::Regular,
+            10.0,
+            &format!("Staff copy · compiled {} by {}", input.compiled_at, input.compiled_by),
+        );
+        l.para(0.0, Font::Mono, 8.0, &format!("packet {}", input.packet_id));
+    } else {
+        l.para(0.0, Font::Regular, 10.0, &format!("Prepared {}", input.compiled_at));
+    }
+    l.para(0.0, Font::Bold, 11.0, &standing(case, &money, time));
 
     l.heading("Customer and site");
     l.field("Customer", &case.customer.name);
     if let Some(p) = case.customer.phones.first() {
-        l.field("Phone", p);
+        l.field("Phone", &domain::validate::phone_for_people(p));
     }
     if let Some(e) = case.customer.emails.first() {
         l.field("E-mail", e);
@@ -343,7 +363,7 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     if let Some(a) = &case.assignment {
         l.field("Technician", &a.technician_name);
     }
-    l.field("Status", case.state.label());
+    l.field("Status", status_words(case));
 
     let summaries: Vec<_> = case.notes.iter().filter(|n| n.kind == NoteKind::WorkSummary).collect();
     l.heading("Summary for the customer");
@@ -399,9 +419,9 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
 
     l.heading("Invoice");
     match &case.invoice {
-        None => l.para(0.0, Font::Regular, 10.0, "No invoice draft yet."),
+        None => l.para(0.0, Font::Regular, 10.0, "No invoice yet."),
         Some(inv) => {
-            l.para(0.0, Font::Bold, 11.0, &format!("Invoice draft {} · {}", inv.number, time(inv.created_at_ms)));
+            l.para(0.0, Font::Bold, 11.0, &format!("Invoice {} · {}", inv.number, time(inv.created_at_ms)));
             l.gap(2.0);
             for line in &inv.lines {
                 let amount = money(line.amount_cents);
@@ -414,7 +434,9 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
             l.row(Font::Bold, 11.0, &[(250.0, "Total")], Some(&money(inv.total_cents)));
         }
     }
-    if !shop.payment_terms.is_empty() {
+    // Terms matter until the invoice is paid.
+    let paid = case.payment.as_ref().is_some_and(|p| p.kind == domain::case::PaymentKind::Paid);
+    if !shop.payment_terms.is_empty() && case.invoice.is_some() && !paid {
         l.gap(4.0);
         l.field("Payment terms", &shop.payment_terms);
     }
@@ -446,7 +468,6 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
     if let Some(a) = &case.assignment {
         l.para(0.0, Font::Regular, 10.0, &format!("Work performed by {}.", a.technician_name));
     }
-    l.para(0.0, Font::Regular, 10.0, &format!("Packet compiled by {} on {}.", input.compiled_by, input.compiled_at));
 
     l.heading("Photos");
     let photos: Vec<(usize, &PacketImage)> = [AttachmentKind::Before, AttachmentKind::After, AttachmentKind::Other]
@@ -475,36 +496,94 @@ pub fn render(input: &PacketInput<'_>) -> Vec<u8> {
         l.y = top - height - 32.0;
     }
 
-    l.heading("Manifest");
-    l.para(
-        0.0,
-        Font::Regular,
-        9.0,
-        "Every file of this job with its SHA-256. `real-dispatch packet verify <this file>` checks this packet \
-         against the audit trail and each file against the store.",
-    );
-    l.gap(4.0);
-    for m in input.manifest {
-        l.para(
-            0.0,
-            Font::Bold,
-            8.0,
-            &format!("{} · {} · {} bytes · {}", kind_label(m.kind), m.id, m.size, m.content_type),
-        );
-        l.para(12.0, Font::Mono, 8.0, &m.sha256);
-    }
-    if input.manifest.is_empty() {
-        l.para(0.0, Font::Regular, 9.0, "No files.");
-    }
-
+    evidence_record(&mut l, input);
     finish(l, input, &placed)
 }
 
-fn kind_label(kind: AttachmentKind) -> &'static str {
+/// The last page: what the job's evidence is and that it is kept unchanged, in plain words;
+/// the staff copy adds each file's SHA-256 and the command that checks a copy.
+fn evidence_record(l: &mut Layout, input: &PacketInput<'_>) {
+    let (case, time) = (input.case, input.time);
+    l.new_page();
+    l.heading("Evidence record");
+    let files = input.manifest.len();
+    let shop = if input.shop.name.trim().is_empty() { "the shop" } else { input.shop.name.as_str() };
+    l.para(
+        0.0,
+        Font::Regular,
+        10.0,
+        &format!(
+            "{shop} keeps this packet and the {} taken on this job on record, unchanged, in a tamper-evident \
+             log. If you ever need to show that this copy is genuine, ask {shop}: they can check it against \
+             their records. Reference: {} · packet {}.",
+            match files {
+                0 => "no photos or signatures".to_string(),
+                1 => "1 photo or signature".to_string(),
+                n => format!("{n} photos and signatures"),
+            },
+            case.number,
+            input.packet_id,
+        ),
+    );
+    l.gap(6.0);
+    for m in input.manifest {
+        let a = case.attachments.iter().find(|a| a.id == m.id);
+        let when = a.map(|a| format!(", taken {}", time(a.created_at_ms))).unwrap_or_default();
+        let name = a.and_then(|a| a.filename.clone()).map(|f| format!(" ({f})")).unwrap_or_default();
+        l.para(0.0, Font::Regular, 10.0, &format!("• {}{name}{when}", kind_words(m.kind)));
+        if input.copy == PacketCopy::Staff {
+            l.para(12.0, Font::Regular, 8.0, &format!("{} · {} bytes · {}", m.id, m.size, m.content_type));
+            l.para(12.0, Font::Mono, 8.0, &format!("SHA-256 {}", m.sha256));
+        }
+    }
+    if input.copy == PacketCopy::Staff {
+        l.heading("Checking a copy (staff)");
+        l.para(
+            0.0,
+            Font::Regular,
+            9.0,
+            "The customer's copy of this packet is the one on record: its SHA-256 is in the audit trail. \
+             `real-dispatch packet verify <file>` checks a copy against the audit trail and every file above \
+             against the store.",
+        );
+    }
+}
+
+/// Where the job's money stands, in one line: "Paid $157.25 on …", "Invoice INV-000001 sent".
+fn standing(case: &Case, money: &dyn Fn(i64) -> String, time: &dyn Fn(i64) -> String) -> String {
+    use domain::case::PaymentKind;
+    match (&case.invoice, &case.payment) {
+        (_, Some(p)) if p.kind == PaymentKind::Paid => {
+            format!("Paid · {} on {}", money(p.amount_cents), time(p.recorded_at_ms))
+        }
+        (_, Some(p)) => format!(
+            "On account · {} due {}",
+            money(p.amount_cents),
+            p.due_ms.map(time).unwrap_or_else(|| "on terms".into())
+        ),
+        (Some(inv), None) => format!("Invoice {} · {} due", inv.number, money(inv.total_cents)),
+        (None, None) => case.state.label().to_string(),
+    }
+}
+
+/// The job's state in a customer's words.
+fn status_words(case: &Case) -> &'static str {
+    use domain::case::PaymentKind;
+    use domain::CaseState;
+    match (case.state, &case.payment) {
+        (CaseState::PaidOrAr, Some(p)) if p.kind == PaymentKind::Paid => "Paid",
+        (CaseState::PaidOrAr, _) => "Invoiced on account",
+        (CaseState::InvoiceReady, _) => "Work done, invoice sent",
+        (CaseState::CloseoutReady, _) => "Work done",
+        (s, _) => s.label(),
+    }
+}
+
+fn kind_words(kind: AttachmentKind) -> &'static str {
     match kind {
-        AttachmentKind::Before => "Before",
-        AttachmentKind::After => "After",
-        AttachmentKind::Signature => "Signature",
+        AttachmentKind::Before => "Photo before the work",
+        AttachmentKind::After => "Photo after the work",
+        AttachmentKind::Signature => "Customer signature",
         AttachmentKind::Other => "Photo",
     }
 }
@@ -542,8 +621,15 @@ fn finish(mut l: Layout, input: &PacketInput<'_>, placed: &[(usize, Ref)]) -> Ve
 
     let total = l.pages.len();
     for (i, page) in l.pages.iter_mut().enumerate() {
-        let footer =
-            win_ansi(&format!("{} · packet {} · page {} of {}", input.case.number, input.packet_id, i + 1, total));
+        let footer = match input.copy {
+            PacketCopy::Customer => {
+                format!("{} · {} · page {} of {}", input.shop.name, input.case.number, i + 1, total)
+            }
+            PacketCopy::Staff => {
+                format!("{} · packet {} · staff copy · page {} of {}", input.case.number, input.packet_id, i + 1, total)
+            }
+        };
+        let footer = win_ansi(&footer);
         page.begin_text();
         page.set_font(Font::Regular.name(), 8.0);
         page.next_line(MARGIN, 36.0);

@@ -157,7 +157,11 @@ impl Service {
                     )
                     .await?;
                 let eta = out.case.appointment.as_ref().map(|a| a.start_ms).unwrap_or_default();
-                self.set_eta(ctx, &SetEta { ticket_id: id, eta_ms: eta, note: Some("On schedule".into()) }).await?
+                self.set_eta(
+                    ctx,
+                    &SetEta { ticket_id: id, eta_ms: eta, note: Some("On schedule".into()), late_reason: None },
+                )
+                .await?
             }
             CaseState::Onsite => self.check_in(ctx, &TicketRef { ticket_id: id, expected_version: None }).await?,
             CaseState::WorkPerformed => {

@@ -2,30 +2,53 @@
 
 use crate::error::ServiceError;
 use crate::service::{CallContext, Service};
-use domain::views::{field_changes, MessageEntry, TimelineEntry};
+use domain::timeline::{narrate, role_label, EventFacts};
+use domain::views::{MessageEntry, TimelineEntry};
 use domain::{Action, Role};
 
 /// Staff read the whole history of a case (`board.read`); technicians and customers do not.
 impl Service {
-    /// Every audit event of a case, oldest first, with the fields each one changed.
+    /// Every audit event of a case, oldest first, in words: who did what, with the changed
+    /// fields readable (times in the shop's zone, money in its currency; no ids).
     pub async fn timeline(&self, ctx: &CallContext, ticket_id: &str) -> Result<Vec<TimelineEntry>, ServiceError> {
         self.authorize(ctx, Action::BoardRead)?;
         let case = self.case(ctx, ticket_id).await?;
+        let shop = self.shop().await;
         let events = crate::audit::events_for_ticket(self.db.pool(), &case.id).await?;
-        let parse = |s: &Option<String>| s.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        let mut names = std::collections::HashMap::new();
+        for e in &events {
+            if e.actor_kind != "system" && !names.contains_key(&e.actor_id) {
+                let name = crate::store::actor_names::name_of(self.db.pool(), &e.actor_id).await?;
+                names.insert(e.actor_id.clone(), name.unwrap_or_default());
+            }
+        }
+        let parse = |s: &Option<String>| -> serde_json::Value {
+            s.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
+        };
         Ok(events
             .into_iter()
             .map(|e| {
-                let by_agent = e.actor_role.parse::<Role>().is_ok_and(Role::is_agent);
+                let role = e.actor_role.parse::<Role>().ok();
+                let (before, after, detail) = (parse(&e.before_json), parse(&e.after_json), parse(&e.detail_json));
+                let name = names.get(&e.actor_id).map(String::as_str).unwrap_or_default();
+                // Automatic steps (timers, the update sender) speak for the shop itself.
+                let role = role.filter(|_| e.actor_kind != "system");
+                let facts = EventFacts {
+                    action: &e.action,
+                    actor_name: name,
+                    role,
+                    before: &before,
+                    after: &after,
+                    detail: &detail,
+                };
+                let said = narrate(&facts, &*shop);
                 TimelineEntry {
                     seq: e.seq,
                     at_ms: e.at_ms,
-                    changes: field_changes(&parse(&e.before_json), &parse(&e.after_json)),
-                    detail: e.detail_json,
-                    by_agent,
-                    actor_kind: e.actor_kind,
-                    actor_id: e.actor_id,
-                    actor_role: e.actor_role,
+                    sentence: said.sentence,
+                    facts: said.facts,
+                    raw: said.raw,
+                    agent: role.filter(|r| r.is_agent()).map(|r| role_label(r).to_string()),
                     channel: e.source_channel,
                     action: e.action,
                 }

@@ -331,7 +331,9 @@ async fn invalid_input_changes_nothing() {
             )
             .await
             .unwrap_err(),
-            svc.set_eta(&op(), &SetEta { ticket_id: case.id.clone(), eta_ms: 1, note: None }).await.unwrap_err(),
+            svc.set_eta(&op(), &SetEta { ticket_id: case.id.clone(), eta_ms: 1, note: None, late_reason: None })
+                .await
+                .unwrap_err(),
         ];
         for e in bad_calls {
             assert_eq!(e.code(), "INVALID_REQUEST", "{e:?}");
@@ -436,7 +438,15 @@ async fn the_whole_lifecycle_through_the_service() {
         }
         assert_eq!(c.assignment.as_ref().map(|a| a.technician_id.as_str()), Some(tech.as_str()));
         let eta = svc
-            .set_eta(&ctx, &SetEta { ticket_id: c.id.clone(), eta_ms: tomorrow_at(9), note: Some("on the way".into()) })
+            .set_eta(
+                &ctx,
+                &SetEta {
+                    ticket_id: c.id.clone(),
+                    eta_ms: tomorrow_at(9),
+                    note: Some("on the way".into()),
+                    late_reason: None,
+                },
+            )
             .await
             .expect("eta");
         assert_eq!(eta.case.eta.as_ref().map(|e| e.eta_ms), Some(tomorrow_at(9)));
@@ -1539,3 +1549,6 @@ async fn concurrent_writes_to_one_ticket_take_turns() {
 
 #[path = "contract/shop.rs"]
 mod shop;
+
+#[path = "contract/eta.rs"]
+mod eta;

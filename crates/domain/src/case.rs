@@ -128,6 +128,9 @@ pub struct Eta {
     pub eta_ms: i64,
     pub note: Option<String>,
     pub set_at_ms: i64,
+    /// Why the arrival is after the booked window (given with the ETA, told to the customer).
+    #[serde(default)]
+    pub late_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

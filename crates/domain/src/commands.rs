@@ -177,7 +177,9 @@ pub struct AssignTech {
     pub expected_version: Option<i64>,
 }
 
-/// `dispatch.set_eta`.
+/// `dispatch.set_eta`: the arrival time as an instant (unix milliseconds). It must fall in the
+/// booked window; one after the window needs `late_reason` ("running late"), which the
+/// customer is told; one before it is refused (`ETA_OUTSIDE_WINDOW`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetEta {
@@ -185,10 +187,20 @@ pub struct SetEta {
     pub eta_ms: i64,
     #[serde(default)]
     pub note: Option<String>,
+    /// Why the technician is running late: required for an ETA after the booked window.
+    #[serde(default)]
+    pub late_reason: Option<String>,
+}
+
+/// A valid [`SetEta`]'s trimmed texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtaTexts {
+    pub note: Option<String>,
+    pub late_reason: Option<String>,
 }
 
 impl SetEta {
-    pub fn validate(&self, now_ms: i64) -> Result<Option<String>, DomainError> {
+    pub fn validate(&self, now_ms: i64) -> Result<EtaTexts, DomainError> {
         let mut errors = vec![];
         require_ticket(&mut errors, &self.ticket_id);
         if self.eta_ms < now_ms - HOUR_MS || self.eta_ms > now_ms + 14 * DAY_MS {
@@ -199,8 +211,9 @@ impl SetEta {
             ));
         }
         let note = optional_text("note", self.note.as_deref(), MAX_REASON, &mut errors);
+        let late_reason = optional_text("late_reason", self.late_reason.as_deref(), MAX_REASON, &mut errors);
         check(errors)?;
-        Ok(note)
+        Ok(EtaTexts { note, late_reason })
     }
 }
 
@@ -557,7 +570,7 @@ mod tests {
             expected_version: None,
         };
         assert!(c.validate(now).is_err());
-        let e = SetEta { ticket_id: "t".into(), eta_ms: i64::MIN, note: None };
+        let e = SetEta { ticket_id: "t".into(), eta_ms: i64::MIN, note: None, late_reason: None };
         assert!(e.validate(now).is_err());
     }
 

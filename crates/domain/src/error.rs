@@ -71,6 +71,8 @@ pub enum ErrorCode {
     IdempotencyPayloadMismatch,
     CloseoutRequirementsIncomplete,
     InvoiceSent,
+    /// An ETA before the booked window, or after it without a running-late reason.
+    EtaOutsideWindow,
     AutonomyPaused,
     /// Not a failure: the call waits for a person (202, with the approval's id).
     ApprovalRequired,
@@ -85,7 +87,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -104,6 +106,7 @@ impl ErrorCode {
         ErrorCode::IdempotencyPayloadMismatch,
         ErrorCode::CloseoutRequirementsIncomplete,
         ErrorCode::InvoiceSent,
+        ErrorCode::EtaOutsideWindow,
         ErrorCode::AutonomyPaused,
         ErrorCode::ApprovalRequired,
         ErrorCode::PayloadTooLarge,
@@ -133,6 +136,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyPayloadMismatch => "IDEMPOTENCY_PAYLOAD_MISMATCH",
             ErrorCode::CloseoutRequirementsIncomplete => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
             ErrorCode::InvoiceSent => "INVOICE_SENT",
+            ErrorCode::EtaOutsideWindow => "ETA_OUTSIDE_WINDOW",
             ErrorCode::AutonomyPaused => "AUTONOMY_PAUSED",
             ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -158,6 +162,7 @@ impl ErrorCode {
             | ErrorCode::IdempotencyPayloadMismatch
             | ErrorCode::CloseoutRequirementsIncomplete
             | ErrorCode::InvoiceSent
+            | ErrorCode::EtaOutsideWindow
             | ErrorCode::AutonomyPaused => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,

@@ -67,6 +67,28 @@ pub fn edited_totals(lines: &[InvoiceLine], tax_rate_bp: i64) -> Option<(Money, 
     Some((subtotal, tax, subtotal.checked_add(tax)?))
 }
 
+/// The number a line's quantity text starts with, in hundredths ("1.50 h" → 150, "2" → 200);
+/// a quantity without one counts as 1.
+pub fn quantity_hundredths(quantity: &str) -> i64 {
+    let lead: String = quantity.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    Money::parse("quantity", &lead).map(Money::cents).ok().filter(|q| *q > 0).unwrap_or(100)
+}
+
+/// A line's amount from its quantity text and unit price (half up to the cent); `None` on
+/// overflow.
+pub fn line_amount(quantity: &str, unit_price_cents: i64) -> Option<i64> {
+    let product = unit_price_cents.checked_mul(quantity_hundredths(quantity))?;
+    // Halves away from zero, like every other rounding of money here.
+    Some((product.abs() + 50) / 100 * product.signum())
+}
+
+/// The unit price a line's amount shows for its quantity, when it divides to the cent (for
+/// the line editor; an amount that does not divide is shown for a quantity of one).
+pub fn unit_price(quantity: &str, amount_cents: i64) -> Option<i64> {
+    let q = quantity_hundredths(quantity);
+    (amount_cents * 100 % q == 0).then(|| amount_cents * 100 / q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +166,21 @@ mod tests {
     fn empty_invoice_is_zero() {
         let t = totals(&[], &[], 825, Currency::USD).expect("totals");
         assert_eq!((t.subtotal, t.tax, t.total), (Money(0), Money(0), Money(0)));
+    }
+
+    #[test]
+    fn an_edited_line_is_its_quantity_times_its_unit_price() {
+        assert_eq!(super::quantity_hundredths("1.50 h"), 150);
+        assert_eq!(super::quantity_hundredths("2"), 200);
+        assert_eq!(super::quantity_hundredths(""), 100, "no number: one");
+        assert_eq!(super::quantity_hundredths("a few"), 100);
+        assert_eq!(super::line_amount("1.50 h", 9_500), Some(14_250));
+        assert_eq!(super::line_amount("3", 1_299), Some(3_897));
+        assert_eq!(super::line_amount("0.33", 1_000), Some(330));
+        assert_eq!(super::line_amount("1.5", 333), Some(500), "499.5 cents rounds half up");
+        assert_eq!(super::line_amount("1", -2_000), Some(-2_000), "a discount");
+        assert_eq!(super::line_amount("2", i64::MAX), None);
+        assert_eq!(super::unit_price("1.50 h", 14_250), Some(9_500));
+        assert_eq!(super::unit_price("3", 1_000), None, "does not divide to the cent");
     }
 }

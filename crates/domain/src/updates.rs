@@ -218,6 +218,10 @@ pub fn due(before: &Case, after: &Case) -> Vec<UpdateKind> {
             (None, Some(_)) => kinds.push(UpdateKind::OnTheWay),
             // Ten minutes either way is news; less is noise.
             (Some(b), Some(a)) if (a.eta_ms - b.eta_ms).abs() >= 10 * 60_000 => kinds.push(UpdateKind::EtaChanged),
+            // A new reason for being late is news whatever the minutes.
+            (Some(b), Some(a)) if a.late_reason.is_some() && a.late_reason != b.late_reason => {
+                kinds.push(UpdateKind::EtaChanged)
+            }
             _ => {}
         }
     }
@@ -239,6 +243,18 @@ pub fn recipient(case: &Case) -> Option<(SourceChannel, String)> {
         Some(SourceChannel::Email) if email.is_some() => email.map(|e| (SourceChannel::Email, e)),
         Some(SourceChannel::Whatsapp) if phone.is_some() => phone.map(|p| (SourceChannel::Whatsapp, p)),
         _ => phone.map(|p| (SourceChannel::Sms, p)).or_else(|| email.map(|e| (SourceChannel::Email, e))),
+    }
+}
+
+/// What the customer reads after an ETA update when the technician is running late: the
+/// shop's words, then the reason, so no template can leave it out.
+pub fn with_late_reason(body: String, technician: &str, late_reason: Option<&str>) -> String {
+    match late_reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reason) => {
+            let reason = reason.trim_end_matches(['.', '!']);
+            format!("{} Sorry, {technician} is running late: {reason}.", body.trim_end())
+        }
+        None => body,
     }
 }
 
@@ -290,14 +306,30 @@ mod tests {
     fn an_eta_is_news_once_and_then_only_when_it_moves_ten_minutes() {
         let before = case(CaseState::Dispatched);
         let mut first = before.clone();
-        first.eta = Some(Eta { eta_ms: 3_600_000, note: None, set_at_ms: 0 });
+        first.eta = Some(Eta { eta_ms: 3_600_000, note: None, set_at_ms: 0, late_reason: None });
         assert_eq!(due(&before, &first), [UpdateKind::OnTheWay]);
         let mut nudged = first.clone();
-        nudged.eta = Some(Eta { eta_ms: 3_600_000 + 5 * 60_000, note: None, set_at_ms: 1 });
+        nudged.eta = Some(Eta { eta_ms: 3_600_000 + 5 * 60_000, note: None, set_at_ms: 1, late_reason: None });
         assert_eq!(due(&first, &nudged), []);
         let mut late = first.clone();
-        late.eta = Some(Eta { eta_ms: 3_600_000 + 20 * 60_000, note: None, set_at_ms: 1 });
+        late.eta = Some(Eta { eta_ms: 3_600_000 + 20 * 60_000, note: None, set_at_ms: 1, late_reason: None });
         assert_eq!(due(&first, &late), [UpdateKind::EtaChanged]);
+        let mut sorry = first.clone();
+        sorry.eta =
+            Some(Eta { late_reason: Some("the previous job ran over".into()), ..nudged.eta.clone().expect("eta") });
+        assert_eq!(due(&first, &sorry), [UpdateKind::EtaChanged], "a new reason to be late is news");
+        assert_eq!(due(&sorry, &sorry), []);
+    }
+
+    #[test]
+    fn a_late_reason_is_told_in_the_customers_update() {
+        let body = "Hi Ada, an update from Acme: Dana now expects to arrive around 11:40.".to_string();
+        assert_eq!(
+            with_late_reason(body.clone(), "Dana", Some("the previous job ran over.")),
+            "Hi Ada, an update from Acme: Dana now expects to arrive around 11:40. Sorry, Dana is running late: the previous job ran over."
+        );
+        assert_eq!(with_late_reason(body.clone(), "Dana", Some("  ")), body);
+        assert_eq!(with_late_reason(body.clone(), "Dana", None), body);
     }
 
     #[test]

@@ -4,6 +4,19 @@ use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A stored E.164 number as people write it: "(312) 555-6958" for North America, grouped
+/// digits with the country code otherwise; anything else as it is.
+pub fn phone_for_people(e164: &str) -> String {
+    let digits = e164.trim().strip_prefix('+').unwrap_or(e164.trim());
+    if !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() < 8 {
+        return e164.to_string();
+    }
+    match digits.strip_prefix('1') {
+        Some(n) if n.len() == 10 => format!("({}) {}-{}", &n[..3], &n[3..6], &n[6..]),
+        _ => format!("+{digits}"),
+    }
+}
+
 /// A phone number normalised to E.164 (`+` and 8–15 digits).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -165,5 +178,12 @@ mod tests {
         assert_eq!(required_text("h", Some("a\u{0}b"), 5, &mut errs), None);
         assert_eq!(errs[2].code, "invalid_characters");
         assert_eq!(errs.len(), 3);
+    }
+
+    #[test]
+    fn phones_are_written_as_people_read_them() {
+        assert_eq!(super::phone_for_people("+13125556958"), "(312) 555-6958");
+        assert_eq!(super::phone_for_people("+442071838750"), "+442071838750");
+        assert_eq!(super::phone_for_people("ask at the desk"), "ask at the desk");
     }
 }

@@ -25,15 +25,17 @@ pub struct FieldChange {
 pub struct TimelineEntry {
     pub seq: i64,
     pub at_ms: i64,
-    pub actor_kind: String,
-    pub actor_id: String,
-    pub actor_role: String,
-    pub channel: String,
+    /// "Dana Whitfield checked in" ([`crate::timeline::narrate`]).
+    pub sentence: String,
+    /// "Priority standard → urgent", "Running late: traffic".
+    pub facts: Vec<String>,
+    /// Every changed field in words, for the disclosure.
+    pub raw: Vec<String>,
+    /// The action's name (`job.check_in`), for the disclosure and tests.
     pub action: String,
-    pub changes: Vec<FieldChange>,
-    pub detail: Option<String>,
-    /// The action was taken by one of the AI agents (through the tool API).
-    pub by_agent: bool,
+    pub channel: String,
+    /// The agent's role ("Scheduling agent") when one of the AI agents took the action.
+    pub agent: Option<String>,
 }
 
 /// What the dispatch board is narrowed to (empty strings: no narrowing).

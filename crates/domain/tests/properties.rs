@@ -85,7 +85,7 @@ proptest! {
             prop_assert!(w.start_ms >= EARLIEST_MS && w.end_ms < LATEST_MS && w.start_ms < w.end_ms);
         }
         stable(c.validate(NOW))?;
-        stable(SetEta { ticket_id: id, eta_ms: eta, note: None }.validate(NOW))?;
+        stable(SetEta { ticket_id: id, eta_ms: eta, note: None, late_reason: None }.validate(NOW))?;
         stable_field_result(TimeWindow::parse("w", start, end, i64::MAX))?;
     }
 

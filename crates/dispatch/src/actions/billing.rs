@@ -86,7 +86,22 @@ impl Service {
         Self::require_state(&o.before, Action::BillingRecordPayment)?;
         let total = o.before.invoice.as_ref().map(|i| i.total_cents).unwrap_or(0);
         o.add_payment(&new_id("pay"), input.kind, input.amount_cents.unwrap_or(total), input.due_ms, &ctx.actor.id);
-        self.finish(ctx, o, Action::BillingRecordPayment, Some(CaseState::PaidOrAr), serde_json::json!({}), vec![])
-            .await
+        let paid = self
+            .finish(ctx, o, Action::BillingRecordPayment, Some(CaseState::PaidOrAr), serde_json::json!({}), vec![])
+            .await?;
+        if paid.case.packet.is_none() {
+            return Ok(paid);
+        }
+        // The packet the customer holds says what is now true ("Paid"): compiled again, on
+        // record like the first. The payment stands whatever happens to this step.
+        let again = CallContext { idempotency: None, ..ctx.clone() };
+        let input = domain::commands::TicketRef { ticket_id: paid.case.id.clone(), expected_version: None };
+        match self.compile_closeout_packet(&again, &input).await {
+            Ok(recompiled) => Ok(Outcome { case: recompiled.case, ..paid }),
+            Err(e) => {
+                tracing::warn!(ticket = %paid.case.number, error = %e, "the packet was not compiled again after payment");
+                Ok(paid)
+            }
+        }
     }
 }

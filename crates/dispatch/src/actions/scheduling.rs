@@ -368,15 +368,58 @@ impl Service {
             .await
     }
 
-    /// `dispatch.set_eta`: when the technician will arrive.
+    /// `dispatch.set_eta`: when the technician will arrive, within the booked window — or
+    /// after it, with the running-late reason the customer is told.
     #[tracing::instrument(name = "dispatch.set_eta", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn set_eta(&self, ctx: &CallContext, input: &SetEta) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::DispatchSetEta)?;
-        let note = input.validate(now_ms())?;
+        let texts = input.validate(now_ms())?;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, Action::DispatchSetEta)?;
-        o.set_eta(input.eta_ms, note);
-        self.finish(ctx, o, Action::DispatchSetEta, None, serde_json::json!({}), vec![]).await
+        domain::eta::check(input.eta_ms, o.before.appointment.as_ref(), texts.late_reason.as_deref())
+            .map_err(|r| self.eta_refusal(input.eta_ms, r))?;
+        // A reason is kept only for an arrival that is in fact late.
+        let late = domain::eta::fit(input.eta_ms, o.before.appointment.as_ref()) == domain::eta::EtaFit::Late;
+        let late_reason = texts.late_reason.filter(|_| late);
+        let detail = match &late_reason {
+            Some(r) => serde_json::json!({ "late_reason": r }),
+            None => serde_json::json!({}),
+        };
+        o.set_eta(input.eta_ms, texts.note, late_reason);
+        self.finish(ctx, o, Action::DispatchSetEta, None, detail, vec![]).await
+    }
+
+    /// The instant of a shop-local time of day (minutes after midnight, as "09:30" is typed):
+    /// on the booked day when the job has a window ([`domain::eta::on_booking_day`]), else its
+    /// next occurrence from an hour ago.
+    pub fn eta_at_time_of_day(&self, now_ms: i64, minute_of_day: i64, booked_start_ms: Option<i64>) -> i64 {
+        let tz = self.shop_now().timezone.clone();
+        let midnight = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms)
+                .ok()
+                .and_then(|t| t.to_zoned(tz.clone()).start_of_day().ok())
+                .map(|z| z.timestamp().as_millisecond())
+                .unwrap_or(ms - ms.rem_euclid(86_400_000))
+        };
+        match booked_start_ms {
+            Some(start) => domain::eta::on_booking_day(start, minute_of_day, midnight),
+            None => domain::eta::next_at(now_ms, minute_of_day, midnight),
+        }
+    }
+
+    /// The refusal of an ETA outside the window, in the shop's zone.
+    fn eta_refusal(&self, eta_ms: i64, r: domain::eta::EtaRefusal) -> ServiceError {
+        let shop = self.shop_now();
+        let (eta, window) = (shop.time_label(eta_ms), shop.window_label(r.start_ms, r.end_ms));
+        let late = r.fit == domain::eta::EtaFit::Late;
+        let message = if late {
+            format!(
+                "the ETA {eta} is after the booked window ({window}); give a running-late reason to set it, and the customer is told why"
+            )
+        } else {
+            format!("the ETA {eta} is before the booked window ({window}); reschedule the appointment to come earlier")
+        };
+        ServiceError::EtaOutsideWindow { message, eta_ms, window_start_ms: r.start_ms, window_end_ms: r.end_ms, late }
     }
 }
 

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 const MAIN: &str = "SELECT t.id, t.number, t.state, t.priority, t.problem_summary, t.trade, t.requested_start_ms, \
-    t.requested_end_ms, t.assigned_tech_id, t.assigned_at_ms, t.eta_ms, t.eta_note, t.eta_set_at_ms, t.cancel_reason, t.flag, \
+    t.requested_end_ms, t.assigned_tech_id, t.assigned_at_ms, t.eta_ms, t.eta_note, t.eta_set_at_ms, t.eta_late_reason, t.cancel_reason, t.flag, \
     t.message_count, t.last_message_at_ms, t.version, t.created_at_ms, t.updated_at_ms, \
     c.id AS customer_id, c.name AS customer_name, c.preferred_channel AS customer_channel, \
     s.id AS site_id, s.address AS site_address, s.access_notes AS site_access_notes, s.zone AS site_zone, \
@@ -205,6 +205,7 @@ pub(crate) fn case_from_row(r: &AnyRow, collections_from: Option<&Case>) -> Resu
                 eta_ms,
                 note: r.try_get("eta_note")?,
                 set_at_ms: r.try_get::<Option<i64>, _>("eta_set_at_ms")?.unwrap_or_default(),
+                late_reason: r.try_get("eta_late_reason")?,
             })
         })
         .transpose()?;

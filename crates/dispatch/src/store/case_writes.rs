@@ -81,9 +81,10 @@ impl CaseTx {
         self.set("cancel_reason", SetValue::Text(Some(reason.to_string())));
     }
 
-    pub fn set_eta(&mut self, eta_ms: i64, note: Option<String>) {
+    pub fn set_eta(&mut self, eta_ms: i64, note: Option<String>, late_reason: Option<String>) {
         self.set("eta_ms", SetValue::Int(Some(eta_ms)));
         self.set("eta_note", SetValue::Text(note));
+        self.set("eta_late_reason", SetValue::Text(late_reason));
         self.set("eta_set_at_ms", SetValue::Int(Some(self.now)));
     }
 

@@ -204,6 +204,7 @@ pub const KINDS: &[Kind] = &[
             f("eta_ms", Int),
             f("eta_note", Text),
             f("eta_set_at_ms", Int),
+            f("eta_late_reason", Text),
             f("cancel_reason", Text),
             f("message_count", Int),
             f("last_message_at_ms", Int),
@@ -641,6 +642,9 @@ pub enum Cell {
     Float(Option<f64>),
 }
 
+/// Fields added after exports already existed: an older export has none, and reads as null.
+const ADDED_LATER: &[&str] = &["eta_late_reason"];
+
 /// The cells of one line of `kind`, in its fields' order: every field must be there with its
 /// type (null where the column may be empty), and nothing else.
 pub fn cells(kind: &Kind, line: &str) -> Result<Vec<Cell>, String> {
@@ -652,8 +656,11 @@ pub fn cells(kind: &Kind, line: &str) -> Result<Vec<Cell>, String> {
     kind.fields
         .iter()
         .map(|field| {
-            let raw = map.get(field.name).ok_or_else(|| format!("field {} is missing", field.name))?;
-            let text = raw.get();
+            let text = match map.get(field.name) {
+                Some(raw) => raw.get(),
+                None if ADDED_LATER.contains(&field.name) => "null",
+                None => return Err(format!("field {} is missing", field.name)),
+            };
             let wrong = |want: &str| format!("field {} must be {want}", field.name);
             Ok(match field.ty {
                 Text => {

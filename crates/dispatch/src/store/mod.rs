@@ -3,6 +3,7 @@
 //! aggregate. Nothing above this module writes SQL: the actions read as rules.
 
 pub mod accounts;
+pub mod actor_names;
 pub mod approvals;
 pub mod audit;
 pub mod audit_checkpoints;

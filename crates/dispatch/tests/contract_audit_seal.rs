@@ -54,9 +54,12 @@ async fn rewrite_history(db: &Db, seq: i64, actor_id: &str) -> String {
         if e.seq == seq {
             e.actor_id = actor_id.to_string();
         }
-        let relinked = |h: &String| rehashed.get(h).cloned().unwrap_or_else(|| h.clone());
-        e.prev_hash = relinked(&e.prev_hash);
-        e.ticket_prev_hash = e.ticket_prev_hash.as_ref().map(relinked);
+        if let Some(h) = rehashed.get(&e.prev_hash) {
+            e.prev_hash = h.clone();
+        }
+        if let Some(h) = e.ticket_prev_hash.as_ref().and_then(|t| rehashed.get(t)) {
+            e.ticket_prev_hash = Some(h.clone());
+        }
         e.hash = e.computed_hash();
         if e.hash != old {
             sqlx::query(

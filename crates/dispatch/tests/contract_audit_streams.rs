@@ -165,34 +165,7 @@ async fn deleted_inserted_and_moved_events_are_found() {
 /// Inserts an event as it is, and leaves its stream's head at the stream's newest event (the
 /// insert trigger would point it at this one).
 async fn insert(db: &Db, e: &StoredEvent) {
-    sqlx::query(
-        "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \
-         correlation_id, request_id, action, before_json, after_json, detail_json, attachments_json, prev_hash, \
-         ticket_prev_hash, hash, stream) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $19)",
-    )
-    .bind(&e.id)
-    .bind(e.seq)
-    .bind(&e.ticket_id)
-    .bind(e.at_ms)
-    .bind(&e.actor_kind)
-    .bind(&e.actor_id)
-    .bind(&e.actor_role)
-    .bind(&e.source_channel)
-    .bind(&e.correlation_id)
-    .bind(&e.request_id)
-    .bind(&e.action)
-    .bind(&e.before_json)
-    .bind(&e.after_json)
-    .bind(&e.detail_json)
-    .bind(&e.attachments_json)
-    .bind(&e.prev_hash)
-    .bind(&e.ticket_prev_hash)
-    .bind(&e.hash)
-    .bind(&e.stream)
-    .execute(db.pool())
-    .await
-    .expect("insert event");
+    audit::insert_as_is(db.pool(), e).await.expect("insert event");
     sqlx::query(
         "UPDATE audit_streams SET head_hash = (SELECT hash FROM audit_events WHERE stream = $1 ORDER BY seq DESC LIMIT 1) \
          WHERE stream = $1",

@@ -298,14 +298,7 @@ fn readable(path: &str, v: &Value, shop: &impl ShopLabels) -> String {
 }
 
 fn clip(s: &str) -> String {
-    const MAX: usize = 120;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX - 1).collect();
-        out.push('…');
-        out
-    }
+    crate::views::clip_chars(s, 120)
 }
 
 #[cfg(test)]

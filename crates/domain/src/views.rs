@@ -141,11 +141,15 @@ pub fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> V
 
 /// Long values (a whole appointment, a line list) are cut for the timeline.
 fn clip(s: String) -> String {
-    const MAX: usize = 160;
-    if s.chars().count() <= MAX {
-        s
+    clip_chars(&s, 160)
+}
+
+/// `s` cut to at most `max` characters, the last one an ellipsis when it was cut.
+pub fn clip_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
     } else {
-        let mut out: String = s.chars().take(MAX - 1).collect();
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
         out.push('…');
         out
     }

@@ -130,7 +130,7 @@ pub fn range_text(start_local_ms: i64, end_local_ms: i64) -> String {
     }
 }
 
-/// (`Tue 30 Nov`, `09:30`) of a local millisecond count (Howard Hinnant's civil-from-days).
+/// (`Tue 30 Nov`, `09:30`) of a local millisecond count.
 fn local_parts(local_ms: i64) -> (String, String) {
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -138,6 +138,14 @@ fn local_parts(local_ms: i64) -> (String, String) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // 1970-01-01 was a Thursday.
     let weekday = WEEKDAYS[days.rem_euclid(7) as usize];
+    let (_, month, day) = civil_from_days(days);
+    let month = MONTHS[(month - 1).clamp(0, 11) as usize];
+    (format!("{weekday} {day} {month}"), format!("{:02}:{:02}", rem / 3600, rem % 3600 / 60))
+}
+
+/// (year, month 1–12, day 1–31) of a count of days since 1970-01-01 (Howard Hinnant's
+/// civil-from-days), without a calendar library.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -146,8 +154,7 @@ fn local_parts(local_ms: i64) -> (String, String) {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let month = MONTHS[(month - 1).clamp(0, 11) as usize];
-    (format!("{weekday} {day} {month}"), format!("{:02}:{:02}", rem / 3600, rem % 3600 / 60))
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]

@@ -163,6 +163,13 @@ pub async fn write_and_commit(tx: crate::db::WriteTx, e: Stamped) -> Result<(), 
     tx.execute_and_commit(bind_event(sqlx::query(sql), &e.0)).await
 }
 
+/// Writes an event exactly as given, bypassing its place in the chains: for tests that play an
+/// attacker with write access to the database.
+#[cfg(feature = "test-support")]
+pub async fn insert_as_is(pool: &sqlx::AnyPool, e: &StoredEvent) -> Result<(), sqlx::Error> {
+    bind_event(sqlx::query(INSERT_EVENT), e).execute(pool).await.map(|_| ())
+}
+
 macro_rules! insert_event_sql {
     () => {
         "INSERT INTO audit_events (id, seq, ticket_id, at_ms, actor_kind, actor_id, actor_role, source_channel, \

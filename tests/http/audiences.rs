@@ -46,15 +46,7 @@ async fn invoice_drafted(svc: &Service, case: &domain::Case) -> domain::Case {
     };
     svc.add_message(&op, &internal).await.expect("internal message");
     svc.complete_work(&op, &r()).await.expect("done");
-    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete {
-        ticket_id: case.id.clone(),
-        items: keys,
-        untick: vec![],
-        finalize: true,
-        expected_version: None,
-    };
-    svc.checklist_complete(&op, &check).await.expect("closeout");
+    crate::support::close_out(svc, &op, &case.id).await;
     svc.generate_invoice_draft(&op, &r()).await.expect("invoice").case
 }
 

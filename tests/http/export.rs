@@ -133,15 +133,7 @@ async fn paid_job(svc: &Service, name: &str, phone: &str, tech: &str, hours_ahea
     };
     svc.add_message(&op, &message).await.expect("message");
     svc.complete_work(&op, &r()).await.expect("done");
-    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete {
-        ticket_id: case.id.clone(),
-        items: keys,
-        untick: vec![],
-        finalize: true,
-        expected_version: None,
-    };
-    svc.checklist_complete(&op, &check).await.expect("closeout");
+    crate::support::close_out(svc, &op, &case.id).await;
     svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
     svc.compile_closeout_packet(&op, &r()).await.expect("packet");
     let pay = RecordPayment {

@@ -182,11 +182,6 @@ impl Service {
         Ok(Some(c))
     }
 
-    /// Every checkpoint, from the database and the blob store, judged against the events.
-    pub async fn verify_checkpoints(&self) -> Result<SealReport, ServiceError> {
-        Ok(self.verify_audit().await?.seals)
-    }
-
     /// `audit verify`: re-hashes the whole trail, then checks every checkpoint against the
     /// marks of that same pass.
     #[tracing::instrument(name = "audit.verify", skip_all)]

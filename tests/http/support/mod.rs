@@ -266,15 +266,20 @@ pub async fn closed_out(svc: &Service, case: &domain::Case, labor_minutes: Optio
         svc.record_labor(&op, &labor).await.expect("labor");
     }
     svc.complete_work(&op, &r()).await.expect("done");
-    let keys = svc.case(&op, &case.id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
-    let check = ChecklistComplete {
-        ticket_id: case.id.clone(),
-        items: keys,
+    close_out(svc, &op, &case.id).await;
+    svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
+    svc.compile_closeout_packet(&op, &r()).await.expect("packet").case
+}
+
+/// Ticks every checklist item of a ticket whose work is done, and closes it out.
+pub async fn close_out(svc: &Service, op: &CallContext, ticket_id: &str) {
+    let items = svc.case(op, ticket_id).await.expect("case").checklist.into_iter().map(|i| i.key).collect();
+    let check = domain::commands::ChecklistComplete {
+        ticket_id: ticket_id.to_string(),
+        items,
         untick: vec![],
         finalize: true,
         expected_version: None,
     };
-    svc.checklist_complete(&op, &check).await.expect("closeout");
-    svc.generate_invoice_draft(&op, &r()).await.expect("invoice");
-    svc.compile_closeout_packet(&op, &r()).await.expect("packet").case
+    svc.checklist_complete(op, &check).await.expect("closeout");
 }

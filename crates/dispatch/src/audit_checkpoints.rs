@@ -22,7 +22,7 @@ pub fn blob_key(seq: i64) -> String {
 pub struct Found {
     pub db: Option<Checkpoint>,
     pub blob: Option<Checkpoint>,
-    pub event_hash: Option<String>,
+    pub mark: Option<String>,
 }
 
 /// What the checkpoints say about the chain.
@@ -103,7 +103,7 @@ pub fn judge(keys: Option<&AuditKeys>, found: &BTreeMap<i64, Found>, events_afte
             }
         }
         let Some(first) = sound.first().copied() else { continue };
-        match &f.event_hash {
+        match &f.mark {
             None => {
                 r.problems.push(format!("checkpoint seq {seq}: the event seq {seq} it sealed is missing (deleted?)"));
                 unmatched.push((*seq, first, true));
@@ -204,7 +204,7 @@ impl Service {
         }
         let chain = audit::verify_with_marks(pool, &found.keys().copied().collect()).await?;
         for (seq, f) in found.iter_mut() {
-            f.event_hash = chain.marks.get(seq).cloned();
+            f.mark = chain.marks.get(seq).cloned();
         }
         let mut seals = judge(self.audit_keys(), &found, &|seq| chain.events_after(seq));
         seals.problems.extend(unreadable);
@@ -246,7 +246,7 @@ mod tests {
         seqs.iter()
             .map(|&s| {
                 let c = keys.signer().seal(s, &h(s), 1_000 * s);
-                (s, Found { db: Some(c.clone()), blob: Some(c), event_hash: Some(h(s)) })
+                (s, Found { db: Some(c.clone()), blob: Some(c), mark: Some(h(s)) })
             })
             .collect()
     }
@@ -267,7 +267,7 @@ mod tests {
         let mut found = sealed(&keys, &[3, 7, 10]);
         // Event 5 rewritten and everything after it re-hashed: 7 and 10 hold other hashes.
         for s in [7, 10] {
-            found.get_mut(&s).expect("seq").event_hash = Some(h(100 + s));
+            found.get_mut(&s).expect("seq").mark = Some(h(100 + s));
         }
         let r = judge(Some(&keys), &found, &|s| (12 - s).max(0) as u64);
         assert_eq!(r.verified, 1);
@@ -286,7 +286,7 @@ mod tests {
         found.get_mut(&2).expect("seq").db = Some(stranger.seal(2, &h(2), 1));
         found.get_mut(&2).expect("seq").blob = None;
         found.get_mut(&4).expect("seq").db = None;
-        found.get_mut(&6).expect("seq").event_hash = None;
+        found.get_mut(&6).expect("seq").mark = None;
         let r = judge(Some(&keys), &found, &|s| (5 - s).max(0) as u64);
         assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
         assert!(r.problems[0].contains("seq 2") && r.problems[0].contains("not among the trusted"), "{:?}", r.problems);
@@ -300,7 +300,7 @@ mod tests {
     fn a_copy_filed_under_another_seq_is_a_problem() {
         let keys = keys();
         let c = keys.signer().seal(5, &h(5), 1);
-        let found = BTreeMap::from([(9, Found { db: None, blob: Some(c), event_hash: Some(h(5)) })]);
+        let found = BTreeMap::from([(9, Found { db: None, blob: Some(c), mark: Some(h(5)) })]);
         let r = judge(Some(&keys), &found, &|s| (9 - s).max(0) as u64);
         assert!(r.problems.iter().any(|p| p.contains("signed for seq 5")), "{:?}", r.problems);
         assert_eq!(listed_seq(&blob_key(42)), Some(42));

@@ -60,12 +60,6 @@ pub async fn hashes_between(
         .collect()
 }
 
-/// The seq of the newest checkpoint.
-pub async fn last_seq(pool: &sqlx::AnyPool) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query("SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetch_optional(pool).await?;
-    row.map(|r| r.try_get("seq")).transpose()
-}
-
 /// Stores a checkpoint; false when one for this seq is already there (another instance took
 /// it first: both signed the same head, one row is enough).
 pub async fn insert(db: &Db, c: &Checkpoint) -> Result<bool, sqlx::Error> {

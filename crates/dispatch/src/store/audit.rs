@@ -403,7 +403,7 @@ pub async fn verify(pool: &sqlx::AnyPool) -> Result<Verification, sqlx::Error> {
 /// [`verify`], also giving the marks after the events at `mark_at` (the checkpoints' seqs).
 pub async fn verify_with_marks(pool: &sqlx::AnyPool, mark_at: &BTreeSet<i64>) -> Result<Verification, sqlx::Error> {
     let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq")).fetch_all(pool).await?;
-    let mut check = Walk::default();
+    let mut check = Walk { mark: GENESIS.to_string(), ..Walk::default() };
     for r in &rows {
         check.step(stored(r)?, mark_at);
     }
@@ -425,6 +425,7 @@ struct Walk {
     last_by_ticket: HashMap<String, String>,
     /// Each stream's last stream event.
     heads: HashMap<String, String>,
+    /// The running hash after the last event walked (`genesis` before the first).
     mark: String,
 }
 
@@ -478,7 +479,7 @@ impl Walk {
         if let Some(t) = &e.ticket_id {
             self.last_by_ticket.insert(t.clone(), e.hash.clone());
         }
-        self.mark = fold_mark(if self.mark.is_empty() { GENESIS } else { &self.mark }, &e.hash, e.stream.is_none());
+        self.mark = fold_mark(&self.mark, &e.hash, e.stream.is_none());
         if mark_at.contains(&e.seq) {
             self.v.marks.insert(e.seq, self.mark.clone());
         }

@@ -45,7 +45,7 @@ pub fn document() -> Value {
             ("403", "TOOL_NOT_ALLOWED or FORBIDDEN"),
             ("404", "UNKNOWN_TOOL or TICKET_NOT_FOUND"),
             ("408", "REQUEST_TIMEOUT: the body stalled or the request was not done in time; the connection is closed"),
-            ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE, INVOICE_SENT, ETA_OUTSIDE_WINDOW (details.reason, details.window_start_ms, details.window_end_ms), IDEMPOTENCY_PAYLOAD_MISMATCH or AUTONOMY_PAUSED (details.scope, details.reason)"),
+            ("409", "INVALID_STATE_TRANSITION, CONFLICT, TECH_UNAVAILABLE, CLOSEOUT_REQUIREMENTS_INCOMPLETE, INVOICE_SENT, ETA_OUTSIDE_WINDOW (details.reason, details.window_start_ms, details.window_end_ms), CONTACT_NAME_DIFFERS (details.customer_id, details.customer_name, details.contact, details.choices), IDEMPOTENCY_PAYLOAD_MISMATCH or AUTONOMY_PAUSED (details.scope, details.reason)"),
             ("413", "PAYLOAD_TOO_LARGE"),
             ("429", "RATE_LIMITED (Retry-After header)"),
             ("503", "BUSY (Retry-After header): image work is at its limit; retry with the same key"),

@@ -129,7 +129,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/console/tickets/:id") view=pages::ticket::TicketPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/technicians") view=pages::records::TechniciansPage/>
                 <Route path=path!("/console/schedule") view=pages::records::SchedulePage/>
-                <Route path=path!("/console/customers") view=pages::records::CustomersPage/>
+                <Route path=path!("/console/customers") view=pages::records::CustomersPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/console/customers/:id") view=pages::customer::CustomerPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/checklists") view=pages::records::ChecklistsPage/>
                 // The technician's and the customer's pages render in order too: the job, its
                 // actions (plain form posts) and the portal's ticket are there before (and

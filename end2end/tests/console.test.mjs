@@ -16,6 +16,9 @@ async function openConsole() {
 test('the console is server-rendered and hydrates', async () => {
   const { page, errors } = await openConsole();
   assert.equal(await page.title(), 'Real Dispatch');
+  // New ticket is a drawer: closed, the board has the whole width; open, the form is there.
+  assert.equal(await page.isVisible('#new-ticket-form'), false);
+  await page.click('[data-test="new-ticket"]');
   assert.ok(await page.isVisible('#new-ticket-form'));
   assert.deepEqual(errors, []);
   await page.close();
@@ -26,6 +29,7 @@ test('creating a ticket through the form updates the list without a reload', asy
   // A value on window survives only if the page is not reloaded.
   await page.evaluate(() => { window.__sameDocument = true; });
   const name = `E2E Customer ${Date.now()}`;
+  await page.click('[data-test="new-ticket"]');
   await page.fill('input[name="customer_name"]', name);
   await page.fill('input[name="phone"]', '555-010-9999');
   await page.fill('input[name="address"]', '1 Test Way');
@@ -50,6 +54,7 @@ test('creating a ticket through the form updates the list without a reload', asy
 test('invalid input shows a field error and creates nothing', async () => {
   const { page } = await openConsole();
   const rowsBefore = await page.locator('#board .card').count();
+  await page.click('[data-test="new-ticket"]');
   await page.fill('input[name="customer_name"]', 'Bad Phone');
   await page.fill('input[name="phone"]', '12');
   await page.click('#new-ticket-form button[type="submit"]');

@@ -16,6 +16,7 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
 
   // Phone intake.
   const name = `Walkthrough ${Date.now()}`;
+  await page.click('[data-test="new-ticket"]');
   await page.fill('input[name="customer_name"]', name);
   await page.fill('input[name="phone"]', '+1 312 555 0142');
   await page.fill('input[name="address"]', '77 Lake Shore Dr');
@@ -39,7 +40,9 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
   await page.waitForSelector('#timeline li[data-action="schedule.propose_slots"]', { timeout: 15_000 });
   const book = page.locator('[data-test="book"]').first();
   await book.waitFor({ timeout: 15_000 });
-  assert.match(await book.textContent(), /E2E Tech/);
+  // A slot reads as when, who and what their day holds, with the reasons beside it.
+  assert.match(await book.textContent(), /^Book \w{3} \d{1,2} \w{3}, \d\d:\d\d\u2013\d\d:\d\d \u00b7 E2E T\. \(/);
+  assert.match(await page.locator('[data-test="slot-why"]').first().textContent(), /that day/);
   await book.click();
   await page.waitForFunction(() => document.querySelector('[data-test="ticket-state"]')?.textContent.includes('Dispatched'), null, { timeout: 15_000 });
   assert.match(await page.textContent('[data-test="technician"]'), /E2E Tech/);

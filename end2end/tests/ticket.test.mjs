@@ -34,8 +34,9 @@ async function settled(page) {
 }
 
 test('a dispatcher sets an ETA as a time, is told in words when it is late, and bills the job', { timeout: 180_000 }, async () => {
+  const customer = `Late Walk ${Date.now()}`;
   const created = await tool('ticket.create', {
-    customer: { name: `Late Walk ${Date.now()}`, phone: '+1 312 555 6958' },
+    customer: { name: customer, phone: '+1 312 555 6958' },
     site: { address: '9 Clock Tower Rd' },
     problem_summary: 'Boiler pressure drops overnight',
     trade: 'hvac',
@@ -145,6 +146,15 @@ test('a dispatcher sets an ETA as a time, is told in words when it is late, and 
   execFileSync('pdftoppm', ['-png', '-r', '80', '-f', '1', '-l', '1', '-singlefile', pdfPath, `${OUT}/packet-page1`]);
   assert.ok(statSync(`${OUT}/packet-page1.png`).size > 10_000, 'page 1 rendered with content');
   console.log(`screenshot: end2end/${OUT}/packet-page1.png`);
+
+  // The paid job is off the board, and found again with "Include paid and canceled".
+  await page.goto(new URL('/console', page.url()).href);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.fill('#board-search', customer);
+  await page.waitForFunction(() => document.querySelectorAll('#board .card').length === 0, null, { timeout: 15_000 });
+  await page.check('[data-test="include-closed"]');
+  const found = await page.waitForSelector(`#closed-board [data-state="paid_or_ar"] [data-ticket="${created.case.number}"]`, { timeout: 15_000 });
+  assert.ok(found, 'the paid job is found');
 
   assert.deepEqual(errors, [], 'no script errors');
   await context.close();

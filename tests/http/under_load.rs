@@ -76,7 +76,7 @@ async fn send(
 
 fn create_body(tag: &str) -> String {
     json!({
-        "customer": {"name": format!("Client {tag}"), "phone": "555-010-4477"},
+        "customer": {"name": format!("Client {tag}"), "phone": crate::support::phone_of(tag)},
         "site": {"address": "12 Elm St"},
         "problem_summary": tag,
         "trade": "hvac",

@@ -139,3 +139,50 @@ async fn an_update_is_sent_once_and_recorded_or_given_up_visibly() {
         assert!(svc.verify_audit().await.expect("verify").problems.is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_office_sends_the_customer_a_working_link_through_their_channel() {
+    for db in each_backend().await {
+        let svc = service(db.clone());
+        let tech = technician(&svc, "hvac").await;
+        let case = dispatched_ticket(&svc, &tech, 4).await;
+        // The booking's own update goes first, out of the way.
+        let now = dispatch::ids::now_ms();
+        for u in svc.claim_updates(now, 10).await.expect("claim") {
+            assert!(svc.update_sent(&u, &u.body, now).await.expect("sent"));
+        }
+        let send = domain::commands::TicketRef { ticket_id: case.id.clone(), expected_version: None };
+        let queued = svc.send_portal_link(&system(), &send).await.expect("queued");
+        assert_eq!((queued.kind.as_str(), queued.status.as_str()), ("ticket_link", "pending"));
+        assert_eq!((queued.channel.as_deref(), queued.to.as_deref()), (Some("sms"), Some("+15550001111")));
+        assert!(queued.body.starts_with("Hi Ada, here is the page for your job"), "{}", queued.body);
+
+        // A second click within five minutes queues nothing.
+        let err = svc.send_portal_link(&system(), &send).await.expect_err("too soon");
+        assert_eq!(err.code(), "CONFLICT");
+        let links = "SELECT COUNT(*) FROM customer_updates WHERE ticket_id = $1 AND kind = 'ticket_link'";
+        assert_eq!(count_where(&svc, links, &case.id).await, 1);
+
+        // The worker makes the link as it sends; the customer's link opens their ticket.
+        let claimed = svc.claim_updates(dispatch::ids::now_ms(), 10).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+        let text = svc.update_text(&claimed[0], "https://shop.example").await.expect("text");
+        let path = text.split("https://shop.example").nth(1).expect("a link in the text").trim().to_string();
+        assert!(path.starts_with("/portal/link/"), "{text}");
+        let token = path.trim_start_matches("/portal/link/");
+        let grant = svc.open_portal_link(token, None).await.expect("the link opens");
+        assert_eq!(grant.ticket_id, case.id);
+        assert!(svc.update_sent(&claimed[0], &text, dispatch::ids::now_ms()).await.expect("sent"));
+        let audited = "SELECT COUNT(*) FROM audit_events WHERE ticket_id = $1 AND action = 'portal.send_link'";
+        assert_eq!(count_where(&svc, audited, &case.id).await, 1);
+
+        // A shop that turned these off is told so, and nothing is queued.
+        let mut rules = UpdateSettings::default();
+        rules.rules.iter_mut().find(|r| r.kind == UpdateKind::TicketLink).expect("rule").enabled = false;
+        svc.set_update_settings(&system(), &rules).await.expect("rules");
+        let err = svc.send_portal_link(&system(), &send).await.expect_err("turned off");
+        assert!(err.to_string().contains("turned off"), "{err}");
+        assert_eq!(count_where(&svc, links, &case.id).await, 1);
+        assert!(svc.verify_audit().await.expect("verify").problems.is_empty());
+    }
+}

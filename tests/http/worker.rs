@@ -65,7 +65,11 @@ fn deliveries(seen: &Seen) -> Vec<(String, Value)> {
 
 async fn lead(svc: &Service, name: &str) -> domain::Case {
     let input = CreateTicket {
-        customer: NewCustomer { name: Some(name.into()), phone: Some("+15550002222".into()), ..Default::default() },
+        customer: NewCustomer {
+            name: Some(name.into()),
+            phone: Some(crate::support::phone_of(name)),
+            ..Default::default()
+        },
         problem_summary: Some("Leaking tap".into()),
         ..Default::default()
     };

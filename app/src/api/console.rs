@@ -11,6 +11,8 @@ pub async fn create_ticket(
     problem_summary: String,
     trade: String,
     priority: String,
+    // The answer to "who is calling?" when the phone or e-mail is another customer's name.
+    #[server(default)] known_contact: Option<String>,
 ) -> Result<FormOutcome<Case>, ServerFnError> {
     ssr::allow(Action::BoardRead)?;
     use domain::{CreateTicket, NewCustomer, NewSite};
@@ -31,6 +33,7 @@ pub async fn create_ticket(
             phone: opt(phone),
             email: opt(email),
             preferred_channel: None,
+            known_contact: known_contact.as_deref().and_then(domain::KnownContact::parse),
         },
         site: opt(address).map(|a| NewSite { address: Some(a), ..Default::default() }),
         problem_summary: opt(problem_summary),
@@ -38,9 +41,24 @@ pub async fn create_ticket(
         priority,
         ..Default::default()
     };
-    case_of(
-        ssr::service()?.execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketCreate(input)).await,
-    )
+    match ssr::service()?
+        .execute_case(&ssr::context(Action::BoardRead)?, domain::ActionInput::TicketCreate(input))
+        .await
+    {
+        // The form asks the question beside the phone: the typed call stays, one click answers.
+        Err(dispatch::ServiceError::ContactNameDiffers { customer_name, contact, .. }) => {
+            tracing::info!("intake asked who is calling on a known contact");
+            Ok(FormOutcome::Invalid {
+                message: format!("{contact} is already {customer_name}'s. Who is calling?"),
+                fields: vec![FieldError::new(
+                    "customer.known_contact",
+                    "contact_name_differs",
+                    format!("{contact} is already {customer_name}'s"),
+                )],
+            })
+        }
+        r => case_of(r),
+    }
 }
 
 /// Cards sent per column (the counts always cover every matching ticket).

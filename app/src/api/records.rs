@@ -211,6 +211,12 @@ pub async fn customers(query: String) -> Result<Vec<CustomerRow>, ServerFnError>
     Ok(list)
 }
 
+/// One customer's file: contacts, callers, sites and every ticket.
+#[server(endpoint = "customer_file")]
+pub async fn customer_file(customer_id: String) -> Result<domain::records::CustomerFile, ServerFnError> {
+    ssr::service()?.customer_file(&ssr::context(Action::RecordsRead)?, &customer_id).await.map_err(ssr::error)
+}
+
 /// A customer before any ticket, with an optional first site.
 #[server(endpoint = "new_customer")]
 pub async fn new_customer(
@@ -223,8 +229,7 @@ pub async fn new_customer(
 ) -> Result<FormOutcome<String>, ServerFnError> {
     ssr::allow(Action::RecordsRead)?;
     let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
-    let customer =
-        domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), preferred_channel: None };
+    let customer = domain::NewCustomer { name: opt(name), phone: opt(phone), email: opt(email), ..Default::default() };
     let site = opt(address).map(|a| domain::NewSite {
         address: Some(a),
         access_notes: opt(access_notes),

@@ -39,6 +39,42 @@ pub async fn console_propose(
     ssr::outcome(r.map(|o| serde_json::from_value(o.data["slots"].clone()).unwrap_or_default()))
 }
 
+/// A customer's link to their ticket page, as the console shows it once to copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerLink {
+    /// `/portal/link/…`: the page puts its own address in front.
+    pub path: String,
+    pub expires_at_ms: i64,
+}
+
+/// A new customer link to the ticket's portal page (`portal.create_link`, audited).
+#[server(endpoint = "console_customer_link")]
+pub async fn console_customer_link(ticket_id: String) -> Result<FormOutcome<CustomerLink>, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
+    let input = domain::commands::CreateLink { ticket_id, ttl_hours: None };
+    let made = ssr::run::<serde_json::Value>(domain::ActionInput::PortalCreateLink(input)).await?;
+    ssr::outcome(made.and_then(|v| {
+        serde_json::from_value::<CustomerLink>(v["link"].clone())
+            .map_err(|e| dispatch::ServiceError::Internal(e.to_string()))
+    }))
+}
+
+/// Sends the customer a link to the ticket's page through their channel (`portal.send_link`):
+/// answers with who it goes to.
+#[server(endpoint = "console_send_link")]
+pub async fn console_send_link(ticket_id: String) -> Result<FormOutcome<String>, ServerFnError> {
+    ssr::allow(Action::BoardRead)?;
+    let input = domain::commands::TicketRef { ticket_id, expected_version: None };
+    let queued = ssr::run::<serde_json::Value>(domain::ActionInput::PortalSendLink(input)).await?;
+    ssr::outcome(queued.map(|v| {
+        let to = v["update"]["to"].as_str().unwrap_or_default();
+        let to = domain::validate::Phone::parse("to", to)
+            .map(|p| domain::validate::phone_for_people(p.as_str()))
+            .unwrap_or_else(|_| to.to_string());
+        format!("The link goes to {to}; it shows under Customer updates once sent.")
+    }))
+}
+
 /// Books a slot and assigns its technician in one step (`ticket.book`).
 #[server(endpoint = "console_book")]
 pub async fn console_book(

@@ -2,6 +2,7 @@ pub mod accounts;
 pub mod approvals;
 pub mod billing;
 pub mod console;
+pub mod customer;
 pub mod photos;
 pub mod portal;
 pub mod records;
@@ -40,6 +41,26 @@ pub fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p><a href="/">"Back to the start page"</a></p>
         </main>
+    }
+}
+
+/// Calls `apply` with the latest value once no new one came for 300 ms (in the browser; on the
+/// server nothing is typed).
+pub fn debounced(apply: impl Fn(String) + Copy + 'static) -> impl Fn(String) + Copy + 'static {
+    #[cfg(feature = "hydrate")]
+    {
+        let pending = StoredValue::new_local(None::<leptos::prelude::TimeoutHandle>);
+        move |value: String| {
+            if let Some(h) = pending.get_value() {
+                h.clear();
+            }
+            let h = set_timeout_with_handle(move || apply(value), std::time::Duration::from_millis(300)).ok();
+            pending.set_value(h);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    move |value: String| {
+        let _ = (apply, value);
     }
 }
 

@@ -152,15 +152,11 @@ pub fn SchedulePage() -> impl IntoView {
 
 #[component]
 pub fn CustomersPage() -> impl IntoView {
-    use crate::api::{customers, EditCustomer, EditSite, NewCustomer};
+    use crate::api::{customers, NewCustomer};
     let query = RwSignal::new(String::new());
-    let edit = ServerAction::<EditCustomer>::new();
-    let site = ServerAction::<EditSite>::new();
     let add = ServerAction::<NewCustomer>::new();
-    let list = Resource::new(
-        move || (query.get(), edit.version().get(), site.version().get(), add.version().get()),
-        |(q, _, _, _)| customers(q),
-    );
+    let list = Resource::new(move || (query.get(), add.version().get()), |(q, _)| customers(q));
+    let typed = crate::pages::debounced(move |q: String| query.set(q));
     view! {
         <TopBar title="Customers"/>
         <main class="console">
@@ -184,41 +180,34 @@ pub fn CustomersPage() -> impl IntoView {
                 </details>
             </section>
             <section class="panel">
-                <input type="search" id="customer-search" placeholder="Search name, phone, e-mail" aria-label="Search customers"
+                <input type="search" id="customer-search" placeholder="Search name, caller, phone, e-mail" aria-label="Search customers"
+                    on:input=move |ev| typed(event_target_value(&ev))
                     on:change=move |ev| query.set(event_target_value(&ev))/>
-                <p class="form-status" role="status">
-                    {move || outcome_text(edit.value().get(), "Customer saved.").or_else(|| outcome_text(site.value().get(), "Site saved."))
-                        .map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}
-                </p>
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match list.await {
                             Ok(rows) if rows.is_empty() => view! { <p class="empty">"No customers match. Add one above, or take a call on the board."</p> }.into_any(),
-                            Ok(rows) => rows.into_iter().map(|r| {
-                                let c = r.customer.clone();
-                                let (label, id, name) = (c.name.clone(), c.id.clone(), c.name.clone());
-                                view! {
-                                    <article class="record" data-customer=label>
-                                        <ActionForm action=edit attr:class="form compact">
-                                            <input type="hidden" name="customer_id" value=id/>
-                                            <label class="field"><span>"Name"</span><input name="name" value=name required=true/></label>
-                                            <label class="field"><span>"Add phone"</span><input name="add_phone" type="tel"/></label>
-                                            <label class="field"><span>"Add e-mail"</span><input name="add_email" type="email"/></label>
-                                            <button type="submit">"Save"</button>
-                                        </ActionForm>
-                                        <p class="muted">{c.phones.join(", ")} " " {c.emails.join(", ")} " · " {r.tickets} " tickets"</p>
-                                        {r.sites.into_iter().map(|s| view! {
-                                            <ActionForm action=site attr:class="form compact site">
-                                                <input type="hidden" name="site_id" value=s.id.clone()/>
-                                                <label class="field"><span>"Address"</span><input name="address" value=s.address.clone() required=true/></label>
-                                                <label class="field"><span>"Access notes"</span><input name="access_notes" value=s.access_notes.clone().unwrap_or_default()/></label>
-                                                <label class="field"><span>"Zone"</span><input name="zone" value=s.zone.clone().unwrap_or_default()/></label>
-                                                <button type="submit">"Save site"</button>
-                                            </ActionForm>
+                            Ok(rows) => view! {
+                                <table class="ticket-table" id="customers">
+                                    <thead><tr><th>"Customer"</th><th>"Phone / e-mail"</th><th>"Sites"</th><th>"Tickets"</th></tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|r| {
+                                            let c = r.customer;
+                                            let reach: Vec<String> = c.phones.iter().map(|p| domain::validate::phone_for_people(p)).chain(c.emails.iter().cloned()).collect();
+                                            let href = format!("/console/customers/{}", c.id);
+                                            let tickets = match r.tickets { 1 => "1 ticket".to_string(), n => format!("{n} tickets") };
+                                            view! {
+                                                <tr class="record" data-customer=c.name.clone()>
+                                                    <td><a href=href.clone()>{c.name.clone()}</a></td>
+                                                    <td>{reach.join(", ")}</td>
+                                                    <td>{r.sites.iter().map(|s| s.address.clone()).collect::<Vec<_>>().join("; ")}</td>
+                                                    <td><a href=href>{tickets}</a></td>
+                                                </tr>
+                                            }
                                         }).collect_view()}
-                                    </article>
-                                }
-                            }).collect_view().into_any(),
+                                    </tbody>
+                                </table>
+                            }.into_any(),
                             Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
                         }
                     })}

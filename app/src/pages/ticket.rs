@@ -2,14 +2,15 @@
 //! only the actions that are legal in its state (from the shared lifecycle table).
 
 use crate::api::{
-    load_ticket, ConsoleAgents, ConsoleBook, ConsoleCancel, ConsoleJobStep, ConsoleMessage, ConsolePropose,
-    ConsoleSetEta, ConsoleSetFlag, ConsoleSetPriority, DecideApproval, FormOutcome, TicketDetail,
+    load_ticket, ConsoleAgents, ConsoleBook, ConsoleCancel, ConsoleCustomerLink, ConsoleJobStep, ConsoleMessage,
+    ConsolePropose, ConsoleSendLink, ConsoleSetEta, ConsoleSetFlag, ConsoleSetPriority, DecideApproval, FormOutcome,
+    TicketDetail,
 };
 use crate::pages::approvals::ApprovalCard;
 use crate::pages::billing::{Billing, BillingActions};
 use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
-use crate::pages::{day_label, failure_text, field_error, short_day, time_of_day, when};
+use crate::pages::{day_label, day_time, failure_text, field_error, short_day, time_of_day, when, window_text};
 use domain::currency::Currency;
 use domain::money::Money;
 use domain::views::TimelineEntry;
@@ -54,7 +55,7 @@ pub fn TicketPage() -> impl IntoView {
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">
-            <p><a href="/console">"← Dispatch board"</a></p>
+            <p class="ticket-nav"><a href="/console">"← Dispatch board"</a> <CustomerLinkBar ticket_id=id()/></p>
             <ActionStatus actions/>
             <Transition fallback=|| view! { <p class="muted">"Loading the ticket…"</p> }>
                 {move || Suspend::new(async move {
@@ -317,6 +318,10 @@ fn Facts(c: Case, currency: Currency) -> impl IntoView {
             <dt>"Customer"</dt><dd>{c.customer.name.clone()}</dd>
             {(!phones.is_empty()).then(|| view! { <dt>"Phone"</dt><dd data-test="customer-phone">{phones.join(", ")}</dd> })}
             {(!c.customer.emails.is_empty()).then(|| view! { <dt>"E-mail"</dt><dd>{c.customer.emails.join(", ")}</dd> })}
+            {c.contact.clone().map(|p| {
+                let reach: Vec<String> = p.phone.iter().map(|x| domain::validate::phone_for_people(x)).chain(p.email.clone()).collect();
+                view! { <dt>"Caller"</dt><dd data-test="contact">{p.name} {(!reach.is_empty()).then(|| format!(" \u{b7} {}", reach.join(", ")))}</dd> }
+            })}
             <dt>"Site"</dt><dd>{c.site.as_ref().map(|s| s.address.clone()).unwrap_or_else(|| "—".into())}
                 {c.site.as_ref().and_then(|s| s.access_notes.clone()).map(|n| view! { <br/><small>{n}</small> })}</dd>
             <dt>"Problem"</dt><dd>{c.problem_summary.clone().unwrap_or_else(|| "—".into())}</dd>
@@ -359,22 +364,26 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
                 if list.is_empty() {
                     view! { <p class="empty" data-test="no-slots">"No free technician with the skill in that range."</p> }.into_any()
                 } else {
-                    view! { <ul class="slots" id="slots">
-                        {list.into_iter().map(|s| {
+                    view! { <ol class="slots" id="slots">
+                        {list.into_iter().enumerate().map(|(n, s)| {
+                            let label = slot_label(&s);
+                            let why = s.reasons.join(" \u{b7} ");
                             view! {
-                                <li>
+                                <li class:best=n == 0>
                                     <ActionForm action=a.book attr:class="inline">
                                         <input type="hidden" name="ticket_id" value=id.get_value()/>
                                         <input type="hidden" name="start_ms" value=s.start_ms.to_string()/>
                                         <input type="hidden" name="end_ms" value=s.end_ms.to_string()/>
                                         <input type="hidden" name="technician_id" value=s.technician_id.clone()/>
                                         <input type="hidden" name="reschedule" value=reschedule.to_string()/>
-                                        <button type="submit" data-test="book">{format!("Book {} with {}", when(s.start_ms), s.technician_name)}</button>
+                                        <button type="submit" data-test="book" aria-describedby=format!("why-{n}")>{format!("Book {label}")}</button>
                                     </ActionForm>
+                                    {(n == 0).then(|| view! { <span class="badge">"Best fit"</span> })}
+                                    <small class="muted" id=format!("why-{n}") data-test="slot-why">{why}</small>
                                 </li>
                             }
                         }).collect_view()}
-                    </ul> }.into_any()
+                    </ol> }.into_any()
                 }
             })}
         })}
@@ -446,4 +455,116 @@ fn ActionForms(c: Case, actions: Actions) -> impl IntoView {
             </details>
         })}
     }
+}
+
+/// `Tue 1 Dec, 09:30–11:00 · Dana W. (north, 2 jobs)`: when, who, and what that day holds.
+fn slot_label(s: &domain::slots::Slot) -> String {
+    let jobs = match s.jobs_that_day {
+        0 => "free that day".to_string(),
+        1 => "1 job".to_string(),
+        n => format!("{n} jobs"),
+    };
+    let about = match &s.zone {
+        Some(zone) => format!("{zone}, {jobs}"),
+        None => jobs,
+    };
+    format!("{} \u{b7} {} ({about})", window_text(s.start_ms, s.end_ms), short_name(&s.technician_name))
+}
+
+/// `Dana Whitfield` -> `Dana W.`; a one-word name stays whole.
+fn short_name(name: &str) -> String {
+    let mut words = name.split_whitespace();
+    match (words.next(), words.last()) {
+        (Some(first), Some(last)) => format!("{first} {}.", last.chars().next().unwrap_or_default()),
+        (Some(first), None) => first.to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// "Send customer link": a new link to the customer's page for this ticket, shown once to copy
+/// into a text or an e-mail.
+#[component]
+fn CustomerLinkBar(ticket_id: String) -> impl IntoView {
+    let make = ServerAction::<ConsoleCustomerLink>::new();
+    let send = ServerAction::<ConsoleSendLink>::new();
+    let copied = RwSignal::new(None::<bool>);
+    let (send_id, make_id) = (ticket_id.clone(), ticket_id);
+    let link = move || match make.value().get() {
+        Some(Ok(FormOutcome::Done(l))) => Some(l),
+        _ => None,
+    };
+    view! {
+        <span class="customer-link">
+            <ActionForm action=send attr:class="inline" attr:id="send-link-form">
+                <input type="hidden" name="ticket_id" value=send_id/>
+                <button type="submit" class="secondary" data-test="send-link"
+                    title="A text or e-mail through the customer's channel, with a new link">"Send customer link"</button>
+            </ActionForm>
+            <ActionForm action=make attr:class="inline" attr:id="customer-link-form">
+                <input type="hidden" name="ticket_id" value=make_id/>
+                <button type="submit" class="secondary" data-test="customer-link">"Copy a link"</button>
+            </ActionForm>
+            <span class="ok" data-test="send-link-status">{move || match send.value().get() {
+                Some(Ok(FormOutcome::Done(text))) => Some(text),
+                _ => None,
+            }}</span>
+            <span class="bad" data-test="send-link-refusal">{move || failure_text(send.value().get())}</span>
+            {move || link().map(|l| {
+                let url = format!("{}{}", page_origin(), l.path);
+                view! {
+                    <input readonly class="link-url" data-test="customer-link-url" aria-label="Customer link" value=url
+                        on:focus=|ev| select_all(&ev)/>
+                    <button type="button" class="secondary" data-test="customer-link-copy"
+                        on:click=move |_| copied.set(Some(copy_link_field()))>
+                        {move || match copied.get() { Some(true) => "Copied", Some(false) => "Press Ctrl+C to copy", None => "Copy" }}
+                    </button>
+                    <small class="muted">"Works until " {day_time(l.expires_at_ms)} ". Anyone with it sees this ticket; send it to the customer only."</small>
+                }
+            })}
+            <span class="bad">{move || failure_text(make.value().get())}</span>
+        </span>
+    }
+}
+
+/// This page's `scheme://host`, in the browser (links are made only there).
+fn page_origin() -> String {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        return w.location().origin().unwrap_or_default();
+    }
+    String::new()
+}
+
+fn select_all(ev: &leptos::ev::FocusEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+            input.select();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
+/// Copies the link field's text: selects it and asks the browser to copy the selection, which
+/// works on a shop's plain-http address too (the clipboard API needs https). False when the
+/// browser refused; the text stays selected to copy by hand.
+fn copy_link_field() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use js_sys::{Function, Reflect};
+        use wasm_bindgen::{JsCast, JsValue};
+        let run = || -> Option<bool> {
+            let document = web_sys::window()?.document()?;
+            let input: web_sys::HtmlInputElement =
+                document.query_selector("[data-test=customer-link-url]").ok()??.dyn_into().ok()?;
+            input.select();
+            let exec: Function = Reflect::get(&document, &JsValue::from_str("execCommand")).ok()?.dyn_into().ok()?;
+            exec.call1(&document, &JsValue::from_str("copy")).ok()?.as_bool()
+        };
+        run().unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    false
 }

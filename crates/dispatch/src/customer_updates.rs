@@ -115,6 +115,68 @@ impl Service {
         Ok(())
     }
 
+    /// `portal.send_link`: a `ticket_link` update to the customer through their channel; the
+    /// worker makes the link when it sends it, as for every update that carries one. Refused,
+    /// with nothing queued, when the customer has no phone or e-mail, the shop turned these
+    /// off, or one went out less than five minutes ago.
+    #[tracing::instrument(name = "portal.send_link", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn send_portal_link(
+        &self,
+        ctx: &CallContext,
+        input: &domain::commands::TicketRef,
+    ) -> Result<CustomerUpdate, ServiceError> {
+        self.authorize(ctx, Action::PortalSendLink)?;
+        self.shop().await;
+        let kind = UpdateKind::TicketLink;
+        let mut tx = self.db.begin_write().await?;
+        let case = crate::case_store::load_case(&mut tx, input.ticket_id.trim()).await?;
+        self.check_scope(ctx, &case)?;
+        let settings: UpdateSettings =
+            crate::shop_rules::parse_or_default(SETTING, shop_settings::get_in(&mut tx, SETTING).await?);
+        let rule = settings.rule(kind);
+        if !rule.enabled {
+            return Err(ServiceError::Conflict(
+                "the shop turned off sending links to the ticket page (Settings, customer updates)".into(),
+            ));
+        }
+        let Some((channel, to)) = updates::recipient(&case) else {
+            return Err(ServiceError::invalid(
+                "ticket_id",
+                "no_contact",
+                "the customer has no phone number or e-mail to send the link to",
+            ));
+        };
+        let now = crate::ids::now_ms();
+        if store::last_of_kind(&mut tx, &case.id, kind.as_str()).await?.is_some_and(|at| now - at < kind.quiet_ms()) {
+            return Err(ServiceError::Conflict("a link went to the customer less than five minutes ago".into()));
+        }
+        let body = updates::render(&rule.template, &self.update_facts(&case));
+        let id = new_id("upd");
+        store::insert(
+            &mut tx,
+            &store::NewUpdate {
+                id: &id,
+                ticket_id: &case.id,
+                kind: kind.as_str(),
+                channel: Some(channel.as_str()),
+                to: Some(&to),
+                body: &body,
+                status: "pending",
+                reason: None,
+                case_version: case.version,
+                now,
+            },
+        )
+        .await?;
+        let detail = serde_json::json!({"update_id": id, "channel": channel.as_str(), "to": to});
+        audit::append(&mut tx, ctx, NewEvent::ticket_note(&case.id, Action::PortalSendLink.name(), detail)).await?;
+        tx.commit().await?;
+        tracing::info!(ticket = %case.number, "ticket link queued for the customer");
+        store::get(self.db.pool(), &id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal(format!("customer update {id} vanished after its commit")))
+    }
+
     /// What the templates' placeholders say about this case, in the shop's words, zone and
     /// currency (the copy of the profile the action brought up to date before it began).
     fn update_facts(&self, c: &Case) -> Vec<(&'static str, String)> {

@@ -34,6 +34,12 @@ pub enum ServiceError {
     /// reason. `message` names the times in the shop's zone.
     #[error("{message}")]
     EtaOutsideWindow { message: String, eta_ms: i64, window_start_ms: i64, window_end_ms: i64, late: bool },
+    /// The caller's phone or e-mail is a customer's under another name: intake must say who
+    /// they are (`customer.known_contact`) before anything is filed.
+    #[error(
+        "{contact} already belongs to {customer_name}; say whether the caller is the same person, another contact of {customer_name}, or a new customer (customer.known_contact)"
+    )]
+    ContactNameDiffers { customer_id: String, customer_name: String, contact: String },
     /// The call's idempotency key already holds an answer (the door replays it).
     #[error("this request was already processed")]
     AlreadyProcessed,
@@ -82,6 +88,7 @@ impl ServiceError {
             ServiceError::CloseoutIncomplete { .. } => ErrorCode::CloseoutRequirementsIncomplete,
             ServiceError::InvoiceSent { .. } => ErrorCode::InvoiceSent,
             ServiceError::EtaOutsideWindow { .. } => ErrorCode::EtaOutsideWindow,
+            ServiceError::ContactNameDiffers { .. } => ErrorCode::ContactNameDiffers,
             // Never leaves the service: `execute` answers a replayed key with the stored answer.
             ServiceError::AlreadyProcessed => ErrorCode::Internal,
             ServiceError::LoginFailed => ErrorCode::LoginFailed,
@@ -113,6 +120,10 @@ impl ServiceError {
             ServiceError::EtaOutsideWindow { eta_ms, window_start_ms, window_end_ms, late, .. } => json!({
                 "eta_ms": eta_ms, "window_start_ms": window_start_ms, "window_end_ms": window_end_ms,
                 "reason": if *late { "after_window" } else { "before_window" },
+            }),
+            ServiceError::ContactNameDiffers { customer_id, customer_name, contact } => json!({
+                "customer_id": customer_id, "customer_name": customer_name, "contact": contact,
+                "choices": domain::KnownContact::ALL.map(|k| k.as_str()),
             }),
             ServiceError::RateLimited { retry_after_secs, .. } | ServiceError::Busy { retry_after_secs, .. } => {
                 json!({ "retry_after_seconds": retry_after_secs })

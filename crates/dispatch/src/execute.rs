@@ -208,6 +208,7 @@ impl Service {
             A::BillingEditInvoiceDraft(i) => Done::Case(Box::new(self.edit_invoice_draft(ctx, &i).await?)),
             A::BillingRecordPayment(i) => Done::Case(Box::new(self.record_payment(ctx, &i).await?)),
             A::PortalCreateLink(i) => Done::Data(json!({ "link": self.create_portal_link(ctx, &i).await? })),
+            A::PortalSendLink(i) => Done::Data(json!({ "update": self.send_portal_link(ctx, &i).await? })),
             A::PortalRevokeLink(i) => {
                 self.revoke_portal_link(ctx, &i).await?;
                 Done::Data(json!({ "revoked": i.link_id }))

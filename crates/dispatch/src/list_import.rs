@@ -115,6 +115,7 @@ impl Service {
                 phone: c.phones.first().map(|p| p.as_str().to_string()),
                 email: c.emails.first().map(|e| e.as_str().to_string()),
                 preferred_channel: None,
+                known_contact: None,
             },
             site: c.site.as_ref().map(|s| domain::NewSite {
                 address: Some(s.address.clone()),
@@ -210,6 +211,7 @@ impl Service {
                 phone: c.phones.first().map(|p| p.as_str().to_string()),
                 email: c.emails.first().map(|e| e.as_str().to_string()),
                 preferred_channel: None,
+                known_contact: None,
             };
             let site = c.site.as_ref().map(|s| domain::NewSite {
                 address: Some(s.address.clone()),

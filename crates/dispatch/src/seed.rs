@@ -236,6 +236,7 @@ impl Service {
                     phone: Some(d.phone.into()),
                     email: None,
                     preferred_channel: Some(d.channel),
+                    known_contact: None,
                 },
                 site: d.address.map(|a| NewSite {
                     address: Some(a.into()),

@@ -421,15 +421,18 @@ async fn the_whole_lifecycle_through_the_service() {
                 &ProposeSlots {
                     ticket_id: case.id.clone(),
                     from_ms: Some(tomorrow_at(9)),
-                    to_ms: Some(tomorrow_at(12)),
+                    to_ms: Some(tomorrow_at(15)),
                     ..Default::default()
                 },
             )
             .await
             .expect("propose");
         let slots = proposed.data["slots"].as_array().expect("slots").clone();
-        assert_eq!(slots.len(), 3, "{slots:?}"); // 9:00, 9:30, 10:00 fit a 2 h job before 12:00
-        assert_eq!(slots[0]["start_ms"], tomorrow_at(9));
+        // One technician's offers do not overlap: 9:00, 11:00 and 13:00 fit a 2 h job before 15:00.
+        let starts: Vec<i64> = slots.iter().filter_map(|s| s["start_ms"].as_i64()).collect();
+        assert_eq!(starts, vec![tomorrow_at(9), tomorrow_at(11), tomorrow_at(13)], "{slots:?}");
+        assert_eq!(slots[0]["jobs_that_day"], 0);
+        assert_eq!(slots[0]["zone"], "north");
         assert_eq!(slots[0]["technician_id"], tech.as_str());
 
         let mut c = case.clone();
@@ -633,8 +636,14 @@ async fn technicians_without_the_skill_or_time_are_unavailable() {
             .map(|s| (s["start_ms"].as_i64().unwrap_or(0) - tomorrow_at(0)) / (HOUR_MS / 2))
             .collect();
         // In half hours from midnight: 8:00 would end inside the buffer before 9:00; the
-        // booking plus its buffer ends at 11:30, and the last hour-long slot starts at 13:00.
-        assert_eq!(starts, vec![23, 24, 25, 26], "{:?}", db.backend());
+        // booking plus its buffer ends at 11:30; offers do not overlap, and the last hour-long
+        // one must end by 14:00.
+        assert_eq!(starts, vec![23, 25], "{:?}", db.backend());
+        let offered = &p.data["slots"][0];
+        assert_eq!(offered["jobs_that_day"], 1, "the booked job counts against the day: {offered}");
+        let why: Vec<&str> =
+            offered["reasons"].as_array().expect("reasons").iter().filter_map(|r| r.as_str()).collect();
+        assert!(why.contains(&"30 min kept for travel from the job before"), "{why:?}");
         let err = svc
             .assign_tech(
                 &op(),
@@ -1552,3 +1561,9 @@ mod shop;
 
 #[path = "contract/eta.rs"]
 mod eta;
+
+#[path = "contract/intake_contacts.rs"]
+mod intake_contacts;
+
+#[path = "contract/proposals.rs"]
+mod proposals;

@@ -437,6 +437,13 @@ actions! {
             audience: Api,
             about: "Revoke a portal link: it and every session opened with it stop working.",
         }
+        PortalSendLink = "portal.send_link" (crate::commands::TicketRef) {
+            roles: [Admin, Operator, IntakeAgent, SchedulingAgent, TechLiaisonAgent, CloseoutAgent],
+            from: [],
+            moves: [],
+            audience: Api,
+            about: "Text or e-mail the customer a new link to the ticket's page, through their channel (a customer update of kind ticket_link).",
+        }
         AutonomyPause = "autonomy.pause" (crate::autonomy::AutonomyChange) {
             roles: [Admin, Operator],
             from: [],

@@ -18,6 +18,10 @@ pub struct Case {
     pub trade: Option<String>,
     pub requested_window: Option<TimeWindow>,
     pub customer: CustomerView,
+    /// Who called about this ticket when it is not the customer on file (a tenant, a
+    /// partner). Left out when unset, so cases recorded before contacts existed replay as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactPerson>,
     pub site: Option<SiteView>,
     pub appointment: Option<Appointment>,
     pub assignment: Option<Assignment>,
@@ -85,6 +89,15 @@ pub struct CustomerView {
     pub phones: Vec<String>,
     pub emails: Vec<String>,
     pub preferred_channel: Option<SourceChannel>,
+}
+
+/// A person at a customer: a name and how to reach them (their phone may be the customer's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ContactPerson {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
 }
 
 impl CustomerView {

@@ -46,6 +46,53 @@ pub struct NewCustomer {
     pub email: Option<String>,
     #[serde(default)]
     pub preferred_channel: Option<SourceChannel>,
+    /// The answer when the phone or e-mail already belongs to a customer of another name:
+    /// without it, such a call is refused with `CONTACT_NAME_DIFFERS` and nothing is filed.
+    #[serde(default)]
+    pub known_contact: Option<KnownContact>,
+}
+
+/// Who a caller is when their phone or e-mail is already a customer's under another name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KnownContact {
+    /// The customer on file (a nickname, a spelling): the ticket is theirs, their name stays.
+    SamePerson,
+    /// Someone else at that customer (a partner, a tenant): the ticket is the customer's and
+    /// names this person as its contact.
+    AnotherContact,
+    /// A different customer who shares the number: a new customer, with this person as contact.
+    NewCustomer,
+}
+
+impl KnownContact {
+    pub const ALL: [KnownContact; 3] =
+        [KnownContact::SamePerson, KnownContact::AnotherContact, KnownContact::NewCustomer];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KnownContact::SamePerson => "same_person",
+            KnownContact::AnotherContact => "another_contact",
+            KnownContact::NewCustomer => "new_customer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<KnownContact> {
+        KnownContact::ALL.into_iter().find(|k| k.as_str() == raw.trim())
+    }
+}
+
+/// Whether two names are the same name as people write them: case, spacing and dots aside.
+pub fn same_name(a: &str, b: &str) -> bool {
+    let fold = |s: &str| -> String {
+        s.split(|ch: char| ch.is_whitespace() || ch == '.' || ch == ',')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (a, b) = (fold(a), fold(b));
+    !a.is_empty() && a == b
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -68,6 +115,7 @@ pub struct NewSite {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidCreateTicket {
     pub customer_name: String,
+    pub known_contact: Option<KnownContact>,
     pub phone: Option<Phone>,
     pub email: Option<Email>,
     pub preferred_channel: Option<SourceChannel>,
@@ -152,6 +200,7 @@ impl CreateTicket {
         match (customer_name, errors.is_empty()) {
             (Some(customer_name), true) => Ok(ValidCreateTicket {
                 customer_name,
+                known_contact: c.known_contact,
                 phone,
                 email,
                 preferred_channel: c.preferred_channel,
@@ -191,6 +240,20 @@ fn parse_opt<T>(
 
 #[cfg(test)]
 mod tests {
+    use super::{same_name, KnownContact};
+
+    #[test]
+    fn names_match_as_people_write_them() {
+        assert!(same_name("Nora Quinlan", "  nora   QUINLAN "));
+        assert!(same_name("J. R. Ewing", "J R Ewing"));
+        assert!(!same_name("Nora Quinlan", "Liam Quinlan"));
+        assert!(!same_name("", ""), "no name is no match");
+        for k in KnownContact::ALL {
+            assert_eq!(KnownContact::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(KnownContact::parse("maybe"), None);
+    }
+
     use super::*;
 
     fn complete() -> CreateTicket {

@@ -73,6 +73,8 @@ pub enum ErrorCode {
     InvoiceSent,
     /// An ETA before the booked window, or after it without a running-late reason.
     EtaOutsideWindow,
+    /// Intake named a caller whose phone or e-mail is another customer's name: who are they?
+    ContactNameDiffers,
     AutonomyPaused,
     /// Not a failure: the call waits for a person (202, with the approval's id).
     ApprovalRequired,
@@ -87,7 +89,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingIdempotencyKey,
@@ -107,6 +109,7 @@ impl ErrorCode {
         ErrorCode::CloseoutRequirementsIncomplete,
         ErrorCode::InvoiceSent,
         ErrorCode::EtaOutsideWindow,
+        ErrorCode::ContactNameDiffers,
         ErrorCode::AutonomyPaused,
         ErrorCode::ApprovalRequired,
         ErrorCode::PayloadTooLarge,
@@ -137,6 +140,7 @@ impl ErrorCode {
             ErrorCode::CloseoutRequirementsIncomplete => "CLOSEOUT_REQUIREMENTS_INCOMPLETE",
             ErrorCode::InvoiceSent => "INVOICE_SENT",
             ErrorCode::EtaOutsideWindow => "ETA_OUTSIDE_WINDOW",
+            ErrorCode::ContactNameDiffers => "CONTACT_NAME_DIFFERS",
             ErrorCode::AutonomyPaused => "AUTONOMY_PAUSED",
             ErrorCode::ApprovalRequired => "APPROVAL_REQUIRED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -163,6 +167,7 @@ impl ErrorCode {
             | ErrorCode::CloseoutRequirementsIncomplete
             | ErrorCode::InvoiceSent
             | ErrorCode::EtaOutsideWindow
+            | ErrorCode::ContactNameDiffers
             | ErrorCode::AutonomyPaused => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,

@@ -98,6 +98,18 @@ pub struct JobPart {
     pub unit_price_cents: i64,
 }
 
+/// The phones a technician calls, the caller's first: the person who asked for the visit
+/// expects the call, even when the customer on file is someone else.
+fn phones_to_call(c: &Case) -> Vec<String> {
+    let mut phones: Vec<String> = c.contact.iter().filter_map(|p| p.phone.clone()).collect();
+    for p in &c.customer.phones {
+        if !phones.contains(p) {
+            phones.push(p.clone());
+        }
+    }
+    phones
+}
+
 impl JobView {
     pub fn of(c: &Case) -> JobView {
         JobView {
@@ -109,7 +121,7 @@ impl JobView {
             appointment: c.appointment.as_ref().map(|a| TimeWindow { start_ms: a.start_ms, end_ms: a.end_ms }),
             eta_ms: c.eta.as_ref().map(|e| e.eta_ms),
             site: c.site.as_ref().map(|s| JobSite { address: s.address.clone(), access_notes: s.access_notes.clone() }),
-            customer: JobContact { name: c.customer.name.clone(), phones: c.customer.phones.clone() },
+            customer: JobContact { name: c.customer.name.clone(), phones: phones_to_call(c) },
             checklist: c
                 .checklist
                 .iter()
@@ -188,6 +200,23 @@ pub fn still_needed_sentence(items: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::portal_view::tests::busy_case;
+
+    #[test]
+    fn the_caller_is_called_first() {
+        let mut c = busy_case("dispatched", false);
+        c.contact = Some(crate::ContactPerson {
+            id: "per_1".into(),
+            name: "Liam Quinlan".into(),
+            phone: Some("+13125550199".into()),
+            email: None,
+        });
+        assert_eq!(JobView::of(&c).customer.phones, vec!["+13125550199".to_string(), "+13125550100".to_string()]);
+        // A caller on the customer's own line is not listed twice.
+        if let Some(p) = c.contact.as_mut() {
+            p.phone = Some("+13125550100".into());
+        }
+        assert_eq!(JobView::of(&c).customer.phones, vec!["+13125550100".to_string()]);
+    }
 
     #[test]
     fn a_technician_sees_the_work_not_the_books() {

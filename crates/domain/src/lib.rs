@@ -35,8 +35,8 @@ pub mod window;
 
 pub use action::{Action, ActionInput, Audience};
 pub use actor::{Actor, ActorKind, Role, SourceChannel};
-pub use case::{Case, CaseSummary, CustomerView, SiteView};
-pub use command::{CreateTicket, NewCustomer, NewSite, ValidCreateTicket};
+pub use case::{Case, CaseSummary, ContactPerson, CustomerView, SiteView};
+pub use command::{CreateTicket, KnownContact, NewCustomer, NewSite, ValidCreateTicket};
 pub use commands::*;
 pub use error::{DomainError, ErrorCode, FieldError};
 pub use priority::Priority;

@@ -23,6 +23,15 @@ impl Priority {
             Priority::Emergency => "emergency",
         }
     }
+
+    /// As a dispatcher reads it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Priority::Standard => "Standard",
+            Priority::Urgent => "Urgent",
+            Priority::Emergency => "Emergency",
+        }
+    }
 }
 
 impl fmt::Display for Priority {

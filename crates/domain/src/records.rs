@@ -163,6 +163,16 @@ pub struct CustomerRecord {
     pub tickets: i64,
 }
 
+/// Everything the office keeps about one customer: how to reach them, who else calls for
+/// them, where the work is done, and every ticket, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerFile {
+    pub customer: CustomerView,
+    pub people: Vec<crate::ContactPerson>,
+    pub sites: Vec<SiteView>,
+    pub tickets: Vec<crate::CaseSummary>,
+}
+
 /// An account as the console lists it (never the hash).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserView {

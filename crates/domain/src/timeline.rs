@@ -209,6 +209,7 @@ pub fn narrate(e: &EventFacts<'_>, shop: &impl ShopLabels) -> Narrated {
             }
         }
         "portal.create_link" | "portal.link_created" => format!("{who} made a portal link for the customer"),
+        "portal.send_link" => format!("{who} sent the customer a link to this ticket's page"),
         "portal.revoke_link" | "portal.link_revoked" => format!("{who} revoked a portal link"),
         "portal.link_opened" => "The customer opened their portal link".to_string(),
         "approval.requested" => format!("{who} asked a person to approve a step"),

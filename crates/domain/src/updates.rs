@@ -19,15 +19,18 @@ pub enum UpdateKind {
     EtaChanged,
     WorkDone,
     InvoiceReady,
+    /// Sent when the office (or an agent) asks, never by itself: the link to the ticket's page.
+    TicketLink,
 }
 
 impl UpdateKind {
-    pub const ALL: [UpdateKind; 5] = [
+    pub const ALL: [UpdateKind; 6] = [
         UpdateKind::AppointmentConfirmed,
         UpdateKind::OnTheWay,
         UpdateKind::EtaChanged,
         UpdateKind::WorkDone,
         UpdateKind::InvoiceReady,
+        UpdateKind::TicketLink,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl UpdateKind {
             UpdateKind::EtaChanged => "eta_changed",
             UpdateKind::WorkDone => "work_done",
             UpdateKind::InvoiceReady => "invoice_ready",
+            UpdateKind::TicketLink => "ticket_link",
         }
     }
 
@@ -48,6 +52,7 @@ impl UpdateKind {
             UpdateKind::EtaChanged => "Arrival time changed",
             UpdateKind::WorkDone => "Work done",
             UpdateKind::InvoiceReady => "Invoice ready",
+            UpdateKind::TicketLink => "Link to the ticket page",
         }
     }
 
@@ -61,6 +66,9 @@ impl UpdateKind {
             UpdateKind::EtaChanged => "Hi {customer}, an update from {shop}: {technician} now expects to arrive around {eta}.",
             UpdateKind::WorkDone => "Hi {customer}, the work is done. The report and photos are here: {portal_link}",
             UpdateKind::InvoiceReady => "Hi {customer}, your invoice {invoice} for {total} is ready: {portal_link}",
+            UpdateKind::TicketLink => {
+                "Hi {customer}, here is the page for your job with {shop}: its status, the arrival time and, once done, the report. {portal_link}"
+            }
         }
     }
 

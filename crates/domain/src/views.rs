@@ -48,6 +48,10 @@ pub struct BoardFilter {
     pub priority: String,
     pub technician: String,
     pub trade: String,
+    /// Paid and canceled tickets too (their columns follow the open ones): how last month's
+    /// job is found.
+    #[serde(default)]
+    pub include_closed: bool,
 }
 
 /// One column of the board: a lifecycle state, how many tickets match, the first of them.

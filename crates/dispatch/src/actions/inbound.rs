@@ -115,6 +115,8 @@ impl Service {
                     phone: (kind == "phone").then(|| value.clone()),
                     email: (kind == "email").then(|| value.clone()),
                     preferred_channel: Some(input.channel),
+                    // A message from a known address is that customer's.
+                    known_contact: Some(domain::KnownContact::SamePerson),
                 };
                 let create = CreateTicket {
                     customer,

@@ -13,7 +13,7 @@ use domain::{Action, CustomerView, SiteView};
 
 pub use domain::records::{CustomerEdit, NewSiteRecord, SiteEdit, TemplateItem};
 
-pub use domain::records::CustomerRecord;
+pub use domain::records::{CustomerFile, CustomerRecord};
 
 impl Service {
     /// A customer (and optionally their first site) before any ticket, e.g. a new service
@@ -57,6 +57,22 @@ impl Service {
         .await?;
         tx.commit().await?;
         Ok(CustomerRecord { customer, sites, tickets: 0 })
+    }
+
+    /// One customer's file: contacts, the people who call for them, sites and every ticket
+    /// (closed ones too), newest first.
+    #[tracing::instrument(name = "customer.read", skip_all, fields(actor = %ctx.actor.id))]
+    pub async fn customer_file(&self, ctx: &CallContext, customer_id: &str) -> Result<CustomerFile, ServiceError> {
+        self.authorize(ctx, Action::RecordsRead)?;
+        let mut conn = self.db.pool().acquire().await?;
+        if !customers::exists(&mut conn, customer_id).await? {
+            return Err(ServiceError::invalid("customer_id", "not_found", "no customer with this id"));
+        }
+        let customer = load_customer(&mut conn, customer_id).await?;
+        let people = customers::people_of(&mut conn, customer_id).await?;
+        let sites = customers::sites_of(&mut conn, customer_id).await?;
+        let tickets = crate::case_store::summaries(&mut conn, None, false, None, Some(customer_id), 500).await?;
+        Ok(CustomerFile { customer, people, sites, tickets })
     }
 
     /// Customers whose name, phone or e-mail contains `query` (all when empty), at most 100.

@@ -53,6 +53,26 @@ pub fn working_intervals(hours: &WorkingHours, tz: &jiff::tz::TimeZone, range: T
     out
 }
 
+/// The shop's local midnights from the day holding `range.start_ms` to the first one at or
+/// after `range.end_ms`: the days a technician's load is counted in.
+pub fn local_midnights(tz: &jiff::tz::TimeZone, range: TimeWindow) -> Vec<i64> {
+    let mut out = vec![];
+    let Ok(first) = jiff::Timestamp::from_millisecond(range.start_ms) else { return out };
+    let mut date = first.to_zoned(tz.clone()).date();
+    // At most the 31-day search window plus its edges.
+    for _ in 0..40 {
+        let Ok(midnight) = date.to_datetime(jiff::civil::Time::midnight()).to_zoned(tz.clone()) else { break };
+        let ms = midnight.timestamp().as_millisecond();
+        out.push(ms);
+        if ms >= range.end_ms {
+            break;
+        }
+        let Ok(next) = date.tomorrow() else { break };
+        date = next;
+    }
+    out
+}
+
 /// Skills, zone and hours as both the create and the edit accept them.
 pub(crate) fn roster_fields(
     skills: &[String],
@@ -275,8 +295,14 @@ impl Service {
         let shop = self.shop().await;
         let mut o = self.open(ctx, &input.ticket_id, None).await?;
         Self::require_state(&o.before, Action::ScheduleProposeSlots)?;
+        let day_starts = local_midnights(&self.shop_now().timezone, q.range);
+        // Whole days, so a day's load counts the jobs before the search starts too.
+        let days = match (day_starts.first(), day_starts.last()) {
+            (Some(&s), Some(&e)) if s < e => TimeWindow { start_ms: s, end_ms: e.max(q.range.end_ms) },
+            _ => q.range,
+        };
         let candidates: Vec<Candidate> =
-            self.candidates(&mut o.tx, None, q.range, &o.before.id).await?.into_iter().map(|(_, c)| c).collect();
+            self.candidates(&mut o.tx, None, days, &o.before.id).await?.into_iter().map(|(_, c)| c).collect();
         let query = SlotQuery {
             trade: o.before.trade.clone(),
             zone: o.before.site.as_ref().and_then(|s| s.zone.clone()),
@@ -285,6 +311,7 @@ impl Service {
             step_ms: shop.profile.slot_step_minutes * MINUTE_MS,
             buffer_ms: shop.profile.travel_buffer_minutes * MINUTE_MS,
             max_slots: q.max_slots,
+            day_starts,
         };
         let slots = slots::propose(&query, &candidates);
         let data = serde_json::json!({ "slots": slots });

@@ -37,10 +37,10 @@ impl Service {
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         self.claim(&mut tx, ctx).await?;
-        let (customer_id, old_customer) = customers::upsert_customer(&mut tx, &valid, now).await?;
+        let (customer_id, old_customer, person) = self.intake_customer(&mut tx, &valid, now).await?;
         let site_id = customers::upsert_site(&mut tx, &customer_id, old_customer.is_some(), &valid, now).await?;
         let id = new_id("tkt");
-        tickets::insert(&mut tx, &id, &valid, &customer_id, site_id.as_deref(), now).await?;
+        tickets::insert(&mut tx, &id, &valid, &customer_id, site_id.as_deref(), person.as_deref(), now).await?;
         tickets::instantiate_checklist(&mut tx, &id, valid.trade.as_deref()).await?;
 
         let case = load_case(&mut tx, &id).await?;
@@ -67,6 +67,59 @@ impl Service {
             None => {
                 let event = audit::stamp_for_commit(&mut tx, ctx, event).await?;
                 self.commit_stamped(tx, ctx, Outcome { case, event_id: event.id().to_string(), data }, event).await
+            }
+        }
+    }
+
+    /// Whose ticket a new intake is: a new customer, or the one who already has the caller's
+    /// phone or e-mail. A caller of another name on a known contact is asked about
+    /// (`CONTACT_NAME_DIFFERS`) rather than silently filed under the customer on file. Returns
+    /// the customer, how a reused one looked before, and the person who called when it is not
+    /// the customer on file.
+    async fn intake_customer(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        valid: &ValidCreateTicket,
+        now: i64,
+    ) -> Result<(String, Option<domain::CustomerView>, Option<String>), ServiceError> {
+        use domain::KnownContact;
+        let Some((holder, contact)) = customers::contact_holder(tx, valid).await? else {
+            return Ok((customers::create_customer(tx, valid, now).await?, None, None));
+        };
+        let old = crate::case_store::load_customer(tx, &holder).await?;
+        let people = customers::people_of(tx, &holder).await?;
+        let known_person = people.iter().find(|p| domain::command::same_name(&p.name, &valid.customer_name));
+        let same = domain::command::same_name(&old.name, &valid.customer_name) || named_by_contact(&old);
+        let choice = match valid.known_contact {
+            Some(choice) => choice,
+            None if same => KnownContact::SamePerson,
+            None if known_person.is_some() => KnownContact::AnotherContact,
+            None => {
+                let contact = domain::validate::Phone::parse("phone", &contact)
+                    .map(|p| domain::validate::phone_for_people(p.as_str()))
+                    .unwrap_or(contact);
+                return Err(ServiceError::ContactNameDiffers { customer_id: holder, customer_name: old.name, contact });
+            }
+        };
+        match choice {
+            KnownContact::SamePerson => {
+                customers::add_contacts(tx, &holder, valid, now).await?;
+                Ok((holder, Some(old), None))
+            }
+            KnownContact::AnotherContact => {
+                customers::add_contacts(tx, &holder, valid, now).await?;
+                let person = match known_person {
+                    Some(p) => p.id.clone(),
+                    None => customers::add_person(tx, &holder, valid, now).await?,
+                };
+                Ok((holder, Some(old), Some(person)))
+            }
+            KnownContact::NewCustomer => {
+                // The shared phone or e-mail stays the first customer's (messages from it are
+                // theirs); the new customer reaches this person through the contact record.
+                let id = customers::create_customer(tx, valid, now).await?;
+                let person = customers::add_person(tx, &id, valid, now).await?;
+                Ok((id, None, Some(person)))
             }
         }
     }

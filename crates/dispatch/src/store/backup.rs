@@ -13,6 +13,7 @@ pub const TABLES: &[&str] = &[
     "counters",
     "customers",
     "customer_contacts",
+    "customer_people",
     "sites",
     "technicians",
     "technician_time_off",

@@ -20,9 +20,11 @@ const MAIN: &str = "SELECT t.id, t.number, t.state, t.priority, t.problem_summar
     i.tax_rate_bp AS inv_tax_rate, i.tax_cents AS inv_tax, i.total_cents AS inv_total, i.created_at_ms AS inv_created, \
     k.id AS pkt_id, k.blob_key AS pkt_key, k.sha256 AS pkt_sha, k.size AS pkt_size, k.created_at_ms AS pkt_created, \
     p.kind AS pay_kind, p.amount_cents AS pay_amount, p.due_ms AS pay_due, p.recorded_at_ms AS pay_at, \
+    cp.id AS person_id, cp.name AS person_name, cp.phone AS person_phone, cp.email AS person_email, \
     (SELECT value FROM customer_contacts cc WHERE cc.customer_id = c.id ORDER BY cc.position LIMIT 1) AS customer_contact \
     FROM tickets t JOIN customers c ON c.id = t.customer_id \
     LEFT JOIN sites s ON s.id = t.site_id \
+    LEFT JOIN customer_people cp ON cp.id = t.contact_person_id \
     LEFT JOIN technicians tech ON tech.id = t.assigned_tech_id \
     LEFT JOIN appointments a ON a.ticket_id = t.id AND a.status = 'active' \
     LEFT JOIN invoice_drafts i ON i.ticket_id = t.id \
@@ -267,6 +269,17 @@ pub(crate) fn case_from_row(r: &AnyRow, collections_from: Option<&Case>) -> Resu
             emails,
             preferred_channel: channel.and_then(|c| c.parse().ok()),
         },
+        contact: r
+            .try_get::<Option<String>, _>("person_id")?
+            .map(|id| -> Result<_, ServiceError> {
+                Ok(domain::ContactPerson {
+                    id,
+                    name: r.try_get("person_name")?,
+                    phone: r.try_get("person_phone")?,
+                    email: r.try_get("person_email")?,
+                })
+            })
+            .transpose()?,
         site,
         appointment,
         assignment,
@@ -452,7 +465,8 @@ pub async fn board(
         binds.push(v);
         format!("${}", binds.len())
     };
-    let mut cond = String::from("t.state NOT IN ('paid_or_ar', 'canceled')");
+    let mut cond =
+        String::from(if filter.include_closed { "1 = 1" } else { "t.state NOT IN ('paid_or_ar', 'canceled')" });
     let q = filter.query.trim();
     if let Some(n) = domain::views::ticket_number_query(q) {
         cond.push_str(&format!(" AND t.number = {n}"));
@@ -461,7 +475,8 @@ pub async fn board(
         cond.push_str(&format!(
             " AND (LOWER(c.name) LIKE {p} OR LOWER(COALESCE(s.address, '')) LIKE {p} \
              OR LOWER(COALESCE(t.problem_summary, '')) LIKE {p} \
-             OR EXISTS (SELECT 1 FROM customer_contacts cc2 WHERE cc2.customer_id = c.id AND LOWER(cc2.value) LIKE {p}))"
+             OR EXISTS (SELECT 1 FROM customer_contacts cc2 WHERE cc2.customer_id = c.id AND LOWER(cc2.value) LIKE {p}) \
+             OR EXISTS (SELECT 1 FROM customer_people cp2 WHERE cp2.customer_id = c.id AND LOWER(cp2.name) LIKE {p}))"
         ));
     }
     for (value, column) in [
@@ -501,7 +516,7 @@ pub async fn board(
     let cards: Vec<CaseSummary> = cards.fetch_all(&mut *conn).await?.iter().map(summary).collect::<Result<_, _>>()?;
     Ok(domain::CaseState::ALL
         .into_iter()
-        .filter(|s| s.is_open())
+        .filter(|s| s.is_open() || filter.include_closed)
         .map(|state| domain::views::BoardColumn {
             state,
             count: counts.iter().find(|(s, _)| s == state.as_str()).map(|(_, n)| *n as usize).unwrap_or(0),

@@ -2,7 +2,7 @@
 
 use crate::error::ServiceError;
 use crate::ids::new_id;
-use domain::{SiteView, SourceChannel, ValidCreateTicket};
+use domain::{ContactPerson, SiteView, SourceChannel, ValidCreateTicket};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 /// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
@@ -12,22 +12,42 @@ pub async fn upsert_customer(
     v: &ValidCreateTicket,
     now: i64,
 ) -> Result<(String, Option<domain::CustomerView>), ServiceError> {
+    if let Some((id, _)) = contact_holder(tx, v).await? {
+        let old = crate::case_store::load_customer(tx, &id).await?;
+        add_contacts(tx, &id, v, now).await?;
+        return Ok((id, Some(old)));
+    }
+    Ok((create_customer(tx, v, now).await?, None))
+}
+
+/// The customer who already has the phone (first) or the e-mail of `v`, and which of the two.
+pub async fn contact_holder(
+    tx: &mut crate::db::WriteTx,
+    v: &ValidCreateTicket,
+) -> Result<Option<(String, String)>, ServiceError> {
     for (kind, value) in
         [("phone", v.phone.as_ref().map(|p| p.as_str())), ("email", v.email.as_ref().map(|e| e.as_str()))]
     {
         let Some(value) = value else { continue };
-        let row = sqlx::query("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
-            .bind(kind)
-            .bind(value)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if let Some(r) = row {
-            let id: String = r.try_get("customer_id")?;
-            let old = crate::case_store::load_customer(tx, &id).await?;
-            add_contacts(tx, &id, v, now).await?;
-            return Ok((id, Some(old)));
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT customer_id FROM customer_contacts WHERE kind = $1 AND value = $2")
+                .bind(kind)
+                .bind(value)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some(id) = row {
+            return Ok(Some((id, value.to_string())));
         }
     }
+    Ok(None)
+}
+
+/// A new customer named as `v` says, with the phone and e-mail of `v` no other customer has.
+pub async fn create_customer(
+    tx: &mut crate::db::WriteTx,
+    v: &ValidCreateTicket,
+    now: i64,
+) -> Result<String, ServiceError> {
     let id = new_id("cus");
     sqlx::query(
         "INSERT INTO customers (id, name, preferred_channel, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4)",
@@ -39,7 +59,49 @@ pub async fn upsert_customer(
     .execute(&mut **tx)
     .await?;
     add_contacts(tx, &id, v, now).await?;
-    Ok((id, None))
+    Ok(id)
+}
+
+/// The people recorded at a customer besides the customer on file, oldest first.
+pub async fn people_of(conn: &mut AnyConnection, customer_id: &str) -> Result<Vec<ContactPerson>, ServiceError> {
+    let rows = sqlx::query(
+        "SELECT id, name, phone, email FROM customer_people WHERE customer_id = $1 ORDER BY created_at_ms, id",
+    )
+    .bind(customer_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ContactPerson {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                phone: r.try_get("phone")?,
+                email: r.try_get("email")?,
+            })
+        })
+        .collect()
+}
+
+/// Records the caller of `v` as a person at the customer; returns their id.
+pub async fn add_person(
+    tx: &mut crate::db::WriteTx,
+    customer_id: &str,
+    v: &ValidCreateTicket,
+    now: i64,
+) -> Result<String, ServiceError> {
+    let id = new_id("per");
+    sqlx::query(
+        "INSERT INTO customer_people (id, customer_id, name, phone, email, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(customer_id)
+    .bind(&v.customer_name)
+    .bind(v.phone.as_ref().map(|p| p.as_str()))
+    .bind(v.email.as_ref().map(|e| e.as_str()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
 /// Adds the phone and e-mail of `v` to the customer unless known (to anyone).
@@ -219,12 +281,19 @@ pub async fn sites_of(conn: &mut AnyConnection, customer_id: &str) -> Result<Vec
 pub async fn search(pool: &AnyPool, pattern: &str, limit: i64) -> Result<Vec<String>, ServiceError> {
     Ok(sqlx::query_scalar(
         "SELECT c.id FROM customers c WHERE LOWER(c.name) LIKE $1 OR EXISTS (SELECT 1 FROM customer_contacts cc \
-         WHERE cc.customer_id = c.id AND LOWER(cc.value) LIKE $1) ORDER BY c.name, c.id LIMIT $2",
+         WHERE cc.customer_id = c.id AND LOWER(cc.value) LIKE $1) OR EXISTS (SELECT 1 FROM customer_people cp \
+         WHERE cp.customer_id = c.id AND LOWER(cp.name) LIKE $1) ORDER BY c.name, c.id LIMIT $2",
     )
     .bind(pattern)
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+pub async fn exists(conn: &mut AnyConnection, customer_id: &str) -> Result<bool, ServiceError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(customer_id).fetch_optional(conn).await?;
+    Ok(found.is_some())
 }
 
 pub async fn ticket_count(conn: &mut AnyConnection, customer_id: &str) -> Result<i64, ServiceError> {

@@ -111,6 +111,20 @@ pub const KINDS: &[Kind] = &[
         Column("customer_id"),
     ),
     kind(
+        "customer_people",
+        "customer_people",
+        &[
+            f("id", Text),
+            f("customer_id", Text),
+            f("name", Text),
+            f("phone", Text),
+            f("email", Text),
+            f("created_at_ms", Int),
+        ],
+        "customer_id, created_at_ms, id",
+        Column("customer_id"),
+    ),
+    kind(
         "sites",
         "sites",
         &[
@@ -199,6 +213,7 @@ pub const KINDS: &[Kind] = &[
             f("requested_end_ms", Int),
             f("customer_id", Text),
             f("site_id", Text),
+            f("contact_person_id", Text),
             f("assigned_tech_id", Text),
             f("assigned_at_ms", Int),
             f("eta_ms", Int),

@@ -12,6 +12,7 @@ pub async fn insert(
     v: &ValidCreateTicket,
     customer_id: &str,
     site_id: Option<&str>,
+    contact_person_id: Option<&str>,
     now: i64,
 ) -> Result<i64, ServiceError> {
     // PostgreSQL: a sequence, so new tickets never wait on each other (a rolled-back one leaves
@@ -25,8 +26,8 @@ pub async fn insert(
     let number: i64 = sqlx::query(next).fetch_one(&mut **tx).await?.try_get("value")?;
     sqlx::query(
         "INSERT INTO tickets (id, number, state, priority, problem_summary, trade, requested_start_ms, requested_end_ms, \
-         customer_id, site_id, version, created_at_ms, updated_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
+         customer_id, site_id, contact_person_id, version, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12)",
     )
     .bind(id)
     .bind(number)
@@ -38,6 +39,7 @@ pub async fn insert(
     .bind(v.requested_window.map(|w| w.end_ms))
     .bind(customer_id)
     .bind(site_id)
+    .bind(contact_person_id)
     .bind(now)
     .execute(&mut **tx)
     .await?;

@@ -76,6 +76,7 @@ async function technicianPhone(jobId) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  if (process.env.E2E_DEBUG) page.on('console', (m) => console.log('console:', m.text()));
   await page.goto(`${P}/login?next=${encodeURIComponent('/tech')}`);
   await page.fill('input[name="email"]', USERS.technician);
   await page.fill('input[name="password"]', PASSWORD);
@@ -149,6 +150,7 @@ async function officeTimeline(id) {
 }
 
 test('a whole job done with no signal is applied once, in order, when the signal comes back', async () => {
+  proxy.restore();
   const job = await dispatchedJob('Basement Walk', '+1 312 555 0171');
   const { context, page, errors } = await technicianPhone(job.id);
   await screenshot(page, 'offline-01-job-list-saved');
@@ -221,6 +223,7 @@ test('a whole job done with no signal is applied once, in order, when the signal
   assert.equal(await waitingCount(again), afterTicks + 2);
 
   // The customer signs with a finger, and the work is done.
+  await again.locator('#kit-signature canvas').scrollIntoViewIfNeeded();
   const pad = await again.locator('#kit-signature canvas').boundingBox();
   await again.mouse.move(pad.x + 20, pad.y + pad.height * 0.6);
   await again.mouse.down();
@@ -273,6 +276,7 @@ test('a whole job done with no signal is applied once, in order, when the signal
 });
 
 test('a step refused when it arrives (the office canceled the job meanwhile) is shown to the technician and the office', async () => {
+  proxy.restore();
   const job = await dispatchedJob('Canceled While Queued', '+1 312 555 0172');
   const { context, page } = await technicianPhone(job.id);
   await openJob(page, job.id);

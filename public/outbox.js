@@ -271,6 +271,7 @@
       const work = async () => {
         await reload();
         let sentAny = false;
+        let refusedHere = false;
         for (;;) {
           const item = items.find((i) => i.state === 'waiting' || i.state === 'sending');
           if (!item) break;
@@ -279,6 +280,7 @@
           const end = await send(item);
           if (end === 'stop') break;
           sentAny = true;
+          if (end === 'refused' && item.job === jobId() && item.state === 'refused') refusedHere = true;
           await reload();
         }
         await prune();
@@ -288,7 +290,8 @@
           // The page is behind when the server's last answer is newer than what it shows.
           const chain = await getMeta(`chain:${job}`);
           const shown = Number(article()?.dataset.version) || 0;
-          if (chain && chain.version > shown) refreshPage();
+          // After a refusal too: the job changed, and the page should show it as it is.
+          if (refusedHere || (chain && chain.version > shown)) refreshPage();
         } else if (!job && sentAny) refreshList();
       };
       if (navigator.locks) await navigator.locks.request('rd-outbox', work);
@@ -326,6 +329,13 @@
         await put(item);
         if (typeof version === 'number') await setMeta(`chain:${item.job}`, { base: item.base, version });
         return 'sent';
+      }
+      // A step the client also sent while the page was live got its answer field by field on
+      // the page (what to fix, next to the field): the kept copy adds nothing to that.
+      const fieldErrors = (body?.Invalid?.fields?.length || body?.error?.details?.fields?.length || 0) > 0;
+      if (item.viaClient && fieldErrors) {
+        await remove(item.seq);
+        return 'refused';
       }
       item.state = 'refused';
       item.reason = reasonOf(answer);
@@ -435,7 +445,7 @@
     const r = (item.reason || '').toLowerCase();
     if (/assigned|not yours|not found|may not|forbidden/.test(r)) return 'This job is no longer yours. Call the office before doing more on it.';
     if (/cancel/.test(r)) return 'The job was canceled. Call the office.';
-    if (/changed|conflict|version|state|cannot move|not possible/.test(r)) return 'The job changed while you were offline. Check it as it is now and do the step again if it is still needed.';
+    if (/changed|conflict|version|state|cannot move|not possible/.test(r)) return 'The job changed while you were offline; the page shows it as it is now. Do the step again if it is still needed, or call the office.';
     return 'Nothing was changed. Fix it and do the step again, or call the office.';
   }
 

@@ -76,7 +76,6 @@ async function technicianPhone(jobId) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  if (process.env.E2E_DEBUG) page.on('console', (m) => console.log('console:', m.text()));
   await page.goto(`${P}/login?next=${encodeURIComponent('/tech')}`);
   await page.fill('input[name="email"]', USERS.technician);
   await page.fill('input[name="password"]', PASSWORD);
@@ -291,8 +290,10 @@ test('a step refused when it arrives (the office canceled the job meanwhile) is 
   await tool('ticket.cancel', { ticket_id: job.id, reason: 'Customer fixed it' }, OPERATOR_TOKEN);
 
   proxy.restore();
+  // The refusal arrives, and the page shows the job as it now is.
+  await page.waitForSelector('article.job[data-state="canceled"]', { timeout: 60_000 });
   const refused = page.locator('[data-test="refused"]');
-  await refused.waitFor({ timeout: 60_000 });
+  await refused.waitFor({ timeout: 15_000 });
   const said = await refused.textContent();
   assert.match(said, /Not accepted: Check in/);
   assert.match(said, /call the office|Call the office/i);

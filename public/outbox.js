@@ -189,7 +189,9 @@
     if (!(input instanceof HTMLInputElement) || input.type !== 'file' || !input.closest('article.job .photos')) return;
     const job = jobId();
     const kit = !!input.closest('#offline-kit');
-    const handed = !kit && !keeping(job);
+    // Photos go to the client whenever it runs and nothing of this phone's own waits: it shows
+    // each upload's progress, and a Retry when the signal drops (same key as the kept copy).
+    const handed = !kit && hydrated() && !savedAt && !needsSignIn && !waitingFor(job).some((i) => !i.viaClient);
     const kind = input.closest('.photo-add')?.querySelector('select')?.value || 'other';
     const words = { before: 'before the work', after: 'after the work', other: 'other' }[kind] || kind;
     const files = [...(input.files || [])];
@@ -224,7 +226,7 @@
       if (!blob) return say('The signature could not be read; please try again.');
       keepBlob(job, blob, 'signature.png', 'signature', 'Customer signature').then(() => {
         canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
-        say('Signature kept on this phone; it is sent when there is signal.');
+        say(offline || !navigator.onLine ? 'Signature kept on this phone; it is sent when there is signal.' : 'Saving the signature\u2026');
       }, storageFailed);
     }, 'image/png');
   }, true);
@@ -272,6 +274,7 @@
         await reload();
         let sentAny = false;
         let refusedHere = false;
+        let pageBehind = false;
         for (;;) {
           const item = items.find((i) => i.state === 'waiting' || i.state === 'sending');
           if (!item) break;
@@ -280,6 +283,9 @@
           const end = await send(item);
           if (end === 'stop') break;
           sentAny = true;
+          // The client shows an upload it was given itself (its row, its Retry); anything else
+          // this script sent is not on the page until it is loaded again.
+          if (!(item.viaClient && item.kind === 'photo')) pageBehind = true;
           if (end === 'refused' && item.job === jobId() && item.state === 'refused') refusedHere = true;
           await reload();
         }
@@ -291,7 +297,7 @@
           const chain = await getMeta(`chain:${job}`);
           const shown = Number(article()?.dataset.version) || 0;
           // After a refusal too: the job changed, and the page should show it as it is.
-          if (refusedHere || (chain && chain.version > shown)) refreshPage();
+          if (refusedHere || (pageBehind && chain && chain.version > shown)) refreshPage();
         } else if (!job && sentAny) refreshList();
       };
       if (navigator.locks) await navigator.locks.request('rd-outbox', work);
@@ -328,6 +334,9 @@
         delete item.note;
         await put(item);
         if (typeof version === 'number') await setMeta(`chain:${item.job}`, { base: item.base, version });
+        if (item.photoKind === 'signature') {
+          document.querySelectorAll('#signature-status, [data-signature-status]').forEach((el) => { el.textContent = 'Signature saved.'; });
+        }
         return 'sent';
       }
       // A step the client also sent while the page was live got its answer field by field on
@@ -423,8 +432,10 @@
   // The job as it is now, once everything of this job has gone: a fresh page (like the form
   // posts without JavaScript), unless something is being typed.
   function refreshPage() {
-    const typing = [...document.querySelectorAll('article.job input:not([type=hidden]):not([type=file]), article.job textarea')]
-      .some((el) => el.value !== el.defaultValue);
+    // Something half typed where the technician is typing now is not thrown away.
+    const el = document.activeElement;
+    const typing = !!el && el.closest?.('article.job') && (el.tagName === 'TEXTAREA' ||
+      (el.tagName === 'INPUT' && !['hidden', 'file', 'submit', 'button'].includes(el.type))) && el.value !== el.defaultValue;
     if (!typing) return location.replace(location.pathname);
     const box = document.getElementById('outbox');
     if (box && !box.querySelector('[data-test="refresh"]')) {
@@ -449,14 +460,19 @@
     return 'Nothing was changed. Fix it and do the step again, or call the office.';
   }
 
+  // Steps that shape this page: waiting ones, and ones sent since the page's content (a step
+  // the client sent itself is on the page already).
+  function shapingSteps() {
+    return items.filter((i) => i.job === jobId() && (i.state === 'waiting' || i.state === 'sending' ||
+      (i.state === 'sent' && !i.viaClient && i.sentAt > contentAt)));
+  }
+
   function paint() {
     const box = document.getElementById('outbox');
     const job = jobId();
-    // Steps that shape this page: waiting ones, and ones sent since the page's content.
     const mine = items.filter((i) => i.job === job);
     const pending = mine.filter((i) => i.state === 'waiting' || i.state === 'sending');
-    const shaping = mine.filter((i) => pending.includes(i) || (i.state === 'sent' && i.sentAt > contentAt));
-    if (job) shape(shaping);
+    if (job) shape(shapingSteps());
     if (!job) listBadges();
     if (!box) return;
     const parts = [];
@@ -496,45 +512,43 @@
   }
 
   // The job as it will be once the waiting steps arrive: on site after a kept check-in, work
-  // done, checklist ticks. The server's copy is not touched: a reload shows it again.
+  // done, checklist ticks. Worked out afresh each time (the client may redraw the job in
+  // between), touching only what the server's page leaves alone; a reload shows the server's
+  // copy again.
   function shape(steps) {
     const a = article();
     if (!a) return;
     const step = (name) => steps.some((i) => i.url === '/api/tech_step' && i.fields.some(([k, v]) => k === 'step' && v === name));
-    const hide = (sel) => document.querySelectorAll(sel).forEach((el) => { el.hidden = true; });
-    const word = a.querySelector('[data-test="field-word"]');
+    const setHidden = (sel, on) => document.querySelectorAll(sel).forEach((el) => { if (el.hidden !== on) el.hidden = on; });
     let view = a.dataset.state;
-    if (view === 'dispatched' && step('check_in')) {
-      view = 'onsite';
-      const kit = document.getElementById('offline-kit');
-      if (kit) kit.hidden = false;
-      hide('#step-check_in, #checklist');
-    }
-    if ((view === 'onsite') && step('complete_work')) {
-      view = 'work_performed';
-      hide('#step-complete_work, #kit-step-complete_work');
-    }
-    a.dataset.view = view;
-    if (word && view !== a.dataset.state) {
-      word.textContent = { onsite: 'On site', work_performed: 'Work done' }[view] + ' \u00b7 waiting to send';
-    }
-    // Checklist: the last kept tick or untick of each item wins.
+    const kit = view === 'dispatched' && step('check_in');
+    setHidden('#offline-kit', !kit);
+    setHidden('#step-check_in, #checklist', kit);
+    if (kit) view = 'onsite';
+    const done = view === 'onsite' && step('complete_work');
+    setHidden('#step-complete_work, #kit-step-complete_work', done);
+    if (done) view = 'work_performed';
+    // The state's word follows by style (style/main.css): the page's own text is left alone.
+    if (a.dataset.view !== view) a.dataset.view = view;
+    // Checklist: the last waiting tick or untick of an item wins.
     for (const li of document.querySelectorAll('#checklist li[data-key], #kit-checklist li[data-key]')) {
       const button = li.querySelector('button');
       const mark = li.querySelector('input[name="mark"]');
       if (!button || !mark) continue;
-      if (li.dataset.server === undefined) li.dataset.server = button.getAttribute('aria-pressed') || 'false';
-      let done = li.dataset.server === 'true';
+      let done = null;
       for (const i of steps) {
         if (i.url !== '/api/tech_check') continue;
         const f = Object.fromEntries(i.fields);
         if (f.key === li.dataset.key) done = f.mark !== 'not_done';
       }
-      li.classList.toggle('done', done);
-      button.setAttribute('aria-pressed', String(done));
-      mark.value = done ? 'not_done' : 'done';
+      if (done === null) continue;
+      if (li.classList.contains('done') !== done) li.classList.toggle('done', done);
+      if (button.getAttribute('aria-pressed') !== String(done)) button.setAttribute('aria-pressed', String(done));
+      const next = done ? 'not_done' : 'done';
+      if (mark.value !== next) mark.value = next;
       const first = button.firstChild;
-      if (first && first.nodeType === Node.TEXT_NODE) first.textContent = done ? '\u2714 ' : '\u25cb ';
+      const tick = done ? '\u2714 ' : '\u25cb ';
+      if (first && first.nodeType === Node.TEXT_NODE && first.data !== tick) first.data = tick;
     }
   }
 
@@ -573,8 +587,16 @@
     queueMicrotask(() => {
       watching = false;
       let again = false;
+      let answered = false;
       for (const el of document.querySelectorAll('article.job [role="alert"]')) {
-        if (/^No signal/.test(el.textContent.trim()) && !offline) { offline = true; again = true; }
+        const said = el.textContent.trim();
+        if (/^No signal/.test(said) && !offline) { offline = true; again = true; }
+        else if (said && !el.closest('#outbox')) answered = true;
+      }
+      if (answered) {
+        // The client's step came back refused (what to fix is on the page): the kept copies
+        // it holds up may go, and are answered the same way.
+        for (const i of items) if (i.handed && i.kind === 'form' && i.state === 'waiting') { i.handed = 0; put(i); again = true; }
       }
       const v = article()?.dataset.version;
       if (v && v !== versionSeen) {
@@ -599,7 +621,9 @@
           again = true;
         }
       }
-      if (document.getElementById('outbox') && !document.getElementById('outbox').dataset.painted) paint();
+      const box = document.getElementById('outbox');
+      if (box && !box.dataset.painted) paint();
+      else if (article()) shape(shapingSteps());
       if (again) drain();
     });
   }).observe(document.documentElement, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-version', 'data-state'] });

@@ -202,6 +202,14 @@ pub async fn upload_photo(
     request: axum::extract::Request,
 ) -> Response {
     let rid = request_id(&headers);
+    // A plain HTML form post (a technician's phone without scripts): answered with the job
+    // page again, which says what happened, instead of JSON.
+    let plain = header(&headers, "accept").is_some_and(|a| a.contains("text/html"));
+    let page = match actor.as_ref().map(|a| a.role) {
+        Some(domain::Role::Technician) | None => format!("/tech/jobs/{}", app::api::ssr::path_segment(&ticket_id)),
+        Some(_) => format!("/console/tickets/{}", app::api::ssr::path_segment(&ticket_id)),
+    };
+    let signed_in = actor.is_some();
     let result = async {
         let actor = actor.ok_or_else(|| {
             ApiError::new(&rid, ErrorCode::Unauthenticated, "your session ended; please sign in again")
@@ -220,7 +228,18 @@ pub async fn upload_photo(
         let ctx = CallContext { request_id: Some(rid.clone()), ..CallContext::new(actor) };
         // Role, reach and state first: a refused upload is answered before its first byte is read.
         let service = &state.service;
-        service.may_add_photo(&ctx, &ticket_id).await.map_err(|e| ApiError::from_service(&rid, &e).by(&ctx.actor))?;
+        if let Err(e) = service.may_add_photo(&ctx, &ticket_id).await {
+            // A photo kept on the phone and refused when it arrived (the job was reassigned,
+            // canceled or closed meanwhile) goes into the ticket's trail for the office.
+            if let (Some(key), false) = (header(&headers, "idempotency-key"), e.code() == ErrorCode::InvalidRequest) {
+                if let Err(err) =
+                    service.record_field_refusal(&ctx, &ticket_id, domain::Action::CloseoutAddPhoto, &e, key).await
+                {
+                    tracing::error!(error = %err, "could not record a refused photo in the trail");
+                }
+            }
+            return Err(ApiError::from_service(&rid, &e).by(&ctx.actor));
+        }
         let (file, filename) = receive_upload(request, service).await.map_err(|e| e.into_api(&rid))?;
         let service_error = |e: dispatch::ServiceError| ApiError::from_service(&rid, &e).by(&ctx.actor);
         let upload = service
@@ -238,7 +257,13 @@ pub async fn upload_photo(
         }))
     }
     .await;
+    let back = |to: String| (StatusCode::SEE_OTHER, [(h::LOCATION, to)]).into_response();
     match result {
+        Ok(_) if plain => back(format!("{page}?done=photo")),
+        Err(_) if plain && !signed_in => {
+            back(format!("/login?next={}", app::api::ssr::path_segment(&format!("{page}?refused=signed_out"))))
+        }
+        Err(_) if plain => back(format!("{page}?refused=photo")),
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => e.into_response(),
     }

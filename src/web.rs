@@ -214,6 +214,9 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
         hex::encode(b)
     };
     req.extensions_mut().insert(app::CspNonce(nonce.clone()));
+    // The service worker's own policy is the one its script is served with: it fetches pages
+    // and files of this site, so it needs `connect-src 'self'` where other files get none.
+    let worker = req.uri().path() == "/sw.js";
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     let is_html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
@@ -223,6 +226,8 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
              img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
              form-action 'self'; frame-ancestors 'none'"
         )
+    } else if worker {
+        "default-src 'self'; frame-ancestors 'none'".to_string()
     } else {
         "default-src 'none'; frame-ancestors 'none'".to_string()
     };

@@ -57,6 +57,82 @@ fn invalid(field: &str, code: &str, message: &str) -> JobResult {
     })
 }
 
+/// Declares the technician's steps (the roles of `jobs.read`) as their first statement. A plain
+/// form post whose session has ended goes to the sign-in page, which then brings the technician
+/// back to the job, where the page says the step was not saved (a page with scripts keeps the
+/// step on the phone instead and sends it after signing in).
+#[cfg(feature = "ssr")]
+fn allow_on_job(ticket_id: &str) -> Result<(), ServerFnError> {
+    let allowed = ssr::allow(Action::JobsRead);
+    if allowed.is_err() && ssr::current_actor().is_none() && ssr::plain_form_post() {
+        let back = format!("/tech/jobs/{}?refused=signed_out", ssr::path_segment(ticket_id));
+        ssr::see_other(&format!("/login?next={}", ssr::path_segment(&back)));
+    }
+    allowed
+}
+
+/// The call context of a technician's step. With the idempotency key the phone chose when the
+/// technician acted (every step the page queues carries one), the same step sent again after a
+/// lost answer, a reload or a day offline applies once: the service's idempotency store
+/// answers the repeat with the first answer.
+#[cfg(feature = "ssr")]
+fn keyed_context(
+    action: Action,
+    key: &Option<String>,
+    input: &impl Serialize,
+) -> Result<Result<dispatch::CallContext, JobResult>, ServerFnError> {
+    let mut ctx = ssr::context(action)?;
+    let Some(key) = key.as_deref().map(str::trim).filter(|k| !k.is_empty()) else { return Ok(Ok(ctx)) };
+    if key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Ok(Err(invalid("idempotency_key", "invalid", "letters, digits and dashes, at most 64")));
+    }
+    let body = serde_json::to_value(input).map_err(|e| ServerFnError::new(e.to_string()))?;
+    ctx.idempotency = Some(dispatch::idempotency::IdempotencyKey {
+        scope: ctx.actor.id.clone(),
+        tool: action.name().to_string(),
+        key: key.to_ascii_lowercase(),
+        request_hash: dispatch::idempotency::request_hash(&body),
+    });
+    Ok(Ok(ctx))
+}
+
+/// Runs a technician's step through the service. A queued step (one with a key) that the
+/// server refuses for a reason of the job's (reassigned, canceled, changed meanwhile) goes
+/// into the ticket's trail too, so the office sees what the technician could not do.
+#[cfg(feature = "ssr")]
+async fn run_step(
+    ctx: &dispatch::CallContext,
+    ticket_id: &str,
+    input: domain::ActionInput,
+) -> Result<dispatch::Outcome, dispatch::ServiceError> {
+    let action = input.action();
+    let service = ssr::service().map_err(|e| dispatch::ServiceError::Internal(e.to_string()))?;
+    let done = service.execute_case(ctx, input).await;
+    if let (Some(key), Err(e)) = (&ctx.idempotency, &done) {
+        if refused_for_the_job(e) {
+            if let Err(err) = service.record_field_refusal(ctx, ticket_id, action, e, &key.key).await {
+                tracing::error!(error = %err, "could not record a refused field step in the trail");
+            }
+        }
+    }
+    done
+}
+
+/// Refusals that come from the job, not from what was typed or from load.
+#[cfg(feature = "ssr")]
+fn refused_for_the_job(e: &dispatch::ServiceError) -> bool {
+    use dispatch::ServiceError as E;
+    !matches!(
+        e,
+        E::Domain(domain::DomainError::Invalid(_))
+            | E::Internal(_)
+            | E::Busy { .. }
+            | E::RateLimited { .. }
+            | E::AlreadyProcessed
+            | E::IdempotencyMismatch
+    )
+}
+
 /// The signed-in technician's open jobs, soonest first, grouped by day.
 #[server(endpoint = "tech_jobs")]
 pub async fn tech_jobs() -> Result<Vec<TechJob>, ServerFnError> {
@@ -137,39 +213,50 @@ fn back_to_job(ticket_id: &str, done: &str, refused: &str, r: JobResult) -> JobR
 
 /// `closeout.add_note`: a note, or the work summary the closeout needs.
 #[server(endpoint = "tech_note")]
-pub async fn tech_note(ticket_id: String, kind: String, text: String) -> JobResult {
+pub async fn tech_note(ticket_id: String, kind: String, text: String, idempotency_key: Option<String>) -> JobResult {
+    allow_on_job(&ticket_id)?;
     let kind = match kind.as_str() {
         "work_summary" => domain::case::NoteKind::WorkSummary,
         _ => domain::case::NoteKind::Note,
     };
     let input = domain::commands::AddNote { ticket_id: ticket_id.clone(), kind, text };
-    let done = ssr::service()?
-        .execute_case(&ssr::context(Action::CloseoutAddNote)?, domain::ActionInput::CloseoutAddNote(input))
-        .await;
+    let ctx = match keyed_context(Action::CloseoutAddNote, &idempotency_key, &input)? {
+        Ok(ctx) => ctx,
+        Err(refused) => return back_to_job(&ticket_id, "", "", refused),
+    };
+    let done = run_step(&ctx, &ticket_id, domain::ActionInput::CloseoutAddNote(input)).await;
     back_to_job(&ticket_id, "note", "changed", job_of(done))
 }
 
 /// `closeout.checklist_complete` for one item: ticks it, or with `mark` = `not_done` unticks
 /// it (ticked by mistake).
 #[server(endpoint = "tech_check")]
-pub async fn tech_check(ticket_id: String, key: String, mark: String) -> JobResult {
+pub async fn tech_check(ticket_id: String, key: String, mark: String, idempotency_key: Option<String>) -> JobResult {
+    allow_on_job(&ticket_id)?;
     let (items, untick) = if mark == "not_done" { (vec![], vec![key]) } else { (vec![key], vec![]) };
-    let done = checklist(ticket_id.clone(), items, untick, false).await;
+    let done = checklist(ticket_id.clone(), items, untick, false, idempotency_key).await;
     back_to_job(&ticket_id, "checklist", "changed", done)
 }
 
 /// Submits the closeout (work_performed -> closeout_ready) once every piece of evidence is
 /// there; otherwise the answer lists what is missing, by the names on the page.
 #[server(endpoint = "tech_submit")]
-pub async fn tech_submit(ticket_id: String) -> JobResult {
-    let done = checklist(ticket_id.clone(), vec![], vec![], true).await;
+pub async fn tech_submit(ticket_id: String, idempotency_key: Option<String>) -> JobResult {
+    allow_on_job(&ticket_id)?;
+    let done = checklist(ticket_id.clone(), vec![], vec![], true, idempotency_key).await;
     back_to_job(&ticket_id, "closeout", "closeout", done)
 }
 
 /// `closeout.checklist_complete`: ticks `items`, unticks `untick`, and with `finalize`
 /// submits the closeout.
 #[cfg(feature = "ssr")]
-async fn checklist(ticket_id: String, items: Vec<String>, untick: Vec<String>, finalize: bool) -> JobResult {
+async fn checklist(
+    ticket_id: String,
+    items: Vec<String>,
+    untick: Vec<String>,
+    finalize: bool,
+    idempotency_key: Option<String>,
+) -> JobResult {
     let input = domain::commands::ChecklistComplete {
         ticket_id: ticket_id.clone(),
         items,
@@ -177,10 +264,13 @@ async fn checklist(ticket_id: String, items: Vec<String>, untick: Vec<String>, f
         finalize,
         expected_version: None,
     };
+    let ctx = match keyed_context(Action::CloseoutChecklistComplete, &idempotency_key, &input)? {
+        Ok(ctx) => ctx,
+        Err(refused) => return refused,
+    };
     let input = domain::ActionInput::CloseoutChecklistComplete(input);
     let service = ssr::service()?;
-    let ctx = ssr::context(input.action())?;
-    match service.execute_case(&ctx, input).await {
+    match run_step(&ctx, &ticket_id, input).await {
         Err(dispatch::ServiceError::CloseoutIncomplete { missing }) => {
             // The service names what is missing by its keys; the technician reads the labels.
             let words = match service.job(&ctx, &ticket_id).await {
@@ -195,22 +285,35 @@ async fn checklist(ticket_id: String, items: Vec<String>, untick: Vec<String>, f
 
 /// Labor time, in minutes, at the shop's rate.
 #[server(endpoint = "tech_labor")]
-pub async fn tech_labor(ticket_id: String, minutes: String, description: String) -> JobResult {
-    ssr::allow(Action::JobsRead)?;
+pub async fn tech_labor(
+    ticket_id: String,
+    minutes: String,
+    description: String,
+    idempotency_key: Option<String>,
+) -> JobResult {
+    allow_on_job(&ticket_id)?;
     let Ok(minutes) = minutes.trim().parse::<i64>() else {
         return back_to_job(&ticket_id, "", "", invalid("minutes", "invalid", "whole minutes, e.g. 45"));
     };
     let input = domain::commands::RecordLabor { ticket_id: ticket_id.clone(), minutes, description, rate_cents: None };
-    let done = ssr::service()?
-        .execute_case(&ssr::context(Action::JobRecordLabor)?, domain::ActionInput::JobRecordLabor(input))
-        .await;
+    let ctx = match keyed_context(Action::JobRecordLabor, &idempotency_key, &input)? {
+        Ok(ctx) => ctx,
+        Err(refused) => return back_to_job(&ticket_id, "", "", refused),
+    };
+    let done = run_step(&ctx, &ticket_id, domain::ActionInput::JobRecordLabor(input)).await;
     back_to_job(&ticket_id, "labor", "changed", job_of(done))
 }
 
 /// A part used, with its unit price as written on the box ("12.50").
 #[server(endpoint = "tech_part")]
-pub async fn tech_part(ticket_id: String, description: String, quantity: String, unit_price: String) -> JobResult {
-    ssr::allow(Action::JobsRead)?;
+pub async fn tech_part(
+    ticket_id: String,
+    description: String,
+    quantity: String,
+    unit_price: String,
+    idempotency_key: Option<String>,
+) -> JobResult {
+    allow_on_job(&ticket_id)?;
     let Ok(quantity) = quantity.trim().parse::<i64>() else {
         return back_to_job(&ticket_id, "", "", invalid("quantity", "invalid", "a whole number, e.g. 2"));
     };
@@ -229,23 +332,33 @@ pub async fn tech_part(ticket_id: String, description: String, quantity: String,
         quantity,
         unit_price_cents: price.cents(),
     };
-    let done = ssr::service()?
-        .execute_case(&ssr::context(Action::JobRecordPart)?, domain::ActionInput::JobRecordPart(input))
-        .await;
+    let ctx = match keyed_context(Action::JobRecordPart, &idempotency_key, &input)? {
+        Ok(ctx) => ctx,
+        Err(refused) => return back_to_job(&ticket_id, "", "", refused),
+    };
+    let done = run_step(&ctx, &ticket_id, domain::ActionInput::JobRecordPart(input)).await;
     back_to_job(&ticket_id, "part", "changed", job_of(done))
 }
 
 /// Check-in or work done (`job.check_in`, `job.complete_work`), by the technician.
 #[server(endpoint = "tech_step")]
-pub async fn tech_step(ticket_id: String, step: String, version: String) -> JobResult {
-    ssr::allow(Action::JobsRead)?;
+pub async fn tech_step(ticket_id: String, step: String, version: String, idempotency_key: Option<String>) -> JobResult {
+    allow_on_job(&ticket_id)?;
     let input =
         domain::commands::TicketRef { ticket_id: ticket_id.clone(), expected_version: version.trim().parse().ok() };
-    let input = match step.as_str() {
-        "check_in" => domain::ActionInput::JobCheckIn(input),
-        "complete_work" => domain::ActionInput::JobCompleteWork(input),
+    let action = match step.as_str() {
+        "check_in" => Action::JobCheckIn,
+        "complete_work" => Action::JobCompleteWork,
         _ => return back_to_job(&ticket_id, "", "", invalid("step", "unknown_step", "check_in or complete_work")),
     };
-    let done = ssr::service()?.execute_case(&ssr::context(input.action())?, input).await;
+    let ctx = match keyed_context(action, &idempotency_key, &input)? {
+        Ok(ctx) => ctx,
+        Err(refused) => return back_to_job(&ticket_id, "", "", refused),
+    };
+    let input = match action {
+        Action::JobCheckIn => domain::ActionInput::JobCheckIn(input),
+        _ => domain::ActionInput::JobCompleteWork(input),
+    };
+    let done = run_step(&ctx, &ticket_id, input).await;
     back_to_job(&ticket_id, &step, "changed", job_of(done))
 }

@@ -86,6 +86,16 @@ pub fn shell(_options: LeptosOptions) -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     let path = String::new();
     let client = page_loads_client(&path).then(|| client_scripts(&files));
+    // The technician's pages install as an app and keep working with no signal: the outbox
+    // script (plain JavaScript, before and beside the client) queues their steps and
+    // registers the service worker that keeps the pages for offline reading.
+    let field = (path == "/tech" || path.starts_with("/tech/")).then(|| {
+        view! {
+            <link rel="manifest" href="/manifest.webmanifest"/>
+            <link rel="apple-touch-icon" href="/icons/icon-192.png"/>
+            <script src="/outbox.js" defer=true></script>
+        }
+    });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -97,6 +107,7 @@ pub fn shell(_options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <link rel="stylesheet" href=files.css.clone()/>
                 {client}
+                {field}
                 <MetaTags/>
             </head>
             <body>

@@ -171,3 +171,101 @@ async fn a_customer_writes_to_the_office_by_a_plain_form_post() {
         assert_eq!((last.action.as_str(), last.actor_role.as_str()), ("ticket.add_message", "customer"));
     }
 }
+
+/// Steps a phone queued while offline arrive with the key chosen when the technician acted:
+/// sent twice (the first answer was lost), each applies once; one refused because the office
+/// canceled the job meanwhile is answered in words and lands in the ticket's trail, by the
+/// technician, for the office to see.
+#[tokio::test]
+async fn queued_steps_apply_once_and_a_refused_one_reaches_the_trail() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 6).await;
+        account(&s, "tech@field.test", Role::Technician, Some(&tech), None).await;
+        let mut t = Browser::new(&s);
+        t.login("tech@field.test", "correct horse battery").await;
+        let id = job.id.as_str();
+        let version = job.version.to_string();
+        let note_key = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b";
+        let note =
+            [("ticket_id", id), ("kind", "note"), ("text", "Queued in the crawl space"), ("idempotency_key", note_key)];
+        for _ in 0..2 {
+            let r = t.call("tech_note", &note).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert!(r.body.contains("Queued in the crawl space"), "{}", r.body);
+        }
+        let case = s.service.case(&crate::support::system(), id).await.expect("case");
+        assert_eq!(case.notes.iter().filter(|n| n.text == "Queued in the crawl space").count(), 1, "applied once");
+        // The same key with another body is not taken for the first step.
+        let other = [("ticket_id", id), ("kind", "note"), ("text", "Something else"), ("idempotency_key", note_key)];
+        let r = t.call("tech_note", &other).await;
+        assert!(!r.body.contains("Something else"), "{}", r.body);
+
+        // The office cancels the job while a check-in waits on the phone.
+        let cancel = serde_json::json!({"ticket_id": id, "reason": "Customer called to cancel"}).to_string();
+        s.service
+            .call(
+                crate::support::system(),
+                domain::Action::TicketCancel,
+                Some("0b9e8d7c-6a5b-4c3d-8e1f-2a3b4c5d6e7f"),
+                cancel.as_bytes(),
+            )
+            .await
+            .expect("cancel");
+        let check_in = [
+            ("ticket_id", id),
+            ("step", "check_in"),
+            ("version", version.as_str()),
+            ("idempotency_key", "1a2b3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d"),
+        ];
+        let r = t.call("tech_step", &check_in).await;
+        assert!(r.body.contains("Invalid") || r.status >= 400, "refused: {} {}", r.status, r.body);
+        let events = dispatch::audit::events_for_ticket(s.service.db().pool(), id).await.expect("events");
+        let refused: Vec<_> = events.iter().filter(|e| e.action == "field.refused").collect();
+        assert_eq!(refused.len(), 1, "{:?}", events.iter().map(|e| &e.action).collect::<Vec<_>>());
+        assert_eq!(refused[0].actor_role, "technician");
+        let detail = refused[0].detail_json.clone().unwrap_or_default();
+        assert!(detail.contains("job.check_in") && detail.contains("1a2b3c4d"), "{detail}");
+        // The office reads it in words on the ticket's timeline.
+        let timeline = s.service.timeline(&crate::support::system(), id).await.expect("timeline");
+        assert!(
+            timeline.iter().any(|e| e.sentence.contains("could not check in")),
+            "{:?}",
+            timeline.iter().map(|e| &e.sentence).collect::<Vec<_>>()
+        );
+        // The trail still replays: the refusal changed nothing in the case.
+        assert!(s.service.replay().await.expect("replay").mismatches.is_empty());
+        let case = s.service.case(&crate::support::system(), id).await.expect("case");
+        assert_eq!(case.state, CaseState::Canceled);
+    }
+}
+
+/// A plain form post after the session ended lands on the sign-in page, which brings the
+/// technician back to the job page, where it says the step was not saved.
+#[tokio::test]
+async fn a_plain_post_with_an_ended_session_goes_to_sign_in_and_back() {
+    for db in each_backend().await {
+        let s = start(db).await;
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 7).await;
+        account(&s, "tech@field.test", Role::Technician, Some(&tech), None).await;
+        let mut t = Browser::new(&s);
+        let r = plain_post(&mut t, "tech_note", &[("ticket_id", &job.id), ("kind", "note"), ("text", "Lost?")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let back = format!("/tech/jobs/{}?refused=signed_out", job.id);
+        assert_eq!(
+            r.location,
+            format!("/login?next={}", back.replace('/', "%2F").replace('?', "%3F").replace('=', "%3D"))
+        );
+        t.login("tech@field.test", "correct horse battery").await;
+        let page = t.get(&back).await;
+        assert!(page.body.contains("you had been signed out"), "{}", page.body);
+        // A page with scripts is told to sign in again (401), and keeps its step.
+        let mut gone = Browser::new(&s);
+        let r = gone.call("tech_note", &[("ticket_id", &job.id), ("kind", "note"), ("text", "Lost?")]).await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        let case = s.service.case(&crate::support::system(), &job.id).await.expect("case");
+        assert!(case.notes.is_empty());
+    }
+}

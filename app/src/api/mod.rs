@@ -101,7 +101,11 @@ pub mod ssr {
     /// of the action table, who may call it: anyone else is refused before any work (and the
     /// service checks again). Without a session, an error asking to sign in.
     pub fn context(action: domain::Action) -> Result<CallContext, ServerFnError> {
-        let actor = current_actor().ok_or_else(|| ServerFnError::new("please sign in again"))?;
+        // 401, so a page's queued steps can tell "sign in again" from a refusal of the step.
+        let Some(actor) = current_actor() else {
+            set_status(401);
+            return Err(ServerFnError::new("please sign in again"));
+        };
         if !action.allowed_for(actor.role) {
             tracing::warn!(actor = %actor.id, role = %actor.role, %action, "server function refused");
             set_status(403);

@@ -10,6 +10,8 @@ use leptos::prelude::*;
 pub(crate) struct Sending {
     n: u32,
     name: String,
+    /// The file's idempotency key: the page's outbox keeps a copy of the file under it.
+    key: String,
     percent: u32,
     /// None while sending; Some(Ok) when stored; Some(Err((why, retryable))) when it failed.
     result: Option<Result<(), (String, bool)>>,
@@ -108,7 +110,7 @@ pub fn Photos(ticket_id: String, photos: Vec<JobPhoto>, up: PhotoUploads, can_ad
             })}
             <ul class="sending" id="uploads">
                 <For each=move || rows.get() key=|r| (r.n, r.percent, r.result.clone().map(|x| x.is_ok())) let:r>
-                    <li class="upload" data-state=match &r.result { None => "sending", Some(Ok(())) => "done", Some(Err(_)) => "failed" }>
+                    <li class="upload" data-key=r.key.clone() data-state=match &r.result { None => "sending", Some(Ok(())) => "done", Some(Err(_)) => "failed" }>
                         <span class="name">{r.name.clone()}</span>
                         <progress max="100" value=r.percent.to_string()></progress>
                         {match r.result.clone() {
@@ -156,26 +158,32 @@ mod browser {
             Uploader { rows, uploads, files: StoredValue::new_local(HashMap::new()), next: StoredValue::new(0) }
         }
 
-        /// Starts one upload per chosen file.
+        /// Starts one upload per chosen file. The page's outbox (on the technician's page)
+        /// has kept a copy of each file under a key it puts in `data-keys`: the upload uses
+        /// the same key, so the file is stored once whichever copy arrives.
         pub fn files(self, ev: &leptos::ev::Event, url: &str, kind: &str) {
             let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
             let Some(list) = input.files() else { return };
+            let kept = input.get_attribute("data-keys").unwrap_or_default();
+            let mut kept = kept.split(',').filter(|k| !k.is_empty());
             for i in 0..list.length() {
                 if let Some(file) = list.get(i) {
                     let name = file.name();
-                    self.add(file.into(), name, format!("{url}?kind={kind}"));
+                    let key = kept.next().map_or_else(new_key, str::to_string);
+                    self.add(file.into(), name, format!("{url}?kind={kind}"), key);
                 }
             }
+            let _ = input.remove_attribute("data-keys");
             // The same photo can be chosen again later.
             input.set_value("");
         }
 
-        pub fn add(self, blob: web_sys::Blob, name: String, url: String) {
+        pub fn add(self, blob: web_sys::Blob, name: String, url: String, key: String) {
             let n = self.next.get_value();
             self.next.set_value(n + 1);
-            self.rows.update(|r| r.push(Sending { n, name: name.clone(), percent: 0, result: None }));
+            self.rows.update(|r| r.push(Sending { n, name: name.clone(), key: key.clone(), percent: 0, result: None }));
             self.files.update_value(|f| {
-                f.insert(n, Pending { blob, name, key: new_key(), url });
+                f.insert(n, Pending { blob, name, key, url });
             });
             self.retry(n);
         }

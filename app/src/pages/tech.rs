@@ -11,8 +11,10 @@ use crate::pages::photos::{PhotoUploads, Photos};
 use crate::pages::session::TopBar;
 use crate::pages::{day_time, field_error, window_text};
 use domain::job_view::JobView;
+use domain::validate::phone_for_people;
 use domain::{Action, CaseState};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// A link that opens the phone's maps app at an address.
@@ -38,6 +40,8 @@ pub fn TechJobsPage() -> impl IntoView {
     view! {
         <TopBar title="My jobs"/>
         <main class="tech">
+            // Filled by the page's outbox script (/outbox.js): what waits to be sent.
+            <div id="outbox" class="outbox"></div>
             <Transition fallback=|| view! { <p class="muted">"Loading your jobs…"</p> }>
                 {move || Suspend::new(async move {
                     match jobs.await {
@@ -87,7 +91,7 @@ fn JobCard(j: TechJob) -> impl IntoView {
             </a>
             <div class="quick">
                 {j.address.clone().map(|a| { let href = maps_href(&a); view! { <a class="tap" href=href rel="noopener" target="_blank">"Map: " {a}</a> } })}
-                {j.phone.clone().map(|p| { let href = format!("tel:{}", dial(&p)); view! { <a class="tap" href=href>"Call " {p}</a> } })}
+                {j.phone.clone().map(|p| { let href = format!("tel:{}", dial(&p)); view! { <a class="tap" href=href>"Call " {phone_for_people(&p)}</a> } })}
             </div>
             {j.access_notes.clone().map(|n| view! { <p class="access">"Access: " {n}</p> })}
         </li>
@@ -187,7 +191,9 @@ pub fn TechJobPage() -> impl IntoView {
     view! {
         <TopBar title="Job"/>
         <main class="tech">
-            <p><a class="back tap" href="/tech">"← My jobs"</a></p>
+            // A full page load (rel="external"), not the client's router: with no signal the
+            // saved copy of the list opens.
+            <p><a class="back tap" href="/tech" rel="external">"← My jobs"</a></p>
             <Transition fallback=|| view! { <p class="muted">"Loading the job…"</p> }>
                 {move || Suspend::new(async move {
                     match job.await {
@@ -220,6 +226,7 @@ fn plain_outcome(c: &JobView, done: Option<&str>, refused: Option<&str>) -> Opti
             "note" => "Note saved.",
             "checklist" => "Checklist saved.",
             "labor" => "Time saved.",
+            "photo" => "Photo saved.",
             "part" => "Part saved.",
             "complete_work" => "Marked as work done.",
             "closeout" => "Closed out and sent to the office.",
@@ -232,6 +239,8 @@ fn plain_outcome(c: &JobView, done: Option<&str>, refused: Option<&str>) -> Opti
             domain::job_view::still_needed_sentence(&c.missing_in_words(&c.still_needed))
         }
         "invalid" => "Not saved: please check what you typed and try again.".into(),
+        "photo" => "Not saved: the photo was not accepted (a JPEG, PNG, WebP or HEIC picture is needed).".into(),
+        "signed_out" => "Not saved: you had been signed out. You are signed in again; please do it again.".into(),
         "changed" | "closeout" => {
             "Not saved: this job changed in the meantime. Here it is as it stands now; try again if it is still needed."
                 .into()
@@ -257,7 +266,10 @@ fn Job(p: TechJobPage, a: JobActions) -> impl IntoView {
     let still_needed = (c.state == CaseState::WorkPerformed && !c.still_needed.is_empty())
         .then(|| c.missing_in_words(&c.still_needed).join(", "));
     view! {
-        <article class="job" data-ticket=c.number.clone() data-state=c.state.as_str()>
+        <article class="job" data-ticket=c.number.clone() data-state=c.state.as_str() data-job=c.id.clone()
+            data-version=c.version.to_string()>
+            // Filled by the outbox script: steps waiting for signal, sent, or refused.
+            <div id="outbox" class="outbox"></div>
             {notice.map(|(good, text)| view! {
                 <Show when=move || !acted.get()>
                     <p class=if good { "notice good" } else { "notice bad" } role="status" data-test="plain-outcome">{text.clone()}</p>
@@ -277,7 +289,7 @@ fn Job(p: TechJobPage, a: JobActions) -> impl IntoView {
                 <p>{c.customer.name.clone()}</p>
                 {phone.map(|p| view! {
                     <div class="quick">
-                        <a class="tap" href=format!("tel:{}", dial(&p))>"Call " {p.clone()}</a>
+                        <a class="tap" href=format!("tel:{}", dial(&p))>"Call " {phone_for_people(&p)}</a>
                         <a class="tap" href=format!("sms:{}", dial(&p))>"Text"</a>
                     </div>
                 })}
@@ -285,12 +297,16 @@ fn Job(p: TechJobPage, a: JobActions) -> impl IntoView {
             {(c.state == CaseState::Dispatched).then(|| view! {
                 <Step id=id.clone() version=c.version step="check_in" label="Check in — I'm on site"
                     kept="you are not checked in yet. Tap Check in to try again." a/>
-            })}
+                <OfflineKit c=c.clone()/>
+            }.into_any())}
             {(!c.checklist.is_empty()).then(|| view! { <Checklist c=c.clone() a editable=legal(Action::CloseoutChecklistComplete) && working/> })}
             <Photos ticket_id=id.clone() photos=c.photos.clone() up=a.photos can_add=legal(Action::CloseoutAddPhoto) && working/>
             <Notes c=c.clone() a can_add=legal(Action::CloseoutAddNote)/>
             {working.then(|| view! { <LaborAndParts c=c.clone() a/> })}
             {working.then(|| view! { <Signature id=id.clone() a signed=c.signed()/> })}
+            // Without scripts the camera buttons and the signature pad cannot work: they are
+            // hidden (style/main.css); a plain upload form takes photos instead.
+            {working.then(|| view! { <PlainPhotoForm id=id.clone()/> }.into_any())}
             {(c.state == CaseState::Onsite).then(|| view! {
                 <Step id=id.clone() version=c.version step="complete_work" label="Work done"
                     kept="not marked done yet. Tap Work done to try again." a/>
@@ -299,6 +315,109 @@ fn Job(p: TechJobPage, a: JobActions) -> impl IntoView {
             {(c.state == CaseState::WorkPerformed).then(|| view! { <Submit id=id.clone() a/> })}
         </article>
     }
+}
+
+/// The job's on-site tools for a job not yet checked in: hidden, and shown by the outbox
+/// script when a check-in made with no signal waits to be sent, so the rest of the job can be
+/// done in the basement too. Plain forms: the script keeps each step on the phone and sends it
+/// when there is signal (without JavaScript the section stays hidden).
+#[component]
+fn OfflineKit(c: JobView) -> AnyView {
+    let id = c.id.clone();
+    let hidden = |name: &'static str, value: String| view! { <input type="hidden" name=name value=value/> };
+    view! {
+        <section id="offline-kit" class="offline-kit" hidden=true>
+            <section class="checklist" id="kit-checklist">
+                <h2>"Checklist"</h2>
+                <ul>
+                    {c.checklist.iter().map(|item| view! {
+                        <li data-key=item.key.clone()>
+                            <form method="post" action=TechCheck::PATH class="check">
+                                {hidden("ticket_id", id.clone())}
+                                {hidden("key", item.key.clone())}
+                                <input type="hidden" name="mark" value="done"/>
+                                <button type="submit" class="tap" aria-pressed="false" title="Tap when done">
+                                    "○ " <span>{item.label.clone()}</span>
+                                    {item.required.then(|| view! { <span class="required" title="required">" *required"</span> })}
+                                </button>
+                            </form>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+            <section class="photos" id="kit-photos">
+                <h2>"Photos"</h2>
+                <div class="photo-add">
+                    <label class="field"><span>"These photos are"</span>
+                        <select id="kit-photo-kind">
+                            <option value="before">"Before the work"</option>
+                            <option value="after">"After the work"</option>
+                            <option value="other">"Other"</option>
+                        </select>
+                    </label>
+                    <label class="tap file-button">"Take a photo"
+                        <input type="file" accept="image/*" capture="environment" id="kit-photo-camera" data-photos=id.clone()/>
+                    </label>
+                    <label class="tap file-button">"Choose photos"
+                        <input type="file" accept="image/*" multiple=true id="kit-photo-input" data-photos=id.clone()/>
+                    </label>
+                </div>
+            </section>
+            <section class="labor" id="kit-labor">
+                <h2>"Time and parts"</h2>
+                <form method="post" action=TechLabor::PATH class="form compact" id="kit-labor-form">
+                    {hidden("ticket_id", id.clone())}
+                    <label class="field"><span>"Minutes"</span><input name="minutes" inputmode="numeric" required=true/></label>
+                    <label class="field"><span>"Work done"</span><input name="description" required=true/></label>
+                    <button type="submit" class="primary">"Add time"</button>
+                </form>
+                <form method="post" action=TechPart::PATH class="form compact" id="kit-part-form">
+                    {hidden("ticket_id", id.clone())}
+                    <label class="field"><span>"Part"</span><input name="description" required=true/></label>
+                    <label class="field"><span>"Qty"</span><input name="quantity" inputmode="numeric" value="1" required=true/></label>
+                    <label class="field"><span>"Unit price"</span><input name="unit_price" inputmode="decimal" placeholder="12.50" required=true/></label>
+                    <button type="submit" class="primary">"Add part"</button>
+                </form>
+            </section>
+            <section class="signature" id="kit-signature">
+                <h2>"Customer signature"</h2>
+                <canvas width="600" height="200" class="pad kit-pad" data-signature=id.clone()
+                    aria-label="Signature pad: sign with a finger"></canvas>
+                <div class="quick">
+                    <button type="button" class="tap" data-signature-clear="">"Clear"</button>
+                    <button type="button" class="tap primary" id="kit-save-signature" data-signature-save="">"Save signature"</button>
+                </div>
+                <p class="muted" role="status" data-signature-status=""></p>
+            </section>
+            <form method="post" action=TechStep::PATH class="step" id="kit-step-complete_work">
+                {hidden("ticket_id", id.clone())}
+                <input type="hidden" name="step" value="complete_work"/>
+                {hidden("version", c.version.to_string())}
+                <button type="submit" class="primary big">"Work done"</button>
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+/// Photos without scripts: a plain multipart form to the same upload door, which answers a
+/// plain post with this page again (`?done=photo`). Shown only when scripts do not run.
+#[component]
+fn PlainPhotoForm(id: String) -> AnyView {
+    let url = format!("/app/jobs/{id}/photos");
+    view! {
+        <form class="no-js-only form" method="post" enctype="multipart/form-data" action=format!("{url}?kind=after")
+            id="plain-photo-form">
+            <label class="field"><span>"Add a photo"</span>
+                <input type="file" name="file" accept="image/*" required=true/></label>
+            <div class="quick">
+                <button type="submit" class="tap" formaction=format!("{url}?kind=before")>"Send as before the work"</button>
+                <button type="submit" class="tap primary" formaction=format!("{url}?kind=after")>"Send as after the work"</button>
+            </div>
+            <p class="muted" data-test="needs-js">"The customer's signature needs JavaScript turned on in this browser."</p>
+        </form>
+    }
+    .into_any()
 }
 
 /// After the closeout: it went, and where to go next.
@@ -311,13 +430,13 @@ fn Closed(next: Option<TechJob>) -> impl IntoView {
                 Some(j) => {
                     let when = j.appointment.map(|w| window_text(w.start_ms, w.end_ms));
                     view! {
-                        <a class="tap primary big" href=format!("/tech/jobs/{}", j.id) data-test="next-job">
+                        <a class="tap primary big" href=format!("/tech/jobs/{}", j.id) rel="external" data-test="next-job">
                             "Next job: " {j.number.clone()} {when.map(|w| format!(" \u{b7} {w}"))}
                             {j.address.clone().map(|ad| format!(" \u{b7} {ad}"))}
                         </a>
                     }.into_any()
                 }
-                None => view! { <p data-test="no-next-job">"No more open jobs. " <a class="tap" href="/tech">"My jobs"</a></p> }.into_any(),
+                None => view! { <p data-test="no-next-job">"No more open jobs. " <a class="tap" href="/tech" rel="external">"My jobs"</a></p> }.into_any(),
             }}
         </section>
     }

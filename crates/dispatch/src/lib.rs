@@ -16,6 +16,7 @@ pub mod customer_updates;
 pub mod error;
 pub mod execute;
 pub mod export;
+pub mod field_refusals;
 pub mod files;
 pub mod followups;
 pub mod ids;

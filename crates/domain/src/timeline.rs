@@ -223,6 +223,13 @@ pub fn narrate(e: &EventFacts<'_>, shop: &impl ShopLabels) -> Narrated {
         "conversation.bound" => "A conversation was linked to the ticket".to_string(),
         "followup.fired" => "A follow-up reminder went off".to_string(),
         "followup.failed" => "A follow-up reminder failed".to_string(),
+        "field.refused" => {
+            if let Some(r) = text(e.detail.get("reason").cloned()) {
+                facts.push(format!("Reason: {r}"));
+            }
+            let what = text(e.detail.get("refused_action").cloned()).map_or("make a change", |a| field_step_words(&a));
+            format!("{who} could not {what}: done offline, refused when it arrived")
+        }
         other => format!("{who}: {}", other.replace(['.', '_'], " ")),
     };
     if let (Some(b), Some(a)) = (state_label(at(e.before, "/state")), state_label(at(e.after, "/state"))) {
@@ -231,6 +238,20 @@ pub fn narrate(e: &EventFacts<'_>, shop: &impl ShopLabels) -> Narrated {
         }
     }
     Narrated { sentence, facts, raw: raw_lines(e, shop) }
+}
+
+/// A technician's step as the office would say it ("save a note"), for `field.refused`.
+fn field_step_words(action: &str) -> &'static str {
+    match action {
+        "job.check_in" => "check in",
+        "job.complete_work" => "mark the work done",
+        "closeout.add_note" => "save a note",
+        "closeout.checklist_complete" => "change the checklist or submit the closeout",
+        "closeout.add_photo" => "add a photo",
+        "job.record_labor" => "record time",
+        "job.record_part" => "record a part",
+        _ => "make a change",
+    }
 }
 
 /// Every changed field in words: `eta: 14:30 CST`, `notes: 1 added`.
@@ -349,6 +370,21 @@ mod tests {
         );
         assert_eq!(n.sentence, "Dana Whitfield checked in");
         assert_eq!(n.facts, ["Dispatched → On site"]);
+        clean(&n);
+    }
+
+    #[test]
+    fn a_refused_offline_step_says_what_and_why() {
+        let n = say(
+            "field.refused",
+            "Dana Whitfield",
+            Role::Technician,
+            json!({}),
+            json!({}),
+            json!({"refused_action": "closeout.add_note", "code": "FORBIDDEN", "reason": "this job is not assigned to you"}),
+        );
+        assert_eq!(n.sentence, "Dana Whitfield could not save a note: done offline, refused when it arrived");
+        assert_eq!(n.facts, ["Reason: this job is not assigned to you"]);
         clean(&n);
     }
 

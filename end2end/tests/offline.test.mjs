@@ -1,0 +1,392 @@
+// A technician's job done in a basement, in real Chromium on a 390 px phone, through a small
+// TCP proxy that really cuts the connection (it destroys open sockets and refuses new ones:
+// Chromium's offline emulation does not cut an upload already in flight). The whole job is
+// done with no signal (check-in, two photos, the checklist, a note, time, the signature, work
+// done) across a reload and a closed and reopened page; when the signal comes back every step
+// is applied exactly once, in order, by the technician. A step the server refuses (the office
+// canceled the job meanwhile) is shown to the technician in words, and to the office.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import zlib from 'node:zlib';
+import { launch, BASE, USERS, PASSWORD, TECH_ID, OPERATOR_TOKEN, signIn, screenshot, tool, readCase } from './support.mjs';
+
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+
+/// A proxy in front of the server whose connection can be cut and restored.
+function cuttableProxy() {
+  const upstream = new URL(BASE);
+  const sockets = new Set();
+  let cut = false;
+  const server = net.createServer((client) => {
+    if (cut) return client.destroy();
+    const server = net.connect(Number(upstream.port), upstream.hostname);
+    for (const s of [client, server]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(server);
+    server.pipe(client);
+    client.on('close', () => server.destroy());
+    server.on('close', () => client.destroy());
+  });
+  return {
+    async start() {
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${server.address().port}`;
+    },
+    cut() { cut = true; for (const s of sockets) s.destroy(); },
+    restore() { cut = false; },
+    close() { for (const s of sockets) s.destroy(); server.close(); },
+  };
+}
+
+let browser;
+let proxy;
+let P; // the site, through the proxy
+before(async () => {
+  browser = await launch();
+  proxy = cuttableProxy();
+  P = await proxy.start();
+});
+after(async () => { proxy?.close(); await browser?.close(); });
+
+/// A job dispatched to the E2E technician through the tool API, as the agents do.
+async function dispatchedJob(name, phone) {
+  const created = await tool('ticket.create', {
+    customer: { name: `${name} ${Date.now()}`, phone },
+    site: { address: '40 Crawlspace Ct, Chicago', access_notes: 'Basement door at the back' },
+    problem_summary: 'Boiler leaks in the basement',
+    trade: 'hvac',
+  });
+  const id = created.case.id;
+  const proposed = await tool('schedule.propose_slots', { ticket_id: id });
+  const slot = proposed.data.slots.find((s) => s.technician_id === TECH_ID);
+  assert.ok(slot, `a slot for the E2E technician in ${JSON.stringify(proposed.data.slots)}`);
+  await tool('schedule.confirm', { ticket_id: id, start_ms: slot.start_ms, end_ms: slot.end_ms, technician_id: TECH_ID });
+  await tool('dispatch.assign_tech', { ticket_id: id, technician_id: TECH_ID });
+  return created.case;
+}
+
+/// Signs the technician in through the proxy, onto their job list; the job list saves the
+/// jobs' pages on the phone for no signal.
+async function technicianPhone(jobId) {
+  const context = await browser.newContext(PHONE);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${P}/login?next=${encodeURIComponent('/tech')}`);
+  await page.fill('input[name="email"]', USERS.technician);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
+  await page.waitForFunction(async (path) => {
+    const reg = await navigator.serviceWorker.getRegistration('/tech');
+    if (!reg?.active) return false;
+    const page = await (await caches.open('rd-pages-v1')).match(location.origin + path);
+    return !!page;
+  }, `/tech/jobs/${jobId}`, { timeout: 30_000, polling: 250 });
+  return { context, page, errors };
+}
+
+async function openJob(page, id) {
+  await page.goto(`${P}/tech/jobs/${id}`);
+  await page.waitForSelector('article.job');
+}
+
+/// The state's word as the phone shows it (a step waiting to be sent shows what it will be).
+async function shownWord(page) {
+  return page.evaluate(() => {
+    const w = document.querySelector('[data-test="field-word"]');
+    const after = getComputedStyle(w, '::after').content;
+    return after && after !== 'none' ? JSON.parse(after) : w.textContent.trim();
+  });
+}
+
+async function waitingCount(page) {
+  const text = await page.locator('[data-test="waiting"] h2').textContent({ timeout: 10_000 });
+  return Number(text.match(/^(\d+) waiting to send$/)?.[1]);
+}
+
+/// A real JPEG of noise drawn by the browser (noise does not compress).
+async function photo(page, seed) {
+  const dataUrl = await page.evaluate((seed) => {
+    const c = document.createElement('canvas');
+    c.width = 640; c.height = 480;
+    const g = c.getContext('2d');
+    const img = g.createImageData(c.width, c.height);
+    let x = seed * 2654435761 >>> 0;
+    for (let i = 0; i < img.data.length; i += 4) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      img.data[i] = x & 255; img.data[i + 1] = (x >> 8) & 255; img.data[i + 2] = (x >> 16) & 255; img.data[i + 3] = 255;
+    }
+    g.putImageData(img, 0, 0);
+    return c.toDataURL('image/jpeg', 0.9);
+  }, seed);
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
+}
+
+/// A small PNG of one colour, made here (the page has no scripts to draw one).
+function png(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => { let c = 0xffffffff; for (const b of buf) c = crcTable[(c ^ b) & 255] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x5a)]);
+  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/// The technician's steps on the ticket's timeline, as the office reads it, oldest first.
+async function officeTimeline(id) {
+  const office = await signIn(browser, USERS.operator, `/console/tickets/${id}`);
+  await office.page.waitForSelector('#timeline li[data-action]', { timeout: 15_000 });
+  const rows = await office.page.$$eval('#timeline li[data-action]', (els) =>
+    els.map((e) => ({ action: e.dataset.action, text: e.textContent.replace(/\s+/g, ' ').trim() })));
+  return { office, rows: rows.reverse() };
+}
+
+test('a whole job done with no signal is applied once, in order, when the signal comes back', async () => {
+  proxy.restore();
+  const job = await dispatchedJob('Basement Walk', '+1 312 555 0171');
+  const { context, page, errors } = await technicianPhone(job.id);
+  await screenshot(page, 'offline-01-job-list-saved');
+
+  // Online: the job page as it is, saved on the phone as it loads.
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  assert.equal(await page.locator('article.job[data-state="dispatched"]').count(), 1);
+  assert.equal(await page.locator('a.tap[href^="tel:"]').first().textContent(), 'Call (312) 555-0171', 'the number as people write it');
+
+  // The basement: no signal at all.
+  proxy.cut();
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('#offline-kit:not([hidden])', { timeout: 15_000 });
+  assert.equal(await page.locator('#step-check_in').isVisible(), false, 'check-in is taken');
+  assert.equal(await shownWord(page), 'On site · waiting to send');
+  assert.equal(await waitingCount(page), 1);
+  await screenshot(page, 'offline-02-checked-in-no-signal');
+
+  // Two photos, kept on the phone.
+  await page.selectOption('#kit-photo-kind', 'before');
+  await page.setInputFiles('#kit-photo-input', [{ name: 'before.jpg', mimeType: 'image/jpeg', buffer: await photo(page, 11) }]);
+  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '2 waiting to send');
+  await page.selectOption('#kit-photo-kind', 'after');
+  await page.setInputFiles('#kit-photo-input', [{ name: 'after.jpg', mimeType: 'image/jpeg', buffer: await photo(page, 12) }]);
+  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '3 waiting to send');
+  assert.equal(await page.locator('[data-test="waiting"] img').count(), 2, 'the kept photos are shown');
+
+  // The checklist's required items.
+  const required = await page.$$eval('#kit-checklist li[data-key]', (els) =>
+    els.filter((e) => e.querySelector('.required')).map((e) => e.dataset.key));
+  assert.ok(required.length >= 1, 'the job has required checklist items');
+  for (const key of required) {
+    await page.click(`#kit-checklist li[data-key="${key}"] button`);
+    await page.waitForSelector(`#kit-checklist li.done[data-key="${key}"]`, { timeout: 10_000 });
+  }
+  const afterTicks = 3 + required.length;
+  assert.equal(await waitingCount(page), afterTicks);
+
+  // A note, through the page's own note form.
+  const note = 'Relief valve weeping; replaced it. Written in the basement.';
+  await page.fill('#note-form textarea[name="text"]', note);
+  await page.click('#note-form button[type="submit"]');
+  await page.waitForFunction((n) => document.querySelector('[data-test="waiting"] h2')?.textContent === `${n} waiting to send`, afterTicks + 1);
+  assert.equal(await page.inputValue('#note-form textarea[name="text"]'), '', 'the note box is empty: the note waits in the list');
+  assert.match(await page.textContent('[data-test="waiting"]'), /Relief valve weeping/);
+  await screenshot(page, 'offline-03-steps-waiting');
+
+  // A reload with no signal: the saved page, its time, and everything still waiting.
+  await page.reload();
+  await page.waitForSelector('[data-test="saved-copy"]', { timeout: 15_000 });
+  assert.match(await page.textContent('[data-test="saved-copy"]'), /No signal — this is the job as last updated (Mon|Tue|Wed|Thu|Fri|Sat|Sun)/);
+  assert.equal(await waitingCount(page), afterTicks + 1);
+  assert.equal(await page.locator('#offline-kit').isVisible(), true, 'still on site, on the phone');
+  for (const key of required) assert.equal(await page.locator(`#kit-checklist li.done[data-key="${key}"]`).count(), 1);
+  await screenshot(page, 'offline-04-reloaded-no-signal');
+
+  // Time on the job.
+  await page.fill('#kit-labor-form input[name="minutes"]', '50');
+  await page.fill('#kit-labor-form input[name="description"]', 'Relief valve swap');
+  await page.click('#kit-labor-form button[type="submit"]');
+  await page.waitForFunction((n) => document.querySelector('[data-test="waiting"] h2')?.textContent === `${n} waiting to send`, afterTicks + 2);
+
+  // The tab is closed, and opened again (still no signal).
+  await page.close();
+  const again = await context.newPage();
+  again.on('pageerror', (e) => errors.push(String(e)));
+  await openJob(again, job.id);
+  await again.waitForSelector('[data-test="saved-copy"]', { timeout: 15_000 });
+  assert.equal(await waitingCount(again), afterTicks + 2);
+
+  // The customer signs with a finger, and the work is done.
+  await again.locator('#kit-signature canvas').scrollIntoViewIfNeeded();
+  const pad = await again.locator('#kit-signature canvas').boundingBox();
+  await again.mouse.move(pad.x + 20, pad.y + pad.height * 0.6);
+  await again.mouse.down();
+  for (let i = 1; i <= 10; i++) await again.mouse.move(pad.x + 20 + i * (pad.width - 40) / 10, pad.y + pad.height * (0.6 + 0.2 * Math.sin(i)), { steps: 2 });
+  await again.mouse.up();
+  await again.click('#kit-save-signature');
+  await again.waitForFunction((n) => document.querySelector('[data-test="waiting"] h2')?.textContent === `${n} waiting to send`, afterTicks + 3);
+  await again.click('#kit-step-complete_work button[type="submit"]');
+  await again.waitForFunction((n) => document.querySelector('[data-test="waiting"] h2')?.textContent === `${n} waiting to send`, afterTicks + 4);
+  assert.equal(await shownWord(again), 'Work done · waiting to send');
+  await screenshot(again, 'offline-05-job-done-waiting');
+
+  // Nothing has reached the server yet.
+  const before = await readCase(job.id);
+  assert.equal(before.state, 'dispatched');
+  assert.equal(before.notes.length, 0);
+
+  // Signal again: everything goes, in order, and the page shows the job as it now is.
+  proxy.restore();
+  await again.waitForSelector('article.job[data-state="work_performed"]', { timeout: 60_000 });
+  assert.equal(await again.locator('[data-test="waiting"]').count(), 0, 'nothing waits');
+  await screenshot(again, 'offline-06-sent');
+
+  const c = await readCase(job.id);
+  assert.equal(c.state, 'work_performed');
+  assert.deepEqual(c.attachments.map((a) => a.kind).sort(), ['after', 'before', 'signature'], 'each photo and the signature once');
+  assert.equal(c.notes.filter((n) => n.text === note).length, 1, 'the note once');
+  assert.equal(c.labor.length, 1, 'the time once');
+  assert.equal(c.labor[0].minutes, 50);
+  for (const key of required) assert.equal(c.checklist.find((i) => i.key === key).done, true, key);
+
+  // The trail, as the office reads it: each step once, in the order it was taken, by the
+  // technician.
+  const { office, rows } = await officeTimeline(job.id);
+  const steps = rows.filter((r) => /^(job\.|closeout\.)/.test(r.action));
+  assert.deepEqual(steps.map((r) => r.action), [
+    'job.check_in',
+    'closeout.add_photo', 'closeout.add_photo',
+    ...required.map(() => 'closeout.checklist_complete'),
+    'closeout.add_note',
+    'job.record_labor',
+    'closeout.add_photo',
+    'job.complete_work',
+  ]);
+  for (const r of steps) assert.match(r.text, /E2E Tech/, `${r.action} by the technician: ${r.text}`);
+  await screenshot(office.page, 'offline-07-office-timeline');
+  await office.context.close();
+  assert.deepEqual(errors, [], 'no script errors on the phone');
+  await context.close();
+});
+
+test('a step refused when it arrives (the office canceled the job meanwhile) is shown to the technician and the office', async () => {
+  proxy.restore();
+  const job = await dispatchedJob('Canceled While Queued', '+1 312 555 0172');
+  const { context, page } = await technicianPhone(job.id);
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+
+  proxy.cut();
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('#offline-kit:not([hidden])', { timeout: 15_000 });
+  assert.equal(await waitingCount(page), 1);
+
+  // Meanwhile the office cancels the job.
+  await tool('ticket.cancel', { ticket_id: job.id, reason: 'Customer fixed it' }, OPERATOR_TOKEN);
+
+  proxy.restore();
+  // The refusal arrives, and the page shows the job as it now is.
+  await page.waitForSelector('article.job[data-state="canceled"]', { timeout: 60_000 });
+  const refused = page.locator('[data-test="refused"]');
+  await refused.waitFor({ timeout: 15_000 });
+  const said = await refused.textContent();
+  assert.match(said, /Not accepted: Check in/);
+  assert.match(said, /call the office|Call the office/i);
+  await screenshot(page, 'offline-08-refused');
+  // It stays until read, across a reload.
+  await page.reload();
+  await page.locator('[data-test="refused"]').waitFor({ timeout: 15_000 });
+  await page.click('[data-test="refused"] button');
+  await page.waitForFunction(() => !document.querySelector('[data-test="refused"]'));
+  assert.equal((await readCase(job.id)).state, 'canceled');
+
+  // The office sees it on the ticket's timeline.
+  const { office, rows } = await officeTimeline(job.id);
+  const row = rows.find((r) => r.action === 'field.refused');
+  assert.ok(row, `field.refused on the timeline: ${JSON.stringify(rows)}`);
+  assert.match(row.text, /E2E Tech could not check in/);
+  await screenshot(office.page, 'offline-09-office-sees-refusal');
+  await office.context.close();
+  await context.close();
+});
+
+test('the app installs: manifest, icons and a service worker at a stable path', async () => {
+  const manifest = await fetch(`${BASE}/manifest.webmanifest`);
+  assert.equal(manifest.status, 200);
+  assert.match(manifest.headers.get('content-type'), /application\/manifest\+json/);
+  const m = await manifest.json();
+  assert.equal(m.start_url, '/tech');
+  for (const icon of m.icons) {
+    const res = await fetch(`${BASE}${icon.src}`);
+    assert.equal(res.status, 200, icon.src);
+    assert.equal(res.headers.get('content-type').split(';')[0], icon.type, icon.src);
+  }
+  const sw = await fetch(`${BASE}/sw.js`);
+  assert.equal(sw.status, 200);
+  assert.equal(sw.headers.get('cache-control'), 'no-cache', 'a new worker is picked up on the next visit');
+  assert.match(sw.headers.get('content-security-policy'), /default-src 'self'/);
+});
+
+test('without JavaScript the technician pages and the portal show their content and take check-in, a note and a message', async () => {
+  const job = await dispatchedJob('No Script Basement', '+1 312 555 0173');
+  const context = await browser.newContext({ ...PHONE, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/login?next=${encodeURIComponent('/tech')}`);
+  await page.fill('input[name="email"]', USERS.technician);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
+  const card = page.locator(`#job-list [data-ticket="${job.number}"]`);
+  assert.equal(await card.count(), 1, 'the list arrives as HTML');
+  assert.match(await card.textContent(), /Call \(312\) 555-0173/, 'the number as people write it');
+  await Promise.all([page.waitForURL(/\/tech\/jobs\//), card.locator('a.job-open').click()]);
+  assert.equal(await page.getByText('Loading').count(), 0);
+  assert.equal(await page.locator('#offline-kit').isVisible(), false, 'the offline tools need scripts: hidden');
+  await Promise.all([page.waitForURL(/\?done=check_in$/), page.click('#step-check_in button[type="submit"]')]);
+  await page.fill('#note-form textarea[name="text"]', 'Plain form note from the basement.');
+  await Promise.all([page.waitForURL(/\?done=note$/), page.click('#note-form button[type="submit"]')]);
+  assert.match(await page.textContent('#notes'), /Plain form note from the basement/);
+  // Controls that need scripts are not shown as dead buttons; the page says why.
+  assert.equal(await page.locator('#save-signature').isVisible(), false);
+  assert.equal(await page.locator('#photo-input').isVisible(), false);
+  assert.equal(await page.locator('[data-test="needs-js"]').isVisible(), true);
+  // A photo by a plain upload form, back to the same page.
+  await page.setInputFiles('#plain-photo-form input[name="file"]', [{ name: 'after.png', mimeType: 'image/png', buffer: png(48, 32) }]);
+  await Promise.all([page.waitForURL(/\?done=photo$/), page.click('#plain-photo-form button:has-text("after the work")')]);
+  assert.match(await page.textContent('[data-test="plain-outcome"]'), /Photo saved/);
+  await screenshot(page, 'offline-10-no-script-job');
+  const c = await readCase(job.id);
+  assert.equal(c.state, 'onsite');
+  assert.equal(c.notes.filter((n) => n.text === 'Plain form note from the basement.').length, 1);
+  assert.deepEqual(c.attachments.map((a) => a.kind), ['after']);
+  await context.close();
+
+  // The customer's portal, by their link, without scripts: the ticket, and a message sent.
+  const link = (await tool('portal.create_link', { ticket_id: job.id, ttl_hours: 4 })).link;
+  const messagesBefore = (await readCase(job.id)).message_count;
+  const customer = await browser.newContext({ ...PHONE, javaScriptEnabled: false });
+  const portal = await customer.newPage();
+  await portal.goto(`${BASE}${link.path}`);
+  assert.equal(new URL(portal.url()).pathname, `/portal/tickets/${job.id}`);
+  assert.equal(await portal.getByText('Loading').count(), 0);
+  assert.match(await portal.textContent('main'), new RegExp(job.number));
+  await portal.fill('#portal-message textarea[name="text"]', 'The side gate is unlocked.');
+  await Promise.all([portal.waitForNavigation(), portal.click('#portal-message button[type="submit"]')]);
+  assert.match(await portal.textContent('main'), /The side gate is unlocked/);
+  await screenshot(portal, 'offline-11-no-script-portal');
+  assert.equal((await readCase(job.id)).message_count, messagesBefore + 1, 'the message reached the ticket once');
+  await customer.close();
+});

@@ -31,6 +31,9 @@ pub const TRANSITIONS: &[(CaseState, CaseState)] = &[
     (Scheduled, Dispatched),
     // Book: the slot and its technician at once.
     (Intake, Dispatched),
+    // Move a booked job to another time or technician before anyone is on the way in earnest
+    // (the dispatch calendar's drag and drop): the new appointment replaces the old one.
+    (Dispatched, Dispatched),
     (Dispatched, Onsite),
     (Onsite, WorkPerformed),
     (WorkPerformed, CloseoutReady),

@@ -63,19 +63,25 @@ pub fn snap(axis_start_ms: i64, raw_ms: i64) -> i64 {
     axis_start_ms + (raw_ms - axis_start_ms + step / 2).div_euclid(step) * step
 }
 
-/// The CSS placing `[start, end)` inside a row that shows `[from, to)`; None when it lies outside.
-fn place(axis: Axis, start: i64, end: i64, from: i64, to: i64) -> Option<String> {
+const QUARTER_MS: i64 = 15 * 60_000;
+
+/// Quarter hours a row shows (a daylight-saving day has four more or fewer), at most 100.
+fn quarters(from: i64, to: i64) -> i64 {
+    ((to - from + QUARTER_MS - 1) / QUARTER_MS).clamp(1, 100)
+}
+
+/// The classes placing `[start, end)` on the quarter-hour grid of a row that shows
+/// `[from, to)` (`qs-`/`qe-`: first and past-the-last quarter); None when it lies outside.
+/// Classes, not inline styles: the pages' Content-Security-Policy allows no inline styles.
+fn place(start: i64, end: i64, from: i64, to: i64) -> Option<String> {
     let (a, b) = (start.max(from), end.min(to));
     if a >= b || to <= from {
         return None;
     }
-    let len = (to - from) as f64;
-    let offset = (a - from) as f64 / len * 100.0;
-    let size = (b - a) as f64 / len * 100.0;
-    Some(match axis {
-        Axis::Across => format!("left:{offset:.3}%;width:{size:.3}%"),
-        Axis::Down => format!("top:{offset:.3}%;height:{size:.3}%"),
-    })
+    let n = quarters(from, to);
+    let first = ((a - from + QUARTER_MS / 2) / QUARTER_MS).clamp(0, n - 1);
+    let past = ((b - from + QUARTER_MS / 2) / QUARTER_MS).clamp(first + 1, n);
+    Some(format!("qs-{first} qe-{past}"))
 }
 
 fn schedule_link(view: CalendarView, date: &str) -> String {
@@ -159,10 +165,10 @@ fn CalendarBody(cal: Calendar, desk: Desk) -> impl IntoView {
         <header class="cal-head">
             <nav class="cal-nav" aria-label="Calendar">
                 <span class="tabs">{tab(CalendarView::Day, "Day")}{tab(CalendarView::Week, "Week")}</span>
-                <a class="button" href=format!("/console/schedule?view={}", view.as_str()) data-test="cal-today"
+                <a class="cal-btn" href=format!("/console/schedule?view={}", view.as_str()) data-test="cal-today"
                     aria-current=showing_today.then_some("date")>{today_word}</a>
-                <a class="button" href=schedule_link(view, &cal.prev) data-test="cal-prev" aria-label=format!("Previous {step_word}")>"← Previous"</a>
-                <a class="button" href=schedule_link(view, &cal.next) data-test="cal-next" aria-label=format!("Next {step_word}")>"Next →"</a>
+                <a class="cal-btn" href=schedule_link(view, &cal.prev) data-test="cal-prev" aria-label=format!("Previous {step_word}")>"← Previous"</a>
+                <a class="cal-btn" href=schedule_link(view, &cal.next) data-test="cal-next" aria-label=format!("Next {step_word}")>"Next →"</a>
             </nav>
             <h1 data-test="cal-title">{title}</h1>
             <span class="muted" data-test="cal-zone">{zone_text}</span>
@@ -188,13 +194,12 @@ fn day_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
     let Some(day) = cal.days.first().cloned() else {
         return view! { <p class="empty">"No day to show."</p> }.into_any();
     };
-    let hours = day.hours.len().max(1);
     let scale = day
         .hours
         .iter()
         .filter_map(|h| {
-            place(Axis::Across, *h, *h + 1, day.start_ms, day.end_ms)
-                .map(|st| view! { <span class="cal-hour" style=st>{time_of_day(*h)}</span> })
+            place(*h, *h + 3_600_000, day.start_ms, day.end_ms)
+                .map(|at| view! { <span class=format!("cal-hour {at}")>{time_of_day(*h)}</span> })
         })
         .collect_view();
     let rows = cal
@@ -210,8 +215,9 @@ fn day_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="cal-day" style=format!("--hours:{hours}") data-date=day.date.clone()>
-            <div class="cal-row cal-scale" aria-hidden="true"><div class="cal-name"></div><div class="cal-hours">{scale}</div></div>
+        <div class="cal-day" data-date=day.date.clone()>
+            <div class="cal-row cal-scale" aria-hidden="true"><div class="cal-name"></div>
+                <div class=format!("cal-hours qn-{}", quarters(day.start_ms, day.end_ms))>{scale}</div></div>
             {rows}
             {cal.technicians.is_empty().then(|| view! { <p class="empty">"No technicians yet: add them on the Technicians page."</p> })}
         </div>
@@ -221,7 +227,6 @@ fn day_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
 
 /// The week view: the days across, one row per technician, each day's time running down.
 fn week_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
-    let hours = cal.days.first().map(|d| d.hours.len()).unwrap_or(11).max(1);
     let span = cal
         .days
         .first()
@@ -251,7 +256,7 @@ fn week_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="cal-week" style=format!("--hours:{hours}")>
+        <div class="cal-week">
             <div class="cal-row cal-scale"><div class="cal-name muted">{format!("{span}, top to bottom")}</div>{head}</div>
             {rows}
             {cal.technicians.is_empty().then(|| view! { <p class="empty">"No technicians yet: add them on the Technicians page."</p> })}
@@ -274,29 +279,29 @@ fn lane(desk: Desk, axis: Axis, t: &CalendarTech, day: &CalendarDay, index: usiz
     let work = t
         .working
         .iter()
-        .filter_map(|(s, e)| place(axis, *s, *e, from, to))
-        .map(|st| view! { <div class="cal-work" style=st></div> })
+        .filter_map(|(s, e)| place(*s, *e, from, to))
+        .map(|at| view! { <div class=format!("cal-work {at}")></div> })
         .collect_view();
     let off = t
         .off
         .iter()
-        .filter_map(|o| place(axis, o.start_ms, o.end_ms, from, to).map(|st| (st, o.reason.clone())))
-        .map(|(st, reason)| {
+        .filter_map(|o| place(o.start_ms, o.end_ms, from, to).map(|at| (at, o.reason.clone())))
+        .map(|(at, reason)| {
             let text = format!("Off{}", reason.map(|r| format!(": {r}")).unwrap_or_default());
-            view! { <div class="cal-off" style=st data-test="time-off" title=text.clone()><span>{text.clone()}</span></div> }
+            view! { <div class=format!("cal-off {at}") data-test="time-off" title=text.clone()><span>{text.clone()}</span></div> }
         })
         .collect_view();
     let jobs = bookings
         .iter()
         .filter(|b| b.technician_id == t.id)
-        .filter_map(|b| place(axis, b.start_ms, b.end_ms, from, to).map(|st| job(desk, axis, b.clone(), st)))
+        .filter_map(|b| place(b.start_ms, b.end_ms, from, to).map(|at| job(desk, axis, b.clone(), at)))
         .collect_view();
     let ghost = {
         let key = key.clone();
         move || {
             desk.hover.get().filter(|h| h.lane == key).and_then(|h| {
-                place(axis, h.start_ms, h.end_ms, from, to).map(|st| {
-                    view! { <div class="cal-ghost" style=st aria-hidden="true">{time_of_day(h.start_ms)}</div> }
+                place(h.start_ms, h.end_ms, from, to).map(|at| {
+                    view! { <div class=format!("cal-ghost {at}") aria-hidden="true">{time_of_day(h.start_ms)}</div> }
                 })
             })
         }
@@ -318,8 +323,8 @@ fn lane(desk: Desk, axis: Axis, t: &CalendarTech, day: &CalendarDay, index: usiz
         let _ = (ev, &tech_id);
     };
     let class = match axis {
-        Axis::Across => "cal-lane",
-        Axis::Down => "cal-lane cal-cell",
+        Axis::Across => format!("cal-lane qn-{}", quarters(from, to)),
+        Axis::Down => format!("cal-lane cal-cell qn-{}", quarters(from, to)),
     };
     view! {
         <div class=class data-lane=key data-technician-id=t.id.clone() data-date=day.date.clone()
@@ -332,7 +337,7 @@ fn lane(desk: Desk, axis: Axis, t: &CalendarTech, day: &CalendarDay, index: usiz
 
 /// A booking on a row: draggable and pickable while it can still move; a link to its ticket
 /// once someone is on site.
-fn job(desk: Desk, axis: Axis, b: CalendarBooking, style: String) -> impl IntoView {
+fn job(desk: Desk, axis: Axis, b: CalendarBooking, at: String) -> impl IntoView {
     let time = format!("{}–{}", time_of_day(b.start_ms), time_of_day(b.end_ms));
     let title = format!(
         "{} · {} · {}{} · {}",
@@ -344,7 +349,7 @@ fn job(desk: Desk, axis: Axis, b: CalendarBooking, style: String) -> impl IntoVi
     );
     if !b.movable() {
         return view! {
-            <a class="cal-job fixed" style=style href=format!("/console/tickets/{}", b.ticket_id) title=title.clone()
+            <a class=format!("cal-job fixed {at}") href=format!("/console/tickets/{}", b.ticket_id) title=title.clone()
                 data-ticket=b.number.clone() data-test="booking">
                 <strong>{time}</strong>" "<span>{b.number.clone()}</span>" "<small>{format!("{} · {}", b.customer_name, b.state.label())}</small>
             </a>
@@ -365,7 +370,7 @@ fn job(desk: Desk, axis: Axis, b: CalendarBooking, style: String) -> impl IntoVi
     let label = format!("{title}. Press Enter to move it with the form.");
     let (on_drag, on_key) = (start_drag(desk, subject.clone(), Some(span), axis), pick_on_key(desk, subject.clone()));
     view! {
-        <div class="cal-job" style=style draggable="true" tabindex="0" role="button" title=title aria-label=label
+        <div class=format!("cal-job {at}") draggable="true" tabindex="0" role="button" title=title aria-label=label
             data-ticket=b.number.clone() data-test="booking"
             on:dragstart=on_drag
             on:dragend=move |_| end_drag(desk)
@@ -511,12 +516,18 @@ fn ToBook(tickets: Vec<CalendarTicket>, desk: Desk) -> impl IntoView {
 fn MoveForm(desk: Desk, technicians: Vec<(String, String)>, day: String) -> impl IntoView {
     let picked = desk.picked;
     let tech_ref = NodeRef::<leptos::html::Select>::new();
-    // Picked from the keyboard: the form's first choice takes the focus.
+    // Picked from the keyboard: the form's first choice takes the focus, once the form is
+    // enabled (after this turn's rendering).
     Effect::new(move |_| {
         if picked.with(Option::is_some) {
-            if let Some(select) = tech_ref.get() {
-                let _ = select.focus();
-            }
+            set_timeout(
+                move || {
+                    if let Some(select) = tech_ref.get_untracked() {
+                        let _ = select.focus();
+                    }
+                },
+                std::time::Duration::ZERO,
+            );
         }
     });
     let field = move |f: fn(&Subject) -> String, none: String| {
@@ -675,9 +686,12 @@ mod tests {
     #[test]
     fn spans_are_placed_inside_the_row_or_not_at_all() {
         let (from, to) = (0, 10 * 3_600_000);
-        assert_eq!(place(Axis::Across, 3_600_000, 3 * 3_600_000, from, to).as_deref(), Some("left:10.000%;width:20.000%"));
-        assert_eq!(place(Axis::Down, -3_600_000, 3_600_000, from, to).as_deref(), Some("top:0.000%;height:10.000%"));
-        assert_eq!(place(Axis::Across, to, to + 1, from, to), None);
-        assert_eq!(place(Axis::Across, 5, 5, from, to), None);
+        assert_eq!(quarters(from, to), 40);
+        assert_eq!(place(3_600_000, 3 * 3_600_000, from, to).as_deref(), Some("qs-4 qe-12"));
+        assert_eq!(place(-3_600_000, 3_600_000, from, to).as_deref(), Some("qs-0 qe-4"), "cut at the row's start");
+        assert_eq!(place(to - 60_000, to + 3_600_000, from, to).as_deref(), Some("qs-39 qe-40"), "at least a quarter");
+        assert_eq!(place(to, to + 1, from, to), None);
+        assert_eq!(place(5, 5, from, to), None);
+        assert_eq!(quarters(0, 25 * 3_600_000), 100, "a 25-hour day");
     }
 }

@@ -53,10 +53,8 @@ async fn refused(op: &mut Browser, s: &crate::support::Server, form: &[(&str, &s
 async fn the_calendar_shows_the_shops_day_and_books_moves_and_refuses_in_words() {
     for db in each_backend().await {
         let s = start(db).await;
-        let zone = domain::shop_profile::ShopSettingsChange {
-            timezone: Some("America/Chicago".into()),
-            ..Default::default()
-        };
+        let zone =
+            domain::shop_profile::ShopSettingsChange { timezone: Some("America/Chicago".into()), ..Default::default() };
         s.service.set_shop_settings(&system(), &zone).await.expect("zone");
         let tz = s.service.shop().await.timezone.clone();
         let dana = tech(&s.service, "Dana Whitfield", "hvac").await;
@@ -122,7 +120,11 @@ async fn the_calendar_shows_the_shops_day_and_books_moves_and_refuses_in_words()
         // "Today" is the shop's today, whatever the date in UTC.
         let now = op.get("/console/schedule").await;
         let label = today.strftime("%a %-d %b %Y").to_string();
-        assert!(now.body.contains("data-test=\"cal-title\"") && now.body.contains(&label), "today is {label}:\n{}", now.body);
+        assert!(
+            now.body.contains("data-test=\"cal-title\"") && now.body.contains(&label),
+            "today is {label}:\n{}",
+            now.body
+        );
 
         // Refusals in words; nothing changes.
         let nora_id = nora.id.clone();
@@ -134,10 +136,7 @@ async fn the_calendar_shows_the_shops_day_and_books_moves_and_refuses_in_words()
             &nora,
         )
         .await;
-        assert!(
-            busy.starts_with("Not booked: Dana Whitfield already has") && busy.contains(&ada.number),
-            "{busy}"
-        );
+        assert!(busy.starts_with("Not booked: Dana Whitfield already has") && busy.contains(&ada.number), "{busy}");
         let off = refused(
             &mut op,
             &s,
@@ -188,7 +187,10 @@ async fn the_calendar_shows_the_shops_day_and_books_moves_and_refuses_in_words()
             )
             .await;
         let done = form_outcome(&r.body)["Done"].as_str().unwrap_or_else(|| panic!("{}", r.body)).to_string();
-        assert!(done.starts_with(&format!("{} booked with Dana Whitfield,", nora.number)) && done.contains("14:00–15:30 C"), "{done}");
+        assert!(
+            done.starts_with(&format!("{} booked with Dana Whitfield,", nora.number)) && done.contains("14:00–15:30 C"),
+            "{done}"
+        );
         let nora = s.service.case(&system(), &nora_id).await.expect("case");
         assert_eq!(nora.state, CaseState::Dispatched);
         let apt = nora.appointment.clone().expect("appointment");
@@ -228,9 +230,7 @@ async fn the_calendar_shows_the_shops_day_and_books_moves_and_refuses_in_words()
         let mut t = Browser::new(&s);
         t.login("tech@calendar.test", "correct horse battery").await;
         assert_eq!(t.get("/console/schedule").await.status, 403);
-        let r = t
-            .call("calendar_book", &[("ticket_id", &nora_id), ("technician_id", &dana), ("start_ms", &ten)])
-            .await;
+        let r = t.call("calendar_book", &[("ticket_id", &nora_id), ("technician_id", &dana), ("start_ms", &ten)]).await;
         assert_eq!(r.status, 403, "{}", r.body);
     }
 }

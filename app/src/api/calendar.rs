@@ -149,14 +149,11 @@ pub async fn load_calendar(view: String, date: String) -> Result<Calendar, Serve
     };
     let midnight = |d: jiff::civil::Date| days::local_ms(d, 0, &tz);
     let range_start = midnight(first).ok_or_else(|| ServerFnError::new("date out of range"))?;
-    let range_end = last
-        .tomorrow()
-        .ok()
-        .and_then(midnight)
-        .ok_or_else(|| ServerFnError::new("date out of range"))?;
+    let range_end = last.tomorrow().ok().and_then(midnight).ok_or_else(|| ServerFnError::new("date out of range"))?;
     let range = domain::window::TimeWindow { start_ms: range_start, end_ms: range_end };
 
-    let roster: Vec<_> = service.technicians(&ctx).await.map_err(ssr::error)?.into_iter().filter(|t| t.active).collect();
+    let roster: Vec<_> =
+        service.technicians(&ctx).await.map_err(ssr::error)?.into_iter().filter(|t| t.active).collect();
     let agenda = service.agenda(&ctx, range_start, range_end).await.map_err(ssr::error)?;
     let off = service.time_off(&ctx, range_start, range_end).await.map_err(ssr::error)?;
 
@@ -379,7 +376,9 @@ pub mod days {
 
     /// `Tuesday`, the shop-local weekday at `ms`.
     pub fn weekday_name(ms: i64, tz: &TimeZone) -> String {
-        jiff::Timestamp::from_millisecond(ms).map(|t| t.to_zoned(tz.clone()).strftime("%A").to_string()).unwrap_or_default()
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_zoned(tz.clone()).strftime("%A").to_string())
+            .unwrap_or_default()
     }
 
     /// The Monday that starts the shop's week holding `date` (a Sunday belongs to the week
@@ -403,9 +402,7 @@ pub mod days {
     /// The whole hours `[from, to)` that hold every `(start, end)` minute span, an hour either
     /// side; the shop's usual day (08:00–17:00) when there is nothing.
     pub fn axis_hours(spans: &[(u16, u16)]) -> (u16, u16) {
-        let (Some(first), Some(last)) =
-            (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.1).max())
-        else {
+        let (Some(first), Some(last)) = (spans.iter().map(|s| s.0).min(), spans.iter().map(|s| s.1).max()) else {
             return (7, 18);
         };
         let from = (first / 60).saturating_sub(1);
@@ -493,7 +490,8 @@ mod explain {
             let shop = service.shop().await;
             let buffer = shop.profile.travel_buffer_minutes * 60_000;
             let (from, to) = (input.start_ms - buffer, input.end_ms + buffer);
-            let tech = service.technicians(ctx).await.ok().and_then(|all| all.into_iter().find(|t| t.id == technician_id));
+            let tech =
+                service.technicians(ctx).await.ok().and_then(|all| all.into_iter().find(|t| t.id == technician_id));
             let off = service
                 .time_off(ctx, input.start_ms, input.end_ms)
                 .await
@@ -533,7 +531,11 @@ mod explain {
     ) -> String {
         match reason {
             "missing_skill" => {
-                let has = if facts.skills.is_empty() { String::new() } else { format!(" (skills: {})", facts.skills.join(", ")) };
+                let has = if facts.skills.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (skills: {})", facts.skills.join(", "))
+                };
                 format!("{name} is not qualified for {} work{has}", trade.unwrap_or("this"))
             }
             "other_zone" => match (&facts.zone, job_zone) {

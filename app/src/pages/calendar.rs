@@ -227,11 +227,8 @@ fn day_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
 
 /// The week view: the days across, one row per technician, each day's time running down.
 fn week_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
-    let span = cal
-        .days
-        .first()
-        .map(|d| format!("{}–{}", time_of_day(d.start_ms), time_of_day(d.end_ms)))
-        .unwrap_or_default();
+    let span =
+        cal.days.first().map(|d| format!("{}–{}", time_of_day(d.start_ms), time_of_day(d.end_ms))).unwrap_or_default();
     let head = cal
         .days
         .iter()
@@ -246,12 +243,8 @@ fn week_grid(cal: &Calendar, desk: Desk) -> impl IntoView {
         .technicians
         .iter()
         .map(|t| {
-            let cells = cal
-                .days
-                .iter()
-                .enumerate()
-                .map(|(i, d)| lane(desk, Axis::Down, t, d, i, &cal.bookings))
-                .collect_view();
+            let cells =
+                cal.days.iter().enumerate().map(|(i, d)| lane(desk, Axis::Down, t, d, i, &cal.bookings)).collect_view();
             view! { <div class="cal-row" data-technician=t.name.clone()>{tech_name(t)}{cells}</div> }
         })
         .collect_view();
@@ -273,7 +266,14 @@ fn tech_name(t: &CalendarTech) -> impl IntoView {
 }
 
 /// One technician's time on one day: working hours, time off, bookings, and the drop target.
-fn lane(desk: Desk, axis: Axis, t: &CalendarTech, day: &CalendarDay, index: usize, bookings: &[CalendarBooking]) -> impl IntoView {
+fn lane(
+    desk: Desk,
+    axis: Axis,
+    t: &CalendarTech,
+    day: &CalendarDay,
+    index: usize,
+    bookings: &[CalendarBooking],
+) -> impl IntoView {
     let key = format!("{}|{index}", t.id);
     let (from, to) = (day.start_ms, day.end_ms);
     let work = t
@@ -554,20 +554,20 @@ fn MoveForm(desk: Desk, technicians: Vec<(String, String)>, day: String) -> impl
                             {technicians.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
                         </select>
                     </label>
+                    <label class="field"><span>"Day"</span>
+                        <input type="date" name="day" data-test="move-day" required=true
+                            prop:value=move || picked.with(|p| p.as_ref().and_then(|s| s.start_ms).map(|ms| when(ms).chars().take(10).collect::<String>()).unwrap_or_else(|| day.clone()))/>
+                    </label>
                     <div class="row">
-                        <label class="field"><span>"Day"</span>
-                            <input type="date" name="day" data-test="move-day" required=true
-                                prop:value=move || picked.with(|p| p.as_ref().and_then(|s| s.start_ms).map(|ms| when(ms).chars().take(10).collect::<String>()).unwrap_or_else(|| day.clone()))/>
-                        </label>
                         <label class="field"><span>"Start"</span>
                             <input type="time" name="time" step="900" data-test="move-time" required=true
                                 prop:value=move || picked.with(|p| p.as_ref().and_then(|s| s.start_ms).map(time_of_day).unwrap_or_else(|| "09:00".into()))/>
                         </label>
+                        <label class="field"><span>"Minutes"</span>
+                            <input type="number" name="minutes" min="15" max="720" step="15" data-test="move-minutes"
+                                prop:value=move || picked.with(|p| p.as_ref().map(|s| s.minutes.to_string()).unwrap_or_default())/>
+                        </label>
                     </div>
-                    <label class="field"><span>"Length (minutes)"</span>
-                        <input type="number" name="minutes" min="15" max="720" step="15" data-test="move-minutes"
-                            prop:value=move || picked.with(|p| p.as_ref().map(|s| s.minutes.to_string()).unwrap_or_default())/>
-                    </label>
                     <div class="row">
                         <button type="submit" class="primary" data-test="move-submit" disabled=move || desk.book.pending().get()>
                             {move || match picked.get() {

@@ -2,9 +2,9 @@
 //! checklist templates. The schedule is the dispatch calendar (`pages::calendar`).
 
 use crate::api::{technicians, AddTimeOff, CreateTechnician, FormOutcome, UpdateTechnician};
+use crate::pages::failure_text;
 use crate::pages::field_error;
 use crate::pages::session::TopBar;
-use crate::pages::failure_text;
 use leptos::prelude::*;
 
 /// The last submission's outcome as (succeeded, text).

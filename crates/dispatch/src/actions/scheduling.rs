@@ -320,7 +320,8 @@ impl Service {
         self.stage_booking(&mut o, window, Some(&tech), input.reschedule).await?;
         // An arrival time given for the old window says nothing about the new one: it goes,
         // and whoever dispatches the moved job gives a new one.
-        let moved = o.before.appointment.as_ref().is_some_and(|a| (a.start_ms, a.end_ms) != (window.start_ms, window.end_ms));
+        let moved =
+            o.before.appointment.as_ref().is_some_and(|a| (a.start_ms, a.end_ms) != (window.start_ms, window.end_ms));
         if o.before.eta.is_some() && moved {
             o.clear_eta();
         }

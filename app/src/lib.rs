@@ -139,7 +139,8 @@ pub fn App() -> impl IntoView {
                 // page works before (and without) the client.
                 <Route path=path!("/console/tickets/:id") view=pages::ticket::TicketPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/technicians") view=pages::records::TechniciansPage/>
-                <Route path=path!("/console/schedule") view=pages::records::SchedulePage/>
+                // In order: the calendar's rows and the tickets to book arrive as HTML.
+                <Route path=path!("/console/schedule") view=pages::calendar::CalendarPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/customers") view=pages::records::CustomersPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/customers/:id") view=pages::customer::CustomerPage ssr=SsrMode::InOrder/>
                 <Route path=path!("/console/checklists") view=pages::records::ChecklistsPage/>

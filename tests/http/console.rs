@@ -116,10 +116,10 @@ async fn booking_from_the_console_confirms_and_assigns_and_shows_on_the_schedule
         let v: serde_json::Value = serde_json::from_str(&booked.body).expect("json");
         assert_eq!(v["Done"]["state"], "dispatched", "{}", booked.body);
         assert_eq!(v["Done"]["assignment"]["technician_id"], tech.as_str());
-        let mut weeks = String::new();
-        for week in ["0", "1"] {
-            weeks.push_str(&op.call("agenda", &[("week", week)]).await.body);
-        }
+        let this_week = op.call("calendar", &[("view", "week"), ("date", "")]).await.body;
+        let v: serde_json::Value = serde_json::from_str(&this_week).expect("json");
+        let next = v["next"].as_str().expect("the next week's date").to_string();
+        let weeks = this_week + &op.call("calendar", &[("view", "week"), ("date", &next)]).await.body;
         assert!(weeks.contains(&case.number), "the booking is on this or next week's schedule: {weeks}");
         let page = op.get("/console/schedule").await;
         assert_eq!(page.status, 200);
@@ -222,7 +222,7 @@ async fn the_roster_takes_new_technicians_and_time_off_and_is_for_staff_only() {
             let r = t.call(endpoint, &[]).await;
             assert!(r.status >= 400, "{endpoint}: {} {}", r.status, r.body);
         }
-        assert!(t.call("agenda", &[("week", "0")]).await.status >= 400);
+        assert!(t.call("calendar", &[("view", "week"), ("date", "")]).await.status >= 400);
         assert!(t.call("board", &[("filter[query]", "")]).await.status >= 400);
         assert_eq!(t.get("/console/technicians").await.status, 403);
     }

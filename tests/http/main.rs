@@ -8,6 +8,7 @@ mod approvals;
 mod assets;
 mod audiences;
 mod backup;
+mod calendar;
 mod console;
 mod export;
 mod field;

@@ -595,13 +595,18 @@ async fn every_console_action_answers_each_role_as_the_table_says() {
         let tech = technician(&s.service, "hvac").await;
         let job = dispatched_ticket(&s.service, &tech, 9).await;
         let t = "tkt_nobody";
-        let doors: [Door; 14] = [
+        let doors: [Door; 15] = [
             ("console_set_priority", Action::TicketSetPriority, vec![("priority", "urgent"), ("version", "")]),
             ("console_propose", Action::ScheduleProposeSlots, vec![("duration_minutes", "60"), ("days", "3")]),
             (
                 "console_book",
                 Action::TicketBook,
                 vec![("start_ms", "1"), ("end_ms", "2"), ("technician_id", "tec_x"), ("reschedule", "false")],
+            ),
+            (
+                "calendar_book",
+                Action::TicketBook,
+                vec![("technician_id", "tec_x"), ("start_ms", "1"), ("minutes", "60"), ("reschedule", "false")],
             ),
             ("console_set_eta", Action::DispatchSetEta, vec![("minutes", "45"), ("note", "")]),
             ("console_message", Action::TicketAddMessage, vec![("direction", "inbound"), ("text", "hello")]),

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod approvals;
+mod calendar;
 mod console;
 mod portal;
 mod records;
@@ -14,6 +15,7 @@ mod updates;
 
 pub use accounts::*;
 pub use approvals::*;
+pub use calendar::*;
 pub use console::*;
 pub use portal::*;
 pub use records::*;

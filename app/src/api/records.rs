@@ -1,4 +1,4 @@
-//! Customers, sites, checklist templates, the roster and the week's schedule.
+//! Customers, sites, checklist templates and the roster (the schedule is `calendar`).
 
 use super::*;
 
@@ -157,49 +157,6 @@ pub async fn add_time_off(
     let input = domain::records::TimeOff { technician_id, start_ms: a, end_ms: b + 86_400_000, reason };
     let done = ssr::run::<serde_json::Value>(domain::ActionInput::TechnicianAddTimeOff(input)).await?;
     ssr::outcome(done.map(|v| v["time_off_id"].as_str().unwrap_or_default().to_string()))
-}
-
-/// A week of appointments, starting `week` weeks from this Monday (UTC).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WeekAgenda {
-    pub from_ms: i64,
-    /// The eight local midnights that bound the week's seven days, in the shop's time zone.
-    pub days: Vec<i64>,
-    pub items: Vec<domain::views::AgendaItem>,
-    pub technicians: Vec<(String, String)>,
-}
-
-#[server(endpoint = "agenda")]
-pub async fn load_agenda(week: i64) -> Result<WeekAgenda, ServerFnError> {
-    ssr::allow(Action::RecordsRead)?;
-    let service = ssr::service()?;
-    let ctx = ssr::context(Action::RecordsRead)?;
-    // The shop's week, Monday to Monday at local midnight (a daylight-saving day is 23 or 25 h).
-    let tz = service.shop().await.timezone.clone();
-    let now =
-        jiff::Timestamp::from_millisecond(dispatch::ids::now_ms()).map_err(|e| ServerFnError::new(e.to_string()))?;
-    let today = now.to_zoned(tz.clone()).date();
-    let monday = today
-        .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
-        .and_then(|d| d.checked_add(jiff::Span::new().weeks(week.clamp(-52, 52))))
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    let mut days = vec![];
-    for d in 0..=7 {
-        let date = monday.checked_add(jiff::Span::new().days(d)).map_err(|e| ServerFnError::new(e.to_string()))?;
-        let start = date.to_zoned(tz.clone()).map_err(|e| ServerFnError::new(e.to_string()))?;
-        days.push(start.timestamp().as_millisecond());
-    }
-    let from_ms = days[0];
-    let items = service.agenda(&ctx, from_ms, days[7]).await.map_err(ssr::error)?;
-    let technicians = service
-        .technicians(&ctx)
-        .await
-        .map_err(ssr::error)?
-        .into_iter()
-        .filter(|t| t.active)
-        .map(|t| (t.id, t.name))
-        .collect();
-    Ok(WeekAgenda { from_ms, days, items, technicians })
 }
 
 /// A customer with their sites and how many tickets they have.

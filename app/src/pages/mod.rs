@@ -1,6 +1,7 @@
 pub mod accounts;
 pub mod approvals;
 pub mod billing;
+pub mod calendar;
 pub mod console;
 pub mod customer;
 pub mod photos;

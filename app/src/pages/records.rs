@@ -1,10 +1,10 @@
-//! The console's records: technicians (skills, zone, working hours, time off) and the week's
-//! schedule per technician.
+//! The console's records: technicians (skills, zone, working hours, time off), customers and
+//! checklist templates. The schedule is the dispatch calendar (`pages::calendar`).
 
-use crate::api::{load_agenda, technicians, AddTimeOff, CreateTechnician, FormOutcome, UpdateTechnician};
+use crate::api::{technicians, AddTimeOff, CreateTechnician, FormOutcome, UpdateTechnician};
+use crate::pages::failure_text;
 use crate::pages::field_error;
 use crate::pages::session::TopBar;
-use crate::pages::{failure_text, when};
 use leptos::prelude::*;
 
 /// The last submission's outcome as (succeeded, text).
@@ -92,59 +92,6 @@ pub fn TechniciansPage() -> impl IntoView {
                 <p class="form-status" role="status">{move || outcome_text(off.value().get(), "Time off recorded.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}</p>
                 <p class="form-status" role="status" data-test="edit-status">{move || outcome_text(edit.value().get(), "Technician updated.").map(|(ok, t)| view! { <span class=if ok { "ok" } else { "bad" }>{t}</span> })}
                     <small class="field-error">{move || field_error(edit.value().get(), &["skills", "zone", "working_hours"])}</small></p>
-            </section>
-        </main>
-    }
-}
-
-#[component]
-pub fn SchedulePage() -> impl IntoView {
-    let week = RwSignal::new(0i64);
-    let agenda = Resource::new(move || week.get(), load_agenda);
-    view! {
-        <TopBar title="Schedule"/>
-        <main class="console">
-            <section class="panel">
-                <div class="row">
-                    <button type="button" on:click=move |_| week.update(|w| *w -= 1)>"← Previous week"</button>
-                    <button type="button" on:click=move |_| week.set(0)>"This week"</button>
-                    <button type="button" on:click=move |_| week.update(|w| *w += 1)>"Next week →"</button>
-                </div>
-                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match agenda.await {
-                            Ok(a) => {
-                                let bounds = a.days.clone();
-                                let days: Vec<(i64, i64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-                                view! {
-                                    <table class="schedule" id="schedule">
-                                        <thead><tr><th>"Technician"</th>
-                                            {days.iter().map(|(d, _)| view! { <th>{when(*d)[..10].to_string()}</th> }).collect_view()}
-                                        </tr></thead>
-                                        <tbody>
-                                            {a.technicians.iter().map(|(tid, tname)| view! {
-                                                <tr data-technician=tname.clone()>
-                                                    <th>{tname.clone()}</th>
-                                                    {days.iter().map(|(d, end)| {
-                                                        let day_items: Vec<_> = a.items.iter().filter(|i| &i.technician_id == tid && i.start_ms >= *d && i.start_ms < *end).cloned().collect();
-                                                        view! { <td>{day_items.into_iter().map(|i| view! {
-                                                            <a class="appt" href=format!("/console/tickets/{}", i.ticket_id) data-ticket=i.number.clone()>
-                                                                <strong>{when(i.start_ms)[11..16].to_string()} "–" {when(i.end_ms)[11..16].to_string()}</strong>
-                                                                " " {i.number.clone()} <br/><small>{i.customer_name.clone()} " · " {i.state.label()}</small>
-                                                            </a>
-                                                        }).collect_view()}</td> }
-                                                    }).collect_view()}
-                                                </tr>
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                    <p class="muted">"Times in UTC."</p>
-                                }.into_any()
-                            }
-                            Err(e) => view! { <p class="bad">{e.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Transition>
             </section>
         </main>
     }

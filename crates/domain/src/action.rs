@@ -285,10 +285,10 @@ actions! {
         }
         TicketBook = "ticket.book" (crate::commands::BookSlot) {
             roles: [Admin, Operator, SchedulingAgent],
-            from: [Intake, Scheduled],
-            moves: [Intake => Dispatched, Scheduled => Dispatched],
+            from: [Intake, Scheduled, Dispatched],
+            moves: [Intake => Dispatched, Scheduled => Dispatched, Dispatched => Dispatched],
             audience: Tools,
-            about: "Book a proposed slot with its technician in one step (intake or scheduled -> dispatched). Moving an existing appointment needs reschedule: true.",
+            about: "Book a proposed slot with its technician in one step (intake or scheduled -> dispatched). Moving an existing appointment, or a dispatched job to another time or technician, needs reschedule: true.",
         }
         DispatchSetEta = "dispatch.set_eta" (crate::commands::SetEta) {
             roles: [Admin, Operator, Technician, SchedulingAgent, TechLiaisonAgent],

@@ -331,7 +331,8 @@ impl Service {
 
     /// `ticket.book`: the slot and its technician in one transaction (intake or scheduled ->
     /// dispatched): what `schedule.confirm` then `dispatch.assign_tech` do, with no moment in
-    /// between where another booking can take the technician.
+    /// between where another booking can take the technician. With `reschedule`, it also moves
+    /// a dispatched job to another time or technician (the dispatch calendar's drag and drop).
     #[tracing::instrument(name = "ticket.book", skip_all, fields(actor = %ctx.actor.id))]
     pub async fn book(&self, ctx: &CallContext, input: &BookSlot) -> Result<Outcome, ServiceError> {
         self.authorize(ctx, Action::TicketBook)?;
@@ -344,6 +345,13 @@ impl Service {
         let mut o = self.open(ctx, &input.ticket_id, input.expected_version).await?;
         Self::require_state(&o.before, Action::TicketBook)?;
         self.stage_booking(&mut o, window, Some(&tech), input.reschedule).await?;
+        // An arrival time given for the old window says nothing about the new one: it goes,
+        // and whoever dispatches the moved job gives a new one.
+        let moved =
+            o.before.appointment.as_ref().is_some_and(|a| (a.start_ms, a.end_ms) != (window.start_ms, window.end_ms));
+        if o.before.eta.is_some() && moved {
+            o.clear_eta();
+        }
         o.assign(&tech, None);
         self.finish(ctx, o, Action::TicketBook, Some(CaseState::Dispatched), serde_json::json!({}), vec![]).await
     }
@@ -357,7 +365,7 @@ impl Service {
         technician_id: Option<&str>,
         reschedule: bool,
     ) -> Result<(), ServiceError> {
-        if o.before.state == CaseState::Scheduled && !reschedule {
+        if matches!(o.before.state, CaseState::Scheduled | CaseState::Dispatched) && !reschedule {
             return Err(ServiceError::Conflict(
                 "the ticket already has a confirmed appointment; send reschedule: true to move it".into(),
             ));
@@ -464,6 +472,21 @@ impl Service {
             return Err(ServiceError::invalid("to_ms", "invalid_range", "a range of up to 62 days"));
         }
         technicians::agenda(self.db.pool(), from_ms, to_ms).await
+    }
+
+    /// Every technician's time off overlapping `[from_ms, to_ms)`, for the dispatch calendar
+    /// (staff only): shown on the technician's row, and named when a booking is refused in it.
+    pub async fn time_off(
+        &self,
+        ctx: &CallContext,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<domain::records::TimeOff>, ServiceError> {
+        self.authorize(ctx, Action::RecordsRead)?;
+        if to_ms <= from_ms || to_ms - from_ms > 62 * 24 * 60 * MINUTE_MS {
+            return Err(ServiceError::invalid("to_ms", "invalid_range", "a range of up to 62 days"));
+        }
+        technicians::time_off(self.db.pool(), from_ms, to_ms).await
     }
 }
 

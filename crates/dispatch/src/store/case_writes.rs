@@ -88,6 +88,14 @@ impl CaseTx {
         self.set("eta_set_at_ms", SetValue::Int(Some(self.now)));
     }
 
+    /// No arrival time (the job moved to another window).
+    pub fn clear_eta(&mut self) {
+        self.set("eta_ms", SetValue::Int(None));
+        self.set("eta_note", SetValue::Text(None));
+        self.set("eta_late_reason", SetValue::Text(None));
+        self.set("eta_set_at_ms", SetValue::Int(None));
+    }
+
     /// The technician on the ticket (and on its active appointment, when given).
     pub fn assign(&mut self, technician_id: &str, appointment_id: Option<&str>) {
         self.set("assigned_tech_id", SetValue::Text(Some(technician_id.to_string())));

@@ -198,3 +198,25 @@ pub async fn agenda(pool: &AnyPool, from_ms: i64, to_ms: i64) -> Result<Vec<Agen
         })
         .collect()
 }
+
+/// Every technician's time off overlapping `[from_ms, to_ms)`, by start.
+pub async fn time_off(pool: &AnyPool, from_ms: i64, to_ms: i64) -> Result<Vec<domain::records::TimeOff>, ServiceError> {
+    let rows = sqlx::query(
+        "SELECT technician_id, start_ms, end_ms, reason FROM technician_time_off \
+         WHERE start_ms < $1 AND end_ms > $2 ORDER BY start_ms, technician_id",
+    )
+    .bind(to_ms)
+    .bind(from_ms)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(domain::records::TimeOff {
+                technician_id: r.try_get("technician_id")?,
+                start_ms: r.try_get("start_ms")?,
+                end_ms: r.try_get("end_ms")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect()
+}

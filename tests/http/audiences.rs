@@ -102,6 +102,8 @@ fn every_argument(ticket_id: &str, tech: &str, customer: &str) -> Vec<(String, S
         ("from", "2030-01-01"),
         ("to", "2030-01-02"),
         ("week", "0"),
+        ("view", "day"),
+        ("date", "2030-01-01"),
         ("query", ""),
         ("site_id", "sit_probe"),
         ("add_phone", ""),

@@ -22,16 +22,6 @@ test('a dispatcher sees every open state, asks who is calling, and finds closed 
   const phone = '+1 312 555 7311';
   const family = `Quinlan${stamp}`;
 
-  // Every open state is a column inside the window.
-  const columns = await page.$$eval('#board > .column', (els) => els.map((e) => {
-    const r = e.getBoundingClientRect();
-    return { state: e.dataset.state, left: r.left, right: r.right };
-  }));
-  assert.deepEqual(columns.map((c) => c.state),
-    ['lead', 'intake', 'scheduled', 'dispatched', 'onsite', 'work_performed', 'closeout_ready', 'invoice_ready']);
-  for (const c of columns) assert.ok(c.left >= 0 && c.right <= 1366, `${c.state} is cut off: ${JSON.stringify(c)}`);
-  assert.equal(await sideways(page), false, 'no sideways scroll');
-
   // The first call: Nora.
   await page.click('[data-test="new-ticket"]');
   await page.fill('input[name="customer_name"]', `Nora ${family}`);
@@ -43,6 +33,17 @@ test('a dispatcher sees every open state, asks who is calling, and finds closed 
   const first = await page.waitForSelector('[data-test="created"]', { timeout: 15_000 });
   const noraNumber = (await first.textContent()).match(/RD-\d{6}/)[0];
   assert.equal(await page.isVisible('#new-ticket-form'), false, 'the drawer closes after a created ticket');
+  await page.waitForSelector('#board > .column');
+  // With a ticket on it, every open state is a column inside the window.
+  const columns = await page.$$eval('#board > .column', (els) => els.map((e) => {
+    const r = e.getBoundingClientRect();
+    return { state: e.dataset.state, left: r.left, right: r.right };
+  }));
+  assert.deepEqual(columns.map((c) => c.state),
+    ['lead', 'intake', 'scheduled', 'dispatched', 'onsite', 'work_performed', 'closeout_ready', 'invoice_ready']);
+  for (const c of columns) assert.ok(c.left >= 0 && c.right <= 1366, `${c.state} is cut off: ${JSON.stringify(c)}`);
+  assert.equal(await sideways(page), false, 'no sideways scroll');
+
 
   // Liam calls from the same phone: asked, nothing filed yet, the typed call kept.
   const cardsBefore = await page.locator('#board .card').count();

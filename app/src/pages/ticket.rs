@@ -55,7 +55,8 @@ pub fn TicketPage() -> impl IntoView {
     view! {
         <TopBar title="Ticket"/>
         <main class="ticket-page">
-            <p class="ticket-nav"><a href="/console">"← Dispatch board"</a> <CustomerLinkBar ticket_id=id()/></p>
+            // A div: the link bar holds forms, which a <p> cannot (the parser would close it).
+            <div class="ticket-nav"><a href="/console">"← Dispatch board"</a> <CustomerLinkBar ticket_id=id()/></div>
             <ActionStatus actions/>
             <Transition fallback=|| view! { <p class="muted">"Loading the ticket…"</p> }>
                 {move || Suspend::new(async move {
@@ -494,7 +495,7 @@ fn CustomerLinkBar(ticket_id: String) -> impl IntoView {
         _ => None,
     };
     view! {
-        <span class="customer-link">
+        <div class="customer-link">
             <ActionForm action=send attr:class="inline" attr:id="send-link-form">
                 <input type="hidden" name="ticket_id" value=send_id/>
                 <button type="submit" class="secondary" data-test="send-link"
@@ -522,7 +523,7 @@ fn CustomerLinkBar(ticket_id: String) -> impl IntoView {
                 }
             })}
             <span class="bad">{move || failure_text(make.value().get())}</span>
-        </span>
+        </div>
     }
 }
 

@@ -476,7 +476,7 @@ pub async fn board(
             " AND (LOWER(c.name) LIKE {p} OR LOWER(COALESCE(s.address, '')) LIKE {p} \
              OR LOWER(COALESCE(t.problem_summary, '')) LIKE {p} \
              OR EXISTS (SELECT 1 FROM customer_contacts cc2 WHERE cc2.customer_id = c.id AND LOWER(cc2.value) LIKE {p}) \
-             OR EXISTS (SELECT 1 FROM customer_people cp2 WHERE cp2.customer_id = c.id AND LOWER(cp2.name) LIKE {p}))"
+             OR EXISTS (SELECT 1 FROM customer_people cp2 WHERE cp2.id = t.contact_person_id AND LOWER(cp2.name) LIKE {p}))"
         ));
     }
     for (value, column) in [

@@ -4,30 +4,17 @@
 // signal keeps the page and what was typed, and says so in plain words.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, USERS, PASSWORD, TECH_ID, signIn, screenshot, tool, readCase } from './support.mjs';
+import { launch, BASE, USERS, PASSWORD, TECH_ID, signIn, screenshot, tool, readCase, dispatchedJob } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+/// A job booked for the E2E technician, as the agents do.
+const bookedJob = (name, phone) =>
+  dispatchedJob(name, phone, { address: '7 Crawlspace Ln, Chicago' }, 'Furnace short-cycles');
 
-/// A job booked for the E2E technician through the tool API, as the agents do.
-async function bookedJob(name, phone) {
-  const created = await tool('ticket.create', {
-    customer: { name: `${name} ${Date.now()}`, phone },
-    site: { address: '7 Crawlspace Ln, Chicago' },
-    problem_summary: 'Furnace short-cycles',
-    trade: 'hvac',
-  });
-  const id = created.case.id;
-  const proposed = await tool('schedule.propose_slots', { ticket_id: id });
-  const slot = proposed.data.slots.find((s) => s.technician_id === TECH_ID);
-  assert.ok(slot, `a slot for the E2E technician in ${JSON.stringify(proposed.data.slots)}`);
-  await tool('schedule.confirm', { ticket_id: id, start_ms: slot.start_ms, end_ms: slot.end_ms, technician_id: TECH_ID });
-  await tool('dispatch.assign_tech', { ticket_id: id, technician_id: TECH_ID });
-  return created.case;
-}
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
 /// Every visible link and button in the top bar and the page is at least 44 px tall.
 async function tapTargetsAreBigEnough(page) {

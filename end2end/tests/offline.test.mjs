@@ -9,7 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { launch, BASE, USERS, PASSWORD, TECH_ID, OPERATOR_TOKEN, signIn, screenshot, tool, readCase } from './support.mjs';
+import { launch, BASE, USERS, PASSWORD, TECH_ID, OPERATOR_TOKEN, signIn, screenshot, tool, readCase, dispatchedJob as dispatched } from './support.mjs';
+
+/// A job dispatched to the E2E technician, as the agents do.
+const dispatchedJob = (name, phone) => dispatched(name, phone,
+  { address: '40 Crawlspace Ct, Chicago', access_notes: 'Basement door at the back' }, 'Boiler leaks in the basement');
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
@@ -51,23 +55,6 @@ before(async () => {
   P = await proxy.start();
 });
 after(async () => { proxy?.close(); await browser?.close(); });
-
-/// A job dispatched to the E2E technician through the tool API, as the agents do.
-async function dispatchedJob(name, phone) {
-  const created = await tool('ticket.create', {
-    customer: { name: `${name} ${Date.now()}`, phone },
-    site: { address: '40 Crawlspace Ct, Chicago', access_notes: 'Basement door at the back' },
-    problem_summary: 'Boiler leaks in the basement',
-    trade: 'hvac',
-  });
-  const id = created.case.id;
-  const proposed = await tool('schedule.propose_slots', { ticket_id: id });
-  const slot = proposed.data.slots.find((s) => s.technician_id === TECH_ID);
-  assert.ok(slot, `a slot for the E2E technician in ${JSON.stringify(proposed.data.slots)}`);
-  await tool('schedule.confirm', { ticket_id: id, start_ms: slot.start_ms, end_ms: slot.end_ms, technician_id: TECH_ID });
-  await tool('dispatch.assign_tech', { ticket_id: id, technician_id: TECH_ID });
-  return created.case;
-}
 
 /// Signs the technician in through the proxy, onto their job list; the job list saves the
 /// jobs' pages on the phone for no signal.

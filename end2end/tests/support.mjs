@@ -76,3 +76,21 @@ export async function readCase(id, token = OPERATOR_TOKEN) {
   if (!res.ok) throw new Error(`read ${id}: ${res.status}`);
   return (await res.json()).case;
 }
+
+/// A job dispatched to the E2E technician through the tool API, as the agents do: the first
+/// slot proposed with that technician, confirmed and assigned.
+export async function dispatchedJob(name, phone, site, problem) {
+  const created = await tool('ticket.create', {
+    customer: { name: `${name} ${Date.now()}`, phone },
+    site,
+    problem_summary: problem,
+    trade: 'hvac',
+  });
+  const id = created.case.id;
+  const proposed = await tool('schedule.propose_slots', { ticket_id: id });
+  const slot = proposed.data.slots.find((s) => s.technician_id === TECH_ID);
+  if (!slot) throw new Error(`no slot for the E2E technician in ${JSON.stringify(proposed.data.slots)}`);
+  await tool('schedule.confirm', { ticket_id: id, start_ms: slot.start_ms, end_ms: slot.end_ms, technician_id: TECH_ID });
+  await tool('dispatch.assign_tech', { ticket_id: id, technician_id: TECH_ID });
+  return created.case;
+}

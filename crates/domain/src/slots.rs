@@ -156,38 +156,40 @@ pub fn propose(query: &SlotQuery, candidates: &[Candidate]) -> Vec<Slot> {
             per_tech.push(options);
         }
     }
-    let rank = |o: &Offer| (o.day, o.load, o.start_ms, o.tech.technician_id.clone());
-    // Each technician's turn goes to their best option that does not overlap what they were
-    // already offered.
+    // Each technician's turn goes to their first offer that does not overlap what they were
+    // already offered: their offers are in (day, start) order and the load is one per day, so
+    // that first one is also their best by rank.
     let mut chosen: Vec<Offer> = vec![];
     let mut taken: Vec<Vec<i64>> = vec![vec![]; per_tech.len()];
     loop {
-        let before = chosen.len();
-        let mut order: Vec<usize> = (0..per_tech.len()).collect();
-        order
-            .sort_by_key(|&i| per_tech[i].iter().find(|o| free_of(&taken[i], o.start_ms, query.duration_ms)).map(rank));
-        for i in order {
+        let mut turns: Vec<(usize, usize)> = (0..per_tech.len())
+            .filter_map(|i| {
+                per_tech[i].iter().position(|o| free_of(&taken[i], o.start_ms, query.duration_ms)).map(|n| (i, n))
+            })
+            .collect();
+        if turns.is_empty() {
+            break;
+        }
+        turns.sort_by_key(|&(i, n)| rank(&per_tech[i][n]));
+        for (i, n) in turns {
             if chosen.len() == query.max_slots {
                 break;
             }
-            let pick = per_tech[i]
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| free_of(&taken[i], o.start_ms, query.duration_ms))
-                .min_by_key(|(_, o)| rank(o))
-                .map(|(n, _)| n);
-            if let Some(n) = pick {
-                let o = per_tech[i].swap_remove(n);
-                taken[i].push(o.start_ms);
-                chosen.push(o);
-            }
+            let o = per_tech[i].remove(n);
+            taken[i].push(o.start_ms);
+            chosen.push(o);
         }
-        if chosen.len() == before || chosen.len() == query.max_slots {
+        if chosen.len() == query.max_slots {
             break;
         }
     }
     chosen.sort_by_key(rank);
     chosen.into_iter().map(|o| slot_of(query, o)).collect()
+}
+
+/// Best first: the soonest day, the lightest load that day, the earliest start.
+fn rank<'a>(o: &Offer<'a>) -> (usize, u32, i64, &'a str) {
+    (o.day, o.load, o.start_ms, o.tech.technician_id.as_str())
 }
 
 /// Whether a start `duration_ms` long overlaps none of the starts already offered.

@@ -44,8 +44,9 @@ impl Service {
                 ));
             }
         }
-        let (id, known) = customers::upsert_customer(&mut tx, &v, now).await?;
-        customers::upsert_site(&mut tx, &id, known.is_some(), &v, now).await?;
+        // No other customer has these contacts (checked above): always a new customer.
+        let id = customers::create_customer(&mut tx, &v, now).await?;
+        customers::upsert_site(&mut tx, &id, false, &v, now).await?;
         let customer = load_customer(&mut tx, &id).await?;
         let sites = customers::sites_of(&mut tx, &id).await?;
         let after = serde_json::json!({"customer": customer, "sites": sites});

@@ -5,21 +5,6 @@ use crate::ids::new_id;
 use domain::{ContactPerson, SiteView, SourceChannel, ValidCreateTicket};
 use sqlx::{AnyConnection, AnyPool, Row};
 
-/// A known phone or e-mail is the same household: reuse it rather than duplicate. Returns the
-/// customer and, when an existing one was reused, how it looked before.
-pub async fn upsert_customer(
-    tx: &mut crate::db::WriteTx,
-    v: &ValidCreateTicket,
-    now: i64,
-) -> Result<(String, Option<domain::CustomerView>), ServiceError> {
-    if let Some((id, _)) = contact_holder(tx, v).await? {
-        let old = crate::case_store::load_customer(tx, &id).await?;
-        add_contacts(tx, &id, v, now).await?;
-        return Ok((id, Some(old)));
-    }
-    Ok((create_customer(tx, v, now).await?, None))
-}
-
 /// The customer who already has the phone (first) or the e-mail of `v`, and which of the two.
 pub async fn contact_holder(
     tx: &mut crate::db::WriteTx,

@@ -4,7 +4,7 @@
 // signal keeps the page and what was typed, and says so in plain words.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, USERS, PASSWORD, TECH_ID, signIn, screenshot, tool, readCase, dispatchedJob } from './support.mjs';
+import { launch, BASE, USERS, PASSWORD, TECH_ID, signIn, screenshot, tool, readCase, dispatchedJob, technicianWithoutScript } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -28,12 +28,7 @@ async function tapTargetsAreBigEnough(page) {
 
 test('without JavaScript a technician checks in, writes a note and ticks and unticks the checklist', async () => {
   const job = await bookedJob('No Script Tech', '+1 312 555 0166');
-  const context = await browser.newContext({ ...PHONE, javaScriptEnabled: false });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login?next=${encodeURIComponent('/tech')}`);
-  await page.fill('input[name="email"]', USERS.technician);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
+  const { context, page } = await technicianWithoutScript(browser, PHONE);
 
   // The job list arrives as HTML, in the technician's words and times.
   const card = page.locator(`#job-list [data-ticket="${job.number}"]`);

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { launch, BASE, USERS, PASSWORD, TECH_ID, OPERATOR_TOKEN, signIn, screenshot, tool, readCase, dispatchedJob as dispatched } from './support.mjs';
+import { launch, BASE, USERS, PASSWORD, TECH_ID, OPERATOR_TOKEN, signIn, screenshot, tool, readCase, dispatchedJob as dispatched, noiseJpeg, technicianWithoutScript } from './support.mjs';
 
 /// A job dispatched to the E2E technician, as the agents do.
 const dispatchedJob = (name, phone) => dispatched(name, phone,
@@ -96,22 +96,7 @@ async function waitingCount(page) {
 }
 
 /// A real JPEG of noise drawn by the browser (noise does not compress).
-async function photo(page, seed) {
-  const dataUrl = await page.evaluate((seed) => {
-    const c = document.createElement('canvas');
-    c.width = 640; c.height = 480;
-    const g = c.getContext('2d');
-    const img = g.createImageData(c.width, c.height);
-    let x = seed * 2654435761 >>> 0;
-    for (let i = 0; i < img.data.length; i += 4) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-      img.data[i] = x & 255; img.data[i + 1] = (x >> 8) & 255; img.data[i + 2] = (x >> 16) & 255; img.data[i + 3] = 255;
-    }
-    g.putImageData(img, 0, 0);
-    return c.toDataURL('image/jpeg', 0.9);
-  }, seed);
-  return Buffer.from(dataUrl.split(',')[1], 'base64');
-}
+const photo = (page, seed) => noiseJpeg(page, seed, 640, 0.9);
 
 /// A small PNG of one colour, made here (the page has no scripts to draw one).
 function png(width, height) {
@@ -330,12 +315,7 @@ test('the app installs: manifest, icons and a service worker at a stable path', 
 
 test('without JavaScript the technician pages and the portal show their content and take check-in, a note and a message', async () => {
   const job = await dispatchedJob('No Script Basement', '+1 312 555 0173');
-  const context = await browser.newContext({ ...PHONE, javaScriptEnabled: false });
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login?next=${encodeURIComponent('/tech')}`);
-  await page.fill('input[name="email"]', USERS.technician);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
+  const { context, page } = await technicianWithoutScript(browser, PHONE);
   const card = page.locator(`#job-list [data-ticket="${job.number}"]`);
   assert.equal(await card.count(), 1, 'the list arrives as HTML');
   assert.match(await card.textContent(), /Call \(312\) 555-0173/, 'the number as people write it');

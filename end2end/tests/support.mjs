@@ -94,3 +94,34 @@ export async function dispatchedJob(name, phone, site, problem) {
   await tool('dispatch.assign_tech', { ticket_id: id, technician_id: TECH_ID });
   return created.case;
 }
+
+/// A real JPEG of noise (noise does not compress, so uploads take a moment), `width` wide at
+/// 4:3, drawn by the browser itself.
+export async function noiseJpeg(page, seed, width = 640, quality = 0.9) {
+  const dataUrl = await page.evaluate(([seed, width, quality]) => {
+    const c = document.createElement('canvas');
+    c.width = width; c.height = Math.round(width * 0.75);
+    const g = c.getContext('2d');
+    const img = g.createImageData(c.width, c.height);
+    let x = seed * 2654435761 >>> 0;
+    for (let i = 0; i < img.data.length; i += 4) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      img.data[i] = x & 255; img.data[i + 1] = (x >> 8) & 255; img.data[i + 2] = (x >> 16) & 255; img.data[i + 3] = 255;
+    }
+    g.putImageData(img, 0, 0);
+    return c.toDataURL('image/jpeg', quality);
+  }, [seed, width, quality]);
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
+}
+
+/// The technician signed in with JavaScript off, through the plain sign-in form, on their job
+/// list.
+export async function technicianWithoutScript(browser, contextOptions) {
+  const context = await browser.newContext({ ...contextOptions, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/login?next=${encodeURIComponent('/tech')}`);
+  await page.fill('input[name="email"]', USERS.technician);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
+  return { context, page };
+}

@@ -3,7 +3,7 @@
 // checklist, notes, time and parts, the customer's signature, work done and closeout.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE, USERS, TECH_ID, signIn, screenshot, tool, readCase } from './support.mjs';
+import { launch, BASE, USERS, TECH_ID, signIn, screenshot, tool, readCase, noiseJpeg } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -28,24 +28,8 @@ async function dispatchedJob() {
   return created.case;
 }
 
-/// A real JPEG of noise (noise does not compress, so uploads take a moment), drawn by the
-/// browser itself.
-async function photo(page, seed, size = 900) {
-  const dataUrl = await page.evaluate(([seed, size]) => {
-    const c = document.createElement('canvas');
-    c.width = size; c.height = Math.round(size * 0.75);
-    const g = c.getContext('2d');
-    const img = g.createImageData(c.width, c.height);
-    let x = seed * 2654435761 >>> 0;
-    for (let i = 0; i < img.data.length; i += 4) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-      img.data[i] = x & 255; img.data[i + 1] = (x >> 8) & 255; img.data[i + 2] = (x >> 16) & 255; img.data[i + 3] = 255;
-    }
-    g.putImageData(img, 0, 0);
-    return c.toDataURL('image/jpeg', 0.95);
-  }, [seed, size]);
-  return Buffer.from(dataUrl.split(',')[1], 'base64');
-}
+/// A real JPEG of noise, 900 px wide unless said.
+const photo = (page, seed, size = 900) => noiseJpeg(page, seed, size, 0.95);
 
 /// Thumbnails come back through the app (and pass the page's Content-Security-Policy); they
 /// load lazily, once in view.

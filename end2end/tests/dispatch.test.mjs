@@ -18,7 +18,7 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
   const name = `Walkthrough ${Date.now()}`;
   await page.click('[data-test="new-ticket"]');
   await page.fill('input[name="customer_name"]', name);
-  await page.fill('input[name="phone"]', '+1 312 555 0142');
+  await page.fill('input[name="phone"]', '+1 312 555 0141');
   await page.fill('input[name="address"]', '77 Lake Shore Dr');
   await page.fill('textarea[name="problem_summary"]', 'Furnace short-cycles');
   await page.fill('input[name="trade"]', 'hvac');
@@ -94,7 +94,7 @@ test('an operator takes a call, books a technician, sets the ETA and reads the t
 test('an operator takes a ticket over from the agents with one click, and hands it back', async () => {
   const { page, context, errors } = await signIn(browser, USERS.operator, '/console');
   const created = await tool('ticket.create', {
-    customer: { name: `Takeover ${Date.now()}`, phone: '+1 312 555 0177' },
+    customer: { name: `Takeover ${Date.now()}`, phone: '+1 312 555 0176' },
     site: { address: '9 Wacker Dr' }, problem_summary: 'Angry about the last visit', trade: 'hvac',
   }, TOKEN);
   const id = created.case.id;

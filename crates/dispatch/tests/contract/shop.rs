@@ -256,12 +256,16 @@ async fn what_the_shop_does_follows_its_saved_settings() {
         assert!(sam.working_hours.0[0].is_empty(), "closed on Mondays");
         assert_eq!(sam.working_hours.0[1], vec![(7 * 60, 15 * 60)]);
 
-        // Slots on the shop's grid.
+        // Slots on the shop's grid. A 40-minute job: one technician's offers follow each other
+        // 40 minutes apart, so whatever the hour, some start falls off the default 30-minute grid.
         let (case, _) = case_in(&svc, CaseState::Intake, 8).await;
-        let proposed = svc
-            .propose_slots(&op(), &ProposeSlots { ticket_id: case.id.clone(), ..Default::default() })
-            .await
-            .expect("slots");
+        let query = ProposeSlots {
+            ticket_id: case.id.clone(),
+            duration_minutes: Some(40),
+            max_slots: Some(20),
+            ..Default::default()
+        };
+        let proposed = svc.propose_slots(&op(), &query).await.expect("slots");
         let starts: Vec<i64> =
             proposed.data["slots"].as_array().expect("slots").iter().filter_map(|s| s["start_ms"].as_i64()).collect();
         assert!(!starts.is_empty());

@@ -63,17 +63,25 @@ build: server client site
 server:
 	$(CARGO) build --locked $(SERVER_FLAGS) --bin real-dispatch
 
+# Two clients from one build of the app: the whole app (`client`), and the phone pages alone
+# (`field-client`: the technician's job page and the portal, about half the size).
+CLIENTS := client:real-dispatch field_client:field
 client:
-	$(CARGO) build --locked -p client --lib --target wasm32-unknown-unknown --features hydrate --profile $(CLIENT_PROFILE) $(WASM_STD_FLAGS)
+	$(CARGO) build --locked -p client -p field-client --lib --target wasm32-unknown-unknown --features hydrate --profile $(CLIENT_PROFILE) $(WASM_STD_FLAGS)
 	@rm -rf $(CLIENT_OUT) && mkdir -p $(CLIENT_OUT)
 ifeq ($(CLIENT_PROFILE),dev)
-	$(TOOLS_BIN)/wasm-bindgen --target web --no-typescript --out-dir $(CLIENT_OUT) --out-name real-dispatch \
-		target/wasm32-unknown-unknown/$(CLIENT_DIR)/client.wasm
+	for c in $(CLIENTS); do \
+		$(TOOLS_BIN)/wasm-bindgen --target web --no-typescript --out-dir $(CLIENT_OUT) --out-name $${c#*:} \
+			target/wasm32-unknown-unknown/$(CLIENT_DIR)/$${c%%:*}.wasm || exit 1; \
+	done
 else
-	$(TOOLS_BIN)/wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
-		--out-dir $(CLIENT_OUT) --out-name real-dispatch target/wasm32-unknown-unknown/$(CLIENT_DIR)/client.wasm
-	$(WASM_OPT) $(WASM_OPT_FLAGS) -o $(CLIENT_OUT)/real-dispatch_bg.opt.wasm $(CLIENT_OUT)/real-dispatch_bg.wasm
-	@mv $(CLIENT_OUT)/real-dispatch_bg.opt.wasm $(CLIENT_OUT)/real-dispatch_bg.wasm
+	for c in $(CLIENTS); do \
+		name=$${c#*:}; \
+		$(TOOLS_BIN)/wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+			--out-dir $(CLIENT_OUT) --out-name $$name target/wasm32-unknown-unknown/$(CLIENT_DIR)/$${c%%:*}.wasm || exit 1; \
+		$(WASM_OPT) $(WASM_OPT_FLAGS) -o $(CLIENT_OUT)/$${name}_bg.opt.wasm $(CLIENT_OUT)/$${name}_bg.wasm || exit 1; \
+		mv $(CLIENT_OUT)/$${name}_bg.opt.wasm $(CLIENT_OUT)/$${name}_bg.wasm; \
+	done
 endif
 
 # The site root: the client's files named by content, listed in assets.json, precompressed.

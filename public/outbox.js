@@ -3,8 +3,9 @@
 // on the phone first, in IndexedDB (photos and the signature as blobs), with the idempotency
 // key that makes it apply once, chosen when the technician acts. Kept steps are sent in the
 // order they were taken whenever there is signal: at once, when the phone says it is online
-// again, when the page comes back into view, every 15 s while any wait, and by background sync
-// where the browser has it. They survive reloads, a closed tab and a phone restart.
+// again, when the page comes back into view, every 10 s while any wait, and by background sync
+// (the service worker, /sw.js, imports this file and sends them itself, with no page open).
+// They survive reloads, a closed tab and a phone restart.
 //
 // Each job shows what waits ("2 waiting to send"), what was sent, and a step the server
 // refused (the job was reassigned or canceled meanwhile, or it changed) in words with what to
@@ -16,19 +17,227 @@
 // the kept copy then goes only if the client's send did not arrive, and is answered with the
 // first answer if it did. Before the client has loaded, without signal, after a send failed,
 // or while anything waits (so that order holds), this script alone sends. The signature is
-// always sent from here. Plain JavaScript with no dependencies, on the technician's pages only.
+// always sent from here.
+//
+// Steps belong to the account that took them: they are sent only while that account is the
+// one signed in on the phone (a shared phone never sends one person's steps as another's).
+// Signing out deletes the saved pages and that account's steps, after asking if any wait.
+// Plain JavaScript with no dependencies, on the technician's pages only.
 (() => {
   'use strict';
+
+  // ---- the outbox itself: storage and sending, for the page and the service worker ------
+  const core = (() => {
+    // How long a step the client is sending itself is left to it before the kept copy goes.
+    const HANDED_MS = 30000;
+    const SENT_KEPT_MS = 24 * 3600 * 1000;
+    const CACHES = ['rd-pages-v1', 'rd-files-v1'];
+
+    let dbp = null;
+    function db() {
+      dbp = dbp || new Promise((resolve, reject) => {
+        const req = indexedDB.open('rd-outbox', 1);
+        req.onupgradeneeded = () => {
+          const d = req.result;
+          d.createObjectStore('steps', { keyPath: 'seq', autoIncrement: true });
+          d.createObjectStore('meta');
+        };
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      return dbp;
+    }
+    async function run(store, mode, fn) {
+      const d = await db();
+      return new Promise((resolve, reject) => {
+        const t = d.transaction(store, mode);
+        let out;
+        Promise.resolve(fn(t.objectStore(store))).then((v) => { out = v; });
+        t.oncomplete = () => resolve(out);
+        t.onerror = () => reject(t.error);
+        t.onabort = () => reject(t.error);
+      });
+    }
+    const req2p = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const all = async () => (await run('steps', 'readonly', (s) => req2p(s.getAll()))).sort((a, b) => a.seq - b.seq);
+    const put = (item) => run('steps', 'readwrite', (s) => req2p(s.put(item)));
+    const remove = (seq) => run('steps', 'readwrite', (s) => req2p(s.delete(seq)));
+    const getMeta = (k) => run('meta', 'readonly', (s) => req2p(s.get(k)));
+    const setMeta = (k, v) => run('meta', 'readwrite', (s) => req2p(s.put(v, k)));
+    const delMeta = (k) => run('meta', 'readwrite', (s) => req2p(s.delete(k)));
+
+    const pending = (i) => i.state === 'waiting' || i.state === 'sending';
+    // A step of another account waits for that account to sign in again.
+    const ours = (i, owner) => !i.who || !owner || i.who === owner;
+
+    // One at a time across the page and the worker (the same step is never sent twice at once).
+    async function locked(fn) {
+      const locks = self.navigator?.locks;
+      return locks ? locks.request('rd-outbox', fn) : fn();
+    }
+
+    // One step to the server: 'sent', 'refused' (the next step goes on), 'signin' (the sign-in
+    // has ended), 'busy' (the server could not take it yet) or 'offline' (no signal).
+    async function send(item, hooks) {
+      try {
+        const answer = item.kind === 'photo' ? await (hooks.upload || upload)(item, hooks) : await post(item, hooks);
+        if (answer.status === 401) return 'signin';
+        if (answer.status === 408 || answer.status === 429 || answer.status >= 500) {
+          item.state = 'waiting';
+          item.note = 'The server could not take it yet; it will be sent again by itself.';
+          await put(item);
+          return 'busy';
+        }
+        const body = answer.json;
+        if (answer.status >= 200 && answer.status < 300 && body && (body.Done || body.version !== undefined)) {
+          const version = body.Done ? body.Done.version : body.version;
+          item.state = 'sent';
+          item.sentAt = Date.now();
+          delete item.blob; // the server has the photo now
+          delete item.note;
+          await put(item);
+          if (typeof version === 'number') await setMeta(`chain:${item.job}`, { base: item.base, version });
+          return 'sent';
+        }
+        // A step the client also sent while the page was live got its answer field by field on
+        // the page (what to fix, next to the field): the kept copy adds nothing to that.
+        const fieldErrors = (body?.Invalid?.fields?.length || body?.error?.details?.fields?.length || 0) > 0;
+        if (item.viaClient && fieldErrors) {
+          await remove(item.seq);
+          return 'refused';
+        }
+        item.state = 'refused';
+        item.reason = reasonOf(answer);
+        item.refusedAt = Date.now();
+        await put(item);
+        return 'refused';
+      } catch (_) {
+        item.state = 'waiting';
+        await put(item).catch(() => {});
+        return 'offline';
+      }
+    }
+
+    async function post(item, hooks) {
+      const body = new URLSearchParams(item.fields);
+      body.set('idempotency_key', item.key);
+      if (item.url === '/api/tech_step') {
+        // The version the step was taken against, moved on by this phone's own steps sent
+        // since (each moves the job's version); chosen once, so a repeat is the same request.
+        if (item.version === undefined) {
+          const chain = await getMeta(`chain:${item.job}`);
+          item.version = chain && chain.base === item.base ? chain.version : (body.get('version') || '');
+          await put(item);
+        }
+        if (item.version !== '') body.set('version', String(item.version));
+      }
+      item.state = 'sending';
+      hooks.sending?.(item);
+      const res = await fetch(item.url, {
+        method: 'POST', body, credentials: 'same-origin', headers: { accept: 'application/json' },
+      });
+      return answerOf(res.status, await res.text());
+    }
+
+    // A photo without a page (the service worker): no progress to show.
+    async function upload(item, hooks) {
+      item.state = 'sending';
+      hooks.sending?.(item);
+      const res = await fetch(photoUrl(item), {
+        method: 'POST', body: item.blob, credentials: 'same-origin',
+        headers: { 'Idempotency-Key': item.key, accept: 'application/json' },
+      });
+      return answerOf(res.status, await res.text());
+    }
+    const photoUrl = (item) =>
+      `${item.url}?kind=${encodeURIComponent(item.photoKind)}&filename=${encodeURIComponent(item.name)}`;
+
+    function answerOf(status, text) {
+      let json = null;
+      try { json = JSON.parse(text); } catch (_) { /* an error's words */ }
+      return { status, json, text };
+    }
+
+    // The server's own words for a refusal.
+    function reasonOf(answer) {
+      const j = answer.json;
+      if (j && j.Invalid) {
+        const f = (j.Invalid.fields || []).map((x) => x.message).join('; ');
+        return f ? `${j.Invalid.message} ${f}` : j.Invalid.message;
+      }
+      if (j && j.error) return j.error.details?.fields?.[0]?.message || j.error.message;
+      const t = (answer.text || '').trim();
+      return t.replace(/^[A-Za-z]+\|/, '') || `the server answered ${answer.status}`;
+    }
+
+    // Sends what waits, oldest first, until it is all sent or something stops it. Call inside
+    // `locked`. `hooks.offline()`: the page knows there is no signal; `hooks.answered(item,
+    // end)` after each step. Returns why it stopped (null: nothing of this account waits).
+    async function drain(hooks = {}) {
+      const owner = await getMeta('owner');
+      let stop = null;
+      for (;;) {
+        const item = (await all()).find((i) => pending(i) && ours(i, owner));
+        if (!item) break;
+        // In order: a step the client is still sending holds the ones after it.
+        if (item.handed && !hooks.offline?.() && Date.now() - item.handed < HANDED_MS) { stop = 'handed'; break; }
+        const end = await send(item, hooks);
+        await hooks.answered?.(item, end);
+        if (end !== 'sent' && end !== 'refused') { stop = end; break; }
+      }
+      const now = Date.now();
+      for (const i of await all()) if (i.state === 'sent' && now - i.sentAt > SENT_KEPT_MS) await remove(i.seq);
+      return stop;
+    }
+
+    // Whether anything of the signed-in account waits to be sent.
+    async function waiting() {
+      const owner = await getMeta('owner');
+      return (await all()).filter((i) => pending(i) && ours(i, owner));
+    }
+
+    // The account signed in on this phone now. Another account's saved pages are not shown to
+    // this one: they go.
+    async function signedIn(who) {
+      const was = await getMeta('owner');
+      if (was === who) return;
+      if (was) await forgetPages();
+      await setMeta('owner', who);
+    }
+
+    // Signing out: the saved pages and files, and this account's steps and notes, go.
+    async function signOut() {
+      const owner = await getMeta('owner');
+      await forgetPages();
+      for (const i of await all()) if (!i.who || i.who === owner) await remove(i.seq);
+      const keys = await run('meta', 'readonly', (s) => req2p(s.getAllKeys()));
+      for (const k of keys) await delMeta(k);
+    }
+
+    async function forgetPages() {
+      if (self.caches) for (const name of CACHES) await caches.delete(name);
+    }
+
+    return { all, put, remove, getMeta, setMeta, locked, send, drain, waiting, signedIn, signOut, photoUrl, answerOf, pending, ours };
+  })();
+
+  // In the service worker: the outbox, for background sync with no page open.
+  if (typeof document === 'undefined') {
+    self.rdOutbox = core;
+    return;
+  }
+
+  // ---- the page ------------------------------------------------------------------------
   // Scripts run here: the photo and signature controls, which need them, may show.
   document.documentElement.classList.add('js');
   if (!('indexedDB' in window) || !window.fetch) return; // the forms still post as plain HTML
 
   const RETRY_MS = 10000;
-  // How long a step the client is sending itself is left to it before the kept copy goes.
-  const HANDED_MS = 30000;
-  const SENT_KEPT_MS = 24 * 3600 * 1000;
+  const { put, remove, getMeta } = core;
   const article = () => document.querySelector('article.job');
   const jobId = () => article()?.dataset.job || null;
+  // The account signed in (the top bar says), whose steps this page takes and sends.
+  const me = () => document.querySelector('[data-me]')?.dataset.me || null;
   const pageLoadedAt = Date.now();
   const savedMeta = document.querySelector('meta[name="rd-saved-at"]');
   const savedAt = savedMeta ? Number(savedMeta.content) || null : null;
@@ -37,44 +246,12 @@
   let offline = false; // set by a failed send (or the client saying "No signal"), cleared by a sent one
   let needsSignIn = false;
   let draining = false;
+  let owner = null; // the account whose steps go from this phone now
   let items = []; // the outbox as last read, oldest first
   const progress = new Map(); // seq -> percent of an upload under way
 
-  // ---- storage -------------------------------------------------------------------------
-  let dbp = null;
-  function db() {
-    dbp = dbp || new Promise((resolve, reject) => {
-      const req = indexedDB.open('rd-outbox', 1);
-      req.onupgradeneeded = () => {
-        const d = req.result;
-        d.createObjectStore('steps', { keyPath: 'seq', autoIncrement: true });
-        d.createObjectStore('meta');
-      };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    return dbp;
-  }
-  async function run(store, mode, fn) {
-    const d = await db();
-    return new Promise((resolve, reject) => {
-      const t = d.transaction(store, mode);
-      let out;
-      Promise.resolve(fn(t.objectStore(store))).then((v) => { out = v; });
-      t.oncomplete = () => resolve(out);
-      t.onerror = () => reject(t.error);
-      t.onabort = () => reject(t.error);
-    });
-  }
-  const req2p = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
-  const all = () => run('steps', 'readonly', (s) => req2p(s.getAll()));
-  const put = (item) => run('steps', 'readwrite', (s) => req2p(s.put(item)));
-  const remove = (seq) => run('steps', 'readwrite', (s) => req2p(s.delete(seq)));
-  const getMeta = (k) => run('meta', 'readonly', (s) => req2p(s.get(k)));
-  const setMeta = (k, v) => run('meta', 'readwrite', (s) => req2p(s.put(v, k)));
-
   async function reload() {
-    items = (await all()).sort((a, b) => a.seq - b.seq);
+    items = await core.all();
     paint();
   }
 
@@ -89,7 +266,8 @@
 
   // ---- taking steps --------------------------------------------------------------------
   const hydrated = () => document.documentElement.dataset.hydrated === 'true';
-  const waitingFor = (job) => items.filter((i) => i.job === job && (i.state === 'waiting' || i.state === 'sending'));
+  // This account's steps on a job that wait to be sent.
+  const waitingFor = (job) => items.filter((i) => i.job === job && core.pending(i) && core.ours(i, owner));
   function keeping(job) {
     return !hydrated() || !!savedAt || !navigator.onLine || offline || needsSignIn ||
       waitingFor(job).some((i) => !i.viaClient);
@@ -140,7 +318,7 @@
       }
     }
     const item = {
-      job, url, fields, kind: 'form', key, created: Date.now(), state: 'waiting',
+      job, url, fields, kind: 'form', key, created: Date.now(), state: 'waiting', who: me(),
       base: Number(article()?.dataset.version) || null, label: words(url, fields, form),
     };
     if (handed) {
@@ -160,7 +338,7 @@
   async function keepBlob(job, blob, name, kind, label, key = newKey(), handed = false) {
     const item = {
       job, url: `/app/jobs/${encodeURIComponent(job)}/photos`, kind: 'photo', blob, name, photoKind: kind,
-      key, created: Date.now(), state: 'waiting', base: Number(article()?.dataset.version) || null, label,
+      key, created: Date.now(), state: 'waiting', who: me(), base: Number(article()?.dataset.version) || null, label,
     };
     if (handed) Object.assign(item, { handed: Date.now(), viaClient: true });
     await put(item);
@@ -269,28 +447,42 @@
   async function drain() {
     if (draining) return;
     draining = true;
+    let left = 0;
     try {
-      const work = async () => {
+      await core.locked(async () => {
         await reload();
         let sentAny = false;
         let refusedHere = false;
         let pageBehind = false;
-        for (;;) {
-          const item = items.find((i) => i.state === 'waiting' || i.state === 'sending');
-          if (!item) break;
-          // In order: a step the client is still sending holds the ones after it.
-          if (item.handed && !offline && Date.now() - item.handed < HANDED_MS) break;
-          const end = await send(item);
-          if (end === 'stop') break;
-          sentAny = true;
-          // The client shows an upload it was given itself (its row, its Retry); anything else
-          // this script sent is not on the page until it is loaded again.
-          if (!(item.viaClient && item.kind === 'photo')) pageBehind = true;
-          if (end === 'refused' && item.job === jobId() && item.state === 'refused') refusedHere = true;
-          await reload();
-        }
-        await prune();
+        const stop = await core.drain({
+          upload,
+          offline: () => offline,
+          sending: (item) => {
+            const at = items.findIndex((i) => i.seq === item.seq);
+            if (at >= 0) items[at] = item;
+            paint();
+          },
+          answered: async (item, end) => {
+            if (end === 'signin') { needsSignIn = true; return; }
+            if (end === 'offline') { offline = true; return; }
+            needsSignIn = false;
+            offline = false;
+            if (end === 'sent' || end === 'refused') {
+              sentAny = true;
+              // The client shows an upload it was given itself (its row, its Retry); anything
+              // else this script sent is not on the page until it is loaded again.
+              if (!(item.viaClient && item.kind === 'photo')) pageBehind = true;
+              if (end === 'refused' && item.job === jobId() && item.state === 'refused') refusedHere = true;
+            }
+            if (end === 'sent' && item.photoKind === 'signature') {
+              document.querySelectorAll('#signature-status, [data-signature-status]').forEach((el) => { el.textContent = 'Signature saved.'; });
+            }
+            await reload();
+          },
+        });
+        if (stop === null) needsSignIn = false;
         await reload();
+        left = items.filter((i) => core.pending(i) && core.ours(i, owner)).length;
         const job = jobId();
         if (job && sentAny && waitingFor(job).length === 0) {
           // The page is behind when the server's last answer is newer than what it shows.
@@ -299,96 +491,18 @@
           // After a refusal too: the job changed, and the page should show it as it is.
           if (refusedHere || (pageBehind && chain && chain.version > shown)) refreshPage();
         } else if (!job && sentAny) refreshList();
-      };
-      if (navigator.locks) await navigator.locks.request('rd-outbox', work);
-      else await work();
+      });
     } finally {
       draining = false;
     }
-    if (items.some((i) => i.state === 'waiting')) askForSync();
-  }
-
-  // One step to the server: 'sent', 'refused' (the next step goes on), or 'stop' (no signal,
-  // signed out or the server busy: try again later, in order).
-  async function send(item) {
-    try {
-      const answer = item.kind === 'photo' ? await upload(item) : await post(item);
-      if (answer.status === 401) {
-        needsSignIn = true;
-        return 'stop';
-      }
-      needsSignIn = false;
-      offline = false;
-      if (answer.status === 408 || answer.status === 429 || answer.status >= 500) {
-        item.state = 'waiting';
-        item.note = 'The server could not take it yet; it will be sent again by itself.';
-        await put(item);
-        return 'stop';
-      }
-      const body = answer.json;
-      if (answer.status >= 200 && answer.status < 300 && body && (body.Done || body.version !== undefined)) {
-        const version = body.Done ? body.Done.version : body.version;
-        item.state = 'sent';
-        item.sentAt = Date.now();
-        delete item.blob; // the server has the photo now
-        delete item.note;
-        await put(item);
-        if (typeof version === 'number') await setMeta(`chain:${item.job}`, { base: item.base, version });
-        if (item.photoKind === 'signature') {
-          document.querySelectorAll('#signature-status, [data-signature-status]').forEach((el) => { el.textContent = 'Signature saved.'; });
-        }
-        return 'sent';
-      }
-      // A step the client also sent while the page was live got its answer field by field on
-      // the page (what to fix, next to the field): the kept copy adds nothing to that.
-      const fieldErrors = (body?.Invalid?.fields?.length || body?.error?.details?.fields?.length || 0) > 0;
-      if (item.viaClient && fieldErrors) {
-        await remove(item.seq);
-        return 'refused';
-      }
-      item.state = 'refused';
-      item.reason = reasonOf(answer);
-      item.refusedAt = Date.now();
-      await put(item);
-      return 'refused';
-    } catch (_) {
-      offline = true;
-      item.state = 'waiting';
-      await put(item).catch(() => {});
-      return 'stop';
-    }
-  }
-
-  async function post(item) {
-    const body = new URLSearchParams(item.fields);
-    body.set('idempotency_key', item.key);
-    if (item.url === '/api/tech_step') {
-      // The version the step was taken against, moved on by this phone's own steps sent
-      // since (each moves the job's version); chosen once, so a repeat is the same request.
-      if (item.version === undefined) {
-        const chain = await getMeta(`chain:${item.job}`);
-        item.version = chain && chain.base === item.base ? chain.version : (body.get('version') || '');
-        await put(item);
-      }
-      if (item.version !== '') body.set('version', String(item.version));
-    }
-    item.state = 'sending';
-    paint();
-    const res = await fetch(item.url, {
-      method: 'POST', body, credentials: 'same-origin', headers: { accept: 'application/json' },
-    });
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch (_) { /* an error's words */ }
-    return { status: res.status, json, text };
+    if (left > 0) askForSync();
   }
 
   // Photos go up with XMLHttpRequest, which reports upload progress (fetch does not).
-  function upload(item) {
+  function upload(item, hooks) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      const kind = encodeURIComponent(item.photoKind);
-      xhr.open('POST', `${item.url}?kind=${kind}&filename=${encodeURIComponent(item.name)}`);
+      xhr.open('POST', core.photoUrl(item));
       xhr.setRequestHeader('Idempotency-Key', item.key);
       xhr.setRequestHeader('Accept', 'application/json');
       xhr.upload.onprogress = (e) => {
@@ -396,35 +510,18 @@
       };
       xhr.onload = () => {
         progress.delete(item.seq);
-        let json = null;
-        try { json = JSON.parse(xhr.responseText); } catch (_) { /* words */ }
-        resolve({ status: xhr.status, json, text: xhr.responseText });
+        resolve(core.answerOf(xhr.status, xhr.responseText));
       };
       xhr.onerror = xhr.ontimeout = xhr.onabort = () => { progress.delete(item.seq); reject(new Error('no connection')); };
       item.state = 'sending';
       progress.set(item.seq, 0);
-      paint();
+      hooks.sending(item);
       xhr.send(item.blob);
     });
   }
 
-  // The server's own words for a refusal.
-  function reasonOf(answer) {
-    const j = answer.json;
-    if (j && j.Invalid) {
-      const f = (j.Invalid.fields || []).map((x) => x.message).join('; ');
-      return f ? `${j.Invalid.message} ${f}` : j.Invalid.message;
-    }
-    if (j && j.error) return j.error.details?.fields?.[0]?.message || j.error.message;
-    const t = (answer.text || '').trim();
-    return t.replace(/^[A-Za-z]+\|/, '') || `the server answered ${answer.status}`;
-  }
-
-  async function prune() {
-    const now = Date.now();
-    for (const i of items) if (i.state === 'sent' && now - i.sentAt > SENT_KEPT_MS) await remove(i.seq);
-  }
-
+  // The service worker sends what waits when the browser has signal again, even with no page
+  // of this site open.
   function askForSync() {
     navigator.serviceWorker?.ready.then((reg) => reg.sync?.register('rd-outbox')).catch(() => {});
   }
@@ -446,6 +543,48 @@
     if (!document.querySelector('#job-list input')) location.replace(location.pathname);
   }
 
+  // ---- signing out ---------------------------------------------------------------------
+  // A shared phone keeps nothing of the technician after they sign out: the saved job pages
+  // and this account's steps go. Steps still waiting would be lost, so the page asks first.
+  let signOutConfirmed = false;
+  window.addEventListener('submit', (ev) => {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement) || new URL(form.action, location.href).pathname !== '/api/logout') return;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    signOut(form).catch((e) => { console.error('outbox', e); form.submit(); });
+  }, true);
+
+  async function signOut(form) {
+    const left = await core.waiting();
+    if (left.length && !signOutConfirmed) return askBeforeSignOut(form, left.length);
+    await core.signOut();
+    // The form's own post, as without scripts: the server ends the session and shows sign-in.
+    form.submit();
+  }
+
+  function askBeforeSignOut(form, n) {
+    document.querySelector('[data-test="sign-out-waiting"]')?.remove();
+    const steps = `${n} step${n === 1 ? '' : 's'}`;
+    const box = document.createElement('div');
+    box.className = 'notice bad sign-out-waiting';
+    box.setAttribute('role', 'alertdialog');
+    box.dataset.test = 'sign-out-waiting';
+    const [them, they] = n === 1 ? ['it', 'it is'] : ['them', 'they are'];
+    box.innerHTML = `<p><strong>${steps} ${n === 1 ? 'has' : 'have'} not been sent yet.</strong> ` +
+      `Signing out deletes ${them} from this phone. Stay signed in and ${they} sent by ${n === 1 ? 'itself' : 'themselves'} when there is signal.</p>` +
+      '<p class="quick"><button type="button" class="tap primary" data-test="stay-signed-in">Stay signed in</button>' +
+      `<button type="button" class="tap" data-test="sign-out-anyway">Sign out and delete ${them}</button></p>`;
+    (document.querySelector('main') || document.body).prepend(box);
+    box.querySelector('[data-test="stay-signed-in"]').addEventListener('click', () => box.remove());
+    box.querySelector('[data-test="sign-out-anyway"]').addEventListener('click', () => {
+      signOutConfirmed = true;
+      box.remove();
+      signOut(form).catch(() => form.submit());
+    });
+    box.querySelector('button').focus();
+  }
+
   // ---- showing -------------------------------------------------------------------------
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
   const clock = (ms) => new Date(ms).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
@@ -463,15 +602,16 @@
   // Steps that shape this page: waiting ones, and ones sent since the page's content (a step
   // the client sent itself is on the page already).
   function shapingSteps() {
-    return items.filter((i) => i.job === jobId() && (i.state === 'waiting' || i.state === 'sending' ||
+    return items.filter((i) => i.job === jobId() && core.ours(i, owner) && (core.pending(i) ||
       (i.state === 'sent' && !i.viaClient && i.sentAt > contentAt)));
   }
 
   function paint() {
     const box = document.getElementById('outbox');
     const job = jobId();
-    const mine = items.filter((i) => i.job === job);
-    const pending = mine.filter((i) => i.state === 'waiting' || i.state === 'sending');
+    const ours = items.filter((i) => core.ours(i, owner));
+    const mine = ours.filter((i) => i.job === job);
+    const pending = mine.filter(core.pending);
     if (job) shape(shapingSteps());
     if (!job) listBadges();
     if (!box) return;
@@ -480,14 +620,18 @@
       parts.push(`<p class="notice saved" role="status" data-test="saved-copy">No signal \u2014 this is ${job ? 'the job' : 'your list'} as last updated ${esc(clock(savedAt))}.</p>`);
     }
     if (needsSignIn) {
-      const n = items.filter((i) => i.state === 'waiting').length;
+      const n = ours.filter((i) => i.state === 'waiting').length;
       parts.push(`<p class="notice bad" role="alert" data-test="sign-in">Your sign-in has ended. ${n} waiting step${n === 1 ? '' : 's'} stay on this phone: <a class="tap" href="/login?next=${encodeURIComponent(location.pathname)}">sign in again</a> to send them.</p>`);
     }
-    const refused = items.filter((i) => i.state === 'refused' && (!job || i.job === job));
+    const others = items.filter((i) => core.pending(i) && !core.ours(i, owner)).length;
+    if (others) {
+      parts.push(`<p class="notice" role="status" data-test="others-waiting">${others} step${others === 1 ? '' : 's'} taken on this phone by someone else signed in before you ${others === 1 ? 'waits' : 'wait'} for them to sign in again; ${others === 1 ? 'it is' : 'they are'} not sent as yours.</p>`);
+    }
+    const refused = ours.filter((i) => i.state === 'refused' && (!job || i.job === job));
     for (const i of refused) {
       parts.push(`<div class="notice bad refused" role="alert" data-test="refused" data-seq="${i.seq}"><p><strong>Not accepted: ${esc(i.label)}</strong> (done ${esc(clock(i.created))}). The server said: ${esc(i.reason || 'refused')}.</p><p>${esc(advice(i))}</p><button type="button" class="tap" data-dismiss="${i.seq}">OK</button></div>`);
     }
-    const list = job ? pending : items.filter((i) => i.state === 'waiting' || i.state === 'sending');
+    const list = job ? pending : ours.filter(core.pending);
     if (list.length) {
       const rows = list.map((i) => {
         const pct = progress.get(i.seq);
@@ -503,7 +647,7 @@
       const n = list.length;
       parts.push(`<section class="waiting" data-test="waiting"><h2>${n} waiting to send</h2><p class="muted">Kept on this phone; sent by itself, in this order, when there is signal.</p><ol>${rows}</ol></section>`);
     }
-    const sent = (job ? mine : items).filter((i) => i.state === 'sent' && i.sentAt > pageLoadedAt - 10 * 60 * 1000);
+    const sent = (job ? mine : ours).filter((i) => i.state === 'sent' && i.sentAt > pageLoadedAt - 10 * 60 * 1000);
     if (sent.length) {
       parts.push(`<details class="sent" data-test="sent"><summary>${sent.length} sent</summary><ul>${sent.map((i) => `<li>${esc(i.label)} <small>sent ${esc(clock(i.sentAt))}</small></li>`).join('')}</ul></details>`);
     }
@@ -556,8 +700,8 @@
   function listBadges() {
     for (const card of document.querySelectorAll('#job-list li.job-card')) {
       const id = card.querySelector('a.job-open')?.getAttribute('href')?.split('/').pop();
-      const n = items.filter((i) => i.job === id && (i.state === 'waiting' || i.state === 'sending')).length;
-      const r = items.filter((i) => i.job === id && i.state === 'refused').length;
+      const n = items.filter((i) => i.job === id && core.pending(i) && core.ours(i, owner)).length;
+      const r = items.filter((i) => i.job === id && i.state === 'refused' && core.ours(i, owner)).length;
       let badge = card.querySelector('.waiting-badge');
       const text = [n ? `${n} waiting to send` : '', r ? `${r} not accepted` : ''].filter(Boolean).join(' \u00b7 ');
       if (!text) { badge?.remove(); continue; }
@@ -628,14 +772,27 @@
     });
   }).observe(document.documentElement, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-version', 'data-state'] });
 
+  async function caughtUp() {
+    await reload();
+    const job = jobId();
+    if (!job) return refreshList();
+    if (waitingFor(job).length) return drain();
+    const chain = await getMeta(`chain:${job}`);
+    if (chain && chain.version > (Number(article()?.dataset.version) || 0)) refreshPage();
+  }
+
   // ---- start ---------------------------------------------------------------------------
   function start() {
     document.querySelectorAll('canvas[data-signature]').forEach(pad);
-    reload().then(drain).catch(storageFailed);
+    const who = me();
+    (who ? core.signedIn(who) : Promise.resolve())
+      .then(async () => { owner = await getMeta('owner'); })
+      .then(reload).then(drain).catch(storageFailed);
     window.addEventListener('online', () => { offline = false; drain(); });
     document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') drain(); });
-    setInterval(() => { if (items.some((i) => i.state === 'waiting' || i.state === 'sending')) drain(); }, RETRY_MS);
-    navigator.serviceWorker?.addEventListener('message', (e) => { if (e.data?.type === 'drain') drain(); });
+    setInterval(() => { if (items.some((i) => core.pending(i) && core.ours(i, owner))) drain(); }, RETRY_MS);
+    // The worker sent what waited (background sync): the page catches up.
+    navigator.serviceWorker?.addEventListener('message', (e) => { if (e.data?.type === 'drained') caughtUp().catch(() => {}); });
     if ('serviceWorker' in navigator) {
       navigator.serviceWorker.register('/sw.js', { scope: '/tech' }).then(() => navigator.serviceWorker.ready).then((reg) => {
         // This page and its files, and on the list every job's page, kept for no signal.

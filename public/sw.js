@@ -143,10 +143,22 @@ self.addEventListener('message', (event) => {
   }
 });
 
-// Background sync: the open pages of this site send what waits in their outbox.
+// Background sync: the browser wakes the worker when there is signal again, open page or not,
+// and the worker sends what waits in the outbox itself (the same code as the pages, /outbox.js).
+// Still waiting afterwards (no signal yet): the sync fails, and the browser tries again later.
+// Signed out, or a step of another account: nothing to retry until someone signs in.
+importScripts('/outbox.js');
 self.addEventListener('sync', (event) => {
   if (event.tag !== 'rd-outbox') return;
   event.waitUntil((async () => {
-    for (const client of await self.clients.matchAll({ type: 'window' })) client.postMessage({ type: 'drain' });
+    const outbox = self.rdOutbox;
+    let sent = 0;
+    const stop = await outbox.locked(() => outbox.drain({
+      answered: (_item, end) => { if (end === 'sent' || end === 'refused') sent += 1; },
+    }));
+    if (sent) {
+      for (const client of await self.clients.matchAll({ type: 'window' })) client.postMessage({ type: 'drained' });
+    }
+    if (stop === 'offline' || stop === 'busy' || stop === 'handed') throw new Error(`outbox: ${stop}, tried again later`);
   })());
 });

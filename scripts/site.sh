@@ -25,19 +25,26 @@ rm -rf "$next"
 mkdir -p "$next/pkg"
 cp -R public/. "$next/"
 
-# Copies $1 into pkg/ as real-dispatch.<hash>.<ext $2> and prints its URL path.
+# Copies $1 into pkg/ as <name $3>.<hash>.<ext $2> and prints its URL path.
 hashed() {
-  local hash
+  local hash name="${3:-real-dispatch}"
   hash="$(sha256sum "$1" | cut -c1-16)"
-  cp "$1" "$next/pkg/real-dispatch.$hash.$2"
-  printf '/pkg/real-dispatch.%s.%s' "$hash" "$2"
+  cp "$1" "$next/pkg/$name.$hash.$2"
+  printf '/pkg/%s.%s.%s' "$name" "$hash" "$2"
 }
 js="$(hashed "$client/real-dispatch.js" js)"
 wasm="$(hashed "$client/real-dispatch_bg.wasm" wasm)"
 css="$(hashed style/main.css css)"
+# The phone pages' smaller client, when it was built (the pages load the whole one otherwise).
+field=""
+if [ -f "$client/field.js" ] && [ -f "$client/field_bg.wasm" ]; then
+  field_js="$(hashed "$client/field.js" js field)"
+  field_wasm="$(hashed "$client/field_bg.wasm" wasm field)"
+  field=", \"field_js\": \"$field_js\", \"field_wasm\": \"$field_wasm\""
+fi
 # JavaScript a crate ships for wasm-bindgen, imported by the glue relative to itself.
 if [ -d "$client/snippets" ]; then cp -R "$client/snippets" "$next/pkg/"; fi
-printf '{"js": "%s", "wasm": "%s", "css": "%s"}\n' "$js" "$wasm" "$css" >"$next/assets.json"
+printf '{"js": "%s", "wasm": "%s", "css": "%s"%s}\n' "$js" "$wasm" "$css" "$field" >"$next/assets.json"
 
 # Compress on both cores; a copy that is not smaller than its file is dropped.
 find "$next" -type f ! -name assets.json -print0 | xargs -0 -P 2 -n 4 sh -c '
@@ -52,6 +59,8 @@ find "$next" -type f ! -name assets.json -print0 | xargs -0 -P 2 -n 4 sh -c '
 
 rm -rf "$site"
 mv "$next" "$site"
-wasm_file="$site$wasm"
-printf 'site: %s  wasm %s bytes (brotli %s, gzip %s)\n' "$site" \
-  "$(stat -c %s "$wasm_file")" "$(stat -c %s "$wasm_file.br" 2>/dev/null || echo -)" "$(stat -c %s "$wasm_file.gz" 2>/dev/null || echo -)"
+for w in "$wasm" ${field_wasm:-}; do
+  f="$site$w"
+  printf 'site: %s  %s bytes (brotli %s, gzip %s)\n' "$site$w" \
+    "$(stat -c %s "$f")" "$(stat -c %s "$f.br" 2>/dev/null || echo -)" "$(stat -c %s "$f.gz" 2>/dev/null || echo -)"
+done

@@ -91,8 +91,12 @@ impl SiteAssets {
             },
             None => app::ClientFiles::default(),
         };
-        let immutable: Vec<&str> =
-            if manifest.is_some() { vec![&client.js, &client.wasm, &client.css] } else { vec![] };
+        let named = |c: &app::ClientFiles| -> Vec<String> {
+            let mut all = vec![c.js.clone(), c.wasm.clone(), c.css.clone()];
+            all.extend(c.field_js.iter().chain(&c.field_wasm).cloned());
+            all
+        };
+        let immutable: Vec<String> = if manifest.is_some() { named(&client) } else { vec![] };
         let mut paths = vec![];
         if let Err(e) = walk(root, &mut paths) {
             tracing::warn!(error = %e, root = %root.display(), "cannot read the site root; no static files are served");
@@ -119,14 +123,14 @@ impl SiteAssets {
                     variants.push(Variant { coding, etag: etag(&hash, coding), body: Bytes::from(b) });
                 }
             }
-            let cache_control = if immutable.contains(&url.as_str()) { IMMUTABLE } else { REVALIDATE };
+            let cache_control = if immutable.contains(&url) { IMMUTABLE } else { REVALIDATE };
             files.insert(url.clone(), Asset { content_type: content_type(&url), cache_control, variants });
         }
         if manifest.is_none() && !files.is_empty() {
             tracing::warn!(root = %root.display(), "no {MANIFEST} in the site root (build it with `make site`): the client's files are not cached");
         }
-        for name in [&client.js, &client.wasm, &client.css] {
-            if !files.is_empty() && !files.contains_key(name.as_str()) {
+        for name in named(&client) {
+            if !files.is_empty() && !files.contains_key(&name) {
                 tracing::warn!(file = %name, root = %root.display(), "a file of the client is missing from the site root");
             }
         }

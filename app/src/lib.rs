@@ -30,6 +30,11 @@ pub struct ClientFiles {
     pub js: String,
     pub wasm: String,
     pub css: String,
+    /// The phone pages' smaller client (`FieldApp`); without it they load the whole one.
+    #[serde(default)]
+    pub field_js: Option<String>,
+    #[serde(default)]
+    pub field_wasm: Option<String>,
 }
 
 impl ClientFiles {
@@ -39,7 +44,20 @@ impl ClientFiles {
         let plain = |s: &str| {
             s.starts_with('/') && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
         };
-        plain(&self.js) && plain(&self.wasm) && plain(&self.css)
+        plain(&self.js)
+            && plain(&self.wasm)
+            && plain(&self.css)
+            && self.field_js.as_deref().is_none_or(plain)
+            && self.field_wasm.as_deref().is_none_or(plain)
+    }
+
+    /// The script and module for the page at `path`: the field client's on the phone pages
+    /// (see `FieldApp`), when the build made one.
+    pub fn client_for(&self, path: &str) -> (&str, &str) {
+        match (&self.field_js, &self.field_wasm) {
+            (Some(js), Some(wasm)) if is_field_page(path) => (js, wasm),
+            _ => (&self.js, &self.wasm),
+        }
     }
 }
 
@@ -53,6 +71,8 @@ impl Default for ClientFiles {
             js: "/pkg/real-dispatch.js".into(),
             wasm: format!("/pkg/{wasm}"),
             css: "/pkg/real-dispatch.css".into(),
+            field_js: None,
+            field_wasm: None,
         }
     }
 }
@@ -62,6 +82,12 @@ impl Default for ClientFiles {
 /// job list (on a phone, 600 KB less before the list can be read; the job page loads it).
 pub fn page_loads_client(path: &str) -> bool {
     !matches!(path, "/" | "/login" | "/tech")
+}
+
+/// Whether the page at `path` is one of `FieldApp`'s: the technician's job page and the
+/// customer's portal, the pages opened on a phone.
+pub fn is_field_page(path: &str) -> bool {
+    path.starts_with("/tech/jobs/") || path == "/portal" || path.starts_with("/portal/tickets/")
 }
 
 /// The HTML document around the app (server side only).
@@ -85,7 +111,7 @@ pub fn shell(_options: LeptosOptions) -> impl IntoView {
     let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_string()).unwrap_or_default();
     #[cfg(not(feature = "ssr"))]
     let path = String::new();
-    let client = page_loads_client(&path).then(|| client_scripts(&files));
+    let client = page_loads_client(&path).then(|| client_scripts(files.client_for(&path)));
     // The technician's pages install as an app and keep working with no signal: the outbox
     // script (plain JavaScript, before and beside the client) queues their steps and
     // registers the service worker that keeps the pages for offline reading.
@@ -159,19 +185,46 @@ pub fn App() -> impl IntoView {
 /// Loads the client and hydrates the page: the JavaScript glue and the wasm are fetched in
 /// parallel while the HTML is read (what Leptos's `HydrationScripts` does, with the build's
 /// file names).
-fn client_scripts(files: &ClientFiles) -> impl IntoView {
+fn client_scripts((js, wasm): (&str, &str)) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     // The names are plain URL paths (the server checks them), so a quoted Rust string is a
     // JavaScript one.
-    let script = format!(
-        "import init, {{ hydrate }} from {:?}; init({{ module_or_path: {:?} }}).then(() => hydrate());",
-        files.js, files.wasm,
-    );
+    let script = format!("import init, {{ hydrate }} from {js:?}; init({{ module_or_path: {wasm:?} }}).then(() => hydrate());");
     view! {
-        <link rel="modulepreload" href=files.js.clone()/>
-        <link rel="preload" href=files.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
+        <link rel="modulepreload" href=js.to_string()/>
+        <link rel="preload" href=wasm.to_string() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
         <script type="module" nonce=nonce>{script}</script>
     }
+}
+
+/// The phone pages alone, for the field client (`hydrate_field`): the same routes as in `App`,
+/// so the HTML the server made with `App` hydrates as it is. A link to any other page loads
+/// that page from the server.
+#[component]
+pub fn FieldApp() -> impl IntoView {
+    provide_meta_context();
+    #[cfg(feature = "hydrate")]
+    provide_context(browser_clock());
+    view! {
+        <Title text="Real Dispatch"/>
+        <Router>
+            <Routes fallback=ElsewhereOnTheSite>
+                <Route path=path!("/tech/jobs/:id") view=pages::tech::TechJobPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/portal") view=pages::portal::PortalPage ssr=SsrMode::InOrder/>
+                <Route path=path!("/portal/tickets/:id") view=pages::portal::PortalTicketPage ssr=SsrMode::InOrder/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// A page the field client does not have: the browser loads it from the server.
+#[component]
+fn ElsewhereOnTheSite() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().reload();
+    }
+    view! { <main><p class="muted">"Opening…"</p></main> }
 }
 
 #[cfg(feature = "hydrate")]
@@ -186,8 +239,49 @@ fn browser_clock() -> clock::ShopClock {
 #[cfg(feature = "hydrate")]
 pub fn hydrate() {
     leptos::mount::hydrate_body(App);
-    // Lets tests and support staff tell a live page from a static one.
+    hydrated();
+}
+
+/// The phone pages' entry point, called by the field client crate.
+#[cfg(feature = "hydrate")]
+pub fn hydrate_field() {
+    leptos::mount::hydrate_body(FieldApp);
+    hydrated();
+}
+
+/// Lets tests and support staff tell a live page from a static one.
+#[cfg(feature = "hydrate")]
+fn hydrated() {
     if let Some(root) = leptos::prelude::document().document_element() {
         let _ = root.set_attribute("data-hydrated", "true");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phone_pages_load_the_field_client_when_the_build_made_one() {
+        let whole: ClientFiles =
+            serde_json::from_str(r#"{"js": "/pkg/a.js", "wasm": "/pkg/a.wasm", "css": "/pkg/a.css"}"#).unwrap();
+        assert_eq!(whole.client_for("/tech/jobs/t1"), ("/pkg/a.js", "/pkg/a.wasm"), "no field client: the whole one");
+        let both: ClientFiles = serde_json::from_str(
+            r#"{"js": "/pkg/a.js", "wasm": "/pkg/a.wasm", "css": "/pkg/a.css",
+                "field_js": "/pkg/f.js", "field_wasm": "/pkg/f.wasm"}"#,
+        )
+        .unwrap();
+        assert!(both.is_plain());
+        for path in ["/tech/jobs/t1", "/portal", "/portal/tickets/t1"] {
+            assert_eq!(both.client_for(path), ("/pkg/f.js", "/pkg/f.wasm"), "{path}");
+        }
+        for path in ["/console", "/console/tickets/t1", "/account", "/tech", "/portals", "/tech/jobs"] {
+            assert_eq!(both.client_for(path), ("/pkg/a.js", "/pkg/a.wasm"), "{path}");
+        }
+        let sneaky: ClientFiles = serde_json::from_str(
+            r#"{"js": "/pkg/a.js", "wasm": "/pkg/a.wasm", "css": "/pkg/a.css", "field_js": "/pkg/f.js\"><script>"}"#,
+        )
+        .unwrap();
+        assert!(!sneaky.is_plain(), "every name is checked before it is written into pages");
     }
 }

@@ -4,10 +4,14 @@
 // done with no signal (check-in, two photos, the checklist, a note, time, the signature, work
 // done) across a reload and a closed and reopened page; when the signal comes back every step
 // is applied exactly once, in order, by the technician. A step the server refuses (the office
-// canceled the job meanwhile) is shown to the technician in words, and to the office.
+// canceled the job meanwhile) is shown to the technician in words, and to the office. With the
+// tab closed, the service worker sends what waits by itself (background sync). Signing out
+// deletes what the phone kept, after asking when steps still wait, and a shared phone never
+// sends one technician's steps as another's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { launch, BASE, USERS, PASSWORD, TECH_ID, OPERATOR_TOKEN, signIn, screenshot, tool, readCase, dispatchedJob as dispatched, noiseJpeg, technicianWithoutScript } from './support.mjs';
 
@@ -74,6 +78,47 @@ async function technicianPhone(jobId) {
     return !!page;
   }, `/tech/jobs/${jobId}`, { timeout: 30_000, polling: 250 });
   return { context, page, errors };
+}
+
+/// Signs `email` in on an open page (through the proxy), onto /tech.
+async function signInHere(page, email) {
+  await page.goto(`${P}/login?next=${encodeURIComponent('/tech')}`);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
+}
+
+/// What the phone keeps: saved page paths and the outbox's steps.
+async function kept(page) {
+  return page.evaluate(async () => {
+    const pages = [];
+    for (const name of await caches.keys()) {
+      for (const req of await (await caches.open(name)).keys()) pages.push(new URL(req.url).pathname);
+    }
+    const steps = await new Promise((resolve, reject) => {
+      const open = indexedDB.open('rd-outbox', 1);
+      open.onupgradeneeded = () => { open.result.createObjectStore('steps', { keyPath: 'seq', autoIncrement: true }); open.result.createObjectStore('meta'); };
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const r = open.result.transaction('steps').objectStore('steps').getAll();
+        r.onsuccess = () => { resolve(r.result.map((i) => ({ label: i.label, state: i.state, who: i.who }))); open.result.close(); };
+        r.onerror = () => reject(r.error);
+      };
+    });
+    return { pages, steps };
+  });
+}
+
+/// A second technician account, made with the server's own command line.
+function secondTechnician(email) {
+  const bin = process.env.E2E_BIN;
+  assert.ok(bin, 'E2E_BIN names the server binary (scripts/e2e.sh sets it)');
+  const made = spawnSync(bin, ['technician', 'create', '--name', 'Second Tech', '--skill', 'plumbing'], { encoding: 'utf8', env: process.env });
+  assert.equal(made.status, 0, made.stderr);
+  const id = made.stdout.trim().split('\n').pop();
+  const user = spawnSync(bin, ['user', 'create', '--email', email, '--role', 'technician', '--name', 'Second Tech', '--technician', id],
+    { encoding: 'utf8', env: { ...process.env, RD_PASSWORD: PASSWORD } });
+  assert.equal(user.status, 0, user.stderr);
 }
 
 async function openJob(page, id) {
@@ -356,4 +401,131 @@ test('without JavaScript the technician pages and the portal show their content 
   await screenshot(portal, 'offline-11-no-script-portal');
   assert.equal((await readCase(job.id)).message_count, messagesBefore + 1, 'the message reached the ticket once');
   await customer.close();
+});
+
+test('with the tab closed, the phone sends what waits by itself when the signal comes back', async () => {
+  proxy.restore();
+  const job = await dispatchedJob('Tab Closed Sync', '+1 312 555 0174');
+  const { context, page, errors } = await technicianPhone(job.id);
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+
+  proxy.cut();
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('#offline-kit:not([hidden])', { timeout: 15_000 });
+  const note = 'Kept in the crawl space; sent with the phone in a pocket.';
+  await page.fill('#note-form textarea[name="text"]', note);
+  await page.click('#note-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '2 waiting to send');
+  await page.close();
+
+  // No page of the site is open: only a blank tab, to speak to the browser through.
+  const blank = await context.newPage();
+  const cdp = await context.newCDPSession(blank);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  await blank.waitForTimeout(500);
+  const reg = registrations.find((r) => r.scopeURL === `${P}/tech` && !r.isDeleted);
+  assert.ok(reg, `the worker is registered: ${JSON.stringify(registrations)}`);
+  assert.deepEqual(context.pages().map((p) => p.url()), ['about:blank'], 'no page of the site is open');
+  assert.equal((await readCase(job.id)).state, 'dispatched', 'nothing has gone yet');
+
+  // Signal again. The browser fires the sync it was asked for (here, at once).
+  proxy.restore();
+  await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: P, registrationId: reg.registrationId, tag: 'rd-outbox', lastChance: false });
+  let c;
+  for (let i = 0; i < 60; i++) {
+    c = await readCase(job.id);
+    if (c.state === 'onsite' && c.notes.some((n) => n.text === note)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(c.state, 'onsite', 'checked in by the worker');
+  assert.equal(c.notes.filter((n) => n.text === note).length, 1, 'the note once');
+
+  // The next visit shows the job as it is, and nothing waiting.
+  const again = await context.newPage();
+  await openJob(again, job.id);
+  assert.equal(await again.locator('article.job[data-state="onsite"]').count(), 1);
+  assert.equal(await again.locator('[data-test="waiting"]').count(), 0, 'nothing waits');
+  const { office, rows } = await officeTimeline(job.id);
+  const steps = rows.filter((r) => /^(job\.|closeout\.)/.test(r.action));
+  assert.deepEqual(steps.map((r) => r.action), ['job.check_in', 'closeout.add_note'], 'once each, in order');
+  for (const r of steps) assert.match(r.text, /E2E Tech/, `${r.action} by the technician: ${r.text}`);
+  await office.context.close();
+  assert.deepEqual(errors, [], 'no script errors on the phone');
+  await context.close();
+});
+
+test('signing out asks about steps still waiting, then leaves nothing of the technician on the phone', async () => {
+  proxy.restore();
+  const job = await dispatchedJob('Shared Phone Signout', '+1 312 555 0175');
+  const { context, page } = await technicianPhone(job.id);
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  assert.ok((await kept(page)).pages.includes(`/tech/jobs/${job.id}`), 'the job page is saved for no signal');
+
+  // The check-in cannot reach the server (the requests fail as with no signal): it waits.
+  await page.route('**/api/tech_step', (route) => route.abort('internetdisconnected'));
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '1 waiting to send', null, { timeout: 20_000 });
+
+  // Sign out: the phone asks first.
+  await page.click('[data-test="logout"]');
+  const ask = page.locator('[data-test="sign-out-waiting"]');
+  await ask.waitFor({ timeout: 10_000 });
+  assert.match(await ask.textContent(), /^1 step has not been sent yet\. Signing out deletes it from this phone\./);
+  await screenshot(page, 'offline-12-sign-out-asks');
+  await page.click('[data-test="stay-signed-in"]');
+  assert.equal(await ask.count(), 0);
+  assert.equal(await page.locator('[data-test="whoami"]').count(), 1, 'still signed in');
+  assert.equal(await waitingCount(page), 1, 'the step still waits');
+
+  await page.click('[data-test="logout"]');
+  await ask.waitFor({ timeout: 10_000 });
+  await Promise.all([page.waitForURL(/\/login/), page.click('[data-test="sign-out-anyway"]')]);
+  const left = await kept(page);
+  assert.deepEqual(left, { pages: [], steps: [] }, 'no saved pages and no steps left on the phone');
+  assert.equal((await readCase(job.id)).state, 'dispatched', 'the deleted check-in never reached the job');
+  // Signed out on the server too: the job page asks for sign-in.
+  await page.goto(`${P}/tech/jobs/${job.id}`);
+  await page.waitForURL(/\/login/);
+  await context.close();
+});
+
+test('on a shared phone, steps kept for one technician are not sent as the next one, nor their saved pages shown', async () => {
+  proxy.restore();
+  const second = `second-tech-${Date.now()}@e2e.test`;
+  secondTechnician(second);
+  const job = await dispatchedJob('Shared Phone Handover', '+1 312 555 0179');
+  const { context, page } = await technicianPhone(job.id);
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  await page.route('**/api/tech_step', (route) => route.abort('internetdisconnected'));
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '1 waiting to send', null, { timeout: 20_000 });
+  // The first technician's sign-in ends without signing out; the second signs in on the phone.
+  await context.clearCookies();
+  await page.unroute('**/api/tech_step');
+  await signInHere(page, second);
+  await page.waitForSelector('[data-test="others-waiting"]', { timeout: 15_000 });
+  assert.match(await page.textContent('[data-test="others-waiting"]'), /1 step taken on this phone by someone else .* not sent as yours/);
+  assert.equal(await page.locator('[data-test="waiting"]').count(), 0, 'not shown as theirs');
+  const handover = await kept(page);
+  assert.ok(!handover.pages.includes(`/tech/jobs/${job.id}`), `the first technician's saved job page is gone: ${handover.pages}`);
+  await screenshot(page, 'offline-13-shared-phone');
+  // The page keeps trying what is its own; the other's step stays put.
+  await page.waitForTimeout(12_000);
+  assert.equal((await readCase(job.id)).state, 'dispatched', 'not sent under the second sign-in');
+
+  // The first technician signs in again: their step goes, as theirs.
+  await context.clearCookies();
+  await signInHere(page, USERS.technician);
+  for (let i = 0; i < 60 && (await readCase(job.id)).state !== 'onsite'; i++) await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await readCase(job.id)).state, 'onsite');
+  const { office, rows } = await officeTimeline(job.id);
+  const checkIn = rows.find((r) => r.action === 'job.check_in');
+  assert.match(checkIn.text, /E2E Tech/, checkIn.text);
+  await office.context.close();
+  await context.close();
 });

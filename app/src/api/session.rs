@@ -5,6 +5,8 @@ use super::*;
 /// Who is signed in, as the page header shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Me {
+    /// The account's id: the technician's offline steps belong to the account that took them.
+    pub id: String,
     pub name: String,
     pub role: Role,
     /// True for a visitor who came by a portal link (no account, no password).
@@ -71,7 +73,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
-    Ok(ssr::current_actor().map(|a| Me { by_link: a.id.starts_with("link:"), name: a.name, role: a.role }))
+    Ok(ssr::current_actor().map(|a| Me { by_link: a.id.starts_with("link:"), id: a.id, name: a.name, role: a.role }))
 }
 
 /// Changes the signed-in account's password. Every session of the account ends; this one

@@ -292,6 +292,13 @@
   }
   const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}\u2026` : s);
 
+  // A note with this text that waits, or that this phone sent since the page's content.
+  function sameNote(job, text) {
+    return items.some((i) => i.job === job && i.url === '/api/tech_note' && core.ours(i, owner) &&
+      (core.pending(i) || (i.state === 'sent' && i.sentAt > contentAt)) &&
+      i.fields.some(([k, v]) => k === 'text' && v === text));
+  }
+
   // Keeps a form's step; `handed`: the client sends it too, with the key put into the form.
   async function keepForm(form, submitter, handed) {
     const url = new URL(form.action, location.href).pathname;
@@ -311,9 +318,11 @@
     const job = (fields.find(([k]) => k === 'ticket_id') || [])[1] || jobId();
     if (url === '/api/tech_note' && !handed) {
       const text = (fields.find(([k]) => k === 'text') || [])[1] || '';
-      // The same note tapped again while it waits is the same note.
-      if (waitingFor(job).some((i) => i.url === url && i.fields.some(([k, v]) => k === 'text' && v === text))) {
+      // The same note tapped again while it waits, or after it was sent in the background, is
+      // the same note.
+      if (sameNote(job, text)) {
         form.reset();
+        if (waitingFor(job).length === 0) refreshPage();
         return drain();
       }
     }
@@ -532,7 +541,9 @@
     // Something half typed where the technician is typing now is not thrown away.
     const el = document.activeElement;
     const typing = !!el && el.closest?.('article.job') && (el.tagName === 'TEXTAREA' ||
-      (el.tagName === 'INPUT' && !['hidden', 'file', 'submit', 'button'].includes(el.type))) && el.value !== el.defaultValue;
+      (el.tagName === 'INPUT' && !['hidden', 'file', 'submit', 'button'].includes(el.type))) && el.value !== el.defaultValue &&
+      // A note box still holding a note that was sent holds nothing new.
+      !(el.closest('#note-form') && sameNote(jobId(), el.value));
     if (!typing) return location.replace(location.pathname);
     const box = document.getElementById('outbox');
     if (box && !box.querySelector('[data-test="refresh"]')) {
@@ -558,9 +569,22 @@
   async function signOut(form) {
     const left = await core.waiting();
     if (left.length && !signOutConfirmed) return askBeforeSignOut(form, left.length);
+    await workerForgets();
     await core.signOut();
     // The form's own post, as without scripts: the server ends the session and shows sign-in.
     form.submit();
+  }
+
+  // The worker deletes its saved pages after any save under way (which would bring one back).
+  async function workerForgets() {
+    const worker = navigator.serviceWorker?.controller || (await navigator.serviceWorker?.getRegistration('/tech'))?.active;
+    if (!worker) return;
+    await new Promise((resolve) => {
+      const channel = new MessageChannel();
+      const timer = setTimeout(resolve, 3000);
+      channel.port1.onmessage = () => { clearTimeout(timer); resolve(); };
+      worker.postMessage({ type: 'forget' }, [channel.port2]);
+    });
   }
 
   function askBeforeSignOut(form, n) {

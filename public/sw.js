@@ -37,7 +37,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
   if (req.mode === 'navigate' && isPage(url)) event.respondWith(page(event, req, url));
-  else if (isImmutable(url)) event.respondWith(immutable(req));
+  else if (isImmutable(url)) event.respondWith(immutable(event, req));
   else if (isShellFile(url)) event.respondWith(fresh(event, req));
 });
 
@@ -51,7 +51,14 @@ function timeout(promise, ms) {
 // A page is saved under its path alone: `?done=note` is a message for one visit.
 const pageKey = (url) => url.origin + url.pathname;
 
+// Saving and forgetting go one at a time, in order: a sign-out's forget comes after any save
+// under way, and a page asked for before the forget is not saved after it.
+let queue = Promise.resolve();
+const inTurn = (fn) => (queue = queue.then(fn, fn));
+let forgotAt = 0;
+
 async function page(event, req, url) {
+  const askedAt = Date.now();
   let res;
   try {
     res = await timeout(fetch(req), PAGE_WAIT_MS);
@@ -59,11 +66,15 @@ async function page(event, req, url) {
     return saved(url);
   }
   // Only the page itself is saved: not a redirect to sign-in, not an error page.
-  if (res.ok && res.type === 'basic' && !res.redirected) event.waitUntil(keep(pageKey(url), res.clone()));
+  if (res.ok && res.type === 'basic' && !res.redirected) event.waitUntil(keep(pageKey(url), res.clone(), askedAt));
   return res;
 }
 
-async function keep(key, res) {
+function keep(key, res, askedAt) {
+  return inTurn(() => (askedAt < forgotAt ? undefined : save(key, res)));
+}
+
+async function save(key, res) {
   const headers = new Headers(res.headers);
   headers.set('x-rd-saved-at', String(Date.now()));
   // The body below is the decoded text.
@@ -103,26 +114,30 @@ function notSaved() {
   return new Response(html, { status: 503, headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
-async function immutable(req) {
-  const cache = await caches.open(FILES);
-  const hit = await cache.match(req, { ignoreVary: true });
+async function immutable(event, req) {
+  const hit = await (await caches.open(FILES)).match(req, { ignoreVary: true });
   if (hit) return hit;
+  const askedAt = Date.now();
   const res = await fetch(req);
-  if (res.ok && res.type === 'basic') await cache.put(req, res.clone());
+  if (res.ok && res.type === 'basic') event.waitUntil(keepFile(req, res.clone(), askedAt));
   return res;
 }
 
 async function fresh(event, req) {
-  const cache = await caches.open(FILES);
+  const askedAt = Date.now();
   try {
     const res = await timeout(fetch(req), FILE_WAIT_MS);
-    if (res.ok && res.type === 'basic') event.waitUntil(cache.put(req, res.clone()));
+    if (res.ok && res.type === 'basic') event.waitUntil(keepFile(req, res.clone(), askedAt));
     return res;
   } catch (e) {
-    const hit = await cache.match(req, { ignoreVary: true });
+    const hit = await (await caches.open(FILES)).match(req, { ignoreVary: true });
     if (hit) return hit;
     throw e;
   }
+}
+
+function keepFile(req, res, askedAt) {
+  return inTurn(async () => { if (askedAt >= forgotAt) await (await caches.open(FILES)).put(req, res); });
 }
 
 // The job list asks for its jobs' pages to be saved, so each opens with no signal even if it
@@ -135,11 +150,19 @@ self.addEventListener('message', (event) => {
         const url = new URL(path, self.location.origin);
         if (url.origin !== self.location.origin || !isPage(url)) continue;
         try {
+          const askedAt = Date.now();
           const res = await fetch(url, { credentials: 'same-origin', redirect: 'manual' });
-          if (res.ok && res.type === 'basic') await keep(pageKey(url), res);
+          if (res.ok && res.type === 'basic') await keep(pageKey(url), res, askedAt);
         } catch (_) { /* no signal: the next visit tries again */ }
       }
     })());
+  }
+  // Signing out: every saved page and file goes, once the saves under way are done.
+  if (msg.type === 'forget') {
+    event.waitUntil(inTurn(async () => {
+      forgotAt = Date.now();
+      for (const name of [PAGES, FILES]) await caches.delete(name);
+    }).then(() => event.ports[0]?.postMessage('forgotten')));
   }
 });
 

@@ -27,8 +27,9 @@ source "$root/scripts/serve-throwaway.sh"
 
 cd "$root/end2end"
 rc=0
-E2E_BIN="$bin" E2E_BASE_URL="http://127.0.0.1:$port" E2E_TOKEN="$token" E2E_OPERATOR_TOKEN="$operator_token" E2E_TECH_ID="$tech_id" node --test --test-concurrency=1 ${E2E_TESTS:-} || rc=$?
-# E2E_TESTS=tests/x.test.mjs runs only those files (and skips the fuzzing), for development.
+E2E_BIN="$bin" E2E_BASE_URL="http://127.0.0.1:$port" E2E_TOKEN="$token" E2E_OPERATOR_TOKEN="$operator_token" E2E_TECH_ID="$tech_id" node --test --test-concurrency=1 ${E2E_NODE_ARGS:-} ${E2E_TESTS:-} || rc=$?
+# E2E_TESTS=tests/x.test.mjs runs only those files (and skips the fuzzing), for development;
+# E2E_NODE_ARGS="--test-name-pattern=…" only the tests whose names match.
 if [ -n "${E2E_TESTS:-}" ]; then
   if [ "$rc" -ne 0 ]; then echo "--- server log ---"; tail -n 50 "$work/server.log"; fi
   exit "$rc"

@@ -189,7 +189,8 @@ fn client_scripts((js, wasm): (&str, &str)) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     // The names are plain URL paths (the server checks them), so a quoted Rust string is a
     // JavaScript one.
-    let script = format!("import init, {{ hydrate }} from {js:?}; init({{ module_or_path: {wasm:?} }}).then(() => hydrate());");
+    let script =
+        format!("import init, {{ hydrate }} from {js:?}; init({{ module_or_path: {wasm:?} }}).then(() => hydrate());");
     view! {
         <link rel="modulepreload" href=js.to_string()/>
         <link rel="preload" href=wasm.to_string() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
@@ -217,12 +218,27 @@ pub fn FieldApp() -> impl IntoView {
     }
 }
 
-/// A page the field client does not have: the browser loads it from the server.
+/// A page the field client does not have: the browser loads it from the server (the address
+/// the router was asked for, which it may not have put in the address bar yet).
 #[component]
 fn ElsewhereOnTheSite() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
-        let _ = window().location().reload();
+        let at = leptos_router::hooks::use_location();
+        // The router keeps the query without its `?`, and the fragment with or without `#`.
+        let (search, hash) = (at.search.get_untracked(), at.hash.get_untracked());
+        let mut href = at.pathname.get_untracked();
+        if !search.is_empty() {
+            href.push('?');
+            href.push_str(&search);
+        }
+        if !hash.is_empty() {
+            if !hash.starts_with('#') {
+                href.push('#');
+            }
+            href.push_str(&hash);
+        }
+        let _ = window().location().replace(&href);
     }
     view! { <main><p class="muted">"Opening…"</p></main> }
 }

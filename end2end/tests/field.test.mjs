@@ -73,7 +73,10 @@ test('without JavaScript a technician checks in, writes a note and ticks and unt
 
 test('a note saved with no signal keeps the page and the typed note, and says so', async () => {
   const job = await bookedJob('Basement Note', '+1 312 555 0168');
-  const { page, context, errors } = await signIn(browser, USERS.technician, `/tech/jobs/${job.id}`, PHONE);
+  // The page's own answer to a dropped connection, without the service worker: it sends kept
+  // steps itself in the background, and page.route cannot cut its requests (offline.test.mjs
+  // cuts the connection for real, worker included).
+  const { page, context, errors } = await signIn(browser, USERS.technician, `/tech/jobs/${job.id}`, { ...PHONE, serviceWorkers: 'block' });
   await page.waitForSelector('html[data-hydrated="true"]');
   await page.click('#step-check_in button[type="submit"]');
   await page.waitForSelector('article.job[data-state="onsite"]', { timeout: 15_000 });

@@ -457,7 +457,7 @@ test('with the tab closed, the phone sends what waits by itself when the signal 
   await context.close();
 });
 
-test('signing out asks about steps still waiting, then leaves nothing of the technician on the phone', async () => {
+test('signing out leaves nothing of the technician on the phone, and asks first when steps still wait', async () => {
   proxy.restore();
   const job = await dispatchedJob('Shared Phone Signout', '+1 312 555 0175');
   const { context, page } = await technicianPhone(job.id);
@@ -465,12 +465,22 @@ test('signing out asks about steps still waiting, then leaves nothing of the tec
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
   assert.ok((await kept(page)).pages.includes(`/tech/jobs/${job.id}`), 'the job page is saved for no signal');
 
-  // The check-in cannot reach the server (the requests fail as with no signal): it waits.
-  await page.route('**/api/tech_step', (route) => route.abort('internetdisconnected'));
-  await page.click('#step-check_in button[type="submit"]');
-  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '1 waiting to send', null, { timeout: 20_000 });
+  // Nothing waits: signing out asks nothing, and the saved pages and files go.
+  await Promise.all([page.waitForURL(/\/login/), page.click('[data-test="logout"]')]);
+  assert.deepEqual(await kept(page), { pages: [], steps: [] }, 'no saved pages and no steps left on the phone');
+  await page.goto(`${P}/tech/jobs/${job.id}`);
+  await page.waitForURL(/\/login/);
 
-  // Sign out: the phone asks first.
+  // Signed in again, the sign-in ends while the phone is in use: a check-in waits for it.
+  await signInHere(page, USERS.technician);
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  await context.clearCookies();
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('[data-test="sign-in"]', { timeout: 45_000 });
+  assert.equal(await waitingCount(page), 1);
+
+  // Signing out now would lose it: the phone asks first.
   await page.click('[data-test="logout"]');
   const ask = page.locator('[data-test="sign-out-waiting"]');
   await ask.waitFor({ timeout: 10_000 });
@@ -478,18 +488,13 @@ test('signing out asks about steps still waiting, then leaves nothing of the tec
   await screenshot(page, 'offline-12-sign-out-asks');
   await page.click('[data-test="stay-signed-in"]');
   assert.equal(await ask.count(), 0);
-  assert.equal(await page.locator('[data-test="whoami"]').count(), 1, 'still signed in');
   assert.equal(await waitingCount(page), 1, 'the step still waits');
 
   await page.click('[data-test="logout"]');
   await ask.waitFor({ timeout: 10_000 });
   await Promise.all([page.waitForURL(/\/login/), page.click('[data-test="sign-out-anyway"]')]);
-  const left = await kept(page);
-  assert.deepEqual(left, { pages: [], steps: [] }, 'no saved pages and no steps left on the phone');
+  assert.deepEqual(await kept(page), { pages: [], steps: [] }, 'the step and the saved pages are gone');
   assert.equal((await readCase(job.id)).state, 'dispatched', 'the deleted check-in never reached the job');
-  // Signed out on the server too: the job page asks for sign-in.
-  await page.goto(`${P}/tech/jobs/${job.id}`);
-  await page.waitForURL(/\/login/);
   await context.close();
 });
 
@@ -501,12 +506,12 @@ test('on a shared phone, steps kept for one technician are not sent as the next 
   const { context, page } = await technicianPhone(job.id);
   await openJob(page, job.id);
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
-  await page.route('**/api/tech_step', (route) => route.abort('internetdisconnected'));
-  await page.click('#step-check_in button[type="submit"]');
-  await page.waitForFunction(() => document.querySelector('[data-test="waiting"] h2')?.textContent === '1 waiting to send', null, { timeout: 20_000 });
-  // The first technician's sign-in ends without signing out; the second signs in on the phone.
+  // The first technician's sign-in ends without signing out (a check-in waits for it), and the
+  // second signs in on the phone.
   await context.clearCookies();
-  await page.unroute('**/api/tech_step');
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('[data-test="sign-in"]', { timeout: 45_000 });
+  assert.equal(await waitingCount(page), 1);
   await signInHere(page, second);
   await page.waitForSelector('[data-test="others-waiting"]', { timeout: 15_000 });
   assert.match(await page.textContent('[data-test="others-waiting"]'), /1 step taken on this phone by someone else .* not sent as yours/);

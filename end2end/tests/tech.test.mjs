@@ -72,6 +72,17 @@ test('a technician works a job from a phone, from check-in to closeout', async (
   await Promise.all([page.waitForURL(/\/tech\/jobs\//), card.locator('a.job-open').click()]);
   await page.waitForSelector('html[data-hydrated="true"]');
   await waitState(page, 'dispatched');
+  // The job page loads the phone pages' own client, not the console's.
+  const client = await page.getAttribute('link[rel="modulepreload"]', 'href');
+  assert.match(client, /^\/pkg\/field\.[0-9a-f]{16}\.js$/, client);
+  // A page that client does not have (the start page) is loaded from the server, whole.
+  const jobUrl = page.url();
+  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('header a.brand')]);
+  await page.waitForSelector('main.home h1', { timeout: 15_000 });
+  assert.equal(await page.textContent('main.home h1'), 'Real Dispatch');
+  await page.goto(jobUrl);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await waitState(page, 'dispatched');
   assert.equal(await page.locator('#photos input[type="file"]').count(), 0, 'no photos before check-in');
   assert.equal(await page.locator('#step-complete_work').count(), 0, 'work done is not offered yet');
   await page.click('#step-check_in button[type="submit"]');

@@ -6,7 +6,7 @@
 //! The file answers touch no database, so those tests run on SQLite only; the pages run on
 //! both.
 
-use crate::support::{account, start_with_site, Browser};
+use crate::support::{account, dispatched_ticket, start_with_site, technician, Browser};
 use dispatch::testing::{each_backend, sqlite_db};
 use domain::Role;
 use reqwest::header::HeaderMap;
@@ -25,7 +25,10 @@ fn site() -> &'static Path {
         std::fs::write(client.join("real-dispatch.js"), js).expect("js");
         let mut wasm = b"\0asm\x01\0\0\0".to_vec();
         wasm.extend(b"tachys reactive_graph leptos ".repeat(2000));
-        std::fs::write(client.join("real-dispatch_bg.wasm"), wasm).expect("wasm");
+        std::fs::write(client.join("real-dispatch_bg.wasm"), &wasm).expect("wasm");
+        // The phone pages' client beside it (`make client` builds both).
+        std::fs::write(client.join("field.js"), "export function hydrate() {}\n".repeat(300)).expect("field js");
+        std::fs::write(client.join("field_bg.wasm"), &wasm[..wasm.len() / 2]).expect("field wasm");
         let site = dir.join("site");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/site.sh");
         let out = std::process::Command::new(script).arg(&client).arg(&site).output().expect("run scripts/site.sh");
@@ -40,6 +43,16 @@ fn client_files() -> (String, String, String) {
         serde_json::from_slice(&std::fs::read(site().join("assets.json")).expect("assets.json")).expect("json");
     let name = |k: &str| manifest[k].as_str().expect(k).to_string();
     (name("js"), name("wasm"), name("css"))
+}
+
+/// The phone pages' client as the build listed it: (js, wasm).
+fn field_files() -> (String, String) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site().join("assets.json")).expect("assets.json")).expect("json");
+    let name = |k: &str| {
+        manifest[k].as_str().unwrap_or_else(|| panic!("{k} in assets.json (make client builds it)")).to_string()
+    };
+    (name("field_js"), name("field_wasm"))
 }
 
 fn on_disk(url_path: &str) -> Vec<u8> {
@@ -104,6 +117,20 @@ async fn the_client_is_content_named_precompressed_and_cached_for_a_year() {
     let (_, h, body) = get(&s.base, &wasm, &[]).await;
     assert_eq!(header(&h, "content-encoding"), "");
     assert_eq!(body, on_disk(&wasm));
+
+    let (field_js, field_wasm) = field_files();
+    for (path, ext) in [(&field_js, "js"), (&field_wasm, "wasm")] {
+        let name = path.strip_prefix("/pkg/field.").and_then(|n| n.strip_suffix(&format!(".{ext}")));
+        assert!(
+            name.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{path} is named by its content"
+        );
+    }
+    let (status, h, body) = get(&s.base, &field_wasm, &[("accept-encoding", "br")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-encoding"), "br");
+    assert_eq!(header(&h, "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(body, on_disk(&format!("{field_wasm}.br")));
 
     for (path, content_type) in [(&js, "text/javascript; charset=utf-8"), (&css, "text/css; charset=utf-8")] {
         let (status, h, body) = get(&s.base, path, &[("accept-encoding", "br")]).await;
@@ -238,6 +265,20 @@ async fn pages_name_the_built_files_stay_uncached_and_only_the_app_pages_load_th
         assert!(console.body.contains(&format!("href=\"{wasm}\" as=\"fetch\"")));
         assert!(console.body.contains(&format!("from \"{js}\"")) && console.body.contains(&format!("\"{wasm}\"")));
         assert!(console.body.contains(&format!("href=\"{css}\"")));
+
+        // The technician's job page loads the phone client alone.
+        let (field_js, field_wasm) = field_files();
+        assert!(!console.body.contains(&field_js), "the console loads the whole client");
+        let tech = technician(&s.service, "hvac").await;
+        let job = dispatched_ticket(&s.service, &tech, 3).await;
+        account(&s, "tech@assets.test", Role::Technician, Some(&tech), None).await;
+        let mut t = Browser::new(&s);
+        t.login("tech@assets.test", "correct horse battery").await;
+        let phone = t.get(&format!("/tech/jobs/{}", job.id)).await;
+        assert_eq!(phone.status, 200, "{}", phone.body);
+        assert!(phone.body.contains(&format!("rel=\"modulepreload\" href=\"{field_js}\"")), "{}", phone.body);
+        assert!(phone.body.contains(&format!("\"{field_wasm}\"")));
+        assert!(!phone.body.contains(&js) && !phone.body.contains(&wasm), "not the whole client");
 
         // The page of another role's refusal names the built stylesheet too.
         let tech_page = b.get("/tech").await;

@@ -809,16 +809,18 @@
   function start() {
     document.querySelectorAll('canvas[data-signature]').forEach(pad);
     const who = me();
-    (who ? core.signedIn(who) : Promise.resolve())
-      .then(async () => { owner = await getMeta('owner'); })
-      .then(reload).then(drain).catch(storageFailed);
+    // The worker keeps pages only for an account signed in on the phone: it is named first.
+    const known = (who ? core.signedIn(who) : Promise.resolve())
+      .then(async () => { owner = await getMeta('owner'); });
+    known.then(reload).then(drain).catch(storageFailed);
     window.addEventListener('online', () => { offline = false; drain(); });
     document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') drain(); });
     setInterval(() => { if (items.some((i) => core.pending(i) && core.ours(i, owner))) drain(); }, RETRY_MS);
     // The worker sent what waited (background sync): the page catches up.
     navigator.serviceWorker?.addEventListener('message', (e) => { if (e.data?.type === 'drained') caughtUp().catch(() => {}); });
     if ('serviceWorker' in navigator) {
-      navigator.serviceWorker.register('/sw.js', { scope: '/tech' }).then(() => navigator.serviceWorker.ready).then((reg) => {
+      navigator.serviceWorker.register('/sw.js', { scope: '/tech' }).then(() => navigator.serviceWorker.ready)
+        .then((reg) => known.then(() => reg)).then((reg) => {
         // This page and its files, and on the list every job's page, kept for no signal.
         // (A page the worker served is saved already.)
         const paths = navigator.serviceWorker.controller ? [] : [location.pathname];

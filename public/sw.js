@@ -71,7 +71,19 @@ async function page(event, req, url) {
 }
 
 function keep(key, res, askedAt) {
-  return inTurn(() => (askedAt < forgotAt ? undefined : save(key, res)));
+  return inTurn(async () => { if (await mayKeep(askedAt)) await save(key, res); });
+}
+
+// Nothing is kept for nobody: after a sign-out (the outbox names no account any more), or for a
+// page asked for before the last forget. A worker that started afresh knows no forget, but the
+// outbox's account is on disk.
+async function mayKeep(askedAt) {
+  if (askedAt < forgotAt) return false;
+  try {
+    return !!(await self.rdOutbox.getMeta('owner'));
+  } catch (_) {
+    return false;
+  }
 }
 
 async function save(key, res) {
@@ -89,7 +101,7 @@ async function save(key, res) {
     if (!(await files.match(m[1]))) {
       try {
         const f = await fetch(m[1]);
-        if (f.ok) await files.put(m[1], f);
+        if (f.ok && (await mayKeep(Infinity))) await files.put(m[1], f);
       } catch (_) { /* saved on a later visit */ }
     }
   }
@@ -137,7 +149,7 @@ async function fresh(event, req) {
 }
 
 function keepFile(req, res, askedAt) {
-  return inTurn(async () => { if (askedAt >= forgotAt) await (await caches.open(FILES)).put(req, res); });
+  return inTurn(async () => { if (await mayKeep(askedAt)) await (await caches.open(FILES)).put(req, res); });
 }
 
 // The job list asks for its jobs' pages to be saved, so each opens with no signal even if it

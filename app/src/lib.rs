@@ -143,12 +143,17 @@ pub fn shell(_options: LeptosOptions) -> impl IntoView {
     }
 }
 
-#[component]
-pub fn App() -> impl IntoView {
+/// What both apps provide their pages: the head's tags and, in the browser, the clock the
+/// server wrote into the page (the server's shell provides it there).
+fn provide_app_context() {
     provide_meta_context();
-    // In the browser, the clock the server wrote into the page (the server's shell provides it).
     #[cfg(feature = "hydrate")]
     provide_context(browser_clock());
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_app_context();
     view! {
         <Title text="Real Dispatch"/>
         <Router>
@@ -203,9 +208,7 @@ fn client_scripts((js, wasm): (&str, &str)) -> impl IntoView {
 /// that page from the server.
 #[component]
 pub fn FieldApp() -> impl IntoView {
-    provide_meta_context();
-    #[cfg(feature = "hydrate")]
-    provide_context(browser_clock());
+    provide_app_context();
     view! {
         <Title text="Real Dispatch"/>
         <Router>

@@ -121,6 +121,16 @@ function secondTechnician(email) {
   assert.equal(user.status, 0, user.stderr);
 }
 
+/// A job dispatched to the technician, open and hydrated on their phone (with signal).
+async function onTheJob(name, phone) {
+  proxy.restore();
+  const job = await dispatchedJob(name, phone);
+  const { context, page, errors } = await technicianPhone(job.id);
+  await openJob(page, job.id);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  return { job, context, page, errors };
+}
+
 async function openJob(page, id) {
   await page.goto(`${P}/tech/jobs/${id}`);
   await page.waitForSelector('article.job');
@@ -301,11 +311,7 @@ test('a whole job done with no signal is applied once, in order, when the signal
 });
 
 test('a step refused when it arrives (the office canceled the job meanwhile) is shown to the technician and the office', async () => {
-  proxy.restore();
-  const job = await dispatchedJob('Canceled While Queued', '+1 312 555 0172');
-  const { context, page } = await technicianPhone(job.id);
-  await openJob(page, job.id);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  const { job, context, page } = await onTheJob('Canceled While Queued', '+1 312 555 0172');
 
   proxy.cut();
   await page.click('#step-check_in button[type="submit"]');
@@ -404,11 +410,7 @@ test('without JavaScript the technician pages and the portal show their content 
 });
 
 test('with the tab closed, the phone sends what waits by itself when the signal comes back', async () => {
-  proxy.restore();
-  const job = await dispatchedJob('Tab Closed Sync', '+1 312 555 0174');
-  const { context, page, errors } = await technicianPhone(job.id);
-  await openJob(page, job.id);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  const { job, context, page, errors } = await onTheJob('Tab Closed Sync', '+1 312 555 0174');
 
   proxy.cut();
   await page.click('#step-check_in button[type="submit"]');
@@ -458,11 +460,7 @@ test('with the tab closed, the phone sends what waits by itself when the signal 
 });
 
 test('signing out leaves nothing of the technician on the phone, and asks first when steps still wait', async () => {
-  proxy.restore();
-  const job = await dispatchedJob('Shared Phone Signout', '+1 312 555 0175');
-  const { context, page } = await technicianPhone(job.id);
-  await openJob(page, job.id);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  const { job, context, page } = await onTheJob('Shared Phone Signout', '+1 312 555 0175');
   assert.ok((await kept(page)).pages.includes(`/tech/jobs/${job.id}`), 'the job page is saved for no signal');
 
   // Nothing waits: signing out asks nothing, and the saved pages and files go.

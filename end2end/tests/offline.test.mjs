@@ -131,6 +131,15 @@ async function onTheJob(name, phone) {
   return { job, context, page, errors };
 }
 
+/// The sign-in ends (its cookie is gone) and the technician checks in: the check-in waits on
+/// the phone, which asks them to sign in again.
+async function checkInAfterSignInEnded(context, page) {
+  await context.clearCookies();
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('[data-test="sign-in"]', { timeout: 45_000 });
+  assert.equal(await waitingCount(page), 1);
+}
+
 async function openJob(page, id) {
   await page.goto(`${P}/tech/jobs/${id}`);
   await page.waitForSelector('article.job');
@@ -473,10 +482,7 @@ test('signing out leaves nothing of the technician on the phone, and asks first 
   await signInHere(page, USERS.technician);
   await openJob(page, job.id);
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
-  await context.clearCookies();
-  await page.click('#step-check_in button[type="submit"]');
-  await page.waitForSelector('[data-test="sign-in"]', { timeout: 45_000 });
-  assert.equal(await waitingCount(page), 1);
+  await checkInAfterSignInEnded(context, page);
 
   // Signing out now would lose it: the phone asks first.
   await page.click('[data-test="logout"]');
@@ -500,16 +506,10 @@ test('on a shared phone, steps kept for one technician are not sent as the next 
   proxy.restore();
   const second = `second-tech-${Date.now()}@e2e.test`;
   secondTechnician(second);
-  const job = await dispatchedJob('Shared Phone Handover', '+1 312 555 0179');
-  const { context, page } = await technicianPhone(job.id);
-  await openJob(page, job.id);
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
+  const { job, context, page } = await onTheJob('Shared Phone Handover', '+1 312 555 0179');
   // The first technician's sign-in ends without signing out (a check-in waits for it), and the
   // second signs in on the phone.
-  await context.clearCookies();
-  await page.click('#step-check_in button[type="submit"]');
-  await page.waitForSelector('[data-test="sign-in"]', { timeout: 45_000 });
-  assert.equal(await waitingCount(page), 1);
+  await checkInAfterSignInEnded(context, page);
   await signInHere(page, second);
   await page.waitForSelector('[data-test="others-waiting"]', { timeout: 15_000 });
   assert.match(await page.textContent('[data-test="others-waiting"]'), /1 step taken on this phone by someone else .* not sent as yours/);

@@ -91,12 +91,8 @@ impl SiteAssets {
             },
             None => app::ClientFiles::default(),
         };
-        let named = |c: &app::ClientFiles| -> Vec<String> {
-            let mut all = vec![c.js.clone(), c.wasm.clone(), c.css.clone()];
-            all.extend(c.field_js.iter().chain(&c.field_wasm).cloned());
-            all
-        };
-        let immutable: Vec<String> = if manifest.is_some() { named(&client) } else { vec![] };
+        let immutable: Vec<String> =
+            if manifest.is_some() { client.names().map(str::to_string).collect() } else { vec![] };
         let mut paths = vec![];
         if let Err(e) = walk(root, &mut paths) {
             tracing::warn!(error = %e, root = %root.display(), "cannot read the site root; no static files are served");
@@ -129,8 +125,8 @@ impl SiteAssets {
         if manifest.is_none() && !files.is_empty() {
             tracing::warn!(root = %root.display(), "no {MANIFEST} in the site root (build it with `make site`): the client's files are not cached");
         }
-        for name in named(&client) {
-            if !files.is_empty() && !files.contains_key(&name) {
+        for name in client.names() {
+            if !files.is_empty() && !files.contains_key(name) {
                 tracing::warn!(file = %name, root = %root.display(), "a file of the client is missing from the site root");
             }
         }

@@ -44,11 +44,15 @@ impl ClientFiles {
         let plain = |s: &str| {
             s.starts_with('/') && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
         };
-        plain(&self.js)
-            && plain(&self.wasm)
-            && plain(&self.css)
-            && self.field_js.as_deref().is_none_or(plain)
-            && self.field_wasm.as_deref().is_none_or(plain)
+        self.names().all(plain)
+    }
+
+    /// Every file named: the whole client's, the stylesheet, and the phone client's if built.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        [&self.js, &self.wasm, &self.css]
+            .into_iter()
+            .map(String::as_str)
+            .chain(self.field_js.as_deref().into_iter().chain(self.field_wasm.as_deref()))
     }
 
     /// The script and module for the page at `path`: the field client's on the phone pages

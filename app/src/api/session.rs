@@ -5,8 +5,9 @@ use super::*;
 /// Who is signed in, as the page header shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Me {
-    /// The account's id: the technician's offline steps belong to the account that took them.
-    pub id: String,
+    /// A mark for the account that names no record (`dispatch::users::account_mark`): the
+    /// technician's offline steps belong to the account that took them.
+    pub mark: String,
     pub name: String,
     pub role: Role,
     /// True for a visitor who came by a portal link (no account, no password).
@@ -73,7 +74,12 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
-    Ok(ssr::current_actor().map(|a| Me { by_link: a.id.starts_with("link:"), id: a.id, name: a.name, role: a.role }))
+    Ok(ssr::current_actor().map(|a| Me {
+        by_link: a.id.starts_with("link:"),
+        mark: dispatch::users::account_mark(&a.id),
+        name: a.name,
+        role: a.role,
+    }))
 }
 
 /// Changes the signed-in account's password. Every session of the account ends; this one

@@ -78,7 +78,7 @@ pub fn TopBar(title: &'static str) -> impl IntoView {
                                         })}
                                     </nav>
                                 })}
-                                <span class="whoami" data-test="whoami" data-me=me.id.clone()>{me.name} " · " {me.role.as_str()}</span>
+                                <span class="whoami" data-test="whoami" data-me=me.mark.clone()>{me.name} " · " {me.role.as_str()}</span>
                                 {show_password.then(|| view! { <a class="topbar-link" href="/account">"Password"</a> })}
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link" data-test="logout">"Sign out"</button>

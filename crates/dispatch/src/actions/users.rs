@@ -25,6 +25,15 @@ pub const LOCK_AFTER: i64 = 5;
 /// attacker can delay but never permanently lock out the account's owner.
 pub const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
 
+/// A stable mark for whoever is signed in, that names no record: a phone keeps the steps a
+/// technician took under it, so a shared phone sends each person's steps as theirs, while the
+/// page never carries an internal id (account, link or technician ids stay on the server).
+pub fn account_mark(actor_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("real-dispatch account mark\n{actor_id}").as_bytes());
+    format!("acct-{}", hex::encode(&digest[..12]))
+}
+
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -438,6 +447,16 @@ async fn record_account_change(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_account_mark_is_stable_distinct_and_names_no_record() {
+        let a = super::account_mark("usr_0123456789abcdef");
+        assert_eq!(a, super::account_mark("usr_0123456789abcdef"));
+        assert_ne!(a, super::account_mark("usr_0123456789abcdee"));
+        assert_ne!(a, super::account_mark("link:lnk_0123456789abcdef"));
+        assert!(a.starts_with("acct-") && a.len() == 29, "{a}");
+        assert!(!a.contains("usr_") && !a.contains("0123456789abcdef"), "{a}");
+    }
+
     #[test]
     fn passwords_verify() {
         let h = super::hash_password("correct horse battery").expect("hash");

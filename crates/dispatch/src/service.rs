@@ -75,6 +75,8 @@ pub struct Service {
     pub(crate) spool_dir: Arc<std::path::PathBuf>,
     /// Told of every action a door ran, with its outcome (the metrics).
     pub(crate) observer: Option<ActionObserver>,
+    /// API tokens read in the last second (see `tokens::TOKEN_FRESH`).
+    pub(crate) tokens: Arc<crate::tokens::TokenCache>,
 }
 
 /// Called with each action's name, the caller's role and the outcome: `ok`, or the error code.
@@ -100,6 +102,7 @@ impl Service {
             )),
             spool_dir: Arc::new(std::env::temp_dir().join("real-dispatch-spool")),
             observer: None,
+            tokens: Arc::default(),
         }
     }
 
@@ -183,8 +186,7 @@ impl Service {
         // The shop's profile brought up to date before the transaction: what the action reads
         // of it inside (`shop_now`) needs no second connection.
         self.shop().await;
-        let mut open = CaseTx::begin(&self.db, ticket_id.trim()).await?;
-        self.claim(&mut open.tx, ctx).await?;
+        let open = CaseTx::begin(&self.db, ticket_id.trim(), ctx.idempotency.as_ref()).await?;
         self.check_scope(ctx, &open.before)?;
         if expected_version.is_some_and(|v| v != open.before.version) {
             return Err(ServiceError::stale());
@@ -257,16 +259,16 @@ impl Service {
     }
 
     /// [`Service::commit`] for an action whose event is stamped but not written: the event is
-    /// the last write, and rides with COMMIT on SQLite.
+    /// the last write and rides with the stored answer and COMMIT on SQLite.
     pub(crate) async fn commit_stamped(
         &self,
-        mut tx: crate::db::WriteTx,
+        tx: crate::db::WriteTx,
         ctx: &CallContext,
         outcome: Outcome,
         event: audit::Stamped,
     ) -> Result<Outcome, ServiceError> {
-        self.record_answer(&mut tx, ctx, &outcome).await?;
-        audit::write_and_commit(tx, event).await?;
+        let answer = ctx.idempotency.as_ref().map(|k| (k, outcome.envelope(ctx.request_id.as_deref()).to_string()));
+        audit::write_and_commit(tx, event, answer).await?;
         Ok(outcome)
     }
 

@@ -10,9 +10,42 @@ use crate::store::tokens as store;
 use domain::{Actor, ActorKind, Role};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How stale a token's "last used" time may get.
 const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// How long this instance trusts its copy of a token's row. An agent's turn makes several calls
+/// a second with one token; reading its row for each was one more trip to the database per call.
+/// A token revoked here stops at once; one revoked on another instance or by the command line
+/// stops here within this time.
+pub const TOKEN_FRESH: Duration = Duration::from_secs(1);
+
+/// Tokens this instance read recently, by id. Only rows that exist are kept (a guessed id is
+/// read each time, as before), so the map holds at most the shop's own tokens.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    rows: Mutex<HashMap<String, (Instant, store::StoredToken)>>,
+}
+
+impl TokenCache {
+    fn fresh(&self, id: &str) -> Option<store::StoredToken> {
+        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        rows.get(id).filter(|(at, _)| at.elapsed() < TOKEN_FRESH).map(|(_, row)| row.clone())
+    }
+
+    fn keep(&self, id: &str, row: &store::StoredToken) {
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        rows.retain(|_, (at, _)| at.elapsed() < TOKEN_FRESH);
+        rows.insert(id.to_string(), (Instant::now(), row.clone()));
+    }
+
+    fn forget(&self, id: &str) {
+        self.rows.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+}
 
 fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -74,15 +107,26 @@ impl Service {
         let Some((id, secret)) = bearer.strip_prefix("rdt_").and_then(|t| t.split_once('.')) else {
             return Ok(None);
         };
-        let Some(stored) = store::get(self.db.pool(), id).await? else { return Ok(None) };
+        let stored = match self.tokens.fresh(id) {
+            Some(row) => row,
+            None => {
+                let Some(mut row) = store::get(self.db.pool(), id).await? else { return Ok(None) };
+                // "Last used" to the minute: a write on every call would queue each read behind
+                // the writers (SQLite has one).
+                let now = now_ms();
+                if !row.revoked
+                    && same(&row.secret_hash, &secret_hash(secret))
+                    && row.last_used_at_ms.is_none_or(|at| now - at >= TOUCH_EVERY_MS)
+                {
+                    store::touch(self.db.pool(), id, now).await?;
+                    row.last_used_at_ms = Some(now);
+                }
+                self.tokens.keep(id, &row);
+                row
+            }
+        };
         if stored.revoked || !same(&stored.secret_hash, &secret_hash(secret)) {
             return Ok(None);
-        }
-        // "Last used" to the minute: a write on every call would queue each read behind the
-        // writers (SQLite has one).
-        let now = now_ms();
-        if stored.last_used_at_ms.is_none_or(|at| now - at >= TOUCH_EVERY_MS) {
-            store::touch(self.db.pool(), id, now).await?;
         }
         Ok(Some(TokenHolder {
             actor: Actor::new(ActorKind::Token, id, stored.role, stored.name),
@@ -92,6 +136,8 @@ impl Service {
 
     /// Revokes a token by id; `false` if there was no such active token.
     pub async fn revoke_token(&self, id: &str) -> Result<bool, ServiceError> {
-        store::revoke(self.db.pool(), id, now_ms()).await
+        let revoked = store::revoke(self.db.pool(), id, now_ms()).await;
+        self.tokens.forget(id);
+        revoked
     }
 }

@@ -863,13 +863,15 @@ async fn tokens_authenticate_until_revoked() {
             .execute(db.pool())
             .await
             .expect("age");
-        svc.authenticate_token(&t.token).await.expect("auth").expect("known token");
+        // Each check on an instance that has not read the token yet (an instance trusts its
+        // copy of the row for a second).
+        service(db.clone()).authenticate_token(&t.token).await.expect("auth").expect("known token");
         assert_eq!(last_used().await, Some(first - 30_000), "not rewritten within the minute");
         sqlx::query("UPDATE api_tokens SET last_used_at_ms = last_used_at_ms - 60000")
             .execute(db.pool())
             .await
             .expect("age");
-        svc.authenticate_token(&t.token).await.expect("auth").expect("known token");
+        service(db.clone()).authenticate_token(&t.token).await.expect("auth").expect("known token");
         assert!(last_used().await >= Some(first), "rewritten once a minute has passed");
         let mut wrong = t.token.clone();
         wrong.pop();
@@ -877,8 +879,18 @@ async fn tokens_authenticate_until_revoked() {
         assert!(svc.authenticate_token(&wrong).await.expect("auth").is_none());
         assert!(svc.authenticate_token("rdt_nope.nope").await.expect("auth").is_none());
         assert!(svc.revoke_token(&t.id).await.expect("revoke"));
-        assert!(svc.authenticate_token(&t.token).await.expect("auth").is_none());
+        assert!(svc.authenticate_token(&t.token).await.expect("auth").is_none(), "refused at once where revoked");
         assert!(svc.create_token(Role::Customer, "x").await.is_err());
+
+        // Revoked on another instance (or by the command line): refused here once this
+        // instance's copy of the row is a second old.
+        let t = svc.create_token(Role::IntakeAgent, "second bot").await.expect("token");
+        svc.authenticate_token(&t.token).await.expect("auth").expect("known token");
+        let other = service(db.clone());
+        assert!(other.revoke_token(&t.id).await.expect("revoke"));
+        assert!(other.authenticate_token(&t.token).await.expect("auth").is_none());
+        tokio::time::sleep(dispatch::tokens::TOKEN_FRESH + std::time::Duration::from_millis(50)).await;
+        assert!(svc.authenticate_token(&t.token).await.expect("auth").is_none(), "refused everywhere within a second");
     }
 }
 

@@ -158,9 +158,29 @@ pub async fn stamp_for_commit(
 }
 
 /// Writes a stamped event and commits (one round trip on SQLite).
-pub async fn write_and_commit(tx: crate::db::WriteTx, e: Stamped) -> Result<(), sqlx::Error> {
-    let sql = if tx.fuses_commit() { INSERT_EVENT_THEN_COMMIT } else { INSERT_EVENT };
-    tx.execute_and_commit(bind_event(sqlx::query(sql), &e.0)).await
+///
+/// With `answer`, the call's answer is stored under its idempotency key in the same
+/// transaction (on SQLite in the same round trip as the event and COMMIT).
+pub async fn write_and_commit(
+    mut tx: crate::db::WriteTx,
+    e: Stamped,
+    answer: Option<(&crate::idempotency::IdempotencyKey, String)>,
+) -> Result<(), sqlx::Error> {
+    if !tx.fuses_commit() {
+        if let Some((key, response)) = answer {
+            let sql = crate::idempotency::record_sql(1);
+            crate::idempotency::bind_record(sqlx::query(&sql), key, response).execute(&mut *tx).await?;
+        }
+        return tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT), &e.0)).await;
+    }
+    match answer {
+        None => tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT_THEN_COMMIT), &e.0)).await,
+        Some((key, response)) => {
+            let sql = format!("{INSERT_EVENT}; {}; COMMIT", crate::idempotency::record_sql(EVENT_PARAMS + 1));
+            tx.execute_and_commit(crate::idempotency::bind_record(bind_event(sqlx::query(&sql), &e.0), key, response))
+                .await
+        }
+    }
 }
 
 /// Writes an event exactly as given, bypassing its place in the chains: for tests that play an
@@ -179,6 +199,8 @@ macro_rules! insert_event_sql {
     };
 }
 const INSERT_EVENT: &str = insert_event_sql!();
+/// How many parameters [`INSERT_EVENT`] binds.
+const EVENT_PARAMS: usize = 19;
 const INSERT_EVENT_THEN_COMMIT: &str = concat!(insert_event_sql!(), "; COMMIT");
 
 fn bind_event<'q>(

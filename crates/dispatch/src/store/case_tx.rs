@@ -5,9 +5,10 @@
 use crate::db::{Backend, Db};
 use crate::error::ServiceError;
 use crate::ids::now_ms;
-use crate::store::audit;
 use crate::store::case_store::{case_by_id, case_from_row, case_select, load_case};
+use crate::store::{audit, idempotency};
 use domain::{Case, CaseState};
+use idempotency::IdempotencyKey;
 use sqlx::any::AnyRow;
 
 /// An action on one case in progress: the write transaction, the case as it was, and the
@@ -92,19 +93,42 @@ impl CaseTx {
     /// turns from here: on PostgreSQL the read locks the ticket's row (SQLite's write lock is
     /// already held), so a second writer waits and then reads what the first committed, and a
     /// change that names no version never fails for a race it could not see.
-    pub async fn begin(db: &Db, id: &str) -> Result<CaseTx, ServiceError> {
-        let (tx, row) = match db.backend() {
-            Backend::Sqlite => db.begin_write_reading(case_by_id(false, true), id).await?,
+    ///
+    /// With `claim`, the call's idempotency key is claimed in the transaction, as its first
+    /// write (on SQLite in the same round trip): `AlreadyProcessed` when another call holds it.
+    pub async fn begin(db: &Db, id: &str, claim: Option<&IdempotencyKey>) -> Result<CaseTx, ServiceError> {
+        let (tx, row, claimed) = match db.backend() {
+            Backend::Sqlite => match claim {
+                None => {
+                    let (tx, row) = db.begin_write_reading(case_by_id(false, true), id).await?;
+                    (tx, row, true)
+                }
+                Some(k) => {
+                    let sql = format!("{}; {}", idempotency::claim_sql(2), case_by_id(false, true));
+                    let (tx, rows) =
+                        db.begin_write_fetching(&sql, |q| idempotency::bind_claim(q.bind(id.to_string()), k)).await?;
+                    let mut rows = rows.into_iter().peekable();
+                    let claimed = rows.next_if(idempotency::is_claim_row).is_some();
+                    (tx, rows.next(), claimed)
+                }
+            },
             Backend::Postgres => {
                 // The lock is its own statement: a read that waited for a lock sees the locked
                 // row anew but the rest of its query (the notes, the photos) as it began.
                 let mut tx = db.begin_write().await?;
                 sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
                 let row = sqlx::query(case_by_id(true, true)).bind(id).fetch_optional(&mut *tx).await?;
-                (tx, row)
+                let claimed = match (claim, &row) {
+                    (Some(k), Some(_)) => idempotency::try_claim(&mut tx, k).await?,
+                    _ => true,
+                };
+                (tx, row, claimed)
             }
         };
         let row = row.ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
+        if !claimed {
+            return Err(ServiceError::AlreadyProcessed);
+        }
         let before = case_from_row(&row, None)?;
         // Each change of a ticket gets a later time than the last, even within one millisecond:
         // what it adds (notes, messages, photos) is listed by time, so the stored order is the

@@ -324,11 +324,8 @@ impl Db {
     pub async fn begin_write_reading(&self, sql: &str, key: &str) -> Result<(WriteTx, Option<AnyRow>), sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
-                let mut tx = self.sqlite_writer().await?;
-                // fetch_optional would stop at BEGIN's empty result; fetch_all reads on.
-                let fused = format!("BEGIN IMMEDIATE; {sql}");
-                let row = sqlx::query(&fused).bind(key).fetch_all(&mut *tx).await?.into_iter().next();
-                Ok((tx, row))
+                let (tx, rows) = self.begin_write_fetching(sql, |q| q.bind(key.to_string())).await?;
+                Ok((tx, rows.into_iter().next()))
             }
             Backend::Postgres => {
                 let mut tx = self.begin_write().await?;
@@ -336,6 +333,23 @@ impl Db {
                 Ok((tx, row))
             }
         }
+    }
+
+    /// SQLite: begins a write and runs `sql` (one or more statements, their parameters numbered
+    /// across them) in the same round trip, returning every row they give.
+    pub async fn begin_write_fetching(
+        &self,
+        sql: &str,
+        bind: impl for<'q> FnOnce(
+            sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+        ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<(WriteTx, Vec<AnyRow>), sqlx::Error> {
+        debug_assert_eq!(self.backend, Backend::Sqlite);
+        let mut tx = self.sqlite_writer().await?;
+        // fetch_optional would stop at BEGIN's empty result; fetch_all reads on.
+        let fused = format!("BEGIN IMMEDIATE; {sql}");
+        let rows = bind(sqlx::query(&fused)).fetch_all(&mut *tx).await?;
+        Ok((tx, rows))
     }
 
     /// The writer slot and connection, marked open so that anything from here on (the BEGIN

@@ -55,9 +55,66 @@ pub async fn lookup(pool: &sqlx::AnyPool, k: &IdempotencyKey) -> Result<Option<S
     }))
 }
 
+/// The claim as one statement of a fused round trip (SQLite), its five parameters numbered
+/// from `$first`: it gives one row, with the column `claimed`, only when this call claimed it.
+pub(crate) fn claim_sql(first: usize) -> String {
+    format!(
+        "INSERT INTO idempotency_keys (scope, tool, idem_key, request_hash, created_at_ms) VALUES (${}, ${}, ${}, ${}, ${}) \
+         ON CONFLICT (scope, tool, idem_key) DO NOTHING RETURNING 1 AS claimed",
+        first,
+        first + 1,
+        first + 2,
+        first + 3,
+        first + 4
+    )
+}
+
+/// Binds [`claim_sql`]'s parameters.
+pub(crate) fn bind_claim<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    k: &IdempotencyKey,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(k.scope.clone()).bind(k.tool.clone()).bind(k.key.clone()).bind(k.request_hash.clone()).bind(now_ms())
+}
+
+/// Whether a row of a fused round trip is [`claim_sql`]'s.
+pub(crate) fn is_claim_row(row: &sqlx::any::AnyRow) -> bool {
+    row.try_get::<i64, _>("claimed").is_ok()
+}
+
+/// The stored answer as one statement of a fused round trip (SQLite), its four parameters
+/// numbered from `$first`.
+pub(crate) fn record_sql(first: usize) -> String {
+    format!(
+        "UPDATE idempotency_keys SET response_json = ${} WHERE scope = ${} AND tool = ${} AND idem_key = ${}",
+        first,
+        first + 1,
+        first + 2,
+        first + 3
+    )
+}
+
+/// Binds [`record_sql`]'s parameters.
+pub(crate) fn bind_record<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    k: &'q IdempotencyKey,
+    response: String,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(response).bind(&k.scope).bind(&k.tool).bind(&k.key)
+}
+
 /// Claims the key in `tx`. On PostgreSQL a concurrent claim of the same key waits here until
 /// the first transaction ends; then it finds the row and the call reports `AlreadyProcessed`.
 pub async fn claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<(), ServiceError> {
+    if try_claim(tx, k).await? {
+        Ok(())
+    } else {
+        Err(ServiceError::AlreadyProcessed)
+    }
+}
+
+/// [`claim`]: true when this call claimed the key.
+pub(crate) async fn try_claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<bool, ServiceError> {
     let r = sqlx::query(
         "INSERT INTO idempotency_keys (scope, tool, idem_key, request_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (scope, tool, idem_key) DO NOTHING",
@@ -69,11 +126,7 @@ pub async fn claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<()
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
-    if r.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(ServiceError::AlreadyProcessed)
-    }
+    Ok(r.rows_affected() == 1)
 }
 
 pub async fn record(
@@ -81,13 +134,8 @@ pub async fn record(
     k: &IdempotencyKey,
     response: &serde_json::Value,
 ) -> Result<(), ServiceError> {
-    sqlx::query("UPDATE idempotency_keys SET response_json = $1 WHERE scope = $2 AND tool = $3 AND idem_key = $4")
-        .bind(response.to_string())
-        .bind(&k.scope)
-        .bind(&k.tool)
-        .bind(&k.key)
-        .execute(&mut **tx)
-        .await?;
+    let sql = record_sql(1);
+    bind_record(sqlx::query(&sql), k, response.to_string()).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use domain::Role;
 use sqlx::{AnyPool, Row};
 
 /// A token as stored.
+#[derive(Clone)]
 pub struct StoredToken {
     pub name: String,
     pub role: Role,

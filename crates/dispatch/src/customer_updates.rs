@@ -15,7 +15,7 @@ use domain::updates::{self, UpdateKind, UpdateSettings};
 use domain::{Action, Actor, Case};
 
 /// The key of the update rules among the shop's settings.
-const SETTING: &str = "customer_updates";
+pub(crate) const SETTING: &str = "customer_updates";
 /// Attempts before an update is given up.
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How long a worker holds the updates it claimed: longer than its slowest pass (20 updates,
@@ -64,10 +64,13 @@ impl Service {
         if kinds.is_empty() {
             return Ok(());
         }
-        // Read on the action's own connection: a second one from the pool while this
-        // transaction holds one would starve the pool under load.
-        let settings: UpdateSettings =
-            crate::shop_rules::parse_or_default(SETTING, shop_settings::get_in(tx, SETTING).await?);
+        // The copy the door brought up to date before the transaction; else read on the
+        // action's own connection (a second one from the pool while this transaction holds one
+        // would starve the pool under load).
+        let settings: UpdateSettings = match self.shop_rules_held(SETTING) {
+            Some(held) => held,
+            None => crate::shop_rules::parse_or_default(SETTING, shop_settings::get_in(tx, SETTING).await?),
+        };
         let now = crate::ids::now_ms();
         let to = updates::recipient(after);
         let facts = self.update_facts(after);

@@ -77,6 +77,8 @@ pub struct Service {
     pub(crate) observer: Option<ActionObserver>,
     /// API tokens read in the last second (see `tokens::TOKEN_FRESH`).
     pub(crate) tokens: Arc<crate::tokens::TokenCache>,
+    /// This instance's copies of the shop's rule documents (see `shop_rules`).
+    pub(crate) rules: Arc<crate::shop_rules::RulesCache>,
 }
 
 /// Called with each action's name, the caller's role and the outcome: `ok`, or the error code.
@@ -103,6 +105,7 @@ impl Service {
             spool_dir: Arc::new(std::env::temp_dir().join("real-dispatch-spool")),
             observer: None,
             tokens: Arc::default(),
+            rules: Arc::default(),
         }
     }
 
@@ -183,9 +186,11 @@ impl Service {
         ticket_id: &str,
         expected_version: Option<i64>,
     ) -> Result<CaseTx, ServiceError> {
-        // The shop's profile brought up to date before the transaction: what the action reads
-        // of it inside (`shop_now`) needs no second connection.
+        // The shop's profile and the customer-update rules brought up to date before the
+        // transaction: what the action reads of them inside (`shop_now`, `shop_rules_held`)
+        // needs no second connection.
         self.shop().await;
+        self.refresh_rules(crate::customer_updates::SETTING).await?;
         let open = CaseTx::begin(&self.db, ticket_id.trim(), ctx.idempotency.as_ref()).await?;
         self.check_scope(ctx, &open.before)?;
         if expected_version.is_some_and(|v| v != open.before.version) {

@@ -59,7 +59,7 @@ impl ShopCache {
         self.current.write().unwrap_or_else(|e| e.into_inner()).1 = Some(Instant::now());
     }
 
-    fn fresh(&self, loaded: Option<Instant>) -> bool {
+    pub(crate) fn fresh(&self, loaded: Option<Instant>) -> bool {
         loaded.is_some_and(|at| at.elapsed() < self.refresh)
     }
 }

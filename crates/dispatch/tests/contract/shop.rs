@@ -228,6 +228,34 @@ async fn another_instance_on_the_same_database_sees_a_change() {
 }
 
 #[tokio::test]
+async fn rules_saved_on_one_instance_are_in_force_on_another_within_a_second() {
+    for db in each_backend().await {
+        let one = service(db.clone());
+        let other = service(db.clone());
+        assert_eq!(other.update_settings().await.expect("rules"), UpdateSettings::default(), "read and kept");
+        let mut words = UpdateSettings::default();
+        let booked = words
+            .rules
+            .iter_mut()
+            .find(|r| r.kind == domain::updates::UpdateKind::AppointmentConfirmed)
+            .expect("the booking's rule");
+        booked.template = "Booked, {customer}: see you {window}".into();
+        one.set_update_settings(&admin(), &words).await.expect("saved on one");
+        assert_eq!(one.update_settings().await.expect("rules"), words, "the saving instance at once");
+        tokio::time::sleep(REFRESH + std::time::Duration::from_millis(50)).await;
+        assert_eq!(other.update_settings().await.expect("rules"), words, "the other within a second");
+        // What the other instance writes inside its transactions follows them too.
+        let (case, _) = case_in(&other, CaseState::Scheduled, 11).await;
+        let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM customer_updates WHERE ticket_id = $1")
+            .bind(&case.id)
+            .fetch_all(db.pool())
+            .await
+            .expect("updates");
+        assert!(bodies.iter().any(|b| b.starts_with("Booked, ")), "{bodies:?}");
+    }
+}
+
+#[tokio::test]
 async fn what_the_shop_does_follows_its_saved_settings() {
     for db in each_backend().await {
         let svc = service(db.clone());

@@ -160,18 +160,27 @@ pub async fn stamp_for_commit(
 /// Writes a stamped event and commits (one round trip on SQLite).
 ///
 /// With `answer`, the call's answer is stored under its idempotency key in the same
-/// transaction (on SQLite in the same round trip as the event and COMMIT).
+/// transaction and round trip (on SQLite the COMMIT rides along too).
 pub async fn write_and_commit(
-    mut tx: crate::db::WriteTx,
+    tx: crate::db::WriteTx,
     e: Stamped,
     answer: Option<(&crate::idempotency::IdempotencyKey, String)>,
 ) -> Result<(), sqlx::Error> {
     if !tx.fuses_commit() {
-        if let Some((key, response)) = answer {
-            let sql = crate::idempotency::record_sql(1);
-            crate::idempotency::bind_record(sqlx::query(&sql), key, response).execute(&mut *tx).await?;
-        }
-        return tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT), &e.0)).await;
+        return match answer {
+            None => tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT), &e.0)).await,
+            // PostgreSQL takes one statement per query: the answer rides as a data-modifying WITH.
+            Some((key, response)) => {
+                let sql =
+                    format!("WITH answer AS ({}) {INSERT_EVENT}", crate::idempotency::record_sql(EVENT_PARAMS + 1));
+                tx.execute_and_commit(crate::idempotency::bind_record(
+                    bind_event(sqlx::query(&sql), &e.0),
+                    key,
+                    response,
+                ))
+                .await
+            }
+        };
     }
     match answer {
         None => tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT_THEN_COMMIT), &e.0)).await,

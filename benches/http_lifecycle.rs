@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 #[path = "common/mix.rs"]
 mod mix;
 
-use mix::{lifecycle, pct, Client, HOUR};
+use mix::{lifecycle, pct, Client, HOUR, SLOTS_PER_TECHNICIAN};
 
 async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
     let svc = service(db);
@@ -34,28 +34,34 @@ async fn run(name: &str, db: dispatch::Db, tasks: usize, seconds: u64) {
     let start = Instant::now();
     let mut handles = vec![];
     for k in 0..tasks {
-        let tech = svc
-            .create_technician(
-                &ctx,
-                &dispatch::scheduling::NewTechnician {
-                    name: format!("Wire tech {k}"),
+        let token = svc.create_token(domain::Role::Operator, &format!("bench {k}")).await.expect("token").token;
+        let (svc, ctx, all_day) = (svc.clone(), ctx.clone(), all_day.clone());
+        let technician = move |n: u64| {
+            let (svc, ctx, all_day) = (svc.clone(), ctx.clone(), all_day.clone());
+            async move {
+                let new = dispatch::scheduling::NewTechnician {
+                    name: format!("Wire tech {k} #{n}"),
                     phone: None,
                     email: None,
                     skills: vec!["hvac".into()],
                     zone: None,
-                    working_hours: Some(all_day.clone()),
-                },
-            )
-            .await
-            .expect("tech")
-            .id;
-        let token = svc.create_token(domain::Role::Operator, &format!("bench {k}")).await.expect("token").token;
+                    working_hours: Some(all_day),
+                };
+                svc.create_technician(&ctx, &new).await.expect("tech").id
+            }
+        };
+        let mut tech = technician(0).await;
         let base = format!("http://{addr}");
         handles.push(tokio::spawn(async move {
             let mut c = Client { http: reqwest::Client::new(), base, token, lat_us: vec![], errors: 0 };
             let mut i = 0u64;
             while Instant::now() < deadline {
-                lifecycle(&mut c, &tech, base_slot + (i as i64) * 2 * HOUR, (k as u64) * 1_000_000 + i).await;
+                // An ETA more than 14 days ahead is refused: a new technician every 13 days of bookings.
+                let booked = i % SLOTS_PER_TECHNICIAN;
+                if i > 0 && booked == 0 {
+                    tech = technician(i / SLOTS_PER_TECHNICIAN).await;
+                }
+                lifecycle(&mut c, &tech, base_slot + (booked as i64) * 2 * HOUR, (k as u64) * 1_000_000 + i).await;
                 i += 1;
             }
             (c.lat_us, c.errors)

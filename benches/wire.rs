@@ -12,9 +12,11 @@
 //! Setup goes through the CLI, as a shop's would: one operator token created with
 //! `token create --calls-per-minute 0` (so the shop's per-token rate limit, which would cap a
 //! load test at 10 calls/s per token, does not apply to it and no server setting is changed),
-//! and one technician per client with `technician create --all-hours`, so each client books
-//! its own technician's time. With URL the CLI must reach the same database: run it with the
-//! server's DATABASE_URL (and RD_DATA_DIR for SQLite).
+//! and technicians with `technician create --all-hours`, so each client books its own
+//! technician's time (a new one each 13 days of bookings: an ETA more than 14 days ahead is
+//! refused). With URL the CLI must reach the same database: run it with the server's
+//! DATABASE_URL (and RD_DATA_DIR for SQLite). A run in which any call was refused says so
+//! under its line: a refused call ends its ticket early, so the figures are not the mix's.
 //!
 //! Environment: BENCH_SECONDS (10), BENCH_CLIENTS (1,8,32), RD_BIN (target/release/real-dispatch),
 //! RD_BENCH_PG_URL (the PostgreSQL server to use when starting one's own; default the test one).
@@ -22,11 +24,11 @@
 #[path = "common/mix.rs"]
 mod mix;
 
-use mix::{lifecycle, pct, Client, HOUR};
+use mix::{lifecycle, pct, Client, HOUR, SLOTS_PER_TECHNICIAN};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -198,8 +200,54 @@ async fn sample_locks(url: String, stop: Arc<std::sync::atomic::AtomicBool>) -> 
     seen
 }
 
+/// One client's technician and the next hour it books. An ETA more than 14 days ahead is
+/// refused, so when the bookings reach 13 days ahead the client takes a new technician (made
+/// through the CLI, off the runtime's threads) and starts again from tomorrow.
+struct Calendar {
+    cli: Cli,
+    name: String,
+    tech: String,
+    next_slot: i64,
+    made: u32,
+}
+
+impl Calendar {
+    fn new(cli: &Cli, name: String) -> Calendar {
+        let tech = make_technician(cli, &format!("{name} #1"));
+        Calendar { cli: cli.clone(), name, tech, next_slot: tomorrow(), made: 1 }
+    }
+
+    /// The technician and hour of the next booking.
+    async fn next(&mut self) -> (String, i64) {
+        if self.next_slot >= tomorrow() + SLOTS_PER_TECHNICIAN as i64 * 2 * HOUR {
+            self.made += 1;
+            let (cli, name) = (self.cli.clone(), format!("{} #{}", self.name, self.made));
+            self.tech = tokio::task::spawn_blocking(move || make_technician(&cli, &name)).await.expect("technician");
+            self.next_slot = tomorrow();
+        }
+        let slot = self.next_slot;
+        // Two hours apart: the hour booked and the travel buffers around it.
+        self.next_slot += 2 * HOUR;
+        (self.tech.clone(), slot)
+    }
+}
+
+fn make_technician(cli: &Cli, name: &str) -> String {
+    cli.last_line(&["technician", "create", "--name", name, "--skill", "hvac", "--all-hours"])
+}
+
+fn tomorrow() -> i64 {
+    (dispatch::ids::now_ms() / HOUR + 24) * HOUR
+}
+
 /// One run of the mix with `clients` connections; returns calls/s.
-async fn run(t: &Target, token: &str, techs: &[(String, Arc<AtomicI64>)], clients: usize, seconds: u64) -> f64 {
+async fn run(
+    t: &Target,
+    token: &str,
+    calendars: &[Arc<tokio::sync::Mutex<Calendar>>],
+    clients: usize,
+    seconds: u64,
+) -> f64 {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let locks = t.postgres.clone().map(|url| tokio::spawn(sample_locks(url, stop.clone())));
     let (server_before, db_before) = (cpu_ms("real-dispatch"), cpu_ms("postgres"));
@@ -207,8 +255,8 @@ async fn run(t: &Target, token: &str, techs: &[(String, Arc<AtomicI64>)], client
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut handles = vec![];
-    for (k, (tech, next_slot)) in techs.iter().take(clients).enumerate() {
-        let (tech, next_slot) = (tech.clone(), next_slot.clone());
+    for (k, calendar) in calendars.iter().take(clients).enumerate() {
+        let calendar = calendar.clone();
         let mut c = Client {
             http: reqwest::Client::new(),
             base: t.base.clone(),
@@ -218,9 +266,9 @@ async fn run(t: &Target, token: &str, techs: &[(String, Arc<AtomicI64>)], client
         };
         handles.push(tokio::spawn(async move {
             let mut i = 0u64;
+            let mut calendar = calendar.lock().await;
             while Instant::now() < deadline {
-                // Two hours apart: the hour booked and the travel buffers around it.
-                let slot = next_slot.fetch_add(2 * HOUR, Ordering::Relaxed);
+                let (tech, slot) = calendar.next().await;
                 lifecycle(&mut c, &tech, slot, (k as u64) * 1_000_000 + i).await;
                 i += 1;
             }
@@ -263,6 +311,12 @@ async fn run(t: &Target, token: &str, techs: &[(String, Arc<AtomicI64>)], client
         line += &format!("  lock waits {share:.1}% of active sessions ({} samples)", s.samples);
     }
     println!("{line}");
+    if errors > 0 {
+        // A refused call ends its ticket early, so the mix ran only its first steps.
+        println!(
+            "          {errors} calls were refused (the first are shown above): these figures are not the whole mix's"
+        );
+    }
     rate
 }
 
@@ -297,18 +351,13 @@ async fn drive(t: &Target, clients: &[usize], seconds: u64) {
         t.cli.last_line(&["token", "create", "--role", "operator", "--name", "bench-wire", "--calls-per-minute", "0"]);
     let most = clients.iter().copied().max().unwrap_or(1);
     // Each client books its own technician's time, from tomorrow on, never twice the same hour.
-    let tomorrow = (dispatch::ids::now_ms() / HOUR + 24) * HOUR;
     let run_tag = dispatch::ids::now_ms() % 100_000;
-    let techs: Vec<(String, Arc<AtomicI64>)> = (0..most)
-        .map(|k| {
-            let name = format!("Wire tech {run_tag}-{k}");
-            let id = t.cli.last_line(&["technician", "create", "--name", &name, "--skill", "hvac", "--all-hours"]);
-            (id, Arc::new(AtomicI64::new(tomorrow)))
-        })
+    let calendars: Vec<_> = (0..most)
+        .map(|k| Arc::new(tokio::sync::Mutex::new(Calendar::new(&t.cli, format!("Wire tech {run_tag}-{k}")))))
         .collect();
     let mut at_most = 0.0;
     for &n in clients {
-        at_most = run(t, &token, &techs, n, seconds).await;
+        at_most = run(t, &token, &calendars, n, seconds).await;
     }
     if let Some(url) = &t.postgres {
         if let Some(tps) = pgbench(url, most, seconds) {

@@ -6,6 +6,9 @@ use serde_json::{json, Value};
 use std::time::Instant;
 
 pub const HOUR: i64 = 3_600_000;
+/// Two-hour bookings (the hour and the travel buffers around it) over 13 days: an ETA more than
+/// 14 days ahead is refused, so a client then takes a new technician.
+pub const SLOTS_PER_TECHNICIAN: u64 = 13 * 12;
 
 pub struct Client {
     pub http: reqwest::Client,
@@ -41,12 +44,16 @@ impl Client {
     }
 }
 
+/// One ticket's lifecycle; `n` is the client's number times a million plus the ticket's.
 pub async fn lifecycle(c: &mut Client, tech: &str, slot: i64, n: u64) -> Option<()> {
     let photo = base64::engine::general_purpose::STANDARD.encode(dispatch::testing::small_png());
+    // A phone number of its own for each customer (up to 100 clients of 100,000 tickets): a
+    // number that already belongs to someone of another name is refused (CONTACT_NAME_DIFFERS).
+    let phone = (n / 1_000_000 % 100) * 100_000 + n % 1_000_000 % 100_000;
     let v = c
         .call(
             "ticket.create",
-            json!({"customer": {"name": format!("Wire {n}"), "phone": format!("+1556{:07}", n % 10_000_000)},
+            json!({"customer": {"name": format!("Wire {phone}"), "phone": format!("+1556{phone:07}")},
                    "site": {"address": format!("{n} Wire St")}, "problem_summary": "No heat", "trade": "hvac"}),
         )
         .await?;
@@ -69,7 +76,8 @@ pub async fn lifecycle(c: &mut Client, tech: &str, slot: i64, n: u64) -> Option<
     )
     .await?;
     c.call("dispatch.assign_tech", json!({"ticket_id": id, "technician_id": tech})).await?;
-    c.call("dispatch.set_eta", json!({"ticket_id": id, "eta_ms": dispatch::ids::now_ms() + HOUR})).await?;
+    // Within the booked hour: an ETA before the window is refused (ETA_OUTSIDE_WINDOW).
+    c.call("dispatch.set_eta", json!({"ticket_id": id, "eta_ms": slot + HOUR / 4})).await?;
     c.call("job.check_in", json!({"ticket_id": id})).await?;
     c.call("closeout.add_note", json!({"ticket_id": id, "kind": "work_summary", "text": "Replaced igniter"})).await?;
     c.call("closeout.add_photo", json!({"ticket_id": id, "kind": "after", "content_base64": photo})).await?;

@@ -205,6 +205,15 @@ async fn the_environment_gives_defaults_until_a_value_is_saved() {
     }
 }
 
+/// The words of every customer update queued for a ticket.
+async fn update_bodies(db: &Db, ticket_id: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT body FROM customer_updates WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_all(db.pool())
+        .await
+        .expect("updates")
+}
+
 #[tokio::test]
 async fn another_instance_on_the_same_database_sees_a_change() {
     for db in each_backend().await {
@@ -218,11 +227,7 @@ async fn another_instance_on_the_same_database_sees_a_change() {
         assert_eq!(one.shop_now().profile.business_name, "Seen Everywhere", "the saving instance at once");
         // And what the other instance does follows it: a case it books speaks the new name.
         let (case, _) = case_in(&other, CaseState::Scheduled, 9).await;
-        let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM customer_updates WHERE ticket_id = $1")
-            .bind(&case.id)
-            .fetch_all(db.pool())
-            .await
-            .expect("updates");
+        let bodies = update_bodies(&db, &case.id).await;
         assert!(bodies.iter().any(|b| b.contains("Seen Everywhere")), "{bodies:?}");
     }
 }
@@ -246,11 +251,7 @@ async fn rules_saved_on_one_instance_are_in_force_on_another_within_a_second() {
         assert_eq!(other.update_settings().await.expect("rules"), words, "the other within a second");
         // What the other instance writes inside its transactions follows them too.
         let (case, _) = case_in(&other, CaseState::Scheduled, 11).await;
-        let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM customer_updates WHERE ticket_id = $1")
-            .bind(&case.id)
-            .fetch_all(db.pool())
-            .await
-            .expect("updates");
+        let bodies = update_bodies(&db, &case.id).await;
         assert!(bodies.iter().any(|b| b.starts_with("Booked, ")), "{bodies:?}");
     }
 }

@@ -27,6 +27,11 @@ impl RulesCache {
         self.docs.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 
+    /// When the copy under `key` was read, if there is one.
+    fn read_at(&self, key: &str) -> Option<Instant> {
+        self.docs.read().unwrap_or_else(|e| e.into_inner()).get(key).map(|(at, _)| *at)
+    }
+
     fn keep(&self, key: &str, doc: Option<Value>) {
         self.docs.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), (Instant::now(), doc));
     }
@@ -52,6 +57,9 @@ impl Service {
     /// Brings this instance's copy of the rules under `key` up to date, before a transaction
     /// that reads them with [`Service::shop_rules_held`].
     pub(crate) async fn refresh_rules(&self, key: &str) -> Result<(), ServiceError> {
+        if self.shop.fresh(self.rules.read_at(key)) {
+            return Ok(());
+        }
         self.rule_doc(key).await.map(|_| ())
     }
 

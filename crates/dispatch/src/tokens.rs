@@ -107,6 +107,7 @@ impl Service {
         let Some((id, secret)) = bearer.strip_prefix("rdt_").and_then(|t| t.split_once('.')) else {
             return Ok(None);
         };
+        let presented = secret_hash(secret);
         let stored = match self.tokens.fresh(id) {
             Some(row) => row,
             None => {
@@ -115,7 +116,7 @@ impl Service {
                 // the writers (SQLite has one).
                 let now = now_ms();
                 if !row.revoked
-                    && same(&row.secret_hash, &secret_hash(secret))
+                    && same(&row.secret_hash, &presented)
                     && row.last_used_at_ms.is_none_or(|at| now - at >= TOUCH_EVERY_MS)
                 {
                     store::touch(self.db.pool(), id, now).await?;
@@ -125,7 +126,7 @@ impl Service {
                 row
             }
         };
-        if stored.revoked || !same(&stored.secret_hash, &secret_hash(secret)) {
+        if stored.revoked || !same(&stored.secret_hash, &presented) {
             return Ok(None);
         }
         Ok(Some(TokenHolder {

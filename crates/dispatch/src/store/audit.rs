@@ -166,30 +166,20 @@ pub async fn write_and_commit(
     e: Stamped,
     answer: Option<(&crate::idempotency::IdempotencyKey, String)>,
 ) -> Result<(), sqlx::Error> {
-    if !tx.fuses_commit() {
-        return match answer {
-            None => tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT), &e.0)).await,
-            // PostgreSQL takes one statement per query: the answer rides as a data-modifying WITH.
-            Some((key, response)) => {
-                let sql =
-                    format!("WITH answer AS ({}) {INSERT_EVENT}", crate::idempotency::record_sql(EVENT_PARAMS + 1));
-                tx.execute_and_commit(crate::idempotency::bind_record(
-                    bind_event(sqlx::query(&sql), &e.0),
-                    key,
-                    response,
-                ))
-                .await
-            }
-        };
-    }
-    match answer {
-        None => tx.execute_and_commit(bind_event(sqlx::query(INSERT_EVENT_THEN_COMMIT), &e.0)).await,
-        Some((key, response)) => {
-            let sql = format!("{INSERT_EVENT}; {}; COMMIT", crate::idempotency::record_sql(EVENT_PARAMS + 1));
-            tx.execute_and_commit(crate::idempotency::bind_record(bind_event(sqlx::query(&sql), &e.0), key, response))
-                .await
-        }
-    }
+    let record = || crate::idempotency::record_sql(EVENT_PARAMS + 1);
+    let sql: std::borrow::Cow<'static, str> = match (answer.is_some(), tx.fuses_commit()) {
+        (false, false) => INSERT_EVENT.into(),
+        (false, true) => INSERT_EVENT_THEN_COMMIT.into(),
+        // PostgreSQL takes one statement per query: the answer rides as a data-modifying WITH.
+        (true, false) => format!("WITH answer AS ({}) {INSERT_EVENT}", record()).into(),
+        (true, true) => format!("{INSERT_EVENT}; {}; COMMIT", record()).into(),
+    };
+    let q = bind_event(sqlx::query(&sql), &e.0);
+    let q = match answer {
+        Some((key, response)) => crate::idempotency::bind_record(q, key, response),
+        None => q,
+    };
+    tx.execute_and_commit(q).await
 }
 
 /// Writes an event exactly as given, bypassing its place in the chains: for tests that play an

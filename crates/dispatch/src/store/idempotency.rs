@@ -55,8 +55,9 @@ pub async fn lookup(pool: &sqlx::AnyPool, k: &IdempotencyKey) -> Result<Option<S
     }))
 }
 
-/// The claim as one statement of a fused round trip (SQLite), its five parameters numbered
-/// from `$first`: it gives one row, with the column `claimed`, only when this call claimed it.
+/// The claim, its five parameters numbered from `$first` (above 1 when it is one statement of
+/// a fused round trip on SQLite): it gives one row, with the column `claimed`, only when this
+/// call claimed the key.
 pub(crate) fn claim_sql(first: usize) -> String {
     format!(
         "INSERT INTO idempotency_keys (scope, tool, idem_key, request_hash, created_at_ms) VALUES (${}, ${}, ${}, ${}, ${}) \
@@ -82,8 +83,8 @@ pub(crate) fn is_claim_row(row: &sqlx::any::AnyRow) -> bool {
     row.try_get::<i64, _>("claimed").is_ok()
 }
 
-/// The stored answer as one statement of a fused round trip (SQLite), its four parameters
-/// numbered from `$first`.
+/// The stored answer, its four parameters numbered from `$first` (above 1 when it rides with
+/// the audit event).
 pub(crate) fn record_sql(first: usize) -> String {
     format!(
         "UPDATE idempotency_keys SET response_json = ${} WHERE scope = ${} AND tool = ${} AND idem_key = ${}",
@@ -115,18 +116,8 @@ pub async fn claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<()
 
 /// [`claim`]: true when this call claimed the key.
 pub(crate) async fn try_claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<bool, ServiceError> {
-    let r = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, tool, idem_key, request_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (scope, tool, idem_key) DO NOTHING",
-    )
-    .bind(&k.scope)
-    .bind(&k.tool)
-    .bind(&k.key)
-    .bind(&k.request_hash)
-    .bind(now_ms())
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let sql = claim_sql(1);
+    Ok(bind_claim(sqlx::query(&sql), k).fetch_optional(&mut **tx).await?.is_some())
 }
 
 pub async fn record(

@@ -117,7 +117,8 @@ pub async fn claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<()
 /// [`claim`]: true when this call claimed the key.
 pub(crate) async fn try_claim(tx: &mut crate::db::WriteTx, k: &IdempotencyKey) -> Result<bool, ServiceError> {
     let sql = claim_sql(1);
-    Ok(bind_claim(sqlx::query(&sql), k).fetch_optional(&mut **tx).await?.is_some())
+    // Run to its end (not stopped at the returned row), as the statement it replaced was.
+    Ok(bind_claim(sqlx::query(&sql), k).execute(&mut **tx).await?.rows_affected() == 1)
 }
 
 pub async fn record(

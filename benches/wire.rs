@@ -168,8 +168,24 @@ struct Sessions {
     samples: u64,
     active: u64,
     waiting: u64,
+    /// Waiting sessions by what they waited for: the lock's kind and the statement's start.
+    waited_on: HashMap<String, u64>,
     /// The server processes of the database's connections (for their CPU).
     pids: HashSet<u32>,
+}
+
+impl Sessions {
+    /// The most waited-on locks, as shares of all waits.
+    fn top_waits(&self, n: usize) -> String {
+        let mut by: Vec<(&String, &u64)> = self.waited_on.iter().collect();
+        by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let total = self.waiting.max(1) as f64;
+        by.iter()
+            .take(n)
+            .map(|(what, k)| format!("{:.0}% {what}", **k as f64 * 100.0 / total))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// Samples the database's sessions while the mix runs.
@@ -179,18 +195,22 @@ async fn sample_locks(url: String, stop: Arc<std::sync::atomic::AtomicBool>) -> 
     let Ok(pool) = sqlx::AnyPool::connect(&url).await else { return seen };
     let db = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_string();
     while !stop.load(Ordering::Relaxed) {
-        let rows: Result<Vec<(i32, bool, bool)>, _> = sqlx::query_as(
-            "SELECT pid, state = 'active', wait_event_type IS NOT DISTINCT FROM 'Lock' FROM pg_stat_activity \
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        let rows: Result<Vec<(i32, bool, bool, String)>, _> = sqlx::query_as(
+            "SELECT pid, state = 'active', wait_event_type IS NOT DISTINCT FROM 'Lock', \
+                    COALESCE(wait_event, '') || ' ' || LEFT(regexp_replace(query, '\\s+', ' ', 'g'), 60) \
+             FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
         )
         .bind(&db)
         .fetch_all(&pool)
         .await;
         if let Ok(rows) = rows {
             seen.samples += 1;
-            for (pid, active, waiting) in rows {
+            for (pid, active, waiting, what) in rows {
                 seen.active += u64::from(active);
                 seen.waiting += u64::from(waiting);
+                if waiting {
+                    *seen.waited_on.entry(what).or_default() += 1;
+                }
                 seen.pids.insert(pid as u32);
             }
         }
@@ -309,6 +329,9 @@ async fn run(
     if let Some(s) = sessions {
         let share = if s.active > 0 { s.waiting as f64 * 100.0 / s.active as f64 } else { 0.0 };
         line += &format!("  lock waits {share:.1}% of active sessions ({} samples)", s.samples);
+        if s.waiting > 0 {
+            line += &format!("\n          waited on: {}", s.top_waits(3));
+        }
     }
     println!("{line}");
     if errors > 0 {

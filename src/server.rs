@@ -213,7 +213,8 @@ async fn run_to_end(request: axum::extract::Request, next: axum::middleware::Nex
         parts,
         axum::body::Body::new(UntilAbandoned { body, abandoned, gave_up: false }),
     );
-    let answer = tokio::spawn(next.run(request).instrument(tracing::Span::current())).await;
+    let answer =
+        tokio::spawn(dispatch::execute::runs_to_end(next.run(request)).instrument(tracing::Span::current())).await;
     drop(waiting);
     match answer {
         Ok(response) => response,

@@ -380,6 +380,69 @@ async fn idempotent_replay_mismatch_and_concurrent_duplicates() {
     }
 }
 
+/// The shop's people and integrations (not agents) have their key looked up only when it can
+/// matter: a retry of a call that committed still gets its first answer, even once the case
+/// has moved on so far that the call itself would now be refused, and nothing is written
+/// twice (no event, no file).
+#[tokio::test]
+async fn a_retry_gets_its_first_answer_after_the_case_moved_on() {
+    for db in each_backend().await {
+        let s = start(db.clone()).await;
+        let token = s.service.create_token(domain::Role::Operator, "ops").await.expect("token").token;
+        let tech = technician(&s.service, "hvac").await;
+        let case = crate::support::dispatched_ticket(&s.service, &tech, 0).await;
+        let png = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, dispatch::testing::small_png());
+        let photo = json!({"ticket_id": case.id, "kind": "after", "content_base64": png}).to_string();
+        let key = uuid_like();
+        let (st, first) = call_with_key(&s, "closeout.add_photo", &token, &photo, &key).await;
+        assert_eq!(st, 200, "{first}");
+        // The office cancels the job: a photo is no longer taken on it.
+        let cancel = json!({"ticket_id": case.id, "reason": "customer called"}).to_string();
+        let (st, b) = call_with_key(&s, "ticket.cancel", &token, &cancel, &uuid_like()).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b) = call_with_key(&s, "closeout.add_photo", &token, &photo, &uuid_like()).await;
+        assert!(st >= 400, "a new photo on a canceled job is refused: {b}");
+        let (events_before, files_before) = (events(&db).await, crate::support::blob_count(&s).await);
+        // The retry: the first call's answer, with nothing written.
+        let (st, again) = call_with_key(&s, "closeout.add_photo", &token, &photo, &key).await;
+        assert_eq!((st, &again), (200, &first), "on {:?}", db.backend());
+        // The same key with another body: refused as such, not as the canceled job's refusal.
+        let other = json!({"ticket_id": case.id, "kind": "before", "content_base64": png}).to_string();
+        let (st, b) = call_with_key(&s, "closeout.add_photo", &token, &other, &key).await;
+        assert_error(st, &b, 409, "IDEMPOTENCY_PAYLOAD_MISMATCH");
+        assert_eq!(events(&db).await, events_before, "no event written by the retries");
+        assert_eq!(crate::support::blob_count(&s).await, files_before, "no file left by the retries");
+
+        // Eight concurrent duplicates of a call that goes through: one action, one answer.
+        let key = uuid_like();
+        let before = events(&db).await;
+        let msg =
+            json!({"ticket_id": case.id, "direction": "internal", "text": "Called the customer back"}).to_string();
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let (base, token, msg, key) = (s.base.clone(), token.clone(), msg.clone(), key.clone());
+                tokio::spawn(async move {
+                    let res = client()
+                        .post(format!("{base}/tools/v1/ticket.add_message"))
+                        .bearer_auth(token)
+                        .header("idempotency-key", key)
+                        .body(msg)
+                        .send()
+                        .await
+                        .expect("send");
+                    (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+                })
+            })
+            .collect();
+        let mut answers = vec![];
+        for c in calls {
+            answers.push(c.await.expect("join"));
+        }
+        assert!(answers.iter().all(|(st, b)| *st == 200 && b == &answers[0].1), "{answers:?}");
+        assert_eq!(events(&db).await, before + 1, "exactly one ticket.add_message ran on {:?}", db.backend());
+    }
+}
+
 #[tokio::test]
 async fn tool_listing_and_bounded_summaries() {
     for db in each_backend().await {

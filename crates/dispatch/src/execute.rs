@@ -109,15 +109,12 @@ impl Service {
         }
         let service = self.clone();
         run_to_end(async move {
-            if let Some(answer) = service.stored_answer(&ctx).await? {
-                return Ok(answer);
-            }
             let input = match action.parse_input(json) {
                 Some(Ok(input)) => input,
                 Some(Err(e)) => return Err(input_error(&e)),
                 None => return Err(ServiceError::Internal(format!("{action} has no input"))),
             };
-            service.run(&ctx, input).await
+            service.run_keyed(&ctx, input).await
         })
         .await
     }
@@ -128,13 +125,7 @@ impl Service {
         let result = async {
             self.permit(ctx, action)?;
             let (service, ctx) = (self.clone(), ctx.clone());
-            run_to_end(async move {
-                if let Some(answer) = service.stored_answer(&ctx).await? {
-                    return Ok(answer);
-                }
-                service.run(&ctx, input).await
-            })
-            .await
+            run_to_end(async move { service.run_keyed(&ctx, input).await }).await
         }
         .await;
         self.observe(action, ctx.actor.role, &result);
@@ -155,6 +146,36 @@ impl Service {
         }
     }
 
+    /// Runs the action under the call's idempotency key: a retry of a call that committed gets
+    /// that call's answer, whatever the case says now, and a key used for another request is
+    /// refused without changing anything.
+    ///
+    /// An agent's key is looked up first: a pause or a gate may hold its call, and holding
+    /// writes (the held call, its event), which a retry of a committed call must not do. For
+    /// everyone else nothing is written before the action's transaction claims the key, so the
+    /// lookup waits until it can matter: when the claim finds the key taken, or when the call
+    /// is refused (a retry may be refused by what its first call changed, or by the clock). A
+    /// call that goes through, the common case, makes no trip to read its key.
+    async fn run_keyed(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
+        if ctx.idempotency.is_some() && ctx.actor.role.is_agent() {
+            if let Some(answer) = self.stored_answer(ctx).await? {
+                return Ok(answer);
+            }
+        }
+        match self.run(ctx, input).await {
+            Err(refused) if ctx.idempotency.is_some() => match self.stored_answer(ctx).await {
+                Ok(Some(answer)) => Ok(answer),
+                Err(ServiceError::IdempotencyMismatch) => Err(ServiceError::IdempotencyMismatch),
+                // A duplicate that raced the first call, which has not committed after all.
+                Ok(None) if matches!(refused, ServiceError::AlreadyProcessed) => Err(in_progress()),
+                Err(e) if matches!(refused, ServiceError::AlreadyProcessed) => Err(e),
+                // Nothing stored, or the key could not be read: the refusal stands.
+                Ok(None) | Err(_) => Err(refused),
+            },
+            done => done,
+        }
+    }
+
     async fn run(&self, ctx: &CallContext, input: ActionInput) -> Result<Done, ServiceError> {
         // The shop's profile as of now, read before any transaction opens: what the action
         // then reads of it (inside its transaction too) is current within a second.
@@ -164,15 +185,7 @@ impl Service {
             self.hold_if_paused(ctx, input.action(), input.ticket_id()).await?;
             self.hold_if_gated(ctx, &input).await?;
         }
-        let result = self.dispatch(ctx, input).await;
-        match result {
-            // A duplicate that raced the first call: answer as the first call did.
-            Err(ServiceError::AlreadyProcessed) => match self.stored_answer(ctx).await? {
-                Some(answer) => Ok(answer),
-                None => Err(in_progress()),
-            },
-            other => other,
-        }
+        self.dispatch(ctx, input).await
     }
 
     /// One arm per row of the action table: the compiler refuses a row without its function.
@@ -283,16 +296,34 @@ impl Service {
 /// not at all, never cut between its statements. The task's future also lives on the heap,
 /// not on the stack of whatever awaits it: the action futures are large, and nested in each
 /// other they overflowed a thread's stack.
+///
+/// Work already on such a task (a request the server runs to its end, see [`runs_to_end`]) is
+/// only moved to the heap: a second task would cost a hand-off between threads and gain
+/// nothing.
 pub async fn run_to_end<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
 ) -> Result<T, ServiceError> {
     use tracing::Instrument;
+    if RUNS_TO_END.try_with(|_| ()).is_ok() {
+        return Box::pin(work).await;
+    }
     match tokio::spawn(work.instrument(tracing::Span::current())).await {
         Ok(answer) => answer,
         // A bug keeps its panic: the door's panic handler answers it as before.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => Err(ServiceError::Internal(format!("the action's task ended early: {e}"))),
     }
+}
+
+tokio::task_local! {
+    /// Set on a task whose future is never dropped before it ends.
+    static RUNS_TO_END: ();
+}
+
+/// Runs `work`, which the caller has put on a task of its own and awaits to its end whatever
+/// happens to whoever waits for it, so that [`run_to_end`] within it needs no task of its own.
+pub async fn runs_to_end<F: std::future::Future>(work: F) -> F::Output {
+    RUNS_TO_END.scope((), work).await
 }
 
 fn in_progress() -> ServiceError {

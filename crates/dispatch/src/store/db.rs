@@ -59,8 +59,11 @@ pub struct Db {
     backend: Backend,
     url: String,
     /// SQLite has one writer: queueing writers here (FIFO, no sleeping) beats SQLite's busy
-    /// handler, which polls with growing sleeps.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// handler, which polls with growing sleeps. The slot holds the writing connection itself,
+    /// taken out of `writer_pool` once: a pool tests every connection given back to it with a
+    /// round trip to the connection's thread (and a task to run it), which on the write path
+    /// was one hand-off in six.
+    writer: Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
     /// Alive while any clone of this handle is; background tasks stop when it is gone.
     alive: Arc<()>,
 }
@@ -92,12 +95,48 @@ impl PoolStatus {
 /// Here the transaction counts as open from before `BEGIN` is sent, so whatever happens to
 /// the caller, the connection is rolled back (or closed) before anyone else gets it.
 pub struct WriteTx {
-    conn: Option<sqlx::pool::PoolConnection<Any>>,
-    /// SQLite only: this process's writer slot, given back after the connection.
-    writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conn: Option<TxConn>,
     backend: Backend,
     /// Neither COMMIT nor ROLLBACK has run since BEGIN (or since BEGIN may have been sent).
     open: bool,
+}
+
+/// The connection of a write transaction.
+enum TxConn {
+    /// From the pool (PostgreSQL; SQLite in memory, which has no separate writer), with
+    /// SQLite's writer slot if it is SQLite's.
+    Pooled {
+        conn: sqlx::pool::PoolConnection<Any>,
+        /// Given back after the connection (fields drop in order).
+        _slot: Option<tokio::sync::OwnedMutexGuard<Option<sqlx::AnyConnection>>>,
+    },
+    /// SQLite's writer slot and the connection it holds (always `Some` while lent out).
+    Held(tokio::sync::OwnedMutexGuard<Option<sqlx::AnyConnection>>),
+}
+
+impl TxConn {
+    fn get(&self) -> Option<&sqlx::AnyConnection> {
+        match self {
+            TxConn::Pooled { conn, .. } => Some(conn),
+            TxConn::Held(slot) => slot.as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self) -> Option<&mut sqlx::AnyConnection> {
+        match self {
+            TxConn::Pooled { conn, .. } => Some(conn),
+            TxConn::Held(slot) => slot.as_mut(),
+        }
+    }
+
+    /// Discards the connection, and with it any transaction it is in.
+    fn discard(self) {
+        match self {
+            TxConn::Pooled { mut conn, .. } => conn.close_on_drop(),
+            // The next writer opens a new one.
+            TxConn::Held(mut slot) => drop(slot.take()),
+        }
+    }
 }
 
 impl Drop for WriteTx {
@@ -107,21 +146,23 @@ impl Drop for WriteTx {
         if !self.open {
             return;
         }
-        let (Some(mut conn), writer) = (self.conn.take(), self.writer.take()) else { return };
+        let Some(mut conn) = self.conn.take() else { return };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
                     // Waits out whatever the dropped caller left in flight, then rolls back.
-                    if let Err(e) = conn.execute("ROLLBACK").await {
+                    let rolled_back = match conn.get_mut() {
+                        Some(c) => c.execute("ROLLBACK").await,
+                        None => return,
+                    };
+                    if let Err(e) = rolled_back {
                         tracing::warn!(error = %e, "rollback failed; the connection is closed instead");
-                        conn.close_on_drop();
+                        conn.discard();
                     }
-                    drop(conn);
-                    drop(writer);
                 });
             }
             // No runtime to roll back on: closing the connection discards the transaction.
-            Err(_) => conn.close_on_drop(),
+            Err(_) => conn.discard(),
         }
     }
 }
@@ -129,12 +170,8 @@ impl Drop for WriteTx {
 impl WriteTx {
     /// A connection marked open, so that anything from here on (the BEGIN included) is rolled
     /// back if the caller does not commit.
-    fn open(
-        conn: sqlx::pool::PoolConnection<Any>,
-        writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-        backend: Backend,
-    ) -> WriteTx {
-        WriteTx { conn: Some(conn), writer, backend, open: true }
+    fn open(conn: TxConn, backend: Backend) -> WriteTx {
+        WriteTx { conn: Some(conn), backend, open: true }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
@@ -168,22 +205,22 @@ impl WriteTx {
         }
     }
 
-    fn conn_mut(&mut self) -> Result<&mut sqlx::pool::PoolConnection<Any>, sqlx::Error> {
-        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
+    fn conn_mut(&mut self) -> Result<&mut sqlx::AnyConnection, sqlx::Error> {
+        self.conn.as_mut().and_then(TxConn::get_mut).ok_or(sqlx::Error::PoolClosed)
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        // `conn` is only taken by Drop.
-        self.conn.as_deref().expect("a live transaction has its connection")
+        // `conn` is only taken by Drop, and a held slot is lent out only with its connection.
+        self.conn.as_ref().and_then(TxConn::get).expect("a live transaction has its connection")
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        self.conn.as_deref_mut().expect("a live transaction has its connection")
+        self.conn.as_mut().and_then(TxConn::get_mut).expect("a live transaction has its connection")
     }
 }
 
@@ -226,7 +263,7 @@ impl Db {
             writer_pool,
             backend,
             url: url.to_string(),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer: Arc::new(tokio::sync::Mutex::new(None)),
             alive: Arc::new(()),
         };
         if db.writer_pool.is_some() {
@@ -312,7 +349,8 @@ impl Db {
                 Ok(tx)
             }
             Backend::Postgres => {
-                let mut tx = WriteTx::open(self.pool.acquire().await?, None, Backend::Postgres);
+                let mut tx =
+                    WriteTx::open(TxConn::Pooled { conn: self.pool.acquire().await?, _slot: None }, Backend::Postgres);
                 tx.execute("BEGIN").await?;
                 Ok(tx)
             }
@@ -355,9 +393,16 @@ impl Db {
     /// The writer slot and connection, marked open so that anything from here on (the BEGIN
     /// included) is rolled back if the caller does not commit.
     async fn sqlite_writer(&self) -> Result<WriteTx, sqlx::Error> {
-        let guard = self.writer.clone().lock_owned().await;
-        let conn = self.writer_pool.as_ref().unwrap_or(&self.pool).acquire().await?;
-        Ok(WriteTx::open(conn, Some(guard), Backend::Sqlite))
+        let mut slot = self.writer.clone().lock_owned().await;
+        let Some(writers) = &self.writer_pool else {
+            let conn = self.pool.acquire().await?;
+            return Ok(WriteTx::open(TxConn::Pooled { conn, _slot: Some(slot) }, Backend::Sqlite));
+        };
+        if slot.is_none() {
+            // The first write, or the first after a connection was discarded.
+            *slot = Some(writers.acquire().await?.detach());
+        }
+        Ok(WriteTx::open(TxConn::Held(slot), Backend::Sqlite))
     }
 
     /// How full the pool is, for readiness checks: open connections, idle ones, and the most it
@@ -384,6 +429,11 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(held) = self.writer.lock().await.take() {
+            if let Err(e) = sqlx::Connection::close(held).await {
+                tracing::debug!(error = %e, "closing the writer connection failed");
+            }
+        }
         if let Some(w) = &self.writer_pool {
             w.close().await;
         }

@@ -27,6 +27,9 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     30_000 * (1_i64 << attempts.clamp(1, 4).saturating_sub(1))
 }
 
+/// Why an update is skipped when the same kind went out to the customer moments before.
+const QUIET_REASON: &str = "the same update went out less than five minutes ago";
+
 impl Service {
     /// The shop's update rules (every kind on, with the default words, until an admin changes them).
     pub async fn update_settings(&self) -> Result<UpdateSettings, ServiceError> {
@@ -88,16 +91,12 @@ impl Service {
                 }
                 _ => body,
             };
-            let recent = store::last_of_kind(tx, &after.id, kind.as_str()).await?;
-            let (status, reason) = match (&to, recent) {
-                (None, _) => ("skipped", Some("the customer has no phone number or e-mail")),
-                (_, Some(at)) if now - at < kind.quiet_ms() => {
-                    ("skipped", Some("the same update went out less than five minutes ago"))
-                }
-                _ => ("pending", None),
+            let (status, reason) = match &to {
+                None => ("skipped", Some("the customer has no phone number or e-mail")),
+                Some(_) => ("pending", None),
             };
             let id = new_id("upd");
-            store::insert(
+            store::queue_with_commit(
                 tx,
                 &store::NewUpdate {
                     id: &id,
@@ -111,9 +110,10 @@ impl Service {
                     case_version: after.version,
                     now,
                 },
-            )
-            .await?;
-            tracing::info!(ticket = %after.number, kind = kind.as_str(), status, "customer update queued");
+                kind.quiet_ms(),
+                QUIET_REASON,
+            );
+            tracing::info!(ticket = %after.number, kind = kind.as_str(), status, "customer update queued (skipped if the same went out lately)");
         }
         Ok(())
     }

@@ -162,24 +162,32 @@ pub async fn stamp_for_commit(
 /// With `answer`, the call's answer is stored under its idempotency key in the same
 /// transaction and round trip (on SQLite the COMMIT rides along too).
 pub async fn write_and_commit(
-    tx: crate::db::WriteTx,
+    mut tx: crate::db::WriteTx,
     e: Stamped,
     answer: Option<(&crate::idempotency::IdempotencyKey, String)>,
 ) -> Result<(), sqlx::Error> {
     let record = || crate::idempotency::record_sql(EVENT_PARAMS + 1);
-    let sql: std::borrow::Cow<'static, str> = match (answer.is_some(), tx.fuses_commit()) {
+    let fused = tx.fuses_commit();
+    // On SQLite the writes deferred to the commit ride in its round trip, after the answer.
+    let deferred = if fused { tx.take_deferred() } else { Default::default() };
+    let sql: std::borrow::Cow<'static, str> = match (answer.is_some(), fused) {
         (false, false) => INSERT_EVENT.into(),
-        (false, true) => INSERT_EVENT_THEN_COMMIT.into(),
+        (false, true) => format!("{INSERT_EVENT}{}; COMMIT", deferred.sql_from(EVENT_PARAMS + 1)).into(),
         // PostgreSQL takes one statement per query: the answer rides as a data-modifying WITH.
         (true, false) => format!("WITH answer AS ({}) {INSERT_EVENT}", record()).into(),
-        (true, true) => format!("{INSERT_EVENT}; {}; COMMIT", record()).into(),
+        (true, true) => format!(
+            "{INSERT_EVENT}; {}{}; COMMIT",
+            record(),
+            deferred.sql_from(EVENT_PARAMS + crate::idempotency::RECORD_PARAMS + 1)
+        )
+        .into(),
     };
     let q = bind_event(sqlx::query(&sql), &e.0);
     let q = match answer {
         Some((key, response)) => crate::idempotency::bind_record(q, key, response),
         None => q,
     };
-    tx.execute_and_commit(q).await
+    tx.execute_and_commit(deferred.bind(q)).await
 }
 
 /// Writes an event exactly as given, bypassing its place in the chains: for tests that play an
@@ -200,7 +208,6 @@ macro_rules! insert_event_sql {
 const INSERT_EVENT: &str = insert_event_sql!();
 /// How many parameters [`INSERT_EVENT`] binds.
 const EVENT_PARAMS: usize = 19;
-const INSERT_EVENT_THEN_COMMIT: &str = concat!(insert_event_sql!(), "; COMMIT");
 
 fn bind_event<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,

@@ -2,7 +2,8 @@
 //! and the compare-and-swap that commits them only if the case is still as it was read. On
 //! SQLite the writes, the swap, the audit head and the read-back go in one round trip.
 
-use crate::db::{Backend, Db};
+pub(crate) use crate::db::Bind;
+use crate::db::{bind_all, Backend, Db};
 use crate::error::ServiceError;
 use crate::ids::now_ms;
 use crate::store::case_store::{case_by_id, case_from_row, case_select, load_case};
@@ -28,55 +29,6 @@ pub struct CaseTx {
     /// Writes the action adds (new rows whose failure can only be an internal error), run by
     /// [`CaseTx::swap`]: on SQLite in the same round trip as the compare-and-swap.
     staged: Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>,
-}
-
-/// A value bound to a staged statement.
-pub(crate) enum Bind {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-impl From<&str> for Bind {
-    fn from(v: &str) -> Self {
-        Bind::Text(Some(v.to_string()))
-    }
-}
-
-impl From<String> for Bind {
-    fn from(v: String) -> Self {
-        Bind::Text(Some(v))
-    }
-}
-
-impl From<Option<String>> for Bind {
-    fn from(v: Option<String>) -> Self {
-        Bind::Text(v)
-    }
-}
-
-impl From<i64> for Bind {
-    fn from(v: i64) -> Self {
-        Bind::Int(Some(v))
-    }
-}
-
-impl From<Option<i64>> for Bind {
-    fn from(v: Option<i64>) -> Self {
-        Bind::Int(v)
-    }
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for b in binds {
-        q = match b {
-            Bind::Text(v) => q.bind(v.as_deref()),
-            Bind::Int(v) => q.bind(*v),
-        };
-    }
-    q
 }
 
 /// A value for one ticket column in [`Open::ticket_sets`].

@@ -63,6 +63,36 @@ pub async fn insert(tx: &mut crate::db::WriteTx, u: &NewUpdate<'_>) -> Result<()
     Ok(())
 }
 
+/// Queues `u` with the commit of `tx` (see [`crate::db::WriteTx::defer`]), skipped if the same
+/// kind went out (or is going out) on the ticket less than `quiet_ms` ago: the check runs in
+/// the write itself, so queueing costs the transaction no round trip of its own. `u.status`
+/// and `u.reason` are what it gets otherwise (a `skipped` update stays skipped for its reason).
+pub fn queue_with_commit(tx: &mut crate::db::WriteTx, u: &NewUpdate<'_>, quiet_ms: i64, quiet_reason: &str) {
+    use crate::db::Bind;
+    tx.defer(
+        "INSERT INTO customer_updates (id, ticket_id, kind, channel, to_addr, body, status, reason, attempts, \
+         next_attempt_at_ms, case_version, created_at_ms) \
+         SELECT $1, $2, $3, $4, $5, $6, CASE WHEN $7 = 'pending' AND recent.found = 1 THEN 'skipped' ELSE $7 END, \
+         CASE WHEN $7 = 'pending' AND recent.found = 1 THEN $8 ELSE $9 END, 0, $10, $11, $10 \
+         FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM customer_updates WHERE ticket_id = $2 AND kind = $3 \
+         AND status IN ('pending', 'sent') AND created_at_ms > $12) THEN 1 ELSE 0 END AS found) AS recent",
+        vec![
+            Bind::from(u.id),
+            Bind::from(u.ticket_id),
+            Bind::from(u.kind),
+            Bind::from(u.channel.map(str::to_string)),
+            Bind::from(u.to.map(str::to_string)),
+            Bind::from(u.body),
+            Bind::from(u.status),
+            Bind::from(quiet_reason),
+            Bind::from(u.reason.map(str::to_string)),
+            Bind::from(u.now),
+            Bind::from(u.case_version),
+            Bind::from(u.now - quiet_ms),
+        ],
+    );
+}
+
 /// When the same kind last went out (or is going out) on the ticket.
 pub async fn last_of_kind(
     tx: &mut crate::db::WriteTx,

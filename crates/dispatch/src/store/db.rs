@@ -96,6 +96,8 @@ impl PoolStatus {
 /// the caller, the connection is rolled back (or closed) before anyone else gets it.
 pub struct WriteTx {
     conn: Option<TxConn>,
+    /// Writes that need nothing back, run with the commit (see [`WriteTx::defer`]).
+    deferred: Deferred,
     backend: Backend,
     /// Neither COMMIT nor ROLLBACK has run since BEGIN (or since BEGIN may have been sent).
     open: bool,
@@ -171,10 +173,12 @@ impl WriteTx {
     /// A connection marked open, so that anything from here on (the BEGIN included) is rolled
     /// back if the caller does not commit.
     fn open(conn: TxConn, backend: Backend) -> WriteTx {
-        WriteTx { conn: Some(conn), backend, open: true }
+        WriteTx { conn: Some(conn), deferred: Deferred::default(), backend, open: true }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let deferred = std::mem::take(&mut self.deferred);
+        deferred.run(&mut self).await?;
         self.conn_mut()?.execute("COMMIT").await?;
         self.open = false;
         Ok(())
@@ -190,12 +194,31 @@ impl WriteTx {
         self.backend == Backend::Sqlite
     }
 
+    /// A write that needs nothing back and that no later statement of the transaction reads,
+    /// run with the commit: on SQLite in the commit's own round trip (see
+    /// [`WriteTx::take_deferred`]). `sql` is numbered `$1..$n` for its `n` binds.
+    pub(crate) fn defer(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
+        let sql = sql.into();
+        debug_assert!(binds.is_empty() || sql.contains(&format!("${}", binds.len())), "{sql}");
+        self.deferred.0.push((sql, binds));
+    }
+
+    /// The deferred writes, for a last statement that carries them: on SQLite it puts
+    /// [`Deferred::sql_from`] before its `; COMMIT` and binds [`Deferred::bind`] after its own
+    /// parameters; on PostgreSQL it runs [`Deferred::run`] first.
+    pub(crate) fn take_deferred(&mut self) -> Deferred {
+        std::mem::take(&mut self.deferred)
+    }
+
     /// Runs the last statement of the transaction and commits: on SQLite `query` must end with
-    /// `; COMMIT` (see [`WriteTx::fuses_commit`]) and both go in one round trip.
+    /// `; COMMIT` (see [`WriteTx::fuses_commit`]) and both go in one round trip. Writes still
+    /// deferred run first.
     pub async fn execute_and_commit<'q>(
         mut self,
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<(), sqlx::Error> {
+        let deferred = std::mem::take(&mut self.deferred);
+        deferred.run(&mut self).await?;
         query.execute(&mut *self).await?;
         if self.fuses_commit() {
             self.open = false;
@@ -207,6 +230,43 @@ impl WriteTx {
 
     fn conn_mut(&mut self) -> Result<&mut sqlx::AnyConnection, sqlx::Error> {
         self.conn.as_mut().and_then(TxConn::get_mut).ok_or(sqlx::Error::PoolClosed)
+    }
+}
+
+/// Writes deferred to a transaction's commit.
+#[derive(Default)]
+pub(crate) struct Deferred(Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>);
+
+impl Deferred {
+    /// The statements, each after `"; "`, their parameters numbered from `$first`.
+    pub(crate) fn sql_from(&self, first: usize) -> String {
+        let mut sql = String::new();
+        let mut used = first - 1;
+        for (statement, binds) in &self.0 {
+            sql.push_str("; ");
+            sql.push_str(&renumber_params(statement, used));
+            used += binds.len();
+        }
+        sql
+    }
+
+    /// Binds the statements' values, in [`Deferred::sql_from`]'s order.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+        for (_, binds) in &self.0 {
+            q = bind_all(q, binds);
+        }
+        q
+    }
+
+    /// Runs the statements one by one in `tx`.
+    pub(crate) async fn run(&self, tx: &mut WriteTx) -> Result<(), sqlx::Error> {
+        for (statement, binds) in &self.0 {
+            bind_all(sqlx::query(statement.as_ref()), binds).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 }
 
@@ -222,6 +282,56 @@ impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.conn.as_mut().and_then(TxConn::get_mut).expect("a live transaction has its connection")
     }
+}
+
+/// A value bound to a statement written later than it is stated (a case's staged writes, the
+/// writes deferred to a commit).
+pub(crate) enum Bind {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Self {
+        Bind::Text(v)
+    }
+}
+
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Self {
+        Bind::Int(v)
+    }
+}
+
+pub(crate) fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(v) => q.bind(v.as_deref()),
+            Bind::Int(v) => q.bind(*v),
+        };
+    }
+    q
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");

@@ -83,6 +83,9 @@ pub(crate) fn is_claim_row(row: &sqlx::any::AnyRow) -> bool {
     row.try_get::<i64, _>("claimed").is_ok()
 }
 
+/// How many parameters [`record_sql`] binds.
+pub(crate) const RECORD_PARAMS: usize = 4;
+
 /// The stored answer, its four parameters numbered from `$first` (above 1 when it rides with
 /// the audit event).
 pub(crate) fn record_sql(first: usize) -> String {

@@ -302,6 +302,32 @@ async fn a_whole_lifecycle_through_the_tool_api_only() {
     }
 }
 
+/// `n` calls of `tool` with the same body and key, sent at once: their statuses and answers.
+async fn at_once(s: &Server, n: usize, tool: &str, token: &str, body: &str, key: &str) -> Vec<(u16, Value)> {
+    let calls: Vec<_> = (0..n)
+        .map(|_| {
+            let url = format!("{}/tools/v1/{tool}", s.base);
+            let (token, body, key) = (token.to_string(), body.to_string(), key.to_string());
+            tokio::spawn(async move {
+                let res = client()
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("idempotency-key", key)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("send");
+                (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut answers = vec![];
+    for c in calls {
+        answers.push(c.await.expect("join"));
+    }
+    answers
+}
+
 async fn call_with_key(s: &Server, tool: &str, token: &str, body: &str, key: &str) -> (u16, Value) {
     let res = client()
         .post(format!("{}/tools/v1/{tool}", s.base))
@@ -355,26 +381,7 @@ async fn idempotent_replay_mismatch_and_concurrent_duplicates() {
         let key = uuid_like();
         let before = events(&db).await;
         let body = GOOD.replace("Ana Ruiz", "Concurrent Carla").replace("555-010-4477", "555-010-1212");
-        let calls: Vec<_> = (0..8)
-            .map(|_| {
-                let (base, token, body, key) = (s.base.clone(), token.clone(), body.clone(), key.clone());
-                tokio::spawn(async move {
-                    let res = client()
-                        .post(format!("{base}/tools/v1/ticket.create"))
-                        .bearer_auth(token)
-                        .header("idempotency-key", key)
-                        .body(body)
-                        .send()
-                        .await
-                        .expect("send");
-                    (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
-                })
-            })
-            .collect();
-        let mut answers = vec![];
-        for c in calls {
-            answers.push(c.await.expect("join"));
-        }
+        let answers = at_once(&s, 8, "ticket.create", &token, &body, &key).await;
         assert!(answers.iter().all(|(st, b)| *st == 200 && b == &answers[0].1), "{answers:?}");
         assert_eq!(events(&db).await, before + 1, "exactly one ticket.create ran on {:?}", db.backend());
     }
@@ -418,26 +425,7 @@ async fn a_retry_gets_its_first_answer_after_the_case_moved_on() {
         let before = events(&db).await;
         let msg =
             json!({"ticket_id": case.id, "direction": "internal", "text": "Called the customer back"}).to_string();
-        let calls: Vec<_> = (0..8)
-            .map(|_| {
-                let (base, token, msg, key) = (s.base.clone(), token.clone(), msg.clone(), key.clone());
-                tokio::spawn(async move {
-                    let res = client()
-                        .post(format!("{base}/tools/v1/ticket.add_message"))
-                        .bearer_auth(token)
-                        .header("idempotency-key", key)
-                        .body(msg)
-                        .send()
-                        .await
-                        .expect("send");
-                    (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
-                })
-            })
-            .collect();
-        let mut answers = vec![];
-        for c in calls {
-            answers.push(c.await.expect("join"));
-        }
+        let answers = at_once(&s, 8, "ticket.add_message", &token, &msg, &key).await;
         assert!(answers.iter().all(|(st, b)| *st == 200 && b == &answers[0].1), "{answers:?}");
         assert_eq!(events(&db).await, before + 1, "exactly one ticket.add_message ran on {:?}", db.backend());
     }

@@ -1,7 +1,7 @@
 //! The one entry point of every change: `Service::execute` runs an action of the table with
 //! its typed input, and `Service::call` does the same for a JSON body (the tool API). Both
-//! check the caller's role against the table first, then the idempotency key, then run the
-//! action's one service function.
+//! check the caller's role against the table first, then run the action's one service function
+//! under the call's idempotency key (see `Service::run_keyed`).
 
 use crate::error::ServiceError;
 use crate::idempotency::{self, IdempotencyKey, Stored};

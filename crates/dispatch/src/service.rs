@@ -46,8 +46,8 @@ impl Outcome {
     }
 }
 
-/// Login attempts per client address: a person mistyping never hits this; a password-guessing
-/// script is slowed to one argon2 check every few seconds.
+/// Login attempts per client address by default (`RD_SIGN_INS_PER_MINUTE`): a person mistyping
+/// never hits this; a password-guessing script is slowed to one argon2 check every few seconds.
 pub const LOGINS_PER_MINUTE: u32 = 20;
 pub const LOGIN_BURST: u32 = 10;
 
@@ -90,12 +90,13 @@ impl Service {
     }
 
     pub fn with_settings(db: Db, blobs: Arc<dyn BlobStore>, settings: ShopSettings) -> Self {
+        let sign_ins = settings.sign_ins_per_minute;
         Service {
             db,
             blobs,
             shop: Arc::new(crate::shop::ShopCache::new(&settings, crate::shop::REFRESH)),
             settings: Arc::new(settings),
-            login_limit: Arc::new(crate::ratelimit::RateLimiter::new(LOGINS_PER_MINUTE, LOGIN_BURST)),
+            login_limit: Arc::new(crate::ratelimit::RateLimiter::new(sign_ins, LOGIN_BURST.min(sign_ins))),
             audit_keys: None,
             image_work: Arc::new(tokio::sync::Semaphore::new(crate::photo_copies::workers())),
             portal_message_limit: Arc::new(crate::ratelimit::RateLimiter::new(

@@ -23,6 +23,8 @@ pub struct ShopSettings {
     pub inbound_blocklist: Vec<String>,
     /// Largest file accepted by an upload, in MiB.
     pub max_upload_mib: i64,
+    /// Sign-in attempts allowed per minute from one address (a burst of up to ten at once).
+    pub sign_ins_per_minute: u32,
 }
 
 impl ShopSettings {
@@ -39,6 +41,7 @@ impl Default for ShopSettings {
             default_zone: TimeZone::UTC,
             inbound_blocklist: vec![],
             max_upload_mib: 50,
+            sign_ins_per_minute: crate::service::LOGINS_PER_MINUTE,
         }
     }
 }
@@ -105,6 +108,8 @@ impl ShopSettings {
                 .filter(|s| !s.is_empty())
                 .collect(),
             max_upload_mib: int("RD_MAX_UPLOAD_MIB", 50, 1..=4096)?,
+            sign_ins_per_minute: int("RD_SIGN_INS_PER_MINUTE", i64::from(crate::service::LOGINS_PER_MINUTE), 1..=6000)?
+                as u32,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! SQLite the writes, the swap, the audit head and the read-back go in one round trip.
 
 pub(crate) use crate::db::Bind;
-use crate::db::{bind_all, Backend, Db};
+use crate::db::{Backend, Batch, Db};
 use crate::error::ServiceError;
 use crate::ids::now_ms;
 use crate::store::case_store::{case_by_id, case_from_row, case_select, load_case};
@@ -28,7 +28,7 @@ pub struct CaseTx {
     ticket_sets: Vec<(&'static str, SetValue)>,
     /// Writes the action adds (new rows whose failure can only be an internal error), run by
     /// [`CaseTx::swap`]: on SQLite in the same round trip as the compare-and-swap.
-    staged: Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>,
+    staged: Batch,
 }
 
 /// A value for one ticket column in [`Open::ticket_sets`].
@@ -93,7 +93,7 @@ impl CaseTx {
             backend: db.backend(),
             collections_changed: false,
             ticket_sets: vec![],
-            staged: vec![],
+            staged: Batch::default(),
         })
     }
 
@@ -120,12 +120,7 @@ impl CaseTx {
         // read back, all in the same round trip (by the same id parameter).
         let fused = self.backend == crate::db::Backend::Sqlite;
         if fused {
-            let mut used = n + 2;
-            for (staged, binds) in &self.staged {
-                sql.push_str("; ");
-                sql.push_str(&crate::db::renumber_params(staged, used));
-                used += binds.len();
-            }
+            sql.push_str(&self.staged.sql_from(n + 3));
             sql.push_str(&format!(
                 "; {}; {} WHERE t.id = ${}",
                 audit::take_place_sqlite(n + 1),
@@ -133,9 +128,7 @@ impl CaseTx {
                 n + 1
             ));
         } else {
-            for (staged, binds) in &self.staged {
-                bind_all(sqlx::query(staged.as_ref()), binds).execute(&mut *self.tx).await?;
-            }
+            self.staged.run(&mut self.tx).await?;
         }
         let mut q = sqlx::query(&sql).bind(self.now).bind(to.map(CaseState::as_str));
         for (_, value) in &self.ticket_sets {
@@ -145,12 +138,8 @@ impl CaseTx {
                 SetValue::Expr(_) => q,
             };
         }
-        let mut q = q.bind(&self.before.id).bind(self.before.version);
-        if fused {
-            for (_, binds) in &self.staged {
-                q = bind_all(q, binds);
-            }
-        }
+        let q = q.bind(&self.before.id).bind(self.before.version);
+        let q = if fused { self.staged.bind(q) } else { q };
         let kept = if self.collections_changed { None } else { Some(&self.before) };
         let (after, head) = if fused {
             // The version read back tells whether the update took: SQLite's write lock is held
@@ -182,8 +171,6 @@ impl CaseTx {
 
     /// Adds a write to the action, numbered `$1..$n` for its `n` binds (see [`Open::staged`]).
     pub(crate) fn stage(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
-        let sql = sql.into();
-        debug_assert!(sql.contains(&format!("${}", binds.len())), "{sql}");
-        self.staged.push((sql, binds));
+        self.staged.push(sql, binds);
     }
 }

@@ -97,7 +97,7 @@ impl PoolStatus {
 pub struct WriteTx {
     conn: Option<TxConn>,
     /// Writes that need nothing back, run with the commit (see [`WriteTx::defer`]).
-    deferred: Deferred,
+    deferred: Batch,
     backend: Backend,
     /// Neither COMMIT nor ROLLBACK has run since BEGIN (or since BEGIN may have been sent).
     open: bool,
@@ -173,7 +173,7 @@ impl WriteTx {
     /// A connection marked open, so that anything from here on (the BEGIN included) is rolled
     /// back if the caller does not commit.
     fn open(conn: TxConn, backend: Backend) -> WriteTx {
-        WriteTx { conn: Some(conn), deferred: Deferred::default(), backend, open: true }
+        WriteTx { conn: Some(conn), deferred: Batch::default(), backend, open: true }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
@@ -198,15 +198,13 @@ impl WriteTx {
     /// run with the commit: on SQLite in the commit's own round trip (see
     /// [`WriteTx::take_deferred`]). `sql` is numbered `$1..$n` for its `n` binds.
     pub(crate) fn defer(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
-        let sql = sql.into();
-        debug_assert!(binds.is_empty() || sql.contains(&format!("${}", binds.len())), "{sql}");
-        self.deferred.0.push((sql, binds));
+        self.deferred.push(sql, binds);
     }
 
     /// The deferred writes, for a last statement that carries them: on SQLite it puts
-    /// [`Deferred::sql_from`] before its `; COMMIT` and binds [`Deferred::bind`] after its own
-    /// parameters; on PostgreSQL it runs [`Deferred::run`] first.
-    pub(crate) fn take_deferred(&mut self) -> Deferred {
+    /// [`Batch::sql_from`] before its `; COMMIT` and binds [`Batch::bind`] after its own
+    /// parameters; on PostgreSQL it runs [`Batch::run`] first.
+    pub(crate) fn take_deferred(&mut self) -> Batch {
         std::mem::take(&mut self.deferred)
     }
 
@@ -233,11 +231,21 @@ impl WriteTx {
     }
 }
 
-/// Writes deferred to a transaction's commit.
+/// Writes stated now and run later with another statement: on SQLite in that statement's
+/// round trip (their parameters numbered after its own), on PostgreSQL one by one before it.
+/// A case's staged writes ride with its compare-and-swap, a transaction's deferred writes with
+/// its commit.
 #[derive(Default)]
-pub(crate) struct Deferred(Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>);
+pub(crate) struct Batch(Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>);
 
-impl Deferred {
+impl Batch {
+    /// Adds a write, numbered `$1..$n` for its `n` binds.
+    pub(crate) fn push(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
+        let sql = sql.into();
+        debug_assert!(binds.is_empty() || sql.contains(&format!("${}", binds.len())), "{sql}");
+        self.0.push((sql, binds));
+    }
+
     /// The statements, each after `"; "`, their parameters numbered from `$first`.
     pub(crate) fn sql_from(&self, first: usize) -> String {
         let mut sql = String::new();
@@ -250,7 +258,7 @@ impl Deferred {
         sql
     }
 
-    /// Binds the statements' values, in [`Deferred::sql_from`]'s order.
+    /// Binds the statements' values, in [`Batch::sql_from`]'s order.
     pub(crate) fn bind<'q>(
         &'q self,
         mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,

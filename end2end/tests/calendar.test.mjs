@@ -160,6 +160,8 @@ test('a dispatcher books, moves and is refused by drag and drop, and books from 
   await item.focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction((n) => document.querySelector('[data-test="move-title"]')?.textContent.includes(`Book ${n}`), typed.number);
+  // The form takes the focus once it is enabled, just after the render that shows its title.
+  await page.waitForFunction(() => document.activeElement?.dataset.test === 'move-technician', null, { timeout: 5000 }).catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.test), 'move-technician', 'the form takes the focus');
   await page.selectOption('[data-test="move-technician"]', sam);
   await page.fill('[data-test="move-day"]', day);

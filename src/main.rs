@@ -417,11 +417,17 @@ fn print_seals(s: &dispatch::audit_checkpoints::SealReport) {
     }
 }
 
+/// Each runtime thread's stack: 8 MiB, as a process's main thread has (tokio's default is 2).
+const WORKER_STACK: usize = 8 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let long_running = matches!(cli.command, None | Some(Command::Serve) | Some(Command::Worker { .. }));
     let telemetry = telemetry::init(long_running);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // A request's future is polled on a worker's stack; an unoptimised build (`make run`'s
+    // default) needs several times the stack of a release one for the same request.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().thread_stack_size(WORKER_STACK).enable_all().build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -202,13 +202,30 @@ impl Service {
 
     /// Moves the state if asked (legality checked here and again by the database), writes the
     /// audit event with the diff of the canonical case, commits, and returns the new case.
-    pub(crate) async fn finish(
+    ///
+    /// Not an `async fn` of its own: it hands back [`Service::finish_with`]'s future, so an
+    /// action's future does not nest one more (debug builds poll it on a test's stack).
+    pub(crate) fn finish<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        open: CaseTx,
+        action: Action,
+        to: Option<CaseState>,
+        data: serde_json::Value,
+        attachments: Vec<serde_json::Value>,
+    ) -> impl std::future::Future<Output = Result<Outcome, ServiceError>> + Send + 'a {
+        self.finish_with(ctx, open, action, to, move |_| data, attachments)
+    }
+
+    /// [`Service::finish`] for an action whose answer names what its writes made (a number
+    /// the database gave): `data` is made from the case after them.
+    pub(crate) async fn finish_with(
         &self,
         ctx: &CallContext,
         mut open: CaseTx,
         action: Action,
         to: Option<CaseState>,
-        data: serde_json::Value,
+        data: impl FnOnce(&Case) -> serde_json::Value,
         attachments: Vec<serde_json::Value>,
     ) -> Result<Outcome, ServiceError> {
         if let Some(to) = to {
@@ -217,6 +234,7 @@ impl Service {
             }
         }
         let (after, head) = open.swap(to).await?;
+        let data = data(&after);
         // What the customer is told of this change is written with it, or not at all.
         self.queue_updates(&mut open.tx, &open.before, &after).await?;
         let before_json = serde_json::to_value(&open.before).map_err(|e| ServiceError::Internal(e.to_string()))?;

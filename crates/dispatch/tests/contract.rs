@@ -597,6 +597,43 @@ async fn concurrent_confirms_of_one_ticket_have_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn invoice_numbers_are_gap_free_when_drafts_are_made_at_once() {
+    for db in each_backend().await {
+        let svc = service(db.clone());
+        let mut cases = vec![];
+        for hour in 0..6 {
+            cases.push(case_in(&svc, CaseState::CloseoutReady, 8 + hour).await.0);
+        }
+        // A refused draft takes no number.
+        let stale = TicketRef { ticket_id: cases[0].id.clone(), expected_version: Some(cases[0].version - 1) };
+        let refused = svc.generate_invoice_draft(&op(), &stale).await.expect_err("stale version");
+        assert_eq!(refused.code(), "CONFLICT");
+        let tasks: Vec<_> = cases
+            .iter()
+            .map(|c| {
+                let (svc, input) = (svc.clone(), r(c));
+                tokio::spawn(async move { svc.generate_invoice_draft(&op(), &input).await })
+            })
+            .collect();
+        let mut numbers = vec![];
+        for t in tasks {
+            let drafted = t.await.expect("join").expect("draft");
+            let invoice = drafted.case.invoice.clone().expect("invoice");
+            assert_eq!(drafted.data["invoice_number"], invoice.number.as_str(), "the answer names the draft's number");
+            assert_eq!(drafted.case.state, CaseState::InvoiceReady);
+            numbers.push(invoice.number);
+        }
+        numbers.sort();
+        let expected: Vec<String> = (1..=6).map(|n| format!("INV-{n:06}")).collect();
+        assert_eq!(numbers, expected, "{:?}", db.backend());
+        // The next draft, after them, takes the next number.
+        let (late, _) = case_in(&svc, CaseState::InvoiceReady, 20).await;
+        assert_eq!(late.invoice.map(|i| i.number).as_deref(), Some("INV-000007"));
+        assert_audit_consistent(&svc).await;
+    }
+}
+
+#[tokio::test]
 async fn technicians_without_the_skill_or_time_are_unavailable() {
     for db in each_backend().await {
         let svc = service(db.clone());

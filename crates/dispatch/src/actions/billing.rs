@@ -5,7 +5,6 @@ use crate::error::ServiceError;
 use crate::ids::new_id;
 use crate::service::{CallContext, Outcome, Service};
 use crate::store::case_writes::InvoiceTotals;
-use domain::case::invoice_number;
 use domain::commands::{EditInvoiceDraft, RecordPayment, TicketRef};
 use domain::{Action, CaseState};
 
@@ -21,11 +20,9 @@ impl Service {
         let tax_rate = shop.profile.tax_rate_bp;
         let totals = domain::invoice::totals(&o.before.labor, &o.before.parts, tax_rate, shop.currency())
             .ok_or_else(|| ServiceError::Internal("invoice arithmetic overflow".into()))?;
-        let number = o.next_invoice_number().await?;
         let lines_json = serde_json::to_string(&totals.lines).map_err(|e| ServiceError::Internal(e.to_string()))?;
         o.add_invoice_draft(
             &new_id("inv"),
-            number,
             &InvoiceTotals {
                 lines_json: &lines_json,
                 subtotal_cents: totals.subtotal.cents(),
@@ -34,8 +31,13 @@ impl Service {
                 total_cents: totals.total.cents(),
             },
         );
-        let data = serde_json::json!({ "invoice_number": invoice_number(number), "total_cents": totals.total.cents() });
-        self.finish(ctx, o, Action::BillingGenerateInvoiceDraft, Some(CaseState::InvoiceReady), data, vec![]).await
+        let total_cents = totals.total.cents();
+        // The draft's number is given by its write; the answer reads it from the case.
+        let data = move |after: &domain::Case| {
+            let number = after.invoice.as_ref().map(|i| i.number.clone());
+            serde_json::json!({ "invoice_number": number, "total_cents": total_cents })
+        };
+        self.finish_with(ctx, o, Action::BillingGenerateInvoiceDraft, Some(CaseState::InvoiceReady), data, vec![]).await
     }
 
     /// `billing.edit_invoice_draft` (operator): new lines and tax rate for the draft, until

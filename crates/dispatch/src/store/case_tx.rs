@@ -11,6 +11,7 @@ use crate::store::{audit, idempotency};
 use domain::{Case, CaseState};
 use idempotency::IdempotencyKey;
 use sqlx::any::AnyRow;
+use sqlx::Row;
 
 /// An action on one case in progress: the write transaction, the case as it was, and the
 /// writes the action adds. The action states them through typed methods (the case writes
@@ -69,12 +70,23 @@ impl CaseTx {
                 // row anew but the rest of its query (the notes, the photos) as it began.
                 let mut tx = db.begin_write().await?;
                 sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
-                let row = sqlx::query(case_by_id(true, true)).bind(id).fetch_optional(&mut *tx).await?;
-                let claimed = match (claim, &row) {
-                    (Some(k), Some(_)) => idempotency::try_claim(&mut tx, k).await?,
-                    _ => true,
-                };
-                (tx, row, claimed)
+                match claim {
+                    None => {
+                        let row = sqlx::query(case_by_id(true, true)).bind(id).fetch_optional(&mut *tx).await?;
+                        (tx, row, true)
+                    }
+                    // The claim rides with the read. A missing ticket's claim goes with the
+                    // transaction, which its refusal rolls back.
+                    Some(k) => {
+                        let q = idempotency::bind_claim(sqlx::query(reading_and_claiming()).bind(id.to_string()), k);
+                        let row = q.fetch_optional(&mut *tx).await?;
+                        let claimed = match &row {
+                            Some(r) => r.try_get::<i64, _>("claimed")? == 1,
+                            None => true,
+                        };
+                        (tx, row, claimed)
+                    }
+                }
             }
         };
         let row = row.ok_or_else(|| ServiceError::TicketNotFound(id.to_string()))?;
@@ -116,8 +128,9 @@ impl CaseTx {
             }
         }
         sql.push_str(&format!(" WHERE id = ${} AND version = ${}", n + 1, n + 2));
-        // On SQLite the staged writes follow, then the event's place in the audit trail is taken and the case
-        // read back, all in the same round trip (by the same id parameter).
+        // The staged writes follow. On SQLite they ride in the swap's round trip, then the
+        // event's place in the audit trail is taken and the case read back, all in it (by the
+        // same id parameter).
         let fused = self.backend == crate::db::Backend::Sqlite;
         if fused {
             sql.push_str(&self.staged.sql_from(n + 3));
@@ -127,8 +140,6 @@ impl CaseTx {
                 case_select(false, self.collections_changed),
                 n + 1
             ));
-        } else {
-            self.staged.run(&mut self.tx).await?;
         }
         let mut q = sqlx::query(&sql).bind(self.now).bind(to.map(CaseState::as_str));
         for (_, value) in &self.ticket_sets {
@@ -156,6 +167,9 @@ impl CaseTx {
             if q.execute(&mut *self.tx).await?.rows_affected() != 1 {
                 return Err(ServiceError::stale());
             }
+            // After the swap, as on SQLite: a write that holds a row other tickets' actions
+            // need (the invoice counter) holds it for as few statements as it can.
+            self.staged.run(&mut self.tx).await?;
             let after = match kept {
                 Some(before) => crate::case_store::reload_case_row(&mut self.tx, before).await?,
                 None => load_case(&mut self.tx, &self.before.id).await?,
@@ -163,6 +177,10 @@ impl CaseTx {
             (after, None)
         };
         Ok((after, head))
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub(crate) fn set(&mut self, column: &'static str, value: SetValue) {
@@ -173,4 +191,18 @@ impl CaseTx {
     pub(crate) fn stage(&mut self, sql: impl Into<std::borrow::Cow<'static, str>>, binds: Vec<Bind>) {
         self.staged.push(sql, binds);
     }
+}
+
+/// PostgreSQL: the case by id (`$1`) with the call's idempotency key claimed in the same
+/// statement (`claimed` is 1 when this call took it, 0 when another call holds it).
+fn reading_and_claiming() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let read = case_by_id(true, true);
+        let (select, from) = read.split_once(" FROM tickets t ").unwrap_or((read, ""));
+        format!(
+            "WITH claim AS ({}) {select}, (SELECT count(*) FROM claim) AS claimed FROM tickets t {from}",
+            idempotency::claim_sql(2)
+        )
+    })
 }

@@ -9,7 +9,6 @@ use domain::case::{AttachmentKind, NoteKind, PaymentKind};
 use domain::commands::Direction;
 use domain::window::TimeWindow;
 use domain::{Priority, SourceChannel};
-use sqlx::Row;
 
 /// A message on the case's thread.
 pub struct NewMessage<'a> {
@@ -283,19 +282,14 @@ impl CaseTx {
         self.collections_changed = true;
     }
 
-    /// The next invoice number (taken at once: the draft names it).
-    pub async fn next_invoice_number(&mut self) -> Result<i64, ServiceError> {
-        Ok(sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value")
-            .fetch_one(&mut *self.tx)
-            .await?
-            .try_get("value")?)
-    }
-
-    pub fn add_invoice_draft(&mut self, id: &str, number: i64, t: &InvoiceTotals<'_>) {
+    /// The invoice draft, numbered by the counter as it is written. Invoice numbers are
+    /// gap-free, so the counter's row is held until the commit: taking the number in the
+    /// draft's own write, after the ticket's swap, keeps that hold (which other tickets'
+    /// drafts wait on) to the last few statements of the action.
+    pub fn add_invoice_draft(&mut self, id: &str, t: &InvoiceTotals<'_>) {
         let binds = vec![
             id.into(),
             self.before.id.as_str().into(),
-            number.into(),
             t.lines_json.into(),
             t.subtotal_cents.into(),
             t.tax_rate_bp.into(),
@@ -303,11 +297,25 @@ impl CaseTx {
             t.total_cents.into(),
             self.now.into(),
         ];
-        self.stage(
-            "INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, total_cents, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            binds,
-        );
+        match self.backend() {
+            // One statement: the counter's update rides as a data-modifying WITH.
+            crate::db::Backend::Postgres => self.stage(
+                "WITH n AS (UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value) \
+                 INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, \
+                 total_cents, created_at_ms) SELECT $1, $2, n.value, $3, $4, $5, $6, $7, $8 FROM n",
+                binds,
+            ),
+            // The writer is alone: the draft reads the counter it has just moved.
+            crate::db::Backend::Sqlite => {
+                self.stage("UPDATE counters SET value = value + 1 WHERE name = 'invoice_number'", vec![]);
+                self.stage(
+                    "INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, \
+                     total_cents, created_at_ms) VALUES ($1, $2, (SELECT value FROM counters WHERE name = 'invoice_number'), \
+                     $3, $4, $5, $6, $7, $8)",
+                    binds,
+                );
+            }
+        }
     }
 
     pub fn replace_invoice_lines(&mut self, invoice_id: &str, t: &InvoiceTotals<'_>) {

@@ -233,6 +233,8 @@
   if (!('indexedDB' in window) || !window.fetch) return; // the forms still post as plain HTML
 
   const RETRY_MS = 10000;
+  // When this page was made (a refusal after it means the page is behind the job).
+  const shownAt = Date.now();
   const { put, remove, getMeta } = core;
   const article = () => document.querySelector('article.job');
   const jobId = () => article()?.dataset.job || null;
@@ -801,8 +803,11 @@
     const job = jobId();
     if (!job) return refreshList();
     if (waitingFor(job).length) return drain();
+    // A step of this job refused since this page was made: the job changed (canceled,
+    // reassigned), and the page should show it as it is, as after a refusal sent from here.
+    const refused = items.some((i) => i.job === job && i.state === 'refused' && (i.refusedAt || 0) > shownAt);
     const chain = await getMeta(`chain:${job}`);
-    if (chain && chain.version > (Number(article()?.dataset.version) || 0)) refreshPage();
+    if (refused || (chain && chain.version > (Number(article()?.dataset.version) || 0))) refreshPage();
   }
 
   // ---- start ---------------------------------------------------------------------------

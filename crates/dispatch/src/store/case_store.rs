@@ -362,8 +362,13 @@ fn with_children(pg: bool) -> String {
     } else {
         format!("(SELECT json_group_array(json_array(part, json(doc))) FROM ({union} ORDER BY 1, 2, 3))")
     };
-    let (select, from) = MAIN.split_once(" FROM tickets t ").unwrap_or((MAIN, ""));
-    format!("{select}, {children} AS children FROM tickets t {from}")
+    with_column(MAIN, &format!("{children} AS children"))
+}
+
+/// A query of the case ([`MAIN`] and what is built on it) with one more column.
+pub(crate) fn with_column(case_query: &str, column: &str) -> String {
+    let (select, from) = case_query.split_once(" FROM tickets t ").unwrap_or((case_query, ""));
+    format!("{select}, {column} FROM tickets t {from}")
 }
 
 /// The `children` column of [`with_children`]: `[[part, row], ...]` (NULL when empty on

@@ -6,7 +6,7 @@ pub(crate) use crate::db::Bind;
 use crate::db::{Backend, Batch, Db};
 use crate::error::ServiceError;
 use crate::ids::now_ms;
-use crate::store::case_store::{case_by_id, case_from_row, case_select, load_case};
+use crate::store::case_store::{case_by_id, case_from_row, case_select, load_case, with_column};
 use crate::store::{audit, idempotency};
 use domain::{Case, CaseState};
 use idempotency::IdempotencyKey;
@@ -198,11 +198,7 @@ impl CaseTx {
 fn reading_and_claiming() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
-        let read = case_by_id(true, true);
-        let (select, from) = read.split_once(" FROM tickets t ").unwrap_or((read, ""));
-        format!(
-            "WITH claim AS ({}) {select}, (SELECT count(*) FROM claim) AS claimed FROM tickets t {from}",
-            idempotency::claim_sql(2)
-        )
+        let read = with_column(case_by_id(true, true), "(SELECT count(*) FROM claim) AS claimed");
+        format!("WITH claim AS ({}) {read}", idempotency::claim_sql(2))
     })
 }

@@ -297,23 +297,27 @@ impl CaseTx {
             t.total_cents.into(),
             self.now.into(),
         ];
+        // The draft's row, with its number read from the counter row the statement names.
+        macro_rules! draft_from {
+            () => {
+                "INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, \
+                 total_cents, created_at_ms) SELECT $1, $2, value, $3, $4, $5, $6, $7, $8 FROM "
+            };
+        }
         match self.backend() {
             // One statement: the counter's update rides as a data-modifying WITH.
             crate::db::Backend::Postgres => self.stage(
-                "WITH n AS (UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value) \
-                 INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, \
-                 total_cents, created_at_ms) SELECT $1, $2, n.value, $3, $4, $5, $6, $7, $8 FROM n",
+                concat!(
+                    "WITH n AS (UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value) ",
+                    draft_from!(),
+                    "n"
+                ),
                 binds,
             ),
             // The writer is alone: the draft reads the counter it has just moved.
             crate::db::Backend::Sqlite => {
                 self.stage("UPDATE counters SET value = value + 1 WHERE name = 'invoice_number'", vec![]);
-                self.stage(
-                    "INSERT INTO invoice_drafts (id, ticket_id, number, lines_json, subtotal_cents, tax_rate_bp, tax_cents, \
-                     total_cents, created_at_ms) VALUES ($1, $2, (SELECT value FROM counters WHERE name = 'invoice_number'), \
-                     $3, $4, $5, $6, $7, $8)",
-                    binds,
-                );
+                self.stage(concat!(draft_from!(), "counters WHERE name = 'invoice_number'"), binds);
             }
         }
     }

@@ -232,9 +232,9 @@ impl WriteTx {
 }
 
 /// Writes stated now and run later with another statement: on SQLite in that statement's
-/// round trip (their parameters numbered after its own), on PostgreSQL one by one before it.
-/// A case's staged writes ride with its compare-and-swap, a transaction's deferred writes with
-/// its commit.
+/// round trip (their parameters numbered after its own), on PostgreSQL one by one beside it.
+/// A case's staged writes ride with its compare-and-swap (on PostgreSQL just after it), a
+/// transaction's deferred writes with its commit (on PostgreSQL just before it).
 #[derive(Default)]
 pub(crate) struct Batch(Vec<(std::borrow::Cow<'static, str>, Vec<Bind>)>);
 

@@ -31,6 +31,7 @@
     // How long a step the client is sending itself is left to it before the kept copy goes.
     const HANDED_MS = 30000;
     const SENT_KEPT_MS = 24 * 3600 * 1000;
+    const SEND_WAIT_MS = 30000;
     const CACHES = ['rd-pages-v1', 'rd-files-v1'];
 
     let dbp = null;
@@ -134,10 +135,14 @@
       item.state = 'sending';
       hooks.sending?.(item);
       const res = await fetch(item.url, {
-        method: 'POST', body, credentials: 'same-origin', headers: { accept: 'application/json' },
+        method: 'POST', body, credentials: 'same-origin', headers: { accept: 'application/json' }, signal: giveUpAfter(),
       });
       return answerOf(res.status, await res.text());
     }
+
+    // A step hung on one bar of signal holds every step after it: it is given up on (and sent
+    // again later with the same key, so it still applies once).
+    const giveUpAfter = () => (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(SEND_WAIT_MS) : undefined);
 
     // A photo without a page (the service worker): no progress to show.
     async function upload(item, hooks) {
@@ -233,8 +238,9 @@
   if (!('indexedDB' in window) || !window.fetch) return; // the forms still post as plain HTML
 
   const RETRY_MS = 10000;
-  // When this page was made (a refusal after it means the page is behind the job).
-  const shownAt = Date.now();
+  // When this page was asked for: a refusal after it may be newer than what the page shows,
+  // and the page is loaded again (once: the next page is asked for after the refusal).
+  const shownAt = Math.floor(performance.timeOrigin || Date.now());
   const { put, remove, getMeta } = core;
   const article = () => document.querySelector('article.job');
   const jobId = () => article()?.dataset.job || null;
@@ -463,7 +469,6 @@
       await core.locked(async () => {
         await reload();
         let sentAny = false;
-        let refusedHere = false;
         let pageBehind = false;
         const stop = await core.drain({
           upload,
@@ -483,7 +488,6 @@
               // The client shows an upload it was given itself (its row, its Retry); anything
               // else this script sent is not on the page until it is loaded again.
               if (!(item.viaClient && item.kind === 'photo')) pageBehind = true;
-              if (end === 'refused' && item.job === jobId() && item.state === 'refused') refusedHere = true;
             }
             if (end === 'sent' && item.photoKind === 'signature') {
               document.querySelectorAll('#signature-status, [data-signature-status]').forEach((el) => { el.textContent = 'Signature saved.'; });
@@ -495,12 +499,13 @@
         await reload();
         left = items.filter((i) => core.pending(i) && core.ours(i, owner)).length;
         const job = jobId();
-        if (job && sentAny && waitingFor(job).length === 0) {
+        if (job && waitingFor(job).length === 0) {
           // The page is behind when the server's last answer is newer than what it shows.
           const chain = await getMeta(`chain:${job}`);
           const shown = Number(article()?.dataset.version) || 0;
-          // After a refusal too: the job changed, and the page should show it as it is.
-          if (refusedHere || (pageBehind && chain && chain.version > shown)) refreshPage();
+          // After a refusal too, whoever sent the step: the job changed, and the page should
+          // show it as it is.
+          if (refusedSinceShown(job) || (sentAny && pageBehind && chain && chain.version > shown)) refreshPage();
         } else if (!job && sentAny) refreshList();
       });
     } finally {
@@ -803,11 +808,24 @@
     const job = jobId();
     if (!job) return refreshList();
     if (waitingFor(job).length) return drain();
-    // A step of this job refused since this page was made: the job changed (canceled,
-    // reassigned), and the page should show it as it is, as after a refusal sent from here.
-    const refused = items.some((i) => i.job === job && i.state === 'refused' && (i.refusedAt || 0) > shownAt);
     const chain = await getMeta(`chain:${job}`);
-    if (refused || (chain && chain.version > (Number(article()?.dataset.version) || 0))) refreshPage();
+    if (refusedSinceShown(job) || (chain && chain.version > (Number(article()?.dataset.version) || 0))) refreshPage();
+  }
+
+  // A step of this job refused since this page was asked for, by whichever sender (this page,
+  // the worker's background sync, another tab): the job changed (canceled, reassigned), and
+  // the page should show it as it is, as after a refusal sent from here.
+  function refusedSinceShown(job) {
+    return items.some((i) => i.job === job && i.state === 'refused' && (i.refusedAt || 0) > shownAt);
+  }
+
+  // Every retry tick with nothing to send: a refusal another sender got reaches this page even
+  // if the worker's word that it sent something never arrives.
+  async function checkRefused() {
+    const job = jobId();
+    if (!job || draining) return;
+    await reload();
+    if (!waitingFor(job).length && refusedSinceShown(job)) refreshPage();
   }
 
   // ---- start ---------------------------------------------------------------------------
@@ -820,7 +838,10 @@
     known.then(reload).then(drain).catch(storageFailed);
     window.addEventListener('online', () => { offline = false; drain(); });
     document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') drain(); });
-    setInterval(() => { if (items.some((i) => core.pending(i) && core.ours(i, owner))) drain(); }, RETRY_MS);
+    setInterval(() => {
+      if (items.some((i) => core.pending(i) && core.ours(i, owner))) drain();
+      else checkRefused().catch(() => {});
+    }, RETRY_MS);
     // The worker sent what waited (background sync): the page catches up.
     navigator.serviceWorker?.addEventListener('message', (e) => { if (e.data?.type === 'drained') caughtUp().catch(() => {}); });
     if ('serviceWorker' in navigator) {

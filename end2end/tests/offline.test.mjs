@@ -88,6 +88,27 @@ async function signInHere(page, email) {
   await Promise.all([page.waitForURL(/\/tech$/), page.click('#login-form button[type="submit"]')]);
 }
 
+/// What a failed wait needs to be understood: the page as shown, and every kept step.
+async function phoneState(page) {
+  return page.evaluate(async () => {
+    const a = document.querySelector('article.job');
+    const steps = await new Promise((resolve, reject) => {
+      const open = indexedDB.open('rd-outbox', 1);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const r = open.result.transaction('steps').objectStore('steps').getAll();
+        r.onsuccess = () => { resolve(r.result.map(({ blob, ...i }) => i)); open.result.close(); };
+        r.onerror = () => reject(r.error);
+      };
+    });
+    return {
+      now: Date.now(), asked: performance.timeOrigin, url: location.href, state: a?.dataset.state, version: a?.dataset.version,
+      saved: document.querySelector('meta[name="rd-saved-at"]')?.content ?? null,
+      controlled: !!navigator.serviceWorker?.controller, outbox: document.getElementById('outbox')?.textContent, steps,
+    };
+  });
+}
+
 /// What the phone keeps: saved page paths and the outbox's steps.
 async function kept(page) {
   return page.evaluate(async () => {
@@ -321,6 +342,11 @@ test('a whole job done with no signal is applied once, in order, when the signal
 
 test('a step refused when it arrives (the office canceled the job meanwhile) is shown to the technician and the office', async () => {
   const { job, context, page } = await onTheJob('Canceled While Queued', '+1 312 555 0172');
+  // The same job open in a second tab, which does not send the step itself: the refusal
+  // reaches it too.
+  const other = await context.newPage();
+  await openJob(other, job.id);
+  await other.waitForSelector('html[data-hydrated="true"]', { timeout: 30_000 });
 
   proxy.cut();
   await page.click('#step-check_in button[type="submit"]');
@@ -332,7 +358,14 @@ test('a step refused when it arrives (the office canceled the job meanwhile) is 
 
   proxy.restore();
   // The refusal arrives, and the page shows the job as it now is.
-  await page.waitForSelector('article.job[data-state="canceled"]', { timeout: 60_000 });
+  await page.waitForSelector('article.job[data-state="canceled"]', { timeout: 60_000 }).catch(async (e) => {
+    throw new Error(`${e.message}\nthe phone: ${JSON.stringify(await phoneState(page).catch(String))}`);
+  });
+  await other.waitForSelector('article.job[data-state="canceled"]', { timeout: 30_000 }).catch(async (e) => {
+    throw new Error(`${e.message}\nthe second tab: ${JSON.stringify(await phoneState(other).catch(String))}`);
+  });
+  await other.locator('[data-test="refused"]').waitFor({ timeout: 15_000 });
+  await other.close();
   const refused = page.locator('[data-test="refused"]');
   await refused.waitFor({ timeout: 15_000 });
   const said = await refused.textContent();

@@ -454,6 +454,61 @@ export async function recordOutbound(cfg: Config, event: any, ctx: any): Promise
   return { recorded: false, why: r.unreachable ?? `${r.status} ${r.body?.error?.code ?? ""}` };
 }
 
+/**
+ * The gateway's own notice that a turn left nothing for the customer ("⚠️ OpenClaw couldn't
+ * produce or deliver a reply… ask the operator to check the gateway logs"): words for an
+ * operator, never for a shop's customer.
+ */
+export function isRuntimeNotice(text: string): boolean {
+  return /^[\s\u26a0\ufe0f]*(?:OpenClaw|Assistant|Agent) couldn't (?:produce or deliver a reply|generate a response)/u.test(text);
+}
+
+/**
+ * What goes out instead of the gateway's notice on a customer's conversation, decided from the
+ * ticket's own thread: nothing when the customer's last message was answered (the notice is
+ * then about a send that failed, which the office already sees), else the shop's holding words,
+ * recorded like any reply, and a note asking the office to answer. Undefined: not a conversation
+ * Real Dispatch knows, and the notice goes as it is.
+ */
+export async function insteadOfNotice(
+  cfg: Config,
+  event: any,
+  ctx: any,
+): Promise<{ content?: string; cancel?: boolean; cancelReason?: string } | undefined> {
+  const conversation = ctx?.sessionKey ?? event?.sessionKey;
+  const agent = agentOfSession(conversation);
+  const own = forAgent(cfg, agent);
+  const bound = await boundTicket(own, conversation);
+  const stop = (why: string) => ({ cancel: true, cancelReason: `real-dispatch: ${why}` });
+  if (bound.unreachable) return stop("the gateway's notice is not for a customer, and the ticket could not be read");
+  const ticket = bound.ticket;
+  if (!ticket) return undefined;
+  const r = await request(own, "GET", `/tools/v1/cases/${encodeURIComponent(ticket)}/summary`);
+  if (r.status !== 200) return stop("the gateway's notice is not for a customer, and the ticket could not be read");
+  const thread: any[] = Array.isArray(r.body?.summary?.last_messages) ? r.body.summary.last_messages : [];
+  const last = [...thread].reverse().find((m) => m?.direction === "inbound" || m?.direction === "outbound");
+  if (!last || last.direction === "outbound") return stop("the customer's last message was answered");
+  // Keyed by the message waiting for an answer: a notice sent again says nothing twice.
+  const waiting = `${last.at_ms}:${last.text}`;
+  const said = await request(own, "POST", "/tools/v1/ticket.add_message", {
+    ticket_id: ticket,
+    direction: "outbound",
+    channel: sourceChannel(ctx?.channelId),
+    sender: agent ? `${agent} agent` : "agent",
+    text: cfg.holdReply,
+  }, stableKey("no-answer-reply", String(conversation ?? ""), waiting));
+  if (said.status !== 200) return stop("the holding words could not be recorded on the ticket");
+  const reference = /Reference: ([0-9A-Za-z_-]+)/.exec(String(event?.content ?? ""))?.[1];
+  await request(own, "POST", "/tools/v1/ticket.add_message", {
+    ticket_id: ticket,
+    direction: "internal",
+    channel: sourceChannel(ctx?.channelId),
+    sender: "real-dispatch",
+    text: `The ${agent ?? "assistant"} agent had no answer for the customer's last message, so they were told the office will get back to them. Please answer them.${reference ? ` (Gateway reference ${reference}.)` : ""}`,
+  }, stableKey("no-answer-note", String(conversation ?? ""), waiting));
+  return { content: cfg.holdReply };
+}
+
 /** A send that failed after it was recorded: the office sees it on the ticket. */
 export async function recordUndelivered(cfg: Config, event: any, ctx: any): Promise<void> {
   const conversation = ctx?.sessionKey ?? event?.sessionKey;
@@ -543,6 +598,11 @@ export default definePluginEntry({
     // What an agent says to a customer is on the ticket before it leaves; a send that cannot
     // be recorded does not go out.
     api.on("message_sending", async (event: any, ctx: any) => {
+      if (isRuntimeNotice(String(event?.content ?? ""))) {
+        const instead = await insteadOfNotice(cfg, event, ctx);
+        if (instead?.cancel) console.warn(`[real-dispatch] the gateway's no-reply notice was not sent: ${instead.cancelReason}`);
+        if (instead) return instead;
+      }
       const r = await recordOutbound(cfg, event, ctx);
       if (r.recorded) return undefined;
       console.error(`[real-dispatch] outbound message not sent: it could not be recorded (${r.why})`);

@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  callDispatch, caseContext, gateInbound, readConfig, readPolicy, recordOutbound, retryDelay, retryHeld, sourceChannel,
-  stableKey, ticketOf, tools,
+  callDispatch, caseContext, gateInbound, insteadOfNotice, isRuntimeNotice, readConfig, readPolicy, recordOutbound, retryDelay,
+  retryHeld, sourceChannel, stableKey, ticketOf, tools,
 } from '../dist/index.js';
 
 const servers = [];
@@ -240,4 +240,57 @@ test("an agent's words are on the ticket before they leave, once per turn, and n
   assert.equal(down.recorded, false, 'Real Dispatch down: the send is stopped');
   const held = readConfig({ baseUrl: 'http://127.0.0.1:9', token: 't' });
   assert.equal((await recordOutbound(held, { to: 'x', content: held.holdReply }, ctx)).recorded, true, 'the hold reply itself goes out');
+});
+
+test("the gateway's no-reply notice never reaches a customer: the shop's words if they wait, nothing if they were answered", async () => {
+  const NOTICE = "\u26a0\ufe0f OpenClaw couldn't produce or deliver a reply. Please try again. If this keeps happening, ask the operator to check the gateway logs. Reference: 47738f9b-3af4-4d31.";
+  assert.equal(isRuntimeNotice(NOTICE), true);
+  assert.equal(isRuntimeNotice("Agent couldn't generate a response. Please try again."), true);
+  assert.equal(isRuntimeNotice('OpenClaw booked you for 8-10; the technician is Dana.'), false);
+  assert.equal(isRuntimeNotice('Thanks, we have your message.'), false);
+
+  let last = 'inbound';
+  const srv = await serve((req, res) => {
+    if (req.method === 'GET' && req.url.startsWith('/tools/v1/conversations/')) {
+      return req.url.includes('unbound') ? json(res, 404, { error: { code: 'TICKET_NOT_FOUND' } }) : json(res, 200, { ticket_id: 'tkt_7' });
+    }
+    if (req.method === 'GET') {
+      return json(res, 200, { summary: { last_messages: [
+        { at_ms: 1, direction: 'outbound', channel: 'sms', text: 'Earlier answer' },
+        { at_ms: 2, direction: last, channel: 'sms', text: 'Is anyone coming?' },
+        { at_ms: 3, direction: 'internal', channel: 'internal', text: 'Not delivered to +13125550101' },
+      ] } });
+    }
+    json(res, 200, { request_id: 'r', case: { id: 'tkt_7' }, events: ['e'], data: {} });
+  });
+  const cfg = readConfig({ baseUrl: srv.url, token: 'ops', agentTokens: { intake: 'intake-token' }, holdReply: 'We got it; the office will reply.' });
+  const ev = { to: '+13125550101', content: NOTICE };
+  const ctx = { channelId: 'sms', sessionKey: 'agent:intake:sms:direct:+13125550101' };
+
+  // The customer's last message waits: the shop's words go instead, on the record, and the
+  // office is asked to answer.
+  assert.deepEqual(await insteadOfNotice(cfg, ev, ctx), { content: 'We got it; the office will reply.' });
+  const posts = () => srv.seen.filter((s) => s.method === 'POST');
+  assert.equal(posts().length, 2);
+  const [said, note] = posts().map((p) => JSON.parse(p.body));
+  assert.deepEqual(said, { ticket_id: 'tkt_7', direction: 'outbound', channel: 'sms', sender: 'intake agent', text: 'We got it; the office will reply.' });
+  assert.equal(note.direction, 'internal');
+  assert.match(note.text, /no answer for the customer's last message.*Please answer them. \(Gateway reference 47738f9b-3af4-4d31\.\)/);
+  assert.ok(posts().every((p) => p.headers.authorization === 'Bearer intake-token'), 'as the agent whose conversation it is');
+  // The same notice again (a retried send): the same keys, so said and noted once.
+  await insteadOfNotice(cfg, ev, ctx);
+  const [a1, b1, a2, b2] = posts().map((p) => p.headers['idempotency-key']);
+  assert.deepEqual([a2, b2], [a1, b1]);
+  assert.notEqual(a1, b1);
+
+  // The customer's last message was answered (the notice follows a failed send): nothing goes.
+  last = 'outbound';
+  const answered = await insteadOfNotice(cfg, ev, ctx);
+  assert.equal(answered.cancel, true);
+  assert.equal(posts().length, 4, 'nothing recorded');
+  // Not a conversation Real Dispatch knows: not its business.
+  assert.equal(await insteadOfNotice(cfg, ev, { ...ctx, sessionKey: 'agent:intake:sms:direct:unbound' }), undefined);
+  // Real Dispatch down: the notice does not go either.
+  const down = await insteadOfNotice(readConfig({ baseUrl: 'http://127.0.0.1:9', token: 't' }), ev, ctx);
+  assert.equal(down.cancel, true);
 });

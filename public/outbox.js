@@ -163,8 +163,12 @@
       return { status, json, text };
     }
 
-    // The server's own words for a refusal.
+    // The server's own words for a refusal; a step that met a newer job in the technician's.
     function reasonOf(answer) {
+      const said = serverWords(answer);
+      return /changed since it was read/i.test(said) ? 'the job was changed at the office before this step arrived' : said;
+    }
+    function serverWords(answer) {
       const j = answer.json;
       if (j && j.Invalid) {
         const f = (j.Invalid.fields || []).map((x) => x.message).join('; ');

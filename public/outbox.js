@@ -279,7 +279,7 @@
   // ---- taking steps --------------------------------------------------------------------
   const hydrated = () => document.documentElement.dataset.hydrated === 'true';
   // This account's steps on a job that wait to be sent.
-  const waitingFor = (job) => items.filter((i) => i.job === job && core.pending(i) && core.ours(i, owner));
+  const waitingFor = (job, list = items) => list.filter((i) => i.job === job && core.pending(i) && core.ours(i, owner));
   function keeping(job) {
     return !hydrated() || !!savedAt || !navigator.onLine || offline || needsSignIn ||
       waitingFor(job).some((i) => !i.viaClient);
@@ -819,17 +819,18 @@
   // A step of this job refused since this page was asked for, by whichever sender (this page,
   // the worker's background sync, another tab): the job changed (canceled, reassigned), and
   // the page should show it as it is, as after a refusal sent from here.
-  function refusedSinceShown(job) {
-    return items.some((i) => i.job === job && i.state === 'refused' && (i.refusedAt || 0) > shownAt);
+  function refusedSinceShown(job, list = items) {
+    return list.some((i) => i.job === job && i.state === 'refused' && (i.refusedAt || 0) > shownAt);
   }
 
   // Every retry tick with nothing to send: a refusal another sender got reaches this page even
-  // if the worker's word that it sent something never arrives.
+  // if the worker's word that it sent something never arrives. The outbox is read without
+  // painting it again, so an opened list stays open and an alert is not read out anew.
   async function checkRefused() {
     const job = jobId();
     if (!job || draining) return;
-    await reload();
-    if (!waitingFor(job).length && refusedSinceShown(job)) refreshPage();
+    const now = await core.all();
+    if (!waitingFor(job, now).length && refusedSinceShown(job, now)) refreshPage();
   }
 
   // ---- start ---------------------------------------------------------------------------

@@ -426,30 +426,49 @@ export async function boundTicket(
   return { unreachable: r.unreachable ?? `Real Dispatch answered ${r.status}` };
 }
 
+/** A conversation's session key, the agent whose session it is, and that agent's config. */
+function conversationOf(cfg: Config, event: any, ctx: any): { conversation?: string; agent?: string; own: Config } {
+  const conversation = ctx?.sessionKey ?? event?.sessionKey;
+  const agent = agentOfSession(conversation);
+  return { conversation, agent, own: forAgent(cfg, agent) };
+}
+
+/** How a message an agent sends is signed on the ticket ("intake agent"). */
+const agentSender = (agent: string | undefined): string => (agent ? `${agent} agent` : "agent");
+
+/** One message on a ticket's thread, on the conversation's channel: said to the customer, or a note. */
+function addMessage(
+  own: Config,
+  ticket: string,
+  ctx: any,
+  said: { direction: "outbound" | "internal"; sender: string; text: string },
+  key: string,
+): Promise<Answer> {
+  return request(own, "POST", "/tools/v1/ticket.add_message", {
+    ticket_id: ticket,
+    direction: said.direction,
+    channel: sourceChannel(ctx?.channelId),
+    sender: said.sender,
+    text: said.text,
+  }, key);
+}
+
 /**
  * Puts what an agent is about to say to a customer on the ticket, before it leaves: the record
  * is never behind the conversation. Keyed by the turn and the words, so a retried send is
  * recorded once. False when it could not be recorded (the send is then stopped).
  */
 export async function recordOutbound(cfg: Config, event: any, ctx: any): Promise<{ recorded: boolean; why?: string }> {
-  const conversation = ctx?.sessionKey ?? event?.sessionKey;
-  const agent = agentOfSession(conversation);
-  const own = forAgent(cfg, agent);
+  const { conversation, agent, own } = conversationOf(cfg, event, ctx);
   // The plugin's own word to a held message goes out: Real Dispatch is down by definition.
   if (String(event?.content ?? "") === cfg.holdReply) return { recorded: true };
   const bound = await boundTicket(own, conversation);
   if (bound.unreachable) return { recorded: false, why: bound.unreachable };
   const ticket = bound.ticket;
   if (!ticket) return { recorded: true, why: "no ticket: not a customer conversation Real Dispatch knows" };
-  const body = {
-    ticket_id: ticket,
-    direction: "outbound",
-    channel: sourceChannel(ctx?.channelId),
-    sender: agent ? `${agent} agent` : "agent",
-    text: String(event?.content ?? ""),
-  };
-  const key = stableKey("outbound", String(conversation ?? ""), String(ctx?.runId ?? ""), String(event?.to ?? ""), body.text);
-  const r = await request(own, "POST", "/tools/v1/ticket.add_message", body, key);
+  const text = String(event?.content ?? "");
+  const key = stableKey("outbound", String(conversation ?? ""), String(ctx?.runId ?? ""), String(event?.to ?? ""), text);
+  const r = await addMessage(own, ticket, ctx, { direction: "outbound", sender: agentSender(agent), text }, key);
   if (r.status === 200) return { recorded: true };
   return { recorded: false, why: r.unreachable ?? `${r.status} ${r.body?.error?.code ?? ""}` };
 }
@@ -475,9 +494,7 @@ export async function insteadOfNotice(
   event: any,
   ctx: any,
 ): Promise<{ content?: string; cancel?: boolean; cancelReason?: string } | undefined> {
-  const conversation = ctx?.sessionKey ?? event?.sessionKey;
-  const agent = agentOfSession(conversation);
-  const own = forAgent(cfg, agent);
+  const { conversation, agent, own } = conversationOf(cfg, event, ctx);
   const bound = await boundTicket(own, conversation);
   const stop = (why: string) => ({ cancel: true, cancelReason: `real-dispatch: ${why}` });
   if (bound.unreachable) return stop("the gateway's notice is not for a customer, and the ticket could not be read");
@@ -490,19 +507,12 @@ export async function insteadOfNotice(
   if (!last || last.direction === "outbound") return stop("the customer's last message was answered");
   // Keyed by the message waiting for an answer: a notice sent again says nothing twice.
   const waiting = `${last.at_ms}:${last.text}`;
-  const said = await request(own, "POST", "/tools/v1/ticket.add_message", {
-    ticket_id: ticket,
-    direction: "outbound",
-    channel: sourceChannel(ctx?.channelId),
-    sender: agent ? `${agent} agent` : "agent",
-    text: cfg.holdReply,
-  }, stableKey("no-answer-reply", String(conversation ?? ""), waiting));
+  const said = await addMessage(own, ticket, ctx, { direction: "outbound", sender: agentSender(agent), text: cfg.holdReply },
+    stableKey("no-answer-reply", String(conversation ?? ""), waiting));
   if (said.status !== 200) return stop("the holding words could not be recorded on the ticket");
   const reference = /Reference: ([0-9A-Za-z_-]+)/.exec(String(event?.content ?? ""))?.[1];
-  await request(own, "POST", "/tools/v1/ticket.add_message", {
-    ticket_id: ticket,
+  await addMessage(own, ticket, ctx, {
     direction: "internal",
-    channel: sourceChannel(ctx?.channelId),
     sender: "real-dispatch",
     text: `The ${agent ?? "assistant"} agent had no answer for the customer's last message, so they were told the office will get back to them. Please answer them.${reference ? ` (Gateway reference ${reference}.)` : ""}`,
   }, stableKey("no-answer-note", String(conversation ?? ""), waiting));
@@ -511,19 +521,12 @@ export async function insteadOfNotice(
 
 /** A send that failed after it was recorded: the office sees it on the ticket. */
 export async function recordUndelivered(cfg: Config, event: any, ctx: any): Promise<void> {
-  const conversation = ctx?.sessionKey ?? event?.sessionKey;
-  const own = forAgent(cfg, agentOfSession(conversation));
+  const { conversation, own } = conversationOf(cfg, event, ctx);
   const ticket = (await boundTicket(own, conversation)).ticket;
   if (!ticket) return;
   const text = `Not delivered to ${event?.to ?? "the customer"}: ${String(event?.error ?? "the channel refused it").slice(0, 500)}`;
   const key = stableKey("undelivered", String(conversation ?? ""), String(ctx?.runId ?? ""), String(event?.content ?? ""));
-  await request(own, "POST", "/tools/v1/ticket.add_message", {
-    ticket_id: ticket,
-    direction: "internal",
-    channel: sourceChannel(ctx?.channelId),
-    sender: "real-dispatch",
-    text,
-  }, key);
+  await addMessage(own, ticket, ctx, { direction: "internal", sender: "real-dispatch", text }, key);
 }
 
 /** The agent's SOP, read at every turn so the shop's edits apply at once; "" when it has none. */

@@ -163,12 +163,9 @@
       return { status, json, text };
     }
 
-    // The server's own words for a refusal; a step that met a newer job in the technician's.
+    // The server's own words for a refusal (a refusal for the job's sake comes in the
+    // technician's words).
     function reasonOf(answer) {
-      const said = serverWords(answer);
-      return /changed since it was read/i.test(said) ? 'the job was changed at the office before this step arrived' : said;
-    }
-    function serverWords(answer) {
       const j = answer.json;
       if (j && j.Invalid) {
         const f = (j.Invalid.fields || []).map((x) => x.message).join('; ');
@@ -580,8 +577,11 @@
   async function signOut(form) {
     const left = await core.waiting();
     if (left.length && !signOutConfirmed) return askBeforeSignOut(form, left.length);
-    await workerForgets();
+    // The account goes first: from then on the worker keeps nothing it fetches (a page or a
+    // file asked for while the sign-out runs), and its forget, queued behind any save already
+    // allowed, deletes what those saves kept.
     await core.signOut();
+    await workerForgets();
     // The form's own post, as without scripts: the server ends the session and shows sign-in.
     form.submit();
   }
@@ -628,9 +628,9 @@
   // What to do about a refusal, in the technician's terms.
   function advice(item) {
     const r = (item.reason || '').toLowerCase();
-    if (/assigned|not yours|not found|may not|forbidden/.test(r)) return 'This job is no longer yours. Call the office before doing more on it.';
+    if (/assigned|not yours|no longer on your list|not found|may not|forbidden/.test(r)) return 'This job is no longer yours. Call the office before doing more on it.';
     if (/cancel/.test(r)) return 'The job was canceled. Call the office.';
-    if (/changed|conflict|version|state|cannot move|not possible/.test(r)) return 'The job changed while you were offline; the page shows it as it is now. Do the step again if it is still needed, or call the office.';
+    if (/changed|now marked|conflict|version|state|cannot move|not possible/.test(r)) return 'The job changed while you were offline; the page shows it as it is now. Do the step again if it is still needed, or call the office.';
     return 'Nothing was changed. Fix it and do the step again, or call the office.';
   }
 

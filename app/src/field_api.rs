@@ -98,7 +98,9 @@ fn keyed_context(
 
 /// Runs a technician's step through the service. A queued step (one with a key) that the
 /// server refuses for a reason of the job's (reassigned, canceled, changed meanwhile) goes
-/// into the ticket's trail too, so the office sees what the technician could not do.
+/// into the ticket's trail too, so the office sees what the technician could not do. The
+/// refusal then says why in the technician's words, from the job as it now stands (both the
+/// page and the phone's outbox show the answer's message as it comes).
 #[cfg(feature = "ssr")]
 async fn run_step(
     ctx: &dispatch::CallContext,
@@ -115,7 +117,35 @@ async fn run_step(
             }
         }
     }
-    done
+    match done {
+        Err(e) => Err(in_the_technicians_words(&service, ctx, ticket_id, e).await),
+        ok => ok,
+    }
+}
+
+/// A refusal for the job's sake, said from the job as the technician may now see it; any other
+/// refusal as it was.
+#[cfg(feature = "ssr")]
+async fn in_the_technicians_words(
+    service: &dispatch::Service,
+    ctx: &dispatch::CallContext,
+    ticket_id: &str,
+    e: dispatch::ServiceError,
+) -> dispatch::ServiceError {
+    let code = e.code();
+    if domain::job_view::step_refused_because(code, None).is_none() {
+        return e;
+    }
+    let now = match service.job(ctx, ticket_id).await {
+        Ok(job) => Some(job),
+        Err(dispatch::ServiceError::TicketNotFound(_)) => None,
+        // Unreadable just now: the refusal as the service said it.
+        Err(_) => return e,
+    };
+    match domain::job_view::step_refused_because(code, now.as_ref()) {
+        Some(words) => dispatch::ServiceError::Conflict(words),
+        None => e,
+    }
 }
 
 /// Refusals that come from the job, not from what was typed or from load.

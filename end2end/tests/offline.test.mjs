@@ -371,6 +371,7 @@ test('a step refused when it arrives (the office canceled the job meanwhile) is 
   const said = await refused.textContent();
   assert.match(said, /Not accepted: Check in/);
   assert.match(said, /call the office|Call the office/i);
+  assert.match(said, /The server said: the office canceled this job\./, 'why, from the job as it now stands');
   assert.doesNotMatch(said, /since it was read|reload it/, 'in the technician\'s words, not the API\'s');
   await screenshot(page, 'offline-08-refused');
   // It stays until read, across a reload.

@@ -202,6 +202,33 @@ async fn queued_steps_apply_once_and_a_refused_one_reaches_the_trail() {
         let r = t.call("tech_note", &other).await;
         assert!(!r.body.contains("Something else"), "{}", r.body);
 
+        // A check-in sent with the job's version from before the notes: refused as the
+        // technician reads it, not in the API's words, and (sent without a key) not on record.
+        let stale = [("ticket_id", id), ("step", "check_in"), ("version", version.as_str()), ("idempotency_key", "")];
+        let r = t.call("tech_step", &stale).await;
+        assert!(r.body.contains("the job was changed at the office before this step arrived"), "{}", r.body);
+        assert!(!r.body.contains("since it was read"), "{}", r.body);
+
+        // A job the office gave to someone else: the step says it is no longer theirs, and
+        // nothing of the job as it now is (the other technician's) comes with it.
+        let moved = dispatched_ticket(&s.service, &tech, 9).await;
+        let other = technician(&s.service, "hvac").await;
+        let window = moved.appointment.clone().expect("booked");
+        let to_other = domain::commands::BookSlot {
+            ticket_id: moved.id.clone(),
+            start_ms: window.start_ms,
+            end_ms: window.end_ms,
+            technician_id: other.clone(),
+            reschedule: true,
+            expected_version: None,
+        };
+        s.service.book(&crate::support::system(), &to_other).await.expect("moved to another technician");
+        let moved_version = moved.version.to_string();
+        let gone = [("ticket_id", moved.id.as_str()), ("step", "check_in"), ("version", moved_version.as_str())];
+        let r = t.call("tech_step", &gone).await;
+        assert!(r.body.contains("this job is no longer on your list"), "{}", r.body);
+        assert!(!r.body.contains(&other) && !r.body.contains("not found"), "{}", r.body);
+
         // The office cancels the job while a check-in waits on the phone.
         let cancel = serde_json::json!({"ticket_id": id, "reason": "Customer called to cancel"}).to_string();
         s.service
@@ -221,6 +248,7 @@ async fn queued_steps_apply_once_and_a_refused_one_reaches_the_trail() {
         ];
         let r = t.call("tech_step", &check_in).await;
         assert!(r.body.contains("Invalid") || r.status >= 400, "refused: {} {}", r.status, r.body);
+        assert!(r.body.contains("the office canceled this job"), "why, from the job as it now stands: {}", r.body);
         let events = dispatch::audit::events_for_ticket(s.service.db().pool(), id).await.expect("events");
         let refused: Vec<_> = events.iter().filter(|e| e.action == "field.refused").collect();
         assert_eq!(refused.len(), 1, "{:?}", events.iter().map(|e| &e.action).collect::<Vec<_>>());

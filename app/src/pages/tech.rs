@@ -128,6 +128,14 @@ fn succeeded<T>(r: &Option<Result<FormOutcome<T>, ServerFnError>>) -> bool {
 fn failure_words<T>(r: Option<Result<FormOutcome<T>, ServerFnError>>, kept: &str) -> Option<String> {
     match r? {
         Ok(FormOutcome::Done(_)) => None,
+        // The service's refusal of the step for the job's sake (canceled, changed, no longer
+        // theirs), said as a clause: tapping again would not help, seeing the job as it is now
+        // does. The page's own sentences (what is still needed) start with a capital.
+        Ok(FormOutcome::Invalid { message, fields })
+            if fields.is_empty() && message.starts_with(char::is_lowercase) =>
+        {
+            Some(format!("Not saved: {message}. Pull down to see the job as it is now."))
+        }
         Ok(FormOutcome::Invalid { message, fields }) => {
             let detail = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
             Some(if detail.is_empty() { message } else { format!("{message} {detail}") })

@@ -196,6 +196,22 @@ pub fn still_needed_sentence(items: &[String]) -> String {
     format!("Not sent yet \u{2014} still needed: {list}.")
 }
 
+/// Why the server refused a technician's step because of the job itself (not what was typed),
+/// in the technician's words: from the refusal's code and the job as it stands now (`None`:
+/// the job is no longer theirs to see). `None` for refusals that say what to fix themselves.
+pub fn step_refused_because(code: crate::ErrorCode, now: Option<&JobView>) -> Option<String> {
+    use crate::ErrorCode as C;
+    if !matches!(code, C::Conflict | C::InvalidStateTransition | C::TicketNotFound) {
+        return None;
+    }
+    Some(match now {
+        None => "this job is no longer on your list (the office took it off or gave it to someone else)".into(),
+        Some(job) if job.state == CaseState::Canceled => "the office canceled this job".into(),
+        Some(_) if code == C::Conflict => "the job was changed at the office before this step arrived".into(),
+        Some(job) => format!("the job is now marked \"{}\"", job.field_word()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +269,28 @@ mod tests {
         let sentence = still_needed_sentence(&words[..2]);
         assert_eq!(sentence, "Not sent yet \u{2014} still needed: Filter checked and a photo after the work.");
         assert!(!still_needed_sentence(&words).contains("checklist:"));
+    }
+
+    #[test]
+    fn a_refused_step_is_explained_by_the_job_as_it_now_stands() {
+        use crate::ErrorCode as C;
+        let mut view = JobView::of(&busy_case("onsite", false));
+        let stale = step_refused_because(C::Conflict, Some(&view)).expect("words");
+        assert_eq!(stale, "the job was changed at the office before this step arrived");
+        let twice = step_refused_because(C::InvalidStateTransition, Some(&view)).expect("words");
+        assert_eq!(twice, "the job is now marked \"On site\"");
+        view.state = CaseState::Canceled;
+        for code in [C::Conflict, C::InvalidStateTransition] {
+            assert_eq!(step_refused_because(code, Some(&view)).as_deref(), Some("the office canceled this job"));
+        }
+        let gone = step_refused_because(C::TicketNotFound, None).expect("words");
+        assert!(gone.starts_with("this job is no longer on your list"), "{gone}");
+        for own_words in [C::CloseoutRequirementsIncomplete, C::InvalidRequest, C::Internal] {
+            assert_eq!(step_refused_because(own_words, Some(&view)), None, "{own_words:?}");
+        }
+        // Nothing of the API's wording reaches the technician.
+        for words in [stale, twice, gone] {
+            assert!(!words.contains("read") && !words.contains("ticket"), "{words}");
+        }
     }
 }

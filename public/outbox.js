@@ -141,8 +141,12 @@
     }
 
     // A step hung on one bar of signal holds every step after it: it is given up on (and sent
-    // again later with the same key, so it still applies once).
-    const giveUpAfter = () => (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(SEND_WAIT_MS) : undefined);
+    // again later with the same key, so it still applies once). A photo is given the time to
+    // go up at the slowest signal worth waiting for (64 kbit/s, 8 bytes a millisecond) on top;
+    // the client's own uploads (app/src/upload.rs) wait as long.
+    const SLOWEST_BYTES_PER_MS = 8;
+    const uploadWaitMs = (size) => SEND_WAIT_MS + Math.ceil((size || 0) / SLOWEST_BYTES_PER_MS);
+    const giveUpAfter = (ms = SEND_WAIT_MS) => (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(ms) : undefined);
 
     // A photo without a page (the service worker): no progress to show.
     async function upload(item, hooks) {
@@ -151,6 +155,7 @@
       const res = await fetch(photoUrl(item), {
         method: 'POST', body: item.blob, credentials: 'same-origin',
         headers: { 'Idempotency-Key': item.key, accept: 'application/json' },
+        signal: giveUpAfter(uploadWaitMs(item.blob?.size)),
       });
       return answerOf(res.status, await res.text());
     }
@@ -224,7 +229,7 @@
       if (self.caches) for (const name of CACHES) await caches.delete(name);
     }
 
-    return { all, put, remove, getMeta, setMeta, locked, send, drain, waiting, signedIn, signOut, photoUrl, answerOf, pending, ours };
+    return { all, put, remove, getMeta, setMeta, locked, send, drain, waiting, signedIn, signOut, photoUrl, uploadWaitMs, answerOf, pending, ours };
   })();
 
   // In the service worker: the outbox, for background sync with no page open.
@@ -522,6 +527,7 @@
       xhr.open('POST', core.photoUrl(item));
       xhr.setRequestHeader('Idempotency-Key', item.key);
       xhr.setRequestHeader('Accept', 'application/json');
+      xhr.timeout = core.uploadWaitMs(item.blob?.size);
       xhr.upload.onprogress = (e) => {
         if (e.lengthComputable && e.total > 0) { progress.set(item.seq, Math.floor(e.loaded / e.total * 100)); paint(); }
       };

@@ -48,6 +48,10 @@ pub fn send(
     }
     let _ = xhr.set_request_header("Idempotency-Key", key);
     let _ = xhr.set_request_header("Accept", "application/json");
+    // An upload hung on a connection that passes nothing would show "sending" for ever: it
+    // ends as a failure Retry can mend once it has taken 30 s plus its size at 64 kbit/s (the
+    // outbox's kept copies wait as long).
+    xhr.set_timeout(wait_ms(blob.size()));
 
     let on_progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
         if e.length_computable() && e.total() > 0.0 {
@@ -95,6 +99,12 @@ pub fn send(
             d(Finished::Failed("the upload could not start".into(), true));
         }
     }
+}
+
+/// How long an upload of `size` bytes may take before it is given up on: 30 s, plus its
+/// size at 8 bytes a millisecond.
+fn wait_ms(size: f64) -> u32 {
+    (30_000.0 + (size.max(0.0) / 8.0).ceil()).min(f64::from(u32::MAX)) as u32
 }
 
 /// The server's own words for a refusal (its field messages are written for people).

@@ -21,13 +21,21 @@ const dispatchedJob = (name, phone) => dispatched(name, phone,
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
-/// A proxy in front of the server whose connection can be cut and restored.
+/// A proxy in front of the server whose connection can be cut and restored, or stalled: one
+/// bar of signal that takes a connection and passes nothing, never answering.
 function cuttableProxy() {
   const upstream = new URL(BASE);
   const sockets = new Set();
+  const held = new Set();
   let cut = false;
+  let stalled = false;
   const server = net.createServer((client) => {
     if (cut) return client.destroy();
+    if (stalled) {
+      held.add(client);
+      client.on('error', () => {});
+      return;
+    }
     const server = net.connect(Number(upstream.port), upstream.hostname);
     for (const s of [client, server]) {
       sockets.add(s);
@@ -45,8 +53,10 @@ function cuttableProxy() {
       return `http://127.0.0.1:${server.address().port}`;
     },
     cut() { cut = true; for (const s of sockets) s.destroy(); },
-    restore() { cut = false; },
-    close() { for (const s of sockets) s.destroy(); server.close(); },
+    stall() { stalled = true; for (const s of sockets) s.destroy(); },
+    // A stalled connection stays hung, as a dead one does on a phone.
+    restore() { cut = false; stalled = false; },
+    close() { for (const s of [...sockets, ...held]) s.destroy(); server.close(); },
   };
 }
 
@@ -388,6 +398,37 @@ test('a step refused when it arrives (the office canceled the job meanwhile) is 
   assert.match(row.text, /E2E Tech could not check in/);
   await screenshot(office.page, 'offline-09-office-sees-refusal');
   await office.context.close();
+  await context.close();
+});
+
+test('a photo sent on a connection that passes nothing is given up on in its time, and stored once when the signal is back', async () => {
+  const { job, context, page } = await onTheJob('Dead Bar Upload', '+1 312 555 0176');
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('article.job[data-state="onsite"] #photo-input', { timeout: 30_000 });
+
+  // One bar that passes nothing: the upload starts and never hears back.
+  proxy.stall();
+  const small = await noiseJpeg(page, 21, 160, 0.6);
+  await page.selectOption('#photo-kind', 'other');
+  const started = Date.now();
+  await page.setInputFiles('#photo-input', [{ name: 'gauge.jpg', mimeType: 'image/jpeg', buffer: small }]);
+  await page.waitForSelector('#uploads li.upload[data-state="sending"]', { timeout: 10_000 });
+  // 30 s, and the photo's time at 64 kbit/s (well under a second here).
+  const failed = page.locator('#uploads li[data-state="failed"]');
+  await failed.waitFor({ timeout: 60_000 });
+  const waited = Date.now() - started;
+  assert.ok(waited >= 29_000, `given up in its time, not before: ${waited} ms`);
+  assert.match(await failed.textContent(), /no connection: the photo is kept here/);
+  await screenshot(page, 'offline-14-upload-given-up');
+
+  // The signal is back (the hung connection stays hung): Retry stores it, once.
+  proxy.restore();
+  await failed.locator('button', { hasText: 'Retry' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#photos .thumb img').length === 1, null, { timeout: 30_000 });
+  // The phone's kept copy (same key) may go too once it is its turn: still one photo.
+  await page.waitForTimeout(2_000);
+  const c = await readCase(job.id);
+  assert.deepEqual(c.attachments.map((a) => a.kind), ['other'], 'stored once');
   await context.close();
 });
 

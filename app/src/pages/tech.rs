@@ -751,3 +751,27 @@ mod browser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(message: &str, fields: Vec<domain::FieldError>) -> Option<Result<FormOutcome<()>, ServerFnError>> {
+        Some(Ok(FormOutcome::Invalid { message: message.into(), fields }))
+    }
+
+    #[test]
+    fn a_step_refused_for_the_job_says_so_and_does_not_ask_for_a_tap_again() {
+        let kept = "you are not checked in yet. Tap Check in to try again.";
+        let canceled = failure_words(refused("the office canceled this job", vec![]), kept).expect("words");
+        assert_eq!(canceled, "Not saved: the office canceled this job. Pull down to see the job as it is now.");
+        // The page's own sentences stand as they are.
+        let missing = "Not sent yet \u{2014} still needed: a photo after the work.";
+        assert_eq!(failure_words(refused(missing, vec![]), kept).as_deref(), Some(missing));
+        // What to fix is said with the field's words.
+        let field = domain::FieldError::new("minutes", "invalid", "whole minutes, e.g. 45");
+        let fix = failure_words(refused("Please correct the highlighted fields.", vec![field]), kept).expect("words");
+        assert_eq!(fix, "Please correct the highlighted fields. whole minutes, e.g. 45");
+        assert_eq!(failure_words::<()>(Some(Ok(FormOutcome::Done(()))), kept), None);
+    }
+}

@@ -27,6 +27,7 @@ function cuttableProxy() {
   const upstream = new URL(BASE);
   const sockets = new Set();
   const held = new Set();
+  const heldRequests = []; // the first line of each request a stalled connection took
   let cut = false;
   let stalled = false;
   const server = net.createServer((client) => {
@@ -34,6 +35,7 @@ function cuttableProxy() {
     if (stalled) {
       held.add(client);
       client.on('error', () => {});
+      client.once('data', (d) => heldRequests.push(d.toString('latin1').split('\r\n')[0]));
       return;
     }
     const server = net.connect(Number(upstream.port), upstream.hostname);
@@ -53,7 +55,8 @@ function cuttableProxy() {
       return `http://127.0.0.1:${server.address().port}`;
     },
     cut() { cut = true; for (const s of sockets) s.destroy(); },
-    stall() { stalled = true; for (const s of sockets) s.destroy(); },
+    stall() { cut = false; stalled = true; for (const s of sockets) s.destroy(); },
+    heldRequests,
     // A stalled connection stays hung, as a dead one does on a phone.
     restore() { cut = false; stalled = false; },
     close() { for (const s of [...sockets, ...held]) s.destroy(); server.close(); },
@@ -397,6 +400,52 @@ test('a step refused when it arrives (the office canceled the job meanwhile) is 
   assert.ok(row, `field.refused on the timeline: ${JSON.stringify(rows)}`);
   assert.match(row.text, /E2E Tech could not check in/);
   await screenshot(office.page, 'offline-09-office-sees-refusal');
+  await office.context.close();
+  await context.close();
+});
+
+test('with signal, a step the office made moot (it canceled the job) is refused in the technician\'s words and the page shows the job as it now is', async () => {
+  const { job, context, page } = await onTheJob('Canceled While Open', '+1 312 555 0177');
+  await tool('ticket.cancel', { ticket_id: job.id, reason: 'Customer fixed it' }, OPERATOR_TOKEN);
+  await page.click('#step-check_in button[type="submit"]');
+  // The client's answer, then the page as the job now is, with the refusal kept until read.
+  await page.waitForSelector('article.job[data-state="canceled"]', { timeout: 30_000 }).catch(async (e) => {
+    throw new Error(`${e.message}\nthe phone: ${JSON.stringify(await phoneState(page).catch(String))}`);
+  });
+  const refused = page.locator('[data-test="refused"]');
+  await refused.waitFor({ timeout: 15_000 });
+  const said = await refused.textContent();
+  assert.match(said, /Not accepted: Check in.*The server said: the office canceled this job\./s, said);
+  assert.doesNotMatch(said, /since it was read|not found|ticket/, said);
+  assert.equal((await readCase(job.id)).state, 'canceled');
+  await screenshot(page, 'offline-15-refused-with-signal');
+  await context.close();
+});
+
+test('a kept step whose send hangs on a connection that passes nothing is given up on after 30 s and sent once the signal is back', async () => {
+  const { job, context, page } = await onTheJob('Dead Bar Check-in', '+1 312 555 0178');
+  proxy.cut();
+  await page.click('#step-check_in button[type="submit"]');
+  await page.waitForSelector('#offline-kit:not([hidden])', { timeout: 15_000 });
+  // One bar that passes nothing: the phone's next try hangs.
+  proxy.stall();
+  // Its next try (the page's or the service worker's) is taken and never answered.
+  const hangs = () => proxy.heldRequests.some((l) => l.startsWith('POST /api/tech_step'));
+  for (let i = 0; i < 120 && !hangs(); i++) await page.waitForTimeout(250);
+  assert.ok(hangs(), `the check-in was sent on the stalled connection: ${proxy.heldRequests}\nthe phone: ${JSON.stringify(await phoneState(page).catch(String))}`);
+  const since = Date.now();
+  assert.equal((await readCase(job.id)).state, 'dispatched', 'nothing arrived');
+
+  // The signal is back, the hung connection stays hung: the try is given up on after 30 s
+  // (it held the outbox, so nothing else could go) and the step goes, once.
+  proxy.restore();
+  await page.waitForSelector('article.job[data-state="onsite"]', { timeout: 60_000 }).catch(async (e) => {
+    throw new Error(`${e.message}\nthe phone: ${JSON.stringify(await phoneState(page).catch(String))}`);
+  });
+  const waited = Date.now() - since;
+  assert.ok(waited >= 25_000, `the hung try was waited for, not dropped at once: ${waited} ms`);
+  const { office, rows } = await officeTimeline(job.id);
+  assert.equal(rows.filter((r) => r.action === 'job.check_in').length, 1, 'checked in once');
   await office.context.close();
   await context.close();
 });

@@ -405,7 +405,7 @@ test('a step refused when it arrives (the office canceled the job meanwhile) is 
 });
 
 test('with signal, a step the office made moot (it canceled the job) is refused in the technician\'s words and the page shows the job as it now is', async () => {
-  const { job, context, page } = await onTheJob('Canceled While Open', '+1 312 555 0177');
+  const { job, context, page } = await onTheJob('Canceled While Open', '+1 312 555 0181');
   await tool('ticket.cancel', { ticket_id: job.id, reason: 'Customer fixed it' }, OPERATOR_TOKEN);
   await page.click('#step-check_in button[type="submit"]');
   // The client's answer, then the page as the job now is, with the refusal kept until read.
@@ -423,7 +423,7 @@ test('with signal, a step the office made moot (it canceled the job) is refused 
 });
 
 test('a kept step whose send hangs on a connection that passes nothing is given up on after 30 s and sent once the signal is back', async () => {
-  const { job, context, page } = await onTheJob('Dead Bar Check-in', '+1 312 555 0178');
+  const { job, context, page } = await onTheJob('Dead Bar Check-in', '+1 312 555 0182');
   proxy.cut();
   await page.click('#step-check_in button[type="submit"]');
   await page.waitForSelector('#offline-kit:not([hidden])', { timeout: 15_000 });
@@ -451,7 +451,7 @@ test('a kept step whose send hangs on a connection that passes nothing is given 
 });
 
 test('a photo sent on a connection that passes nothing is given up on in its time, and stored once when the signal is back', async () => {
-  const { job, context, page } = await onTheJob('Dead Bar Upload', '+1 312 555 0176');
+  const { job, context, page } = await onTheJob('Dead Bar Upload', '+1 312 555 0183');
   await page.click('#step-check_in button[type="submit"]');
   await page.waitForSelector('article.job[data-state="onsite"] #photo-input', { timeout: 30_000 });
 

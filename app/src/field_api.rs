@@ -133,7 +133,7 @@ async fn in_the_technicians_words(
     e: dispatch::ServiceError,
 ) -> dispatch::ServiceError {
     let code = e.code();
-    if domain::job_view::step_refused_because(code, None).is_none() {
+    if !domain::job_view::said_from_the_job(code) {
         return e;
     }
     let now = match service.job(ctx, ticket_id).await {

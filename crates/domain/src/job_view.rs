@@ -201,7 +201,7 @@ pub fn still_needed_sentence(items: &[String]) -> String {
 /// the job is no longer theirs to see). `None` for refusals that say what to fix themselves.
 pub fn step_refused_because(code: crate::ErrorCode, now: Option<&JobView>) -> Option<String> {
     use crate::ErrorCode as C;
-    if !matches!(code, C::Conflict | C::InvalidStateTransition | C::TicketNotFound) {
+    if !said_from_the_job(code) {
         return None;
     }
     Some(match now {
@@ -210,6 +210,13 @@ pub fn step_refused_because(code: crate::ErrorCode, now: Option<&JobView>) -> Op
         Some(_) if code == C::Conflict => "the job was changed at the office before this step arrived".into(),
         Some(job) => format!("the job is now marked \"{}\"", job.field_word()),
     })
+}
+
+/// Whether [`step_refused_because`] has words for a refusal of this code: the ones the job as it
+/// now stands explains (worth reading the job again for).
+pub fn said_from_the_job(code: crate::ErrorCode) -> bool {
+    use crate::ErrorCode as C;
+    matches!(code, C::Conflict | C::InvalidStateTransition | C::TicketNotFound)
 }
 
 #[cfg(test)]
